@@ -1,0 +1,38 @@
+# One command each on a fresh machine: `make test`, `make demo`. Both install first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install test lint typecheck unit demo bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+lint: install
+	$(BIN)/ruff check portal stitcher tests bench
+	$(BIN)/ruff format --check portal stitcher tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/python scripts/check_services.py
+	$(BIN)/pytest
+
+# `make test` runs every test: lint, strict typing, then pytest against SQLite and the real PostgreSQL.
+test: lint typecheck unit
+
+demo: install
+	$(BIN)/loom up
+
+bench: install
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,127 @@
+"""The ``loom`` command line. Each command lives in the module that owns its concept; this file only wires them.
+
+Any error exits non-zero with a one-line reason on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+__all__ = ["build_parser", "main"]
+
+# command -> "module:function"; imported lazily so `loom compose` never touches the database layer.
+_HANDLERS: dict[str, str] = {
+    "up": "portal.demo:up_command",
+    "serve": "portal.server:serve_command",
+    "migrate": "portal.db:migrate_command",
+    "sync": "portal.sync:sync_command",
+    "render": "portal.sync:render_command",
+    "users": "portal.accounts:users_command",
+    "tokens": "portal.accounts:tokens_command",
+    "apply": "portal.resources:apply_command",
+    "get": "portal.resources:get_command",
+    "delete": "portal.resources:delete_command",
+    "compose": "stitcher.cli:compose_command",
+    "gateway": "stitcher.cli:gateway_command",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="loom", description="Loom: API products over many clusters")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("up", help="run the embedded demo (portal, gateway, local Envoy, demo services)")
+
+    serve = sub.add_parser("serve", help="serve the portal and the gateway")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+
+    sub.add_parser("migrate", help="migrate the database to the newest schema")
+
+    sync = sub.add_parser("sync", help="run the sync worker")
+    sync.add_argument("--once", action="store_true", help="reconcile every cluster once, then exit")
+
+    render = sub.add_parser("render", help="print what the sync worker would apply to a cluster")
+    render.add_argument("-f", "--filename", action="append", required=True, dest="files")
+    render.add_argument("--cluster", required=True)
+    render.add_argument("--target", choices=["gloo", "envoy"], default="gloo")
+    render.add_argument("-o", "--output", choices=["yaml", "json"], default="yaml")
+
+    users = sub.add_parser("users", help="manage users")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    create = users_sub.add_parser("create", help="create a user; prints a personal access token last")
+    create.add_argument("name")
+    create.add_argument(
+        "--role", required=True, choices=["platform-admin", "team-admin", "team-member", "viewer"]
+    )
+    create.add_argument("--team", default=None)
+    create.add_argument("--email", default=None)
+
+    tokens = sub.add_parser("tokens", help="manage personal access tokens")
+    tokens_sub = tokens.add_subparsers(dest="tokens_command", required=True)
+    tcreate = tokens_sub.add_parser("create", help="create a token for a user; prints it last")
+    tcreate.add_argument("user")
+    tcreate.add_argument("--name", default="cli")
+    tcreate.add_argument("--expires-in-days", type=int, default=None)
+    trevoke = tokens_sub.add_parser("revoke", help="revoke a token by its id or prefix")
+    trevoke.add_argument("token_id")
+
+    for name in ("apply", "get", "delete"):
+        p = sub.add_parser(name, help=f"{name} declarative resources")
+        p.add_argument(
+            "--server", default=None, help="portal URL; default: the local database as platform admin"
+        )
+        p.add_argument("--token", default=None, help="personal access token for --server")
+        if name == "apply":
+            p.add_argument("-f", "--filename", action="append", required=True, dest="files")
+            p.add_argument("--dry-run", action="store_true")
+        elif name == "get":
+            p.add_argument("kind")
+            p.add_argument("name", nargs="?")
+            p.add_argument("-o", "--output", choices=["yaml", "json"], default="yaml")
+        else:
+            p.add_argument("kind")
+            p.add_argument("name")
+
+    compose = sub.add_parser("compose", help="compose a product offline from resource YAML")
+    compose.add_argument("-f", "--filename", action="append", required=True, dest="files")
+    compose.add_argument("--product", default=None)
+    compose.add_argument("--supergraph", action="store_true", help="print the Federation v2 supergraph SDL")
+    compose.add_argument("-o", "--output", choices=["sdl", "json"], default="sdl")
+
+    gateway = sub.add_parser(
+        "gateway", help="serve products: one supergraph, or the portal's published products"
+    )
+    source = gateway.add_mutually_exclusive_group(required=True)
+    source.add_argument("--supergraph", default=None, help="a Federation v2 supergraph SDL file")
+    source.add_argument("--portal", default=None, help="the portal URL to poll for the config snapshot")
+    gateway.add_argument("--token", default=None)
+    gateway.add_argument("--host", default="127.0.0.1")
+    gateway.add_argument("--port", type=int, default=4000)
+    return parser
+
+
+def _handler(command: str) -> Callable[[argparse.Namespace], int]:
+    module_name, _, func = _HANDLERS[command].partition(":")
+    module = importlib.import_module(module_name)
+    handler: Callable[[argparse.Namespace], int] = getattr(module, func)
+    return handler
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _handler(args.command)(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the contract: one line, non-zero exit
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"loom: error: {message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""The stitcher's intermediate representation (IR).
+
+Every source of a product (a Federation v2 subgraph, a plain GraphQL service with merge configuration, a REST
+service described by OpenAPI) becomes one :class:`Subgraph`. Composition merges subgraphs into one
+:class:`Supergraph`, and the one query planner works only on the supergraph: the API schema plus the join
+information (which subgraph can resolve which type by which key, and which field).
+
+Contract for producers and consumers of the IR:
+
+* ``Supergraph.fields`` lists, for *every* field of every object/interface type of the API schema, every subgraph
+  that can resolve it (composition and the supergraph loader both normalise to this; no implicit ownership).
+* ``Supergraph.types`` lists, for every composite type, every subgraph that defines it, with its keys.
+* Names in the supergraph are product names (after transforms). A subgraph's :class:`Renames` maps them back to
+  the names its upstream understands; the executor applies them when it builds upstream requests and results.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Literal
+
+from graphql import GraphQLSchema
+
+__all__ = [
+    "Discriminator",
+    "EntityKey",
+    "EntityResolver",
+    "FieldDirectives",
+    "FieldJoin",
+    "Renames",
+    "RestBinding",
+    "RestOperation",
+    "RestParameter",
+    "SourceKind",
+    "Subgraph",
+    "Supergraph",
+    "TypeJoin",
+]
+
+
+class SourceKind(enum.StrEnum):
+    FEDERATION = "federation"
+    GRAPHQL = "graphql"
+    OPENAPI = "openapi"
+
+
+@dataclass(frozen=True, slots=True)
+class EntityKey:
+    """One ``@key`` of an entity type in one subgraph. ``fields`` is a selection set: ``"id"``, ``"sku org { id }"``."""
+
+    fields: str
+    resolvable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class EntityResolver:
+    """How a plain GraphQL or REST subgraph fetches an entity by key (merge configuration or ``entities``).
+
+    ``field`` is a Query field of the subgraph (for REST: the field bound to the operation), ``argument`` the
+    argument that receives the key value, or the list of key values when ``batched`` (results come back in the
+    same order as the keys; a missing entity is ``null``).
+    """
+
+    type_name: str
+    key: str
+    field: str
+    argument: str
+    batched: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDirectives:
+    """Federation directives on one field of one subgraph (all off for non-federation sources)."""
+
+    external: bool = False
+    requires: str | None = None
+    provides: str | None = None
+    shareable: bool = False
+    override_from: str | None = None
+    inaccessible: bool = False
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RestParameter:
+    """A parameter of a REST operation and the GraphQL argument that carries it."""
+
+    name: str
+    location: Literal["path", "query", "header", "cookie"]
+    argument: str
+    required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RestOperation:
+    """A REST operation bound to a root field (``Query.x`` for GET/HEAD, ``Mutation.x`` otherwise)."""
+
+    method: str
+    path: str
+    parameters: tuple[RestParameter, ...] = ()
+    body_argument: str | None = None
+    content_type: str = "application/json"
+    operation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Discriminator:
+    """How a REST result picks its concrete GraphQL type for a union or interface."""
+
+    property_name: str | None
+    mapping: dict[str, str]  # property value -> GraphQL type name
+    # For oneOf/anyOf without a discriminator: each candidate type with the JSON properties it requires.
+    required: dict[str, frozenset[str]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RestBinding:
+    """Everything the executor needs to run REST fetches and shape their JSON as GraphQL."""
+
+    operations: dict[tuple[str, str], RestOperation]  # (root type, field) -> operation
+    json_names: dict[tuple[str, str], str] = field(default_factory=dict)  # (type, field) -> JSON property
+    discriminators: dict[str, Discriminator] = field(default_factory=dict)  # abstract type -> how to resolve
+    # JSON scalars stand where a construct could not be typed; enum values may need mapping back to JSON.
+    enum_values: dict[str, dict[str, str]] = field(default_factory=dict)  # enum type -> GraphQL value -> JSON
+
+
+@dataclass(slots=True)
+class Renames:
+    """Product names -> upstream names, produced by source transforms (prefix, rename)."""
+
+    types: dict[str, str] = field(default_factory=dict)
+    fields: dict[tuple[str, str], str] = field(
+        default_factory=dict
+    )  # (product type, product field) -> upstream
+
+    def upstream_type(self, name: str) -> str:
+        return self.types.get(name, name)
+
+    def upstream_field(self, type_name: str, field_name: str) -> str:
+        return self.fields.get((type_name, field_name), field_name)
+
+
+@dataclass(slots=True)
+class Subgraph:
+    """One source of a product, in its own (upstream) names."""
+
+    name: str
+    kind: SourceKind
+    schema: GraphQLSchema | None  # None only for subgraphs read from a supergraph SDL
+    url: str | None = None
+    keys: dict[str, tuple[EntityKey, ...]] = field(default_factory=dict)
+    resolvers: dict[str, EntityResolver] = field(default_factory=dict)
+    fields: dict[tuple[str, str], FieldDirectives] = field(default_factory=dict)
+    interface_objects: frozenset[str] = frozenset()
+    rest: RestBinding | None = None
+    renames: Renames = field(default_factory=Renames)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class TypeJoin:
+    """``@join__type``: subgraph ``graph`` defines the type; ``key`` is None for a value type or a non-entity."""
+
+    graph: str
+    key: str | None = None
+    resolvable: bool = True
+    extension: bool = False
+    is_interface_object: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FieldJoin:
+    """``@join__field``: subgraph ``graph`` can resolve the field (unless ``external``)."""
+
+    graph: str
+    requires: str | None = None
+    provides: str | None = None
+    external: bool = False
+    override_from: str | None = None
+    type: str | None = None  # the field's type in that subgraph when it differs (e.g. nullability)
+
+
+@dataclass(slots=True)
+class Supergraph:
+    """A composed product: the API schema, the subgraphs and the join information the planner uses."""
+
+    schema: GraphQLSchema
+    subgraphs: dict[str, Subgraph]
+    types: dict[str, tuple[TypeJoin, ...]]
+    fields: dict[tuple[str, str], tuple[FieldJoin, ...]]
+    warnings: list[str] = field(default_factory=list)
+    # The enum member name used for each subgraph in join__Graph (upper snake case, unique).
+    graph_enum: dict[str, str] = field(default_factory=dict)
