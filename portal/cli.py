@@ -54,9 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     users_sub = users.add_subparsers(dest="users_command", required=True)
     create = users_sub.add_parser("create", help="create a user; prints a personal access token last")
     create.add_argument("name")
-    create.add_argument(
-        "--role", required=True, choices=["platform-admin", "team-admin", "team-member", "viewer"]
-    )
+    create.add_argument("--role", required=True, choices=["platform-admin", "team-admin", "team-member", "viewer"])
     create.add_argument("--team", default=None)
     create.add_argument("--email", default=None)
 
@@ -71,9 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name in ("apply", "get", "delete"):
         p = sub.add_parser(name, help=f"{name} declarative resources")
-        p.add_argument(
-            "--server", default=None, help="portal URL; default: the local database as platform admin"
-        )
+        p.add_argument("--server", default=None, help="portal URL; default: the local database as platform admin")
         p.add_argument("--token", default=None, help="personal access token for --server")
         if name == "apply":
             p.add_argument("-f", "--filename", action="append", required=True, dest="files")
@@ -92,9 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     compose.add_argument("--supergraph", action="store_true", help="print the Federation v2 supergraph SDL")
     compose.add_argument("-o", "--output", choices=["sdl", "json"], default="sdl")
 
-    gateway = sub.add_parser(
-        "gateway", help="serve products: one supergraph, or the portal's published products"
-    )
+    gateway = sub.add_parser("gateway", help="serve products: one supergraph, or the portal's published products")
     source = gateway.add_mutually_exclusive_group(required=True)
     source.add_argument("--supergraph", default=None, help="a Federation v2 supergraph SDL file")
     source.add_argument("--portal", default=None, help="the portal URL to poll for the config snapshot")

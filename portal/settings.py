@@ -25,7 +25,7 @@ __all__ = [
     "Settings",
 ]
 
-_DEV_SECRET = "loom-development-secret-do-not-use"
+_DEV_SECRET = "loom-development-secret-do-not-use"  # noqa: S105 - refused outside development
 
 
 class InsecureSettingsError(ValueError):
@@ -118,9 +118,7 @@ class Settings(BaseSettings):
                 "(or LOOM_MODE=development for a local demo)"
             )
         if len(self.auth.secret_key.get_secret_value()) < 32:
-            raise InsecureSettingsError(
-                "LOOM_AUTH_SECRET_KEY must be at least 32 characters outside development"
-            )
+            raise InsecureSettingsError("LOOM_AUTH_SECRET_KEY must be at least 32 characters outside development")
         if self.oidc.issuer and self.oidc.allow_insecure_issuer:
             raise InsecureSettingsError("LOOM_OIDC_ALLOW_INSECURE_ISSUER is for development only")
         return self

@@ -130,9 +130,7 @@ class Renames:
     """Product names -> upstream names, produced by source transforms (prefix, rename)."""
 
     types: dict[str, str] = field(default_factory=dict)
-    fields: dict[tuple[str, str], str] = field(
-        default_factory=dict
-    )  # (product type, product field) -> upstream
+    fields: dict[tuple[str, str], str] = field(default_factory=dict)  # (product type, product field) -> upstream
 
     def upstream_type(self, name: str) -> str:
         return self.types.get(name, name)
