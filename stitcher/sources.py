@@ -1,0 +1,62 @@
+"""What a product is composed from: one :class:`SourceSpec` per service, with its merge config and transforms.
+
+These are plain values (no I/O): the portal builds them from Service/Product resources, ``loom compose`` builds
+them from YAML files, and the gateway builds them from the config snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stitcher.ir import SourceKind
+
+__all__ = ["EntityConfig", "SourceSpec", "Transforms"]
+
+
+@dataclass(frozen=True, slots=True)
+class EntityConfig:
+    """How a plain GraphQL or REST source resolves an entity by key (``spec.entities`` of a Service).
+
+    ``operation`` is the OpenAPI operationId (REST) or the Query field (plain GraphQL) that fetches the entity.
+    ``argument`` defaults to the operation's only argument, or the one named like the key; ``batched`` defaults to
+    whether that argument is a list.
+    """
+
+    key: str
+    operation: str
+    argument: str | None = None
+    batched: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transforms:
+    """Per-source transforms applied before composition: prefix type names, rename types or fields, hide some.
+
+    ``rename_fields`` and ``hide`` use coordinates in the source's own names: ``"Type.field"`` (``hide`` also
+    takes a bare ``"Type"``). ``prefix`` applies to every type the source defines except the root types.
+    """
+
+    prefix: str | None = None
+    rename_types: Mapping[str, str] = field(default_factory=dict)
+    rename_fields: Mapping[str, str] = field(default_factory=dict)
+    hide: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """One service as a source of a product.
+
+    ``schema`` is the text the service published: Federation or GraphQL SDL, a GraphQL introspection result
+    (JSON), or an OpenAPI 2.0/3.0/3.1 document (JSON or YAML). ``base_path`` is the directory that relative
+    ``$ref`` files are read from (None: relative files are refused).
+    """
+
+    name: str
+    protocol: SourceKind
+    schema: str
+    url: str | None = None
+    entities: Mapping[str, EntityConfig] = field(default_factory=dict)
+    transforms: Transforms = field(default_factory=Transforms)
+    base_path: Path | None = None
