@@ -16,13 +16,18 @@ its placements (``check_placement``), whoever the actor is.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+from sqlmodel import col, select
 
 from portal.errors import Forbidden, Unauthenticated
+from portal.models import Cluster, Role, Team, TeamPlacement  # one Role enum, shared with the Membership table
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 __all__ = [
     "RULES",
@@ -33,14 +38,8 @@ __all__ = [
     "authorize",
     "check_placement",
     "is_allowed",
+    "placements_of",
 ]
-
-
-class Role(enum.StrEnum):
-    PLATFORM_ADMIN = "platform-admin"
-    TEAM_ADMIN = "team-admin"
-    TEAM_MEMBER = "team-member"
-    VIEWER = "viewer"
 
 
 ActorKind = Literal["user", "system", "anonymous"]
@@ -260,3 +259,14 @@ def check_placement(
         f"team '{team}' is not granted namespace '{namespace}' in cluster '{cluster}' (granted there: {allowed}); "
         "a platform admin can add the namespace to the team's placement"
     )
+
+
+def placements_of(session: Session, team: str) -> dict[str, list[str]]:
+    """The clusters and namespaces granted to ``team`` (cluster name -> namespaces), for ``check_placement``."""
+    rows = session.execute(
+        select(Cluster.name, TeamPlacement.namespaces)
+        .join(TeamPlacement, col(TeamPlacement.cluster_id) == col(Cluster.id))
+        .join(Team, col(Team.id) == col(TeamPlacement.team_id))
+        .where(col(Team.name) == team)
+    ).all()
+    return {name: list(namespaces) for name, namespaces in rows}
