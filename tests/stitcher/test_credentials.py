@@ -1,0 +1,159 @@
+"""API key format and hashing; API key and OAuth2 JWT checks against a snapshot and a JWKS.
+
+The JWKS is served by a small Starlette app reached through ``httpx.ASGITransport`` (the injected client seam).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey, KeySet
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from stitcher.credentials import (
+    AccessPolicy,
+    JwksCache,
+    NotSubscribed,
+    Unauthenticated,
+    generate_api_key,
+    hash_api_key,
+    parse_api_key,
+)
+from stitcher.snapshot import CredentialConfig, OAuthConfig, PlanConfig, Snapshot, SubscriptionConfig
+
+ISSUER = "http://portal.test"
+AUDIENCE = "loom-gateway"
+
+
+class JwksServer:
+    """Serves a key set that a test can rotate; counts requests."""
+
+    def __init__(self) -> None:
+        self.keys: list[ECKey] = [ECKey.generate_key("P-256", parameters={"kid": "k1"})]
+        self.requests = 0
+
+        async def jwks(request: Request) -> JSONResponse:
+            self.requests += 1
+            return JSONResponse(KeySet(list(self.keys)).as_dict(private=False))
+
+        self.app = Starlette(routes=[Route("/jwks", jwks)])
+
+    def token(self, key: ECKey, **claims: Any) -> str:
+        body = {"iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 300, "client_id": "cid-1", **claims}
+        return jwt.encode({"alg": "ES256", "kid": key.kid}, body, key)
+
+
+def _snapshot() -> tuple[Snapshot, str, str]:
+    key, prefix, digest = generate_api_key()
+    revoked_key, rprefix, rdigest = generate_api_key()
+    snapshot = Snapshot(
+        plans=[PlanConfig(name="gold"), PlanConfig(name="keys-only", auth=["api_key"])],
+        credentials=[
+            CredentialConfig(id="c1", application="app", kind="api_key", prefix=prefix, key_hash=digest),
+            CredentialConfig(
+                id="c2", application="app", kind="api_key", prefix=rprefix, key_hash=rdigest, revoked=True
+            ),
+            CredentialConfig(id="c3", application="app", kind="oauth2_client", client_id="cid-1"),
+            CredentialConfig(id="c4", application="other", kind="oauth2_client", client_id="cid-2"),
+        ],
+        subscriptions=[
+            SubscriptionConfig(application="app", product="shop", plan="gold"),
+            SubscriptionConfig(application="app", product="books", plan="keys-only"),
+            SubscriptionConfig(application="other", product="shop", plan="gold", state="pending"),
+        ],
+        oauth=OAuthConfig(issuer=ISSUER, audience=AUDIENCE, jwks_url="http://portal.test/jwks"),
+    )
+    return snapshot, key, revoked_key
+
+
+def test_generated_keys_have_the_documented_shape() -> None:
+    key, prefix, digest = generate_api_key()
+    assert key.startswith(f"lk_{prefix}_")
+    assert len(prefix) == 8 and prefix == prefix.lower()
+    assert len(key) >= 3 + 8 + 1 + 43
+    assert parse_api_key(key) == prefix
+    assert digest == hash_api_key(key) and len(digest) == 64
+    assert generate_api_key()[0] != key
+
+
+@pytest.mark.parametrize("bad", ["", "lk_", "lk_ABCDEF12_" + "a" * 43, "xx_abcdef12_" + "a" * 43, "lk_abcdef12_short"])
+def test_malformed_keys_are_refused(bad: str) -> None:
+    with pytest.raises(Unauthenticated, match="malformed API key"):
+        parse_api_key(bad)
+
+
+async def test_api_keys() -> None:
+    snapshot, key, revoked_key = _snapshot()
+    policy = AccessPolicy(snapshot)
+    principal = await policy.authenticate({"x-api-key": key}, "shop")
+    assert (principal.application, principal.credential_id, principal.kind) == ("app", "c1", "api_key")
+    assert principal.plan is not None and principal.plan.name == "gold"
+    with pytest.raises(Unauthenticated, match="needs a credential"):
+        await policy.authenticate({}, "shop")
+    with pytest.raises(Unauthenticated, match="unknown API key"):
+        await policy.authenticate({"x-api-key": key[:-4] + "AAAA"}, "shop")
+    with pytest.raises(Unauthenticated, match="revoked"):
+        await policy.authenticate({"x-api-key": revoked_key}, "shop")
+    with pytest.raises(NotSubscribed, match="no approved subscription"):
+        await policy.authenticate({"x-api-key": key}, "weather")
+
+
+async def test_bearer_tokens_with_key_rotation() -> None:
+    server = JwksServer()
+    snapshot, _, _ = _snapshot()
+    clock = [0.0]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app)) as http:
+        jwks = JwksCache(http, "http://portal.test/jwks", ttl=300, min_refetch_seconds=5, clock=lambda: clock[0])
+        policy = AccessPolicy(snapshot, jwks)
+        old = server.keys[0]
+        principal = await policy.authenticate({"authorization": f"Bearer {server.token(old)}"}, "shop")
+        assert (principal.application, principal.kind) == ("app", "oauth2_client")
+        await policy.authenticate({"authorization": f"bearer {server.token(old)}"}, "shop")
+        assert server.requests == 1  # cached
+
+        # The portal rotates its key: a token with the new kid makes the gateway fetch the JWKS again.
+        new = ECKey.generate_key("P-256", parameters={"kid": "k2"})
+        server.keys = [new]
+        clock[0] = 10
+        await policy.authenticate({"authorization": f"Bearer {server.token(new)}"}, "shop")
+        assert server.requests == 2
+
+        # An unknown kid right after that does not refetch (at most once per min_refetch_seconds).
+        stranger = ECKey.generate_key("P-256", parameters={"kid": "k3"})
+        with pytest.raises(Unauthenticated, match="key the portal does not publish"):
+            await policy.authenticate({"authorization": f"Bearer {server.token(stranger)}"}, "shop")
+        assert server.requests == 2
+
+        bearer = {"authorization": f"Bearer {server.token(new, exp=int(time.time()) - 10)}"}
+        with pytest.raises(Unauthenticated, match="expired"):
+            await policy.authenticate(bearer, "shop")
+        with pytest.raises(Unauthenticated, match="iss"):
+            await policy.authenticate({"authorization": f"Bearer {server.token(new, iss='http://evil')}"}, "shop")
+        with pytest.raises(Unauthenticated, match="aud"):
+            await policy.authenticate({"authorization": f"Bearer {server.token(new, aud='other')}"}, "shop")
+        forged = server.token(ECKey.generate_key("P-256", parameters={"kid": "k2"}))
+        with pytest.raises(Unauthenticated, match="invalid bearer token"):
+            await policy.authenticate({"authorization": f"Bearer {forged}"}, "shop")
+        with pytest.raises(Unauthenticated, match="unknown OAuth2 client"):
+            await policy.authenticate({"authorization": f"Bearer {server.token(new, client_id='nobody')}"}, "shop")
+        # Valid token, but the subscription is still pending: 403.
+        with pytest.raises(NotSubscribed) as info:
+            await policy.authenticate({"authorization": f"Bearer {server.token(new, client_id='cid-2')}"}, "shop")
+        assert info.value.status == 403
+        # Valid token, but the plan accepts API keys only.
+        with pytest.raises(NotSubscribed, match="does not accept oauth2_client"):
+            await policy.authenticate({"authorization": f"Bearer {server.token(new)}"}, "books")
+
+
+async def test_bearer_tokens_are_refused_without_an_issuer() -> None:
+    snapshot, _, _ = _snapshot()
+    policy = AccessPolicy(snapshot.model_copy(update={"oauth": None}))
+    with pytest.raises(Unauthenticated, match="no OAuth2 issuer"):
+        await policy.authenticate({"authorization": "Bearer x.y.z"}, "shop")
