@@ -1,0 +1,203 @@
+"""The SSRF guard: pure decisions on resolved addresses, and real fetches from a uvicorn server on loopback.
+
+No test sends traffic to a non-loopback address: refusals of public, private and metadata targets are decided
+before any connection is opened (the guard resolves and checks first).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from portal.errors import Invalid
+from portal.ssrf import EgressPolicy, RefusedTarget, check_address, check_url, introspect
+
+OPENAPI = "openapi: 3.0.3\ninfo: {title: T, version: '1'}\npaths: {}\n"
+SUBGRAPH_SDL = 'type Query { me: User }\ntype User @key(fields: "id") { id: ID! }'
+LOOPBACK = EgressPolicy(allow_loopback=True)
+STRICT = EgressPolicy()
+
+
+def _graphql_app() -> Starlette:
+    from graphql import build_schema, graphql_sync
+
+    schema = build_schema("type Query { hello: String, count: Int }")
+
+    async def graphql(request: Request) -> Response:
+        body = await request.json()
+        if "_service" in body["query"]:
+            return JSONResponse({"data": {"_service": {"sdl": SUBGRAPH_SDL}}})
+        result = graphql_sync(schema, body["query"])
+        return JSONResponse({"data": result.data})
+
+    async def openapi(request: Request) -> Response:
+        return PlainTextResponse(OPENAPI, media_type="application/yaml")
+
+    async def seen_host(request: Request) -> Response:
+        return PlainTextResponse(request.headers["host"])
+
+    async def to_metadata(request: Request) -> Response:
+        return RedirectResponse("http://169.254.169.254/latest/meta-data/")
+
+    async def to_openapi(request: Request) -> Response:
+        return RedirectResponse("/openapi.yaml")
+
+    async def huge(request: Request) -> Response:
+        return PlainTextResponse("x" * 5000)
+
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["POST"]),
+            Route("/openapi.yaml", openapi),
+            Route("/host", seen_host),
+            Route("/redirect-metadata", to_metadata),
+            Route("/redirect-local", to_openapi),
+            Route("/huge", huge),
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(_graphql_app(), log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=5) as c:
+        yield c
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["169.254.169.254", "169.254.10.1", "fe80::1", "fd00:ec2::254", "0.0.0.0", "::", "224.0.0.1", "100.100.100.200"],
+)
+def test_always_refused_even_when_everything_is_allowed(address: str) -> None:
+    policy = EgressPolicy.from_hosts(allow_loopback=True, allowed_hosts=["0.0.0.0/0", "::/0"])
+    with pytest.raises(RefusedTarget):
+        check_address("h", ipaddress.ip_address(address), policy)
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"])
+def test_loopback_needs_the_cluster_to_allow_it(address: str) -> None:
+    with pytest.raises(RefusedTarget, match="allowLoopback"):
+        check_address("h", ipaddress.ip_address(address), STRICT)
+    check_address("h", ipaddress.ip_address(address), LOOPBACK)
+
+
+@pytest.mark.parametrize("address", ["10.1.2.3", "172.16.0.9", "192.168.1.1", "fd12::1", "100.64.0.1"])
+def test_private_needs_an_allowed_network(address: str) -> None:
+    with pytest.raises(RefusedTarget, match="allowedHosts"):
+        check_address("h", ipaddress.ip_address(address), LOOPBACK)
+    allowing = EgressPolicy.from_hosts(allow_loopback=False, allowed_hosts=["10.0.0.0/8", "172.16.0.0/12"])
+    if address.startswith(("10.", "172.")):
+        check_address("h", ipaddress.ip_address(address), allowing)
+    else:
+        with pytest.raises(RefusedTarget):
+            check_address("h", ipaddress.ip_address(address), allowing)
+
+
+def test_private_host_allowed_by_name() -> None:
+    policy = EgressPolicy.from_hosts(allow_loopback=False, allowed_hosts=["inventory.internal"])
+    check_address("inventory.internal", ipaddress.ip_address("10.0.0.5"), policy)
+    with pytest.raises(RefusedTarget):
+        check_address("other.internal", ipaddress.ip_address("10.0.0.5"), policy)
+
+
+def test_public_addresses_pass() -> None:
+    check_address("example.org", ipaddress.ip_address("93.184.216.34"), STRICT)
+    check_address("example.org", ipaddress.ip_address("2606:2800:220:1::1"), STRICT)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("ftp://example.org/x", "only http and https"),
+        ("file:///etc/passwd", "only http and https"),
+        ("http://user:pw@example.org/", "credentials"),
+        ("http://metadata.google.internal/computeMetadata/v1/", "metadata host"),
+        ("http:///nohost", "no host"),
+    ],
+)
+def test_url_shapes_refused(url: str, message: str) -> None:
+    with pytest.raises(RefusedTarget, match=message):
+        check_url(url)
+
+
+async def test_graphql_introspection_allowed_on_loopback_when_cluster_allows(
+    server_url: str, client: httpx.AsyncClient
+) -> None:
+    sdl = await introspect(f"{server_url}/graphql", client=client, policy=LOOPBACK, protocol="graphql")
+    assert "hello: String" in sdl and "count: Int" in sdl
+
+
+async def test_federation_and_openapi_fetch(server_url: str, client: httpx.AsyncClient) -> None:
+    assert await introspect(f"{server_url}/graphql", client=client, policy=LOOPBACK, protocol="federation") == (
+        SUBGRAPH_SDL
+    )
+    assert await introspect(f"{server_url}/openapi.yaml", client=client, policy=LOOPBACK, protocol="openapi") == (
+        OPENAPI
+    )
+
+
+async def test_loopback_refused_when_cluster_does_not_allow(server_url: str, client: httpx.AsyncClient) -> None:
+    with pytest.raises(RefusedTarget, match="loopback"):
+        await introspect(f"{server_url}/graphql", client=client, policy=STRICT)
+    port = server_url.rsplit(":", 1)[1]
+    with pytest.raises(RefusedTarget, match="loopback"):
+        await introspect(f"http://localhost:{port}/openapi.yaml", client=client, policy=STRICT, protocol="openapi")
+
+
+async def test_connects_to_checked_address_with_original_host_header(
+    server_url: str, client: httpx.AsyncClient
+) -> None:
+    port = server_url.rsplit(":", 1)[1]
+    seen = await introspect(f"http://localhost:{port}/host", client=client, policy=LOOPBACK, protocol="openapi")
+    assert seen == f"localhost:{port}"
+
+
+async def test_redirects_are_checked_hop_by_hop(server_url: str, client: httpx.AsyncClient) -> None:
+    with pytest.raises(RefusedTarget, match="metadata"):
+        await introspect(f"{server_url}/redirect-metadata", client=client, policy=LOOPBACK, protocol="openapi")
+    text = await introspect(f"{server_url}/redirect-local", client=client, policy=LOOPBACK, protocol="openapi")
+    assert text == OPENAPI
+
+
+async def test_response_size_is_limited(server_url: str, client: httpx.AsyncClient) -> None:
+    with pytest.raises(Invalid, match="more than 1000 bytes"):
+        await introspect(f"{server_url}/huge", client=client, policy=LOOPBACK, protocol="openapi", max_bytes=1000)
+
+
+async def test_metadata_address_refused_before_connecting(client: httpx.AsyncClient) -> None:
+    policy = EgressPolicy.from_hosts(allow_loopback=True, allowed_hosts=["0.0.0.0/0"])
+    with pytest.raises(RefusedTarget, match="metadata"):
+        await introspect("http://169.254.169.254/latest/meta-data/", client=client, policy=policy)
+    with pytest.raises(RefusedTarget, match="private"):
+        await introspect("http://10.255.255.1:9/graphql", client=client, policy=LOOPBACK)
