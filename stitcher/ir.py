@@ -154,6 +154,9 @@ class Subgraph:
     rest: RestBinding | None = None
     renames: Renames = field(default_factory=Renames)
     warnings: list[str] = field(default_factory=list)
+    # Schema coordinates other than fields marked @inaccessible (or hidden by a transform): "Type",
+    # "Enum.VALUE", "Input.field", "Type.field(arg:)". Fields use ``FieldDirectives.inaccessible``.
+    inaccessible: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,3 +193,7 @@ class Supergraph:
     warnings: list[str] = field(default_factory=list)
     # The enum member name used for each subgraph in join__Graph (upper snake case, unique).
     graph_enum: dict[str, str] = field(default_factory=dict)
+    # The composed schema *with* the @inaccessible elements (None: same as ``schema``), and their coordinates
+    # ("Type", "Type.field", "Enum.VALUE", "Type.field(arg:)"); the supergraph SDL printer needs both.
+    full_schema: GraphQLSchema | None = None
+    inaccessible: frozenset[str] = frozenset()
