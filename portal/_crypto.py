@@ -1,0 +1,45 @@
+"""Encryption at rest for the few secrets the portal must be able to read back (signing keys' private halves).
+
+The Fernet key is derived from ``LOOM_AUTH_SECRET_KEY`` with HKDF, so rotating that secret makes old ciphertexts
+unreadable: :func:`decrypt` then says so instead of returning garbage.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from portal.errors import Invalid
+
+__all__ = ["decrypt", "encrypt", "fernet_for"]
+
+# Domain separation: a key derived for this purpose is useless for anything else derived from the same secret.
+_INFO = b"loom/v1/encryption-at-rest"
+
+
+def fernet_for(secret: str) -> Fernet:
+    """The Fernet cipher derived from a settings secret (``settings.auth.secret_key.get_secret_value()``)."""
+    if not secret:
+        raise Invalid("the secret key is empty; set LOOM_AUTH_SECRET_KEY")
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(secret.encode())
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def encrypt(secret: str, plaintext: str | bytes) -> str:
+    """Encrypt ``plaintext`` (text is UTF-8 encoded) into an ASCII token fit for a Text column."""
+    data = plaintext.encode() if isinstance(plaintext, str) else plaintext
+    return fernet_for(secret).encrypt(data).decode("ascii")
+
+
+def decrypt(secret: str, token: str) -> bytes:
+    """Decrypt a token made by :func:`encrypt` with the same secret."""
+    try:
+        return fernet_for(secret).decrypt(token.encode("ascii"))
+    except (InvalidToken, UnicodeEncodeError) as exc:
+        raise Invalid(
+            "cannot decrypt a value stored at rest: it was encrypted with another LOOM_AUTH_SECRET_KEY "
+            "or is corrupt; restore the previous key or rotate the signing keys"
+        ) from exc
