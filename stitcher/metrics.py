@@ -1,0 +1,117 @@
+"""The gateway's Prometheus metrics, in a registry of its own per app (two apps in one process never collide).
+
+``loom_gateway_requests_total{product,kind,status}`` and ``loom_gateway_request_duration_seconds{product,kind}``
+count and time every request (``kind`` is graphql, rest, openapi or other); ``loom_gateway_errors_total``
+counts errors by ``reason`` (auth, rate_limit, request, execution, internal, upstream);
+``loom_gateway_upstream_fetches_total{subgraph,outcome}`` and ``loom_gateway_upstream_duration_seconds{subgraph}``
+count and time each upstream fetch (:class:`MeteredTransport` wraps the executor's transport to see them).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from stitcher.transport import Transport, UpstreamError, UpstreamResponse
+
+__all__ = ["CONTENT_TYPE_LATEST", "GatewayMetrics", "MeteredTransport"]
+
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class GatewayMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "loom_gateway_requests", "Requests served", ["product", "kind", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "loom_gateway_request_duration_seconds",
+            "Time to serve a request",
+            ["product", "kind"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.errors = Counter("loom_gateway_errors", "Errors by reason", ["product", "reason"], registry=self.registry)
+        self.upstream_fetches = Counter(
+            "loom_gateway_upstream_fetches", "Upstream fetches", ["subgraph", "outcome"], registry=self.registry
+        )
+        self.upstream_latency = Histogram(
+            "loom_gateway_upstream_duration_seconds",
+            "Time of one upstream fetch",
+            ["subgraph"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.products = Gauge("loom_gateway_products", "Products being served", registry=self.registry)
+        self.snapshot_swaps = Counter(
+            "loom_gateway_snapshot_swaps", "Config snapshots swapped in", registry=self.registry
+        )
+        self.snapshot_failures = Counter(
+            "loom_gateway_snapshot_failures", "Snapshot polls or compilations that failed", registry=self.registry
+        )
+
+    def observe_request(self, product: str, kind: str, status: int, seconds: float) -> None:
+        self.requests.labels(product, kind, str(status)).inc()
+        self.latency.labels(product, kind).observe(seconds)
+
+    def error(self, product: str, reason: str) -> None:
+        self.errors.labels(product, reason).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class MeteredTransport:
+    """A :class:`~stitcher.transport.Transport` that counts and times each fetch, labelled by subgraph.
+
+    ``subgraph_of`` maps an upstream URL to its subgraph name; the app updates it when products change. A URL no
+    subgraph claims is labelled by its host.
+    """
+
+    def __init__(self, inner: Transport, metrics: GatewayMetrics) -> None:
+        self.inner = inner
+        self._metrics = metrics
+        self._bases: list[tuple[str, str]] = []  # (url prefix, subgraph), longest first
+        self._cache: dict[str, str] = {}
+
+    def set_subgraphs(self, urls: Mapping[str, str]) -> None:
+        """``urls``: upstream base URL -> subgraph name (over all products being served)."""
+        self._bases = sorted(((u.rstrip("/"), name) for u, name in urls.items()), key=lambda b: -len(b[0]))
+        self._cache = {}
+
+    def _subgraph(self, url: str) -> str:
+        name = self._cache.get(url)
+        if name is None:
+            name = next((n for base, n in self._bases if url.startswith(base)), None) or urlsplit(url).netloc
+            if len(self._cache) < 10_000:  # REST URLs carry ids; keep the cache bounded
+                self._cache[url] = name
+        return name
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        timeout: float,  # noqa: ASYNC109 - passed through to the inner transport
+    ) -> UpstreamResponse:
+        subgraph = self._subgraph(url)
+        started = time.perf_counter()
+        try:
+            response = await self.inner.request(method, url, headers=headers, body=body, timeout=timeout)
+        except UpstreamError as exc:
+            self._metrics.upstream_fetches.labels(subgraph, exc.kind).inc()
+            raise
+        finally:
+            self._metrics.upstream_latency.labels(subgraph).observe(time.perf_counter() - started)
+        self._metrics.upstream_fetches.labels(subgraph, "ok" if response.status < 400 else "http_error").inc()
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
