@@ -90,6 +90,9 @@ class RestParameter:
     location: Literal["path", "query", "header", "cookie"]
     argument: str
     required: bool = False
+    # Arrays: True sends one parameter per item (form/explode, ``collectionFormat: multi``), False one value with
+    # the items comma-separated (``explode: false``, ``style: simple``, Swagger's default ``csv``).
+    explode: bool = True
 
 
 @dataclass(frozen=True, slots=True)
