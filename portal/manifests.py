@@ -172,17 +172,21 @@ class Team(_Model):
 
 class SchemaSource(_Model):
     """Exactly one of: ``file`` (relative to the YAML file), ``sdl`` (inline GraphQL SDL), ``openapi`` (inline
-    OpenAPI text, JSON or YAML)."""
+    OpenAPI text, JSON or YAML). ``files`` carries an inline OpenAPI document's relative ``$ref`` files
+    (path -> text), which is how ``loom get`` prints a schema that was split over several files."""
 
     file: str | None = None
     sdl: str | None = None
     openapi: str | None = None
+    files: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SchemaSource:
         given = [k for k in ("file", "sdl", "openapi") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(f"give exactly one of file, sdl or openapi (got {', '.join(given) or 'none'})")
+        if self.files and self.openapi is None:
+            raise ValueError("files go with an inline openapi document; with a file, $ref files are read beside it")
         return self
 
 
@@ -552,5 +556,6 @@ def _is_resource_file(path: Path) -> bool:
 
 def resource_to_dict(resource: Resource) -> dict[str, Any]:
     """The resource as plain data in its YAML shape (camelCase, unset optional fields left out)."""
-    data: dict[str, Any] = resource.model_dump(mode="json", by_alias=True, exclude_none=True)
+    data: dict[str, Any] = resource.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=True)
+    data["apiVersion"], data["kind"] = resource.api_version, resource.kind
     return data
