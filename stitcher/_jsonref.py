@@ -1,0 +1,106 @@
+"""A small, safe ``$ref`` resolver for OpenAPI documents (private to :mod:`stitcher.openapi`).
+
+Documents are parsed once and kept by key: ``""`` for the root document, the resolved absolute path for a file.
+Relative file references are read from ``base_path`` only, never from outside it, and remote (``http:``/``https:``)
+references are refused: a spec must not make the gateway read arbitrary files or reach the network. Failures
+raise :class:`RefError`; the caller turns them into a JSON scalar plus a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import yaml
+
+__all__ = ["RefError", "RefResolver", "load_text"]
+
+
+class RefError(Exception):
+    """A ``$ref`` that cannot be followed: the message says which and why."""
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2-like booleans (only true/false) and no timestamps: ``on``, ``no`` or ``2024-01-01`` stay strings."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def load_text(text: str) -> Any:
+    """Parse JSON or YAML text. Raises ``ValueError`` with the parser's position on a syntax error."""
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except yaml.YAMLError as exc:
+        raise ValueError(f"invalid YAML: {exc}".replace("\n", " ")) from exc
+
+
+def _unescape(token: str) -> str:
+    return unquote(token).replace("~1", "/").replace("~0", "~")
+
+
+class RefResolver:
+    """Resolves ``$ref`` strings relative to the document they appear in."""
+
+    def __init__(self, root: Any, base_path: Path | None) -> None:
+        self.documents: dict[str, Any] = {"": root}
+        self._base = base_path.resolve() if base_path is not None else None
+
+    def resolve(self, ref: str, doc: str) -> tuple[str, str, Any]:
+        """Return ``(document key, JSON pointer, node)`` for ``ref`` found in document ``doc``."""
+        if not isinstance(ref, str):
+            raise RefError(f"$ref must be a string, got {type(ref).__name__}")
+        location, _, fragment = ref.partition("#")
+        target = doc
+        if location:
+            target = self._load_file(location, doc)
+        node = self.documents[target]
+        pointer = fragment
+        if fragment:
+            if not fragment.startswith("/"):
+                raise RefError(f"$ref {ref!r}: only JSON pointers ('#/...') are supported, not anchors")
+            for token in fragment[1:].split("/"):
+                key = _unescape(token)
+                if isinstance(node, dict) and key in node:
+                    node = node[key]
+                elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+                    node = node[int(key)]
+                else:
+                    raise RefError(f"$ref {ref!r}: {key!r} not found")
+        return target, pointer, node
+
+    def _load_file(self, location: str, doc: str) -> str:
+        if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", location):
+            raise RefError(f"$ref {location!r}: remote and absolute references are refused; use a relative file")
+        if self._base is None:
+            raise RefError(f"$ref {location!r}: relative files need a base path, and this source has none")
+        relative_to = Path(doc).parent if doc else self._base
+        path = (relative_to / unquote(location)).resolve()
+        if not path.is_relative_to(self._base):
+            raise RefError(f"$ref {location!r} points outside the source's directory {self._base}; refused")
+        key = str(path)
+        if key not in self.documents:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise RefError(f"$ref {location!r}: cannot read {path}: {exc.strerror}") from exc
+            try:
+                self.documents[key] = load_text(text)
+            except ValueError as exc:
+                raise RefError(f"$ref {location!r}: {exc}") from exc
+        return key
