@@ -1,0 +1,360 @@
+"""Portal users, local passwords, the bootstrap admin and personal access tokens (PATs).
+
+Passwords are hashed with argon2id (argon2-cffi's defaults). PATs look like ``lpat_<12 hex>_<secret>``: the
+``lpat_<12 hex>`` part is stored in clear as the row's ``prefix`` (to find the row and to let people recognise a
+token), the whole token only as a SHA-256 hash. A PAT carries 256 random bits, so guessing is hopeless and one fast
+hash suffices; a slow password hash would only add latency to every API call.
+
+Every change here is authorized and audited through :func:`portal.audit.authorize_and_audit` (denied attempts too);
+tokens and passwords never reach the audit log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import hmac
+import re
+import secrets
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TextIO
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlmodel import Session, col, select
+
+from portal.audit import authorize_and_audit, record
+from portal.authorization import Actor, Target
+from portal.errors import Conflict, Invalid, NotFound, Unauthenticated
+from portal.models import Membership, PersonalAccessToken, Role, Team, User, utcnow
+from portal.settings import Settings
+
+__all__ = [
+    "TOKEN_PREFIX",
+    "IssuedToken",
+    "authenticate_password",
+    "create_token",
+    "create_user",
+    "ensure_bootstrap_admin",
+    "find_user",
+    "hash_password",
+    "list_tokens",
+    "revoke_token",
+    "tokens_command",
+    "users_command",
+    "verify_password",
+    "verify_token",
+]
+
+TOKEN_PREFIX = "lpat"  # noqa: S105 - the tokens' recognisable prefix, not a secret
+_TOKEN_RE = re.compile(r"^lpat_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+_USER_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,98}[a-z0-9])?$")
+_MIN_PASSWORD = 12
+
+_hasher = PasswordHasher()
+# A hash to verify against when the user does not exist, so a wrong name takes as long as a wrong password.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+# --- passwords ---------------------------------------------------------------------------------------------------
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password`` (it embeds its own salt and parameters)."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """True when ``password`` matches ``password_hash``; False for a mismatch or an unreadable hash."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def _check_password_strength(password: str) -> None:
+    if len(password) < _MIN_PASSWORD:
+        raise Invalid(f"the password is too short: use at least {_MIN_PASSWORD} characters")
+
+
+# --- users -------------------------------------------------------------------------------------------------------
+
+
+def find_user(session: Session, name: str) -> User:
+    user = session.exec(select(User).where(col(User.name) == name)).first()
+    if user is None:
+        raise NotFound(f"no user named {name!r}; create it with `loom users create {name} --role ROLE`")
+    return user
+
+
+def _find_team(session: Session, name: str) -> Team:
+    team = session.exec(select(Team).where(col(Team.name) == name)).first()
+    if team is None:
+        raise NotFound(f"no team named {name!r}; apply a Team resource named {name!r} first")
+    return team
+
+
+def create_user(
+    session: Session,
+    actor: Actor,
+    *,
+    name: str,
+    role: Role | str,
+    team: str | None = None,
+    email: str | None = None,
+    password: str | None = None,
+    display_name: str = "",
+) -> User:
+    """Create a user with one role: platform-wide (platform-admin, or viewer without a team) or in ``team``.
+
+    Flushes but does not commit: the caller's transaction holds the user and its audit event together.
+    """
+    try:
+        role = Role(role)
+    except ValueError as exc:
+        roles = ", ".join(r.value for r in Role)
+        raise Invalid(f"unknown role {role!r}: use one of {roles}") from exc
+    summary = {"role": role.value, "team": team, "email": email}
+    authorize_and_audit(session, actor, "user.create", Target("user", name), summary)
+    if not _USER_NAME_RE.match(name):
+        raise Invalid(
+            f"invalid user name {name!r}: use 1-100 lowercase letters, digits, '.', '_' or '-', "
+            "starting and ending with a letter or digit"
+        )
+    if role in (Role.TEAM_ADMIN, Role.TEAM_MEMBER) and team is None:
+        raise Invalid(f"role {role.value} belongs to a team: pass --team TEAM")
+    if role is Role.PLATFORM_ADMIN and team is not None:
+        raise Invalid("role platform-admin is platform-wide: drop --team")
+    if session.exec(select(User).where(col(User.name) == name)).first() is not None:
+        raise Conflict(f"a user named {name!r} already exists; pick another name")
+    team_row = _find_team(session, team) if team is not None else None
+    user = User(name=name, email=email, display_name=display_name)
+    if password is not None:
+        _check_password_strength(password)
+        user.password_hash = hash_password(password)
+    session.add(user)
+    session.flush()
+    assert user.id is not None
+    session.add(Membership(user_id=user.id, team_id=team_row.id if team_row else None, role=role))
+    session.flush()
+    return user
+
+
+def authenticate_password(session: Session, name: str, password: str, *, now: datetime | None = None) -> User:
+    """The active local user ``name`` whose password is ``password``; ``Unauthenticated`` otherwise.
+
+    The message is the same for an unknown name and a wrong password, so it does not reveal which names exist.
+    """
+    user = session.exec(select(User).where(col(User.name) == name)).first()
+    if user is None or user.password_hash is None:
+        verify_password(_DUMMY_HASH, password)  # same cost as a real check
+        raise Unauthenticated("wrong user name or password")
+    if not verify_password(user.password_hash, password):
+        raise Unauthenticated("wrong user name or password")
+    if not user.is_active:
+        raise Unauthenticated(f"user {name!r} is deactivated; ask a platform admin")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = now or utcnow()
+    session.add(user)
+    session.flush()
+    return user
+
+
+def ensure_bootstrap_admin(session: Session, settings: Settings, out: TextIO) -> str | None:
+    """On first start (no platform admin yet) create ``settings.auth.bootstrap_admin``. Commits.
+
+    Its password comes from ``LOOM_AUTH_BOOTSTRAP_PASSWORD``; when that is unset a random one is generated, printed
+    once to ``out`` and returned. Later starts find the admin and return None without printing anything.
+    """
+    exists = session.exec(select(Membership).where(col(Membership.role) == Role.PLATFORM_ADMIN)).first()
+    if exists is not None:
+        return None
+    configured = settings.auth.bootstrap_password
+    generated = None if configured is not None else secrets.token_urlsafe(18)
+    password = configured.get_secret_value() if configured is not None else generated
+    assert password is not None
+    name = settings.auth.bootstrap_admin
+    user = session.exec(select(User).where(col(User.name) == name)).first()
+    system = Actor.system("bootstrap")
+    if user is None:
+        user = create_user(session, system, name=name, role=Role.PLATFORM_ADMIN, password=password)
+    else:  # a user by that name exists but is no admin (e.g. all admins were removed): promote it
+        assert user.id is not None
+        user.password_hash = hash_password(password)
+        session.add(Membership(user_id=user.id, team_id=None, role=Role.PLATFORM_ADMIN))
+        record(session, system, "user.create", "user", name, {"role": Role.PLATFORM_ADMIN.value, "promoted": True})
+    session.commit()
+    if generated is not None:
+        print(
+            f"loom: created the bootstrap admin {name!r} with the one-time password: {generated}\n"
+            "loom: it is shown only now; log in and change it, or set LOOM_AUTH_BOOTSTRAP_PASSWORD next time",
+            file=out,
+            flush=True,
+        )
+    return generated
+
+
+# --- personal access tokens ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new token's row and its plain text, which exists only here: show it once, then drop it."""
+
+    row: PersonalAccessToken
+    token: str
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(
+    session: Session,
+    actor: Actor,
+    user: User,
+    *,
+    name: str = "cli",
+    expires_in_days: int | None = None,
+    now: datetime | None = None,
+) -> IssuedToken:
+    """Issue a PAT for ``user`` (their own, or anyone's for a platform admin). Flushes, does not commit."""
+    assert user.id is not None
+    summary = {"user": user.name, "name": name, "expires_in_days": expires_in_days}
+    authorize_and_audit(session, actor, "token.create", Target("token", name, owner_user_id=user.id), summary)
+    if expires_in_days is not None and expires_in_days <= 0:
+        raise Invalid(f"--expires-in-days must be a positive number of days, not {expires_in_days}")
+    if not name or len(name) > 100:
+        raise Invalid("a token name must have 1-100 characters")
+    issued_at = now or utcnow()
+    prefix = f"{TOKEN_PREFIX}_{secrets.token_hex(6)}"
+    token = f"{prefix}_{secrets.token_urlsafe(32)}"
+    row = PersonalAccessToken(
+        user_id=user.id,
+        name=name,
+        prefix=prefix,
+        token_hash=_hash_token(token),
+        created_at=issued_at,
+        expires_at=issued_at + timedelta(days=expires_in_days) if expires_in_days else None,
+    )
+    session.add(row)
+    session.flush()
+    return IssuedToken(row, token)
+
+
+def _find_token(session: Session, ref: str) -> PersonalAccessToken:
+    """A token by its id (``12``) or its prefix (``lpat_0123456789ab``; a whole token works too)."""
+    row: PersonalAccessToken | None
+    if ref.isdigit():
+        row = session.get(PersonalAccessToken, int(ref))
+    else:
+        prefix = "_".join(ref.split("_", 2)[:2])
+        row = session.exec(select(PersonalAccessToken).where(col(PersonalAccessToken.prefix) == prefix)).first()
+    if row is None:
+        raise NotFound(f"no personal access token {ref!r}: pass its id or its prefix (lpat_<12 hex>)")
+    return row
+
+
+def revoke_token(session: Session, actor: Actor, ref: str, *, now: datetime | None = None) -> PersonalAccessToken:
+    """Revoke a PAT by id or prefix (one's own, or anyone's for a platform admin). Flushes, does not commit."""
+    row = _find_token(session, ref)
+    target = Target("token", row.prefix, owner_user_id=row.user_id)
+    authorize_and_audit(session, actor, "token.revoke", target, {"id": row.id, "name": row.name})
+    if row.revoked_at is None:  # revoking twice keeps the first time
+        row.revoked_at = now or utcnow()
+        session.add(row)
+        session.flush()
+    return row
+
+
+def list_tokens(session: Session, user: User) -> list[PersonalAccessToken]:
+    return list(
+        session.exec(
+            select(PersonalAccessToken)
+            .where(col(PersonalAccessToken.user_id) == user.id)
+            .order_by(col(PersonalAccessToken.id))
+        )
+    )
+
+
+def verify_token(session: Session, token: str, *, now: datetime | None = None) -> tuple[User, PersonalAccessToken]:
+    """The user a PAT belongs to, recording its use; ``Unauthenticated`` for a malformed, unknown, revoked or
+    expired token or a deactivated user. Flushes the ``last_used_at`` change; the caller commits."""
+    match = _TOKEN_RE.match(token.strip())
+    if match is None:
+        raise Unauthenticated("malformed personal access token: expected lpat_<12 hex>_<secret>, as `loom` printed it")
+    prefix = f"{TOKEN_PREFIX}_{match.group(1)}"
+    row = session.exec(select(PersonalAccessToken).where(col(PersonalAccessToken.prefix) == prefix)).first()
+    if row is None or not hmac.compare_digest(row.token_hash, _hash_token(token.strip())):
+        raise Unauthenticated(f"unknown personal access token {prefix}_…; create one with `loom tokens create USER`")
+    at = now or utcnow()
+    if row.revoked_at is not None:
+        raise Unauthenticated(f"personal access token {prefix} was revoked at {row.revoked_at:%Y-%m-%d %H:%M} UTC")
+    if row.expires_at is not None and row.expires_at <= at:
+        raise Unauthenticated(
+            f"personal access token {prefix} expired at {row.expires_at:%Y-%m-%d %H:%M} UTC; create a new one"
+        )
+    user = session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        raise Unauthenticated(f"the user of personal access token {prefix} is deactivated")
+    row.last_used_at = at
+    session.add(row)
+    session.flush()
+    return user, row
+
+
+# --- CLI ---------------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _cli_session() -> Iterator[Session]:
+    """One transaction on the configured database. The embedded SQLite is migrated first, as `loom serve` does;
+    PostgreSQL must be migrated with `loom migrate`."""
+    from portal.db import create_engine_for, migrate, session_scope
+
+    settings = Settings()
+    engine = create_engine_for(settings)
+    try:
+        if engine.dialect.name == "sqlite":
+            migrate(engine)
+        with session_scope(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def users_command(args: argparse.Namespace) -> int:
+    """``loom users create NAME --role ROLE [--team TEAM] [--email EMAIL]``: prints a new PAT as the last line."""
+    with _cli_session() as session:
+        actor = Actor.system("cli")
+        user = create_user(session, actor, name=args.name, role=args.role, team=args.team, email=args.email)
+        issued = create_token(session, actor, user, name="cli")
+        session.commit()
+        where = f" in team {args.team}" if args.team else ""
+        print(f"created user {user.name} ({args.role}{where}) with personal access token id {issued.row.id}")
+        print("the token is shown only now:", file=sys.stdout)
+        print(issued.token, flush=True)
+    return 0
+
+
+def tokens_command(args: argparse.Namespace) -> int:
+    """``loom tokens create USER [--name N] [--expires-in-days D]`` (prints the token last) | ``revoke ID``."""
+    with _cli_session() as session:
+        actor = Actor.system("cli")
+        if args.tokens_command == "create":
+            user = find_user(session, args.user)
+            issued = create_token(session, actor, user, name=args.name, expires_in_days=args.expires_in_days)
+            session.commit()
+            expiry = f", expires {issued.row.expires_at:%Y-%m-%d %H:%M} UTC" if issued.row.expires_at else ""
+            print(f"created personal access token {issued.row.id} ({issued.row.prefix}) for {user.name}{expiry}")
+            print(issued.token, flush=True)
+        else:
+            row = revoke_token(session, actor, args.token_id)
+            session.commit()
+            print(f"revoked personal access token {row.id} ({row.prefix})")
+    return 0

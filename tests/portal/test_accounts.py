@@ -1,0 +1,200 @@
+"""Users, local passwords, the bootstrap admin and personal access tokens, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from portal.accounts import (
+    authenticate_password,
+    create_token,
+    create_user,
+    ensure_bootstrap_admin,
+    hash_password,
+    list_tokens,
+    revoke_token,
+    verify_password,
+    verify_token,
+)
+from portal.authentication import actor_for_user
+from portal.authorization import Actor
+from portal.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
+from portal.models import AuditEvent, Membership, PersonalAccessToken, Role, User, utcnow
+from portal.settings import AuthSettings, Settings
+from tests.factories import make_team, make_user
+
+SYSTEM = Actor.system("test")
+
+
+def _events(engine: Engine, action: str) -> list[AuditEvent]:
+    with Session(engine) as fresh:  # a new session sees only what was committed
+        return list(fresh.exec(select(AuditEvent).where(col(AuditEvent.action) == action).order_by(col(AuditEvent.id))))
+
+
+def test_password_hashes_are_argon2_and_salted() -> None:
+    first, second = hash_password("correct horse battery"), hash_password("correct horse battery")
+    assert first.startswith("$argon2id$") and first != second
+    assert verify_password(first, "correct horse battery")
+    assert not verify_password(first, "correct horse battery!")
+    assert not verify_password("not a hash", "correct horse battery")
+
+
+def test_create_user_with_team_role_and_log_in(session: Session, engine: Engine) -> None:
+    team = make_team(session, "warehouse")
+    user = create_user(
+        session, SYSTEM, name="bob", role="team-member", team="warehouse", email="bob@example.test", password="a" * 16
+    )
+    session.commit()
+    membership = session.exec(select(Membership).where(col(Membership.user_id) == user.id)).one()
+    assert (membership.role, membership.team_id) == (Role.TEAM_MEMBER, team.id)
+    assert user.password_hash is not None and "a" * 16 not in user.password_hash
+
+    assert authenticate_password(session, "bob", "a" * 16).id == user.id
+    with pytest.raises(Unauthenticated, match="wrong user name or password"):
+        authenticate_password(session, "bob", "b" * 16)
+    with pytest.raises(Unauthenticated, match="wrong user name or password"):
+        authenticate_password(session, "nobody", "a" * 16)
+
+    (event,) = _events(engine, "user.create")
+    assert (event.actor, event.target_name, event.outcome) == ("test", "bob", "allowed")
+    assert event.summary["team"] == "warehouse"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"role": "team-admin"}, Invalid, "pass --team"),
+        ({"role": "platform-admin", "team": "t"}, Invalid, "drop --team"),
+        ({"role": "team-member", "team": "missing"}, NotFound, "no team named 'missing'"),
+        ({"role": "owner"}, Invalid, "unknown role 'owner'"),
+        ({"role": "viewer", "name": "Bad Name"}, Invalid, "invalid user name"),
+        ({"role": "viewer", "password": "short"}, Invalid, "at least 12 characters"),
+    ],
+)
+def test_create_user_refuses_bad_input(
+    session: Session, kwargs: dict[str, str], error: type[Exception], message: str
+) -> None:
+    make_team(session, "t")
+    session.commit()
+    arguments = {"name": "carol", **kwargs}
+    with pytest.raises(error, match=message):
+        create_user(session, SYSTEM, **arguments)
+    session.rollback()
+    assert session.exec(select(User).where(col(User.name) == arguments["name"])).first() is None
+
+
+def test_duplicate_user_name_is_a_conflict(session: Session) -> None:
+    create_user(session, SYSTEM, name="dave", role="viewer")
+    session.commit()
+    with pytest.raises(Conflict, match="already exists"):
+        create_user(session, SYSTEM, name="dave", role="viewer")
+
+
+def test_only_platform_admins_create_users_and_denials_are_audited(session: Session, engine: Engine) -> None:
+    team = make_team(session)
+    admin = actor_for_user(session, make_user(session, role=Role.TEAM_ADMIN, team=team))
+    session.commit()
+    with pytest.raises(Forbidden, match=r"lacks permission 'user\.create'"):
+        create_user(session, admin, name="mallory", role="platform-admin")
+    assert session.exec(select(User).where(col(User.name) == "mallory")).first() is None
+    (event,) = _events(engine, "user.create")
+    assert (event.actor, event.target_name, event.outcome) == (admin.name, "mallory", "denied")
+
+
+def test_bootstrap_admin_prints_a_one_time_password_once(session: Session, settings: Settings) -> None:
+    out = io.StringIO()
+    password = ensure_bootstrap_admin(session, settings, out)
+    assert password is not None and password in out.getvalue()
+    admin = authenticate_password(session, "admin", password)
+    assert actor_for_user(session, admin).platform_admin
+
+    again = io.StringIO()
+    assert ensure_bootstrap_admin(session, settings, again) is None
+    assert again.getvalue() == ""
+
+
+def test_bootstrap_admin_from_the_environment(session: Session, settings: Settings) -> None:
+    configured = settings.model_copy(
+        update={"auth": AuthSettings(bootstrap_admin="root", bootstrap_password="from-the-env-123")}
+    )
+    out = io.StringIO()
+    assert ensure_bootstrap_admin(session, configured, out) is None
+    assert "from-the-env-123" not in out.getvalue()
+    assert authenticate_password(session, "root", "from-the-env-123").name == "root"
+
+
+def test_token_is_shown_once_stored_hashed_and_records_use(session: Session, engine: Engine) -> None:
+    user = make_user(session, role="viewer")
+    issued = create_token(session, SYSTEM, user, name="laptop")
+    session.commit()
+    assert issued.token.startswith(issued.row.prefix + "_")
+    stored = session.exec(select(PersonalAccessToken).where(col(PersonalAccessToken.id) == issued.row.id)).one()
+    assert issued.token not in (stored.token_hash, stored.prefix) and stored.last_used_at is None
+
+    found, row = verify_token(session, issued.token)
+    session.commit()
+    assert found.id == user.id and row.last_used_at is not None
+    (event,) = _events(engine, "token.create")
+    assert issued.token not in str(event.summary)
+
+
+def test_revoked_and_expired_tokens_are_refused(session: Session) -> None:
+    user = make_user(session)
+    now = utcnow()
+    expiring = create_token(session, SYSTEM, user, name="short", expires_in_days=1, now=now)
+    revoked = create_token(session, SYSTEM, user, name="old")
+    session.commit()
+
+    assert verify_token(session, expiring.token, now=now + timedelta(hours=23))[0].id == user.id
+    with pytest.raises(Unauthenticated, match="expired at"):
+        verify_token(session, expiring.token, now=now + timedelta(days=1, seconds=1))
+
+    revoke_token(session, SYSTEM, revoked.row.prefix)
+    session.commit()
+    with pytest.raises(Unauthenticated, match="was revoked"):
+        verify_token(session, revoked.token)
+
+
+def test_malformed_unknown_and_tampered_tokens_are_refused(session: Session) -> None:
+    issued = create_token(session, SYSTEM, make_user(session))
+    session.commit()
+    with pytest.raises(Unauthenticated, match="malformed"):
+        verify_token(session, "not-a-token")
+    tampered = issued.token[:-1] + ("A" if issued.token[-1] != "A" else "B")
+    with pytest.raises(Unauthenticated, match="unknown personal access token"):
+        verify_token(session, tampered)
+    with pytest.raises(Unauthenticated, match="unknown personal access token"):
+        verify_token(session, "lpat_000000000000_" + "x" * 43)
+
+
+def test_users_manage_their_own_tokens_only(session: Session, engine: Engine) -> None:
+    alice, bob = make_user(session), make_user(session)
+    as_alice = actor_for_user(session, alice)
+    own = create_token(session, as_alice, alice, name="mine")
+    session.commit()
+    with pytest.raises(Forbidden):
+        create_token(session, as_alice, bob)
+    bobs = create_token(session, SYSTEM, bob)
+    session.commit()
+    with pytest.raises(Forbidden):
+        revoke_token(session, as_alice, str(bobs.row.id))
+    assert verify_token(session, bobs.token)[0].id == bob.id
+
+    revoke_token(session, as_alice, str(own.row.id))
+    session.commit()
+    assert [t.revoked_at is not None for t in list_tokens(session, alice)] == [True]
+    outcomes = [(e.action, e.outcome) for e in _events(engine, "token.revoke")]
+    assert outcomes == [("token.revoke", "denied"), ("token.revoke", "allowed")]
+
+
+def test_token_input_errors(session: Session) -> None:
+    user = make_user(session)
+    with pytest.raises(Invalid, match="positive number of days"):
+        create_token(session, SYSTEM, user, expires_in_days=0)
+    session.rollback()
+    with pytest.raises(NotFound, match="no personal access token"):
+        revoke_token(session, SYSTEM, "lpat_ffffffffffff")
