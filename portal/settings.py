@@ -28,8 +28,11 @@ __all__ = [
 _DEV_SECRET = "loom-development-secret-do-not-use"  # noqa: S105 - refused outside development
 
 
-class InsecureSettingsError(ValueError):
-    """A secret was left at its development default outside development mode."""
+class InsecureSettingsError(Exception):
+    """A secret was left at its development default outside development mode.
+
+    Not a ValueError on purpose: pydantic would wrap that in a ValidationError whose first line names no variable.
+    """
 
 
 class Mode(enum.StrEnum):
