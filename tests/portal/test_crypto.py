@@ -1,0 +1,35 @@
+"""portal._crypto: encryption at rest derived from the settings secret."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal._crypto import decrypt, encrypt
+from portal.errors import Invalid
+
+SECRET = "a" * 40
+PEM = "-----BEGIN PRIVATE KEY-----\nMIIE...\n-----END PRIVATE KEY-----\n"
+
+
+def test_round_trip_and_no_plain_text_at_rest() -> None:
+    token = encrypt(SECRET, PEM)
+    assert "PRIVATE KEY" not in token
+    assert token != encrypt(SECRET, PEM)  # fresh IV each time
+    assert decrypt(SECRET, token).decode() == PEM
+
+
+def test_another_secret_cannot_read_it() -> None:
+    token = encrypt(SECRET, PEM)
+    with pytest.raises(Invalid, match="another LOOM_AUTH_SECRET_KEY"):
+        decrypt("b" * 40, token)
+
+
+@pytest.mark.parametrize("token", ["", "not-a-token", "gAAAAA\u00e9"])
+def test_corrupt_values_are_reported(token: str) -> None:
+    with pytest.raises(Invalid, match="cannot decrypt"):
+        decrypt(SECRET, token)
+
+
+def test_an_empty_secret_is_refused() -> None:
+    with pytest.raises(Invalid, match="LOOM_AUTH_SECRET_KEY"):
+        encrypt("", PEM)
