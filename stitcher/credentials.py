@@ -122,7 +122,7 @@ class JwksCache:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._http = http
-        self._url = url
+        self.url = url
         self._ttl = ttl
         self._min_refetch = min_refetch_seconds
         self._clock = clock
@@ -137,7 +137,7 @@ class JwksCache:
                 if self._needs_fetch(refresh):  # another request may have fetched while we waited
                     await self._fetch()
         if self._keys is None:
-            raise Unauthenticated(f"cannot check bearer tokens: the JWKS at {self._url} could not be loaded")
+            raise Unauthenticated(f"cannot check bearer tokens: the JWKS at {self.url} could not be loaded")
         return self._keys
 
     def _needs_fetch(self, refresh: bool) -> bool:
@@ -149,7 +149,7 @@ class JwksCache:
     async def _fetch(self) -> None:
         self._attempted_at = self._clock()
         try:
-            response = await self._http.get(self._url, headers={"accept": "application/json"})
+            response = await self._http.get(self.url, headers={"accept": "application/json"})
             response.raise_for_status()
             self._keys = KeySet.import_key_set(response.json())
         except (httpx.HTTPError, ValueError, JoseError):

@@ -1,0 +1,765 @@
+"""The gateway's ASGI app: GraphQL over HTTP, GraphiQL, the REST surface, credentials, rate limits, metrics.
+
+``create_gateway_app`` serves either one fixed supergraph at ``/graphql`` (``loom gateway --supergraph FILE``, no
+credentials) or the products of a config snapshot at ``/products/<name>/graphql``, ``/products/<name>/rest/...``
+and ``/products/<name>/openapi.json`` (``loom gateway --portal URL``). Every part with I/O is injected with a real
+default: the snapshot source, the upstream transport (created in the lifespan, closed on shutdown), the rate
+limiter (Redis when a URL is given), the HTTP client for the portal's JWKS, the clock.
+
+GraphQL over HTTP (the GraphQL-over-HTTP spec): POST with a JSON body, GET for queries (a mutation over GET is
+405). The answer is ``application/graphql-response+json`` when the client accepts it, else ``application/json``
+(also when there is no Accept header); 406 when it accepts neither. Under ``graphql-response+json`` a request
+refused before execution (parse, validation, variables, limits) is 400; under ``application/json`` it is 200 with
+``errors``. A malformed body is 400 under both; a POST that is not JSON is 415; a body over the limit is 413.
+
+Snapshots are swapped in atomically: a request reads ``Gateway.served`` once and uses that one object throughout.
+A product whose config did not change keeps its compiled executor (and its warm plan cache). A product that fails
+to compile keeps serving its previous version; the snapshot is then not kept on disk as the last good one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Protocol
+
+import httpx
+import orjson
+from graphql import GraphQLError, OperationDefinitionNode, parse
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from stitcher.credentials import AccessPolicy, CredentialError, JwksCache, Principal
+from stitcher.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
+from stitcher.ir import Supergraph
+from stitcher.limits import LimitExceeded, check_body_size
+from stitcher.metrics import CONTENT_TYPE_LATEST, GatewayMetrics, MeteredTransport
+from stitcher.ratelimit import MemoryRateLimiter, RateLimiter, RateLimiterUnavailable, RedisRateLimiter
+from stitcher.restsurface import RestInputError, RestSurface
+from stitcher.snapshot import OAuthConfig, ProductConfig, Snapshot
+from stitcher.snapshot_source import SnapshotError, SnapshotSource
+from stitcher.transport import AiohttpTransport, Transport, UpstreamError
+
+__all__ = [
+    "GRAPHQL_RESPONSE_JSON",
+    "ExecutionResult",
+    "ExecutorFactory",
+    "ExecutorLike",
+    "Gateway",
+    "GatewayOptions",
+    "ProductRuntime",
+    "create_gateway_app",
+    "request_id",
+]
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+_JSON = "application/json"
+SINGLE = ""  # the product name under which a fixed supergraph is served at /graphql
+
+log = logging.getLogger("stitcher.gateway")
+access_log = logging.getLogger("stitcher.gateway.access")
+_request_id: ContextVar[str | None] = ContextVar("loom_request_id", default=None)
+
+
+def request_id() -> str | None:
+    """The id of the request being served (from ``x-request-id``, or generated); for log records."""
+    return _request_id.get()
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayOptions:
+    """Tunables of one gateway (``loom gateway`` reads them from ``LOOM_GATEWAY_*``)."""
+
+    introspection: bool = True
+    graphiql: bool = True
+    max_body_bytes: int = 1024 * 1024
+    upstream_timeout_seconds: float = 10.0
+    max_depth: int = 15
+    max_aliases: int = 30
+    max_cost: int = 5000
+    dedupe_inflight: bool = False
+    poll_interval_seconds: float = 2.0
+    access_log: bool = True
+    rate_limit_fail_open: bool = True  # Redis down: serve (and count an error) rather than refuse everyone
+    freeze_gc: bool = True  # gc.freeze() once the first products are compiled (the GC was ~13% of a profile)
+
+
+class ExecutionResult(Protocol):
+    """What the executor answers (``stitcher.execution.ExecutionResponse``)."""
+
+    @property
+    def data(self) -> Any: ...
+    @property
+    def errors(self) -> Any: ...
+    @property
+    def request_error(self) -> bool: ...
+    def to_json(self) -> bytes: ...
+
+
+class ExecutorLike(Protocol):
+    async def execute(
+        self,
+        document: str,
+        variables: Mapping[str, Any] | None = None,
+        operation_name: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> ExecutionResult: ...
+
+
+ExecutorFactory = Callable[[Supergraph, Transport, GatewayOptions], ExecutorLike]
+Compiler = Callable[[ProductConfig], Supergraph]
+TransportFactory = Callable[[], Awaitable[Transport]]
+
+
+def default_executor_factory(supergraph: Supergraph, transport: Transport, options: GatewayOptions) -> ExecutorLike:
+    from stitcher.execution import ExecutionOptions, Executor
+
+    execution_options = ExecutionOptions(
+        introspection=options.introspection,
+        upstream_timeout=options.upstream_timeout_seconds,
+        max_depth=options.max_depth,
+        max_aliases=options.max_aliases,
+        max_cost=options.max_cost,
+        dedupe_inflight=options.dedupe_inflight,
+        forward_headers=("x-request-id",),  # one id across the gateway's and the upstreams' logs
+    )
+    executor: ExecutorLike = Executor(supergraph, transport, execution_options)
+    return executor
+
+
+def default_compiler(config: ProductConfig) -> Supergraph:
+    from stitcher.composition import compose
+
+    return compose(config.source_specs())
+
+
+async def default_transport_factory() -> Transport:
+    return await AiohttpTransport.create()
+
+
+@dataclass(slots=True)
+class ProductRuntime:
+    """One product ready to serve: its supergraph, executor and REST surface."""
+
+    name: str
+    fingerprint: str
+    supergraph: Supergraph
+    executor: ExecutorLike
+    rest: RestSurface
+    auth_required: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """What is being served, swapped as one reference."""
+
+    products: Mapping[str, ProductRuntime]
+    policy: AccessPolicy | None
+    fingerprint: str | None
+
+
+class _HttpError(Exception):
+    """An answer decided before execution: status, GraphQL-style error message and code, extra headers."""
+
+    def __init__(self, status: int, message: str, code: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.headers = dict(headers or {})
+
+
+def _error_response(error: _HttpError, media_type: str = _JSON) -> Response:
+    body = orjson.dumps({"errors": [{"message": error.message, "extensions": {"code": error.code}}]})
+    return Response(body, error.status, headers=error.headers, media_type=media_type)
+
+
+@lru_cache(maxsize=256)
+def _negotiate(accept: str | None) -> str | None:
+    """The response media type for an Accept header (None: 406)."""
+    if not accept:
+        return _JSON
+    best: tuple[float, int, str] | None = None
+    for part in accept.split(","):
+        media, _, params = part.partition(";")
+        media = media.strip().lower()
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if q <= 0:
+            continue
+        if media == GRAPHQL_RESPONSE_JSON:
+            candidate = (q, 1, GRAPHQL_RESPONSE_JSON)
+        elif media in (_JSON, "application/*", "*/*"):
+            candidate = (q, 0, _JSON)
+        else:
+            continue
+        if best is None or candidate[:2] > best[:2]:
+            best = candidate
+    return best[2] if best else None
+
+
+@lru_cache(maxsize=1024)
+def _operation_type(document: str, operation_name: str | None) -> str | None:
+    """The type of the operation a GET would run (None when unknown: the executor reports why)."""
+    try:
+        parsed = parse(document)
+    except GraphQLError:
+        return None
+    operations = [d for d in parsed.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is not None:
+        operations = [o for o in operations if o.name is not None and o.name.value == operation_name]
+    return operations[0].operation.value if len(operations) == 1 else None
+
+
+class _RequestContext:
+    """Pure ASGI middleware: request id in and out, one structured access-log line, request metrics."""
+
+    def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
+        self.app = app
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = ""
+        for key, value in scope["headers"]:
+            if key == b"x-request-id":
+                rid = value.decode("latin-1")
+                break
+        if not rid or len(rid) > 128 or not rid.isprintable():
+            rid = os.urandom(8).hex()
+        token = _request_id.set(rid)
+        info: dict[str, Any] = {"product": None, "kind": "other"}
+        scope["loom"] = info
+        status = 500
+        started = time.perf_counter()
+        rid_header = (b"x-request-id", rid.encode("latin-1"))
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), rid_header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            product = info["product"]
+            if product is not None:
+                self.gateway.metrics.observe_request(product, info["kind"], status, elapsed)
+            if self.gateway.options.access_log and access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "request",
+                    extra={
+                        "request_id": rid,
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 3),
+                        "product": product,
+                    },
+                )
+            _request_id.reset(token)
+
+
+class Gateway:
+    """The state behind the app: what is served, and the app-scoped clients. ``app.state.gateway`` holds it."""
+
+    def __init__(
+        self,
+        *,
+        supergraph: Supergraph | None = None,
+        source: SnapshotSource | None = None,
+        transport_factory: TransportFactory = default_transport_factory,
+        executor_factory: ExecutorFactory = default_executor_factory,
+        compiler: Compiler = default_compiler,
+        redis_url: str | None = None,
+        rate_limiter: RateLimiter | None = None,
+        jwks_http: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        options: GatewayOptions | None = None,
+    ) -> None:
+        if (supergraph is None) == (source is None):
+            raise ValueError("serve either one supergraph or the products of a snapshot source, not both or neither")
+        self.options = options or GatewayOptions()
+        self.metrics = GatewayMetrics()
+        self.served: Served | None = None
+        self._supergraph = supergraph
+        self._source = source
+        self._transport_factory = transport_factory
+        self._executor_factory = executor_factory
+        self._compiler = compiler
+        self._redis_url = redis_url
+        self._rate_limiter = rate_limiter
+        self._owns_jwks_http = jwks_http is None
+        self._jwks_http = jwks_http
+        self._jwks: JwksCache | None = None
+        self._clock = clock
+        self._transport: MeteredTransport | None = None
+        self._poll_task: asyncio.Task[None] | None = None
+        self._gc_frozen = False
+        self._last_poll_error: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self.served is not None
+
+    @property
+    def transport(self) -> MeteredTransport:
+        if self._transport is None:
+            raise RuntimeError("the gateway is not started: run the app's lifespan")
+        return self._transport
+
+    async def start(self) -> None:
+        self._transport = MeteredTransport(await self._transport_factory(), self.metrics)
+        if self._rate_limiter is None:
+            self._rate_limiter = (
+                RedisRateLimiter(self._redis_url) if self._redis_url else MemoryRateLimiter(clock=self._clock)
+            )
+        if self._supergraph is not None:
+            runtime = self._runtime(SINGLE, "single", self._supergraph, ProductConfig(name=SINGLE, auth_required=False))
+            self._swap(Served({SINGLE: runtime}, None, None))
+            return
+        assert self._source is not None
+        try:
+            cached = self._source.load_cached()
+        except SnapshotError as exc:
+            log.warning("ignoring the cached snapshot: %s", exc)
+            cached = None
+        if cached is not None:
+            await self.apply(cached, store=False)
+            log.info("serving the cached snapshot until the portal answers", extra={"products": len(cached.products)})
+        self._poll_task = asyncio.create_task(self._poll_forever(), name="loom-snapshot-poll")
+
+    async def stop(self) -> None:
+        if self._poll_task is not None:
+            self._poll_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poll_task
+        if self._source is not None:
+            await self._source.aclose()
+        if self._transport is not None:
+            await self._transport.aclose()
+        if self._rate_limiter is not None:
+            await self._rate_limiter.close()
+        if self._owns_jwks_http and self._jwks_http is not None:
+            await self._jwks_http.aclose()
+
+    async def poll_once(self) -> bool:
+        """Fetch the snapshot once and apply it if it changed; True when something new was applied."""
+        assert self._source is not None
+        snapshot = await self._source.fetch()
+        if snapshot is None:
+            return False
+        return await self.apply(snapshot)
+
+    async def _poll_forever(self) -> None:
+        while True:
+            try:
+                await self.poll_once()
+                if self._last_poll_error is not None:
+                    log.info("the portal answers again")
+                self._last_poll_error = None
+            except SnapshotError as exc:
+                self.metrics.snapshot_failures.inc()
+                if str(exc) != self._last_poll_error:  # log a failure once, not every poll
+                    log.warning("snapshot poll failed (still serving the last good snapshot): %s", exc)
+                self._last_poll_error = str(exc)
+            except Exception:
+                self.metrics.snapshot_failures.inc()
+                log.exception("snapshot poll failed unexpectedly")
+            await asyncio.sleep(self.options.poll_interval_seconds)
+
+    async def apply(self, snapshot: Snapshot, *, store: bool = True) -> bool:
+        """Compile ``snapshot`` and swap it in; True when every product compiled (it is then kept on disk)."""
+        previous = self.served.products if self.served is not None else {}
+        products: dict[str, ProductRuntime] = {}
+        ok = True
+        for config in snapshot.products:
+            fingerprint = config.fingerprint()
+            old = previous.get(config.name)
+            if old is not None and old.fingerprint == fingerprint:
+                products[config.name] = old
+                continue
+            try:
+                # Composition is CPU work: a thread keeps the event loop answering requests meanwhile.
+                supergraph = await asyncio.to_thread(self._compiler, config)
+                products[config.name] = self._runtime(config.name, fingerprint, supergraph, config)
+            except Exception as exc:
+                ok = False
+                self.metrics.snapshot_failures.inc()
+                keeping = "keeping its previous version" if old is not None else "not serving it"
+                log.error("product %r does not compile (%s): %s", config.name, keeping, exc)
+                if old is not None:
+                    products[config.name] = old
+        self._swap(Served(products, AccessPolicy(snapshot, self._jwks_for(snapshot.oauth)), snapshot.fingerprint()))
+        if store and ok and self._source is not None:
+            try:
+                await asyncio.to_thread(self._source.store, snapshot)
+            except SnapshotError as exc:
+                log.warning("%s", exc)
+        return ok
+
+    def _runtime(self, name: str, fingerprint: str, supergraph: Supergraph, config: ProductConfig) -> ProductRuntime:
+        executor = self._executor_factory(supergraph, self.transport, self.options)
+        rest = RestSurface(name or "graphql", config.version, config.rest, supergraph)
+        return ProductRuntime(name, fingerprint, supergraph, executor, rest, config.auth_required)
+
+    def _swap(self, served: Served) -> None:
+        self.served = served
+        self.metrics.products.set(len(served.products))
+        self.metrics.snapshot_swaps.inc()
+        self.transport.set_subgraphs(
+            {
+                sub.url: sub.name
+                for runtime in served.products.values()
+                for sub in runtime.supergraph.subgraphs.values()
+                if sub.url
+            }
+        )
+        if self.options.freeze_gc and not self._gc_frozen and served.products:
+            # Everything compiled so far lives as long as the process: keep the collector from rescanning it.
+            gc.collect()
+            gc.freeze()
+            self._gc_frozen = True
+
+    def _jwks_for(self, oauth: OAuthConfig | None) -> JwksCache | None:
+        if oauth is None:
+            return None
+        if self._jwks is None or self._jwks.url != oauth.jwks_url:
+            if self._jwks_http is None:
+                self._jwks_http = httpx.AsyncClient(timeout=5.0)
+            self._jwks = JwksCache(self._jwks_http, oauth.jwks_url, clock=self._clock)
+        return self._jwks
+
+    # -- admission: credentials and rate limits --------------------------------------------------------------
+
+    async def _admit(self, served: Served, runtime: ProductRuntime, request: Request) -> Principal | None:
+        if not runtime.auth_required or served.policy is None:
+            return None
+        try:
+            principal = await served.policy.authenticate(request.headers, runtime.name)
+        except CredentialError as exc:
+            reason = "auth"
+            self.metrics.error(runtime.name, reason)
+            headers = {"www-authenticate": 'Bearer realm="loom"'} if exc.status == 401 else None
+            raise _HttpError(exc.status, exc.message, exc.code, headers) from exc
+        limit = principal.plan.rate_limit if principal.plan is not None else None
+        if limit is not None and self._rate_limiter is not None:
+            key = f"{principal.application}:{runtime.name}"
+            try:
+                decision = await self._rate_limiter.hit(key, limit.requests, limit.window_seconds)
+            except RateLimiterUnavailable as exc:
+                self.metrics.error(runtime.name, "rate_limiter")
+                if self.options.rate_limit_fail_open:
+                    log.warning("rate limit not enforced: %s", exc)
+                    return principal
+                raise _HttpError(503, "rate limiting is unavailable; retry shortly", "UNAVAILABLE") from exc
+            if not decision.allowed:
+                self.metrics.error(runtime.name, "rate_limit")
+                raise _HttpError(
+                    429,
+                    f"plan {principal.plan.name if principal.plan else ''!r} allows {limit.requests} requests per "
+                    f"{limit.window_seconds:g} s; retry after {decision.retry_after} s",
+                    "RATE_LIMITED",
+                    {"retry-after": str(decision.retry_after)},
+                )
+        return principal
+
+    def _lookup(self, request: Request, name: str) -> tuple[Served, ProductRuntime]:
+        served = self.served
+        request.scope["loom"]["product"] = name or "graphql"
+        if served is None:
+            raise _HttpError(503, "the gateway has no configuration yet; retry shortly", "NOT_READY")
+        runtime = served.products.get(name)
+        if runtime is None:
+            raise _HttpError(404, f"no product named {name!r} is served here", "NOT_FOUND")
+        return served, runtime
+
+    # -- GraphQL over HTTP -----------------------------------------------------------------------------------
+
+    async def graphql(self, request: Request) -> Response:
+        name = request.path_params.get("product", SINGLE)
+        request.scope["loom"]["kind"] = "graphql"
+        media_type = _negotiate(request.headers.get("accept"))
+        try:
+            served, runtime = self._lookup(request, name)
+            if request.method == "GET" and self.options.graphiql and "query" not in request.query_params:
+                accept = request.headers.get("accept", "")
+                if "text/html" in accept:
+                    return HTMLResponse(
+                        graphiql_html(
+                            str(request.url.path),
+                            title=f"{runtime.name or 'Loom'} · GraphiQL",
+                            root_path=request.scope.get("root_path", ""),
+                        )
+                    )
+            if media_type is None:
+                raise _HttpError(
+                    406, f"accept {GRAPHQL_RESPONSE_JSON} or {_JSON} to receive a GraphQL response", "NOT_ACCEPTABLE"
+                )
+            await self._admit(served, runtime, request)
+            document, variables, operation_name = await self._graphql_params(request)
+        except _HttpError as exc:
+            return _error_response(exc, media_type or _JSON)
+        try:
+            result = await runtime.executor.execute(
+                document, variables, operation_name, headers={"x-request-id": _request_id.get() or ""}
+            )
+        except Exception:
+            self.metrics.error(runtime.name or "graphql", "internal")
+            log.exception("the executor failed")
+            return _error_response(_HttpError(500, "internal gateway error", "INTERNAL_SERVER_ERROR"), media_type)
+        if result.request_error:
+            self.metrics.error(runtime.name or "graphql", "request")
+        elif result.errors:
+            self.metrics.error(runtime.name or "graphql", "execution")
+        status = 400 if result.request_error and media_type == GRAPHQL_RESPONSE_JSON else 200
+        return Response(result.to_json(), status, media_type=media_type)
+
+    async def _graphql_params(self, request: Request) -> tuple[str, dict[str, Any] | None, str | None]:
+        if request.method == "GET":
+            params: dict[str, Any] = dict(request.query_params)
+            raw_variables = params.get("variables")
+            if raw_variables:
+                try:
+                    params["variables"] = orjson.loads(raw_variables)
+                except orjson.JSONDecodeError as exc:
+                    raise _HttpError(400, f"the variables parameter is not JSON: {exc}", "BAD_REQUEST") from exc
+        else:
+            content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if content_type != _JSON:
+                raise _HttpError(
+                    415, f"send the GraphQL request as {_JSON} (got {content_type or 'no content type'})", "BAD_REQUEST"
+                )
+            body = await self._read_body(request)
+            try:
+                params = orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                raise _HttpError(400, f"the request body is not JSON: {exc}", "BAD_REQUEST") from exc
+            if not isinstance(params, dict):
+                raise _HttpError(400, "the request body must be a JSON object with a 'query'", "BAD_REQUEST")
+        document = params.get("query")
+        if not isinstance(document, str) or not document:
+            raise _HttpError(400, "the request has no 'query' string", "BAD_REQUEST")
+        variables = params.get("variables")
+        if variables is not None and not isinstance(variables, dict):
+            raise _HttpError(400, "'variables' must be a JSON object", "BAD_REQUEST")
+        operation_name = params.get("operationName")
+        if operation_name is not None and not isinstance(operation_name, str):
+            raise _HttpError(400, "'operationName' must be a string", "BAD_REQUEST")
+        if request.method == "GET" and _operation_type(document, operation_name) not in ("query", None):
+            raise _HttpError(405, "only queries may be sent with GET; send mutations with POST", "BAD_REQUEST",
+                             {"allow": "POST"})  # fmt: skip
+        return document, variables, operation_name
+
+    async def _read_body(self, request: Request) -> bytes:
+        maximum = self.options.max_body_bytes
+        try:
+            declared = int(request.headers.get("content-length", "0"))
+            check_body_size(declared, maximum)
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                check_body_size(size, maximum)
+                chunks.append(chunk)
+        except LimitExceeded as exc:
+            raise _HttpError(413, str(exc), exc.code) from exc
+        except ValueError as exc:
+            raise _HttpError(400, "the content-length header is not a number", "BAD_REQUEST") from exc
+        return b"".join(chunks)
+
+    # -- REST surface ----------------------------------------------------------------------------------------
+
+    async def rest(self, request: Request) -> Response:
+        name = request.path_params["product"]
+        path = "/" + request.path_params.get("path", "")
+        request.scope["loom"]["kind"] = "rest"
+        try:
+            served, runtime = self._lookup(request, name)
+            matched = runtime.rest.match(request.method, path.rstrip("/") or "/")
+            upstream = None if matched is not None else runtime.rest.passthrough(path)
+            if matched is None and upstream is None:
+                raise _HttpError(404, f"product {name!r} has no REST route {request.method} {path}", "NOT_FOUND")
+            await self._admit(served, runtime, request)
+            if upstream is not None:
+                return await self._pass_through(request, runtime, upstream)
+            assert matched is not None
+            route, path_values = matched
+            body: Any = None
+            if request.method not in ("GET", "HEAD"):
+                raw = await self._read_body(request)
+                if raw.strip():
+                    try:
+                        body = orjson.loads(raw)
+                    except orjson.JSONDecodeError as exc:
+                        raise _HttpError(400, f"the request body is not JSON: {exc}", "BAD_REQUEST") from exc
+            try:
+                variables = route.build_variables(path_values, request.query_params.multi_items(), body)
+            except RestInputError as exc:
+                raise _HttpError(400, str(exc), "BAD_REQUEST") from exc
+        except _HttpError as exc:
+            return _error_response(exc)
+        try:
+            result = await runtime.executor.execute(
+                route.document, variables, route.operation_name, headers={"x-request-id": _request_id.get() or ""}
+            )
+        except Exception:
+            self.metrics.error(runtime.name, "internal")
+            log.exception("the executor failed")
+            return _error_response(_HttpError(500, "internal gateway error", "INTERNAL_SERVER_ERROR"))
+        if result.request_error:
+            return Response(result.to_json(), 400, media_type=_JSON)
+        if result.errors:
+            self.metrics.error(runtime.name, "execution")
+            return Response(result.to_json(), 502 if result.data is None else 200, media_type=_JSON)
+        return Response(orjson.dumps(result.data), 200, media_type=_JSON)
+
+    async def _pass_through(self, request: Request, runtime: ProductRuntime, url: str) -> Response:
+        request.scope["loom"]["kind"] = "openapi"
+        if request.url.query:
+            url = f"{url}?{request.url.query}"
+        headers = {k: v for k, v in request.headers.items() if k not in _NOT_FORWARDED}
+        headers["x-request-id"] = _request_id.get() or ""
+        body = await self._read_body(request) if request.method not in ("GET", "HEAD") else None
+        try:
+            answer = await self.transport.request(
+                request.method, url, headers=headers, body=body, timeout=self.options.upstream_timeout_seconds
+            )
+        except UpstreamError as exc:
+            self.metrics.error(runtime.name, "upstream")
+            status = 504 if exc.kind == "timeout" else 502
+            return _error_response(_HttpError(status, str(exc), "UPSTREAM_" + exc.kind.upper()))
+        out_headers = {k: v for k, v in answer.headers.items() if k.lower() not in _NOT_RETURNED}
+        return Response(answer.body, answer.status, headers=out_headers)
+
+    async def openapi(self, request: Request) -> Response:
+        name = request.path_params["product"]
+        request.scope["loom"]["kind"] = "openapi"
+        try:
+            _, runtime = self._lookup(request, name)
+        except _HttpError as exc:
+            return _error_response(exc)
+        server = f"{request.scope.get('root_path', '')}/products/{name}/rest"
+        return Response(orjson.dumps(runtime.rest.openapi(server)), media_type=_JSON)
+
+    # -- operations ------------------------------------------------------------------------------------------
+
+    async def healthz(self, request: Request) -> Response:
+        return Response(b'{"status":"ok"}', media_type=_JSON)
+
+    async def readyz(self, request: Request) -> Response:
+        served = self.served
+        if served is None:
+            return Response(b'{"status":"starting","reason":"no snapshot or supergraph loaded yet"}', 503,
+                            media_type=_JSON)  # fmt: skip
+        body = {"status": "ready", "products": sorted(n or "graphql" for n in served.products)}
+        return Response(orjson.dumps(body), media_type=_JSON)
+
+    async def metrics_endpoint(self, request: Request) -> Response:
+        return Response(self.metrics.render(), headers={"content-type": CONTENT_TYPE_LATEST})
+
+
+# Hop-by-hop headers and the gateway's own credentials never reach an upstream.
+_NOT_FORWARDED = frozenset(
+    {
+        "host",
+        "connection",
+        "keep-alive",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "x-api-key",
+        "authorization",
+        "cookie",
+    }
+)
+_NOT_RETURNED = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"})
+
+
+def create_gateway_app(
+    *,
+    supergraph: Supergraph | None = None,
+    source: SnapshotSource | None = None,
+    transport_factory: TransportFactory = default_transport_factory,
+    executor_factory: ExecutorFactory = default_executor_factory,
+    compiler: Compiler = default_compiler,
+    redis_url: str | None = None,
+    rate_limiter: RateLimiter | None = None,
+    jwks_http: httpx.AsyncClient | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    options: GatewayOptions | None = None,
+) -> Starlette:
+    """The gateway app: pass ``supergraph`` (served at ``/graphql``) or ``source`` (products of its snapshots)."""
+    gateway = Gateway(
+        supergraph=supergraph,
+        source=source,
+        transport_factory=transport_factory,
+        executor_factory=executor_factory,
+        compiler=compiler,
+        redis_url=redis_url,
+        rate_limiter=rate_limiter,
+        jwks_http=jwks_http,
+        clock=clock,
+        options=options,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await gateway.start()
+        try:
+            yield
+        finally:
+            await gateway.stop()
+
+    graphql_methods = ["GET", "POST"]
+    routes = [
+        Route("/healthz", gateway.healthz, methods=["GET"]),
+        Route("/readyz", gateway.readyz, methods=["GET"]),
+        Route("/metrics", gateway.metrics_endpoint, methods=["GET"]),
+        Mount(ASSETS_PATH, app=StaticFiles(directory=ASSETS_DIR), name="graphiql"),
+    ]
+    if supergraph is not None:
+        routes.append(Route("/graphql", gateway.graphql, methods=graphql_methods))
+    else:
+        routes += [
+            Route("/products/{product}/graphql", gateway.graphql, methods=graphql_methods),
+            Route("/products/{product}/openapi.json", gateway.openapi, methods=["GET"]),
+            Route(
+                "/products/{product}/rest/{path:path}",
+                gateway.rest,
+                methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            ),
+        ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.gateway = gateway
+    app.add_middleware(_RequestContext, gateway=gateway)
+    return app
