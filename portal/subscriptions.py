@@ -18,6 +18,7 @@ from sqlmodel import col, select
 
 from portal.audit import authorize_and_audit
 from portal.authorization import Actor, Target
+from portal.db import bump_generation
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import (
     Application,
@@ -162,6 +163,7 @@ def request(session: Session, actor: Actor, application_id: int, product: str, p
         sub.decided_at = now
     session.add(sub)
     session.flush()
+    bump_generation(session)  # gateways enforce subscriptions: they must see the new one
     return sub
 
 
@@ -192,6 +194,7 @@ def _transition(
     sub.updated_at = now
     session.add(sub)
     session.flush()
+    bump_generation(session)
     return sub
 
 
