@@ -1,0 +1,929 @@
+"""Execution: run a cached :class:`~stitcher.planning.QueryPlan` against the upstreams and shape the result.
+
+Hot path, per request, for a document seen before:
+
+1. one dict lookup in the bounded LRU plan cache keyed by (document, operation name): no parsing, no validation,
+   no limit checks (their outcome is cached with the entry, including refusals);
+2. variable coercion (only when the operation declares variables) and a second lookup by the values of the
+   variables that ``@skip``/``@include`` use;
+3. the fetch tree: root fetches of one stage in parallel (``asyncio.gather``), mutation root fetches in order,
+   entity fetches after their parent, one request per subgraph per level with duplicate representations removed;
+   upstream JSON is decoded with orjson and merged into one result tree (upstream selections use the client's
+   response keys as aliases, so merging is a dict update);
+4. one recursive pass over precomputed shape tuples builds the client's result: field order, ``__typename``,
+   dropping internal fields, null propagation (a null non-null field nulls its parent, per the GraphQL spec).
+
+No graphql-core validation and no per-field Python resolver runs for a known document; graphql-core executes only
+introspection fields (``__schema``/``__type``), against the API schema.
+
+Failures give partial results: a failed fetch leaves its fields null and adds errors with ``path`` and
+``extensions.code`` (``UPSTREAM_TIMEOUT``, ``UPSTREAM_ERROR``, ``UPSTREAM_HTTP_<status>`` with
+``extensions.status``, ``UPSTREAM_INVALID_RESPONSE``); an upstream's own GraphQL errors are passed through with
+their paths rewritten to the client's result.
+
+In-flight deduplication (``ExecutionOptions.dedupe_inflight``, off by default): identical upstream *query* requests
+(same URL, same body, same forwarded headers) that are in flight at the same moment share one upstream call and its
+response. It saves upstream load under bursts of identical queries; it never applies to mutations. Enable it the same
+way on every gateway when comparing benchmarks.
+
+Garbage collection: the app should call ``gc.freeze()`` once after start-up (after the supergraph and plans are
+built), which takes the long-lived schema objects out of the collector's generations; that is the app's job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLError,
+    GraphQLObjectType,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    execute_sync,
+    parse,
+    validate,
+)
+from graphql.execution.values import get_argument_values, get_variable_values
+from graphql.language import Visitor, visit
+
+from stitcher.errors import StitcherError
+from stitcher.ir import SourceKind, Subgraph, Supergraph
+from stitcher.limits import DocumentLimits, LimitExceeded, check_document
+from stitcher.planning import (
+    INTERNAL_PREFIX,
+    K_LEAF,
+    K_TYPENAME,
+    REPRESENTATIONS_VARIABLE,
+    FetchNode,
+    ObjectShape,
+    PlanningError,
+    QueryPlan,
+    Selection,
+    build_plan,
+    condition_variables,
+)
+from stitcher.rest import RestResponseError, RestStatusError, build_request, check_status, shape_result
+from stitcher.transport import Transport, UpstreamError, UpstreamResponse
+
+__all__ = ["ExecutionOptions", "ExecutionResponse", "Executor"]
+
+_MAX_TOKENS = 20_000
+_MAX_PLANS_PER_DOCUMENT = 64
+_MAX_FETCH_ERRORS = 50
+_JSON_HEADERS = {"content-type": "application/json", "accept": "application/graphql-response+json, application/json"}
+
+
+@dataclass(frozen=True)
+class ExecutionOptions:
+    max_depth: int = 15
+    max_aliases: int = 30
+    max_cost: int = 5000
+    plan_cache_size: int = 1000
+    introspection: bool = True
+    upstream_timeout: float = 10.0
+    dedupe_inflight: bool = False
+    forward_headers: tuple[str, ...] = ()  # client headers (lower case) passed on to every upstream
+
+
+@dataclass
+class ExecutionResponse:
+    data: dict[str, Any] | None
+    errors: list[dict[str, Any]] | None
+    request_error: bool = False
+    operation_type: str | None = None
+
+    def to_json(self) -> bytes:
+        if self.request_error:
+            return orjson.dumps({"errors": self.errors})
+        if self.errors:
+            return orjson.dumps({"errors": self.errors, "data": self.data})
+        return orjson.dumps({"data": self.data})
+
+
+class _Document:
+    """A cache entry: the outcome of parsing, limits and validation of one (document, operation name)."""
+
+    __slots__ = ("conditions", "errors", "fragments", "has_variables", "operation", "operation_type", "plans")
+
+    def __init__(self) -> None:
+        self.errors: list[dict[str, Any]] | None = None
+        self.operation: OperationDefinitionNode | None = None
+        self.operation_type: str | None = None
+        self.fragments: dict[str, FragmentDefinitionNode] = {}
+        self.conditions: tuple[str, ...] = ()
+        self.has_variables = False
+        self.plans: dict[tuple[bool, ...], QueryPlan | list[dict[str, Any]]] = {}
+
+
+_INVALID: Any = object()
+
+
+class _Run:
+    """Per-request state: the merged result tree and the errors."""
+
+    __slots__ = ("coerced", "data", "error_paths", "errors", "executor", "headers", "variable_values", "variables")
+
+    def __init__(self, executor: Executor, variables: Mapping[str, Any], coerced: Mapping[str, Any]) -> None:
+        self.executor = executor
+        self.variables = variables
+        self.coerced = coerced
+        self.data: dict[str, Any] = {}
+        self.errors: list[dict[str, Any]] = []
+        self.error_paths: set[tuple[Any, ...]] = set()
+        self.headers: dict[str, str] = _JSON_HEADERS
+        self.variable_values: Any = None  # graphql-core's coercion result, for REST argument values
+
+    def add_error(self, error: dict[str, Any]) -> None:
+        self.errors.append(error)
+        path = error.get("path")
+        if path:
+            for end in range(1, len(path) + 1):
+                self.error_paths.add(tuple(path[:end]))
+
+    def null_error(self, link: Any) -> None:
+        path = _unlink(link)
+        if tuple(path) in self.error_paths:
+            return  # an upstream or fetch error already explains this null
+        self.add_error(
+            {
+                "message": "Cannot return null for non-nullable field " + ".".join(str(p) for p in path),
+                "path": path,
+            }
+        )
+
+
+def _unlink(link: Any) -> list[Any]:
+    out: list[Any] = []
+    while link is not None:
+        link, key = link
+        out.append(key)
+    out.reverse()
+    return out
+
+
+class Executor:
+    """Executes GraphQL operations over one supergraph. One instance per supergraph; safe for concurrent use."""
+
+    def __init__(
+        self, supergraph: Supergraph, transport: Transport, options: ExecutionOptions = ExecutionOptions()
+    ) -> None:
+        self.supergraph = supergraph
+        self.schema: GraphQLSchema = supergraph.schema
+        self.transport = transport
+        self.options = options
+        self._limits = DocumentLimits(
+            max_depth=options.max_depth, max_aliases=options.max_aliases, max_cost=options.max_cost
+        )
+        self._cache: OrderedDict[tuple[str, str | None], _Document] = OrderedDict()
+        self._inflight: dict[tuple[str, bytes, tuple[tuple[str, str], ...]], asyncio.Future[UpstreamResponse]] = {}
+        self._reverse_types: dict[str, dict[str, str]] = {
+            name: {upstream: product for product, upstream in sg.renames.types.items()}
+            for name, sg in supergraph.subgraphs.items()
+            if sg.renames.types
+        }
+
+    # -- documents --
+
+    def _document(self, document: str, operation_name: str | None) -> _Document:
+        key = (document, operation_name)
+        cache = self._cache
+        entry = cache.get(key)
+        if entry is not None:
+            cache.move_to_end(key)
+            return entry
+        entry = self._prepare(document, operation_name)
+        cache[key] = entry
+        if len(cache) > self.options.plan_cache_size:
+            cache.popitem(last=False)
+        return entry
+
+    def _prepare(self, document: str, operation_name: str | None) -> _Document:
+        entry = _Document()
+        try:
+            ast = parse(document, max_tokens=_MAX_TOKENS)
+        except GraphQLError as exc:
+            entry.errors = [_graphql_error(exc, "GRAPHQL_PARSE_FAILED")]
+            return entry
+        except RecursionError:
+            entry.errors = [
+                {"message": "The document is nested too deeply", "extensions": {"code": "GRAPHQL_PARSE_FAILED"}}
+            ]
+            return entry
+        operations = [d for d in ast.definitions if isinstance(d, OperationDefinitionNode)]
+        operation: OperationDefinitionNode | None = None
+        if operation_name is None:
+            if len(operations) == 1:
+                operation = operations[0]
+        else:
+            operation = next((o for o in operations if o.name and o.name.value == operation_name), None)
+        if operation is not None:
+            entry.operation_type = operation.operation.value
+            try:
+                check_document(ast, operation, self.schema, self._limits)
+            except LimitExceeded as exc:
+                entry.errors = [
+                    {
+                        "message": str(exc),
+                        "extensions": {"code": exc.code, "value": exc.value, "maximum": exc.maximum},
+                    }
+                ]
+                return entry
+        try:
+            errors = validate(self.schema, ast, max_errors=20)
+        except RecursionError:
+            errors = [GraphQLError("The document is nested too deeply")]
+        if errors:
+            entry.errors = [_graphql_error(e, "GRAPHQL_VALIDATION_FAILED") for e in errors]
+            return entry
+        if operation is None:
+            if operation_name is not None:
+                message = f"Unknown operation named {operation_name!r}."
+            elif not operations:
+                message = "The document contains no operation."
+            else:
+                message = "The document has several operations: pass operationName to pick one."
+            entry.errors = [{"message": message, "extensions": {"code": "OPERATION_RESOLUTION_FAILURE"}}]
+            return entry
+        if not self.options.introspection and _uses_introspection(ast):
+            entry.errors = [
+                {
+                    "message": "GraphQL introspection is disabled on this gateway; __schema and __type are refused.",
+                    "extensions": {"code": "INTROSPECTION_DISABLED"},
+                }
+            ]
+            return entry
+        entry.operation = operation
+        entry.fragments = {d.name.value: d for d in ast.definitions if isinstance(d, FragmentDefinitionNode)}
+        entry.conditions = condition_variables(operation, entry.fragments)
+        entry.has_variables = bool(operation.variable_definitions)
+        return entry
+
+    def _plan(self, entry: _Document, coerced: Mapping[str, Any]) -> QueryPlan | list[dict[str, Any]]:
+        conditions = tuple(bool(coerced.get(name)) for name in entry.conditions)
+        plan = entry.plans.get(conditions)
+        if plan is None:
+            assert entry.operation is not None
+            try:
+                plan = build_plan(
+                    self.supergraph,
+                    entry.operation,
+                    entry.fragments,
+                    dict(zip(entry.conditions, conditions, strict=True)),
+                )
+            except PlanningError as exc:
+                plan = [{"message": str(exc), "extensions": {"code": "QUERY_PLANNING_FAILED"}}]
+            if len(entry.plans) >= _MAX_PLANS_PER_DOCUMENT:
+                entry.plans.pop(next(iter(entry.plans)))
+            entry.plans[conditions] = plan
+        return plan
+
+    # -- execution --
+
+    async def execute(
+        self,
+        document: str,
+        variables: Mapping[str, Any] | None = None,
+        operation_name: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> ExecutionResponse:
+        entry = self._document(document, operation_name)
+        if entry.errors is not None:
+            return ExecutionResponse(None, entry.errors, True, entry.operation_type)
+        operation = entry.operation
+        assert operation is not None
+        raw: Mapping[str, Any] = variables if variables is not None else {}
+        coerced: Mapping[str, Any] = raw
+        variable_values: Any = None
+        if entry.has_variables:
+            if not isinstance(raw, Mapping):
+                return _bad_input(["Variables must be a JSON object."], entry.operation_type)
+            result = get_variable_values(self.schema, operation.variable_definitions or (), dict(raw), max_errors=20)
+            if isinstance(result, list):
+                return _bad_input([e.message for e in result], entry.operation_type)
+            variable_values = result
+            coerced = getattr(result, "coerced", variable_values)  # graphql-core 3.3: VariableValues; 3.2: a dict
+        plan = self._plan(entry, coerced)
+        if isinstance(plan, list):
+            return ExecutionResponse(None, plan, True, entry.operation_type)
+        run = _Run(self, raw, coerced)
+        run.variable_values = variable_values
+        if headers is not None and self.options.forward_headers:
+            forwarded = dict(_JSON_HEADERS)
+            for name in self.options.forward_headers:
+                value = headers.get(name)
+                if value is not None:
+                    forwarded[name] = value
+            run.headers = forwarded
+        if plan.introspection is not None:
+            self._introspect(plan, entry, run)
+        for stage in plan.stages:
+            if len(stage) == 1:
+                await self._run_node(stage[0], run)
+            else:
+                await asyncio.gather(*(self._run_node(node, run) for node in stage))
+        data = _shape_object(run.data, plan.root, None, run)
+        if data is _INVALID:
+            data = None
+        return ExecutionResponse(data, run.errors or None, False, plan.operation)
+
+    def _introspect(self, plan: QueryPlan, entry: _Document, run: _Run) -> None:
+        assert plan.introspection is not None
+        document = DocumentNode(definitions=(plan.introspection, *entry.fragments.values()))
+        result = execute_sync(self.schema, document, variable_values=dict(run.coerced))
+        if result.data:
+            run.data.update(result.data)
+        for error in result.errors or ():
+            run.add_error(dict(error.formatted))
+
+    async def _run_node(self, node: FetchNode, run: _Run) -> None:
+        subgraph = self.supergraph.subgraphs[node.subgraph]
+        if node.kind == "root":
+            ok = await self._root_fetch(node, subgraph, run)
+        elif subgraph.kind is SourceKind.FEDERATION or not any(t.resolver for t in node.targets.values()):
+            ok = await self._entity_fetch(node, subgraph, run)
+        elif subgraph.kind is SourceKind.OPENAPI:
+            ok = await self._rest_entity_fetch(node, subgraph, run)
+        else:
+            ok = await self._resolver_fetch(node, subgraph, run)
+        if not ok:
+            return
+        for stage in node.stages:
+            if len(stage) == 1:
+                await self._run_node(stage[0], run)
+            else:
+                await asyncio.gather(*(self._run_node(child, run) for child in stage))
+
+    def _variables(self, node: FetchNode, run: _Run) -> dict[str, Any]:
+        raw = run.variables
+        return {name: raw[name] for name in node.variables if name in raw}
+
+    async def _graphql(
+        self, node: FetchNode, subgraph: Subgraph, run: _Run, query: str, variables: dict[str, Any]
+    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], dict[str, Any] | None]:
+        """POST one GraphQL request; returns (data, upstream errors, failure error without path)."""
+        if subgraph.url is None:
+            return None, [], _failure(f"Subgraph {subgraph.name!r} has no URL", "UPSTREAM_ERROR", subgraph.name)
+        body = orjson.dumps({"query": query, "variables": variables} if variables else {"query": query})
+        try:
+            response = await self._send(subgraph.url, body, run.headers, node.operation == "query")
+        except UpstreamError as exc:
+            code = "UPSTREAM_TIMEOUT" if exc.kind == "timeout" else "UPSTREAM_ERROR"
+            return None, [], _failure(f"Subgraph {subgraph.name!r}: {exc}", code, subgraph.name)
+        try:
+            payload = orjson.loads(response.body)
+        except orjson.JSONDecodeError:
+            payload = None
+        if not isinstance(payload, dict) or ("data" not in payload and "errors" not in payload):
+            if response.status != 200:
+                failure = _failure(
+                    f"Subgraph {subgraph.name!r} answered HTTP {response.status}",
+                    f"UPSTREAM_HTTP_{response.status}",
+                    subgraph.name,
+                )
+                failure["extensions"]["status"] = response.status
+                return None, [], failure
+            return (
+                None,
+                [],
+                _failure(
+                    f"Subgraph {subgraph.name!r} returned a response that is not a GraphQL result",
+                    "UPSTREAM_INVALID_RESPONSE",
+                    subgraph.name,
+                ),
+            )
+        data = payload.get("data")
+        errors = payload.get("errors") or []
+        if not isinstance(errors, list):
+            errors = []
+        if data is not None and not isinstance(data, dict):
+            data = None
+        if data is None and not errors:
+            return None, [], _failure(f"Subgraph {subgraph.name!r} returned no data", "UPSTREAM_ERROR", subgraph.name)
+        reverse = self._reverse_types.get(subgraph.name)
+        if reverse and data is not None:
+            _rename_typenames(data, reverse)
+        return data, [e for e in errors if isinstance(e, dict)], None
+
+    async def _send(self, url: str, body: bytes, headers: dict[str, str], query: bool) -> UpstreamResponse:
+        timeout = self.options.upstream_timeout
+        if not (query and self.options.dedupe_inflight):
+            return await self.transport.request("POST", url, headers=headers, body=body, timeout=timeout)
+        key = (url, body, tuple(sorted(headers.items())) if headers is not _JSON_HEADERS else ())
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[UpstreamResponse] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            response = await self.transport.request("POST", url, headers=headers, body=body, timeout=timeout)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters re-raise it, nobody else must
+            raise
+        else:
+            future.set_result(response)
+            return response
+        finally:
+            del self._inflight[key]
+
+    async def _root_fetch(self, node: FetchNode, subgraph: Subgraph, run: _Run) -> bool:
+        if subgraph.kind is SourceKind.OPENAPI:
+            return await self._rest_root_fetch(node, subgraph, run)
+        data, errors, failure = await self._graphql(node, subgraph, run, node.query, self._variables(node, run))
+        for error in errors:
+            run.add_error(_pass_through(error, None))
+        if failure is not None or data is None:
+            for key, _name, _ast in node.root_fields:
+                run.data[key] = None
+                if failure is not None:
+                    run.add_error({**failure, "path": [key]})
+            return False
+        _merge(run.data, data)
+        return True
+
+    async def _rest_call(
+        self, subgraph: Subgraph, root: str, field_name: str, arguments: Mapping[str, Any], run: _Run
+    ) -> tuple[Any, dict[str, Any] | None]:
+        """One REST request for root field ``root.field_name`` (upstream names); returns (shaped value, failure)."""
+        assert subgraph.schema is not None and subgraph.url is not None
+        root_type = subgraph.schema.get_type(root)
+        assert isinstance(root_type, GraphQLObjectType)
+        return_type = root_type.fields[field_name].type
+        try:
+            request = build_request(subgraph, root, field_name, arguments)
+        except StitcherError as exc:
+            return None, _failure(f"Subgraph {subgraph.name!r}: {exc}", "UPSTREAM_ERROR", subgraph.name)
+        url = subgraph.url.rstrip("/") + request.path
+        if request.query:
+            url += "?" + urlencode(request.query)
+        try:
+            response = await self.transport.request(
+                request.method, url, headers=request.headers, body=request.body, timeout=self.options.upstream_timeout
+            )
+        except UpstreamError as exc:
+            code = "UPSTREAM_TIMEOUT" if exc.kind == "timeout" else "UPSTREAM_ERROR"
+            return None, _failure(f"Subgraph {subgraph.name!r}: {exc}", code, subgraph.name)
+        try:
+            check_status(response.status, response.body)
+            value = shape_result(subgraph, return_type, response.body)
+        except RestStatusError as exc:
+            failure = _failure(f"Subgraph {subgraph.name!r}: {exc}", f"UPSTREAM_HTTP_{exc.status}", subgraph.name)
+            failure["extensions"]["status"] = exc.status
+            return None, failure
+        except RestResponseError as exc:
+            return None, _failure(f"Subgraph {subgraph.name!r}: {exc}", "UPSTREAM_INVALID_RESPONSE", subgraph.name)
+        reverse = self._reverse_types.get(subgraph.name)
+        if reverse:
+            _rename_typenames(value, reverse)
+        return value, None
+
+    async def _rest_root_fetch(self, node: FetchNode, subgraph: Subgraph, run: _Run) -> bool:
+        root_name = "Mutation" if node.operation == "mutation" else "Query"
+        product_root = self.schema.mutation_type if node.operation == "mutation" else self.schema.query_type
+        assert product_root is not None
+        ok = True
+        for key, name, ast in node.root_fields:
+            definition = product_root.fields[name]
+            try:
+                arguments = get_argument_values(definition, ast, run.variable_values)
+            except GraphQLError as exc:
+                run.data[key] = None
+                run.add_error({"message": exc.message, "path": [key], "extensions": {"code": "BAD_USER_INPUT"}})
+                ok = False
+                continue
+            upstream = subgraph.renames.upstream_field(product_root.name, name)
+            value, failure = await self._rest_call(subgraph, root_name, upstream, arguments, run)
+            if failure is not None:
+                run.data[key] = None
+                run.add_error({**failure, "path": [key]})
+                ok = False
+                continue
+            item = node.selection.fields.get(key)
+            run.data[key] = _project(value, item.selection if item is not None else None)
+        return ok
+
+    async def _rest_entity_fetch(self, node: FetchNode, subgraph: Subgraph, run: _Run) -> bool:
+        """REST entities: a batched operation gets every key in one request, a single-key one a request per key,
+        sent in parallel."""
+        reps, groups, types = self._representations(node, run)
+        if not reps:
+            return False
+        calls: list[tuple[list[int], bool, Any]] = []
+        for type_name, target in node.targets.items():
+            resolver = target.resolver
+            assert resolver is not None
+            positions = [i for i, t in enumerate(types) if t == type_name]
+            if not positions:
+                continue
+            if resolver.batched:
+                arguments = {resolver.argument: [reps[i] for i in positions]}
+                calls.append((positions, True, self._rest_call(subgraph, "Query", resolver.field, arguments, run)))
+            else:
+                for i in positions:
+                    arguments = {resolver.argument: reps[i]}
+                    calls.append(([i], False, self._rest_call(subgraph, "Query", resolver.field, arguments, run)))
+        results = await asyncio.gather(*(call for _p, _b, call in calls))
+        any_ok = False
+        for (positions, batched, _call), (value, failure) in zip(calls, results, strict=True):
+            type_name = types[positions[0]]
+            target = node.targets[type_name]
+            if failure is not None:
+                self._fail_objects(node, run, [groups[i] for i in positions], [types[i] for i in positions], failure)
+                continue
+            any_ok = True
+            items = value if batched and isinstance(value, list) else [value]
+            if batched:
+                assert target.resolver is not None
+                key_field = target.resolver.key
+                by_key = {item.get(key_field): item for item in items if isinstance(item, dict)}
+                matched = [by_key.get(reps[i]) for i in positions]
+                if not any(m is not None for m in matched):
+                    matched = list(items)  # no key in the result: the operation returns them in key order
+            else:
+                matched = items
+            for i, item in zip(positions, matched, strict=False):
+                if isinstance(item, dict):
+                    projected = _project(item, target.selection)
+                    for obj in groups[i]:
+                        _merge(obj, projected)
+        return any_ok
+
+    def _objects(self, node: FetchNode, run: _Run) -> list[dict[str, Any]]:
+        objects: list[Any] = [run.data]
+        for key, types in node.path:
+            found: list[Any] = []
+            for obj in objects:
+                _flatten(obj.get(key), found)
+            if types is not None:
+                found = [o for o in found if o.get("__typename") in types]
+            objects = found
+            if not objects:
+                break
+        return objects
+
+    def _object_paths(self, node: FetchNode, run: _Run) -> dict[int, list[Any]]:
+        level: list[tuple[Any, list[Any]]] = [(run.data, [])]
+        for key, types in node.path:
+            found: list[tuple[Any, list[Any]]] = []
+            for obj, path in level:
+                _flatten_paths(obj.get(key), [*path, key], found)
+            if types is not None:
+                found = [(o, p) for o, p in found if o.get("__typename") in types]
+            level = found
+        return {id(o): p for o, p in level}
+
+    def _representations(self, node: FetchNode, run: _Run) -> tuple[list[Any], list[list[dict[str, Any]]], list[str]]:
+        """Unique representations (deduplicated), the objects each one stands for, and the target type of each."""
+        reps: list[Any] = []
+        groups: list[list[dict[str, Any]]] = []
+        types: list[str] = []
+        index: dict[Any, int] = {}
+        default = node.default_type
+        targets = node.targets
+        for obj in self._objects(node, run):
+            type_name: str | None = obj.get("__typename") or default
+            target = targets.get(type_name) if type_name is not None else None
+            if target is None or type_name is None:
+                continue
+            values = [obj.get(read) for _name, read in target.representation]
+            if values and values[0] is None:
+                continue  # no key: the parent returned a partial object; its fields stay null
+            try:
+                dedupe_key: Any = (type_name, *values)
+                position = index.get(dedupe_key)
+            except TypeError:  # nested key values (dicts) are not hashable
+                dedupe_key = orjson.dumps([type_name, values], option=orjson.OPT_SORT_KEYS)
+                position = index.get(dedupe_key)
+            if position is None:
+                index[dedupe_key] = len(reps)
+                groups.append([obj])
+                types.append(type_name)
+                if target.resolver is not None:
+                    reps.append(values[0])
+                else:
+                    rep: dict[str, Any] = {"__typename": target.upstream_type}
+                    for (name, _read), value in zip(target.representation, values, strict=True):
+                        rep[name] = value
+                    reps.append(rep)
+            else:
+                groups[position].append(obj)
+        return reps, groups, types
+
+    async def _entity_fetch(self, node: FetchNode, subgraph: Subgraph, run: _Run) -> bool:
+        reps, groups, types = self._representations(node, run)
+        if not reps:
+            return False
+        variables = self._variables(node, run)
+        variables[REPRESENTATIONS_VARIABLE] = reps
+        data, errors, failure = await self._graphql(node, subgraph, run, node.query, variables)
+        entities = data.get("_entities") if data is not None else None
+        if errors:
+            self._entity_errors(node, run, errors, groups, ("_entities",))
+        if failure is not None or not isinstance(entities, list):
+            self._fail_objects(node, run, groups, types, failure)
+            return False
+        for position, result in enumerate(entities):
+            if isinstance(result, dict) and position < len(groups):
+                for obj in groups[position]:
+                    _merge(obj, result)
+        return True
+
+    async def _resolver_fetch(self, node: FetchNode, subgraph: Subgraph, run: _Run) -> bool:
+        """Plain GraphQL entities through the merge-config field: a batched list argument, or one aliased call per
+        key, all in ONE request."""
+        reps, groups, types = self._representations(node, run)
+        if not reps:
+            return False
+        variables = self._variables(node, run)
+        fields: list[str] = []
+        definitions: list[str] = [node.variable_definitions] if node.variable_definitions else []
+        slots: list[tuple[str, list[int], bool]] = []  # (alias, rep positions, batched)
+        for type_name, target in node.targets.items():
+            resolver = target.resolver
+            assert resolver is not None
+            positions = [i for i, t in enumerate(types) if t == type_name]
+            if not positions:
+                continue
+            selection = target.selection.print()
+            if resolver.batched:
+                alias = f"_e{len(slots)}"
+                variables[f"_k{len(slots)}"] = [reps[i] for i in positions]
+                definitions.append(f"$_k{len(slots)}: {target.resolver_argument_type}")
+                fields.append(f"{alias}: {resolver.field}({resolver.argument}: $_k{len(slots)}){selection}")
+                slots.append((alias, positions, True))
+            else:
+                for i in positions:
+                    alias = f"_e{len(slots)}"
+                    variables[f"_k{len(slots)}"] = reps[i]
+                    definitions.append(f"$_k{len(slots)}: {target.resolver_argument_type}")
+                    fields.append(f"{alias}: {resolver.field}({resolver.argument}: $_k{len(slots)}){selection}")
+                    slots.append((alias, [i], False))
+        query = "query(" + ", ".join(definitions) + "){" + " ".join(fields) + "}"
+        data, errors, failure = await self._graphql(node, subgraph, run, query, variables)
+        if errors:
+            self._resolver_errors(node, run, errors, groups, slots)
+        if failure is not None or data is None:
+            self._fail_objects(node, run, groups, types, failure)
+            return False
+        for alias, positions, batched in slots:
+            value = data.get(alias)
+            results = value if batched else [value]
+            if not isinstance(results, list):
+                continue
+            for position, result in zip(positions, results, strict=False):
+                if isinstance(result, dict):
+                    for obj in groups[position]:
+                        _merge(obj, result)
+        return True
+
+    def _entity_errors(
+        self,
+        node: FetchNode,
+        run: _Run,
+        errors: list[dict[str, Any]],
+        groups: list[list[dict[str, Any]]],
+        prefix: tuple[str, ...],
+    ) -> None:
+        paths: dict[int, list[Any]] | None = None
+        for error in errors:
+            path = error.get("path")
+            if isinstance(path, list) and len(path) >= 2 and path[0] == prefix[0] and isinstance(path[1], int):
+                if paths is None:
+                    paths = self._object_paths(node, run)
+                position = path[1]
+                base = paths.get(id(groups[position][0])) if 0 <= position < len(groups) else None
+                run.add_error(_pass_through(error, [*base, *path[2:]] if base is not None else None))
+            else:
+                run.add_error(_pass_through(error, None, drop_path=True))
+
+    def _resolver_errors(
+        self,
+        node: FetchNode,
+        run: _Run,
+        errors: list[dict[str, Any]],
+        groups: list[list[dict[str, Any]]],
+        slots: list[tuple[str, list[int], bool]],
+    ) -> None:
+        by_alias = {alias: (positions, batched) for alias, positions, batched in slots}
+        paths: dict[int, list[Any]] | None = None
+        for error in errors:
+            path = error.get("path")
+            slot = by_alias.get(path[0]) if isinstance(path, list) and path else None
+            if slot is None or not isinstance(path, list):
+                run.add_error(_pass_through(error, None, drop_path=True))
+                continue
+            positions, batched = slot
+            rest = path[1:]
+            position = positions[0]
+            if batched and rest and isinstance(rest[0], int) and rest[0] < len(positions):
+                position, rest = positions[rest[0]], rest[1:]
+            if paths is None:
+                paths = self._object_paths(node, run)
+            base = paths.get(id(groups[position][0]))
+            run.add_error(_pass_through(error, [*base, *rest] if base is not None else None))
+
+    def _fail_objects(
+        self,
+        node: FetchNode,
+        run: _Run,
+        groups: list[list[dict[str, Any]]],
+        types: list[str],
+        failure: dict[str, Any] | None,
+    ) -> None:
+        """A failed entity fetch: its fields stay null; one error per affected field (capped), each with a path."""
+        if failure is None:
+            return
+        paths = self._object_paths(node, run)
+        reported = 0
+        for group, type_name in zip(groups, types, strict=True):
+            keys = [k for k in node.targets[type_name].selection.fields if not k.startswith(INTERNAL_PREFIX)]
+            for obj in group:
+                base = paths.get(id(obj))
+                if base is None:
+                    continue
+                for key in keys:
+                    path = [*base, key]
+                    if reported < _MAX_FETCH_ERRORS:
+                        run.add_error({**failure, "path": path})
+                        reported += 1
+                    else:
+                        for end in range(1, len(path) + 1):
+                            run.error_paths.add(tuple(path[:end]))
+        if reported == 0:
+            run.add_error(failure)
+
+
+# -- helpers on the hot path --
+
+
+def _flatten(value: Any, out: list[Any]) -> None:
+    if isinstance(value, dict):
+        out.append(value)
+    elif isinstance(value, list):
+        for item in value:
+            _flatten(item, out)
+
+
+def _flatten_paths(value: Any, path: list[Any], out: list[tuple[Any, list[Any]]]) -> None:
+    if isinstance(value, dict):
+        out.append((value, path))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _flatten_paths(item, [*path, index], out)
+
+
+def _merge(target: dict[str, Any], source: dict[str, Any]) -> None:
+    for key, value in source.items():
+        current = target.get(key)
+        if current is None:
+            if value is not None or key not in target:
+                target[key] = value
+        elif isinstance(current, dict) and isinstance(value, dict):
+            _merge(current, value)
+        elif isinstance(current, list) and isinstance(value, list) and len(current) == len(value):
+            for index, (a, b) in enumerate(zip(current, value, strict=True)):
+                if isinstance(a, dict) and isinstance(b, dict):
+                    _merge(a, b)
+                else:
+                    current[index] = b
+        elif value is not None:
+            target[key] = value
+
+
+def _project(value: Any, selection: Selection | None) -> Any:
+    """Re-key a shaped REST value by the plan's selection (response keys, internal aliases, fragments)."""
+    if selection is None or value is None:
+        return value
+    if isinstance(value, list):
+        return [_project(item, selection) for item in value]
+    if not isinstance(value, dict):
+        return value
+    type_name = value.get("__typename")
+    out: dict[str, Any] = {"__typename": type_name} if type_name is not None else {}
+    for item in selection.fields.values():
+        out[item.alias] = _project(value.get(item.name), item.selection)
+    if type_name is not None and selection.fragments:
+        fragment = selection.fragments.get(type_name)
+        if fragment is not None:
+            for item in fragment.fields.values():
+                out[item.alias] = _project(value.get(item.name), item.selection)
+    return out
+
+
+def _rename_typenames(value: Any, reverse: Mapping[str, str]) -> None:
+    if isinstance(value, dict):
+        name = value.get("__typename")
+        if name is not None and name in reverse:
+            value["__typename"] = reverse[name]
+        for child in value.values():
+            if isinstance(child, dict | list):
+                _rename_typenames(child, reverse)
+    elif isinstance(value, list):
+        for child in value:
+            _rename_typenames(child, reverse)
+
+
+def _shape_object(obj: dict[str, Any], shape: ObjectShape, link: Any, run: _Run) -> Any:
+    static = shape.static
+    if static is not None:
+        type_name: Any = static
+        fields = shape.fields
+    else:
+        type_name = obj.get("__typename")
+        fields = shape.by_type.get(type_name, ())
+    out: dict[str, Any] = {}
+    for key, kind, nonnull, arg in fields:
+        if kind == K_LEAF:
+            value = obj.get(key)
+            if value is None and nonnull:
+                run.null_error((link, key))
+                return _INVALID
+            out[key] = value
+        elif kind == K_TYPENAME:
+            out[key] = type_name
+        else:
+            value = _complete(obj.get(key), arg, (link, key), run)
+            if value is _INVALID:
+                return _INVALID
+            out[key] = value
+    return out
+
+
+def _complete(value: Any, type_shape: tuple[str, bool, Any], link: Any, run: _Run) -> Any:
+    kind, nonnull, arg = type_shape
+    if value is None:
+        if nonnull:
+            run.null_error(link)
+            return _INVALID
+        return None
+    if kind == "o":
+        result = _shape_object(value, arg, link, run) if isinstance(value, dict) else _INVALID
+        if result is _INVALID:
+            return _INVALID if nonnull else None
+        return result
+    if kind == "l":
+        if not isinstance(value, list):
+            return _INVALID if nonnull else None
+        out = []
+        for index, item in enumerate(value):
+            completed = _complete(item, arg, (link, index), run)
+            if completed is _INVALID:
+                return _INVALID if nonnull else None
+            out.append(completed)
+        return out
+    return value
+
+
+# -- errors --
+
+
+def _graphql_error(error: GraphQLError, code: str) -> dict[str, Any]:
+    formatted: dict[str, Any] = dict(error.formatted)
+    extensions: dict[str, Any] = dict(formatted.get("extensions") or {})
+    extensions["code"] = code
+    formatted["extensions"] = extensions
+    return formatted
+
+
+def _bad_input(messages: list[str], operation_type: str | None) -> ExecutionResponse:
+    errors = [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}} for message in messages]
+    return ExecutionResponse(None, errors, True, operation_type)
+
+
+def _failure(message: str, code: str, subgraph: str) -> dict[str, Any]:
+    return {"message": message, "extensions": {"code": code, "subgraph": subgraph}}
+
+
+def _pass_through(error: dict[str, Any], path: list[Any] | None, drop_path: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {"message": str(error.get("message", "Upstream error"))}
+    if path is not None:
+        out["path"] = path
+    elif not drop_path and isinstance(error.get("path"), list):
+        out["path"] = error["path"]
+    extensions = error.get("extensions")
+    if isinstance(extensions, dict):
+        out["extensions"] = extensions
+    return out
+
+
+def _uses_introspection(document: DocumentNode) -> bool:
+    found = False
+
+    class _Find(Visitor):
+        def enter_field(self, node: FieldNode, *_: Any) -> None:
+            nonlocal found
+            if node.name.value in ("__schema", "__type"):
+                found = True
+
+    visit(document, _Find())
+    return found

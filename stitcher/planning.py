@@ -1,0 +1,767 @@
+"""Query planning: one validated operation -> a tree of upstream fetches plus the shape of the client's result.
+
+The planner runs once per distinct (document, operation name, @skip/@include variable values); the executor caches
+the :class:`QueryPlan` and replays it with a tight loop, so no work here is on the per-request hot path.
+
+Model:
+
+* A :class:`FetchNode` is one upstream request: a root fetch (root fields of one subgraph), or an entity fetch
+  (``_entities(representations:)`` for Federation, the merge-config resolver field for plain GraphQL, the entity
+  operation for REST). Its ``children`` run after it, grouped by ``stage``: children of one stage run in parallel,
+  stages in order (a child whose representation needs fields another child fetches waits for it: ``@requires`` and
+  keys that the parent subgraph cannot give).
+* Upstream selections use the client's response keys as aliases, so an upstream result merges straight into the
+  result tree. Fields only the gateway needs (entity keys, ``@requires`` inputs) use internal aliases
+  (``_L_<name>``) and are dropped when the result is shaped.
+* The :class:`ObjectShape` tree says how to build the client's result from the merged tree: response keys in order,
+  nullability (for null propagation), ``__typename`` (product names), and per concrete type for abstract positions.
+* Entity fetches at one position and subgraph are one node (one request per subgraph per level, never N+1); the
+  executor removes duplicate representations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from graphql import (
+    BooleanValueNode,
+    DirectiveNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLAbstractType,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    ListTypeNode,
+    NamedTypeNode,
+    NonNullTypeNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    TypeNode,
+    VariableDefinitionNode,
+    VariableNode,
+    get_named_type,
+    is_abstract_type,
+    is_composite_type,
+    is_leaf_type,
+    parse,
+    print_ast,
+)
+from graphql.language import Visitor, visit
+
+from stitcher.errors import StitcherError
+from stitcher.ir import EntityResolver, FieldJoin, SourceKind, Subgraph, Supergraph
+
+__all__ = [
+    "INTERNAL_PREFIX",
+    "EntityTarget",
+    "FetchNode",
+    "ObjectShape",
+    "PlanningError",
+    "QueryPlan",
+    "Selection",
+    "SelectionField",
+    "build_plan",
+    "condition_variables",
+]
+
+INTERNAL_PREFIX = "_L_"
+REPRESENTATIONS_VARIABLE = "_loomReps"
+
+# Result shape field kinds (ints compare fastest in the shaping loop).
+K_TYPENAME = 0
+K_LEAF = 1  # pass the value through; ``nonnull`` says whether null must propagate
+K_COMPOSITE = 2  # object, abstract or list: ``arg`` is a TypeShape
+
+# TypeShape: ("o", nonnull, ObjectShape) | ("l", nonnull, TypeShape) | ("s", nonnull, None) for leaves inside lists
+TypeShape = tuple[str, bool, Any]
+ShapeField = tuple[str, int, bool, Any]
+
+
+class PlanningError(StitcherError):
+    """The operation cannot be planned over this supergraph (a field no subgraph can reach, a missing key)."""
+
+
+@dataclass(slots=True)
+class ObjectShape:
+    """How one object of the client's result is built. ``static`` is the product type name at a concrete position."""
+
+    static: str | None
+    fields: tuple[ShapeField, ...] = ()
+    by_type: dict[str, tuple[ShapeField, ...]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class SelectionField:
+    alias: str
+    name: str  # upstream field name
+    arguments: str  # printed argument list including parentheses, or ""
+    selection: Selection | None = None
+
+
+@dataclass(slots=True)
+class Selection:
+    """An upstream selection set in upstream names; REST fetches project JSON through the same tree."""
+
+    fields: dict[str, SelectionField] = field(default_factory=dict)
+    fragments: dict[str, Selection] = field(default_factory=dict)  # upstream type name -> selection
+    typename: bool = False
+
+    def field(self, alias: str, name: str, arguments: str, composite: bool) -> SelectionField:
+        existing = self.fields.get(alias)
+        if existing is None:
+            existing = SelectionField(alias, name, arguments, Selection() if composite else None)
+            self.fields[alias] = existing
+        return existing
+
+    def fragment(self, type_name: str) -> Selection:
+        existing = self.fragments.get(type_name)
+        if existing is None:
+            existing = self.fragments[type_name] = Selection()
+        return existing
+
+    def print(self) -> str:
+        parts: list[str] = ["__typename"] if self.typename else []
+        for item in self.fields.values():
+            head = item.name if item.alias == item.name else f"{item.alias}: {item.name}"
+            sub = item.selection.print() if item.selection is not None else ""
+            parts.append(f"{head}{item.arguments}{sub}")
+        for type_name, selection in self.fragments.items():
+            if selection.fields or selection.fragments or selection.typename:
+                parts.append(f"... on {type_name}{selection.print()}")
+        if not parts:
+            parts.append("__typename")
+        return "{" + " ".join(parts) + "}"
+
+
+@dataclass(slots=True)
+class EntityTarget:
+    """One entity type of an entity fetch: how to build its representation and what to select."""
+
+    product_type: str
+    upstream_type: str
+    representation: tuple[tuple[str, str], ...]  # (representation field, key in the merged object)
+    selection: Selection
+    resolver: EntityResolver | None = None  # plain GraphQL / REST merge config; None for Federation
+    resolver_argument_type: str = ""  # printed type of the resolver argument (one key, or the list when batched)
+
+
+@dataclass(eq=False, slots=True)
+class FetchNode:
+    subgraph: str
+    kind: Literal["root", "entity"]
+    operation: Literal["query", "mutation"]
+    path: tuple[tuple[str, frozenset[str] | None], ...] = ()
+    selection: Selection = field(default_factory=Selection)  # root fetches
+    root_fields: list[tuple[str, str, FieldNode]] = field(default_factory=list)  # (response key, product field, ast)
+    targets: dict[str, EntityTarget] = field(default_factory=dict)  # product type -> target (entity fetches)
+    default_type: str | None = None  # product type at a concrete position (objects carry no __typename there)
+    stage: int = 0
+    children: list[FetchNode] = field(default_factory=list)
+    variables: tuple[str, ...] = ()  # client variables the upstream document uses
+    variable_definitions: str = ""  # printed, in upstream type names
+    query: str = ""  # the upstream document (entity fetches with single-key resolvers build theirs per request)
+    stages: tuple[tuple[FetchNode, ...], ...] = ()
+    used_variables: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class QueryPlan:
+    operation: Literal["query", "mutation", "subscription"]
+    root: ObjectShape
+    stages: tuple[tuple[FetchNode, ...], ...]
+    introspection: OperationDefinitionNode | None = None  # root introspection fields, executed by graphql-core
+    introspection_keys: tuple[str, ...] = ()
+    fetch_count: int = 0
+
+
+_INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
+
+
+def condition_variables(
+    operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
+) -> tuple[str, ...]:
+    """Variables used by ``@skip``/``@include`` anywhere in the operation: the plan is keyed by their values."""
+    names: list[str] = []
+
+    class _Collect(Visitor):
+        def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
+            if node.name.value in ("skip", "include"):
+                for argument in node.arguments or ():
+                    if isinstance(argument.value, VariableNode) and argument.value.name.value not in names:
+                        names.append(argument.value.name.value)
+
+    visit(operation, _Collect())
+    for fragment in fragments.values():
+        visit(fragment, _Collect())
+    return tuple(names)
+
+
+def _included(node: FieldNode | InlineFragmentNode | FragmentSpreadNode, conditions: Mapping[str, bool]) -> bool:
+    for directive in node.directives or ():
+        name = directive.name.value
+        if name not in ("skip", "include"):
+            continue
+        value: bool = False
+        for argument in directive.arguments or ():
+            if argument.name.value == "if":
+                if isinstance(argument.value, BooleanValueNode):
+                    value = argument.value.value
+                elif isinstance(argument.value, VariableNode):
+                    value = bool(conditions.get(argument.value.name.value, False))
+        if (name == "skip") == value:
+            return False
+    return True
+
+
+def _printed_arguments(node: FieldNode, used: set[str]) -> str:
+    if not node.arguments:
+        return ""
+    for argument in node.arguments:
+        _collect_variables(argument.value, used)
+    return "(" + ", ".join(f"{a.name.value}: {print_ast(a.value)}" for a in node.arguments) + ")"
+
+
+def _collect_variables(value: Any, used: set[str]) -> None:
+    if isinstance(value, VariableNode):
+        used.add(value.name.value)
+        return
+    for child in getattr(value, "values", None) or ():
+        _collect_variables(child, used)
+    for child in getattr(value, "fields", None) or ():
+        _collect_variables(child.value, used)
+
+
+class _Planner:
+    def __init__(
+        self,
+        supergraph: Supergraph,
+        operation: OperationDefinitionNode,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        conditions: Mapping[str, bool],
+    ) -> None:
+        self.sg = supergraph
+        self.schema: GraphQLSchema = supergraph.schema
+        self.operation = operation
+        self.fragments = fragments
+        self.conditions = conditions
+        self.variable_defs: dict[str, VariableDefinitionNode] = {
+            d.variable.name.value: d for d in operation.variable_definitions or ()
+        }
+        self.fetch_count = 0
+        self._entity_nodes: dict[tuple[int, tuple[Any, ...], str, frozenset[int]], FetchNode] = {}
+        self._key_cache: dict[tuple[str, str], SelectionSetNode] = {}
+
+    # -- field collection (GraphQL spec CollectFields, merging sub-selections by response key) --
+
+    def collect(
+        self,
+        selection_set: SelectionSetNode,
+        runtime: GraphQLObjectType,
+        out: dict[str, list[FieldNode]],
+        seen: set[str],
+    ) -> dict[str, list[FieldNode]]:
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                if _included(selection, self.conditions):
+                    key = selection.alias.value if selection.alias else selection.name.value
+                    out.setdefault(key, []).append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                if _included(selection, self.conditions) and self._applies(
+                    selection.type_condition.name.value if selection.type_condition else None, runtime
+                ):
+                    self.collect(selection.selection_set, runtime, out, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if fragment is None or name in seen or not _included(selection, self.conditions):
+                    continue
+                if self._applies(fragment.type_condition.name.value, runtime):
+                    seen.add(name)
+                    self.collect(fragment.selection_set, runtime, out, seen)
+        return out
+
+    def _applies(self, condition: str | None, runtime: GraphQLObjectType) -> bool:
+        if condition is None or condition == runtime.name:
+            return True
+        target = self.schema.get_type(condition)
+        return isinstance(target, GraphQLAbstractType) and self.schema.is_sub_type(target, runtime)
+
+    def sub_fields(self, nodes: list[FieldNode], runtime: GraphQLObjectType) -> dict[str, list[FieldNode]]:
+        out: dict[str, list[FieldNode]] = {}
+        for node in nodes:
+            if node.selection_set is not None:
+                self.collect(node.selection_set, runtime, out, set())
+        return out
+
+    # -- join information --
+
+    def joins(self, type_name: str, field_name: str) -> tuple[FieldJoin, ...]:
+        return self.sg.fields.get((type_name, field_name), ())
+
+    def local_join(
+        self,
+        subgraph: str,
+        type_name: str,
+        field_name: str,
+        provided: dict[str, Any] | None,
+        entity_root: bool = False,
+    ) -> bool:
+        """Whether ``subgraph`` resolves the field in place at this position: not external (unless @provides'd),
+        and without @requires unless this is the object of an entity fetch (whose representation carries them)."""
+        if provided is not None and field_name in provided and self.defines(subgraph, type_name):
+            return True
+        for join in self.joins(type_name, field_name):
+            if join.graph == subgraph:
+                if join.requires:
+                    return entity_root
+                return not join.external
+        return False
+
+    def defines(self, subgraph: str, type_name: str) -> bool:
+        return any(join.graph == subgraph for join in self.sg.types.get(type_name, ()))
+
+    def upstream_type(self, subgraph: str, type_name: str) -> str:
+        return self.sg.subgraphs[subgraph].renames.upstream_type(type_name)
+
+    def upstream_field(self, subgraph: str, type_name: str, field_name: str) -> str:
+        return self.sg.subgraphs[subgraph].renames.upstream_field(type_name, field_name)
+
+    def key_selection(self, type_name: str, fields: str) -> SelectionSetNode:
+        cached = self._key_cache.get((type_name, fields))
+        if cached is None:
+            operation = parse("{" + fields + "}", no_location=True).definitions[0]
+            assert isinstance(operation, OperationDefinitionNode)
+            cached = self._key_cache[(type_name, fields)] = operation.selection_set
+        return cached
+
+    # -- shapes --
+
+    def type_shape(self, type_: GraphQLOutputType, object_shape: ObjectShape | None) -> TypeShape:
+        nonnull = isinstance(type_, GraphQLNonNull)
+        inner = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+        if isinstance(inner, GraphQLList):
+            return ("l", nonnull, self.type_shape(inner.of_type, object_shape))
+        if is_leaf_type(inner):
+            return ("s", nonnull, None)
+        return ("o", nonnull, object_shape)
+
+    # -- planning --
+
+    def plan_object(
+        self,
+        node: FetchNode,
+        subgraph: str,
+        parent: GraphQLObjectType,
+        fields: dict[str, list[FieldNode]],
+        selection: Selection,
+        path: tuple[tuple[str, frozenset[str] | None], ...],
+        provided: dict[str, Any] | None,
+        entity_path: tuple[tuple[str, frozenset[str] | None], ...],
+        entity_root: bool = False,
+    ) -> tuple[ShapeField, ...]:
+        """Plan the fields of one object of type ``parent`` that ``subgraph`` returns inside ``node``.
+
+        ``selection`` receives what ``subgraph`` can resolve; other fields become entity fetches, children of
+        ``node``. ``entity_path`` is where those fetches find the objects (``path`` with the last step unfiltered).
+        """
+        shape: list[ShapeField] = []
+        remote: dict[str, dict[str, list[FieldNode]]] = {}
+        for key, nodes in fields.items():
+            name = nodes[0].name.value
+            if name == "__typename":
+                shape.append((key, K_TYPENAME, True, None))
+                continue
+            definition = parent.fields.get(name)
+            if definition is None:
+                raise PlanningError(f"Cannot query field {name!r} on type {parent.name!r}")
+            if self.local_join(subgraph, parent.name, name, provided, entity_root):
+                shape.append(self.plan_field(node, subgraph, parent, key, nodes, definition, selection, path, provided))
+                continue
+            candidates = [j for j in self.joins(parent.name, name) if not j.external]
+            if not candidates:
+                raise PlanningError(f"No subgraph resolves {parent.name}.{name}")
+            candidates.sort(key=lambda j: (j.graph not in remote, j.requires is not None))
+            chosen = candidates[0].graph
+            remote.setdefault(chosen, {})[key] = nodes
+            shape.append(self.field_shape(key, definition))
+        for target_graph, group in remote.items():
+            self.plan_entity(node, subgraph, target_graph, parent, group, selection, entity_path, path, shape)
+        return tuple(shape)
+
+    def field_shape(self, key: str, definition: GraphQLField) -> ShapeField:
+        """A placeholder for a field resolved elsewhere; ``plan_entity`` fills the object shape in."""
+        named = get_named_type(definition.type)
+        if is_leaf_type(named) and not isinstance(
+            definition.type.of_type if isinstance(definition.type, GraphQLNonNull) else definition.type, GraphQLList
+        ):
+            return (key, K_LEAF, isinstance(definition.type, GraphQLNonNull), None)
+        object_shape = ObjectShape(None) if is_composite_type(named) else None
+        return (key, K_COMPOSITE, False, self.type_shape(definition.type, object_shape))
+
+    def plan_field(
+        self,
+        node: FetchNode,
+        subgraph: str,
+        parent: GraphQLObjectType,
+        key: str,
+        nodes: list[FieldNode],
+        definition: GraphQLField,
+        selection: Selection,
+        path: tuple[tuple[str, frozenset[str] | None], ...],
+        provided: dict[str, Any] | None,
+    ) -> ShapeField:
+        name = nodes[0].name.value
+        arguments = _printed_arguments(nodes[0], node.used_variables)
+        named = get_named_type(definition.type)
+        upstream_name = self.upstream_field(subgraph, parent.name, name)
+        composite = is_composite_type(named)
+        item = selection.field(key, upstream_name, arguments, composite)
+        if not composite:
+            return self.field_shape(key, definition)
+        assert item.selection is not None
+        sub_provided = self.provided_for(subgraph, parent.name, name, provided)
+        object_shape = self.plan_composite(
+            node, subgraph, named, nodes, item.selection, (*path, (key, None)), sub_provided
+        )
+        return (key, K_COMPOSITE, False, self.type_shape(definition.type, object_shape))
+
+    def provided_for(
+        self, subgraph: str, type_name: str, field_name: str, provided: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
+        if provided is not None and field_name in provided:
+            nested: dict[str, Any] | None = provided[field_name]
+            return nested
+        for join in self.joins(type_name, field_name):
+            if join.graph == subgraph and join.provides:
+                return _field_tree(self.key_selection("", join.provides))
+        return None
+
+    def plan_composite(
+        self,
+        node: FetchNode,
+        subgraph: str,
+        named: GraphQLNamedType,
+        nodes: list[FieldNode],
+        selection: Selection,
+        path: tuple[tuple[str, frozenset[str] | None], ...],
+        provided: dict[str, Any] | None,
+    ) -> ObjectShape:
+        if isinstance(named, GraphQLObjectType):
+            fields = self.sub_fields(nodes, named)
+            shape = ObjectShape(named.name)
+            shape.fields = self.plan_object(node, subgraph, named, fields, selection, path, provided, path)
+            return shape
+        assert isinstance(named, GraphQLAbstractType)
+        selection.typename = True
+        shape = ObjectShape(None)
+        for possible in self.schema.get_possible_types(named):
+            fields = self.sub_fields(nodes, possible)
+            if not self.defines(subgraph, possible.name):
+                continue  # this subgraph never returns that type here
+            typed_path = (*path[:-1], (path[-1][0], frozenset({possible.name})))
+            fragment = selection.fragment(self.upstream_type(subgraph, possible.name))
+            shape.by_type[possible.name] = self.plan_object(
+                node, subgraph, possible, fields, fragment, typed_path, provided, path
+            )
+        return shape
+
+    def choose_key(self, source: str, target: str, type_name: str) -> str | None:
+        keys = [j.key for j in self.sg.types.get(type_name, ()) if j.graph == target and j.key and j.resolvable]
+        if not keys:
+            return None
+        for key in keys:
+            selection = self.key_selection(type_name, key)
+            if all(
+                self.local_join(source, type_name, f.name.value, None)
+                for f in selection.selections
+                if isinstance(f, FieldNode)
+            ):
+                return key
+        return keys[0]
+
+    def plan_entity(
+        self,
+        parent_node: FetchNode,
+        source: str,
+        target: str,
+        parent: GraphQLObjectType,
+        group: dict[str, list[FieldNode]],
+        source_selection: Selection,
+        path: tuple[tuple[str, frozenset[str] | None], ...],
+        typed_path: tuple[tuple[str, frozenset[str] | None], ...],
+        shape: list[ShapeField],
+    ) -> None:
+        subgraph = self.sg.subgraphs[target]
+        resolver = subgraph.resolvers.get(parent.name) or subgraph.resolvers.get(
+            subgraph.renames.upstream_type(parent.name)
+        )
+        needed: list[tuple[str, str]] = []  # (representation name, field set to fetch into the source object)
+        if subgraph.kind is SourceKind.FEDERATION or resolver is None:
+            key = self.choose_key(source, target, parent.name)
+            if key is None:
+                raise PlanningError(
+                    f"{parent.name} fields {sorted(group)} live in subgraph {target!r}, which has no resolvable key "
+                    f"for {parent.name}"
+                )
+            key_fields = key
+        else:
+            key_fields = resolver.key
+        requires = [
+            join.requires
+            for key_ in group
+            for join in self.joins(parent.name, group[key_][0].name.value)
+            if join.graph == target and join.requires
+        ]
+        dependencies: list[FetchNode] = []
+        for field_set in (key_fields, *requires):
+            for selection_node in self.key_selection(parent.name, field_set).selections:
+                if not isinstance(selection_node, FieldNode):
+                    continue
+                field_name = selection_node.name.value
+                needed.append((field_name, INTERNAL_PREFIX + field_name))
+                dependencies.extend(
+                    self.plan_internal(parent_node, source, parent, selection_node, source_selection, path)
+                )
+        representation = tuple(dict.fromkeys(needed))
+        dependency_ids = frozenset(id(d) for d in dependencies)
+        registry_key = (id(parent_node), tuple(step[0] for step in path), target, dependency_ids)
+        node = self._entity_nodes.get(registry_key)
+        if node is None:
+            node = FetchNode(target, "entity", "query", path=path)
+            node.stage = max((d.stage for d in dependencies), default=-1) + 1
+            self._entity_nodes[registry_key] = node
+            parent_node.children.append(node)
+            self.fetch_count += 1
+        if len(node.targets) == 0:
+            node.default_type = parent.name
+        elif node.default_type != parent.name:
+            node.default_type = None
+        entity_target = node.targets.get(parent.name)
+        if entity_target is None:
+            argument_type = ""
+            if resolver is not None and subgraph.kind is not SourceKind.FEDERATION and subgraph.schema is not None:
+                argument_type = _resolver_argument_type(subgraph, resolver)
+            entity_target = EntityTarget(
+                parent.name,
+                self.upstream_type(target, parent.name),
+                representation,
+                Selection(),
+                resolver if subgraph.kind is not SourceKind.FEDERATION else None,
+                argument_type,
+            )
+            node.targets[parent.name] = entity_target
+        fields = self.plan_object(node, target, parent, group, entity_target.selection, typed_path, None, path, True)
+        # Fill the placeholders ``plan_object`` left in the parent's shape with the entity fetch's shapes.
+        by_key = {f[0]: f for f in fields}
+        for index, existing in enumerate(shape):
+            replacement = by_key.get(existing[0])
+            if replacement is not None and existing[0] in group:
+                shape[index] = replacement
+
+    def plan_internal(
+        self,
+        parent_node: FetchNode,
+        source: str,
+        parent: GraphQLObjectType,
+        node: FieldNode,
+        selection: Selection,
+        path: tuple[tuple[str, frozenset[str] | None], ...],
+    ) -> list[FetchNode]:
+        """Fetch a key or @requires field into the source object under an internal alias; returns the fetches that
+        must run first when the source subgraph cannot resolve it itself."""
+        name = node.name.value
+        alias = INTERNAL_PREFIX + name
+        definition = parent.fields.get(name)
+        if definition is None:
+            raise PlanningError(f"Key or @requires field {parent.name}.{name} is not in the product schema")
+        owner = source if self.local_join(source, parent.name, name, None) else None
+        if owner is None:
+            candidates = [j.graph for j in self.joins(parent.name, name) if not j.external and not j.requires]
+            if not candidates:
+                raise PlanningError(f"No subgraph resolves {parent.name}.{name}, needed as a key or by @requires")
+            owner = candidates[0]
+            synthetic = FieldNode(
+                alias=None, name=node.name, arguments=(), directives=(), selection_set=node.selection_set
+            )
+            group = {alias: [synthetic]}
+            before = list(parent_node.children)
+            placeholder: list[ShapeField] = []
+            self.plan_entity(parent_node, source, owner, parent, group, selection, path, path, placeholder)
+            # The entity fetch used alias == response key; rename its selection field to the internal alias.
+            return [child for child in parent_node.children if child not in before] or [
+                child for child in parent_node.children if child.subgraph == owner and child.path == path
+            ]
+        upstream = self.upstream_field(source, parent.name, name)
+        item = selection.field(alias, upstream, "", node.selection_set is not None)
+        if node.selection_set is not None and item.selection is not None:
+            _copy_plain(node.selection_set, item.selection)
+        return []
+
+
+def _copy_plain(selection_set: SelectionSetNode, into: Selection) -> None:
+    for child in selection_set.selections:
+        if isinstance(child, FieldNode):
+            item = into.field(child.name.value, child.name.value, "", child.selection_set is not None)
+            if child.selection_set is not None and item.selection is not None:
+                _copy_plain(child.selection_set, item.selection)
+
+
+def _field_tree(selection_set: SelectionSetNode) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for child in selection_set.selections:
+        if isinstance(child, FieldNode):
+            tree[child.name.value] = _field_tree(child.selection_set) if child.selection_set else {}
+    return tree
+
+
+def _resolver_argument_type(subgraph: Subgraph, resolver: EntityResolver) -> str:
+    assert subgraph.schema is not None
+    query = subgraph.schema.query_type
+    definition = query.fields.get(resolver.field) if query is not None else None
+    if definition is None or resolver.argument not in definition.args:
+        raise PlanningError(
+            f"Subgraph {subgraph.name!r} resolves {resolver.type_name} with Query.{resolver.field}"
+            f"({resolver.argument}:), which its schema does not have"
+        )
+    return str(definition.args[resolver.argument].type)
+
+
+def _upstream_type_node(node: TypeNode, subgraph: Subgraph) -> str:
+    if isinstance(node, NonNullTypeNode):
+        return _upstream_type_node(node.type, subgraph) + "!"
+    if isinstance(node, ListTypeNode):
+        return "[" + _upstream_type_node(node.type, subgraph) + "]"
+    assert isinstance(node, NamedTypeNode)
+    return subgraph.renames.upstream_type(node.name.value)
+
+
+def _finish(node: FetchNode, planner: _Planner) -> None:
+    """Print the upstream document of ``node`` and order its children into stages (recursively)."""
+    subgraph = planner.sg.subgraphs[node.subgraph]
+    node.variables = tuple(sorted(node.used_variables))
+    definitions = []
+    for name in node.variables:
+        definition = planner.variable_defs.get(name)
+        if definition is None:
+            raise PlanningError(f"Variable ${name} is not defined by the operation")
+        text = f"${name}: {_upstream_type_node(definition.type, subgraph)}"
+        if definition.default_value is not None:
+            text += f" = {print_ast(definition.default_value)}"
+        definitions.append(text)
+    node.variable_definitions = ", ".join(definitions)
+    if subgraph.kind is not SourceKind.OPENAPI:
+        if node.kind == "root":
+            head = node.operation if not definitions else f"{node.operation}({node.variable_definitions})"
+            node.query = head + node.selection.print()
+        elif subgraph.kind is SourceKind.FEDERATION:
+            fragments = " ".join(f"... on {t.upstream_type}{t.selection.print()}" for t in node.targets.values())
+            extra = f", {node.variable_definitions}" if definitions else ""
+            node.query = (
+                f"query(${REPRESENTATIONS_VARIABLE}: [_Any!]!{extra})"
+                f"{{_entities(representations: ${REPRESENTATIONS_VARIABLE}){{__typename {fragments}}}}}"
+            )
+    stages: dict[int, list[FetchNode]] = {}
+    for child in node.children:
+        _finish(child, planner)
+        stages.setdefault(child.stage, []).append(child)
+    node.stages = tuple(tuple(stages[s]) for s in sorted(stages))
+
+
+def build_plan(
+    supergraph: Supergraph,
+    operation: OperationDefinitionNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    conditions: Mapping[str, bool],
+) -> QueryPlan:
+    """Plan ``operation`` (already validated against ``supergraph.schema``) for the given @skip/@include values."""
+    planner = _Planner(supergraph, operation, fragments, conditions)
+    schema = supergraph.schema
+    kind = operation.operation.value
+    root_type = schema.get_root_type(operation.operation)
+    if root_type is None:
+        raise PlanningError(f"The product schema has no {kind} type")
+    if kind == "subscription":
+        raise PlanningError("Subscriptions are not supported by the gateway; use a query or a mutation")
+    fields = planner.collect(operation.selection_set, root_type, {}, set())
+    shape: list[ShapeField] = []
+    roots: list[FetchNode] = []
+    introspection_keys: list[str] = []
+    last: FetchNode | None = None
+    by_graph: dict[str, FetchNode] = {}
+    for key, nodes in fields.items():
+        name = nodes[0].name.value
+        if name == "__typename":
+            shape.append((key, K_TYPENAME, True, None))
+            continue
+        if name in _INTROSPECTION_FIELDS:
+            introspection_keys.append(key)
+            shape.append((key, K_LEAF, False, None))  # graphql-core built the value; copied as is
+            continue
+        definition = root_type.fields[name]
+        candidates = [j.graph for j in planner.joins(root_type.name, name) if not j.external]
+        if not candidates:
+            raise PlanningError(f"No subgraph resolves {root_type.name}.{name}")
+        if kind == "mutation":
+            # Mutations run in order: consecutive fields of one subgraph share a fetch, otherwise a new stage.
+            graph = last.subgraph if last is not None and last.subgraph in candidates else candidates[0]
+            if last is None or last.subgraph != graph or supergraph.subgraphs[graph].kind is SourceKind.OPENAPI:
+                last = FetchNode(graph, "root", "mutation", stage=len(roots))
+                roots.append(last)
+                planner.fetch_count += 1
+            node = last
+        else:
+            graph = next((g for g in candidates if g in by_graph), candidates[0])
+            shared = by_graph.get(graph) if supergraph.subgraphs[graph].kind is not SourceKind.OPENAPI else None
+            if shared is None:
+                shared = FetchNode(graph, "root", "query")
+                by_graph.setdefault(graph, shared)
+                roots.append(shared)
+                planner.fetch_count += 1
+            node = shared
+        node.root_fields.append((key, name, nodes[0]))
+        shape.append(planner.plan_field(node, graph, root_type, key, nodes, definition, node.selection, (), None))
+    for root in roots:
+        _finish(root, planner)
+    stages: dict[int, list[FetchNode]] = {}
+    for root in roots:
+        stages.setdefault(root.stage, []).append(root)
+    introspection: OperationDefinitionNode | None = None
+    if introspection_keys:
+        introspection = _introspection_operation(operation, set(introspection_keys))
+    return QueryPlan(
+        operation=kind,  # type: ignore[arg-type]
+        root=ObjectShape(root_type.name, tuple(shape)),
+        stages=tuple(tuple(stages[s]) for s in sorted(stages)),
+        introspection=introspection,
+        introspection_keys=tuple(introspection_keys),
+        fetch_count=planner.fetch_count,
+    )
+
+
+def _introspection_operation(operation: OperationDefinitionNode, keys: set[str]) -> OperationDefinitionNode:
+    """The operation with only its root introspection fields (graphql-core executes it against the API schema)."""
+    selections = tuple(
+        s
+        for s in operation.selection_set.selections
+        if isinstance(s, FieldNode) and (s.alias.value if s.alias else s.name.value) in keys
+    )
+    return OperationDefinitionNode(
+        operation=operation.operation,
+        name=operation.name,
+        variable_definitions=operation.variable_definitions,
+        directives=(),
+        selection_set=SelectionSetNode(selections=selections),
+    )
+
+
+def is_abstract(type_: GraphQLNamedType) -> bool:
+    return is_abstract_type(type_)
