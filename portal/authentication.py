@@ -1,0 +1,118 @@
+"""Who is making a request: the :class:`~portal.authorization.Actor` behind a session cookie or a bearer PAT.
+
+* ``Authorization: Bearer <personal access token>`` (the CLI, scripts): the token's user. A malformed, unknown,
+  revoked or expired token is :class:`~portal.errors.Unauthenticated`, never silently anonymous.
+* Otherwise the signed session cookie that :mod:`portal.login` sets (browsers): the logged-in user. A session of a
+  user who was deleted or deactivated meanwhile is ``Unauthenticated`` too.
+* Neither: :meth:`Actor.anonymous`, which :func:`~portal.authorization.authorize` refuses for every action.
+
+The actor's roles come from the user's memberships: ``platform-admin`` (platform-wide), a platform-wide ``viewer``
+(read-only), and a role per team.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
+
+from portal.accounts import verify_token
+from portal.authorization import Actor
+from portal.authorization import Role as ActorRole
+from portal.db import session_scope
+from portal.errors import Unauthenticated
+from portal.models import Membership, Role, Team, User
+
+__all__ = [
+    "SESSION_USER_KEY",
+    "actor_for_user",
+    "authenticate",
+    "request_actor",
+    "require_actor",
+]
+
+SESSION_USER_KEY = "loom_user_id"
+"""The key under which :mod:`portal.login` keeps the logged-in user's id in the signed session."""
+
+# Strongest first: a user with two roles in one team acts with the stronger.
+_STRENGTH = [Role.TEAM_ADMIN, Role.TEAM_MEMBER, Role.VIEWER]
+
+
+def _strength(role: Role) -> int:
+    return _STRENGTH.index(role) if role in _STRENGTH else len(_STRENGTH)
+
+
+def actor_for_user(session: Session, user: User) -> Actor:
+    """The actor for ``user`` with the roles of their memberships."""
+    rows = session.exec(
+        select(Membership.role, Team.name)
+        .select_from(Membership)
+        .outerjoin(Team, col(Team.id) == col(Membership.team_id))
+        .where(col(Membership.user_id) == user.id)
+    ).all()
+    platform_admin = any(role == Role.PLATFORM_ADMIN for role, _team in rows)
+    read_only = not platform_admin and any(role == Role.VIEWER and team is None for role, team in rows)
+    team_roles: dict[str, ActorRole] = {}
+    for role, team in sorted(rows, key=lambda row: _strength(Role(row[0]))):
+        if team is not None and team not in team_roles:
+            team_roles[team] = ActorRole(Role(role).value)
+    return Actor(
+        user_id=user.id,
+        name=user.name,
+        platform_admin=platform_admin,
+        team_roles=MappingProxyType(team_roles),
+        read_only=read_only,
+    )
+
+
+def authenticate(
+    session: Session,
+    headers: Mapping[str, str],
+    session_data: Mapping[str, Any],
+    *,
+    now: datetime | None = None,
+) -> Actor:
+    """The actor of a request, from its headers (bearer PAT) or its session data. Flushes a PAT's last use."""
+    authorization = headers.get("authorization")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated(
+                "unsupported Authorization header: send 'Authorization: Bearer <personal access token>'"
+            )
+        user, _row = verify_token(session, token, now=now)
+        return actor_for_user(session, user)
+    user_id = session_data.get(SESSION_USER_KEY)
+    if user_id is None:
+        return Actor.anonymous()
+    found = session.get(User, user_id) if isinstance(user_id, int) else None
+    if found is None or not found.is_active:
+        raise Unauthenticated("your session belongs to a user who no longer exists or is deactivated; log in again")
+    return actor_for_user(session, found)
+
+
+def _authenticate(engine: Engine, headers: Mapping[str, str], session_data: Mapping[str, Any]) -> Actor:
+    with session_scope(engine) as session:
+        return authenticate(session, headers, session_data)
+
+
+async def request_actor(connection: HTTPConnection) -> Actor:
+    """The actor of an HTTP request (or websocket), using ``app.state.engine``. Anonymous when it carries neither
+    a token nor a session; ``Unauthenticated`` when what it carries is not valid."""
+    session_data: Mapping[str, Any] = connection.session if "session" in connection.scope else {}
+    engine: Engine = connection.app.state.engine
+    return await run_in_threadpool(_authenticate, engine, connection.headers, dict(session_data))
+
+
+async def require_actor(connection: HTTPConnection) -> Actor:
+    """Like :func:`request_actor`, but an anonymous caller is ``Unauthenticated`` too."""
+    actor = await request_actor(connection)
+    if not actor.is_authenticated:
+        raise Unauthenticated("sign in first: log in, or pass 'Authorization: Bearer <personal access token>'")
+    return actor

@@ -1,0 +1,328 @@
+"""Portal user login: local accounts (user name + argon2 password) and OIDC through Authlib's Starlette client.
+
+Routes (mount with :data:`routes` and :func:`middleware`):
+
+* ``GET /login`` a minimal form; ``POST /login`` takes that form or JSON ``{"username", "password"}``.
+* ``GET /login/oidc`` redirects to the configured issuer (``LOOM_OIDC_*``; authorization code flow with PKCE);
+  ``GET /login/oidc/callback`` checks the ID token (signature, ``iss``, ``aud``, nonce, expiry), then finds the
+  user by the token's ``sub`` or creates one with no role (a consumer), and logs them in.
+* ``POST /logout`` ends the session; ``GET /api/me`` says who the caller is (session or bearer token).
+
+The session is Starlette's ``SessionMiddleware``: a cookie signed with ``LOOM_AUTH_SECRET_KEY`` that holds the
+user's id (see :data:`portal.authentication.SESSION_USER_KEY`) and, during an OIDC login, Authlib's state and nonce.
+The routes read ``request.app.state.engine`` and ``request.app.state.settings``.
+"""
+
+from __future__ import annotations
+
+import html
+import ipaddress
+import json
+import re
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.starlette_client import OAuth
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from portal.accounts import authenticate_password
+from portal.audit import record
+from portal.authentication import SESSION_USER_KEY, request_actor
+from portal.authorization import Actor
+from portal.db import session_scope
+from portal.errors import Invalid, LoomError, Unauthenticated
+from portal.models import User, utcnow
+from portal.settings import Settings
+
+__all__ = [
+    "SESSION_COOKIE",
+    "middleware",
+    "oidc_user",
+    "routes",
+]
+
+SESSION_COOKIE = "loom_session"
+_OIDC_NAME = "oidc"
+_NAME_CHARS = re.compile(r"[^a-z0-9._-]+")
+
+
+def middleware(settings: Settings) -> list[Middleware]:
+    """The session middleware the login routes need (add it to the portal app)."""
+    return [
+        Middleware(
+            SessionMiddleware,
+            secret_key=settings.auth.secret_key.get_secret_value(),
+            session_cookie=SESSION_COOKIE,
+            max_age=settings.auth.session_max_age_seconds,
+            same_site="lax",  # the OIDC callback is a top-level GET from the provider: "strict" would drop the cookie
+            https_only=settings.public_url.startswith("https://"),
+        )
+    ]
+
+
+def _state(request: Request) -> tuple[Engine, Settings]:
+    return request.app.state.engine, request.app.state.settings
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("content-type", "") or "application/json" in request.headers.get(
+        "accept", ""
+    )
+
+
+def _error(request: Request, exc: LoomError, status: int) -> Response:
+    if _wants_json(request) or request.url.path != "/login":
+        return JSONResponse({"error": {"code": exc.code.value, "message": exc.message}}, status_code=status)
+    return HTMLResponse(_login_page(request, error=exc.message), status_code=status)
+
+
+def _safe_next(target: str | None) -> str:
+    """Redirect only to a path on this site, never to another host (open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+# --- local accounts ----------------------------------------------------------------------------------------------
+
+
+def _login_page(request: Request, *, error: str | None = None) -> str:
+    settings: Settings = request.app.state.settings
+    message = f'<p role="alert">{html.escape(error)}</p>' if error else ""
+    sso = '<p><a href="/login/oidc">Log in with single sign-on</a></p>' if settings.oidc.issuer else ""
+    next_value = html.escape(_safe_next(request.query_params.get("next")), quote=True)
+    return (
+        "<!doctype html><html><head><title>Loom: log in</title></head><body><h1>Log in to Loom</h1>"
+        f'{message}<form method="post" action="/login"><input type="hidden" name="next" value="{next_value}">'
+        '<label>User name <input name="username" autocomplete="username" required></label> '
+        '<label>Password <input name="password" type="password" autocomplete="current-password" required></label> '
+        f'<button type="submit">Log in</button></form>{sso}</body></html>'
+    )
+
+
+async def login_page(request: Request) -> Response:
+    return HTMLResponse(_login_page(request))
+
+
+def _password_login(engine: Engine, username: str, password: str) -> User:
+    with session_scope(engine) as session:
+        user = authenticate_password(session, username, password)
+        record(session, _user_actor(user), "user.login", "user", user.name, {"method": "password"})
+        return user
+
+
+def _user_actor(user: User) -> Actor:
+    return Actor(user_id=user.id, name=user.name)
+
+
+async def login(request: Request) -> Response:
+    engine, _settings = _state(request)
+    next_path = "/"
+    try:
+        if "application/json" in request.headers.get("content-type", ""):
+            try:
+                body = json.loads(await request.body())
+            except ValueError as exc:
+                raise Invalid('the body is not valid JSON: send {"username": ..., "password": ...}') from exc
+            if not isinstance(body, dict):
+                raise Invalid('send a JSON object: {"username": ..., "password": ...}')
+            username, password = body.get("username"), body.get("password")
+        else:
+            form = await request.form()
+            username, password = form.get("username"), form.get("password")
+            next_path = _safe_next(str(form.get("next") or "/"))
+        if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
+            raise Invalid("both username and password are required")
+        user = await run_in_threadpool(_password_login, engine, username, password)
+    except Unauthenticated as exc:
+        return _error(request, exc, 401)
+    except Invalid as exc:
+        return _error(request, exc, 400)
+    _start_session(request, user)
+    if _wants_json(request):
+        return JSONResponse({"user": user.name})
+    return RedirectResponse(next_path, status_code=303)
+
+
+def _start_session(request: Request, user: User) -> None:
+    # A fresh session on login: nothing from before (e.g. a planted value) survives into the logged-in session.
+    request.session.clear()
+    request.session[SESSION_USER_KEY] = user.id
+
+
+async def logout(request: Request) -> Response:
+    request.session.clear()
+    if _wants_json(request):
+        return JSONResponse({"logged_out": True})
+    return RedirectResponse("/login", status_code=303)
+
+
+async def me(request: Request) -> Response:
+    try:
+        actor = await request_actor(request)
+    except Unauthenticated as exc:
+        return _error(request, exc, 401)
+    if not actor.is_authenticated:
+        return _error(request, Unauthenticated("not logged in: log in or pass a personal access token"), 401)
+    return JSONResponse(
+        {
+            "name": actor.name,
+            "platformAdmin": actor.platform_admin,
+            "readOnly": actor.read_only,
+            "teams": {team: role.value for team, role in sorted(actor.team_roles.items())},
+        }
+    )
+
+
+# --- OIDC --------------------------------------------------------------------------------------------------------
+
+
+def _check_issuer(settings: Settings) -> str:
+    issuer = settings.oidc.issuer
+    if not issuer or not settings.oidc.client_id:
+        raise Invalid("OIDC login is not configured: set LOOM_OIDC_ISSUER and LOOM_OIDC_CLIENT_ID")
+    parts = urlsplit(issuer)
+    host = parts.hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if (parts.scheme != "https" or loopback) and not settings.oidc.allow_insecure_issuer:
+        raise Invalid(
+            f"the OIDC issuer {issuer} is not an https URL of another host; use https, or set "
+            "LOOM_OIDC_ALLOW_INSECURE_ISSUER=1 for a local test provider (development mode only)"
+        )
+    return issuer.rstrip("/")
+
+
+def _oidc_client(request: Request) -> Any:
+    """Authlib's client for the configured issuer, created once per app (it caches discovery and JWKS)."""
+    settings: Settings = request.app.state.settings
+    oauth: OAuth | None = getattr(request.app.state, "oidc_oauth", None)
+    if oauth is None:
+        issuer = _check_issuer(settings)
+        secret = settings.oidc.client_secret.get_secret_value() if settings.oidc.client_secret else None
+        oauth = OAuth()
+        oauth.register(
+            _OIDC_NAME,
+            client_id=settings.oidc.client_id,
+            client_secret=secret,
+            server_metadata_url=f"{issuer}/.well-known/openid-configuration",
+            client_kwargs={"scope": settings.oidc.scope, "code_challenge_method": "S256"},
+        )
+        request.app.state.oidc_oauth = oauth
+    return oauth.create_client(_OIDC_NAME)
+
+
+def _callback_url(request: Request) -> str:
+    settings: Settings = request.app.state.settings
+    if settings.server.public_url:
+        return f"{settings.server.public_url.rstrip('/')}/login/oidc/callback"
+    return str(request.url_for("oidc_callback"))
+
+
+async def oidc_login(request: Request) -> Response:
+    try:
+        client = _oidc_client(request)
+        metadata = await client.load_server_metadata()
+        expected = _check_issuer(request.app.state.settings)
+        if str(metadata.get("issuer", "")).rstrip("/") != expected:
+            raise Invalid(
+                f"the OIDC provider calls itself {metadata.get('issuer')!r}, not {expected!r}; fix the issuer"
+            )
+        request.session.pop(SESSION_USER_KEY, None)
+        response: Response = await client.authorize_redirect(
+            request, _callback_url(request), nonce=secrets.token_urlsafe(16)
+        )
+        return response
+    except Invalid as exc:
+        return _error(request, exc, 503)
+    except (OAuthError, OSError, ValueError) as exc:
+        return _error(request, Invalid(f"the OIDC provider could not be reached: {exc}"), 503)
+
+
+async def oidc_callback(request: Request) -> Response:
+    engine, _settings = _state(request)
+    try:
+        client = _oidc_client(request)
+        token = await client.authorize_access_token(request)
+    except Invalid as exc:
+        return _error(request, exc, 503)
+    except OAuthError as exc:
+        return _error(
+            request, Unauthenticated(f"OIDC login failed ({exc.error}): {exc.description or 'start again'}"), 401
+        )
+    except ValueError as exc:  # joserfc's errors for a bad ID token are ValueErrors
+        return _error(request, Unauthenticated(f"OIDC login failed: the ID token is invalid ({exc})"), 401)
+    claims = token.get("userinfo")
+    if not claims or not claims.get("sub"):
+        return _error(request, Unauthenticated("OIDC login failed: the provider sent no ID token with a subject"), 401)
+    try:
+        user = await run_in_threadpool(_oidc_login_user, engine, dict(claims))
+    except Unauthenticated as exc:
+        return _error(request, exc, 401)
+    _start_session(request, user)
+    return RedirectResponse("/", status_code=303)
+
+
+def _oidc_login_user(engine: Engine, claims: dict[str, Any]) -> User:
+    with session_scope(engine) as session:
+        user = oidc_user(session, claims)
+        record(session, _user_actor(user), "user.login", "user", user.name, {"method": "oidc"})
+        return user
+
+
+def oidc_user(session: Session, claims: dict[str, Any]) -> User:
+    """The user with ``oidc_subject == claims["sub"]``, updated from the claims; or a new user with no role.
+
+    Users are linked by ``sub`` only, never by email: a provider's email claim is not proof of owning a local
+    account. A new user's name comes from ``preferred_username`` (or the email's local part), made unique.
+    Flushes, does not commit.
+    """
+    subject = str(claims["sub"])
+    user = session.exec(select(User).where(col(User.oidc_subject) == subject)).first()
+    email = claims.get("email") if isinstance(claims.get("email"), str) else None
+    display = claims.get("name") if isinstance(claims.get("name"), str) else ""
+    if user is None:
+        user = User(name=_free_name(session, claims), oidc_subject=subject, email=email, display_name=display or "")
+        session.add(user)
+        session.flush()
+        record(session, Actor.system("oidc"), "user.create", "user", user.name, {"via": "oidc", "email": email})
+    elif not user.is_active:
+        raise Unauthenticated(f"user {user.name!r} is deactivated; ask a platform admin")
+    else:
+        user.email = email or user.email
+        user.display_name = display or user.display_name
+    user.last_login_at = utcnow()
+    session.add(user)
+    session.flush()
+    return user
+
+
+def _free_name(session: Session, claims: dict[str, Any]) -> str:
+    raw = claims.get("preferred_username") or str(claims.get("email") or "").split("@")[0] or "user"
+    base = _NAME_CHARS.sub("-", str(raw).lower()).strip("-._")[:90] or "user"
+    name, n = base, 1
+    while session.exec(select(User).where(col(User.name) == name)).first() is not None:
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+routes: list[BaseRoute] = [
+    Route("/login", login_page, methods=["GET"], name="login_page"),
+    Route("/login", login, methods=["POST"], name="login"),
+    Route("/login/oidc", oidc_login, methods=["GET"], name="oidc_login"),
+    Route("/login/oidc/callback", oidc_callback, methods=["GET"], name="oidc_callback"),
+    Route("/logout", logout, methods=["POST"], name="logout"),
+    Route("/api/me", me, methods=["GET"], name="me"),
+]
