@@ -143,7 +143,7 @@ def request(session: Session, actor: Actor, application_id: int, product: str, p
     ).first()
     if live is not None:
         raise Conflict(
-            f"application '{app.name}' already has a {live.state.value} subscription ({live.id}) to product "
+            f"application '{app.name}' already has a subscription ({live.id}, {live.state.value}) to product "
             f"'{product_row.name}'; revoke it before subscribing again"
         )
     assert app.id is not None and product_row.id is not None and plan_row.id is not None  # loaded rows have ids
@@ -182,9 +182,10 @@ def _transition(
     summary = {"from": sub.state.value, "to": new_state.value}
     authorize_and_audit(session, actor, action, target, summary)
     if new_state not in TRANSITIONS[sub.state]:
-        legal_from = sorted(s.value for s, to in TRANSITIONS.items() if new_state in to)
+        legal_from = " or ".join(sorted(s.value for s, to in TRANSITIONS.items() if new_state in to))
+        article = "an" if legal_from[0] in "aeiou" else "a"
         raise Conflict(
-            f"subscription {sub.id} is {sub.state.value}; only a {' or '.join(legal_from)} subscription "
+            f"subscription {sub.id} is {sub.state.value}; only {article} {legal_from} subscription "
             f"can become {new_state.value}"
         )
     now = utcnow()
