@@ -1,0 +1,313 @@
+"""The admin API's mutations. Each one calls the service layer, which authorizes and audits (allowed and denied);
+``MUTATION_ACTIONS`` names the authorization action each mutation performs (the matrix test checks it is complete).
+
+Declarative kinds (Cluster, Team, Service, Product, Plan) change through ``apply`` and ``delete``, the same code
+path as ``loom apply``; everything else has its own mutation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import strawberry
+from sqlmodel import Session, col, select
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from portal import accounts, applications, subscriptions
+from portal import models as m
+from portal.api import types as t
+from portal.api.context import Context, run_mutation
+from portal.audit import authorize_and_audit
+from portal.authorization import Actor, Target
+from portal.errors import Invalid, NotFound
+
+__all__ = ["MUTATION_ACTIONS", "Mutation"]
+
+MUTATION_ACTIONS: Mapping[str, tuple[str, ...]] = {
+    "apply": ("<kind>.apply", "service.publish", "service.publish.force"),
+    "deleteResource": ("<kind>.delete",),
+    "createUser": ("user.create", "token.create"),
+    "setMembership": ("membership.apply",),
+    "removeMembership": ("membership.delete",),
+    "createToken": ("token.create",),
+    "revokeToken": ("token.revoke",),
+    "createApplication": ("application.create",),
+    "createApiKey": ("credential.create",),
+    "createOAuthClient": ("credential.create",),
+    "revokeCredential": ("credential.revoke",),
+    "requestSubscription": ("subscription.request",),
+    "approveSubscription": ("subscription.approve",),
+    "rejectSubscription": ("subscription.reject",),
+    "revokeSubscription": ("subscription.revoke",),
+    "rotateSigningKey": ("signing_key.rotate",),
+    "retireSigningKey": ("signing_key.rotate",),
+}
+"""GraphQL mutation -> the authorization actions it performs (``<kind>``: the document's kind, lowercased)."""
+
+_TEAM_ROLES = (m.Role.TEAM_ADMIN, m.Role.TEAM_MEMBER, m.Role.VIEWER)
+
+
+def _user(session: Session, name: str) -> m.User:
+    return accounts.find_user(session, name)
+
+
+def _team(session: Session, name: str) -> m.Team:
+    team = session.exec(select(m.Team).where(col(m.Team.name) == name)).first()
+    if team is None:
+        raise NotFound(f"team '{name}' does not exist; apply a Team resource named '{name}' first")
+    return team
+
+
+def _team_role(role: str) -> m.Role:
+    try:
+        parsed = m.Role(role)
+    except ValueError:
+        parsed = None
+    if parsed not in _TEAM_ROLES:
+        allowed = ", ".join(r.value for r in _TEAM_ROLES)
+        raise Invalid(f"'{role}' is not a team role: use one of {allowed}", path="role")
+    assert parsed is not None
+    return parsed
+
+
+def set_membership(session: Session, actor: Actor, user: str, team: str, role: str) -> m.User:
+    """Give ``user`` exactly ``role`` in ``team`` (replacing any role they had there)."""
+    wanted = _team_role(role)
+    user_row = _user(session, user)
+    team_row = _team(session, team)
+    target = Target("membership", f"{user}@{team}", team=team)
+    authorize_and_audit(session, actor, "membership.apply", target, {"user": user, "team": team, "role": wanted.value})
+    for old in session.exec(
+        select(m.Membership).where(col(m.Membership.user_id) == user_row.id, col(m.Membership.team_id) == team_row.id)
+    ):
+        session.delete(old)
+    session.flush()
+    assert user_row.id is not None and team_row.id is not None
+    session.add(m.Membership(user_id=user_row.id, team_id=team_row.id, role=wanted))
+    session.flush()
+    return user_row
+
+
+def remove_membership(session: Session, actor: Actor, user: str, team: str) -> m.User:
+    """Remove every role ``user`` has in ``team``."""
+    user_row = _user(session, user)
+    team_row = _team(session, team)
+    target = Target("membership", f"{user}@{team}", team=team)
+    authorize_and_audit(session, actor, "membership.delete", target, {"user": user, "team": team})
+    rows = session.exec(
+        select(m.Membership).where(col(m.Membership.user_id) == user_row.id, col(m.Membership.team_id) == team_row.id)
+    ).all()
+    if not rows:
+        raise NotFound(f"user '{user}' is not a member of team '{team}'")
+    for row in rows:
+        session.delete(row)
+    session.flush()
+    return user_row
+
+
+def _change(change: Mapping[str, Any]) -> t.Change:
+    """A ``portal.resources`` change (``{kind, name, action, details}``) as the API's ``Change``."""
+    return t.Change(
+        kind=str(change["kind"]),
+        name=str(change["name"]),
+        action=str(change["action"]),
+        details=[str(d) for d in change.get("details") or ()],
+    )
+
+
+@strawberry.type
+class SigningKey:
+    kid: str
+    algorithm: str
+    active: bool
+
+
+@strawberry.type
+class Mutation:
+    @t.described_mutation(
+        "Apply declarative resources (the documents of `loom apply` as JSON objects, schemas inline): validated "
+        "together, written in one transaction; with dryRun, only report what would change; with force, publish a "
+        "service change that breaks a published product's composition (audited)."
+    )
+    async def apply(
+        self, info: Info[Context, None], documents: JSON, dry_run: bool = False, force: bool = False
+    ) -> list[t.Change]:
+        from portal import resources
+
+        max_bytes = info.context.settings.auth.max_document_bytes
+
+        def work(session: Session, actor: Actor) -> list[t.Change]:
+            items = documents if isinstance(documents, list) else [documents]
+            changes = resources.apply_json(session, actor, items, dry_run=dry_run, force=force, max_bytes=max_bytes)
+            if dry_run:
+                session.rollback()  # apply writes nothing in a dry run; make sure nothing is committed either
+            return [_change(c) for c in changes]
+
+        return await run_mutation(info, "resources.apply", "resource", work)
+
+    @t.described_mutation(
+        "Delete one declarative resource (Cluster, Team, Service, Product or Plan) by name; refused while in use.",
+        name="deleteResource",
+    )
+    async def delete_resource(self, info: Info[Context, None], kind: str, name: str) -> JSON:
+        from portal import resources
+
+        def work(session: Session, actor: Actor) -> JSON:
+            return JSON(resources.delete(session, actor, kind, name).as_dict())
+
+        return await run_mutation(info, "resources.delete", kind.lower(), work)
+
+    @t.described_mutation("Create a user with one role; returns a personal access token for them, shown only now.")
+    async def create_user(
+        self,
+        info: Info[Context, None],
+        name: str,
+        role: str,
+        team: str | None = None,
+        email: str | None = None,
+        password: str | None = None,
+    ) -> t.CreatedUser:
+        def work(session: Session, actor: Actor) -> t.CreatedUser:
+            user = accounts.create_user(session, actor, name=name, role=role, team=team, email=email, password=password)
+            issued = accounts.create_token(session, actor, user, name="api")
+            return t.CreatedUser(user=t.User.of(session, user), token=issued.token)
+
+        return await run_mutation(info, "user.create", "user", work)
+
+    @t.described_mutation("Give a user exactly one role (team-admin, team-member, viewer) in a team.")
+    async def set_membership(self, info: Info[Context, None], user: str, team: str, role: str) -> t.User:
+        def work(session: Session, actor: Actor) -> t.User:
+            return t.User.of(session, set_membership(session, actor, user, team, role))
+
+        return await run_mutation(info, "membership.apply", "membership", work)
+
+    @t.described_mutation("Remove a user from a team.")
+    async def remove_membership(self, info: Info[Context, None], user: str, team: str) -> t.User:
+        def work(session: Session, actor: Actor) -> t.User:
+            return t.User.of(session, remove_membership(session, actor, user, team))
+
+        return await run_mutation(info, "membership.delete", "membership", work)
+
+    @t.described_mutation("Create a personal access token (one's own; a platform admin may name another user).")
+    async def create_token(
+        self,
+        info: Info[Context, None],
+        name: str = "api",
+        expires_in_days: int | None = None,
+        user: str | None = None,
+    ) -> t.IssuedToken:
+        def work(session: Session, actor: Actor) -> t.IssuedToken:
+            if user is not None:
+                owner = _user(session, user)
+            elif actor.user_id is not None and (row := session.get(m.User, actor.user_id)) is not None:
+                owner = row
+            else:
+                raise Invalid("the caller is no user: name the token's user", path="user")
+            issued = accounts.create_token(session, actor, owner, name=name, expires_in_days=expires_in_days)
+            return t.IssuedToken(token=issued.token, info=t.Token.of(session, issued.row))
+
+        return await run_mutation(info, "token.create", "token", work)
+
+    @t.described_mutation("Revoke a personal access token by its id or its prefix.")
+    async def revoke_token(self, info: Info[Context, None], id: str) -> t.Token:
+        def work(session: Session, actor: Actor) -> t.Token:
+            return t.Token.of(session, accounts.revoke_token(session, actor, id))
+
+        return await run_mutation(info, "token.revoke", "token", work)
+
+    @t.described_mutation("Create an application owned by the caller (optionally on behalf of a team).")
+    async def create_application(
+        self, info: Info[Context, None], name: str, description: str = "", team: str | None = None
+    ) -> t.Application:
+        def work(session: Session, actor: Actor) -> t.Application:
+            row = applications.create_application(session, actor, name=name, team=team, description=description)
+            return t.Application.of(session, row)
+
+        return await run_mutation(info, "application.create", "application", work)
+
+    @t.described_mutation("Issue an API key for an application; the key is shown only now.")
+    async def create_api_key(
+        self, info: Info[Context, None], application_id: int, name: str = "", expires_in_days: int | None = None
+    ) -> t.IssuedCredential:
+        def work(session: Session, actor: Actor) -> t.IssuedCredential:
+            app = applications.find_application(session, application_id)
+            issued = applications.create_api_key(session, actor, app, name=name, expires_in_days=expires_in_days)
+            return t.IssuedCredential(credential=t.Credential.of(issued.row), secret=issued.secret)
+
+        return await run_mutation(info, "credential.create", "credential", work)
+
+    @t.described_mutation(
+        "Register an OAuth2 client (client credentials) for an application; the secret is shown now.",
+        name="createOAuthClient",
+    )
+    async def create_oauth_client(
+        self, info: Info[Context, None], application_id: int, name: str = "", expires_in_days: int | None = None
+    ) -> t.IssuedCredential:
+        def work(session: Session, actor: Actor) -> t.IssuedCredential:
+            app = applications.find_application(session, application_id)
+            issued = applications.create_oauth_client(session, actor, app, name=name, expires_in_days=expires_in_days)
+            return t.IssuedCredential(credential=t.Credential.of(issued.row), secret=issued.secret)
+
+        return await run_mutation(info, "credential.create", "credential", work)
+
+    @t.described_mutation("Revoke a credential. The application's subscriptions stay.")
+    async def revoke_credential(self, info: Info[Context, None], id: int) -> t.Credential:
+        def work(session: Session, actor: Actor) -> t.Credential:
+            return t.Credential.of(applications.revoke_credential(session, actor, id))
+
+        return await run_mutation(info, "credential.revoke", "credential", work)
+
+    @t.described_mutation("Subscribe an application to a product under a plan (approved at once if the plan says so).")
+    async def request_subscription(
+        self, info: Info[Context, None], application_id: int, product: str, plan: str
+    ) -> t.Subscription:
+        def work(session: Session, actor: Actor) -> t.Subscription:
+            sub = subscriptions.request(session, actor, application_id, product, plan)
+            return t.Subscription.of(session, sub)
+
+        return await run_mutation(info, "subscription.request", "subscription", work)
+
+    @t.described_mutation("Approve a requested subscription (a team admin of the product).")
+    async def approve_subscription(self, info: Info[Context, None], id: int) -> t.Subscription:
+        def work(session: Session, actor: Actor) -> t.Subscription:
+            return t.Subscription.of(session, subscriptions.approve(session, actor, id))
+
+        return await run_mutation(info, "subscription.approve", "subscription", work)
+
+    @t.described_mutation("Reject a requested subscription (a team admin of the product).")
+    async def reject_subscription(self, info: Info[Context, None], id: int) -> t.Subscription:
+        def work(session: Session, actor: Actor) -> t.Subscription:
+            return t.Subscription.of(session, subscriptions.reject(session, actor, id))
+
+        return await run_mutation(info, "subscription.reject", "subscription", work)
+
+    @t.described_mutation("Revoke an approved subscription (a team admin of the product, or the consumer).")
+    async def revoke_subscription(self, info: Info[Context, None], id: int) -> t.Subscription:
+        def work(session: Session, actor: Actor) -> t.Subscription:
+            return t.Subscription.of(session, subscriptions.revoke(session, actor, id))
+
+        return await run_mutation(info, "subscription.revoke", "subscription", work)
+
+    @t.described_mutation("Add a new OAuth2 signing key that signs every token from now on (platform admins).")
+    async def rotate_signing_key(self, info: Info[Context, None]) -> SigningKey:
+        from portal import oauth
+
+        settings = info.context.settings
+
+        def work(session: Session, actor: Actor) -> SigningKey:
+            row = oauth.rotate_signing_key(session, settings, actor)
+            return SigningKey(kid=row.kid, algorithm=row.algorithm, active=row.active)
+
+        return await run_mutation(info, "signing_key.rotate", "signing_key", work)
+
+    @t.described_mutation("Stop publishing an old signing key; tokens it signed stop verifying (platform admins).")
+    async def retire_signing_key(self, info: Info[Context, None], kid: str) -> SigningKey:
+        from portal import oauth
+
+        def work(session: Session, actor: Actor) -> SigningKey:
+            row = oauth.retire_signing_key(session, actor, kid)
+            return SigningKey(kid=row.kid, algorithm=row.algorithm, active=row.active)
+
+        return await run_mutation(info, "signing_key.rotate", "signing_key", work)

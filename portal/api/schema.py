@@ -1,0 +1,83 @@
+"""The admin API's schema and its ASGI app, mounted by the portal at ``/api/graphql``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from portal.api.context import Context, new_request_id
+from portal.api.errors import LoomSchema, format_error
+from portal.api.mutations import Mutation
+from portal.api.queries import Query
+from portal.errors import Unauthenticated
+from portal.settings import Settings
+
+__all__ = ["PATH", "AdminGraphQL", "graphql_app", "routes", "schema"]
+
+PATH = "/api/graphql"
+
+schema = LoomSchema(query=Query, mutation=Mutation)
+
+
+class AdminGraphQL(GraphQL[Context, None]):
+    """Strawberry's ASGI app with Loom's context (engine, settings and actor from ``app.state``) and error codes.
+
+    ``engine`` and ``settings`` default to ``request.app.state.engine`` / ``.settings``, which the portal's lifespan
+    sets; tests may pass them directly.
+    """
+
+    def __init__(self, *, engine: Engine | None = None, settings: Settings | None = None, **kwargs: Any) -> None:
+        super().__init__(schema, **kwargs)
+        self._engine = engine
+        self._settings = settings
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        from portal.authentication import request_actor
+        from portal.authorization import Actor
+
+        assert isinstance(request, Request), "the admin API serves no websockets"
+        engine: Engine = self._engine if self._engine is not None else request.app.state.engine
+        settings: Settings = self._settings if self._settings is not None else request.app.state.settings
+        auth_error: Unauthenticated | None = None
+        try:
+            actor = await request_actor(request)
+        except Unauthenticated as exc:
+            actor, auth_error = Actor.anonymous(), exc
+        request_id = new_request_id(request)
+        request.state.loom_request_id = request_id  # process_result reports it with internal errors
+        return Context(
+            request=request,
+            engine=engine,
+            settings=settings,
+            actor=actor,
+            request_id=request_id,
+            auth_error=auth_error,
+        )
+
+    async def process_result(self, request: Request | WebSocket, result: ExecutionResult) -> GraphQLHTTPResponse:
+        data: GraphQLHTTPResponse = {"data": result.data}
+        if result.errors:
+            request_id: str | None = getattr(request.state, "loom_request_id", None)
+            data["errors"] = [format_error(error, request_id) for error in result.errors]
+        if result.extensions:
+            data["extensions"] = result.extensions
+        return data
+
+
+def graphql_app(*, engine: Engine | None = None, settings: Settings | None = None) -> AdminGraphQL:
+    """The admin API as an ASGI app (no GraphiQL page outside development)."""
+    ide = "graphiql" if settings is None or settings.mode.value == "development" else None
+    return AdminGraphQL(engine=engine, settings=settings, graphql_ide=ide, allow_queries_via_get=False)
+
+
+def routes(*, engine: Engine | None = None, settings: Settings | None = None) -> list[BaseRoute]:
+    """The routes to mount in the portal's Starlette app."""
+    return [Route(PATH, graphql_app(engine=engine, settings=settings), methods=["GET", "POST"])]
