@@ -1,0 +1,204 @@
+"""The portal's ASGI app: the lifespan that owns the database engine and the HTTP client, probes, metrics, and the
+routes of the API, login, OAuth2 server and gateway snapshot modules.
+
+Handlers find app-scoped resources on ``request.app.state``: ``settings``, ``engine``, ``http_client`` (an
+``httpx.AsyncClient``), ``clock`` (``() -> aware datetime``) and ``metrics`` (:class:`PortalMetrics`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import httpx
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from sqlalchemy.engine import Engine
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from portal import api, login, oauth
+from portal.db import DatabaseUnavailable, check_database, create_engine_for, current_revision, head_revision, migrate
+from portal.errors import ErrorCode, LoomError
+from portal.models import utcnow
+from portal.settings import Settings
+
+__all__ = ["STATUS_FOR_CODE", "PortalMetrics", "create_app", "error_response"]
+
+_log = logging.getLogger("loom.portal")
+
+# How each error code of portal.errors is answered over plain HTTP (GraphQL answers them inside the payload).
+STATUS_FOR_CODE: dict[ErrorCode, int] = {
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.INVALID: 400,
+    ErrorCode.CONFLICT: 409,
+}
+
+
+class PortalMetrics:
+    """The portal's Prometheus metrics, on a registry of their own (several apps can live in one process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "loom_portal_http_requests_total",
+            "HTTP requests answered by the portal",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "loom_portal_http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            ["method", "route"],
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        data: bytes = generate_latest(self.registry)
+        return data
+
+
+class _MetricsMiddleware:
+    """Counts and times every HTTP request, labelled by the route's path template (never the raw path)."""
+
+    def __init__(self, app: ASGIApp, metrics: PortalMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def send_and_observe(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_observe)
+        finally:
+            route = scope.get("route")
+            template = str(getattr(route, "path", None) or "unmatched")
+            self.metrics.requests.labels(scope["method"], template, str(status)).inc()
+            self.metrics.latency.labels(scope["method"], template).observe(time.perf_counter() - started)
+
+
+def error_response(exc: LoomError) -> JSONResponse:
+    """A JSON error body ``{"error": {"code", "message", "path"?}}`` with the status for its code."""
+    body: dict[str, Any] = {"code": exc.code.value, "message": exc.message}
+    if exc.path:
+        body["path"] = exc.path
+    return JSONResponse({"error": body}, status_code=STATUS_FOR_CODE.get(exc.code, 400))
+
+
+async def _loom_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LoomError)
+    return error_response(exc)
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    engine: Engine = request.app.state.engine
+    try:
+        await run_in_threadpool(check_database, engine)
+    except DatabaseUnavailable as exc:
+        return JSONResponse({"status": "unavailable", "reason": exc.message}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    metrics: PortalMetrics = request.app.state.metrics
+    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _prepare_database(engine: Engine) -> None:
+    """Migrate an embedded SQLite database; a server database must be migrated already (``loom migrate``)."""
+    if engine.dialect.name == "sqlite":
+        migrate(engine)
+        return
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise DatabaseUnavailable(
+            f"database {engine.url.render_as_string(hide_password=True)} is at revision {current or 'empty'}, "
+            f"this portal needs {head}: run `loom migrate` first"
+        )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    http_client: httpx.AsyncClient | None = None,
+    clock: Callable[[], datetime] | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
+    on_startup: Sequence[Callable[[Starlette], Awaitable[None]]] = (),
+) -> Starlette:
+    """The portal app. Resources passed in are used as they are and left open; those created here are closed.
+
+    Without ``engine`` the lifespan creates one from ``settings`` (migrating an embedded SQLite database and
+    refusing a server database that is not at the newest revision). ``extra_routes`` are added after the built-in
+    ones (the web UI mounts itself this way); ``on_startup`` hooks run at the end of startup, with the app.
+    """
+    settings = settings or Settings()
+    metrics = PortalMetrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        own_engine = engine is None
+        app_engine = engine if engine is not None else create_engine_for(settings)
+        own_client = http_client is None
+        client = http_client if http_client is not None else httpx.AsyncClient(timeout=10.0, follow_redirects=False)
+        try:
+            if own_engine:
+                await run_in_threadpool(_prepare_database, app_engine)
+            app.state.engine = app_engine
+            app.state.http_client = client
+            for hook in on_startup:
+                await hook(app)
+            yield
+        finally:
+            if own_client:
+                await client.aclose()
+            if own_engine:
+                app_engine.dispose()
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"], name="healthz"),
+        Route("/readyz", readyz, methods=["GET"], name="readyz"),
+        Route("/metrics", metrics_endpoint, methods=["GET"], name="metrics"),
+        *api.routes(),
+        *login.routes,
+        *oauth.routes,
+        *extra_routes,
+    ]
+    middleware = [Middleware(_MetricsMiddleware, metrics=metrics), *login.middleware(settings)]
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        lifespan=lifespan,
+        exception_handlers={LoomError: _loom_error},
+    )
+    app.state.settings = settings
+    app.state.clock = clock or utcnow
+    app.state.metrics = metrics
+    if engine is not None:  # usable before startup too (tests that call helpers without a running lifespan)
+        app.state.engine = engine
+    _log.debug("portal app created for %s", settings.public_url)
+    return app
