@@ -92,6 +92,7 @@ class GatewayOptions:
     dedupe_inflight: bool = False
     poll_interval_seconds: float = 2.0
     access_log: bool = True
+    rate_limit_key_prefix: str = "loom:ratelimit:"  # Redis keys; replicas that share limits share the prefix
     rate_limit_fail_open: bool = True  # Redis down: serve (and count an error) rather than refuse everyone
     freeze_gc: bool = True  # gc.freeze() once the first products are compiled (the GC was ~13% of a profile)
 
@@ -338,7 +339,9 @@ class Gateway:
         self._transport = MeteredTransport(await self._transport_factory(), self.metrics)
         if self._rate_limiter is None:
             self._rate_limiter = (
-                RedisRateLimiter(self._redis_url) if self._redis_url else MemoryRateLimiter(clock=self._clock)
+                RedisRateLimiter(self._redis_url, key_prefix=self.options.rate_limit_key_prefix)
+                if self._redis_url
+                else MemoryRateLimiter(clock=self._clock)
             )
         if self._supergraph is not None:
             runtime = self._runtime(SINGLE, "single", self._supergraph, ProductConfig(name=SINGLE, auth_required=False))

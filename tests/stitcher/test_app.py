@@ -1,0 +1,415 @@
+"""The gateway app end to end: real upstreams on loopback (uvicorn threads), the real executor and composer, the
+real aiohttp transport, the real Redis for shared rate limits. The app runs its own lifespan and is called through
+``httpx.ASGITransport``; snapshots come from a ``StaticSnapshotSource`` (the portal is another component).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from openapi_spec_validator import validate
+from starlette.applications import Starlette
+
+from stitcher.app import GRAPHQL_RESPONSE_JSON, Gateway, GatewayOptions, create_gateway_app
+from stitcher.composition import compose
+from stitcher.credentials import generate_api_key
+from stitcher.ir import SourceKind
+from stitcher.snapshot import (
+    CredentialConfig,
+    PlanConfig,
+    ProductConfig,
+    RateLimitConfig,
+    RestRoute,
+    Snapshot,
+    SourceConfig,
+    SubscriptionConfig,
+)
+from stitcher.snapshot_source import PortalSnapshotSource, StaticSnapshotSource
+from stitcher.sources import SourceSpec
+from stitcher.supergraph import load_supergraph, print_supergraph_sdl
+from tests.stitcher.gateway_upstreams import BOOKS_SDL, INVENTORY_OPENAPI, ServerThread, books_app, inventory_app
+
+REDIS_URL = os.environ.get("LOOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+JSON_HEADERS = {"accept": "application/json"}
+GQL_HEADERS = {"accept": GRAPHQL_RESPONSE_JSON}
+
+
+@dataclass
+class Upstreams:
+    books: str
+    inventory: str
+    books_calls: list[dict[str, Any]] = field(default_factory=list)
+    inventory_calls: list[dict[str, Any]] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def upstreams() -> Iterator[Upstreams]:
+    books_calls: list[dict[str, Any]] = []
+    inventory_calls: list[dict[str, Any]] = []
+    with (
+        ServerThread(books_app(books_calls)) as books,
+        ServerThread(inventory_app(inventory_calls)) as inventory,
+    ):
+        yield Upstreams(books.url, inventory.url, books_calls, inventory_calls)
+
+
+@dataclass
+class Keys:
+    gold: str
+    other: str
+
+
+def _sources(up: Upstreams, inventory_url: str | None = None) -> list[SourceConfig]:
+    return [
+        SourceConfig(name="books", protocol=SourceKind.GRAPHQL, schema_text=BOOKS_SDL, url=f"{up.books}/graphql"),
+        SourceConfig(
+            name="inventory",
+            protocol=SourceKind.OPENAPI,
+            schema_text=INVENTORY_OPENAPI,
+            url=inventory_url or up.inventory,
+        ),
+    ]
+
+
+def make_snapshot(up: Upstreams, *, requests_per_minute: int = 100) -> tuple[Snapshot, Keys]:
+    gold, gold_prefix, gold_hash = generate_api_key()
+    other, other_prefix, other_hash = generate_api_key()
+    shop = ProductConfig(
+        name="shop",
+        version="1.2.0",
+        sources=_sources(up),
+        rest=[
+            RestRoute(path="/books/{id}", operation="query Book($id: ID!) { book(id: $id) { id title } }"),
+            RestRoute(
+                method="POST",
+                path="/books",
+                operation="mutation Add($title: String!) { addBook(title: $title) { title } }",
+            ),
+            RestRoute(path="/stock/{id}", operation="query($id: String!) { getStock(id: $id) { count } }"),
+        ],
+    )
+    snapshot = Snapshot(
+        products=[shop, ProductConfig(name="open", sources=_sources(up)[:1], auth_required=False)],
+        plans=[PlanConfig(name="gold", rate_limit=RateLimitConfig(requests=requests_per_minute, window_seconds=60))],
+        credentials=[
+            CredentialConfig(id="k1", application="app", kind="api_key", prefix=gold_prefix, key_hash=gold_hash),
+            CredentialConfig(id="k2", application="lurker", kind="api_key", prefix=other_prefix, key_hash=other_hash),
+        ],
+        subscriptions=[SubscriptionConfig(application="app", product="shop", plan="gold")],
+    )
+    return snapshot, Keys(gold, other)
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
+    ):
+        yield client
+
+
+async def wait_ready(client: httpx.AsyncClient) -> None:
+    for _ in range(500):
+        if (await client.get("/readyz")).status_code == 200:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the gateway did not become ready")
+
+
+def _options(**changes: Any) -> GatewayOptions:
+    return GatewayOptions(**{"freeze_gc": False, "poll_interval_seconds": 0.05, **changes})
+
+
+# -- one supergraph at /graphql --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def single(upstreams: Upstreams) -> AsyncIterator[httpx.AsyncClient]:
+    spec = SourceSpec("books", SourceKind.GRAPHQL, BOOKS_SDL, url=f"{upstreams.books}/graphql")
+    supergraph = load_supergraph(print_supergraph_sdl(compose([spec])))
+    app = create_gateway_app(supergraph=supergraph, options=_options(max_body_bytes=2000))
+    async with serving(app) as client:
+        yield client
+
+
+async def test_post_and_get_queries(single: httpx.AsyncClient) -> None:
+    query = "query B($id: ID!) { book(id: $id) { title } }"
+    posted = await single.post("/graphql", json={"query": query, "variables": {"id": "2"}}, headers=GQL_HEADERS)
+    assert posted.status_code == 200
+    assert posted.headers["content-type"].startswith(GRAPHQL_RESPONSE_JSON)
+    assert posted.json() == {"data": {"book": {"title": "Book 2"}}}
+    got = await single.get("/graphql", params={"query": query, "variables": '{"id": "3"}'}, headers=JSON_HEADERS)
+    assert got.status_code == 200 and got.headers["content-type"].startswith("application/json")
+    assert got.json() == {"data": {"book": {"title": "Book 3"}}}
+    # No Accept header: application/json, as the spec says for legacy clients.
+    bare = await single.post("/graphql", json={"query": "{ books { id } }"})
+    assert bare.headers["content-type"].startswith("application/json") and len(bare.json()["data"]["books"]) >= 5
+
+
+async def test_mutations_need_post(single: httpx.AsyncClient) -> None:
+    mutation = 'mutation { addBook(title: "New") { title } }'
+    refused = await single.get("/graphql", params={"query": mutation}, headers=GQL_HEADERS)
+    assert refused.status_code == 405 and refused.headers["allow"] == "POST"
+    assert "POST" in refused.json()["errors"][0]["message"]
+    done = await single.post("/graphql", json={"query": mutation}, headers=GQL_HEADERS)
+    assert done.status_code == 200 and done.json() == {"data": {"addBook": {"title": "New"}}}
+    assert (await single.put("/graphql", json={"query": "{ books { id } }"})).status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("document", "code_fragment"),
+    [("{ books { id ", "Syntax Error"), ("{ books { isbn } }", "isbn"), ("query($x: Int!) { books { id } }", "$x")],
+)
+async def test_request_errors_are_400_only_under_graphql_response_json(
+    single: httpx.AsyncClient, document: str, code_fragment: str
+) -> None:
+    strict = await single.post("/graphql", json={"query": document}, headers=GQL_HEADERS)
+    assert strict.status_code == 400
+    assert code_fragment in strict.json()["errors"][0]["message"]
+    assert "data" not in strict.json()
+    legacy = await single.post("/graphql", json={"query": document}, headers=JSON_HEADERS)
+    assert legacy.status_code == 200 and code_fragment in legacy.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "fragment"),
+    [
+        ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 400, "not JSON"),
+        ({"json": ["query"]}, 400, "JSON object"),
+        ({"json": {"variables": {}}}, 400, "no 'query'"),
+        ({"json": {"query": "{ books { id } }", "variables": [1]}}, 400, "'variables'"),
+        ({"json": {"query": "{ books { id } }", "operationName": 3}}, 400, "'operationName'"),
+        ({"content": b"query", "headers": {"content-type": "text/plain"}}, 415, "application/json"),
+        ({"json": {"query": "{ books { id } }", "pad": "x" * 5000}}, 413, "maximum is 2000 bytes"),
+    ],
+)
+async def test_bad_requests(single: httpx.AsyncClient, kwargs: dict[str, Any], status: int, fragment: str) -> None:
+    headers = {**GQL_HEADERS, **kwargs.pop("headers", {})}
+    response = await single.post("/graphql", headers=headers, **kwargs)
+    assert response.status_code == status
+    assert fragment in response.json()["errors"][0]["message"]
+
+
+async def test_accept_negotiation(single: httpx.AsyncClient) -> None:
+    query = {"query": "{ books { id } }"}
+    refused = await single.post("/graphql", json=query, headers={"accept": "text/plain"})
+    assert refused.status_code == 406
+    for accept, expected in [
+        ("application/json;q=0.5, application/graphql-response+json", GRAPHQL_RESPONSE_JSON),
+        ("application/graphql-response+json;q=0.1, application/json", "application/json"),
+        ("application/graphql-response+json;q=0, */*", "application/json"),
+    ]:
+        response = await single.post("/graphql", json=query, headers={"accept": accept})
+        assert response.headers["content-type"].startswith(expected), accept
+
+
+async def test_graphiql_is_served_from_local_assets(single: httpx.AsyncClient) -> None:
+    page = await single.get("/graphql", headers={"accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert '"/graphql"' in page.text
+    scripts = [line for line in page.text.splitlines() if "<script src=" in line or "stylesheet" in line]
+    assert len(scripts) == 4 and all("http" not in line for line in scripts)
+    for asset in ("graphiql.min.js", "graphiql.min.css", "react.production.min.js", "react-dom.production.min.js"):
+        response = await single.get(f"/_loom/graphiql/{asset}")
+        assert response.status_code == 200 and len(response.content) > 1000, asset
+
+
+async def test_request_ids_logs_and_metrics(
+    single: httpx.AsyncClient, upstreams: Upstreams, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="stitcher.gateway.access"):
+        answered = await single.post("/graphql", json={"query": "{ books { id } }"}, headers={"x-request-id": "rid-42"})
+    assert answered.headers["x-request-id"] == "rid-42"
+    assert upstreams.books_calls[-1]["headers"]["x-request-id"] == "rid-42"  # forwarded upstream
+    record = next(r for r in caplog.records if getattr(r, "request_id", None) == "rid-42")
+    assert (record.__dict__["status"], record.__dict__["path"]) == (200, "/graphql")
+    generated = (await single.get("/healthz")).headers["x-request-id"]
+    assert len(generated) == 16 and generated != (await single.get("/healthz")).headers["x-request-id"]
+
+    metrics = (await single.get("/metrics")).text
+    assert 'loom_gateway_requests_total{kind="graphql",product="graphql",status="200"}' in metrics
+    assert 'loom_gateway_upstream_fetches_total{outcome="ok",subgraph="books"}' in metrics
+    assert "loom_gateway_request_duration_seconds_bucket" in metrics
+    assert (await single.get("/healthz")).json() == {"status": "ok"}
+    assert (await single.get("/readyz")).json() == {"status": "ready", "products": ["graphql"]}
+
+
+# -- products from a snapshot ------------------------------------------------------------------------------------
+
+
+async def test_products_need_credentials_and_a_subscription(upstreams: Upstreams) -> None:
+    snapshot, keys = make_snapshot(upstreams)
+    app = create_gateway_app(source=StaticSnapshotSource(snapshot), options=_options())
+    query = {"query": "{ book(id: 1) { title } }"}
+    async with serving(app) as client:
+        await wait_ready(client)
+        missing = await client.post("/products/shop/graphql", json=query)
+        assert missing.status_code == 401 and missing.headers["www-authenticate"].startswith("Bearer")
+        assert "x-api-key" in missing.json()["errors"][0]["message"]
+        unknown = await client.post("/products/shop/graphql", json=query, headers={"x-api-key": keys.gold + "x"})
+        assert unknown.status_code == 401
+        lurker = await client.post("/products/shop/graphql", json=query, headers={"x-api-key": keys.other})
+        assert lurker.status_code == 403 and lurker.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        ok = await client.post("/products/shop/graphql", json=query, headers={"x-api-key": keys.gold})
+        assert ok.status_code == 200 and ok.json() == {"data": {"book": {"title": "Book 1"}}}
+        assert "x-api-key" not in upstreams.books_calls[-1]["headers"]  # credentials stay at the gateway
+        public = await client.post("/products/open/graphql", json=query)
+        assert public.status_code == 200 and public.json()["data"]["book"]["title"] == "Book 1"
+        nowhere = await client.post("/products/nope/graphql", json=query)
+        assert nowhere.status_code == 404
+        assert (await client.get("/readyz")).json()["products"] == ["open", "shop"]
+
+
+async def test_rate_limit_in_memory(upstreams: Upstreams) -> None:
+    snapshot, keys = make_snapshot(upstreams, requests_per_minute=2)
+    now = [1000.0]
+    app = create_gateway_app(source=StaticSnapshotSource(snapshot), clock=lambda: now[0], options=_options())
+    query = {"query": "{ books { id } }"}
+    headers = {"x-api-key": keys.gold}
+    async with serving(app) as client:
+        await wait_ready(client)
+        statuses = [(await client.post("/products/shop/graphql", json=query, headers=headers)) for _ in range(3)]
+        assert [r.status_code for r in statuses] == [200, 200, 429]
+        assert statuses[-1].headers["retry-after"] == "60"
+        assert statuses[-1].json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        now[0] += 61
+        assert (await client.post("/products/shop/graphql", json=query, headers=headers)).status_code == 200
+
+
+async def test_rate_limit_in_redis_is_shared_by_two_gateways(upstreams: Upstreams) -> None:
+    snapshot, keys = make_snapshot(upstreams, requests_per_minute=3)
+    options = _options(rate_limit_key_prefix=f"loom-test:{uuid.uuid4().hex}:")
+    first = create_gateway_app(source=StaticSnapshotSource(snapshot), redis_url=REDIS_URL, options=options)
+    second = create_gateway_app(source=StaticSnapshotSource(snapshot), redis_url=REDIS_URL, options=options)
+    query = {"query": "{ books { id } }"}
+    headers = {"x-api-key": keys.gold}
+    async with serving(first) as a, serving(second) as b:
+        await wait_ready(a)
+        await wait_ready(b)
+        answers = [await client.post("/products/shop/graphql", json=query, headers=headers) for client in (a, b) * 2]
+        assert [r.status_code for r in answers] == [200, 200, 200, 429]
+        retry_after = int(answers[-1].headers["retry-after"])
+        assert 1 <= retry_after <= 60
+
+
+async def test_rest_routes_pass_through_and_openapi(upstreams: Upstreams) -> None:
+    snapshot, keys = make_snapshot(upstreams)
+    app = create_gateway_app(source=StaticSnapshotSource(snapshot), options=_options())
+    auth = {"x-api-key": keys.gold, "x-request-id": "rest-1"}
+    async with serving(app) as client:
+        await wait_ready(client)
+        book = await client.get("/products/shop/rest/books/3", headers=auth)
+        assert book.status_code == 200 and book.json() == {"book": {"id": "3", "title": "Book 3"}}
+        assert (await client.get("/products/shop/rest/books/3")).status_code == 401
+        added = await client.post("/products/shop/rest/books", json={"title": "REST"}, headers=auth)
+        assert added.status_code == 200 and added.json() == {"addBook": {"title": "REST"}}
+        missing_var = await client.post("/products/shop/rest/books", json={}, headers=auth)
+        assert missing_var.status_code == 400 and "title" in missing_var.text
+        stock = await client.get("/products/shop/rest/stock/4", headers=auth)
+        assert stock.status_code == 200 and stock.json() == {"getStock": {"count": 40}}
+        assert (await client.get("/products/shop/rest/nothing/here", headers=auth)).status_code == 404
+
+        # The OpenAPI service itself, passed through under its name.
+        passed = await client.get("/products/shop/rest/inventory/stock/7?verbose=1", headers=auth)
+        assert passed.status_code == 200 and passed.json() == {"id": "7", "count": 70}
+        assert passed.headers["x-upstream"] == "inventory"
+        call = upstreams.inventory_calls[-1]
+        assert (call["path"], call["query"]) == ("/stock/7", "verbose=1")
+        assert "x-api-key" not in call["headers"] and call["headers"]["x-request-id"] == "rest-1"
+        not_found = await client.get("/products/shop/rest/inventory/stock/abc", headers=auth)
+        assert not_found.status_code == 404 and not_found.json() == {"message": "no item abc"}
+        echoed = await client.post("/products/shop/rest/inventory/echo", content=b'{"a":1}', headers=auth)
+        assert echoed.status_code == 201 and echoed.json() == {"received": '{"a":1}'}
+
+        document = (await client.get("/products/shop/openapi.json")).json()
+        validate(document)  # a valid OpenAPI 3.1 document
+        assert document["openapi"] == "3.1.0"
+        assert document["servers"] == [{"url": "/products/shop/rest"}]
+        assert document["paths"]["/books/{id}"]["get"]["parameters"][0]["name"] == "id"
+        assert "requestBody" in document["paths"]["/books"]["post"]
+        assert "get" in document["paths"]["/inventory/stock/{id}"]
+
+
+async def test_unreachable_upstream_gives_502_not_500(upstreams: Upstreams) -> None:
+    snapshot, keys = make_snapshot(upstreams)
+    broken = snapshot.products[0].model_copy(update={"sources": _sources(upstreams, "http://127.0.0.1:1")})
+    app = create_gateway_app(
+        source=StaticSnapshotSource(snapshot.model_copy(update={"products": [broken]})), options=_options()
+    )
+    async with serving(app) as client:
+        await wait_ready(client)
+        passed = await client.get("/products/shop/rest/inventory/stock/7", headers={"x-api-key": keys.gold})
+        assert passed.status_code == 502 and passed.json()["errors"][0]["extensions"]["code"] == "UPSTREAM_CONNECTION"
+        joined = await client.post(
+            "/products/shop/graphql",
+            json={"query": '{ getStock(id: "1") { count } }'},
+            headers={"x-api-key": keys.gold},
+        )
+        assert joined.status_code == 200
+        assert joined.json()["data"] == {"getStock": None} and joined.json()["errors"]
+
+
+async def test_snapshot_swaps_keep_unchanged_products_and_survive_broken_ones(upstreams: Upstreams) -> None:
+    snapshot, _ = make_snapshot(upstreams)
+    source = StaticSnapshotSource(snapshot)
+    app = create_gateway_app(source=source, options=_options(poll_interval_seconds=3600))
+    gateway: Gateway = app.state.gateway
+    async with serving(app) as client:
+        await wait_ready(client)
+        assert gateway.served is not None and source.stored == snapshot
+        shop_executor = gateway.served.products["shop"].executor
+        open_executor = gateway.served.products["open"].executor
+
+        changed_open = snapshot.products[1].model_copy(update={"version": "2.0.0"})
+        source.set(snapshot.model_copy(update={"products": [snapshot.products[0], changed_open]}))
+        assert await gateway.poll_once()
+        assert gateway.served.products["shop"].executor is shop_executor  # unchanged: same warm executor
+        assert gateway.served.products["open"].executor is not open_executor
+
+        bad_source = SourceConfig(name="bad", protocol=SourceKind.GRAPHQL, schema_text="type Query {", url="http://x")
+        broken_shop = snapshot.products[0].model_copy(update={"sources": [bad_source]})
+        bad_snapshot = snapshot.model_copy(update={"products": [broken_shop]})
+        source.set(bad_snapshot)
+        assert not await gateway.poll_once()
+        assert gateway.served.products["shop"].executor is shop_executor  # the previous version keeps serving
+        assert "open" not in gateway.served.products
+        assert source.stored != bad_snapshot  # not kept on disk as the last good one
+        assert "loom_gateway_snapshot_failures_total 1.0" in (await client.get("/metrics")).text
+
+
+async def test_not_ready_until_a_snapshot_arrives(upstreams: Upstreams) -> None:
+    source = StaticSnapshotSource()
+    app = create_gateway_app(source=source, options=_options())
+    async with serving(app) as client:
+        assert (await client.get("/readyz")).status_code == 503
+        assert (await client.get("/healthz")).status_code == 200
+        early = await client.post("/products/shop/graphql", json={"query": "{ books { id } }"})
+        assert early.status_code == 503
+        source.set(make_snapshot(upstreams)[0])
+        await wait_ready(client)
+
+
+async def test_restart_serves_the_cached_snapshot_while_the_portal_is_down(
+    upstreams: Upstreams, tmp_path: Path
+) -> None:
+    snapshot, keys = make_snapshot(upstreams)
+    PortalSnapshotSource("http://127.0.0.1:1", "t", cache_dir=tmp_path).store(snapshot)
+    app = create_gateway_app(
+        source=PortalSnapshotSource("http://127.0.0.1:1", "t", cache_dir=tmp_path), options=_options()
+    )
+    async with serving(app) as client:
+        await wait_ready(client)
+        answer = await client.post(
+            "/products/shop/graphql", json={"query": "{ book(id: 5) { title } }"}, headers={"x-api-key": keys.gold}
+        )
+        assert answer.json() == {"data": {"book": {"title": "Book 5"}}}
