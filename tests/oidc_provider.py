@@ -30,11 +30,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-__all__ = ["OIDCProvider", "TestUser", "running_provider"]
+__all__ = ["OIDCProvider", "ProviderUser", "running_provider"]
 
 
 @dataclass(frozen=True)
-class TestUser:
+class ProviderUser:
     sub: str = "oidc-user-1"
     email: str = "ada@example.test"
     name: str = "Ada Lovelace"
@@ -79,7 +79,7 @@ class _Code:
     redirect_uri: str
     scope: str
     nonce: str | None
-    user: TestUser
+    user: ProviderUser
     auth_time: int = field(default_factory=lambda: int(time.time()))
 
     def get_redirect_uri(self) -> str:
@@ -142,13 +142,13 @@ class _Request(OAuth2Request):  # type: ignore[misc]
 class OIDCProvider:
     """The provider's state: one registered client, one user, one RSA signing key, codes and tokens in memory."""
 
-    def __init__(self, *, user: TestUser | None = None) -> None:
-        self.user = user or TestUser()
+    def __init__(self, *, user: ProviderUser | None = None) -> None:
+        self.user = user or ProviderUser()
         self.issuer = ""  # set once the port is known
         self.client = _Client("loom-portal", secrets.token_urlsafe(24), [])
         self.key = RSAKey.generate_key(2048, parameters={"kid": "provider-key-1", "use": "sig", "alg": "RS256"})
         self.codes: dict[str, _Code] = {}
-        self.access_tokens: dict[str, TestUser] = {}
+        self.access_tokens: dict[str, ProviderUser] = {}
         self.nonces: set[str] = set()
         self.server = self._build_server()
 
@@ -193,7 +193,7 @@ class OIDCProvider:
             def delete_authorization_code(self, authorization_code: _Code) -> None:
                 provider.codes.pop(authorization_code.code, None)
 
-            def authenticate_user(self, authorization_code: _Code) -> TestUser:
+            def authenticate_user(self, authorization_code: _Code) -> ProviderUser:
                 return authorization_code.user
 
         class Code(OpenIDCode):  # type: ignore[misc]
@@ -206,7 +206,7 @@ class OIDCProvider:
             def get_client_claims(self, client: _Client) -> dict[str, Any]:
                 return {"iss": provider.issuer, "aud": [client.client_id]}
 
-            def generate_user_info(self, user: TestUser, scope: str) -> UserInfo:
+            def generate_user_info(self, user: ProviderUser, scope: str) -> UserInfo:
                 return provider.user_info(user, scope)
 
         server = Server(scopes_supported=["openid", "email", "profile"])
@@ -214,7 +214,7 @@ class OIDCProvider:
         server.register_grant(CodeGrant, [Code(require_nonce=False)])
         return server
 
-    def user_info(self, user: TestUser, scope: str) -> UserInfo:
+    def user_info(self, user: ProviderUser, scope: str) -> UserInfo:
         info = UserInfo(sub=user.sub)
         if "profile" in scope.split():
             info["name"] = user.name
@@ -280,7 +280,7 @@ class OIDCProvider:
 def _bearer_generator(
     grant_type: str,
     client: _Client,
-    user: TestUser | None = None,
+    user: ProviderUser | None = None,
     scope: str | None = None,
     expires_in: int | None = None,
     include_refresh_token: bool = True,
@@ -289,7 +289,7 @@ def _bearer_generator(
 
 
 @contextmanager
-def running_provider(redirect_uri: str, *, user: TestUser | None = None) -> Iterator[OIDCProvider]:
+def running_provider(redirect_uri: str, *, user: ProviderUser | None = None) -> Iterator[OIDCProvider]:
     """Serve a provider on a free loopback port while the block runs; its client may redirect to ``redirect_uri``."""
     provider = OIDCProvider(user=user)
     provider.client.redirect_uris.append(redirect_uri)

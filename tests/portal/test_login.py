@@ -1,0 +1,151 @@
+"""Portal login: local accounts and OIDC against a real provider process (tests/oidc_provider.py) on loopback.
+
+The OIDC test drives the whole flow with one httpx client that follows redirects: the portal (ASGI, mounted at
+http://testserver) redirects to the provider (real HTTP on 127.0.0.1), which consents for its fixed test user and
+redirects back to the portal's callback; the portal then calls the provider's token and JWKS endpoints over HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+from starlette.applications import Starlette
+
+from portal import login
+from portal.accounts import create_user
+from portal.authorization import Actor
+from portal.models import AuditEvent, User
+from portal.settings import OIDCSettings, Settings
+from tests.factories import make_user
+from tests.oidc_provider import OIDCProvider, ProviderUser, running_provider
+
+PORTAL = "http://testserver"
+CALLBACK = f"{PORTAL}/login/oidc/callback"
+
+
+def build_app(engine: Engine, settings: Settings) -> Starlette:
+    app = Starlette(routes=login.routes, middleware=login.middleware(settings))
+    app.state.engine = engine
+    app.state.settings = settings
+    return app
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[OIDCProvider]:
+    with running_provider(CALLBACK, user=ProviderUser(sub="sub-ada-1", preferred_username="Ada")) as provider:
+        yield provider
+
+
+def oidc_settings(settings: Settings, provider: OIDCProvider, **changes: object) -> Settings:
+    oidc = OIDCSettings(
+        issuer=provider.issuer,
+        client_id=provider.client.client_id,
+        client_secret=provider.client.client_secret,
+        allow_insecure_issuer=True,
+    )
+    return settings.model_copy(update={"oidc": oidc.model_copy(update=changes)})
+
+
+def portal_client(app: Starlette) -> httpx.AsyncClient:
+    # The portal in-process; everything else (the provider) over real HTTP.
+    return httpx.AsyncClient(mounts={PORTAL: httpx.ASGITransport(app=app)}, base_url=PORTAL, follow_redirects=True)
+
+
+@pytest.fixture
+async def client(engine: Engine, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with portal_client(build_app(engine, settings)) as client:
+        yield client
+
+
+async def test_local_login_with_json_and_logout(client: httpx.AsyncClient, session: Session) -> None:
+    create_user(session, Actor.system("test"), name="grace", role="viewer", password="grace-password-1")
+    session.commit()
+    response = await client.post("/login", json={"username": "grace", "password": "grace-password-1"})
+    assert response.status_code == 200 and response.json() == {"user": "grace"}
+    assert (await client.get("/api/me")).json()["name"] == "grace"
+
+    response = await client.post("/logout", headers={"accept": "application/json"})
+    assert response.status_code == 200
+    assert (await client.get("/api/me")).status_code == 401
+
+
+async def test_local_login_with_the_form_redirects_only_within_the_site(
+    client: httpx.AsyncClient, session: Session
+) -> None:
+    create_user(session, Actor.system("test"), name="heidi", role="viewer", password="heidi-password-1")
+    session.commit()
+    page = await client.get("/login")
+    assert page.status_code == 200 and 'name="password"' in page.text
+    form = {"username": "heidi", "password": "heidi-password-1", "next": "//evil.example/steal"}
+    response = await client.post("/login", data=form, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    assert (await client.get("/api/me")).json()["name"] == "heidi"
+
+
+async def test_wrong_password_is_refused_and_starts_no_session(client: httpx.AsyncClient, session: Session) -> None:
+    create_user(session, Actor.system("test"), name="ivan", role="viewer", password="ivan-password-12")
+    session.commit()
+    for body in ({"username": "ivan", "password": "wrong-password-1"}, {"username": "nobody", "password": "x" * 12}):
+        response = await client.post("/login", json=body)
+        assert response.status_code == 401
+        assert response.json()["error"] == {"code": "UNAUTHENTICATED", "message": "wrong user name or password"}
+    form = await client.post("/login", data={"username": "ivan", "password": "nope"})
+    assert form.status_code == 401 and "wrong user name or password" in form.text
+    assert (await client.get("/api/me")).status_code == 401
+    missing = await client.post("/login", json={"username": "ivan"})
+    assert missing.status_code == 400 and "required" in missing.json()["error"]["message"]
+
+
+async def test_oidc_login_creates_the_user_then_links_by_subject(
+    engine: Engine, settings: Settings, session: Session, provider: OIDCProvider
+) -> None:
+    make_user(session, "ada")  # a local user with the same name is not taken over: the new user gets another name
+    session.commit()
+    app = build_app(engine, oidc_settings(settings, provider))
+    async with portal_client(app) as client:
+        response = await client.get("/login/oidc")
+        hosts = [urlsplit(str(r.url)).netloc for r in response.history]
+        assert hosts[0] == "testserver" and urlsplit(provider.issuer).netloc in hosts
+        assert response.url.path == "/" and response.history[-1].url.path == "/login/oidc/callback"
+        me = await client.get("/api/me")
+        assert me.status_code == 200, me.text
+        assert me.json() == {"name": "ada-2", "platformAdmin": False, "readOnly": False, "teams": {}}
+
+    user = session.exec(select(User).where(col(User.oidc_subject) == "sub-ada-1")).one()
+    assert (user.name, user.email, user.display_name) == ("ada-2", "ada@example.test", "Ada Lovelace")
+
+    async with portal_client(app) as again:  # a second login finds the same user by its subject
+        await again.get("/login/oidc")
+        assert (await again.get("/api/me")).json()["name"] == "ada-2"
+    session.rollback()  # end the read transaction: see what the app committed since
+    assert len(session.exec(select(User).where(col(User.oidc_subject) == "sub-ada-1")).all()) == 1
+    logins = session.exec(select(AuditEvent).where(col(AuditEvent.action) == "user.login")).all()
+    assert [(e.target_name, e.summary["method"]) for e in logins] == [("ada-2", "oidc"), ("ada-2", "oidc")]
+
+
+async def test_oidc_callback_with_a_forged_state_is_refused(
+    engine: Engine, settings: Settings, provider: OIDCProvider
+) -> None:
+    async with portal_client(build_app(engine, oidc_settings(settings, provider))) as client:
+        start = await client.get("/login/oidc", follow_redirects=False)
+        assert start.status_code == 302
+        query = parse_qs(urlsplit(start.headers["location"]).query)
+        assert query["code_challenge_method"] == ["S256"] and query["nonce"]
+        response = await client.get("/login/oidc/callback", params={"code": "stolen", "state": "forged"})
+        assert response.status_code == 401 and "mismatching_state" in response.json()["error"]["message"]
+        assert (await client.get("/api/me")).status_code == 401
+
+
+async def test_an_insecure_issuer_needs_explicit_permission(
+    engine: Engine, settings: Settings, provider: OIDCProvider
+) -> None:
+    strict = oidc_settings(settings, provider, allow_insecure_issuer=False)
+    async with portal_client(build_app(engine, strict)) as client:
+        response = await client.get("/login/oidc")
+    assert response.status_code == 503
+    assert "LOOM_OIDC_ALLOW_INSECURE_ISSUER" in response.json()["error"]["message"]
