@@ -46,7 +46,7 @@ class UpstreamServers:
         tasks = [
             asyncio.create_task(server.serve(sockets=[self._sockets[name]])) for name, server in self.servers.items()
         ]
-        while not all(server.started for server in self.servers.values()):
+        while not all(server.started for server in self.servers.values()):  # noqa: ASYNC110 - uvicorn has no event
             await asyncio.sleep(0.01)
         self._started.set()
         await asyncio.gather(*tasks)
