@@ -1,0 +1,441 @@
+"""Apollo Federation v2 subgraphs: SDL with ``@key``, ``@external``, ``@requires``, ... -> :class:`Subgraph`.
+
+The subgraph's schema is the service's own types only: the federation machinery (``_Any``, ``FieldSet``,
+``_Service``, ``_Entity``, ``Query._entities``/``_service``, the directive definitions) is validated against but
+left out, and the directives are recorded in the IR (keys, :class:`FieldDirectives`, interface objects).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from graphql import (
+    ArgumentNode,
+    BooleanValueNode,
+    ConstDirectiveNode,
+    DefinitionNode,
+    DirectiveDefinitionNode,
+    DocumentNode,
+    EnumTypeDefinitionNode,
+    EnumTypeExtensionNode,
+    FieldDefinitionNode,
+    FieldNode,
+    GraphQLError,
+    GraphQLSchema,
+    GraphQLSyntaxError,
+    InlineFragmentNode,
+    InputObjectTypeDefinitionNode,
+    InputObjectTypeExtensionNode,
+    InterfaceTypeDefinitionNode,
+    InterfaceTypeExtensionNode,
+    ListValueNode,
+    ObjectTypeDefinitionNode,
+    ObjectTypeExtensionNode,
+    OperationDefinitionNode,
+    ScalarTypeDefinitionNode,
+    ScalarTypeExtensionNode,
+    SchemaExtensionNode,
+    SelectionSetNode,
+    StringValueNode,
+    TypeDefinitionNode,
+    TypeExtensionNode,
+    UnionTypeDefinitionNode,
+    UnionTypeExtensionNode,
+    build_ast_schema,
+    get_named_type,
+    is_interface_type,
+    is_object_type,
+    is_union_type,
+    parse,
+    validate_schema,
+)
+from graphql.validation.validate import validate_sdl
+
+from stitcher.errors import SchemaError
+from stitcher.ir import EntityKey, FieldDirectives, SourceKind, Subgraph
+from stitcher.sources import SourceSpec
+
+__all__ = [
+    "FEDERATION_TYPE_NAMES",
+    "field_set_fields",
+    "format_graphql_error",
+    "parse_field_set",
+    "print_field_set",
+    "subgraph_from_federation",
+]
+
+# The definitions a Federation v2 subgraph may use without defining them. Each directive is also available as
+# ``@federation__<name>`` (how @link exposes names that were not imported).
+_PRELUDE_TYPES = """
+scalar FieldSet
+scalar federation__FieldSet
+scalar _FieldSet
+scalar _Any
+scalar link__Import
+scalar federation__Scope
+scalar federation__Policy
+enum link__Purpose { SECURITY EXECUTION }
+"""
+_LOCATIONS_ALL = (
+    "SCHEMA | SCALAR | OBJECT | FIELD_DEFINITION | ARGUMENT_DEFINITION | INTERFACE | UNION | ENUM | ENUM_VALUE"
+    " | INPUT_OBJECT | INPUT_FIELD_DEFINITION"
+)
+_PRELUDE_DIRECTIVES = {
+    "key": "(fields: FieldSet!, resolvable: Boolean = true) repeatable on OBJECT | INTERFACE",
+    "requires": "(fields: FieldSet!) on FIELD_DEFINITION",
+    "provides": "(fields: FieldSet!) on FIELD_DEFINITION",
+    "external": "(reason: String) on OBJECT | FIELD_DEFINITION",
+    "shareable": " repeatable on OBJECT | FIELD_DEFINITION",
+    "override": "(from: String!, label: String) on FIELD_DEFINITION",
+    "inaccessible": f" on {_LOCATIONS_ALL}",
+    "interfaceObject": " on OBJECT",
+    "tag": f"(name: String!) repeatable on {_LOCATIONS_ALL}",
+    "composeDirective": "(name: String!) repeatable on SCHEMA",
+    "extends": " on OBJECT | INTERFACE",
+    "authenticated": " on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM",
+    "requiresScopes": "(scopes: [[federation__Scope!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM",
+    "policy": "(policies: [[federation__Policy!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM",
+    "cost": "(weight: Int!) on ARGUMENT_DEFINITION | ENUM | FIELD_DEFINITION | INPUT_FIELD_DEFINITION | OBJECT"
+    " | SCALAR",
+    "listSize": "(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!],"
+    " requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION",
+}
+_LINK_DIRECTIVE = "(url: String!, as: String, import: [link__Import], for: link__Purpose) repeatable on SCHEMA"
+
+# Types that belong to the federation machinery, never to the product.
+FEDERATION_TYPE_NAMES = frozenset(
+    {
+        "FieldSet",
+        "federation__FieldSet",
+        "_FieldSet",
+        "_Any",
+        "link__Import",
+        "link__Purpose",
+        "federation__Scope",
+        "federation__Policy",
+        "_Service",
+        "_Entity",
+    }
+)
+_FEDERATION_DIRECTIVE_NAMES = frozenset(
+    {"link", *_PRELUDE_DIRECTIVES, *(f"federation__{name}" for name in _PRELUDE_DIRECTIVES)}
+)
+_ROOT_FIELDS = frozenset({"_entities", "_service"})
+
+
+def _prelude() -> list[DefinitionNode]:
+    lines = [_PRELUDE_TYPES, f"directive @link{_LINK_DIRECTIVE}"]
+    for name, rest in _PRELUDE_DIRECTIVES.items():
+        lines.append(f"directive @{name}{rest}")
+        lines.append(f"directive @federation__{name}{rest}")
+    return list(parse("\n".join(lines), no_location=True).definitions)
+
+
+_PRELUDE = _prelude()
+
+
+def format_graphql_error(error: GraphQLError) -> str:
+    """``message (line L, column C)``: the error with where it is, without graphql-core's source excerpt."""
+    where = ", ".join(f"line {loc.line}, column {loc.column}" for loc in error.locations or ())
+    return f"{error.message} ({where})" if where else error.message
+
+
+# --- field sets (the selection sets in @key, @requires, @provides) ------------------------------------------------
+
+
+def parse_field_set(field_set: str) -> SelectionSetNode:
+    """Parse a field set such as ``"id org { id }"``; raises GraphQLSyntaxError on bad input."""
+    document = parse(f"{{{field_set}}}", no_location=True)
+    operation = document.definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    return operation.selection_set
+
+
+def print_field_set(selection_set: SelectionSetNode) -> str:
+    """The compact one-line form of a field set: ``id org { id } ... on Book { isbn }``."""
+    parts: list[str] = []
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            text = f"{selection.alias.value}: {selection.name.value}" if selection.alias else selection.name.value
+            if selection.selection_set:
+                text += f" {{ {print_field_set(selection.selection_set)} }}"
+        elif isinstance(selection, InlineFragmentNode):
+            condition = f" on {selection.type_condition.name.value}" if selection.type_condition else ""
+            text = f"...{condition} {{ {print_field_set(selection.selection_set)} }}"
+        else:  # fragment spreads are not allowed in field sets
+            raise GraphQLSyntaxError(None, 0, "field sets cannot use named fragments")  # type: ignore[arg-type]
+        parts.append(text)
+    return " ".join(parts)
+
+
+def field_set_fields(schema: GraphQLSchema, type_name: str, field_set: str) -> list[tuple[str, str]]:
+    """Every ``(type, field)`` a field set selects, walking nested selections; raises ValueError naming a field
+    that does not exist (or a field set that does not parse)."""
+    try:
+        selection_set = parse_field_set(field_set)
+    except GraphQLError as exc:
+        raise ValueError(f'field set "{field_set}" does not parse: {exc.message}') from exc
+    found: list[tuple[str, str]] = []
+    _walk_field_set(schema, type_name, selection_set, found, field_set)
+    return found
+
+
+def _walk_field_set(
+    schema: GraphQLSchema, type_name: str, selection_set: SelectionSetNode, found: list[tuple[str, str]], text: str
+) -> None:
+    parent = schema.get_type(type_name)
+    if not (is_object_type(parent) or is_interface_type(parent) or is_union_type(parent)):
+        raise ValueError(f'field set "{text}": type {type_name} has no fields')
+    for selection in selection_set.selections:
+        if isinstance(selection, InlineFragmentNode):
+            target = selection.type_condition.name.value if selection.type_condition else type_name
+            _walk_field_set(schema, target, selection.selection_set, found, text)
+            continue
+        assert isinstance(selection, FieldNode)
+        name = selection.name.value
+        if name == "__typename":
+            continue
+        fields = getattr(parent, "fields", {})
+        if name not in fields:
+            raise ValueError(f'field set "{text}": {type_name}.{name} does not exist')
+        found.append((type_name, name))
+        if selection.selection_set:
+            _walk_field_set(schema, get_named_type(fields[name].type).name, selection.selection_set, found, text)
+
+
+# --- directives ------------------------------------------------------------------------------------------------------
+
+
+def _directive_name(node: ConstDirectiveNode) -> str:
+    name = node.name.value
+    return name.removeprefix("federation__")
+
+
+def _directives(nodes: Iterable[ConstDirectiveNode] | None, name: str) -> Iterator[ConstDirectiveNode]:
+    for node in nodes or ():
+        if _directive_name(node) == name:
+            yield node
+
+
+def _has(nodes: Iterable[ConstDirectiveNode] | None, name: str) -> bool:
+    return any(True for _ in _directives(nodes, name))
+
+
+def _argument(node: ConstDirectiveNode, name: str) -> Any:
+    argument: ArgumentNode
+    for argument in node.arguments or ():
+        if argument.name.value == name:
+            value = argument.value
+            if isinstance(value, StringValueNode):
+                return value.value
+            if isinstance(value, BooleanValueNode):
+                return value.value
+            if isinstance(value, ListValueNode):
+                return [v.value for v in value.values if isinstance(v, StringValueNode)]
+            return None
+    return None
+
+
+_TypeNode = (
+    ObjectTypeDefinitionNode | ObjectTypeExtensionNode | InterfaceTypeDefinitionNode | InterfaceTypeExtensionNode
+)
+_OBJECT_LIKE = (
+    ObjectTypeDefinitionNode,
+    ObjectTypeExtensionNode,
+    InterfaceTypeDefinitionNode,
+    InterfaceTypeExtensionNode,
+)
+_EXTENSION_TO_DEFINITION: dict[type[Any], type[Any]] = {
+    ObjectTypeExtensionNode: ObjectTypeDefinitionNode,
+    InterfaceTypeExtensionNode: InterfaceTypeDefinitionNode,
+    UnionTypeExtensionNode: UnionTypeDefinitionNode,
+    EnumTypeExtensionNode: EnumTypeDefinitionNode,
+    InputObjectTypeExtensionNode: InputObjectTypeDefinitionNode,
+    ScalarTypeExtensionNode: ScalarTypeDefinitionNode,
+}
+
+
+def _definitions_for_extensions(definitions: Sequence[DefinitionNode]) -> list[DefinitionNode]:
+    """Federation lets a subgraph ``extend type Product`` that it never defines: make the first such extension the
+    definition, as Apollo's subgraph libraries do."""
+    defined = {d.name.value for d in definitions if isinstance(d, TypeDefinitionNode)}
+    out: list[DefinitionNode] = []
+    for definition in definitions:
+        if isinstance(definition, TypeExtensionNode) and definition.name.value not in defined:
+            definition_class = _EXTENSION_TO_DEFINITION[type(definition)]
+            values = {k: getattr(definition, k) for k in definition.keys}
+            definition = definition_class(description=None, **values)
+            defined.add(definition.name.value)
+        out.append(definition)
+    return out
+
+
+def _strip_machinery(definitions: Sequence[DefinitionNode]) -> list[DefinitionNode]:
+    """The service's own definitions: no federation types, directive definitions, ``_entities``/``_service``."""
+    out: list[DefinitionNode] = []
+    for definition in definitions:
+        if isinstance(definition, DirectiveDefinitionNode) and definition.name.value in _FEDERATION_DIRECTIVE_NAMES:
+            continue
+        if isinstance(definition, TypeDefinitionNode | TypeExtensionNode):
+            if definition.name.value in FEDERATION_TYPE_NAMES:
+                continue
+            if isinstance(definition, ObjectTypeDefinitionNode | ObjectTypeExtensionNode) and definition.fields:
+                fields = tuple(f for f in definition.fields if f.name.value not in _ROOT_FIELDS)
+                if len(fields) != len(definition.fields):
+                    if not fields:
+                        continue
+                    definition = dataclasses.replace(definition, fields=fields)
+        if isinstance(definition, SchemaExtensionNode) and not definition.operation_types:
+            continue
+        out.append(definition)
+    return out
+
+
+def _user_defined_names(definitions: Sequence[DefinitionNode]) -> tuple[set[str], set[str]]:
+    types = {d.name.value for d in definitions if isinstance(d, TypeDefinitionNode)}
+    directives = {d.name.value for d in definitions if isinstance(d, DirectiveDefinitionNode)}
+    return types, directives
+
+
+def _build_schema(service: str, definitions: list[DefinitionNode]) -> GraphQLSchema:
+    try:
+        schema = build_ast_schema(DocumentNode(definitions=tuple(definitions)), assume_valid_sdl=True)
+    except (GraphQLError, TypeError) as exc:
+        raise SchemaError(f"invalid schema: {exc}", service=service) from exc
+    errors = [e for e in validate_schema(schema) if "Query root type must be provided" not in e.message]
+    if errors:
+        raise SchemaError(
+            "invalid schema: " + "; ".join(format_graphql_error(e) for e in errors), service=service
+        ) from errors[0]
+    return schema
+
+
+def parse_sdl(service: str, sdl: str) -> DocumentNode:
+    try:
+        return parse(sdl)
+    except GraphQLSyntaxError as exc:
+        raise SchemaError(f"SDL does not parse: {format_graphql_error(exc)}", service=service) from exc
+
+
+def subgraph_from_federation(spec: SourceSpec) -> Subgraph:
+    """Read a Federation v2 subgraph SDL (also Federation 1 style ``extend type``) into the IR."""
+    service = spec.name
+    document = parse_sdl(service, spec.schema)
+    definitions = _definitions_for_extensions(document.definitions)
+    user_types, user_directives = _user_defined_names(definitions)
+    prelude = [
+        d
+        for d in _PRELUDE
+        if not (isinstance(d, TypeDefinitionNode) and d.name.value in user_types)
+        and not (isinstance(d, DirectiveDefinitionNode) and d.name.value in user_directives)
+    ]
+    sdl_errors = validate_sdl(DocumentNode(definitions=tuple(prelude + definitions)))
+    if sdl_errors:
+        raise SchemaError(
+            "invalid SDL: " + "; ".join(format_graphql_error(e) for e in sdl_errors), service=service
+        ) from sdl_errors[0]
+    schema = _build_schema(service, _strip_machinery(definitions))
+
+    keys: dict[str, list[EntityKey]] = {}
+    fields: dict[tuple[str, str], FieldDirectives] = {}
+    interface_objects: set[str] = set()
+    inaccessible: set[str] = set()
+    problems: list[str] = []
+
+    for definition in definitions:
+        if not isinstance(definition, TypeDefinitionNode | TypeExtensionNode):
+            continue
+        type_name = definition.name.value
+        if type_name in FEDERATION_TYPE_NAMES:
+            continue
+        type_directives = definition.directives
+        if _has(type_directives, "inaccessible"):
+            inaccessible.add(type_name)
+        if isinstance(definition, EnumTypeDefinitionNode | EnumTypeExtensionNode):
+            for value in definition.values or ():
+                if _has(value.directives, "inaccessible"):
+                    inaccessible.add(f"{type_name}.{value.name.value}")
+        if isinstance(definition, InputObjectTypeDefinitionNode | InputObjectTypeExtensionNode):
+            for input_field in definition.fields or ():
+                if _has(input_field.directives, "inaccessible"):
+                    inaccessible.add(f"{type_name}.{input_field.name.value}")
+        if not isinstance(definition, _OBJECT_LIKE):
+            continue
+        for key in _directives(type_directives, "key"):
+            field_set = _argument(key, "fields")
+            resolvable = _argument(key, "resolvable")
+            if not isinstance(field_set, str):
+                problems.append(f"@key on {type_name} needs a fields string")
+                continue
+            try:
+                field_set_fields(schema, type_name, field_set)
+            except ValueError as exc:
+                problems.append(f"@key on {type_name}: {exc}")
+                continue
+            keys.setdefault(type_name, []).append(EntityKey(field_set, resolvable is not False))
+        if _has(type_directives, "interfaceObject"):
+            interface_objects.add(type_name)
+        type_external = _has(type_directives, "external")
+        type_shareable = _has(type_directives, "shareable")
+        for field_node in definition.fields or ():
+            directives = _field_directives(field_node, type_external, type_shareable)
+            coordinate = (type_name, field_node.name.value)
+            if field_node.name.value in _ROOT_FIELDS:
+                continue
+            for argument in field_node.arguments or ():
+                if _has(argument.directives, "inaccessible"):
+                    inaccessible.add(f"{type_name}.{field_node.name.value}({argument.name.value}:)")
+            problems.extend(_check_field_sets(schema, type_name, field_node, directives))
+            if directives != FieldDirectives():
+                fields[coordinate] = directives
+    if problems:
+        raise SchemaError("; ".join(problems), service=service)
+    return Subgraph(
+        name=service,
+        kind=SourceKind.FEDERATION,
+        schema=schema,
+        url=spec.url,
+        keys={name: tuple(value) for name, value in keys.items()},
+        fields=fields,
+        interface_objects=frozenset(interface_objects),
+        inaccessible=frozenset(inaccessible),
+    )
+
+
+def _field_directives(node: FieldDefinitionNode, type_external: bool, type_shareable: bool) -> FieldDirectives:
+    directives = node.directives
+    override = next(_directives(directives, "override"), None)
+    requires = next(_directives(directives, "requires"), None)
+    provides = next(_directives(directives, "provides"), None)
+    return FieldDirectives(
+        external=type_external or _has(directives, "external"),
+        requires=_argument(requires, "fields") if requires else None,
+        provides=_argument(provides, "fields") if provides else None,
+        shareable=type_shareable or _has(directives, "shareable"),
+        override_from=_argument(override, "from") if override else None,
+        inaccessible=_has(directives, "inaccessible"),
+        tags=tuple(t for d in _directives(directives, "tag") if isinstance(t := _argument(d, "name"), str)),
+    )
+
+
+def _check_field_sets(
+    schema: GraphQLSchema, type_name: str, node: FieldDefinitionNode, directives: FieldDirectives
+) -> list[str]:
+    problems: list[str] = []
+    coordinate = f"{type_name}.{node.name.value}"
+    if directives.requires is not None:
+        try:
+            field_set_fields(schema, type_name, directives.requires)
+        except ValueError as exc:
+            problems.append(f"@requires on {coordinate}: {exc}")
+    if directives.provides is not None:
+        parent = schema.get_type(type_name)
+        field = getattr(parent, "fields", {}).get(node.name.value)
+        if field is not None:
+            try:
+                field_set_fields(schema, get_named_type(field.type).name, directives.provides)
+            except ValueError as exc:
+                problems.append(f"@provides on {coordinate}: {exc}")
+    return problems

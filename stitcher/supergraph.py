@@ -1,0 +1,558 @@
+"""Print a composed product as SDL (the API schema) or as a Federation v2 supergraph, and load a supergraph SDL.
+
+The supergraph is the shape Apollo's composition prints (``@link`` to link v1.0 and join v0.3, ``join__Graph``,
+``@join__type``/``@join__field``/``@join__implements``/``@join__unionMember``/``@join__enumValue``), so Apollo
+Gateway or Hive Gateway can load what we print, and :func:`load_supergraph` reads what they print.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    BooleanValueNode,
+    ConstDirectiveNode,
+    EnumValueNode,
+    GraphQLArgument,
+    GraphQLEnumType,
+    GraphQLError,
+    GraphQLField,
+    GraphQLInputField,
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    StringValueNode,
+    build_ast_schema,
+    is_introspection_type,
+    is_specified_scalar_type,
+    parse,
+    print_ast,
+    validate_schema,
+)
+from graphql.language.print_string import print_string
+from graphql.utilities.get_default_value_ast import get_default_value_ast
+
+from stitcher.errors import SchemaError
+from stitcher.federation import format_graphql_error
+from stitcher.ir import EntityKey, FieldDirectives, FieldJoin, SourceKind, Subgraph, Supergraph, TypeJoin
+
+__all__ = ["api_schema", "load_supergraph", "print_product_sdl", "print_schema_sdl", "print_supergraph_sdl"]
+
+ROOT_TYPE_NAMES = ("Query", "Mutation", "Subscription")
+_DEFAULT_DEPRECATION = "No longer supported"
+
+
+# --- a small SDL printer with hooks (graphql-core's printer cannot add directives or skip elements) -----------------
+
+
+@dataclass
+class _Hooks:
+    """What to skip (schema coordinates) and which directives to print after each element."""
+
+    skip: Callable[[str], bool] = lambda coordinate: False
+    type_directives: Callable[[GraphQLNamedType], str] = lambda t: ""
+    field_directives: Callable[[str, str], str] = lambda type_name, field_name: ""
+    enum_value_directives: Callable[[str, str], str] = lambda enum_name, value: ""
+    schema_directives: str = ""
+    extra: list[str] = field(default_factory=list)  # definitions printed before the types
+
+
+def _description(text: str | None, indent: str) -> str:
+    return f"{indent}{print_string(text)}\n" if text else ""
+
+
+def _deprecated(reason: str | None) -> str:
+    if reason is None:
+        return ""
+    return " @deprecated" if reason == _DEFAULT_DEPRECATION else f" @deprecated(reason: {print_string(reason)})"
+
+
+def _default(value: GraphQLArgument | GraphQLInputField) -> str:
+    node = get_default_value_ast(value)
+    return f" = {print_ast(node)}" if node is not None else ""
+
+
+def _print_args(coordinate: str, args: dict[str, GraphQLArgument], hooks: _Hooks) -> str:
+    shown = [(name, arg) for name, arg in args.items() if not hooks.skip(f"{coordinate}({name}:)")]
+    if not shown:
+        return ""
+    if not any(arg.description for _, arg in shown):
+        inner = ", ".join(
+            f"{name}: {arg.type}{_default(arg)}{_deprecated(arg.deprecation_reason)}" for name, arg in shown
+        )
+        return f"({inner})"
+    lines = [
+        f"{_description(arg.description, '    ')}    {arg_name}: {arg.type}{_default(arg)}"
+        f"{_deprecated(arg.deprecation_reason)}"
+        for arg_name, arg in shown
+    ]
+    return "(\n" + "\n".join(lines) + "\n  )"
+
+
+def _print_type(named: GraphQLNamedType, hooks: _Hooks) -> str:
+    name = named.name
+    head = _description(named.description, "")
+    directives = hooks.type_directives(named)
+    if isinstance(named, GraphQLScalarType):
+        specified = f" @specifiedBy(url: {print_string(named.specified_by_url)})" if named.specified_by_url else ""
+        return f"{head}scalar {name}{specified}{directives}"
+    if isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
+        keyword = "type" if isinstance(named, GraphQLObjectType) else "interface"
+        interfaces = [i.name for i in named.interfaces if not hooks.skip(i.name)]
+        implements = f" implements {' & '.join(interfaces)}" if interfaces else ""
+        lines = []
+        for field_name, gql_field in named.fields.items():
+            if hooks.skip(f"{name}.{field_name}"):
+                continue
+            lines.append(_print_field(name, field_name, gql_field, hooks))
+        return f"{head}{keyword} {name}{implements}{directives} {{\n" + "\n".join(lines) + "\n}"
+    if isinstance(named, GraphQLUnionType):
+        members = [t.name for t in named.types if not hooks.skip(t.name)]
+        return f"{head}union {name}{directives} = {' | '.join(members)}"
+    if isinstance(named, GraphQLEnumType):
+        lines = [
+            f"{_description(value.description, '  ')}  {value_name}{_deprecated(value.deprecation_reason)}"
+            f"{hooks.enum_value_directives(name, value_name)}"
+            for value_name, value in named.values.items()
+            if not hooks.skip(f"{name}.{value_name}")
+        ]
+        return f"{head}enum {name}{directives} {{\n" + "\n".join(lines) + "\n}"
+    assert isinstance(named, GraphQLInputObjectType)
+    lines = [
+        f"{_description(input_field.description, '  ')}  {field_name}: {input_field.type}{_default(input_field)}"
+        f"{_deprecated(input_field.deprecation_reason)}{hooks.field_directives(name, field_name)}"
+        for field_name, input_field in named.fields.items()
+        if not hooks.skip(f"{name}.{field_name}")
+    ]
+    return f"{head}input {name}{directives} {{\n" + "\n".join(lines) + "\n}"
+
+
+def _print_field(type_name: str, field_name: str, gql_field: GraphQLField, hooks: _Hooks) -> str:
+    args = _print_args(f"{type_name}.{field_name}", gql_field.args, hooks)
+    return (
+        f"{_description(gql_field.description, '  ')}  {field_name}{args}: {gql_field.type}"
+        f"{_deprecated(gql_field.deprecation_reason)}{hooks.field_directives(type_name, field_name)}"
+    )
+
+
+def _ordered_types(schema: GraphQLSchema, hooks: _Hooks) -> list[GraphQLNamedType]:
+    types = [
+        t
+        for name, t in schema.type_map.items()
+        if not is_introspection_type(t) and not is_specified_scalar_type(t) and not hooks.skip(name)
+    ]
+    roots = [t for root in ROOT_TYPE_NAMES for t in types if t.name == root]
+    return roots + sorted((t for t in types if t.name not in ROOT_TYPE_NAMES), key=lambda t: t.name)
+
+
+def print_schema_sdl(schema: GraphQLSchema, *, skip: Iterable[str] = ()) -> str:
+    """SDL of a schema's types in a stable order (root types, then by name), without the elements in ``skip``
+    (schema coordinates) and without custom directive definitions."""
+    hidden = frozenset(skip)
+    return _print(schema, _Hooks(skip=hidden.__contains__))
+
+
+def _print(schema: GraphQLSchema, hooks: _Hooks) -> str:
+    parts: list[str] = []
+    roots = {"query": schema.query_type, "mutation": schema.mutation_type, "subscription": schema.subscription_type}
+    named_roots = {op: t.name for op, t in roots.items() if t is not None}
+    if hooks.schema_directives or any(
+        name != op.capitalize() for op, name in named_roots.items()
+    ):  # the schema block is needed for directives or unusual root names
+        body = "\n".join(f"  {op}: {name}" for op, name in named_roots.items())
+        opening = "{" if hooks.schema_directives.endswith("\n") else " {"
+        parts.append(f"schema{hooks.schema_directives}{opening}\n{body}\n}}")
+    parts.extend(hooks.extra)
+    parts.extend(_print_type(t, hooks) for t in _ordered_types(schema, hooks))
+    return "\n\n".join(parts) + "\n"
+
+
+def api_schema(full: GraphQLSchema, inaccessible: Iterable[str]) -> GraphQLSchema:
+    """The schema clients see: ``full`` without the @inaccessible elements. Raises ValueError (with every schema
+    error) when removing them leaves an invalid schema, e.g. a type with no fields left."""
+    sdl = print_schema_sdl(full, skip=inaccessible)
+    schema = build_ast_schema(parse(sdl), assume_valid_sdl=True)
+    errors = validate_schema(schema)
+    if errors:
+        raise ValueError("; ".join(format_graphql_error(e) for e in errors))
+    return schema
+
+
+def print_product_sdl(sg: Supergraph) -> str:
+    """The product's API schema as SDL, in a stable order."""
+    return print_schema_sdl(sg.schema)
+
+
+# --- supergraph SDL ----------------------------------------------------------------------------------------------
+
+_LINK_SPEC = "https://specs.apollo.dev/link/v1.0"
+_JOIN_SPEC = "https://specs.apollo.dev/join/v0.3"
+_INACCESSIBLE_SPEC = "https://specs.apollo.dev/inaccessible/v0.2"
+_MACHINERY = """directive @join__enumValue(graph: join__Graph!) repeatable on ENUM_VALUE
+
+directive @join__field(graph: join__Graph, requires: join__FieldSet, provides: join__FieldSet, type: String, \
+external: Boolean, override: String, usedOverridden: Boolean) repeatable on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
+
+directive @join__graph(name: String!, url: String!) on ENUM_VALUE
+
+directive @join__implements(graph: join__Graph!, interface: String!) repeatable on OBJECT | INTERFACE
+
+directive @join__type(graph: join__Graph!, key: join__FieldSet, extension: Boolean! = false, \
+resolvable: Boolean! = true, isInterfaceObject: Boolean! = false) repeatable on OBJECT | INTERFACE | UNION | ENUM \
+| INPUT_OBJECT | SCALAR
+
+directive @join__unionMember(graph: join__Graph!, member: String!) repeatable on UNION
+
+directive @link(url: String, as: String, for: link__Purpose, import: [link__Import]) repeatable on SCHEMA
+
+scalar join__FieldSet
+
+scalar link__Import
+
+enum link__Purpose {
+  \"\"\"`SECURITY` features provide metadata necessary to securely resolve fields.\"\"\"
+  SECURITY
+
+  \"\"\"`EXECUTION` features provide metadata necessary for operation execution.\"\"\"
+  EXECUTION
+}"""
+_INACCESSIBLE_DIRECTIVE = (
+    "directive @inaccessible on FIELD_DEFINITION | OBJECT | INTERFACE | UNION | ARGUMENT_DEFINITION | SCALAR | ENUM"
+    " | ENUM_VALUE | INPUT_OBJECT | INPUT_FIELD_DEFINITION"
+)
+
+
+def _directive(directive: str, /, **arguments: object) -> str:
+    """``@name(arg: value, ...)``; None is left out, ``graph`` is an enum member, booleans print as literals."""
+    shown = []
+    for key, value in arguments.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            literal = "true" if value else "false"
+        else:
+            literal = str(value) if key == "graph" else print_string(str(value))
+        shown.append(f"{key}: {literal}")
+    return f" @{directive}({', '.join(shown)})" if shown else f" @{directive}"
+
+
+def print_supergraph_sdl(sg: Supergraph) -> str:
+    """A Federation v2 supergraph SDL (join v0.3) for the product, with @inaccessible elements kept and marked."""
+    full = sg.full_schema or sg.schema
+    inaccessible = sg.inaccessible
+    enum_of = sg.graph_enum
+    mark = " @inaccessible"
+
+    def type_directives(named: GraphQLNamedType) -> str:
+        joins = sg.types.get(named.name, ())
+        out = []
+        if isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
+            for interface in named.interfaces:
+                for graph in _graphs_implementing(sg, named.name, interface.name):
+                    out.append(_directive("join__implements", graph=enum_of[graph], interface=interface.name))
+        for join in joins:
+            out.append(
+                _directive(
+                    "join__type",
+                    graph=enum_of[join.graph],
+                    key=join.key,
+                    extension=True if join.extension else None,
+                    resolvable=None if join.resolvable else False,
+                    isInterfaceObject=True if join.is_interface_object else None,
+                )
+            )
+        if isinstance(named, GraphQLUnionType):
+            for member in named.types:
+                for graph in _graphs_with_member(sg, named.name, member.name):
+                    out.append(_directive("join__unionMember", graph=enum_of[graph], member=member.name))
+        if named.name in inaccessible:
+            out.append(mark)
+        return "".join(out)
+
+    def field_directives(type_name: str, field_name: str) -> str:
+        coordinate = f"{type_name}.{field_name}"
+        suffix = mark if coordinate in inaccessible else ""
+        joins = sg.fields.get((type_name, field_name))
+        if joins is None:
+            return suffix
+        type_graphs = _distinct(j.graph for j in sg.types.get(type_name, ()))
+        plain = all(j == FieldJoin(j.graph) for j in joins)
+        if plain and [j.graph for j in joins] == type_graphs:
+            return suffix  # resolvable by every subgraph that defines the type: no @join__field needed
+        out = []
+        for join in joins:
+            if join.graph not in type_graphs:  # resolved through an @interfaceObject: Apollo prints a bare one
+                if " @join__field" not in out:
+                    out.append(" @join__field")
+                continue
+            out.append(
+                _directive(
+                    "join__field",
+                    graph=enum_of[join.graph],
+                    requires=join.requires,
+                    provides=join.provides,
+                    type=join.type,
+                    external=True if join.external else None,
+                    override=join.override_from,
+                )
+            )
+        return "".join(out) + suffix
+
+    def enum_value_directives(enum_name: str, value: str) -> str:
+        out = [_directive("join__enumValue", graph=enum_of[g]) for g in _graphs_with_value(sg, enum_name, value)]
+        if f"{enum_name}.{value}" in inaccessible:
+            out.append(mark)
+        return "".join(out)
+
+    links = [f'\n  @link(url: "{_LINK_SPEC}")', f'\n  @link(url: "{_JOIN_SPEC}", for: EXECUTION)']
+    extra = []
+    if inaccessible:
+        links.append(f'\n  @link(url: "{_INACCESSIBLE_SPEC}", for: SECURITY)')
+        extra.append(_INACCESSIBLE_DIRECTIVE)
+    extra.append(_MACHINERY)
+    graph_lines = "\n".join(
+        f"  {enum_of[name]}{_directive('join__graph', name=name, url=sub.url or '')}"
+        for name, sub in sg.subgraphs.items()
+    )
+    extra.append(f"enum join__Graph {{\n{graph_lines}\n}}")
+    hooks = _Hooks(
+        skip=lambda coordinate: False,
+        type_directives=type_directives,
+        field_directives=field_directives,
+        enum_value_directives=enum_value_directives,
+        schema_directives="".join(links) + "\n",  # the block's brace goes on its own line
+        extra=extra,
+    )
+    return _print(full, hooks)
+
+
+def _distinct(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _graphs_of(sg: Supergraph, type_name: str) -> list[str]:
+    return _distinct(j.graph for j in sg.types.get(type_name, ()))
+
+
+def _subgraph_type(sg: Supergraph, graph: str, type_name: str) -> GraphQLNamedType | None:
+    schema = sg.subgraphs[graph].schema
+    return schema.get_type(type_name) if schema is not None else None
+
+
+def _graphs_implementing(sg: Supergraph, type_name: str, interface: str) -> list[str]:
+    out = []
+    for graph in _graphs_of(sg, type_name):
+        if sg.subgraphs[graph].schema is None:
+            if graph in _graphs_of(sg, interface):
+                out.append(graph)
+            continue
+        own = _subgraph_type(sg, graph, type_name)
+        if isinstance(own, GraphQLObjectType | GraphQLInterfaceType) and any(
+            i.name == interface for i in own.interfaces
+        ):
+            out.append(graph)
+    return out
+
+
+def _graphs_with_member(sg: Supergraph, union: str, member: str) -> list[str]:
+    out = []
+    for graph in _graphs_of(sg, union):
+        own = _subgraph_type(sg, graph, union)
+        if own is None and sg.subgraphs[graph].schema is None:
+            if graph in _graphs_of(sg, member):
+                out.append(graph)
+        elif isinstance(own, GraphQLUnionType) and any(t.name == member for t in own.types):
+            out.append(graph)
+    return out
+
+
+def _graphs_with_value(sg: Supergraph, enum: str, value: str) -> list[str]:
+    out = []
+    for graph in _graphs_of(sg, enum):
+        own = _subgraph_type(sg, graph, enum)
+        if (own is None and sg.subgraphs[graph].schema is None) or (
+            isinstance(own, GraphQLEnumType) and value in own.values
+        ):
+            out.append(graph)
+    return out
+
+
+# --- loading a supergraph SDL --------------------------------------------------------------------------------------
+
+
+def _argument_value(node: ConstDirectiveNode, name: str) -> Any:
+    for argument in node.arguments or ():
+        if argument.name.value == name:
+            value = argument.value
+            if isinstance(value, StringValueNode | BooleanValueNode):
+                return value.value
+            if isinstance(value, EnumValueNode):
+                return value.value
+    return None
+
+
+def _applied(element: Any, name: str) -> list[ConstDirectiveNode]:
+    nodes = [element.ast_node, *getattr(element, "extension_ast_nodes", ())]
+    return [d for node in nodes if node is not None for d in node.directives or () if d.name.value == name]
+
+
+def load_supergraph(sdl: str) -> Supergraph:
+    """Read a Federation v2 supergraph SDL (ours, Apollo's or Hive's) into the IR; SchemaError says what is wrong."""
+    try:
+        full_with_machinery = build_ast_schema(parse(sdl))
+    except GraphQLError as exc:
+        raise SchemaError(f"supergraph SDL is invalid: {format_graphql_error(exc)}") from exc
+    except TypeError as exc:
+        raise SchemaError(f"supergraph SDL is invalid: {exc}") from exc
+    join, inaccessible_name = _spec_names(full_with_machinery)
+    graph_enum_type = full_with_machinery.get_type(f"{join}__Graph")
+    if not isinstance(graph_enum_type, GraphQLEnumType):
+        raise SchemaError(f"supergraph SDL has no {join}__Graph enum: is it a Federation v2 supergraph?")
+    graph_name: dict[str, str] = {}
+    subgraphs: dict[str, Subgraph] = {}
+    for member, value in graph_enum_type.values.items():
+        found = _applied(value, f"{join}__graph")
+        if not found:
+            raise SchemaError(f"{join}__Graph.{member} has no @{join}__graph(name:, url:)")
+        name = str(_argument_value(found[0], "name"))
+        graph_name[member] = name
+        url = _argument_value(found[0], "url")
+        subgraphs[name] = Subgraph(name=name, kind=SourceKind.FEDERATION, schema=None, url=url or None)
+
+    def is_machinery(type_name: str) -> bool:
+        return type_name.startswith((f"{join}__", "link__"))
+
+    types: dict[str, tuple[TypeJoin, ...]] = {}
+    fields: dict[tuple[str, str], tuple[FieldJoin, ...]] = {}
+    inaccessible: set[str] = set()
+    bare: list[tuple[GraphQLObjectType | GraphQLInterfaceType, str]] = []
+    for type_name, named in full_with_machinery.type_map.items():
+        if is_introspection_type(named) or is_machinery(type_name):
+            continue
+        if _applied(named, inaccessible_name):
+            inaccessible.add(type_name)
+        type_joins = tuple(
+            TypeJoin(
+                graph=graph_name[str(_argument_value(d, "graph"))],
+                key=_argument_value(d, "key"),
+                resolvable=_argument_value(d, "resolvable") is not False,
+                extension=_argument_value(d, "extension") is True,
+                is_interface_object=_argument_value(d, "isInterfaceObject") is True,
+            )
+            for d in _applied(named, f"{join}__type")
+        )
+        if type_joins:
+            types[type_name] = type_joins
+        if isinstance(named, GraphQLEnumType):
+            inaccessible.update(
+                f"{type_name}.{v}" for v, value in named.values.items() if _applied(value, inaccessible_name)
+            )
+        if isinstance(named, GraphQLInputObjectType):
+            inaccessible.update(
+                f"{type_name}.{f}" for f, value in named.fields.items() if _applied(value, inaccessible_name)
+            )
+        if not isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
+            continue
+        type_graphs = _distinct(j.graph for j in type_joins)
+        for field_name, gql_field in named.fields.items():
+            if _applied(gql_field, inaccessible_name):
+                inaccessible.add(f"{type_name}.{field_name}")
+            inaccessible.update(
+                f"{type_name}.{field_name}({a}:)"
+                for a, arg in gql_field.args.items()
+                if _applied(arg, inaccessible_name)
+            )
+            applied = _applied(gql_field, f"{join}__field")
+            if not applied:
+                fields[(type_name, field_name)] = tuple(FieldJoin(g) for g in type_graphs)
+                continue
+            joins = []
+            for d in applied:
+                graph = _argument_value(d, "graph")
+                if graph is None:
+                    bare.append((named, field_name))
+                    continue
+                joins.append(
+                    FieldJoin(
+                        graph=graph_name[str(graph)],
+                        requires=_argument_value(d, "requires"),
+                        provides=_argument_value(d, "provides"),
+                        external=_argument_value(d, "external") is True or _argument_value(d, "usedOverridden") is True,
+                        override_from=_argument_value(d, "override"),
+                        type=_argument_value(d, "type"),
+                    )
+                )
+            fields[(type_name, field_name)] = tuple(joins)
+    for named, field_name in bare:  # fields resolved through an @interfaceObject of one of the type's interfaces
+        joins = list(fields[(named.name, field_name)])
+        for interface in named.interfaces:
+            for type_join in types.get(interface.name, ()):
+                graph = type_join.graph
+                if (
+                    type_join.is_interface_object
+                    and any(j.graph == graph for j in fields.get((interface.name, field_name), ()))
+                    and all(j.graph != graph for j in joins)
+                ):
+                    joins.append(FieldJoin(graph))
+        fields[(named.name, field_name)] = tuple(joins)
+
+    _fill_subgraphs(subgraphs, types, fields)
+    skip_machinery = {name for name in full_with_machinery.type_map if is_machinery(name)}
+    full = build_ast_schema(parse(print_schema_sdl(full_with_machinery, skip=skip_machinery)), assume_valid_sdl=True)
+    try:
+        api = api_schema(full, inaccessible)
+    except ValueError as exc:
+        raise SchemaError(f"supergraph API schema is invalid: {exc}") from exc
+    return Supergraph(
+        schema=api,
+        subgraphs=subgraphs,
+        types=types,
+        fields=fields,
+        graph_enum={name: member for member, name in graph_name.items()},
+        full_schema=full,
+        inaccessible=frozenset(inaccessible),
+    )
+
+
+def _spec_names(schema: GraphQLSchema) -> tuple[str, str]:
+    """The names the supergraph uses for the join and inaccessible specs (``@link(url:, as:)`` may rename them)."""
+    join, inaccessible = "join", "inaccessible"
+    for link in _applied(schema, "link"):
+        url = str(_argument_value(link, "url") or "")
+        alias = _argument_value(link, "as")
+        if alias and "/join/" in url:
+            join = str(alias)
+        elif alias and "/inaccessible/" in url:
+            inaccessible = str(alias)
+    return join, inaccessible
+
+
+def _fill_subgraphs(
+    subgraphs: dict[str, Subgraph],
+    types: dict[str, tuple[TypeJoin, ...]],
+    fields: dict[tuple[str, str], tuple[FieldJoin, ...]],
+) -> None:
+    keys: dict[str, dict[str, list[EntityKey]]] = {name: {} for name in subgraphs}
+    interface_objects: dict[str, set[str]] = {name: set() for name in subgraphs}
+    for type_name, joins in types.items():
+        for join in joins:
+            if join.key is not None:
+                keys[join.graph].setdefault(type_name, []).append(EntityKey(join.key, join.resolvable))
+            if join.is_interface_object:
+                interface_objects[join.graph].add(type_name)
+    for (type_name, field_name), field_joins in fields.items():
+        for j in field_joins:
+            directives = FieldDirectives(
+                external=j.external, requires=j.requires, provides=j.provides, override_from=j.override_from
+            )
+            if directives != FieldDirectives():
+                subgraphs[j.graph].fields[(type_name, field_name)] = directives
+    for name, sub in subgraphs.items():
+        sub.keys = {t: tuple(k) for t, k in keys[name].items()}
+        sub.interface_objects = frozenset(interface_objects[name])
