@@ -3,6 +3,10 @@
 ``stitcher`` never imports ``portal``.
 """
 
+from stitcher.composition import apply_transforms, build_subgraph, compose, compose_subgraphs
+from stitcher.errors import CompositionError, SchemaError, StitcherError
+from stitcher.federation import subgraph_from_federation
+from stitcher.graphql_source import subgraph_from_graphql
 from stitcher.ir import (
     Discriminator,
     EntityKey,
@@ -18,9 +22,13 @@ from stitcher.ir import (
     Supergraph,
     TypeJoin,
 )
+from stitcher.sources import EntityConfig, SourceSpec, Transforms
+from stitcher.supergraph import load_supergraph, print_product_sdl, print_supergraph_sdl
 
 __all__ = [
+    "CompositionError",
     "Discriminator",
+    "EntityConfig",
     "EntityKey",
     "EntityResolver",
     "FieldDirectives",
@@ -29,8 +37,21 @@ __all__ = [
     "RestBinding",
     "RestOperation",
     "RestParameter",
+    "SchemaError",
     "SourceKind",
+    "SourceSpec",
+    "StitcherError",
     "Subgraph",
     "Supergraph",
+    "Transforms",
     "TypeJoin",
+    "apply_transforms",
+    "build_subgraph",
+    "compose",
+    "compose_subgraphs",
+    "load_supergraph",
+    "print_product_sdl",
+    "print_supergraph_sdl",
+    "subgraph_from_federation",
+    "subgraph_from_graphql",
 ]
