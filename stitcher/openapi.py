@@ -36,6 +36,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 from graphql import (
@@ -221,6 +222,13 @@ class _Names:
         return name in self._taken
 
 
+def _assign(raws: list[str], sanitize: Callable[[str], str]) -> list[str]:
+    """Unique GraphQL names for ``raws`` in order; names that are already valid keep them, sanitized ones yield."""
+    valid = {raw for raw in raws if sanitize(raw) == raw}  # raws are unique (JSON keys, distinct enum values)
+    names = _Names(frozenset(valid))
+    return [raw if raw in valid else names.claim(sanitize(raw)) for raw in raws]
+
+
 # -- schema helpers ----------------------------------------------------------------------------------------------
 
 
@@ -326,13 +334,25 @@ class _Translator:
             if new_doc != doc and new_doc not in self._loaded_docs:
                 self._loaded_docs.add(new_doc)
                 self._reserve_components(new_doc, self.refs.documents[new_doc])
-            match = _COMPONENT_RE.search(pointer)
-            if match and isinstance(target, dict) and id(target) not in self.component_names:
-                raw = match.group(1) or match.group(2)
-                self.component_names[id(target)] = self.types.claim(type_name(raw))
-                self.component_raw[id(target)] = raw
+            raw_name = self._ref_name(new_doc, pointer)
+            if raw_name and isinstance(target, dict) and id(target) not in self.component_names:
+                self.component_names[id(target)] = self.types.claim(type_name(raw_name))
+                self.component_raw[id(target)] = raw_name
             node, doc = target, new_doc
         return node, doc, nullable
+
+    @staticmethod
+    def _ref_name(doc: str, pointer: str) -> str | None:
+        """The name a ``$ref`` target is known by: its component/definition key, or a file's top-level key or stem."""
+        match = _COMPONENT_RE.search(pointer)
+        if match:
+            return match.group(1) or match.group(2)
+        tokens = [t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:]]
+        if doc and len(tokens) == 1:
+            return tokens[0]
+        if doc and not tokens:
+            return Path(doc).name.split(".")[0]
+        return None
 
     # -- classification and object properties -------------------------------------------------------------
 
@@ -463,13 +483,10 @@ class _Translator:
         if cached is not None:
             return cached
         name = self.component_names.get(id(node)) or self.types.claim(pascal_name(hint))
-        names = _Names()
         values: dict[str, GraphQLEnumValue] = {}
         back: dict[str, str] = {}
-        for raw in node["enum"]:
-            if raw is None or str(raw) in back.values():
-                continue
-            value_name = names.claim(enum_value_name(str(raw)))
+        raws = list(dict.fromkeys(str(raw) for raw in node["enum"] if raw is not None))
+        for raw, value_name in zip(raws, _assign(raws, enum_value_name), strict=True):
             values[value_name] = GraphQLEnumValue(value_name)
             if value_name != raw:
                 back[value_name] = str(raw)
@@ -569,9 +586,7 @@ class _Translator:
         fields: dict[str, GraphQLField] = {}
         object_type = GraphQLObjectType(name, lambda: fields, description=node.get("description"))
         self._out[id(node)] = (object_type, _type_list(node)[1])
-        names = _Names()
-        for prop in props:
-            gql = names.claim(field_name(prop.json_name))
+        for prop, gql in zip(props, _assign([p.json_name for p in props], field_name), strict=True):
             base_type, prop_nullable = self.output(
                 prop.node, prop.doc, f"{name} {prop.json_name}", f"{name}.{prop.json_name}"
             )
@@ -708,9 +723,7 @@ class _Translator:
         input_type = GraphQLInputObjectType(name, lambda: fields, description=node.get("description"))
         self._in[id(node)] = (input_type, _type_list(node)[1])
         self._building_inputs.add(id(node))
-        names = _Names()
-        for prop in props:
-            gql = names.claim(field_name(prop.json_name))
+        for prop, gql in zip(props, _assign([p.json_name for p in props], field_name), strict=True):
             base_type, prop_nullable = self.input(prop.node, prop.doc, f"{base} {prop.json_name}", f"{name}.{gql}")
             prop_type: GraphQLInputType = base_type
             try:
@@ -797,7 +810,7 @@ class _Translator:
         words = [w for part in parts for w in _words(part)]
         return _digit_safe(words[0].lower() + "".join(_upper_first(w) for w in words[1:]))
 
-    def _parameters(self, operation: dict[str, Any], common: list[Any], where: str) -> list[dict[str, Any]]:
+    def _parameters(self, operation: dict[str, Any], common: list[Any], path: str, where: str) -> list[dict[str, Any]]:
         merged: dict[tuple[str, str], dict[str, Any]] = {}
         for raw in [*common, *(operation.get("parameters") or [])]:
             try:
@@ -807,6 +820,18 @@ class _Translator:
                 continue
             if isinstance(param, dict) and isinstance(param.get("name"), str) and isinstance(param.get("in"), str):
                 merged[(param["name"], param["in"])] = param
+        for name in re.findall(r"\{([^{}]+)\}", path):  # a templated segment nobody declared still needs a value
+            if (name, "path") not in merged:
+                self.warn(f"{where}: path parameter {name!r} is not declared; it is a required String argument")
+                synthetic = {
+                    "name": name,
+                    "in": "path",
+                    "required": True,
+                    "type": "string",
+                    "schema": {"type": "string"},
+                }
+                self._keep.append(synthetic)
+                merged[(name, "path")] = synthetic
         return list(merged.values())
 
     def _operation(self, path: str, method: str, operation: dict[str, Any], common: list[Any], gql_name: str) -> None:
@@ -818,7 +843,7 @@ class _Translator:
         body_argument: str | None = None
         content_type = "application/json"
         form_params: list[dict[str, Any]] = []
-        for param in self._parameters(operation, common, where):
+        for param in self._parameters(operation, common, path, where):
             location = param["in"]
             name = param["name"]
             if location == "body":
