@@ -116,8 +116,8 @@ class Rule:
     - ``team_roles``: these roles in the *target's* team allow it.
     - ``owner``: the target's owning user may do it.
     - ``any_user``: any signed-in, writing user may do it (e.g. create their own application).
-    - ``write``: a write is never allowed to a viewer; reads (``write=False``) are allowed to any signed-in user
-      unless further restricted by the caller's filtering.
+    - ``write``: a viewer is refused every write; ``write=False`` marks what a viewer may still do when another
+      clause allows it (manage their own access tokens, reads).
     """
 
     description: str
@@ -166,9 +166,10 @@ _RULES: dict[str, Rule] = {
     "service.delete": Rule("delete a service", team_roles=_ADMIN),
     "product.apply": Rule("create or change a product", team_roles=_TEAM),
     "product.delete": Rule("delete a product", team_roles=_ADMIN),
-    # Personal access tokens: one's own, or a platform admin for anyone.
-    "token.create": Rule("create a personal access token", owner=True),
-    "token.revoke": Rule("revoke a personal access token", owner=True),
+    # Personal access tokens: one's own (viewers too: a read-only account needs a token to read), or a platform
+    # admin for anyone.
+    "token.create": Rule("create a personal access token", owner=True, write=False),
+    "token.revoke": Rule("revoke a personal access token", owner=True, write=False),
     # Consumers own applications and their credentials.
     "application.create": Rule("create an application", any_user=True),
     "application.delete": Rule("delete an application", owner=True),
