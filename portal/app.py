@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -148,13 +148,14 @@ def create_app(
     http_client: httpx.AsyncClient | None = None,
     clock: Callable[[], datetime] | None = None,
     extra_routes: Sequence[BaseRoute] = (),
-    on_startup: Sequence[Callable[[Starlette], Awaitable[None]]] = (),
+    contexts: Sequence[Callable[[Starlette], contextlib.AbstractAsyncContextManager[Any]]] = (),
 ) -> Starlette:
     """The portal app. Resources passed in are used as they are and left open; those created here are closed.
 
     Without ``engine`` the lifespan creates one from ``settings`` (migrating an embedded SQLite database and
     refusing a server database that is not at the newest revision). ``extra_routes`` are added after the built-in
-    ones (the web UI mounts itself this way); ``on_startup`` hooks run at the end of startup, with the app.
+    ones (the web UI and the embedded gateway mount themselves this way). ``contexts`` are entered in order once
+    the engine is ready (e.g. a mounted app's lifespan, which Starlette does not run by itself) and exited in reverse.
     """
     settings = settings or Settings()
     metrics = PortalMetrics()
@@ -170,9 +171,10 @@ def create_app(
                 await run_in_threadpool(_prepare_database, app_engine)
             app.state.engine = app_engine
             app.state.http_client = client
-            for hook in on_startup:
-                await hook(app)
-            yield
+            async with contextlib.AsyncExitStack() as stack:
+                for context in contexts:
+                    await stack.enter_async_context(context(app))
+                yield
         finally:
             if own_client:
                 await client.aclose()

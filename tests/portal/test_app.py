@@ -117,3 +117,22 @@ async def test_app_state_carries_the_injected_resources(settings: Settings, engi
             assert app.state.clock() == FIXED
             assert app.state.settings is settings
         assert not http_client.is_closed  # injected resources are left open
+
+
+async def test_contexts_run_inside_the_lifespan_in_order(settings: Settings, engine: Engine) -> None:
+    events: list[str] = []
+
+    def context(name: str):  # type: ignore[no-untyped-def]
+        @asynccontextmanager
+        async def run(app: Starlette) -> AsyncIterator[None]:
+            assert app.state.engine is engine  # the engine is ready before any context starts
+            events.append(f"enter {name}")
+            yield
+            events.append(f"exit {name}")
+
+        return run
+
+    app = create_app(settings, engine=engine, contexts=[context("a"), context("b")])
+    async with running(app):
+        events.append("serving")
+    assert events == ["enter a", "enter b", "serving", "exit b", "exit a"]
