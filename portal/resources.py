@@ -534,9 +534,8 @@ def _check_service(session: Session, world: _World, doc: m.Document, resource: m
         try:
             check_placement(team, deployment.cluster, namespace, placements)
         except Forbidden as exc:
-            raise Forbidden(
-                exc.message, path=f"{doc.where()}: {path}.{'kube.namespace' if namespace else 'cluster'}"
-            ) from exc
+            field_name = "kube.namespace" if deployment.cluster in placements else "cluster"
+            raise Forbidden(exc.message, path=f"{doc.where()}: {path}.{field_name}") from exc
     schema_source = resource.spec.schema_
     where = schema_source.file or "inline schema"
     try:
