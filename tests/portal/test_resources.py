@@ -10,7 +10,7 @@ from types import MappingProxyType
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from portal.authorization import Actor
 from portal.db import session_scope
@@ -113,7 +113,7 @@ def test_new_schema_makes_a_new_immutable_version_only_when_it_changes(engine: E
     with Session(engine) as session:
         members = session.exec(select(Service).where(Service.name == "members")).one()
         versions = session.exec(
-            select(ServiceVersion).where(ServiceVersion.service_id == members.id).order_by(ServiceVersion.version)
+            select(ServiceVersion).where(ServiceVersion.service_id == members.id).order_by(col(ServiceVersion.version))
         ).all()
         assert [v.version for v in versions] == [1, 2] and members.current_version == 2
         assert "nickname" not in versions[0].schema_text and "nickname" in versions[1].schema_text
