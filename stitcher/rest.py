@@ -1,0 +1,333 @@
+"""REST fetches for OpenAPI subgraphs: build the upstream request for a root field and shape its JSON response.
+
+Pure functions, no I/O: the executor sends the :class:`RestRequest` with its transport and hands the response back.
+
+* ``build_request(subgraph, root_type, field_name, arguments)`` -> :class:`RestRequest`. ``root_type`` is
+  ``"Query"`` or ``"Mutation"``, ``field_name`` the subgraph's (upstream) field name, ``arguments`` the GraphQL
+  argument values already coerced (enum values are their GraphQL names, as :mod:`stitcher.openapi` builds them).
+  Path parameters are substituted and percent-encoded; arrays follow ``RestParameter.explode`` (repeated query
+  parameters, else comma-separated); input objects are turned back into JSON with the original property names and
+  enum values; the body is encoded per ``RestOperation.content_type`` (JSON, form, multipart or text).
+* ``check_status(status, body)`` raises :class:`RestStatusError` for a non-2xx response; map it to a GraphQL error
+  with ``error.extensions`` (``{"code": "UPSTREAM_HTTP_ERROR", "status": ...}``).
+* ``shape_result(subgraph, return_type, body)`` parses the JSON and shapes the whole value by the field's GraphQL
+  type: property names mapped back by ``json_names``, ``__typename`` on every object (the concrete type of a union
+  picked by its :class:`~stitcher.ir.Discriminator`), enum values mapped to their GraphQL names, JSON scalars left
+  as they are. A ``Boolean`` field of an operation without content is ``true``. A body that does not fit the type
+  (invalid JSON, a list where an object belongs) raises :class:`RestResponseError`; the executor reports it as an
+  error at the field's path.
+"""
+
+from __future__ import annotations
+
+import http
+import json
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
+    GraphQLUnionType,
+)
+
+from stitcher.errors import StitcherError
+from stitcher.ir import RestBinding, RestOperation, Subgraph
+
+__all__ = [
+    "RestRequest",
+    "RestResponseError",
+    "RestStatusError",
+    "build_request",
+    "check_status",
+    "shape_result",
+    "shape_value",
+]
+
+_SUMMARY_KEYS = ("message", "detail", "title", "error_description", "error")
+_SUMMARY_LENGTH = 200
+
+
+class RestStatusError(StitcherError):
+    """The REST upstream answered with a non-2xx status. ``summary`` is a short excerpt of its body."""
+
+    def __init__(self, status: int, summary: str, body: Any = None) -> None:
+        try:
+            phrase = http.HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "Unknown Status"
+        text = f"upstream responded {status} {phrase}"
+        super().__init__(f"{text}: {summary}" if summary else text)
+        self.status = status
+        self.summary = summary
+        self.body = body  # the parsed JSON error body, or None
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {"code": "UPSTREAM_HTTP_ERROR", "status": self.status}
+
+
+class RestResponseError(StitcherError):
+    """The REST upstream's 2xx body does not fit the operation's schema (not JSON, or the wrong shape)."""
+
+
+@dataclass(slots=True)
+class RestRequest:
+    """One upstream HTTP request; ``path`` is relative to the service URL, ``query`` in order, values as text."""
+
+    method: str
+    path: str
+    query: list[tuple[str, str]] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+
+
+# -- requests ---------------------------------------------------------------------------------------------------
+
+
+def _binding(subgraph: Subgraph) -> tuple[RestBinding, GraphQLSchema]:
+    if subgraph.rest is None or subgraph.schema is None:
+        raise StitcherError(f"subgraph {subgraph.name!r} is not a REST (OpenAPI) subgraph")
+    return subgraph.rest, subgraph.schema
+
+
+def _to_json(binding: RestBinding, type_: GraphQLInputType, value: Any) -> Any:
+    """A coerced GraphQL input value as the JSON the upstream expects (original property names and enum values)."""
+    if value is None:
+        return None
+    if isinstance(type_, GraphQLNonNull):
+        type_ = type_.of_type
+    if isinstance(type_, GraphQLList):
+        items = value if isinstance(value, list | tuple) else [value]
+        return [_to_json(binding, type_.of_type, item) for item in items]
+    if isinstance(type_, GraphQLInputObjectType) and isinstance(value, Mapping):
+        fields = type_.fields
+        names = binding.json_names
+        return {
+            names.get((type_.name, key), key): _to_json(binding, fields[key].type, item)
+            for key, item in value.items()
+            if key in fields
+        }
+    if isinstance(type_, GraphQLEnumType):
+        return binding.enum_values.get(type_.name, {}).get(value, value)
+    return value
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return str(value)
+
+
+def _joined(value: Any, explode: bool) -> str:
+    """Simple style: ``a,b,c`` for arrays, ``k,v,k2,v2`` (or ``k=v,k2=v2`` exploded) for objects."""
+    if isinstance(value, list):
+        return ",".join(_text(v) for v in value)
+    if isinstance(value, dict):
+        if explode:
+            return ",".join(f"{k}={_text(v)}" for k, v in value.items())
+        return ",".join(f"{k},{_text(v)}" for k, v in value.items())
+    return _text(value)
+
+
+def build_request(subgraph: Subgraph, root_type: str, field_name: str, arguments: Mapping[str, Any]) -> RestRequest:
+    """The upstream request for root field ``root_type.field_name`` called with ``arguments``."""
+    binding, schema = _binding(subgraph)
+    op = binding.operations.get((root_type, field_name))
+    root = schema.get_type(root_type)
+    if op is None or not isinstance(root, GraphQLObjectType) or field_name not in root.fields:
+        raise StitcherError(f"subgraph {subgraph.name!r} has no REST operation for {root_type}.{field_name}")
+    args = root.fields[field_name].args
+    path = op.path
+    query: list[tuple[str, str]] = []
+    headers: dict[str, str] = {"Accept": "application/json"}
+    cookies: list[str] = []
+    for param in op.parameters:
+        raw = arguments.get(param.argument)
+        if raw is None:
+            if param.location == "path":
+                raise StitcherError(f"{root_type}.{field_name}: path parameter {param.name!r} needs a value")
+            continue
+        value = _to_json(binding, args[param.argument].type, raw)
+        if param.location == "path":
+            path = path.replace("{" + param.name + "}", quote(_joined(value, param.explode), safe=""))
+        elif param.location == "query":
+            if isinstance(value, list) and param.explode:
+                query.extend((param.name, _text(v)) for v in value)
+            elif isinstance(value, dict) and param.explode:
+                query.extend((str(k), _text(v)) for k, v in value.items() if v is not None)
+            else:
+                query.append((param.name, _joined(value, False)))
+        elif param.location == "header":
+            headers[param.name] = _joined(value, param.explode)
+        else:
+            cookies.append(f"{param.name}={quote(_joined(value, False), safe='')}")
+    if cookies:
+        headers["Cookie"] = "; ".join(cookies)
+    body: bytes | None = None
+    if op.body_argument is not None and arguments.get(op.body_argument) is not None:
+        value = _to_json(binding, args[op.body_argument].type, arguments[op.body_argument])
+        body, content_type = _encode_body(op, value)
+        headers["Content-Type"] = content_type
+    return RestRequest(method=op.method, path=path, query=query, headers=headers, body=body)
+
+
+def _form_pairs(value: Any) -> list[tuple[str, str]]:
+    if not isinstance(value, dict):
+        return [("value", _text(value))]
+    pairs: list[tuple[str, str]] = []
+    for key, item in value.items():
+        if isinstance(item, list):
+            pairs.extend((str(key), _text(v)) for v in item)
+        elif item is not None:
+            pairs.append((str(key), _text(item)))
+    return pairs
+
+
+def _encode_body(op: RestOperation, value: Any) -> tuple[bytes, str]:
+    media = op.content_type.split(";")[0].strip().lower()
+    if media == "application/x-www-form-urlencoded":
+        return urlencode(_form_pairs(value)).encode(), op.content_type
+    if media == "multipart/form-data":
+        boundary = "loom" + secrets.token_hex(12)
+        parts: list[bytes] = []
+        for key, text in _form_pairs(value):
+            disposition = f'Content-Disposition: form-data; name="{quote(key, safe="")}"'
+            parts.append(f"--{boundary}\r\n{disposition}\r\n\r\n{text}\r\n".encode())
+        parts.append(f"--{boundary}--\r\n".encode())
+        return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+    if isinstance(value, str) and not (media == "application/json" or media.endswith("+json")):
+        return value.encode(), op.content_type
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode(), op.content_type
+
+
+# -- responses --------------------------------------------------------------------------------------------------
+
+
+def _summary(body: bytes) -> tuple[str, Any]:
+    """A short, single-line excerpt of an error body, and the body as JSON when it is JSON."""
+    text = body.decode("utf-8", "replace").strip()
+    parsed: Any = None
+    if text[:1] in ("{", "["):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+    if isinstance(parsed, dict):
+        for key in _SUMMARY_KEYS:
+            if isinstance(parsed.get(key), str) and parsed[key].strip():
+                text = parsed[key]
+                break
+    text = " ".join(text.split())
+    return (text[: _SUMMARY_LENGTH - 1] + "…" if len(text) > _SUMMARY_LENGTH else text), parsed
+
+
+def check_status(status: int, body: bytes) -> None:
+    """Raise :class:`RestStatusError` unless ``status`` is 2xx."""
+    if 200 <= status < 300:
+        return
+    summary, parsed = _summary(body)
+    raise RestStatusError(status, summary, parsed)
+
+
+def shape_result(subgraph: Subgraph, return_type: GraphQLOutputType, body: bytes) -> Any:
+    """Parse a 2xx body and shape it as the GraphQL value of ``return_type`` (see the module docstring)."""
+    named = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
+    text = body.strip()
+    if getattr(named, "name", None) == "Boolean":
+        if text in (b"true", b"false"):
+            return text == b"true"
+        return True  # an operation without content: success is the value
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:  # JSONDecodeError, or UnicodeDecodeError for bytes that are not UTF-8
+        if getattr(named, "name", None) == "String":
+            return body.decode("utf-8", "replace")
+        raise RestResponseError(f"upstream returned a body that is not JSON: {exc}") from exc
+    return shape_value(subgraph, return_type, value)
+
+
+def shape_value(subgraph: Subgraph, return_type: GraphQLOutputType, value: Any) -> Any:
+    """Shape already parsed JSON as the GraphQL value of ``return_type``."""
+    binding, schema = _binding(subgraph)
+    return _shape(binding, schema, return_type, value, "")
+
+
+def _shape(binding: RestBinding, schema: GraphQLSchema, type_: GraphQLOutputType, value: Any, path: str) -> Any:
+    if value is None:
+        return None
+    if isinstance(type_, GraphQLNonNull):
+        type_ = type_.of_type
+    if isinstance(type_, GraphQLList):
+        if not isinstance(value, list):
+            raise RestResponseError(f"expected a list at {path or 'the top'}, got {type(value).__name__}")
+        item_type = type_.of_type
+        return [_shape(binding, schema, item_type, item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if isinstance(type_, GraphQLUnionType | GraphQLInterfaceType):
+        if not isinstance(value, dict):
+            raise RestResponseError(f"expected an object at {path or 'the top'}, got {type(value).__name__}")
+        type_ = _concrete(binding, schema, type_, value)
+    if isinstance(type_, GraphQLObjectType):
+        if not isinstance(value, dict):
+            raise RestResponseError(f"expected an object at {path or 'the top'}, got {type(value).__name__}")
+        names = binding.json_names
+        type_name = type_.name
+        shaped: dict[str, Any] = {"__typename": type_name}
+        for name, field_def in type_.fields.items():
+            item = value.get(names.get((type_name, name), name))
+            shaped[name] = None if item is None else _shape(binding, schema, field_def.type, item, f"{path}.{name}")
+        return shaped
+    if isinstance(type_, GraphQLEnumType):
+        back = binding.enum_values.get(type_.name)
+        if back:
+            for graphql_name, json_value in back.items():
+                if json_value == value:
+                    return graphql_name
+        return value
+    return value
+
+
+def _concrete(
+    binding: RestBinding,
+    schema: GraphQLSchema,
+    abstract: GraphQLUnionType | GraphQLInterfaceType,
+    value: dict[str, Any],
+) -> GraphQLObjectType:
+    """The object type of a union/interface value: discriminator value, then required properties, then overlap."""
+    candidates = schema.get_possible_types(abstract)
+    by_name = {t.name: t for t in candidates}
+    disc = binding.discriminators.get(abstract.name)
+    if disc is not None:
+        if disc.property_name is not None and disc.property_name in value:
+            chosen = disc.mapping.get(_text(value[disc.property_name]))
+            if chosen in by_name:
+                return by_name[chosen]
+        keys = value.keys()
+        fitting = [(len(req), name) for name, req in disc.required.items() if req <= keys and name in by_name]
+        if fitting:
+            best = max(fitting, key=lambda pair: pair[0])
+            return by_name[best[1]]
+
+    def overlap(candidate: GraphQLObjectType) -> int:
+        names = binding.json_names
+        return sum(1 for f in candidate.fields if names.get((candidate.name, f), f) in value)
+
+    if not candidates:
+        raise RestResponseError(f"{abstract.name} has no possible types")
+    return max(candidates, key=overlap)
