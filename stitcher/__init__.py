@@ -22,6 +22,8 @@ from stitcher.ir import (
     Supergraph,
     TypeJoin,
 )
+from stitcher.openapi import subgraph_from_openapi
+from stitcher.rest import RestRequest, RestResponseError, RestStatusError, build_request, check_status, shape_result
 from stitcher.sources import EntityConfig, SourceSpec, Transforms
 from stitcher.supergraph import load_supergraph, print_product_sdl, print_supergraph_sdl
 
@@ -37,6 +39,9 @@ __all__ = [
     "RestBinding",
     "RestOperation",
     "RestParameter",
+    "RestRequest",
+    "RestResponseError",
+    "RestStatusError",
     "SchemaError",
     "SourceKind",
     "SourceSpec",
@@ -46,12 +51,16 @@ __all__ = [
     "Transforms",
     "TypeJoin",
     "apply_transforms",
+    "build_request",
     "build_subgraph",
+    "check_status",
     "compose",
     "compose_subgraphs",
     "load_supergraph",
     "print_product_sdl",
     "print_supergraph_sdl",
+    "shape_result",
     "subgraph_from_federation",
     "subgraph_from_graphql",
+    "subgraph_from_openapi",
 ]
