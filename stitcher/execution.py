@@ -184,12 +184,18 @@ class Executor:
             max_depth=options.max_depth, max_aliases=options.max_aliases, max_cost=options.max_cost
         )
         self._cache: OrderedDict[tuple[str, str | None], _Document] = OrderedDict()
+        self.cache_hits = 0  # documents served without parsing or validation
+        self.cache_misses = 0
         self._inflight: dict[tuple[str, bytes, tuple[tuple[str, str], ...]], asyncio.Future[UpstreamResponse]] = {}
         self._reverse_types: dict[str, dict[str, str]] = {
             name: {upstream: product for product, upstream in sg.renames.types.items()}
             for name, sg in supergraph.subgraphs.items()
             if sg.renames.types
         }
+
+    @property
+    def cached_documents(self) -> int:
+        return len(self._cache)
 
     # -- documents --
 
@@ -199,7 +205,9 @@ class Executor:
         entry = cache.get(key)
         if entry is not None:
             cache.move_to_end(key)
+            self.cache_hits += 1
             return entry
+        self.cache_misses += 1
         entry = self._prepare(document, operation_name)
         cache[key] = entry
         if len(cache) > self.options.plan_cache_size:

@@ -8,6 +8,7 @@ prove batching; ``bodies`` keeps the decoded requests.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
+from inspect import isawaitable
 from typing import Any
 
 import orjson
@@ -72,9 +73,8 @@ class GraphQLApp:
         errors = validate(self.schema, document)
         if errors:
             return orjson.dumps({"errors": [e.formatted for e in errors]})
-        result = execute(self.schema, document, self.root_value, variable_values=request.get("variables"))
-        if not isinstance(result, dict) and hasattr(result, "__await__"):
-            result = await result
+        outcome = execute(self.schema, document, self.root_value, variable_values=request.get("variables"))
+        result = await outcome if isawaitable(outcome) else outcome
         payload: dict[str, Any] = {"data": result.data}
         if result.errors:
             payload["errors"] = [e.formatted for e in result.errors]

@@ -36,6 +36,8 @@ INVENTORY: dict[str, dict[str, Any]] = {
     "5": {"upc": "5", "inStock": False},
 }
 
+WAREHOUSES: dict[str, str] = {"1": "north", "3": "south", "4": "north", "5": "east"}
+
 DELIVERY_DAYS: dict[tuple[str, str], int] = {("TBL-1", "acme"): 3, ("CCH-1", "acme"): 14, ("CHR-1", "globex"): 2}
 
 
@@ -43,6 +45,13 @@ def shipping_estimate(price: int | None, weight: int | None) -> int:
     if price is None or weight is None:
         raise ValueError("shippingEstimate needs price and weight")
     return 0 if price > 1000 else weight // 2
+
+
+def warehouse(upc: str) -> str:
+    """Product 2 has no warehouse: its upstream answers a GraphQL error for this field (tests error paths)."""
+    if upc not in WAREHOUSES:
+        raise ValueError(f"no warehouse stocks product {upc}")
+    return WAREHOUSES[upc]
 
 
 def reviews_of_product(upc: str) -> list[dict[str, Any]]:

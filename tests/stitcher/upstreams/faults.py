@@ -20,6 +20,7 @@ type Query {
 type Product @key(fields: "upc") {
   upc: String!
   rating: Float
+  ratingCount: Int!
 }
 """
 

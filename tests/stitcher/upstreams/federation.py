@@ -99,6 +99,7 @@ type Product @key(fields: "upc") {
   price: Int @external
   weight: Int @external
   inStock: Boolean
+  warehouse: String
   shippingEstimate: Int @requires(fields: "price weight")
 }
 """
@@ -229,6 +230,7 @@ def inventory_app() -> GraphQLApp:
         return {
             "__typename": "Product",
             **stock,
+            "warehouse": lambda _info: data.warehouse(rep["upc"]),
             "shippingEstimate": lambda _info: data.shipping_estimate(rep.get("price"), rep.get("weight")),
         }
 

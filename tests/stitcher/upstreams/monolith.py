@@ -38,6 +38,7 @@ type Product {
   weight: Int
   reviews: [Review!]!
   inStock: Boolean
+  warehouse: String
   shippingEstimate: Int
   deliveryDays: Int
 }
@@ -70,6 +71,7 @@ def _product(product: dict[str, Any] | None) -> dict[str, Any] | None:
         **product,
         "reviews": lambda _info: [_review(r) for r in data.reviews_of_product(product["upc"])],
         "inStock": data.INVENTORY[product["upc"]]["inStock"],
+        "warehouse": lambda _info: data.warehouse(product["upc"]),
         "shippingEstimate": data.shipping_estimate(product["price"], product["weight"]),
         "deliveryDays": data.DELIVERY_DAYS.get((product["sku"], product["vendor"])),
     }

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 
@@ -22,7 +22,7 @@ class UpstreamServers:
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
 
-    def __enter__(self) -> UpstreamServers:
+    def __enter__(self) -> Self:
         for name, app in self.apps.items():
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
