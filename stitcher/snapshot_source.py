@@ -89,13 +89,16 @@ class PortalSnapshotSource:
         self._token = token
         self._cache_path = cache_dir / _CACHE_FILE if cache_dir is not None else None
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.AsyncClient(timeout=timeout)
+        self._http = http  # the default client is created on first use, inside the app's event loop
+        self._timeout = timeout
         self._etag: str | None = None
 
     async def fetch(self) -> Snapshot | None:
         headers = {"authorization": f"Bearer {self._token}", "accept": "application/json"}
         if self._etag:
             headers["if-none-match"] = self._etag
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self._timeout)
         try:
             response = await self._http.get(self.url, headers=headers)
         except httpx.HTTPError as exc:
@@ -144,5 +147,6 @@ class PortalSnapshotSource:
             raise SnapshotError(f"cannot keep the snapshot in {directory}: {exc}") from exc
 
     async def aclose(self) -> None:
-        if self._owns_http:
+        if self._owns_http and self._http is not None:
             await self._http.aclose()
+            self._http = None

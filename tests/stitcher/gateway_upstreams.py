@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -22,7 +23,7 @@ from starlette.types import ASGIApp
 __all__ = ["BOOKS_SDL", "INVENTORY_OPENAPI", "ServerThread", "books_app", "inventory_app"]
 
 BOOKS_SDL = """
-type Query { book(id: ID!): Book  books: [Book!]! }
+type Query { book(id: ID!): Book  books: [Book!]!  slow(seconds: Float!): String }
 type Mutation { addBook(title: String!): Book! }
 type Book { id: ID! title: String! }
 """
@@ -83,7 +84,16 @@ def books_app(calls: list[dict[str, Any]]) -> Starlette:
         books[book["id"]] = book
         return book
 
-    root = {"book": lambda info, id: books.get(id), "books": lambda info: list(books.values()), "addBook": add_book}
+    async def slow(info: Any, seconds: float) -> str:
+        await asyncio.sleep(seconds)
+        return "done"
+
+    root = {
+        "book": lambda info, id: books.get(id),
+        "books": lambda info: list(books.values()),
+        "addBook": add_book,
+        "slow": slow,
+    }
 
     async def endpoint(request: Request) -> Response:
         body = await request.json()

@@ -1,0 +1,159 @@
+"""``loom gateway``: serve one supergraph, or the portal's published products (wired in ``portal/cli.py``).
+
+``loom gateway --supergraph FILE [--host H --port P]`` serves the Federation v2 supergraph at ``/graphql``.
+``loom gateway --portal URL --token TOKEN`` polls ``URL/api/gateway/snapshot`` and serves its products; the last
+good snapshot is kept in ``LOOM_GATEWAY_CACHE_DIR`` (default ``LOOM_DATA_DIR/gateway``) and served after a restart
+while the portal is down. Rate limits are shared through Redis when ``LOOM_REDIS_URL`` is set.
+
+Uvicorn runs programmatically with a short keep-alive and a short graceful-shutdown timeout: on SIGTERM the gateway
+stops accepting, closes idle keep-alive connections, lets in-flight requests finish for up to
+``LOOM_GATEWAY_SHUTDOWN_GRACE_SECONDS`` and exits. Logs are JSON lines on stderr, each with the request id.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import uvicorn
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.applications import Starlette
+
+from stitcher.app import GatewayOptions, create_gateway_app, request_id
+from stitcher.snapshot_source import PortalSnapshotSource
+from stitcher.supergraph import load_supergraph
+
+__all__ = ["GatewayEnvironment", "JsonLogFormatter", "gateway_command", "serve"]
+
+# Attributes every LogRecord has; anything else was passed in ``extra`` and goes into the JSON line.
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+
+
+class GatewayEnvironment(BaseSettings):
+    """``LOOM_GATEWAY_*`` as the gateway reads them (the stitcher never imports ``portal.settings``)."""
+
+    model_config = SettingsConfigDict(env_prefix="LOOM_GATEWAY_", extra="ignore")
+
+    token: str | None = None
+    introspection: bool = True
+    graphiql: bool = True
+    poll_interval_seconds: float = 2.0
+    cache_dir: Path | None = None
+    upstream_timeout_seconds: float = 10.0
+    max_depth: int = 15
+    max_aliases: int = 30
+    max_cost: int = 5000
+    max_body_bytes: int = 1024 * 1024
+    dedupe_inflight: bool = False
+    access_log: bool = True
+    log_level: str = "INFO"
+    shutdown_grace_seconds: int = 1
+    keep_alive_seconds: int = 5
+
+    def options(self) -> GatewayOptions:
+        return GatewayOptions(
+            introspection=self.introspection,
+            graphiql=self.graphiql,
+            max_body_bytes=self.max_body_bytes,
+            upstream_timeout_seconds=self.upstream_timeout_seconds,
+            max_depth=self.max_depth,
+            max_aliases=self.max_aliases,
+            max_cost=self.max_cost,
+            dedupe_inflight=self.dedupe_inflight,
+            poll_interval_seconds=self.poll_interval_seconds,
+            access_log=self.access_log,
+        )
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the request id, and any ``extra`` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        rid = request_id()
+        if rid is not None:
+            line["request_id"] = rid
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and key not in line:
+                line[key] = value
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+def _configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLogFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def serve(app: Starlette, host: str, port: int, *, grace_seconds: int = 1, keep_alive_seconds: int = 5) -> int:
+    """Run ``app`` until SIGINT/SIGTERM; 0 after a clean shutdown, 1 when it could not start."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        lifespan="on",
+        log_config=None,  # our JSON handler on the root logger formats uvicorn's records too
+        access_log=False,  # the app writes its own access lines, with the request id
+        server_header=False,
+        timeout_keep_alive=keep_alive_seconds,
+        timeout_graceful_shutdown=grace_seconds,
+    )
+    server = uvicorn.Server(config)
+    # Uvicorn re-raises SIGTERM after its graceful shutdown, under the handler that was there before it ran. A
+    # no-op handler there makes the clean shutdown exit 0 instead of dying by the signal (SIGINT stays as it is).
+    previous = signal.signal(signal.SIGTERM, _ignore_signal)
+    try:
+        server.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0 if server.started else 1
+
+
+def _ignore_signal(signum: int, frame: FrameType | None) -> None:
+    return None
+
+
+def gateway_command(args: argparse.Namespace) -> int:
+    """``loom gateway``: ``args`` has supergraph, portal, token, host and port."""
+    env = GatewayEnvironment()
+    options = env.options()
+    redis_url = os.environ.get("LOOM_REDIS_URL") or None
+    if args.supergraph:
+        path = Path(args.supergraph)
+        try:
+            sdl = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"cannot read the supergraph file {path}: {exc.strerror}") from exc
+        app = create_gateway_app(supergraph=load_supergraph(sdl), redis_url=redis_url, options=options)
+    else:
+        token = args.token or env.token
+        if not token:
+            raise ValueError("--portal needs --token (or LOOM_GATEWAY_TOKEN): the portal's gateway token")
+        cache_dir = env.cache_dir or Path(os.environ.get("LOOM_DATA_DIR") or ".loom") / "gateway"
+        source = PortalSnapshotSource(args.portal, token, cache_dir=cache_dir)
+        app = create_gateway_app(source=source, redis_url=redis_url, options=options)
+    _configure_logging(env.log_level)  # after the arguments are checked: a usage error is one plain line
+    return serve(
+        app,
+        args.host,
+        args.port,
+        grace_seconds=env.shutdown_grace_seconds,
+        keep_alive_seconds=env.keep_alive_seconds,
+    )
