@@ -24,7 +24,7 @@ _HANDLERS: dict[str, str] = {
     "apply": "portal.resources:apply_command",
     "get": "portal.resources:get_command",
     "delete": "portal.resources:delete_command",
-    "compose": "stitcher.cli:compose_command",
+    "compose": "portal.composer:compose_command",
     "gateway": "stitcher.cli:gateway_command",
 }
 
@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "apply":
             p.add_argument("-f", "--filename", action="append", required=True, dest="files")
             p.add_argument("--dry-run", action="store_true")
+            p.add_argument("--force", action="store_true", help="publish even if it breaks a published product")
         elif name == "get":
             p.add_argument("kind")
             p.add_argument("name", nargs="?")

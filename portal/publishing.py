@@ -74,7 +74,7 @@ def _graphql_position(exc: GraphQLError) -> str:
 
 def _stitcher_reader(protocol: SourceKind) -> Callable[[SourceSpec], Any] | None:
     """The stitcher's reader for a protocol, if that module exists yet (the composer and the gateway use it)."""
-    candidates = {
+    candidates = [("stitcher.composition", "build_subgraph")] + {
         SourceKind.FEDERATION: [("stitcher.federation", "subgraph_from_federation")],
         SourceKind.GRAPHQL: [("stitcher.graphql_source", "subgraph_from_graphql")],
         SourceKind.OPENAPI: [("stitcher.openapi", "subgraph_from_openapi")],
@@ -167,7 +167,8 @@ def _refs(node: Any, path: str = "") -> list[tuple[str, str]]:
             found.append((path or "/", ref))
         for key, value in node.items():
             if key != "$ref":
-                found.extend(_refs(value, f"{path}/{key}"))
+                token = str(key).replace("~", "~0").replace("/", "~1")
+                found.extend(_refs(value, f"{path}/{token}"))
     elif isinstance(node, list):
         for index, value in enumerate(node):
             found.extend(_refs(value, f"{path}/{index}"))

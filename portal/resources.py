@@ -82,7 +82,7 @@ _LIFECYCLE: dict[str, frozenset[str]] = {
 }
 _LIVE = (Lifecycle.PUBLISHED, Lifecycle.DEPRECATED)
 
-ChangeAction = Literal["created", "updated", "unchanged"]
+ChangeAction = Literal["created", "updated", "unchanged", "deleted"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -1099,7 +1099,7 @@ def delete(session: Session, actor: Actor, kind: str, name: str) -> Change:
     record(session, actor, f"{kind.lower()}.delete", kind.lower(), name, {"change": "deleted"})
     bump_generation(session)
     session.flush()
-    return Change(kind, name, "updated", ("deleted",))
+    return Change(kind, name, "deleted")
 
 
 def _users_of(session: Session, row: Any) -> list[str]:

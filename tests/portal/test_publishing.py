@@ -1,0 +1,274 @@
+"""Publishing: SDL and OpenAPI validation (with relative ``$ref`` files), and the refusal of a publish that breaks a
+published product's composition unless its team admin forces it (audited). DB tests run on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from types import MappingProxyType
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from portal.authorization import Actor
+from portal.db import session_scope
+from portal.errors import Conflict, Forbidden, Invalid
+from portal.manifests import Document, load_documents, parse_documents
+from portal.models import AuditEvent, AuditOutcome, Service, ServiceVersion, metadata
+from portal.publishing import schema_hash, validate_schema
+from portal.resources import apply, get
+
+LIBRARY = Path(__file__).parent / "fixtures" / "library"
+ADMIN = Actor.system("test-admin")
+
+PETS_30 = """\
+openapi: 3.0.3
+info: {title: Pets, version: '1'}
+paths:
+  /pets/{id}:
+    get:
+      operationId: getPet
+      parameters: [{name: id, in: path, required: true, schema: {type: string}}]
+      responses:
+        '200':
+          description: a pet
+          content: {application/json: {schema: {$ref: 'schemas/pet.yaml#/Pet'}}}
+"""
+PET_FILE = """\
+Pet:
+  type: object
+  properties:
+    id: {type: string}
+    owner: {$ref: 'owner.yaml#/Owner'}
+"""
+OWNER_FILE = "Owner: {type: object, properties: {name: {type: string}}}\n"
+
+SWAGGER_20 = {
+    "swagger": "2.0",
+    "info": {"title": "Old", "version": "1"},
+    "paths": {
+        "/things": {
+            "get": {
+                "operationId": "listThings",
+                "responses": {"200": {"description": "ok", "schema": {"$ref": "#/definitions/Thing"}}},
+            }
+        }
+    },
+    "definitions": {"Thing": {"type": "object", "properties": {"id": {"type": "string"}}}},
+}
+
+OPENAPI_31 = {
+    "openapi": "3.1.0",
+    "info": {"title": "New", "version": "1"},
+    "paths": {
+        "/widgets": {
+            "get": {
+                "operationId": "listWidgets",
+                "responses": {
+                    "200": {
+                        "description": "ok",
+                        "content": {
+                            "application/json": {"schema": {"type": ["array", "null"], "items": {"type": "string"}}}
+                        },
+                    }
+                },
+            }
+        }
+    },
+}
+
+
+def pets_folder(tmp_path: Path) -> Path:
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "pets.yaml").write_text(PETS_30)
+    (tmp_path / "schemas" / "pet.yaml").write_text(PET_FILE)
+    (tmp_path / "schemas" / "owner.yaml").write_text(OWNER_FILE)
+    return tmp_path
+
+
+# --- validation (no database) ----------------------------------------------------------------------------------
+
+
+def test_openapi_versions_json_and_yaml_parse() -> None:
+    assert validate_schema("old", "openapi", json.dumps(SWAGGER_20)).files == {}
+    assert validate_schema("new", "openapi", json.dumps(OPENAPI_31)).files == {}
+    validated = validate_schema("catalog", "openapi", (LIBRARY / "catalog.openapi.yaml").read_text())
+    assert validated.hash == schema_hash(validated.text)
+
+
+def test_relative_ref_files_are_collected_beside_the_document(tmp_path: Path) -> None:
+    folder = pets_folder(tmp_path)
+    validated = validate_schema("pets", "openapi", PETS_30, where="pets.yaml", base_dir=folder)
+    assert validated.files == {"schemas/pet.yaml": PET_FILE, "schemas/owner.yaml": OWNER_FILE}
+    # The same files given inline (as `loom get` prints them) validate without a folder.
+    again = validate_schema("pets", "openapi", PETS_30, files=validated.files)
+    assert again.hash == validated.hash != schema_hash(PETS_30)
+
+
+@pytest.mark.parametrize(
+    ("text", "files", "match"),
+    [
+        (
+            PETS_30,
+            None,
+            r"service 'pets': pets\.yaml: \$ref 'schemas/pet\.yaml#/Pet' at /paths/~1pets~1\{id\}/get/responses/200/"
+            r"content/application~1json/schema: schemas/pet\.yaml not found beside it",
+        ),
+        (PETS_30, {}, r"\$ref 'schemas/pet\.yaml#/Pet' at .*: file schemas/pet\.yaml was not provided"),
+        (
+            PETS_30.replace("schemas/pet.yaml#/Pet", "../secrets.yaml#/X"),
+            None,
+            r"\$ref '\.\./secrets\.yaml#/X' .* leaves the schema's folder",
+        ),
+        (
+            PETS_30.replace("schemas/pet.yaml#/Pet", "https://example.org/pet.yaml"),
+            None,
+            r"\$ref 'https://example\.org/pet\.yaml' .* is not relative",
+        ),
+        (
+            PETS_30.replace("#/Pet", "#/Cat"),
+            {"schemas/pet.yaml": PET_FILE},
+            r"\$ref 'schemas/pet\.yaml#/Cat' .* points at nothing",
+        ),
+        ("openapi: 4.0.0\ninfo: {}\npaths: {}\n", None, r"not an OpenAPI 2\.0, 3\.0 or 3\.1 document"),
+        ('{"openapi": "3.0.0", "paths": {', None, r"pets\.yaml: line 1, column \d+: invalid JSON"),
+        ("- a\n- list\n", None, "must be a mapping"),
+        ("openapi: 3.0.0\ninfo: {title: x, version: '1'}\n", None, "needs a 'paths' mapping"),
+    ],
+)
+def test_bad_openapi_names_service_file_and_position(
+    tmp_path: Path, text: str, files: dict[str, str] | None, match: str
+) -> None:
+    folder = tmp_path / "api"
+    folder.mkdir()
+    base = folder if files is None else None
+    with pytest.raises(Invalid, match=match):
+        validate_schema("pets", "openapi", text, where="pets.yaml", base_dir=base, files=files)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "sdl", "match"),
+    [
+        ("graphql", "type Query { a: Int", r"service 'svc': svc\.graphql: line 1, column 20: SDL does not parse"),
+        ("graphql", "type Query { a: Missing }", r"service 'svc': svc\.graphql: .*Missing"),
+        (
+            "federation",
+            'type Query { a: A }\ntype A @key(fields: "nope") { id: ID! }',
+            r"service 'svc': svc\.graphql: .*nope",
+        ),
+        ("graphql", "   ", "the schema is empty"),
+    ],
+)
+def test_bad_sdl_names_service_and_file(protocol: str, sdl: str, match: str) -> None:
+    with pytest.raises(Invalid, match=match):
+        validate_schema("svc", protocol, sdl, where="svc.graphql")
+
+
+def test_good_sdl_builds() -> None:
+    validate_schema("members", "federation", (LIBRARY / "members.graphql").read_text())
+    validate_schema("loans", "graphql", (LIBRARY / "loans.graphql").read_text())
+
+
+# --- through the database (the engine fixture runs each on SQLite and on PostgreSQL) ----------------------------
+
+
+def run(engine: Engine, documents: list[Document], actor: Actor = ADMIN, **kwargs: bool) -> list[str]:
+    with session_scope(engine) as session:
+        return [c.line() for c in apply(session, actor, documents, **kwargs)]
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as connection:
+        return {
+            name: connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            for name, table in metadata.tables.items()
+            if name != "audit_events"
+        }
+
+
+def breaking_loans(tmp_path: Path) -> list[Document]:
+    """The library's loans service with a Member type that clashes with the members service's."""
+    folder = tmp_path / "lib"
+    shutil.copytree(LIBRARY, folder)
+    with (folder / "loans.graphql").open("a") as f:
+        f.write("\ntype Member {\n  id: ID!\n  displayName: Int\n}\n")
+    return [d for d in load_documents([folder]) if d.name == "loans"]
+
+
+def roles(**team_roles: str) -> Actor:
+    from portal.models import Role
+
+    return Actor(user_id=7, name="carol", team_roles=MappingProxyType({t: Role(r) for t, r in team_roles.items()}))
+
+
+def test_publish_that_breaks_a_published_product_is_refused(engine: Engine, tmp_path: Path) -> None:
+    run(engine, load_documents([LIBRARY]))
+    before = counts(engine)
+    with pytest.raises(Conflict) as info:
+        run(engine, breaking_loans(tmp_path))
+    message = str(info.value)
+    assert "publishing loans would break the composition of published product 'library'" in message
+    assert 'Member.displayName: "String!" in service "members" vs "Int" in service "loans"' in message
+    assert "force it as a team admin of team 'storefront'" in message
+    assert counts(engine) == before
+
+
+def test_force_needs_the_products_team_admin_and_is_audited(engine: Engine, tmp_path: Path) -> None:
+    run(engine, load_documents([LIBRARY]))
+    docs = breaking_loans(tmp_path)
+    before = counts(engine)
+    with pytest.raises(Forbidden, match=r"lacks permission 'service\.publish\.force' on product 'library'"):
+        run(engine, docs, roles(library="team-member"), force=True)
+    assert counts(engine) == before
+    lines = run(engine, docs, roles(library="team-member", storefront="team-admin"), force=True)
+    assert lines == ["service/loans updated (version 2)"]
+    with Session(engine) as session:
+        forced = session.exec(select(AuditEvent).where(AuditEvent.action == "service.publish.force")).all()
+        assert [(e.actor, e.target_name, e.outcome) for e in forced] == [
+            ("carol", "library", AuditOutcome.DENIED),
+            ("carol", "library", AuditOutcome.ALLOWED),
+        ]
+        assert "displayName" in json.dumps(forced[1].summary)
+
+
+def test_draft_products_do_not_block_a_publish(engine: Engine, tmp_path: Path) -> None:
+    docs = load_documents([LIBRARY])
+    drafts = parse_documents(
+        [
+            {**d.resource.model_dump(by_alias=True, exclude_none=True), "spec": {
+                **d.resource.model_dump(by_alias=True, exclude_none=True)["spec"], "lifecycle": "draft"}}
+            for d in docs
+            if d.kind == "Product"
+        ]
+    )  # fmt: skip
+    others = [d for d in docs if d.kind != "Product"]
+    run(engine, [*others, *drafts])
+    assert run(engine, breaking_loans(tmp_path)) == ["service/loans updated (version 2)"]
+
+
+def test_relative_ref_files_are_stored_with_the_version_and_round_trip(engine: Engine, tmp_path: Path) -> None:
+    run(engine, load_documents([LIBRARY / "clusters.yaml", LIBRARY / "teams.yaml"]))
+    folder = pets_folder(tmp_path)
+    (folder / "pets-service.yaml").write_text(
+        "apiVersion: loom.dev/v1alpha1\nkind: Service\nmetadata: {name: pets, team: library}\n"
+        "spec: {protocol: openapi, schema: {file: pets.yaml}}\n"
+    )
+    assert run(engine, load_documents([folder / "pets-service.yaml"])) == ["service/pets created (version 1)"]
+    with session_scope(engine) as session:
+        pets = session.exec(select(Service).where(Service.name == "pets")).one()
+        version = session.exec(select(ServiceVersion).where(ServiceVersion.service_id == pets.id)).one()
+        assert version.schema_files == {"schemas/pet.yaml": PET_FILE, "schemas/owner.yaml": OWNER_FILE}
+        (printed,) = get(session, ADMIN, "service", "pets")
+    assert printed["spec"]["schema"] == {"openapi": PETS_30, "files": version.schema_files}
+    assert run(engine, parse_documents([printed])) == ["service/pets unchanged"]
+    (folder / "schemas" / "owner.yaml").write_text(OWNER_FILE.replace("name", "fullName"))
+    assert run(engine, load_documents([folder / "pets-service.yaml"])) == ["service/pets updated (version 2)"]
+    with Session(engine) as session:
+        versions = session.exec(select(ServiceVersion).order_by(col(ServiceVersion.version))).all()
+        assert [v.schema_files["schemas/owner.yaml"] for v in versions] == [
+            OWNER_FILE,
+            OWNER_FILE.replace("name", "fullName"),
+        ]
