@@ -413,3 +413,15 @@ async def test_restart_serves_the_cached_snapshot_while_the_portal_is_down(
             "/products/shop/graphql", json={"query": "{ book(id: 5) { title } }"}, headers={"x-api-key": keys.gold}
         )
         assert answer.json() == {"data": {"book": {"title": "Book 5"}}}
+
+
+async def test_introspection_is_on_by_default_and_can_be_switched_off(upstreams: Upstreams) -> None:
+    spec = SourceSpec("books", SourceKind.GRAPHQL, BOOKS_SDL, url=f"{upstreams.books}/graphql")
+    supergraph = compose([spec])
+    query = {"query": "{ __schema { queryType { name } } }"}
+    async with serving(create_gateway_app(supergraph=supergraph, options=_options())) as client:
+        on = await client.post("/graphql", json=query, headers=GQL_HEADERS)
+        assert on.json() == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
+    async with serving(create_gateway_app(supergraph=supergraph, options=_options(introspection=False))) as client:
+        off = await client.post("/graphql", json=query, headers=GQL_HEADERS)
+        assert off.status_code == 400 and "introspection is disabled" in off.json()["errors"][0]["message"]
