@@ -24,16 +24,23 @@ INTERNAL = "INTERNAL"
 logger = logging.getLogger("portal.api")
 
 
-def loom_error_of(error: GraphQLError) -> LoomError | None:
-    original = error.original_error
-    while isinstance(original, GraphQLError):  # graphql-core may wrap twice
+def _root_cause(error: GraphQLError) -> BaseException | None:
+    """The exception behind a GraphQL error: None when GraphQL itself refused the request (syntax, validation,
+    variable coercion), which graphql-core may wrap in further GraphQL errors."""
+    original: BaseException | None = error.original_error
+    while isinstance(original, GraphQLError):
         original = original.original_error
+    return original
+
+
+def loom_error_of(error: GraphQLError) -> LoomError | None:
+    original = _root_cause(error)
     return original if isinstance(original, LoomError) else None
 
 
 def _is_input_error(error: GraphQLError) -> bool:
     """Parse, validation and variable-coercion errors have no original exception: the query itself is wrong."""
-    return error.original_error is None
+    return _root_cause(error) is None
 
 
 def format_error(error: GraphQLError, request_id: str | None) -> dict[str, Any]:

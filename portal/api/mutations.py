@@ -26,8 +26,8 @@ from portal.errors import Invalid, NotFound
 __all__ = ["MUTATION_ACTIONS", "Mutation"]
 
 MUTATION_ACTIONS: Mapping[str, tuple[str, ...]] = {
-    "apply": ("<kind>.apply", "service.publish", "service.publish.force"),
-    "deleteResource": ("<kind>.delete",),
+    "apply": ("cluster.apply", "team.apply", "plan.apply", "service.publish", "service.publish.force", "product.apply"),
+    "deleteResource": ("cluster.delete", "team.delete", "plan.delete", "service.delete", "product.delete"),
     "createUser": ("user.create", "token.create"),
     "setMembership": ("membership.apply",),
     "removeMembership": ("membership.delete",),
@@ -44,7 +44,7 @@ MUTATION_ACTIONS: Mapping[str, tuple[str, ...]] = {
     "rotateSigningKey": ("signing_key.rotate",),
     "retireSigningKey": ("signing_key.rotate",),
 }
-"""GraphQL mutation -> the authorization actions it performs (``<kind>``: the document's kind, lowercased)."""
+"""GraphQL mutation -> the authorization actions it may perform (``apply``: per document kind)."""
 
 _TEAM_ROLES = (m.Role.TEAM_ADMIN, m.Role.TEAM_MEMBER, m.Role.VIEWER)
 
