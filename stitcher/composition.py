@@ -492,7 +492,7 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph]) -> Supergraph:
     _propagate_interface_objects(composer, definitions)
     _check_inaccessible(composer, definitions)
     if composer.conflicts:
-        raise CompositionError(composer.conflicts)
+        raise CompositionError(list(dict.fromkeys(composer.conflicts)))
     sdl = "\n\n".join(composer.sdl.values()) + "\n"
     try:
         full = build_ast_schema(parse(sdl), assume_valid_sdl=True)
@@ -669,7 +669,14 @@ def _merge_composite(composer: _Composer, name: str, kind: str, defs: list[_Def]
                 )
             )
         composer.fields[(name, field_name)] = tuple(joins)
-        _check_sharing(composer, name, field_name, field_defs, joins)
+        if kind == "object":  # interface fields are implemented by object types, not resolved themselves
+            _check_sharing(composer, name, field_name, field_defs, joins)
+            if joins and all(j.external for j in joins):
+                composer.conflicts.append(
+                    f"{coordinate}: @external in service "
+                    + " and ".join(f'"{j.graph}"' for j in joins)
+                    + " but no service resolves it; define it without @external in the service that owns it"
+                )
         description = _first([f.description for _, f in field_defs])
         deprecation = _first([f.deprecation_reason for _, f in field_defs])
         lines.append(f"{_description(description, '  ')}  {field_name}{args}: {merged_type}{_deprecated(deprecation)}")
@@ -864,17 +871,17 @@ def _propagate_interface_objects(composer: _Composer, definitions: dict[str, lis
             continue
         interface_lines = _field_lines(composer, interface)
         for type_name in implementations.get(interface, []):
+            # Only fields the type's own subgraphs do not resolve: those are what the interface object adds.
             own_fields = {f for (t, f) in composer.fields if t == type_name}
             for d in object_defs:
                 assert isinstance(d.type, GraphQLObjectType)
                 for field_name in d.type.fields:
-                    joins = list(composer.fields.get((type_name, field_name), ()))
+                    if field_name in own_fields or field_name not in interface_lines:
+                        continue
+                    joins = composer.fields.get((type_name, field_name), ())
                     if all(j.graph != d.sub.name for j in joins):
-                        joins.append(FieldJoin(d.sub.name))
-                    composer.fields[(type_name, field_name)] = tuple(joins)
-                    if field_name not in own_fields and field_name in interface_lines:
-                        composer.added_fields.setdefault(type_name, {})[field_name] = interface_lines[field_name]
-                        own_fields.add(field_name)
+                        composer.fields[(type_name, field_name)] = (*joins, FieldJoin(d.sub.name))
+                    composer.added_fields.setdefault(type_name, {})[field_name] = interface_lines[field_name]
     for type_name, extra in composer.added_fields.items():
         block = composer.sdl[type_name]
         composer.sdl[type_name] = block[: block.rindex("}")] + "\n".join(extra.values()) + "\n}"
@@ -903,6 +910,13 @@ def _check_inaccessible(composer: _Composer, definitions: dict[str, list[_Def]])
             gql_field = getattr(d.type, "fields", {}).get(field_name)
             if gql_field is None:
                 continue
+            for arg_name, arg in gql_field.args.items():
+                arg_type = get_named_type(arg.type).name
+                if arg_type in hidden and f"{coordinate}({arg_name}:)" not in hidden:
+                    composer.conflicts.append(
+                        f"{coordinate}({arg_name}:): takes {arg_type}, which is @inaccessible in service "
+                        f'"{_hider(definitions, arg_type)}", but the argument is not (service "{d.sub.name}")'
+                    )
             returned = get_named_type(gql_field.type).name
             if returned in hidden:
                 composer.conflicts.append(

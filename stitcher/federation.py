@@ -8,6 +8,7 @@ left out, and the directives are recorded in the IR (keys, :class:`FieldDirectiv
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -33,9 +34,11 @@ from graphql import (
     ListValueNode,
     ObjectTypeDefinitionNode,
     ObjectTypeExtensionNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     ScalarTypeDefinitionNode,
     ScalarTypeExtensionNode,
+    SchemaDefinitionNode,
     SchemaExtensionNode,
     SelectionSetNode,
     StringValueNode,
@@ -119,21 +122,7 @@ FEDERATION_TYPE_NAMES = frozenset(
         "_Entity",
     }
 )
-_FEDERATION_DIRECTIVE_NAMES = frozenset(
-    {"link", *_PRELUDE_DIRECTIVES, *(f"federation__{name}" for name in _PRELUDE_DIRECTIVES)}
-)
 _ROOT_FIELDS = frozenset({"_entities", "_service"})
-
-
-def _prelude() -> list[DefinitionNode]:
-    lines = [_PRELUDE_TYPES, f"directive @link{_LINK_DIRECTIVE}"]
-    for name, rest in _PRELUDE_DIRECTIVES.items():
-        lines.append(f"directive @{name}{rest}")
-        lines.append(f"directive @federation__{name}{rest}")
-    return list(parse("\n".join(lines), no_location=True).definitions)
-
-
-_PRELUDE = _prelude()
 
 
 def format_graphql_error(error: GraphQLError) -> str:
@@ -208,21 +197,6 @@ def _walk_field_set(
 # --- directives ------------------------------------------------------------------------------------------------------
 
 
-def _directive_name(node: ConstDirectiveNode) -> str:
-    name = node.name.value
-    return name.removeprefix("federation__")
-
-
-def _directives(nodes: Iterable[ConstDirectiveNode] | None, name: str) -> Iterator[ConstDirectiveNode]:
-    for node in nodes or ():
-        if _directive_name(node) == name:
-            yield node
-
-
-def _has(nodes: Iterable[ConstDirectiveNode] | None, name: str) -> bool:
-    return any(True for _ in _directives(nodes, name))
-
-
 def _argument(node: ConstDirectiveNode, name: str) -> Any:
     argument: ArgumentNode
     for argument in node.arguments or ():
@@ -257,26 +231,30 @@ _EXTENSION_TO_DEFINITION: dict[type[Any], type[Any]] = {
 }
 
 
-def _definitions_for_extensions(definitions: Sequence[DefinitionNode]) -> list[DefinitionNode]:
+def _definitions_for_extensions(definitions: Sequence[DefinitionNode]) -> tuple[list[DefinitionNode], set[str]]:
     """Federation lets a subgraph ``extend type Product`` that it never defines: make the first such extension the
     definition, as Apollo's subgraph libraries do."""
     defined = {d.name.value for d in definitions if isinstance(d, TypeDefinitionNode)}
     out: list[DefinitionNode] = []
+    extended: set[str] = set()
     for definition in definitions:
         if isinstance(definition, TypeExtensionNode) and definition.name.value not in defined:
             definition_class = _EXTENSION_TO_DEFINITION[type(definition)]
             values = {k: getattr(definition, k) for k in definition.keys}
             definition = definition_class(description=None, **values)
             defined.add(definition.name.value)
+            extended.add(definition.name.value)
         out.append(definition)
-    return out
+    return out, extended
 
 
-def _strip_machinery(definitions: Sequence[DefinitionNode]) -> list[DefinitionNode]:
+def _strip_machinery(definitions: Sequence[DefinitionNode], directive_names: frozenset[str]) -> list[DefinitionNode]:
     """The service's own definitions: no federation types, directive definitions, ``_entities``/``_service``."""
     out: list[DefinitionNode] = []
     for definition in definitions:
-        if isinstance(definition, DirectiveDefinitionNode) and definition.name.value in _FEDERATION_DIRECTIVE_NAMES:
+        if isinstance(definition, DirectiveDefinitionNode) and (
+            definition.name.value in directive_names or definition.name.value == "link"
+        ):
             continue
         if isinstance(definition, TypeDefinitionNode | TypeExtensionNode):
             if definition.name.value in FEDERATION_TYPE_NAMES:
@@ -319,15 +297,51 @@ def parse_sdl(service: str, sdl: str) -> DocumentNode:
         raise SchemaError(f"SDL does not parse: {format_graphql_error(exc)}", service=service) from exc
 
 
+def _link_names(definitions: Sequence[DefinitionNode]) -> dict[str, str]:
+    """Directive names this subgraph may use -> federation name, from its ``@link`` to the federation spec:
+    ``@link(url: ".../federation/v2.3", as: "fed", import: ["@key", {name: "@shareable", as: "@share"}])``."""
+    names = {name: name for name in _PRELUDE_DIRECTIVES}
+    names.update({f"federation__{name}": name for name in _PRELUDE_DIRECTIVES})
+    for definition in definitions:
+        if not isinstance(definition, SchemaDefinitionNode | SchemaExtensionNode):
+            continue
+        for link in definition.directives or ():
+            if link.name.value != "link" or "/federation/" not in str(_argument(link, "url") or ""):
+                continue
+            prefix = _argument(link, "as")
+            if isinstance(prefix, str):
+                names.update({f"{prefix}__{name}": name for name in _PRELUDE_DIRECTIVES})
+            for argument in link.arguments or ():
+                if argument.name.value != "import" or not isinstance(argument.value, ListValueNode):
+                    continue
+                for item in argument.value.values:
+                    if isinstance(item, ObjectValueNode):
+                        values = {f.name.value: f.value for f in item.fields}
+                        name, alias = values.get("name"), values.get("as")
+                        if isinstance(name, StringValueNode) and isinstance(alias, StringValueNode):
+                            canonical = name.value.lstrip("@")
+                            if canonical in _PRELUDE_DIRECTIVES:
+                                names[alias.value.lstrip("@")] = canonical
+    return names
+
+
+@functools.lru_cache(maxsize=64)
+def _prelude_for(names: frozenset[tuple[str, str]]) -> tuple[DefinitionNode, ...]:
+    lines = [_PRELUDE_TYPES, f"directive @link{_LINK_DIRECTIVE}"]
+    lines.extend(f"directive @{alias}{_PRELUDE_DIRECTIVES[canonical]}" for alias, canonical in sorted(names))
+    return tuple(parse("\n".join(lines), no_location=True).definitions)
+
+
 def subgraph_from_federation(spec: SourceSpec) -> Subgraph:
     """Read a Federation v2 subgraph SDL (also Federation 1 style ``extend type``) into the IR."""
     service = spec.name
     document = parse_sdl(service, spec.schema)
-    definitions = _definitions_for_extensions(document.definitions)
+    definitions, extension_types = _definitions_for_extensions(document.definitions)
+    names = _link_names(definitions)
     user_types, user_directives = _user_defined_names(definitions)
     prelude = [
         d
-        for d in _PRELUDE
+        for d in _prelude_for(frozenset(names.items()))
         if not (isinstance(d, TypeDefinitionNode) and d.name.value in user_types)
         and not (isinstance(d, DirectiveDefinitionNode) and d.name.value in user_directives)
     ]
@@ -336,36 +350,38 @@ def subgraph_from_federation(spec: SourceSpec) -> Subgraph:
         raise SchemaError(
             "invalid SDL: " + "; ".join(format_graphql_error(e) for e in sdl_errors), service=service
         ) from sdl_errors[0]
-    schema = _build_schema(service, _strip_machinery(definitions))
+    schema = _build_schema(service, _strip_machinery(definitions, frozenset(names)))
+    reader = _Reader(names)
 
     keys: dict[str, list[EntityKey]] = {}
     fields: dict[tuple[str, str], FieldDirectives] = {}
     interface_objects: set[str] = set()
     inaccessible: set[str] = set()
     problems: list[str] = []
-
-    for definition in definitions:
-        if not isinstance(definition, TypeDefinitionNode | TypeExtensionNode):
-            continue
+    type_definitions = [
+        d
+        for d in definitions
+        if isinstance(d, TypeDefinitionNode | TypeExtensionNode) and d.name.value not in FEDERATION_TYPE_NAMES
+    ]
+    for definition in type_definitions:
         type_name = definition.name.value
-        if type_name in FEDERATION_TYPE_NAMES:
-            continue
         type_directives = definition.directives
-        if _has(type_directives, "inaccessible"):
+        if reader.has(type_directives, "inaccessible"):
             inaccessible.add(type_name)
+        if reader.has(type_directives, "extends"):
+            extension_types.add(type_name)
         if isinstance(definition, EnumTypeDefinitionNode | EnumTypeExtensionNode):
             for value in definition.values or ():
-                if _has(value.directives, "inaccessible"):
+                if reader.has(value.directives, "inaccessible"):
                     inaccessible.add(f"{type_name}.{value.name.value}")
         if isinstance(definition, InputObjectTypeDefinitionNode | InputObjectTypeExtensionNode):
             for input_field in definition.fields or ():
-                if _has(input_field.directives, "inaccessible"):
+                if reader.has(input_field.directives, "inaccessible"):
                     inaccessible.add(f"{type_name}.{input_field.name.value}")
         if not isinstance(definition, _OBJECT_LIKE):
             continue
-        for key in _directives(type_directives, "key"):
+        for key in reader.find(type_directives, "key"):
             field_set = _argument(key, "fields")
-            resolvable = _argument(key, "resolvable")
             if not isinstance(field_set, str):
                 problems.append(f"@key on {type_name} needs a fields string")
                 continue
@@ -374,22 +390,41 @@ def subgraph_from_federation(spec: SourceSpec) -> Subgraph:
             except ValueError as exc:
                 problems.append(f"@key on {type_name}: {exc}")
                 continue
-            keys.setdefault(type_name, []).append(EntityKey(field_set, resolvable is not False))
-        if _has(type_directives, "interfaceObject"):
+            keys.setdefault(type_name, []).append(EntityKey(field_set, _argument(key, "resolvable") is not False))
+        if reader.has(type_directives, "interfaceObject"):
             interface_objects.add(type_name)
-        type_external = _has(type_directives, "external")
-        type_shareable = _has(type_directives, "shareable")
+
+    # Federation 1 marks the key fields of an extended entity @external although the subgraph receives them in
+    # every representation: like Apollo, treat those as not external.
+    own_key_fields = {
+        (type_name, name)
+        for type_name, type_keys in keys.items()
+        if type_name in extension_types
+        for key in type_keys
+        for name in _top_level(key.fields)
+    }
+    for definition in type_definitions:
+        if not isinstance(definition, _OBJECT_LIKE):
+            continue
+        type_name = definition.name.value
+        type_external = reader.has(definition.directives, "external")
+        type_shareable = reader.has(definition.directives, "shareable")
         for field_node in definition.fields or ():
-            directives = _field_directives(field_node, type_external, type_shareable)
-            coordinate = (type_name, field_node.name.value)
-            if field_node.name.value in _ROOT_FIELDS:
+            field_name = field_node.name.value
+            if field_name in _ROOT_FIELDS:
                 continue
+            directives = reader.field_directives(field_node, type_external, type_shareable)
+            if directives.external and (type_name, field_name) in own_key_fields:
+                directives = dataclasses.replace(directives, external=False)
             for argument in field_node.arguments or ():
-                if _has(argument.directives, "inaccessible"):
-                    inaccessible.add(f"{type_name}.{field_node.name.value}({argument.name.value}:)")
+                if reader.has(argument.directives, "inaccessible"):
+                    inaccessible.add(f"{type_name}.{field_name}({argument.name.value}:)")
             problems.extend(_check_field_sets(schema, type_name, field_node, directives))
             if directives != FieldDirectives():
-                fields[coordinate] = directives
+                fields[(type_name, field_name)] = directives
+    if problems:
+        raise SchemaError("; ".join(problems), service=service)
+    problems, warnings = _check_external(schema, keys, fields)
     if problems:
         raise SchemaError("; ".join(problems), service=service)
     return Subgraph(
@@ -401,23 +436,80 @@ def subgraph_from_federation(spec: SourceSpec) -> Subgraph:
         fields=fields,
         interface_objects=frozenset(interface_objects),
         inaccessible=frozenset(inaccessible),
+        warnings=warnings,
     )
 
 
-def _field_directives(node: FieldDefinitionNode, type_external: bool, type_shareable: bool) -> FieldDirectives:
-    directives = node.directives
-    override = next(_directives(directives, "override"), None)
-    requires = next(_directives(directives, "requires"), None)
-    provides = next(_directives(directives, "provides"), None)
-    return FieldDirectives(
-        external=type_external or _has(directives, "external"),
-        requires=_argument(requires, "fields") if requires else None,
-        provides=_argument(provides, "fields") if provides else None,
-        shareable=type_shareable or _has(directives, "shareable"),
-        override_from=_argument(override, "from") if override else None,
-        inaccessible=_has(directives, "inaccessible"),
-        tags=tuple(t for d in _directives(directives, "tag") if isinstance(t := _argument(d, "name"), str)),
+def _top_level(field_set: str) -> list[str]:
+    return [s.name.value for s in parse_field_set(field_set).selections if isinstance(s, FieldNode)]
+
+
+def _check_external(
+    schema: GraphQLSchema, keys: dict[str, list[EntityKey]], fields: dict[tuple[str, str], FieldDirectives]
+) -> tuple[list[str], list[str]]:
+    """@requires and @provides must name @external fields; an @external field nothing uses is suspicious."""
+    problems: list[str] = []
+    used: set[tuple[str, str]] = set()
+    for type_name, type_keys in keys.items():
+        for key in type_keys:
+            used.update(field_set_fields(schema, type_name, key.fields))
+    for (type_name, field_name), directives in fields.items():
+        coordinate = f"{type_name}.{field_name}"
+        if directives.requires:
+            used.update(field_set_fields(schema, type_name, directives.requires))
+            for name in _top_level(directives.requires):
+                if not fields.get((type_name, name), FieldDirectives()).external:
+                    problems.append(f"@requires on {coordinate}: {type_name}.{name} must be @external")
+        if directives.provides:
+            owner = schema.get_type(type_name)
+            target = get_named_type(getattr(owner, "fields", {})[field_name].type).name
+            used.update(field_set_fields(schema, target, directives.provides))
+            for name in _top_level(directives.provides):
+                if not fields.get((target, name), FieldDirectives()).external:
+                    problems.append(f"@provides on {coordinate}: {target}.{name} must be @external")
+    unused = sorted(
+        f"{t}.{f}"
+        for (t, f), d in fields.items()
+        if d.external and (t, f) not in used and not _implements_one(schema, t, f)
     )
+    warnings = [f"{coordinate} is @external but no @key, @requires or @provides uses it" for coordinate in unused]
+    return problems, warnings
+
+
+def _implements_one(schema: GraphQLSchema, type_name: str, field_name: str) -> bool:
+    """An @external field may exist only to satisfy an interface the type implements."""
+    owner = schema.get_type(type_name)
+    return any(field_name in i.fields for i in getattr(owner, "interfaces", ()))
+
+
+class _Reader:
+    """Reads federation directives under the names this subgraph uses for them."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        self.names = names
+
+    def find(self, nodes: Iterable[ConstDirectiveNode] | None, name: str) -> Iterator[ConstDirectiveNode]:
+        for node in nodes or ():
+            if self.names.get(node.name.value) == name:
+                yield node
+
+    def has(self, nodes: Iterable[ConstDirectiveNode] | None, name: str) -> bool:
+        return any(True for _ in self.find(nodes, name))
+
+    def field_directives(self, node: FieldDefinitionNode, type_external: bool, type_shareable: bool) -> FieldDirectives:
+        directives = node.directives
+        override = next(self.find(directives, "override"), None)
+        requires = next(self.find(directives, "requires"), None)
+        provides = next(self.find(directives, "provides"), None)
+        return FieldDirectives(
+            external=type_external or self.has(directives, "external"),
+            requires=_argument(requires, "fields") if requires else None,
+            provides=_argument(provides, "fields") if provides else None,
+            shareable=type_shareable or self.has(directives, "shareable"),
+            override_from=_argument(override, "from") if override else None,
+            inaccessible=self.has(directives, "inaccessible"),
+            tags=tuple(t for d in self.find(directives, "tag") if isinstance(t := _argument(d, "name"), str)),
+        )
 
 
 def _check_field_sets(

@@ -278,6 +278,43 @@ def test_library_example_members_and_loans() -> None:
     assert sg.subgraphs["members"].url == "http://members.test/graphql"
 
 
+def test_library_example_with_the_openapi_catalog() -> None:
+    """The whole library product: Federation + plain GraphQL + OpenAPI (built by stitcher.openapi)."""
+    catalog = SourceSpec(
+        "catalog",
+        SourceKind.OPENAPI,
+        (SCHEMAS / "catalog.openapi.yaml").read_text(),
+        url="http://catalog.test",
+        entities={"Book": EntityConfig(key="isbn", operation="getBook")},
+    )
+    loans = plain("loans", (SCHEMAS / "loans.graphql").read_text())
+    sg = compose([fed("members"), loans, catalog])
+    assert sg.schema.query_type is not None and sg.schema.mutation_type is not None
+    assert {"member", "loan", "listBooks", "getBook"} <= set(sg.schema.query_type.fields)
+    assert sg.fields[("Mutation", "placeHold")] == (FieldJoin("catalog"),)
+    assert sg.types["Book"] == (TypeJoin("catalog", key="isbn"),)
+    assert sg.subgraphs["catalog"].kind is SourceKind.OPENAPI
+    assert sg.subgraphs["catalog"].rest is not None
+
+
+def test_external_everywhere_is_a_conflict() -> None:
+    a = fed(
+        "a", 'type Query { p: P } type P @key(fields: "id") { id: ID! w: Int @external n: Int @requires(fields: "w") }'
+    )
+    b = fed("b", 'type P @key(fields: "id") { id: ID! w: Int @external v: Int @requires(fields: "w") }')
+    (conflict,) = conflicts_of([a, b])
+    assert conflict.startswith('P.w: @external in service "a" and "b" but no service resolves it')
+
+
+def test_inaccessible_argument_type_is_a_conflict() -> None:
+    a = fed("a", "type Query { f(k: K): Int } enum K @inaccessible { A }")
+    (conflict,) = conflicts_of([a])
+    assert conflict.startswith("Query.f(k:): takes K, which is @inaccessible")
+    ok = fed("a", "type Query { f(k: K @inaccessible): Int } enum K @inaccessible { A }")
+    sg = compose([ok])
+    assert sg.schema.query_type is not None and not sg.schema.query_type.fields["f"].args
+
+
 # --- transforms ----------------------------------------------------------------------------------------------------
 
 
