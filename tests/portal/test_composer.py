@@ -1,0 +1,103 @@
+"""Composing products: from stored rows (SQLite and PostgreSQL) and offline with ``loom compose`` from YAML alone."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from portal.authorization import Actor
+from portal.cli import main
+from portal.composer import compose_product, source_specs_for
+from portal.db import session_scope
+from portal.manifests import load_documents
+from portal.models import Product, ProductVersion
+from portal.resources import apply
+from stitcher.ir import SourceKind
+
+LIBRARY = Path(__file__).parent / "fixtures" / "library"
+
+
+def current_version(session: Session, name: str) -> ProductVersion:
+    product = session.exec(select(Product).where(Product.name == name)).one()
+    return session.exec(
+        select(ProductVersion).where(
+            ProductVersion.product_id == product.id, ProductVersion.version == product.current_version
+        )
+    ).one()
+
+
+def test_specs_and_composition_from_stored_rows(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        apply(session, Actor.system(), load_documents([LIBRARY]))
+    with session_scope(engine) as session:
+        version = current_version(session, "library")
+        specs = source_specs_for(session, version)
+        assert [(s.name, s.protocol) for s in specs] == [
+            ("members", SourceKind.FEDERATION),
+            ("loans", SourceKind.GRAPHQL),
+            ("catalog", SourceKind.OPENAPI),
+        ]
+        assert specs[0].url == "http://127.0.0.1:7301"  # the first address deployment
+        assert specs[2].url is None  # kube deployments are reached through Gloo, not from the portal
+        supergraph = compose_product(session, version)
+        query = supergraph.schema.query_type
+        assert query is not None and {"member", "loan", "getBook"} <= set(query.fields)
+        # apply stored the composed product with the version
+        assert version.composed_sdl is not None and "loansByMemberIds" in version.composed_sdl
+        assert version.supergraph_sdl is not None and "join__Graph" in version.supergraph_sdl
+
+
+def test_compose_offline_prints_product_sdl(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No database is reachable here on purpose: compose must not need one."""
+    monkeypatch.setenv("LOOM_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    assert main(["compose", "-f", str(LIBRARY), "--product", "library-eu"]) == 0
+    out = capsys.readouterr().out
+    assert "member(id: ID!): Member" in out and "getBook(isbn: String!): Book" in out
+    assert "loan(" not in out  # library-eu has no loans source
+
+
+def test_compose_supergraph_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    files = ["-f", str(LIBRARY / "services.yaml"), "-f", str(LIBRARY / "product.yaml")]
+    assert main(["compose", "--product", "library", "--supergraph", *files]) == 0
+    supergraph = capsys.readouterr().out
+    assert '@join__graph(name: "members"' in supergraph and "enum join__Graph" in supergraph
+    assert main(["compose", "-f", str(LIBRARY), "--product", "library", "-o", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["product"] == "library" and data["subgraphs"] == ["catalog", "loans", "members"]
+    assert "type Query" in data["sdl"]
+
+
+def test_compose_lists_conflicts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "lib"
+    shutil.copytree(LIBRARY, folder)
+    with (folder / "loans.graphql").open("a") as f:
+        f.write("\ntype Member {\n  id: ID!\n  displayName: Int\n}\n")
+    assert main(["compose", "-f", str(folder), "--product", "library"]) == 1
+    err = capsys.readouterr().err
+    assert "product 'library' does not compose" in err
+    assert '- Member.displayName: "String!" in service "members" vs "Int" in service "loans"' in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "name the product to compose with --product (products in the files: library, library-eu)"),
+        (["--product", "shop"], "no Product 'shop' in the files (products there: library, library-eu)"),
+    ],
+)
+def test_compose_bad_product_choice(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compose", "-f", str(LIBRARY), *args]) == 1
+    assert capsys.readouterr().err.strip() == f"loom: error: {message}"
+
+
+def test_compose_names_a_missing_service(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compose", "-f", str(LIBRARY / "product.yaml"), "--product", "library"]) == 1
+    err = capsys.readouterr().err
+    assert "product.yaml: document 1 (Product/library): spec.sources[0].service: no Service 'members'" in err
