@@ -25,6 +25,7 @@ from stitcher.credentials import generate_api_key
 from stitcher.ir import SourceKind
 from stitcher.snapshot import (
     CredentialConfig,
+    OAuthConfig,
     PlanConfig,
     ProductConfig,
     RateLimitConfig,
@@ -37,6 +38,7 @@ from stitcher.snapshot_source import PortalSnapshotSource, StaticSnapshotSource
 from stitcher.sources import SourceSpec
 from stitcher.supergraph import load_supergraph, print_supergraph_sdl
 from tests.stitcher.gateway_upstreams import BOOKS_SDL, INVENTORY_OPENAPI, ServerThread, books_app, inventory_app
+from tests.stitcher.test_credentials import AUDIENCE, ISSUER, JwksServer
 
 REDIS_URL = os.environ.get("LOOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 JSON_HEADERS = {"accept": "application/json"}
@@ -425,3 +427,29 @@ async def test_introspection_is_on_by_default_and_can_be_switched_off(upstreams:
     async with serving(create_gateway_app(supergraph=supergraph, options=_options(introspection=False))) as client:
         off = await client.post("/graphql", json=query, headers=GQL_HEADERS)
         assert off.status_code == 400 and "introspection is disabled" in off.json()["errors"][0]["message"]
+
+
+async def test_oauth2_bearer_tokens_through_the_portal_jwks(upstreams: Upstreams) -> None:
+    """The JWKS is served by a small Starlette app through ``httpx.ASGITransport`` (the injected client seam)."""
+    jwks = JwksServer()
+    snapshot, _ = make_snapshot(upstreams)
+    snapshot = snapshot.model_copy(
+        update={
+            "credentials": [CredentialConfig(id="o1", application="app", kind="oauth2_client", client_id="cid-1")],
+            "oauth": OAuthConfig(issuer=ISSUER, audience=AUDIENCE, jwks_url="http://portal.test/jwks"),
+        }
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=jwks.app)) as jwks_http:
+        app = create_gateway_app(source=StaticSnapshotSource(snapshot), jwks_http=jwks_http, options=_options())
+        async with serving(app) as client:
+            await wait_ready(client)
+            query = {"query": "{ book(id: 4) { title } }"}
+            token = jwks.token(jwks.keys[0])
+            ok = await client.post("/products/shop/graphql", json=query, headers={"authorization": f"Bearer {token}"})
+            assert ok.status_code == 200 and ok.json() == {"data": {"book": {"title": "Book 4"}}}
+            assert "authorization" not in upstreams.books_calls[-1]["headers"]
+            expired = jwks.token(jwks.keys[0], exp=1)
+            refused = await client.post(
+                "/products/shop/graphql", json=query, headers={"authorization": f"Bearer {expired}"}
+            )
+            assert refused.status_code == 401 and "expired" in refused.json()["errors"][0]["message"]
