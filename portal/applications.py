@@ -1,0 +1,225 @@
+"""Consumers' applications and their credentials: API keys and OAuth2 clients, shown once and stored hashed.
+
+An API key has the gateway's format (``lk_<prefix>_<secret>``, see :mod:`stitcher.credentials`): the 8-character
+prefix is stored in clear and the whole key as SHA-256, which is what the gateway compares. An OAuth2 client is a
+``client_id`` (public) and a secret stored as an argon2 hash: only the portal's token endpoint checks it, rarely
+enough that a slow hash costs nothing.
+
+Every change is authorized and audited (denied attempts too); secrets never reach the audit log.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from portal.accounts import hash_password, verify_password
+from portal.audit import authorize_and_audit
+from portal.authorization import Actor, Target
+from portal.db import bump_generation
+from portal.errors import Conflict, Forbidden, Invalid, NotFound
+from portal.models import Application, Credential, CredentialKind, Team, User, utcnow
+from stitcher.credentials import generate_api_key
+
+__all__ = [
+    "CLIENT_ID_PREFIX",
+    "IssuedCredential",
+    "create_api_key",
+    "create_application",
+    "create_oauth_client",
+    "find_application",
+    "find_oauth_client",
+    "list_credentials",
+    "revoke_credential",
+    "verify_client_secret",
+]
+
+CLIENT_ID_PREFIX = "lc_"
+_NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9 ._-]{0,98}[A-Za-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    """A new credential's row and its secret (the whole API key, or the OAuth2 client secret): show it once."""
+
+    row: Credential
+    secret: str
+
+    @property
+    def client_id(self) -> str | None:
+        return self.row.client_id
+
+
+def _team_name(session: Session, application: Application) -> str | None:
+    if application.team_id is None:
+        return None
+    team = session.get(Team, application.team_id)
+    return team.name if team else None
+
+
+def _target(session: Session, application: Application, kind: str = "application", name: str = "") -> Target:
+    return Target(
+        kind, name or application.name, team=_team_name(session, application), owner_user_id=application.owner_id
+    )
+
+
+def create_application(
+    session: Session,
+    actor: Actor,
+    *,
+    name: str,
+    owner: User | None = None,
+    team: str | None = None,
+    description: str = "",
+) -> Application:
+    """Create an application owned by ``owner`` (default: the actor). Only a platform admin creates one for
+    somebody else. Flushes, does not commit."""
+    owner_id = owner.id if owner is not None else actor.user_id
+    summary = {"owner": owner.name if owner else actor.name, "team": team}
+    target = Target("application", name, team=team, owner_user_id=owner_id)
+    authorize_and_audit(session, actor, "application.create", target, summary)
+    if owner_id is None:
+        raise Invalid("an application needs an owning user: pass the owner (the local CLI acts as no user)")
+    if owner_id != actor.user_id and not actor.platform_admin:
+        raise Forbidden(f"{actor.describe()} may create applications only for themselves")
+    if not _NAME_RE.match(name):
+        raise Invalid(
+            f"invalid application name {name!r}: use 1-100 letters, digits, spaces, '.', '_' or '-', "
+            "starting and ending with a letter or digit"
+        )
+    team_id = None
+    if team is not None:
+        team_row = session.exec(select(Team).where(col(Team.name) == team)).first()
+        if team_row is None:
+            raise NotFound(f"no team named {team!r}")
+        team_id = team_row.id
+    taken = session.exec(
+        select(Application).where(col(Application.owner_id) == owner_id, col(Application.name) == name)
+    ).first()
+    if taken is not None:
+        raise Conflict(f"you already have an application named {name!r}; pick another name")
+    application = Application(owner_id=owner_id, team_id=team_id, name=name, description=description)
+    session.add(application)
+    session.flush()
+    return application
+
+
+def find_application(session: Session, application_id: int) -> Application:
+    application = session.get(Application, application_id)
+    if application is None:
+        raise NotFound(f"no application with id {application_id}")
+    return application
+
+
+def _expiry(expires_in_days: int | None, now: datetime) -> datetime | None:
+    if expires_in_days is None:
+        return None
+    if expires_in_days <= 0:
+        raise Invalid(f"expires_in_days must be a positive number of days, not {expires_in_days}")
+    return now + timedelta(days=expires_in_days)
+
+
+def create_api_key(
+    session: Session,
+    actor: Actor,
+    application: Application,
+    *,
+    name: str = "",
+    expires_in_days: int | None = None,
+    now: datetime | None = None,
+) -> IssuedCredential:
+    """Issue an API key for ``application`` (its owner, or a platform admin). Flushes, does not commit."""
+    summary = {"application": application.name, "kind": CredentialKind.API_KEY.value, "name": name}
+    authorize_and_audit(session, actor, "credential.create", _target(session, application, "credential", name), summary)
+    assert application.id is not None
+    key, prefix, key_hash = generate_api_key()
+    row = Credential(
+        application_id=application.id,
+        kind=CredentialKind.API_KEY,
+        name=name,
+        prefix=prefix,
+        secret_hash=key_hash,
+        created_at=now or utcnow(),
+        expires_at=_expiry(expires_in_days, now or utcnow()),
+    )
+    session.add(row)
+    session.flush()
+    bump_generation(session)  # gateways must learn the new key
+    return IssuedCredential(row, key)
+
+
+def create_oauth_client(
+    session: Session,
+    actor: Actor,
+    application: Application,
+    *,
+    name: str = "",
+    expires_in_days: int | None = None,
+    now: datetime | None = None,
+) -> IssuedCredential:
+    """Register an OAuth2 client (client-credentials grant) for ``application``. Flushes, does not commit."""
+    summary = {"application": application.name, "kind": CredentialKind.OAUTH2_CLIENT.value, "name": name}
+    authorize_and_audit(session, actor, "credential.create", _target(session, application, "credential", name), summary)
+    assert application.id is not None
+    client_secret = secrets.token_urlsafe(32)
+    row = Credential(
+        application_id=application.id,
+        kind=CredentialKind.OAUTH2_CLIENT,
+        name=name,
+        client_id=f"{CLIENT_ID_PREFIX}{secrets.token_hex(12)}",
+        secret_hash=hash_password(client_secret),
+        created_at=now or utcnow(),
+        expires_at=_expiry(expires_in_days, now or utcnow()),
+    )
+    session.add(row)
+    session.flush()
+    bump_generation(session)
+    return IssuedCredential(row, client_secret)
+
+
+def list_credentials(session: Session, application: Application) -> list[Credential]:
+    return list(
+        session.exec(
+            select(Credential).where(col(Credential.application_id) == application.id).order_by(col(Credential.id))
+        )
+    )
+
+
+def revoke_credential(session: Session, actor: Actor, credential_id: int, *, now: datetime | None = None) -> Credential:
+    """Revoke a credential (the application's owner, or a platform admin). Its subscriptions stay: they belong to
+    the application. Flushes, does not commit."""
+    row = session.get(Credential, credential_id)
+    if row is None:
+        raise NotFound(f"no credential with id {credential_id}")
+    application = find_application(session, row.application_id)
+    label = row.client_id or f"lk_{row.prefix}"
+    target = _target(session, application, "credential", label)
+    authorize_and_audit(session, actor, "credential.revoke", target, {"id": row.id, "application": application.name})
+    if row.revoked_at is None:
+        row.revoked_at = now or utcnow()
+        session.add(row)
+        session.flush()
+        bump_generation(session)
+    return row
+
+
+def find_oauth_client(session: Session, client_id: str, *, now: datetime | None = None) -> Credential | None:
+    """The live (not revoked, not expired) OAuth2 client ``client_id``, or None."""
+    row = session.exec(
+        select(Credential).where(
+            col(Credential.client_id) == client_id, col(Credential.kind) == CredentialKind.OAUTH2_CLIENT
+        )
+    ).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    if row.expires_at is not None and row.expires_at <= (now or utcnow()):
+        return None
+    return row
+
+
+def verify_client_secret(credential: Credential, client_secret: str) -> bool:
+    return credential.kind == CredentialKind.OAUTH2_CLIENT and verify_password(credential.secret_hash, client_secret)

@@ -1,0 +1,217 @@
+"""The OAuth2 client-credentials token endpoint, signing-key rotation and the JWKS, through a real ASGI app.
+
+Tokens are verified as a resource server would: with Authlib's RFC 9068 validator against the JWKS the app serves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from authlib.oauth2.rfc6750.errors import InvalidTokenError
+from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
+from joserfc import jws, jwt
+from joserfc.jwk import KeySet
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+from starlette.applications import Starlette
+
+from portal import oauth
+from portal.applications import IssuedCredential, create_application, create_oauth_client, revoke_credential
+from portal.authentication import actor_for_user
+from portal.authorization import Actor
+from portal.errors import Forbidden, Invalid
+from portal.models import AuditEvent, Role, SigningKey, SubscriptionState
+from portal.settings import Settings
+from tests.factories import make_plan, make_product, make_subscription, make_team, make_user
+
+SYSTEM = Actor.system("test")
+
+
+def build_app(engine: Engine, settings: Settings) -> Starlette:
+    app = Starlette(routes=oauth.routes)
+    app.state.engine = engine
+    app.state.settings = settings
+    return app
+
+
+@pytest.fixture
+async def client(engine: Engine, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=build_app(engine, settings))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+def oauth_client(session: Session) -> IssuedCredential:
+    """An OAuth2 client whose application has an approved subscription to product 'shop' (and a requested one)."""
+    owner = make_user(session)
+    application = create_application(session, SYSTEM, name="checkout", owner=owner)
+    plan = make_plan(session, auth_kinds=["oauth2"])
+    make_subscription(session, application, make_product(session, "shop"), plan, state=SubscriptionState.APPROVED)
+    make_subscription(session, application, make_product(session, "pending"), plan)
+    issued = create_oauth_client(session, SYSTEM, application, name="ci")
+    session.commit()
+    return issued
+
+
+class Validator(JWTBearerTokenValidator):  # type: ignore[misc]
+    def __init__(self, jwks: dict[str, Any], settings: Settings) -> None:
+        super().__init__(issuer=oauth.issuer(settings), resource_server=oauth.GATEWAY_AUDIENCE)
+        self.keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+
+    def get_jwks(self) -> KeySet:
+        return self.keys
+
+
+async def verify(client: httpx.AsyncClient, settings: Settings, token: str) -> dict[str, Any]:
+    """Check a token against the JWKS served now, as a gateway would; raises Authlib's InvalidTokenError."""
+    jwks = (await client.get(oauth.JWKS_PATH)).json()
+    validator = Validator(jwks, settings)
+    claims = validator.authenticate_token(token)
+    validator.validate_token(claims, scopes=None, request=None)
+    return dict(claims)
+
+
+async def get_token(client: httpx.AsyncClient, issued: IssuedCredential, **form: str) -> httpx.Response:
+    assert issued.client_id is not None
+    return await client.post(
+        oauth.TOKEN_PATH, data={"grant_type": "client_credentials", **form}, auth=(issued.client_id, issued.secret)
+    )
+
+
+async def test_client_secret_basic_issues_a_signed_jwt(
+    client: httpx.AsyncClient, settings: Settings, oauth_client: IssuedCredential, session: Session
+) -> None:
+    response = await get_token(client, oauth_client)
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] == settings.auth.access_token_ttl_seconds
+    assert body["scope"] == "product:shop"  # the approved subscription only
+
+    claims = await verify(client, settings, body["access_token"])
+    assert claims["iss"] == settings.public_url and claims["aud"] == oauth.GATEWAY_AUDIENCE
+    assert claims["sub"] == claims["client_id"] == oauth_client.client_id
+    assert claims["exp"] - claims["iat"] == settings.auth.access_token_ttl_seconds and claims["jti"]
+    header = jwt.decode(body["access_token"], KeySet.import_key_set((await client.get(oauth.JWKS_PATH)).json())).header
+    assert header["typ"] == "at+jwt" and header["alg"] == "RS256" and header["kid"]
+    session.refresh(oauth_client.row)
+    assert oauth_client.row.last_used_at is not None
+
+
+async def test_client_secret_post_and_an_explicit_scope(
+    client: httpx.AsyncClient, settings: Settings, oauth_client: IssuedCredential
+) -> None:
+    assert oauth_client.client_id is not None
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": oauth_client.client_id,
+        "client_secret": oauth_client.secret,
+        "scope": "product:shop",
+    }
+    response = await client.post(oauth.TOKEN_PATH, data=form)
+    assert response.status_code == 200, response.text
+    assert (await verify(client, settings, response.json()["access_token"]))["scope"] == "product:shop"
+
+
+async def test_a_client_with_no_subscription_gets_a_token_without_scope(
+    client: httpx.AsyncClient, settings: Settings, session: Session
+) -> None:
+    application = create_application(session, SYSTEM, name="lonely", owner=make_user(session))
+    issued = create_oauth_client(session, SYSTEM, application)
+    session.commit()
+    response = await get_token(client, issued)
+    assert response.status_code == 200 and "scope" not in response.json()
+    assert "scope" not in await verify(client, settings, response.json()["access_token"])
+
+
+async def test_errors_follow_rfc_6749(client: httpx.AsyncClient, oauth_client: IssuedCredential) -> None:
+    assert oauth_client.client_id is not None
+    good = (oauth_client.client_id, oauth_client.secret)
+    grant = {"grant_type": "client_credentials"}
+    cases: list[tuple[str, tuple[str, str] | None, dict[str, str], int, str]] = [
+        ("unknown client", ("lc_000000000000000000000000", oauth_client.secret), grant, 401, "invalid_client"),
+        ("wrong secret", (oauth_client.client_id, oauth_client.secret + "x"), grant, 401, "invalid_client"),
+        ("no client authentication", None, grant, 401, "invalid_client"),
+        ("password grant", good, {"grant_type": "password", "username": "u"}, 400, "unsupported_grant_type"),
+        ("not approved", good, {**grant, "scope": "product:pending"}, 400, "invalid_scope"),
+        ("unknown scopes", good, {**grant, "scope": "product:nope admin"}, 400, "invalid_scope"),
+    ]
+    for name, credentials, form, status, error in cases:
+        response = await client.post(oauth.TOKEN_PATH, data=form, auth=credentials or httpx.USE_CLIENT_DEFAULT)
+        assert (response.status_code, response.json().get("error")) == (status, error), name
+        assert "access_token" not in response.json(), name
+        if status == 401 and credentials:
+            assert response.headers["www-authenticate"].startswith("Basic"), name
+
+
+async def test_a_revoked_client_gets_no_token(
+    client: httpx.AsyncClient, oauth_client: IssuedCredential, session: Session
+) -> None:
+    assert oauth_client.row.id is not None
+    revoke_credential(session, SYSTEM, oauth_client.row.id)
+    session.commit()
+    response = await get_token(client, oauth_client)
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+
+
+async def test_rotated_keys_still_verify_old_tokens_until_retired(
+    client: httpx.AsyncClient, settings: Settings, oauth_client: IssuedCredential, session: Session
+) -> None:
+    first = (await get_token(client, oauth_client)).json()["access_token"]
+    first_kid = jws.extract_compact(first.encode()).headers()["kid"]
+
+    rotated = oauth.rotate_signing_key(session, settings, SYSTEM, algorithm="ES256")
+    session.commit()
+    second = (await get_token(client, oauth_client)).json()["access_token"]
+    header = jws.extract_compact(second.encode()).headers()
+    assert (header["kid"], header["alg"]) == (rotated.kid, "ES256") and rotated.kid != first_kid
+
+    jwks = (await client.get(oauth.JWKS_PATH)).json()
+    assert {key["kid"] for key in jwks["keys"]} == {first_kid, rotated.kid}
+    assert all("d" not in key for key in jwks["keys"])  # public halves only
+    assert (await verify(client, settings, first))["client_id"] == oauth_client.client_id
+    assert (await verify(client, settings, second))["client_id"] == oauth_client.client_id
+
+    with pytest.raises(Invalid, match="rotate the key before retiring"):
+        oauth.retire_signing_key(session, SYSTEM, rotated.kid)
+    session.rollback()
+    oauth.retire_signing_key(session, SYSTEM, first_kid)
+    session.commit()
+    assert [key["kid"] for key in (await client.get(oauth.JWKS_PATH)).json()["keys"]] == [rotated.kid]
+    with pytest.raises(InvalidTokenError):
+        await verify(client, settings, first)
+    assert (await verify(client, settings, second))["sub"] == oauth_client.client_id
+
+
+async def test_private_keys_are_encrypted_at_rest(
+    client: httpx.AsyncClient, oauth_client: IssuedCredential, session: Session
+) -> None:
+    assert (await get_token(client, oauth_client)).status_code == 200
+    (row,) = session.exec(select(SigningKey)).all()
+    assert "PRIVATE KEY" not in row.private_key_encrypted and "d" not in row.public_jwk
+
+
+def test_only_platform_admins_rotate_keys_and_denials_are_audited(
+    session: Session, settings: Settings, engine: Engine
+) -> None:
+    team = make_team(session)
+    team_admin = actor_for_user(session, make_user(session, role=Role.TEAM_ADMIN, team=team))
+    session.commit()
+    with pytest.raises(Forbidden):
+        oauth.rotate_signing_key(session, settings, team_admin)
+    assert session.exec(select(SigningKey)).all() == []
+    with Session(engine) as fresh:
+        events = fresh.exec(select(AuditEvent).where(col(AuditEvent.action) == "signing_key.rotate")).all()
+    assert [(e.actor, e.outcome) for e in events] == [(team_admin.name, "denied")]
+
+
+async def test_authorization_server_metadata(client: httpx.AsyncClient, settings: Settings) -> None:
+    metadata = (await client.get("/.well-known/oauth-authorization-server")).json()
+    assert metadata["issuer"] == settings.public_url
+    assert metadata["token_endpoint"] == f"{settings.public_url}{oauth.TOKEN_PATH}"
+    assert metadata["jwks_uri"] == f"{settings.public_url}{oauth.JWKS_PATH}"
+    assert metadata["grant_types_supported"] == ["client_credentials"]
