@@ -50,6 +50,7 @@ from graphql import (
     GraphQLInputObjectType,
     GraphQLInputType,
     GraphQLInt,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLNullableInputType,
@@ -266,6 +267,19 @@ def _constraint_only(node: Any) -> bool:
     return isinstance(node, dict) and not any(k in node for k in keys)
 
 
+def _schema_sections(document: Any) -> list[dict[str, Any]]:
+    """The named-schema sections of a document: Swagger ``definitions``, ``components.schemas``, ``$defs``."""
+    if not isinstance(document, dict):
+        return []
+    components = document.get("components")
+    sections = [
+        document.get("definitions"),
+        components.get("schemas") if isinstance(components, dict) else None,
+        document.get("$defs"),
+    ]
+    return [section for section in sections if isinstance(section, dict)]
+
+
 def _is_json_media(media: str) -> bool:
     media = media.split(";")[0].strip().lower()
     return media == "application/json" or media.endswith("+json") or media == "*/*"
@@ -290,6 +304,12 @@ class _Translator:
         self._leaf: dict[int, GraphQLEnumType] = {}
         self._building_inputs: set[int] = set()
         self._loaded_docs: set[str] = set()
+        self._subtype_index: dict[int, list[tuple[Any, str]]] | None = None
+        self.extra_types: list[GraphQLObjectType] = []  # implementations of interfaces, reachable or not
+        self._pending_interfaces: list[tuple[GraphQLInterfaceType, Any, str, list[tuple[GraphQLObjectType, Any, str]]]]
+        self._pending_interfaces = []
+        self._implementations: list[tuple[GraphQLObjectType, dict[str, GraphQLField], list[GraphQLInterfaceType]]] = []
+        self._raw_fields: dict[str, dict[str, GraphQLField]] = {}
         self._keep: list[Any] = []  # synthesized schema nodes: kept alive so their id() stays unique
         self.binding = RestBinding(operations={})
         self.query_fields: dict[str, GraphQLField] = {}
@@ -305,16 +325,7 @@ class _Translator:
 
     def _reserve_components(self, doc: str, document: Any) -> None:
         """Claim type names for named schemas up front, so inline types never take a component's name."""
-        if not isinstance(document, dict):
-            return
-        sections: list[Any] = [document.get("definitions")]
-        components = document.get("components")
-        if isinstance(components, dict):
-            sections.append(components.get("schemas"))
-        sections.append(document.get("$defs"))
-        for section in sections:
-            if not isinstance(section, dict):
-                continue
+        for section in _schema_sections(document):
             for raw, node in section.items():
                 if isinstance(node, dict) and id(node) not in self.component_names:
                     self.component_names[id(node)] = self.types.claim(type_name(str(raw)))
@@ -521,6 +532,8 @@ class _Translator:
             return inner, nullable or inner_nullable
         kind = self.kind(node, doc)
         result: GraphQLNullableOutputType
+        if kind == "object" and id(node) in self.component_names and self._subtypes(node):
+            return self._interface(node, doc, where), nullable
         if kind == "object":
             return self._object(node, doc, hint, where), nullable
         if kind == "union":
@@ -584,8 +597,18 @@ class _Translator:
             self._out[id(node)] = (result, True)
             return result
         fields: dict[str, GraphQLField] = {}
-        object_type = GraphQLObjectType(name, lambda: fields, description=node.get("description"))
+        interfaces: list[GraphQLInterfaceType] = []
+        object_type = GraphQLObjectType(
+            name, lambda: fields, interfaces=lambda: interfaces, description=node.get("description")
+        )
         self._out[id(node)] = (object_type, _type_list(node)[1])
+        self._fill_fields(name, props, fields)
+        interfaces.extend(self._implemented(node, doc, name))
+        if interfaces:
+            self._implementations.append((object_type, fields, interfaces))
+        return object_type
+
+    def _fill_fields(self, name: str, props: list[_Prop], fields: dict[str, GraphQLField]) -> None:
         for prop, gql in zip(props, _assign([p.json_name for p in props], field_name), strict=True):
             base_type, prop_nullable = self.output(
                 prop.node, prop.doc, f"{name} {prop.json_name}", f"{name}.{prop.json_name}"
@@ -598,7 +621,81 @@ class _Translator:
             fields[gql] = GraphQLField(prop_type, description=description, deprecation_reason=deprecated)
             if gql != prop.json_name:
                 self.binding.json_names[(name, gql)] = prop.json_name
-        return object_type
+
+    # Polymorphism by inheritance (Swagger's style): a base schema with a ``discriminator`` that other schemas
+    # include through ``allOf`` becomes an interface, and those schemas implement it.
+
+    def _subtypes(self, node: dict[str, Any]) -> list[tuple[Any, str]]:
+        if self._subtype_index is None:
+            index: dict[int, list[tuple[Any, str]]] = {}
+            for doc_key, document in list(self.refs.documents.items()):
+                for section in _schema_sections(document):
+                    for candidate in section.values():
+                        if not isinstance(candidate, dict) or not isinstance(candidate.get("allOf"), list):
+                            continue
+                        for member in candidate["allOf"]:
+                            try:
+                                target, _, _ = self.follow(member, doc_key)
+                            except RefError:
+                                continue
+                            if isinstance(target, dict) and target is not candidate:
+                                index.setdefault(id(target), []).append((candidate, doc_key))
+            self._subtype_index = index
+        return self._subtype_index.get(id(node), []) if node.get("discriminator") else []
+
+    def _interface(self, node: dict[str, Any], doc: str, where: str) -> GraphQLNullableOutputType:
+        props = [p for p in self.props(node, doc) if not self._flag(p, "writeOnly")]
+        name = self.component_names[id(node)]
+        fields: dict[str, GraphQLField] = {}
+        interface = GraphQLInterfaceType(name, lambda: fields, description=node.get("description"))
+        self._raw_fields[name] = fields
+        self._out[id(node)] = (interface, _type_list(node)[1])
+        self._fill_fields(name, props, fields)
+        built: list[tuple[GraphQLObjectType, Any, str]] = []
+        for sub, sub_doc in self._subtypes(node):
+            sub_type, _ = self.output(sub, sub_doc, self.component_raw.get(id(sub), name), where)
+            if isinstance(sub_type, GraphQLObjectType):
+                built.append((sub_type, sub, sub_doc))
+        # A subtype may still be under construction here: finish_interfaces() reads its interfaces later.
+        self._pending_interfaces.append((interface, node, doc, built))
+        return interface
+
+    def _implemented(self, node: dict[str, Any], doc: str, name: str) -> list[GraphQLInterfaceType]:
+        found: list[GraphQLInterfaceType] = []
+        for member in node.get("allOf") or []:
+            try:
+                target, target_doc, _ = self.follow(member, doc)
+            except RefError:
+                continue
+            if not isinstance(target, dict) or not self._subtypes(target) or id(target) not in self.component_names:
+                continue
+            interface, _ = self.output(target, target_doc, "", name)
+            if isinstance(interface, GraphQLInterfaceType):
+                found.append(interface)
+        return found
+
+    def finish_interfaces(self) -> None:
+        """Check each implementation against its interface's fields, then record discriminators.
+
+        Runs after translation: until then types are under construction, and reading ``.fields`` or
+        ``.interfaces`` of a graphql-core type would freeze a partial value.
+        """
+        for object_type, fields, interfaces in self._implementations:
+            for interface in list(interfaces):
+                expected = self._raw_fields[interface.name]
+                clashes = [
+                    f
+                    for f, definition in expected.items()
+                    if f not in fields or str(fields[f].type) not in (str(definition.type), f"{definition.type}!")
+                ]
+                if clashes:
+                    interfaces.remove(interface)
+                    joined = ", ".join(clashes)
+                    self.warn(f"{object_type.name} redefines {joined} of {interface.name}; it does not implement it")
+        for interface, node, doc, candidates in self._pending_interfaces:
+            built = [c for c in candidates if interface in c[0].interfaces]
+            self.extra_types.extend(c[0] for c in built)
+            self.binding.discriminators[interface.name] = self._discriminator(node, doc, built)
 
     def _union(self, node: dict[str, Any], doc: str, hint: str, where: str) -> GraphQLNullableOutputType:
         members = self._members(node, doc)
@@ -1171,13 +1268,14 @@ def subgraph_from_openapi(spec: SourceSpec) -> Subgraph:
     swagger = _detect_version(document, spec.name)
     translator = _Translator(spec, cast(dict[str, Any], document), swagger)
     translator.translate()
+    translator.finish_interfaces()
     query_fields = translator.query_fields
     if not query_fields:
         translator.warn("no GET operation: Query has only the placeholder field `_empty`")
         query_fields = {"_empty": GraphQLField(GraphQLBoolean, description="Placeholder: always null.")}
     query = GraphQLObjectType("Query", query_fields)
     mutation = GraphQLObjectType("Mutation", translator.mutation_fields) if translator.mutation_fields else None
-    schema = GraphQLSchema(query=query, mutation=mutation)
+    schema = GraphQLSchema(query=query, mutation=mutation, types=translator.extra_types)
     errors = validate_schema(schema)
     if errors:  # a translation bug, not the user's fault: say so plainly
         details = "; ".join(e.message for e in errors[:5])

@@ -12,6 +12,7 @@ import yaml
 from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,
+    GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLSchema,
     GraphQLUnionType,
@@ -758,3 +759,44 @@ def test_yaml_and_json_forms_of_one_spec_agree() -> None:
     from_yaml = spec_file("orders.openapi.yaml")
     from_json = translate(json.dumps(yaml.safe_load(text)))
     assert print_schema(schema_of(from_yaml)) == print_schema(schema_of(from_json))
+
+
+def inheritance_document(subtype_first: bool) -> dict[str, Any]:
+    def get(schema: Any, operation_id: str) -> dict[str, Any]:
+        return {"get": {"operationId": operation_id, "responses": {"200": {"description": "ok", "schema": schema}}}}
+
+    pets = {"/pets": get({"type": "array", "items": {"$ref": "#/definitions/Pet"}}, "listPets")}
+    cats = {"/cats/{id}": get({"$ref": "#/definitions/Cat"}, "getCat")}
+    cats["/cats/{id}"]["get"]["parameters"] = [{"name": "id", "in": "path", "required": True, "type": "string"}]
+    base = {"$ref": "#/definitions/Pet"}
+    return {
+        "swagger": "2.0",
+        "info": {"title": "pets", "version": "1"},
+        "paths": {**cats, **pets} if subtype_first else {**pets, **cats},
+        "definitions": {
+            "Pet": {
+                "type": "object",
+                "discriminator": "petType",
+                "required": ["name", "petType"],
+                "properties": {"name": {"type": "string"}, "petType": {"type": "string"}},
+            },
+            "Cat": {"allOf": [base, {"type": "object", "properties": {"huntingSkill": {"type": "string"}}}]},
+            "Dog": {"allOf": [base, {"required": ["packSize"], "properties": {"packSize": {"type": "integer"}}}]},
+            "Fish": {"allOf": [base, {"properties": {"name": {"type": "integer"}}}]},
+        },
+    }
+
+
+@pytest.mark.parametrize("subtype_first", [True, False])
+def test_allof_inheritance_with_a_discriminator_becomes_an_interface(subtype_first: bool) -> None:
+    subgraph = translate(inheritance_document(subtype_first))
+    schema = schema_of(subgraph)
+    pet = schema.get_type("Pet")
+    assert isinstance(pet, GraphQLInterfaceType) and set(pet.fields) == {"name", "petType"}
+    assert {t.name for t in schema.get_possible_types(pet)} == {"Cat", "Dog"}
+    assert field_type(subgraph, "Query", "listPets") == "[Pet!]" and field_type(subgraph, "Query", "getCat") == "Cat"
+    assert field_type(subgraph, "Dog", "packSize") == "Int!"
+    assert subgraph.rest is not None
+    disc = subgraph.rest.discriminators["Pet"]
+    assert disc.property_name == "petType" and disc.mapping == {"Cat": "Cat", "Dog": "Dog"}
+    assert any("Fish redefines name of Pet" in w for w in subgraph.warnings)

@@ -20,7 +20,15 @@ from stitcher.rest import (
     shape_result,
     shape_value,
 )
-from tests.stitcher.test_openapi import openapi3, polymorphic_document, ref, response_document, spec_file, translate
+from tests.stitcher.test_openapi import (
+    inheritance_document,
+    openapi3,
+    polymorphic_document,
+    ref,
+    response_document,
+    spec_file,
+    translate,
+)
 
 
 @pytest.fixture(scope="module")
@@ -360,3 +368,13 @@ def test_shape_result_on_a_generated_union_member_name() -> None:
     subgraph = translate(document)
     shaped = shape_value(subgraph, return_type(subgraph, "Query", "u"), [{"b-value": 1}][0])
     assert shaped == {"__typename": "UResponse2", "bValue": 1}
+
+
+def test_interfaces_resolve_by_discriminator() -> None:
+    subgraph = translate(inheritance_document(subtype_first=False))
+    pets = [{"petType": "Dog", "name": "Rex", "packSize": 3}, {"petType": "Cat", "name": "Tom", "huntingSkill": "lazy"}]
+    shaped = shape_value(subgraph, return_type(subgraph, "Query", "listPets"), pets)
+    assert shaped == [
+        {"__typename": "Dog", "name": "Rex", "petType": "Dog", "packSize": 3},
+        {"__typename": "Cat", "name": "Tom", "petType": "Cat", "huntingSkill": "lazy"},
+    ]
