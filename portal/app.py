@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from portal import api, login, oauth
+from portal import api, login, oauth, snapshot
 from portal.db import DatabaseUnavailable, check_database, create_engine_for, current_revision, head_revision, migrate
 from portal.errors import ErrorCode, LoomError
 from portal.models import utcnow
@@ -188,6 +188,7 @@ def create_app(
         *api.routes(),
         *login.routes,
         *oauth.routes,
+        *snapshot.routes,
         *extra_routes,
     ]
     middleware = [Middleware(_MetricsMiddleware, metrics=metrics), *login.middleware(settings)]

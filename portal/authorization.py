@@ -182,6 +182,7 @@ _RULES: dict[str, Rule] = {
     "subscription.revoke": Rule("revoke a subscription", team_roles=_ADMIN, owner=True),
     # Reads that are not open to every signed-in user.
     "audit.read": Rule("read the audit log", write=False),
+    "gateway.snapshot": Rule("read the gateway config snapshot (credential hashes, subscriptions)", write=False),
 }
 
 RULES: Mapping[str, Rule] = MappingProxyType(_RULES)

@@ -1,0 +1,252 @@
+"""portal.snapshot: what gateways get from /api/gateway/snapshot, its ETag, and who may read it.
+
+Driven through the real ASGI app and database; tokens are real personal access tokens.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from portal.accounts import create_token
+from portal.app import create_app
+from portal.applications import IssuedCredential, create_api_key
+from portal.authorization import Actor
+from portal.db import session_scope
+from portal.errors import Invalid
+from portal.models import (
+    Lifecycle,
+    Plan,
+    Product,
+    ProductSource,
+    ProductVersion,
+    Role,
+    SourceKind,
+    SubscriptionState,
+    utcnow,
+)
+from portal.settings import Settings
+from portal.snapshot import bundle_openapi
+from stitcher.snapshot import Snapshot
+from stitcher.snapshot_source import SNAPSHOT_PATH
+from tests.factories import (
+    make_application,
+    make_cluster,
+    make_deployment,
+    make_plan,
+    make_product,
+    make_service,
+    make_service_version,
+    make_subscription,
+    make_team,
+    make_user,
+)
+
+SYSTEM = Actor.system("test")
+
+
+@asynccontextmanager
+async def portal(settings: Settings, engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, engine=engine)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as client,
+    ):
+        yield client
+
+
+def _token(session: Session, role: Role, team_name: str | None = None) -> str:
+    team = make_team(session, team_name) if team_name else None
+    user = make_user(session, role=role, team=team)
+    return create_token(session, SYSTEM, user).token
+
+
+@dataclass
+class World:
+    key: IssuedCredential
+    shop: Product
+    plan: Plan
+
+
+def _world(session: Session) -> World:
+    """One published product with a graphql and an openapi source, a draft and a retired one, a plan, an app."""
+    team = make_team(session, "storefront")
+    cluster = make_cluster(session, "eu-west", residency="eu")
+    accounts = make_service(session, "accounts", team=team, entities={"User": {"key": "id", "operation": "user"}})
+    make_deployment(session, accounts, cluster, address="http://127.0.0.1:7001")
+    books = make_service(
+        session,
+        "books",
+        team=team,
+        protocol=SourceKind.OPENAPI,
+        schema_text="openapi: 3.0.3\ninfo: {title: Books, version: '1'}\npaths: {}\n",
+    )
+    make_deployment(session, books, cluster, address=None, kube_service="books", kube_namespace="lib", kube_port=8080)
+    shop = make_product(
+        session,
+        "shop",
+        team=team,
+        lifecycle=Lifecycle.PUBLISHED,
+        sources=[accounts],
+        clusters=[cluster],
+        residency="eu",
+    )
+    assert books.id is not None
+    session.add(
+        ProductSource(
+            product_version_id=_version_id(session, shop.id),
+            service_id=books.id,
+            position=1,
+            transforms={"prefix": "Bk", "hide": ["Query.secret"]},
+        )
+    )
+    make_product(session, "drafty", team=team, lifecycle=Lifecycle.DRAFT, sources=[accounts])
+    make_product(session, "old", team=team, lifecycle=Lifecycle.RETIRED, sources=[accounts])
+    plan = make_plan(session, "gold", requests=600, per_seconds=60, auth_kinds=["apiKey", "oauth2"], products=[shop])
+    owner = make_user(session, "carl")
+    application = make_application(session, "mobile", owner=owner)
+    key = create_api_key(session, SYSTEM, application, name="ci")
+    make_subscription(session, application, shop, plan, state=SubscriptionState.APPROVED)
+    return World(key=key, shop=shop, plan=plan)
+
+
+def _version_id(session: Session, product_id: int | None) -> int:
+    version = session.exec(select(ProductVersion).where(ProductVersion.product_id == product_id)).one()
+    assert version.id is not None
+    return version.id
+
+
+async def test_snapshot_serves_published_products_with_credentials_and_plans(
+    settings: Settings, engine: Engine
+) -> None:
+    with session_scope(engine) as session:
+        world = _world(session)
+        token = _token(session, Role.PLATFORM_ADMIN)
+    async with portal(settings, engine) as client:
+        response = await client.get(SNAPSHOT_PATH, headers={"authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    snapshot = Snapshot.model_validate_json(response.text)
+
+    assert [p.name for p in snapshot.products] == ["shop"]  # not the draft, not the retired one
+    shop = snapshot.products[0]
+    assert (shop.version, shop.lifecycle, shop.residency) == ("1.0.0", "published", "eu")
+    accounts, books = shop.sources
+    assert (accounts.name, accounts.protocol, accounts.url) == ("accounts", SourceKind.GRAPHQL, "http://127.0.0.1:7001")
+    assert accounts.entities["User"].operation == "user"
+    assert books.url == "http://books.lib.svc.cluster.local:8080"
+    assert (books.transforms.prefix, books.transforms.hide) == ("Bk", ["Query.secret"])
+
+    assert [(p.name, p.rate_limit and p.rate_limit.requests, p.auth) for p in snapshot.plans] == [
+        ("gold", 600, ["api_key", "oauth2_client"])
+    ]
+    key = world.key
+    [credential] = snapshot.credentials
+    assert credential.application == "carl/mobile"
+    assert credential.prefix == key.row.prefix
+    assert credential.key_hash == key.row.secret_hash
+    assert key.secret not in response.text
+    assert [(s.application, s.product, s.plan, s.state) for s in snapshot.subscriptions] == [
+        ("carl/mobile", "shop", "gold", "approved")
+    ]
+    assert snapshot.oauth is not None and snapshot.oauth.jwks_url.endswith("/.well-known/jwks.json")
+    assert response.headers["etag"] == f'"{snapshot.fingerprint()}"'
+
+
+async def test_etag_gives_304_until_something_relevant_changes(settings: Settings, engine: Engine) -> None:
+    with session_scope(engine) as session:
+        world = _world(session)
+        token = _token(session, Role.PLATFORM_ADMIN)
+    auth = {"authorization": f"Bearer {token}"}
+    async with portal(settings, engine) as client:
+        first = await client.get(SNAPSHOT_PATH, headers=auth)
+        etag = first.headers["etag"]
+        same = await client.get(SNAPSHOT_PATH, headers={**auth, "if-none-match": etag})
+        assert same.status_code == 304 and same.content == b""
+
+        with session_scope(engine) as session:  # a new plan limit is relevant
+            plan = session.merge(world.plan)
+            plan.rate_limit_requests = 10
+        changed = await client.get(SNAPSHOT_PATH, headers={**auth, "if-none-match": etag})
+        assert changed.status_code == 200 and changed.headers["etag"] != etag
+
+        with session_scope(engine) as session:  # a new version of a service no served product uses
+            other = make_service(session, "unused", team=make_team(session), schema_text=None)
+            make_service_version(session, other, "type Query { x: Int }")
+        unchanged = await client.get(SNAPSHOT_PATH, headers={**auth, "if-none-match": changed.headers["etag"]})
+        assert unchanged.status_code == 304  # a service no served product uses is not relevant
+
+
+async def test_expired_and_revoked_credentials_are_sent_as_revoked(settings: Settings, engine: Engine) -> None:
+    with session_scope(engine) as session:
+        world = _world(session)
+        key = world.key
+        row = session.merge(key.row)
+        row.expires_at = utcnow() - timedelta(minutes=1)
+        token = _token(session, Role.PLATFORM_ADMIN)
+    async with portal(settings, engine) as client:
+        response = await client.get(SNAPSHOT_PATH, headers={"authorization": f"Bearer {token}"})
+    assert [c.revoked for c in Snapshot.model_validate_json(response.text).credentials] == [True]
+
+
+@pytest.mark.parametrize("role", [Role.TEAM_ADMIN, Role.VIEWER])
+async def test_only_platform_admins_read_it(settings: Settings, engine: Engine, role: Role) -> None:
+    with session_scope(engine) as session:
+        token = _token(session, role, "someteam" if role is Role.TEAM_ADMIN else None)
+    async with portal(settings, engine) as client:
+        denied = await client.get(SNAPSHOT_PATH, headers={"authorization": f"Bearer {token}"})
+        anonymous = await client.get(SNAPSHOT_PATH)
+        forged = await client.get(SNAPSHOT_PATH, headers={"authorization": "Bearer lpat_nope_nope"})
+    assert denied.status_code == 403 and denied.json()["error"]["code"] == "FORBIDDEN"
+    assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "UNAUTHENTICATED"
+    assert forged.status_code == 401
+
+
+def test_bundle_inlines_relative_files_once_and_keeps_recursion() -> None:
+    main = """
+openapi: 3.0.3
+info: {title: t, version: '1'}
+paths:
+  /a:
+    get:
+      responses:
+        '200': {description: ok, content: {application/json: {schema: {$ref: 'schemas/node.yaml#/Node'}}}}
+  /b:
+    get:
+      responses:
+        '200': {description: ok, content: {application/json: {schema: {$ref: 'schemas/node.yaml#/Node'}}}}
+components: {schemas: {Local: {type: string}}}
+"""
+    node = """
+Node:
+  type: object
+  properties:
+    child: {$ref: '#/Node'}
+    when: {type: string, example: 2024-01-01}
+    label: {$ref: 'label.yaml'}
+"""
+    bundled = json.loads(
+        bundle_openapi(main, {"schemas/node.yaml": node, "schemas/label.yaml": "type: string\n"}, service="s")
+    )
+    extra = bundled["x-loom-bundled"]
+    assert len(extra) == 2  # Node once (shared and recursive), label once
+    ref_a = bundled["paths"]["/a"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    ref_b = bundled["paths"]["/b"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert ref_a == ref_b and ref_a.startswith("#/x-loom-bundled/")
+    node_schema = extra[ref_a.rsplit("/", 1)[1]]
+    assert node_schema["properties"]["child"]["$ref"] == ref_a
+    assert node_schema["properties"]["when"]["example"] == "2024-01-01"
+    assert extra[node_schema["properties"]["label"]["$ref"].rsplit("/", 1)[1]] == {"type": "string"}
+    assert bundled["components"]["schemas"]["Local"] == {"type": "string"}
+
+
+def test_bundle_names_a_missing_file() -> None:
+    with pytest.raises(Invalid, match=r"'missing\.yaml', which is not among the schema's files"):
+        bundle_openapi("openapi: 3.0.3\nx: {$ref: 'missing.yaml'}\n", {}, service="s")
