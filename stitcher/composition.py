@@ -337,7 +337,11 @@ def _renamed(subgraph: Subgraph, type_map: dict[str, str], field_map: dict[tuple
                 **{(t(tn), f(tn, fn)): json for (tn, fn), json in rest.json_names.items()},
             },
             discriminators={
-                t(name): dataclasses.replace(d, mapping={k: t(v) for k, v in d.mapping.items()})
+                t(name): dataclasses.replace(
+                    d,
+                    mapping={k: t(v) for k, v in d.mapping.items()},
+                    required={t(k): v for k, v in d.required.items()},
+                )
                 for name, d in rest.discriminators.items()
             },
             enum_values={t(name): values for name, values in rest.enum_values.items()},

@@ -411,6 +411,10 @@ def load_supergraph(sdl: str) -> Supergraph:
     except TypeError as exc:
         raise SchemaError(f"supergraph SDL is invalid: {exc}") from exc
     join, inaccessible_name = _spec_names(full_with_machinery)
+    if full_with_machinery.get_directive(f"{join}__owner") is not None:
+        raise SchemaError(
+            "this is a Federation 1 supergraph (join v0.1, @join__owner): recompose it with Federation 2 tooling"
+        )
     graph_enum_type = full_with_machinery.get_type(f"{join}__Graph")
     if not isinstance(graph_enum_type, GraphQLEnumType):
         raise SchemaError(f"supergraph SDL has no {join}__Graph enum: is it a Federation v2 supergraph?")
@@ -428,6 +432,12 @@ def load_supergraph(sdl: str) -> Supergraph:
     def is_machinery(type_name: str) -> bool:
         return type_name.startswith((f"{join}__", "link__"))
 
+    def graph_of(directive: ConstDirectiveNode, where: str) -> str:
+        member = _argument_value(directive, "graph")
+        if member not in graph_name:
+            raise SchemaError(f"{where}: @{directive.name.value}(graph: {member}) is not a member of {join}__Graph")
+        return graph_name[member]
+
     types: dict[str, tuple[TypeJoin, ...]] = {}
     fields: dict[tuple[str, str], tuple[FieldJoin, ...]] = {}
     inaccessible: set[str] = set()
@@ -439,7 +449,7 @@ def load_supergraph(sdl: str) -> Supergraph:
             inaccessible.add(type_name)
         type_joins = tuple(
             TypeJoin(
-                graph=graph_name[str(_argument_value(d, "graph"))],
+                graph=graph_of(d, type_name),
                 key=_argument_value(d, "key"),
                 resolvable=_argument_value(d, "resolvable") is not False,
                 extension=_argument_value(d, "extension") is True,
@@ -480,7 +490,7 @@ def load_supergraph(sdl: str) -> Supergraph:
                     continue
                 joins.append(
                     FieldJoin(
-                        graph=graph_name[str(graph)],
+                        graph=graph_of(d, f"{type_name}.{field_name}"),
                         requires=_argument_value(d, "requires"),
                         provides=_argument_value(d, "provides"),
                         external=_argument_value(d, "external") is True or _argument_value(d, "usedOverridden") is True,

@@ -369,6 +369,26 @@ def test_prefix_leaves_builtin_scalars_and_roots_alone_and_renames_key_field_set
     assert sub.schema is not None and "String" in sub.schema.type_map and "X_String" not in sub.schema.type_map
 
 
+def test_transforms_rewrite_the_rest_binding_of_an_openapi_source() -> None:
+    spec = SourceSpec(
+        "catalog",
+        SourceKind.OPENAPI,
+        (SCHEMAS / "catalog.openapi.yaml").read_text(),
+        entities={"Book": EntityConfig(key="isbn", operation="getBook")},
+        transforms=Transforms(prefix="Cat", rename_fields={"Book.title": "name", "Query.getBook": "book"}),
+    )
+    sub = build_subgraph(spec)
+    assert sub.rest is not None
+    assert ("Query", "book") in sub.rest.operations and ("Query", "getBook") not in sub.rest.operations
+    assert sub.rest.operations[("Query", "book")].path == "/books/{isbn}"
+    assert sub.rest.json_names[("CatBook", "name")] == "title"
+    union = sub.rest.discriminators["CatBookFormat"]
+    assert set(union.mapping.values()) == {"CatPrint", "CatEbook"}
+    assert sub.resolvers["CatBook"].field == "book"
+    sg = compose([spec])
+    assert sg.types["CatBook"] == (TypeJoin("catalog", key="isbn"),)
+
+
 def test_bad_transforms_say_what_is_wrong() -> None:
     sub = build_subgraph(plain("p", "type Query { a: A } type A { x: Int }"))
     with pytest.raises(SchemaError) as info:

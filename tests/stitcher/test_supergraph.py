@@ -110,6 +110,16 @@ def test_load_an_apollo_printed_supergraph() -> None:
         ("type Query {", "supergraph SDL is invalid"),
         ("type Query { a: Int }", "no join__Graph enum"),
         ("type Query { a: Nope }", "Nope"),
+        (
+            APOLLO_SUPERGRAPH.replace(
+                "me: User @join__field(graph: ACCOUNTS)", "me: User @join__field(graph: BILLING)"
+            ),
+            "Query.me: @join__field(graph: BILLING) is not a member of join__Graph",
+        ),
+        (
+            APOLLO_SUPERGRAPH + "directive @join__owner(graph: join__Graph!) on OBJECT",
+            "Federation 1 supergraph",
+        ),
     ],
 )
 def test_load_rejects_what_is_not_a_supergraph(sdl: str, fragment: str) -> None:
