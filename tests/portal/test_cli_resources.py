@@ -1,0 +1,149 @@
+"""``loom apply|get|delete`` on the local database (SQLite and PostgreSQL, from ``LOOM_DATABASE_URL``) and against a
+real portal server (uvicorn on loopback) with ``--server --token``."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from portal.accounts import create_token, create_user
+from portal.app import create_app
+from portal.authorization import Actor
+from portal.cli import main
+from portal.models import AuditEvent, Cluster
+from portal.settings import Settings
+
+LIBRARY = Path(__file__).parent / "fixtures" / "library"
+
+
+@pytest.fixture
+def local_db(engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    """The CLI reads the database from the environment, as it does for people."""
+    monkeypatch.setenv("LOOM_DATABASE_URL", database_url)
+    return engine
+
+
+def loom(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_apply_get_round_trip_and_delete(local_db: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = loom(capsys, "apply", "-f", str(LIBRARY), "--dry-run")
+    assert code == 0 and "cluster/us-east created (dry run)" in out
+    with Session(local_db) as session:
+        assert session.exec(select(Cluster)).all() == []
+
+    code, out, _ = loom(capsys, "apply", "-f", str(LIBRARY))
+    assert code == 0
+    assert out.splitlines()[0] == "cluster/us-east created" and "product/library-eu created (version 1.0.0)" in out
+
+    dumped = tmp_path / "all.yaml"
+    texts = []
+    for kind in ("clusters", "teams", "plans", "services", "products"):
+        code, out, _ = loom(capsys, "get", kind, "-o", "yaml")
+        assert code == 0
+        texts.append(out)
+    dumped.write_text("---\n".join(texts))
+    code, out, _ = loom(capsys, "apply", "-f", str(dumped))
+    assert code == 0 and len(out.splitlines()) == 12
+    assert all(line.endswith(" unchanged") for line in out.splitlines()), out
+
+    code, out, _ = loom(capsys, "get", "plan", "basic", "-o", "json")
+    assert code == 0 and '"per": "minute"' in out
+
+    code, _, err = loom(capsys, "delete", "cluster", "us-west")
+    assert code == 1
+    assert err.startswith("loom: error: Cluster 'us-west' is still used by a deployment of service 'members'")
+    code, out, _ = loom(capsys, "delete", "product", "library-eu")
+    assert (code, out) == (0, "product/library-eu deleted\n")
+    code, _, err = loom(capsys, "get", "product", "library-eu")
+    assert code == 1 and err.strip() == "loom: error: Product 'library-eu' not found"
+
+
+def test_bad_document_exits_non_zero_naming_the_field(
+    local_db: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copytree(LIBRARY, tmp_path / "lib")
+    bad = tmp_path / "lib" / "services.yaml"
+    bad.write_text(bad.read_text().replace("protocol: graphql", "protocol: grpc"))
+    code, out, err = loom(capsys, "apply", "-f", str(LIBRARY / "clusters.yaml"), "-f", str(bad))
+    assert code == 1 and out == ""
+    assert err.startswith("loom: error: services.yaml: document 2 (Service/loans): spec.protocol: Input should be")
+    with Session(local_db) as session:
+        assert session.exec(select(Cluster)).all() == []
+    code, _, err = loom(capsys, "get", "gadgets")
+    assert code == 1 and "unknown kind 'gadgets'" in err
+
+
+@pytest.fixture
+def portal_url(engine: Engine, settings: Settings) -> Iterator[str]:
+    """The real portal app served by uvicorn on a free loopback port, on this test's database."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, engine=engine), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the portal did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def token_for(engine: Engine, name: str, role: str, team: str | None = None) -> str:
+    with Session(engine, expire_on_commit=False) as session:
+        user = create_user(session, Actor.system("test"), name=name, role=role, team=team)
+        token = create_token(session, Actor.system("test"), user, name="cli").token
+        session.commit()
+    return token
+
+
+def test_apply_get_delete_through_the_server(
+    engine: Engine, portal_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    admin = token_for(engine, "root", "platform-admin")
+    remote = ("--server", portal_url, "--token", admin)
+    code, out, err = loom(capsys, "apply", "-f", str(LIBRARY), "--dry-run", *remote)
+    assert code == 0, err
+    assert "service/catalog created (version 1) (dry run)" in out
+    code, out, err = loom(capsys, "apply", "-f", str(LIBRARY), *remote)
+    assert code == 0, err
+    assert "service/catalog created (version 1)" in out
+    code, out, err = loom(capsys, "get", "service", "members", "-o", "yaml", *remote)
+    assert code == 0, err
+    assert "name: members" in out and '@key(fields: "id")' in out
+    with Session(engine) as session:
+        events = session.exec(select(AuditEvent).where(AuditEvent.action == "cluster.apply")).all()
+        assert {(e.actor, e.target_name) for e in events} == {
+            ("root", "us-east"),
+            ("root", "us-west"),
+            ("root", "eu-central"),
+        }
+
+    member = token_for(engine, "mia", "team-member", "identity")
+    code, _, err = loom(
+        capsys, "apply", "-f", str(LIBRARY / "clusters.yaml"), "--server", portal_url, "--token", member
+    )
+    assert code == 1 and "FORBIDDEN" in err and "cluster.apply" in err
+    code, _, err = loom(capsys, "delete", "service", "loans", "--server", portal_url, "--token", member)
+    assert code == 1 and "FORBIDDEN" in err
+    code, _, err = loom(capsys, "apply", "-f", str(LIBRARY), "--server", portal_url, "--token", "loom_pat_bogus")
+    assert code == 1 and "UNAUTHENTICATED" in err
