@@ -33,8 +33,9 @@ from stitcher.supergraph import load_supergraph
 
 __all__ = ["GatewayEnvironment", "JsonLogFormatter", "gateway_command", "serve"]
 
-# Attributes every LogRecord has; anything else was passed in ``extra`` and goes into the JSON line.
-_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+# Attributes every LogRecord has (and uvicorn's ANSI-coloured copy of the message); anything else was passed in
+# ``extra`` and goes into the JSON line.
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName", "color_message"}
 
 
 class GatewayEnvironment(BaseSettings):
