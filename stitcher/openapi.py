@@ -262,9 +262,9 @@ def _is_null_schema(node: Any) -> bool:
 
 
 def _constraint_only(node: Any) -> bool:
-    """True for allOf members that add only validation keywords or docs (no type, properties or composition)."""
-    keys = ("type", "properties", "items", "allOf", "oneOf", "anyOf", "enum", "const", "$ref", "additionalProperties")
-    return isinstance(node, dict) and not any(k in node for k in keys)
+    """True for allOf members that add only validation keywords, ``required`` or docs (``type: object`` allowed)."""
+    keys = ("properties", "items", "allOf", "oneOf", "anyOf", "enum", "const", "$ref", "additionalProperties")
+    return isinstance(node, dict) and node.get("type", "object") == "object" and not any(k in node for k in keys)
 
 
 def _schema_sections(document: Any) -> list[dict[str, Any]]:
@@ -304,6 +304,7 @@ class _Translator:
         self._leaf: dict[int, GraphQLEnumType] = {}
         self._building_inputs: set[int] = set()
         self._loaded_docs: set[str] = set()
+        self._kinds: dict[int, str] = {}
         self._subtype_index: dict[int, list[tuple[Any, str]]] | None = None
         self.extra_types: list[GraphQLObjectType] = []  # implementations of interfaces, reachable or not
         self._pending_interfaces: list[tuple[GraphQLInterfaceType, Any, str, list[tuple[GraphQLObjectType, Any, str]]]]
@@ -382,6 +383,14 @@ class _Translator:
 
     def kind(self, node: Any, doc: str, stack: tuple[int, ...] = ()) -> str:
         """One of ``object``, ``array``, ``enum``, ``scalar:<Name>``, ``union``, ``json`` or ``null``."""
+        if stack:
+            return self._kind(node, doc, stack)
+        key = id(node)
+        if key not in self._kinds:  # memoised for top-level calls only: inside a cycle the answer depends on the path
+            self._kinds[key] = self._kind(node, doc, ())
+        return self._kinds[key]
+
+    def _kind(self, node: Any, doc: str, stack: tuple[int, ...]) -> str:
         try:
             node, doc, _ = self.follow(node, doc)
         except RefError:
@@ -456,12 +465,17 @@ class _Translator:
         required: set[str] = set()
         stack = (*stack, id(node))
         for member in node.get("allOf") or []:
-            target, target_doc, _ = self.follow(member, doc)
+            try:
+                target, target_doc, _ = self.follow(member, doc)
+            except RefError:
+                continue  # the allOf as a whole is typed as JSON (kind() says so); nothing to merge
             if isinstance(target, dict) and id(target) not in stack:
                 for prop in self.props(target, target_doc, stack):
                     merged[prop.json_name] = prop
                     if prop.required:
                         required.add(prop.json_name)
+                if isinstance(target.get("required"), list):  # a member may require what another defines
+                    required.update(str(r) for r in target["required"])
         if isinstance(node.get("required"), list):
             required.update(str(r) for r in node["required"])
         properties = node.get("properties")
@@ -578,7 +592,9 @@ class _Translator:
             return None
         if "allOf" in node:
             parts = [m for m in node["allOf"] if not _constraint_only(m)]
-            return (parts[0], doc) if len(parts) == 1 else None
+            # A member that only adds ``required`` changes the type: merge instead of reusing the one named schema.
+            adds_required = any(isinstance(m, dict) and m.get("required") for m in [node, *node["allOf"]])
+            return (parts[0], doc) if len(parts) == 1 and not adds_required else None
         if "oneOf" in node or "anyOf" in node:
             try:
                 members = self._members(node, doc)
@@ -1015,7 +1031,7 @@ class _Translator:
             media = next(iter(content.values()))
             if isinstance(media, dict) and "schema" in media:
                 return media["schema"], ""
-        return {"type": "string"}, ""
+        return self._synthetic({"type": "string"}), ""
 
     def _default(self, schema: Any, doc: str, arg_type: GraphQLInputType) -> Any:
         """The schema's default when it is a valid literal for the (leaf) argument type, else no default."""
@@ -1085,8 +1101,7 @@ class _Translator:
         media_object = content[media] if isinstance(content[media], dict) else {}
         schema = media_object.get("schema")
         if schema is None and not _is_json_media(media):
-            schema = {"type": "string"}
-            self._keep.append(schema)
+            schema = self._synthetic({"type": "string"})
         arg, _ = self._body_argument(schema, doc, body.get("required") is True, op_hint, where, args, arg_names)
         return arg, media
 
@@ -1128,7 +1143,7 @@ class _Translator:
             if schema_and_doc is not None:
                 if chosen is None:
                     chosen = (code, *schema_and_doc)
-                elif schema_and_doc[0] is not chosen[1]:
+                elif not self._same_schema(schema_and_doc, (chosen[1], chosen[2])):
                     self.warn(f"{where}: responses {chosen[0]} and {code} differ; the field is typed by {chosen[0]}")
         if chosen is None:
             return GraphQLBoolean
@@ -1137,6 +1152,12 @@ class _Translator:
             self.warn(f"{where}: no 2xx response; the field is typed by the default response")
         result, _ = self.output(schema, doc, f"{op_hint} Response", f"{where} response {code.lower()}")
         return result
+
+    def _same_schema(self, a: tuple[Any, str], b: tuple[Any, str]) -> bool:
+        try:
+            return bool(self.follow(*a)[0] is self.follow(*b)[0])
+        except RefError:
+            return False
 
     def _response_schema(self, response: Any, doc: str, operation: dict[str, Any]) -> tuple[Any, str] | None:
         if not isinstance(response, dict):
@@ -1156,14 +1177,17 @@ class _Translator:
         media_object = content[media] if isinstance(content[media], dict) else {}
         if _is_json_media(media):
             if "schema" not in media_object:
-                return {}, ""
+                return self._synthetic({}), ""
             return media_object["schema"], doc
         if media.startswith("text/"):
             return self._string_schema(), ""
-        return {"x-loom-binary": media}, ""
+        return self._synthetic({"x-loom-binary": media}), ""
 
     def _string_schema(self) -> dict[str, Any]:
-        schema = {"type": "string"}
+        return self._synthetic({"type": "string"})
+
+    def _synthetic(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """A schema made up here; kept alive because caches are keyed by ``id()``, which Python reuses."""
         self._keep.append(schema)
         return schema
 

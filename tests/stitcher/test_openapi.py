@@ -800,3 +800,28 @@ def test_allof_inheritance_with_a_discriminator_becomes_an_interface(subtype_fir
     disc = subgraph.rest.discriminators["Pet"]
     assert disc.property_name == "petType" and disc.mapping == {"Cat": "Cat", "Dog": "Dog"}
     assert any("Fish redefines name of Pet" in w for w in subgraph.warnings)
+
+
+def test_allof_members_that_only_constrain_and_broken_members() -> None:
+    document = openapi3(
+        {
+            "/a": {
+                "get": {
+                    "operationId": "getA",
+                    "responses": {
+                        "200": {"description": "d", "content": {"application/json": {"schema": ref("Strict")}}},
+                        "201": {"description": "d", "content": {"application/json": {"schema": ref("Strict")}}},
+                    },
+                }
+            },
+            "/b": get_json({"allOf": [ref("Base"), {"$ref": "#/components/schemas/Gone"}]}, "getB"),
+        },
+        {
+            "Base": {"type": "object", "properties": {"id": {"type": "string"}, "note": {"type": "string"}}},
+            "Strict": {"allOf": [ref("Base"), {"type": "object", "required": ["id"], "description": "id is required"}]},
+        },
+    )
+    subgraph = translate(document)
+    assert field_type(subgraph, "Strict", "id") == "String!" and field_type(subgraph, "Strict", "note") == "String"
+    assert field_type(subgraph, "Query", "getB") == "JSON"
+    assert not any("differ" in w for w in subgraph.warnings)  # 200 and 201 share one schema
