@@ -33,6 +33,7 @@ __all__ = [
     "authorize_and_audit",
     "current_request_id",
     "current_via",
+    "denials_recorded",
     "record",
     "record_denied",
     "scrub",
@@ -49,6 +50,15 @@ current_request_id: ContextVar[str | None] = ContextVar("loom_request_id", defau
 
 current_via: ContextVar[str] = ContextVar("loom_audit_via", default="")
 """Where a change came from: ``"api"``, ``"apply"``, ``"ui"`` or ``"cli"``."""
+
+
+_denials_recorded: ContextVar[int] = ContextVar("loom_audit_denials", default=0)
+
+
+def denials_recorded() -> int:
+    """How many denials this context has recorded so far: a caller compares before and after a service call to
+    record a refusal that the service raised without auditing it (a safety net, so no denial goes unrecorded)."""
+    return _denials_recorded.get()
 
 
 @contextlib.contextmanager
@@ -154,6 +164,7 @@ def record_denied(
     event = _event(actor, action, target_kind, target_name, details, Outcome.DENIED)
     session.add(event)
     session.commit()
+    _denials_recorded.set(_denials_recorded.get() + 1)
     return event
 
 
