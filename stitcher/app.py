@@ -545,7 +545,7 @@ class Gateway:
         return Response(result.to_json(), status, media_type=media_type)
 
     async def _graphql_params(self, request: Request) -> tuple[str, dict[str, Any] | None, str | None]:
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):
             params: dict[str, Any] = dict(request.query_params)
             raw_variables = params.get("variables")
             if raw_variables:
@@ -575,7 +575,7 @@ class Gateway:
         operation_name = params.get("operationName")
         if operation_name is not None and not isinstance(operation_name, str):
             raise _HttpError(400, "'operationName' must be a string", "BAD_REQUEST")
-        if request.method == "GET" and _operation_type(document, operation_name) not in ("query", None):
+        if request.method in ("GET", "HEAD") and _operation_type(document, operation_name) not in ("query", None):
             raise _HttpError(405, "only queries may be sent with GET; send mutations with POST", "BAD_REQUEST",
                              {"allow": "POST"})  # fmt: skip
         return document, variables, operation_name
@@ -605,6 +605,9 @@ class Gateway:
         request.scope["loom"]["kind"] = "rest"
         try:
             served, runtime = self._lookup(request, name)
+            if ".." in path.split("/"):
+                # A passed-through path must stay under its service's base URL.
+                raise _HttpError(400, "'..' is not allowed in a REST path", "BAD_REQUEST")
             matched = runtime.rest.match(request.method, path.rstrip("/") or "/")
             upstream = None if matched is not None else runtime.rest.passthrough(path)
             if matched is None and upstream is None:

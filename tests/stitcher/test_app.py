@@ -166,6 +166,8 @@ async def test_mutations_need_post(single: httpx.AsyncClient) -> None:
     done = await single.post("/graphql", json={"query": mutation}, headers=GQL_HEADERS)
     assert done.status_code == 200 and done.json() == {"data": {"addBook": {"title": "New"}}}
     assert (await single.put("/graphql", json={"query": "{ books { id } }"})).status_code == 405
+    head = await single.head("/graphql", params={"query": "{ books { id } }"})
+    assert head.status_code == 200 and head.content == b""
 
 
 @pytest.mark.parametrize(
@@ -320,6 +322,8 @@ async def test_rest_routes_pass_through_and_openapi(upstreams: Upstreams) -> Non
         stock = await client.get("/products/shop/rest/stock/4", headers=auth)
         assert stock.status_code == 200 and stock.json() == {"getStock": {"count": 40}}
         assert (await client.get("/products/shop/rest/nothing/here", headers=auth)).status_code == 404
+        escape = await client.get("/products/shop/rest/inventory/%2E%2E/secret", headers=auth)
+        assert escape.status_code == 400 and "'..'" in escape.json()["errors"][0]["message"]
 
         # The OpenAPI service itself, passed through under its name.
         passed = await client.get("/products/shop/rest/inventory/stock/7?verbose=1", headers=auth)
