@@ -494,6 +494,14 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph]) -> Supergraph:
                         f'in service "{other.sub.name}"'
                     )
     _propagate_interface_objects(composer, definitions)
+    if "Query" in composer.types:  # every Federation subgraph has a Query root (for _entities), as Apollo records
+        query_graphs = {j.graph for j in composer.types["Query"]}
+        composer.types["Query"] = tuple(
+            sorted(
+                (*composer.types["Query"], *(TypeJoin(s.name) for s in subgraphs if s.name not in query_graphs)),
+                key=lambda j: [s.name for s in subgraphs].index(j.graph),
+            )
+        )
     _check_inaccessible(composer, definitions)
     if composer.conflicts:
         raise CompositionError(list(dict.fromkeys(composer.conflicts)))

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from graphql import GraphQLObjectType, build_schema, parse, validate_schema
 
 from stitcher.composition import compose
-from stitcher.errors import SchemaError
+from stitcher.errors import CompositionError, SchemaError
 from stitcher.ir import FieldJoin, SourceKind, Supergraph, TypeJoin
 from stitcher.sources import EntityConfig, SourceSpec
 from stitcher.supergraph import load_supergraph, print_product_sdl, print_supergraph_sdl
@@ -126,3 +132,76 @@ def test_load_rejects_what_is_not_a_supergraph(sdl: str, fragment: str) -> None:
     with pytest.raises(SchemaError) as info:
         load_supergraph(sdl)
     assert fragment in str(info.value)
+
+
+# --- conformance with Apollo's own tooling (the @apollo packages `make bench` installs into bench/) ---------------
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+NODE = shutil.which("node")
+HAS_APOLLO = NODE is not None and (BENCH / "node_modules" / "@apollo" / "composition").is_dir()
+APOLLO_SCRIPT = """
+const { createRequire } = await import('node:module');
+const require = createRequire(process.env.BENCH_PACKAGE);
+const { composeServices } = require('@apollo/composition');
+const { Supergraph } = require('@apollo/federation-internals');
+const { parse } = require('graphql');
+const task = JSON.parse(require('node:fs').readFileSync(0, 'utf8'));
+const out = {};
+try {
+  const sg = Supergraph.build(task.supergraph, { validateSupergraph: true });
+  sg.apiSchema();
+  out.read = sg.subgraphs().names();
+} catch (e) { out.readError = String(e.message ?? e); }
+const result = composeServices(task.services.map((s) => ({ name: s.name, url: s.url, typeDefs: parse(s.sdl) })));
+out.composed = result.errors ? null : result.supergraphSdl;
+out.errors = (result.errors ?? []).map((e) => e.message);
+process.stdout.write(JSON.stringify(out));
+"""
+
+
+def apollo(supergraph: str, services: list[SourceSpec]) -> dict[str, Any]:
+    """Run Apollo's supergraph reader on ``supergraph`` and Apollo's composition on ``services`` (one node run)."""
+    assert NODE is not None
+    task = {"supergraph": supergraph, "services": [{"name": s.name, "url": s.url, "sdl": s.schema} for s in services]}
+    done = subprocess.run(
+        [NODE, "--input-type=module", "-e", APOLLO_SCRIPT],
+        input=json.dumps(task),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "BENCH_PACKAGE": str(BENCH / "package.json")},
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def as_sets(joins: Mapping[Any, tuple[Any, ...]]) -> dict[Any, frozenset[Any]]:
+    return {key: frozenset(value) for key, value in joins.items()}
+
+
+@pytest.mark.skipif(not HAS_APOLLO, reason="needs node and bench/node_modules (make bench installs them)")
+def test_apollo_reads_our_supergraph_and_composes_the_same_join_info(shop: Supergraph) -> None:
+    services = [fed(n) for n in ("accounts", "products", "reviews", "inventory")]
+    out = apollo(print_supergraph_sdl(shop), services)
+    assert out.get("readError") is None
+    assert sorted(out["read"]) == sorted(shop.subgraphs)
+    assert out["errors"] == []
+    theirs = load_supergraph(out["composed"])
+    assert as_sets(theirs.types) == as_sets(shop.types)
+    assert as_sets(theirs.fields) == as_sets(shop.fields)
+    assert theirs.inaccessible == shop.inaccessible
+
+
+@pytest.mark.skipif(not HAS_APOLLO, reason="needs node and bench/node_modules (make bench installs them)")
+def test_apollo_refuses_what_we_refuse() -> None:
+    link = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@shareable"])\n'
+    a = SourceSpec(
+        "a", SourceKind.FEDERATION, link + 'type Query { p: P } type P @key(fields: "id") { id: ID! name: String }'
+    )
+    b = SourceSpec("b", SourceKind.FEDERATION, link + 'type P @key(fields: "id") { id: ID! name: String @shareable }')
+    with pytest.raises(CompositionError):
+        compose([a, b])
+    out = apollo(APOLLO_SUPERGRAPH, [a, b])
+    assert out["composed"] is None
+    assert any("P.name" in e and "shareable" in e for e in out["errors"])
