@@ -136,91 +136,92 @@ def test_deployments_change_with_the_service(engine: Engine, library: Path) -> N
         assert sorted(r.address or "" for r in rows) == ["http://127.0.0.1:7301", "http://127.0.0.1:7303"]
 
 
-@pytest.mark.parametrize(
-    ("file", "old", "new", "error", "match"),
-    [
-        (
-            "services.yaml",
-            "{cluster: us-west, address",
-            "{cluster: ap-south, address",
-            Invalid,
-            r"services\.yaml: document 1 \(Service/members\): spec\.deployments\[1\]\.cluster: Cluster 'ap-south' "
-            r"does not exist",
-        ),
-        (
-            "services.yaml",
-            "metadata: {name: loans, team: library}",
-            "metadata: {name: loans, team: lending}",
-            Invalid,
-            r"services\.yaml: document 2 \(Service/loans\): metadata\.team: Team 'lending' does not exist",
-        ),
-        (
-            "product.yaml",
-            "{service: loans}",
-            "{service: fines}",
-            Invalid,
-            r"product\.yaml: document 1 \(Product/library\): spec\.sources\[1\]\.service: Service 'fines' does not",
-        ),
-        (
-            "product.yaml",
-            "routing: {clusters: [eu-central], residency: eu}",
-            "routing: {clusters: [eu-central], residency: ch}",
-            Invalid,
-            r"document 2 \(Product/library-eu\): spec\.routing\.residency: no cluster has residency 'ch'",
-        ),
-        (
-            "services.yaml",
-            "{cluster: eu-central, kube: {service: loans, namespace: library",
-            "{cluster: eu-central, kube: {service: loans, namespace: finance",
-            Forbidden,
-            r"\(Service/loans\): spec\.deployments\[1\]\.kube\.namespace: team 'library' is not granted namespace "
-            r"'finance' in cluster 'eu-central'",
-        ),
-        (
-            "services.yaml",
-            "{cluster: us-east, kube: {service: catalog",
-            "{cluster: us-west, kube: {service: catalog",
-            Forbidden,
-            r"\(Service/catalog\): spec\.deployments\[0\]\.cluster: team 'library' is not granted cluster 'us-west'",
-        ),
-        (
-            "members.graphql",
-            "tier: Tier!",
-            "tier: Tierr!",
-            Invalid,
-            r"\(Service/members\): spec\.schema: service 'members': members\.graphql: .*Tierr",
-        ),
-        (
-            "loans.graphql",
-            "type Loan {",
-            "type Loan {{",
-            Invalid,
-            r"\(Service/loans\): spec\.schema: service 'loans': loans\.graphql: line 7, column 12: SDL does not parse",
-        ),
-        (
-            "catalog.openapi.yaml",
-            "$ref: '#/components/schemas/Problem'",
-            "$ref: '#/components/schemas/Trouble'",
-            Invalid,
-            r"\(Service/catalog\): spec\.schema: service 'catalog': catalog\.openapi\.yaml: \$ref "
-            r"'#/components/schemas/Trouble' .* points at nothing",
-        ),
-        (
-            "catalog.openapi.yaml",
-            "info: {title: Catalog, version: 2.1.0}",
-            "info: {title: Catalog, version: 2.1.0",
-            Invalid,
-            r"\(Service/catalog\): spec\.schema: service 'catalog': catalog\.openapi\.yaml: line \d+, column \d+: "
-            r"invalid YAML",
-        ),
-    ],
-)
-def test_bad_library_is_refused_whole(
-    engine: Engine, library: Path, file: str, old: str, new: str, error: type[LoomError], match: str
-) -> None:
-    """The other eleven documents are valid; one bad one means none of them is written."""
-    edit(library / file, old, new)
-    refused(engine, load_documents([library]), error, match)
+BAD_EDITS: list[tuple[str, str, str, type[LoomError], str]] = [
+    (
+        "services.yaml",
+        "{cluster: us-west, address",
+        "{cluster: ap-south, address",
+        Invalid,
+        r"services\.yaml: document 1 \(Service/members\): spec\.deployments\[1\]\.cluster: Cluster 'ap-south' "
+        r"does not exist",
+    ),
+    (
+        "services.yaml",
+        "metadata: {name: loans, team: library}",
+        "metadata: {name: loans, team: lending}",
+        Invalid,
+        r"services\.yaml: document 2 \(Service/loans\): metadata\.team: Team 'lending' does not exist",
+    ),
+    (
+        "product.yaml",
+        "{service: loans}",
+        "{service: fines}",
+        Invalid,
+        r"product\.yaml: document 1 \(Product/library\): spec\.sources\[1\]\.service: Service 'fines' does not",
+    ),
+    (
+        "product.yaml",
+        "routing: {clusters: [eu-central], residency: eu}",
+        "routing: {clusters: [eu-central], residency: ch}",
+        Invalid,
+        r"document 2 \(Product/library-eu\): spec\.routing\.residency: no cluster has residency 'ch'",
+    ),
+    (
+        "services.yaml",
+        "{cluster: eu-central, kube: {service: loans, namespace: library",
+        "{cluster: eu-central, kube: {service: loans, namespace: finance",
+        Forbidden,
+        r"\(Service/loans\): spec\.deployments\[1\]\.kube\.namespace: team 'library' is not granted namespace "
+        r"'finance' in cluster 'eu-central'",
+    ),
+    (
+        "services.yaml",
+        "{cluster: us-east, kube: {service: catalog",
+        "{cluster: us-west, kube: {service: catalog",
+        Forbidden,
+        r"\(Service/catalog\): spec\.deployments\[0\]\.cluster: team 'library' is not granted cluster 'us-west'",
+    ),
+    (
+        "members.graphql",
+        "tier: Tier!",
+        "tier: Tierr!",
+        Invalid,
+        r"\(Service/members\): spec\.schema: service 'members': members\.graphql: .*Tierr",
+    ),
+    (
+        "loans.graphql",
+        "type Loan {",
+        "type Loan {{",
+        Invalid,
+        r"\(Service/loans\): spec\.schema: service 'loans': loans\.graphql: line 7, column 12: SDL does not parse",
+    ),
+    (
+        "catalog.openapi.yaml",
+        "$ref: '#/components/schemas/Problem'",
+        "$ref: '#/components/schemas/Trouble'",
+        Invalid,
+        r"\(Service/catalog\): spec\.schema: service 'catalog': catalog\.openapi\.yaml: \$ref "
+        r"'#/components/schemas/Trouble' .* points at nothing",
+    ),
+    (
+        "catalog.openapi.yaml",
+        "info: {title: Catalog, version: 2.1.0}",
+        "info: {title: Catalog, version: 2.1.0",
+        Invalid,
+        r"\(Service/catalog\): spec\.schema: service 'catalog': catalog\.openapi\.yaml: line \d+, column \d+: "
+        r"invalid YAML",
+    ),
+]
+
+
+def test_bad_library_is_refused_whole(engine: Engine, tmp_path: Path) -> None:
+    """Each case spoils one of the twelve documents; one bad document means none of them is written. (One
+    database for all cases: ``refused`` checks that each leaves it as it was.)"""
+    for number, (file, old, new, error, match) in enumerate(BAD_EDITS):
+        folder = tmp_path / f"case-{number}"
+        shutil.copytree(LIBRARY, folder)
+        edit(folder / file, old, new)
+        refused(engine, load_documents([folder]), error, match)
 
 
 def test_duplicate_names_in_one_apply(engine: Engine) -> None:
