@@ -15,12 +15,19 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy.engine import Engine
+from sqlmodel import select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from portal.authorization import Actor
+from portal.db import session_scope
 from portal.errors import Invalid
+from portal.manifests import parse_documents
+from portal.models import Cluster
+from portal.resources import apply
 from portal.ssrf import EgressPolicy, RefusedTarget, check_address, check_url, introspect
 
 OPENAPI = "openapi: 3.0.3\ninfo: {title: T, version: '1'}\npaths: {}\n"
@@ -201,3 +208,25 @@ async def test_metadata_address_refused_before_connecting(client: httpx.AsyncCli
         await introspect("http://169.254.169.254/latest/meta-data/", client=client, policy=policy)
     with pytest.raises(RefusedTarget, match="private"):
         await introspect("http://10.255.255.1:9/graphql", client=client, policy=LOOPBACK)
+
+
+async def test_cluster_resources_decide_the_policy(engine: Engine, server_url: str, client: httpx.AsyncClient) -> None:
+    """A local-envoy (demo) cluster allows loopback by default; a gitops cluster only when it says so."""
+    clusters = [
+        {"apiVersion": "loom.dev/v1alpha1", "kind": "Cluster", "metadata": {"name": name},
+         "spec": {"region": "local", "residency": "eu", "gloo": {"target": target}, **extra}}
+        for name, target, extra in [
+            ("demo", "local-envoy", {}),
+            ("prod", "gitops", {}),
+            ("lab", "gitops", {"introspection": {"allowLoopback": True}}),
+        ]
+    ]  # fmt: skip
+    with session_scope(engine) as session:
+        apply(session, Actor.system(), parse_documents(clusters))
+    with session_scope(engine) as session:
+        rows = {c.name: c for c in session.exec(select(Cluster)).all()}
+    url = f"{server_url}/openapi.yaml"
+    assert await introspect(url, client=client, policy=EgressPolicy.for_cluster(rows["demo"]), protocol="openapi")
+    assert await introspect(url, client=client, policy=EgressPolicy.for_cluster(rows["lab"]), protocol="openapi")
+    with pytest.raises(RefusedTarget, match="allowLoopback"):
+        await introspect(url, client=client, policy=EgressPolicy.for_cluster(rows["prod"]), protocol="openapi")
