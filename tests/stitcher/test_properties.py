@@ -50,7 +50,7 @@ def selection(draw: st.DrawFn, schema: GraphQLSchema, type_name: str, depth: int
     chosen = draw(st.lists(st.sampled_from(names), min_size=1, max_size=4, unique=True))
     for index, name in enumerate(chosen):
         field = named.fields[name]
-        alias = f"f{depth}_{index}: " if draw(st.integers(0, 3)) == 0 else ""
+        alias = f"{type_name[:2].lower()}{depth}_{index}: " if draw(st.integers(0, 3)) == 0 else ""
         arguments = draw(ARGUMENTS[name]) if name in ARGUMENTS and type_name == "Query" else ""
         directive = draw(st.sampled_from(["", "", "", " @skip(if: true)", " @include(if: true)"]))
         sub = ""

@@ -1,0 +1,118 @@
+"""stitcher.transport: AiohttpTransport against real servers on loopback (a raw asyncio server plays the broken
+ones: one that never answers, one that speaks garbage instead of HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from stitcher.errors import StitcherError
+from stitcher.transport import AiohttpTransport, UpstreamError
+from tests.stitcher.upstreams.app import Receive, Scope, Send, read_body, respond
+from tests.stitcher.upstreams.serving import UpstreamServers
+
+
+async def echo(scope: Scope, receive: Receive, send: Send) -> None:
+    body = await read_body(receive)
+    headers = [(b"content-type", b"text/plain"), (b"x-method", scope["method"].encode())]
+    await respond(send, 201, body + scope.get("headers", [(b"", b"")])[0][0], headers)
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[UpstreamServers]:
+    with UpstreamServers({"echo": echo}) as running:
+        yield running
+
+
+@pytest.fixture
+async def transport() -> AsyncIterator[AiohttpTransport]:
+    transport = await AiohttpTransport.create(connect_timeout=1.0)
+    yield transport
+    await transport.aclose()
+
+
+class RawServer:
+    """A TCP server on a free port that answers ``reply`` instead of HTTP, or never answers (``None``)."""
+
+    def __init__(self, reply: bytes | None) -> None:
+        self.reply = reply
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def __aenter__(self) -> RawServer:
+        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/"
+        return self
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.append(writer)
+        await reader.read(1024)
+        if self.reply is not None:
+            writer.write(self.reply)
+            await writer.drain()
+        await reader.read()  # until the client gives up and closes
+
+    async def __aexit__(self, *_: object) -> None:
+        self.server.close()
+        for writer in self.writers:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+        await self.server.wait_closed()
+
+
+async def test_request_returns_status_headers_and_body(servers: UpstreamServers, transport: AiohttpTransport) -> None:
+    response = await transport.request(
+        "PUT", servers.urls["echo"] + "/x", headers={"content-type": "text/plain"}, body=b"hello", timeout=5
+    )
+    assert response.status == 201
+    assert response.headers["x-method"] == "PUT"
+    assert response.body.startswith(b"hello")
+
+
+async def test_keep_alive_uses_one_connection_and_close_releases_it(servers: UpstreamServers) -> None:
+    transport = await AiohttpTransport.create()
+    for _ in range(5):
+        await transport.request("POST", servers.urls["echo"], body=b"x", timeout=5)
+    assert servers.connections("echo") == 1
+    await transport.aclose()
+    for _ in range(100):
+        if servers.connections("echo") == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert servers.connections("echo") == 0
+    assert transport.connector is None
+
+
+async def test_timeout(transport: AiohttpTransport) -> None:
+    async with RawServer(None) as server:
+        with pytest.raises(UpstreamError, match=r"timed out after 0\.2 s") as caught:
+            await transport.request("POST", server.url, body=b"{}", timeout=0.2)
+    assert caught.value.kind == "timeout"
+    assert isinstance(caught.value, StitcherError) and caught.value.__cause__ is not None
+
+
+async def test_connection_refused(transport: AiohttpTransport) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # bound, never listening: connections are refused
+        with pytest.raises(UpstreamError, match="cannot connect") as caught:
+            await transport.request("GET", f"http://127.0.0.1:{port}/", timeout=2)
+    assert caught.value.kind == "connection"
+
+
+async def test_garbage_instead_of_http(transport: AiohttpTransport) -> None:
+    async with RawServer(b"SSH-2.0-OpenSSH_9.6\r\n\r\n") as server:
+        with pytest.raises(UpstreamError) as caught:
+            await transport.request("GET", server.url, timeout=2)
+    assert caught.value.kind == "protocol"
+
+
+async def test_not_started_is_a_clear_error() -> None:
+    transport = AiohttpTransport()
+    with pytest.raises(RuntimeError, match="start\\(\\) was not awaited"):
+        await transport.request("GET", "http://127.0.0.1:1/", timeout=1)
+    await transport.aclose()
