@@ -1,4 +1,4 @@
-"""``loom serve``: the portal (and the gateway for its published products) under uvicorn.
+"""``loom serve``: the portal and a gateway for its published products, in one uvicorn process.
 
 An embedded SQLite database is migrated before the server starts; a PostgreSQL database must have been migrated
 with ``loom migrate`` (the server says so and exits otherwise). The first start creates the bootstrap admin.
@@ -11,15 +11,20 @@ import sys
 from typing import TextIO
 
 import uvicorn
+from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
+from starlette.routing import Mount
 
+from portal import oauth
 from portal.accounts import ensure_bootstrap_admin
 from portal.app import create_app
 from portal.db import create_engine_for, current_revision, head_revision, migrate, redacted_url, session_scope
 from portal.errors import Invalid
 from portal.settings import Settings
+from portal.snapshot import LocalSnapshotSource
+from stitcher.app import GatewayOptions, create_gateway_app
 
-__all__ = ["prepare", "serve_command", "server_settings"]
+__all__ = ["build_app", "gateway_options", "prepare", "serve_command", "server_settings"]
 
 
 def server_settings(args: argparse.Namespace, base: Settings | None = None) -> Settings:
@@ -52,23 +57,50 @@ def prepare(settings: Settings, out: TextIO) -> None:
         engine.dispose()
 
 
-def build_app(settings: Settings) -> Starlette:
-    """The app ``loom serve`` runs."""
-    return create_app(settings)
+def gateway_options(settings: Settings) -> GatewayOptions:
+    """The embedded gateway's tunables from ``LOOM_GATEWAY_*``."""
+    g = settings.gateway
+    return GatewayOptions(
+        introspection=g.introspection,
+        max_body_bytes=g.max_body_bytes,
+        upstream_timeout_seconds=g.upstream_timeout_seconds,
+        max_depth=g.max_depth,
+        max_aliases=g.max_aliases,
+        max_cost=g.max_cost,
+        dedupe_inflight=g.dedupe_inflight,
+        poll_interval_seconds=g.poll_interval_seconds,
+    )
+
+
+def build_app(settings: Settings, engine: Engine) -> Starlette:
+    """The app ``loom serve`` runs: the portal, and behind its routes a gateway serving the published products
+    (``/products/<name>/...``) from a snapshot read straight from ``engine``."""
+    source = LocalSnapshotSource(engine, oauth.issuer(settings))
+    gateway = create_gateway_app(source=source, redis_url=settings.redis.url, options=gateway_options(settings))
+    return create_app(
+        settings,
+        engine=engine,
+        extra_routes=[Mount("", app=gateway)],  # last: whatever the portal does not answer goes to the gateway
+        contexts=[lambda _app: gateway.router.lifespan_context(gateway)],  # Starlette runs no mounted lifespan
+    )
 
 
 def serve_command(args: argparse.Namespace) -> int:
     settings = server_settings(args)
     prepare(settings, sys.stdout)
-    app = build_app(settings)
-    print(f"loom: portal on {settings.public_url} (database {redacted_url(settings.database_url)})", flush=True)
-    uvicorn.run(
-        app,
-        host=settings.server.host,
-        port=settings.server.port,
-        log_level="info",
-        lifespan="on",
-        proxy_headers=True,
-        server_header=False,
-    )
+    engine = create_engine_for(settings)
+    try:
+        app = build_app(settings, engine)
+        print(f"loom: portal on {settings.public_url} (database {redacted_url(settings.database_url)})", flush=True)
+        uvicorn.run(
+            app,
+            host=settings.server.host,
+            port=settings.server.port,
+            log_level="info",
+            lifespan="on",
+            proxy_headers=True,
+            server_header=False,
+        )
+    finally:
+        engine.dispose()
     return 0

@@ -40,7 +40,7 @@ from portal import oauth
 from portal.authentication import require_actor
 from portal.authorization import Target, authorize
 from portal.db import session_scope
-from portal.errors import Invalid
+from portal.errors import Invalid, LoomError
 from portal.models import (
     Application,
     Credential,
@@ -75,9 +75,9 @@ from stitcher.snapshot import (
 )
 from stitcher.snapshot import CredentialKind as SnapshotCredentialKind
 from stitcher.snapshot import SubscriptionState as SnapshotSubscriptionState
-from stitcher.snapshot_source import SNAPSHOT_PATH
+from stitcher.snapshot_source import SNAPSHOT_PATH, SnapshotError
 
-__all__ = ["SNAPSHOT_PATH", "build_snapshot", "bundle_openapi", "routes", "snapshot_endpoint"]
+__all__ = ["SNAPSHOT_PATH", "LocalSnapshotSource", "build_snapshot", "bundle_openapi", "routes", "snapshot_endpoint"]
 
 _SERVED = (Lifecycle.PUBLISHED, Lifecycle.DEPRECATED)
 _AUTH_KINDS: Mapping[str, SnapshotCredentialKind] = {"apiKey": "api_key", "oauth2": "oauth2_client"}
@@ -389,6 +389,37 @@ async def snapshot_endpoint(request: Request) -> Response:
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return Response(snapshot.model_dump_json(), media_type="application/json", headers=headers)
+
+
+class LocalSnapshotSource:
+    """The snapshot read straight from the portal's database: the gateway that ``loom serve`` embeds uses it
+    (a :class:`stitcher.snapshot_source.SnapshotSource`). ``fetch`` returns None while the content is unchanged."""
+
+    def __init__(self, engine: Engine, issuer: str, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self._engine = engine
+        self._issuer = issuer
+        self._clock = clock
+        self._fingerprint: str | None = None
+
+    async def fetch(self) -> Snapshot | None:
+        try:
+            snapshot = await run_in_threadpool(_build, self._engine, self._issuer, self._clock)
+        except LoomError as exc:
+            raise SnapshotError(f"cannot build the snapshot from the portal's database: {exc}") from exc
+        fingerprint = snapshot.fingerprint()
+        if fingerprint == self._fingerprint:
+            return None
+        self._fingerprint = fingerprint
+        return snapshot
+
+    def load_cached(self) -> Snapshot | None:
+        return None  # the database is right here: there is nothing older worth serving
+
+    def store(self, snapshot: Snapshot) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
 
 
 routes: list[BaseRoute] = [Route(SNAPSHOT_PATH, snapshot_endpoint, methods=["GET"], name="gateway_snapshot")]

@@ -1,7 +1,9 @@
-"""``loom serve`` as a real process on a free loopback port: migrates SQLite, prints the one-time password once."""
+"""``loom serve``: as a real process on a free loopback port (migrates SQLite, prints the one-time password once),
+and its app in-process (the embedded gateway serves the published products)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -11,8 +13,24 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.engine import Engine
 
-from portal.db import head_revision
+from portal.applications import create_api_key
+from portal.authorization import Actor
+from portal.db import head_revision, session_scope
+from portal.models import Lifecycle, SubscriptionState
+from portal.server import build_app
+from portal.settings import GatewaySettings, Settings
+from tests.factories import (
+    make_application,
+    make_cluster,
+    make_deployment,
+    make_plan,
+    make_product,
+    make_service,
+    make_subscription,
+    make_team,
+)
 
 
 def _free_port() -> int:
@@ -82,3 +100,34 @@ def test_serve_refuses_an_unmigrated_server_database(postgres_schema_url: str, t
     )
     assert result.returncode == 1
     assert "is at revision empty, not " + head_revision() + ": run `loom migrate` first" in result.stderr
+
+
+async def test_the_embedded_gateway_serves_published_products(settings: Settings, engine: Engine) -> None:
+    """`loom serve`'s app: the portal's routes, and the gateway behind them with the database's snapshot."""
+    system = Actor.system("test")
+    with session_scope(engine) as session:
+        team = make_team(session)
+        service = make_service(session, "greeter", team=team, schema_text="type Query { hello: String }")
+        make_deployment(session, service, make_cluster(session), address="http://127.0.0.1:9")
+        product = make_product(session, "hello", team=team, lifecycle=Lifecycle.PUBLISHED, sources=[service])
+        plan = make_plan(session, products=[product])
+        application = make_application(session)
+        key = create_api_key(session, system, application).secret
+        make_subscription(session, application, product, plan, state=SubscriptionState.APPROVED)
+
+    app = build_app(settings.model_copy(update={"gateway": GatewaySettings(poll_interval_seconds=0.05)}), engine)
+    query = {"query": "{ __typename }"}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as client,
+    ):
+        assert (await client.get("/healthz")).json() == {"status": "ok"}  # the portal answers its own routes
+        for _ in range(200):  # the gateway's first poll runs in the background
+            answer = await client.post("/products/hello/graphql", json=query, headers={"x-api-key": key})
+            if answer.status_code not in (404, 503):  # not served yet
+                break
+            await asyncio.sleep(0.05)
+        refused = await client.post("/products/hello/graphql", json=query)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"data": {"__typename": "Query"}}
+    assert refused.status_code == 401
