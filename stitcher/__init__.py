@@ -1,7 +1,8 @@
 """Loom's data plane: composes GraphQL, Federation and OpenAPI services into one product and executes it.
 
 ``stitcher`` never imports ``portal``. The gateway app (``stitcher.app.create_gateway_app``) is not imported here,
-so ``import stitcher`` stays light for the portal and ``loom compose``.
+so ``import stitcher`` stays light for the portal and ``loom compose``; for the same reason (aiohttp) the executor
+and its transport are imported from ``stitcher.execution`` and ``stitcher.transport``.
 """
 
 from stitcher.composition import apply_transforms, build_subgraph, compose, compose_subgraphs
@@ -24,7 +25,9 @@ from stitcher.ir import (
     Supergraph,
     TypeJoin,
 )
+from stitcher.limits import DocumentLimits, LimitExceeded, check_body_size, check_document
 from stitcher.openapi import subgraph_from_openapi
+from stitcher.planning import PlanningError, QueryPlan, build_plan
 from stitcher.rest import RestRequest, RestResponseError, RestStatusError, build_request, check_status, shape_result
 from stitcher.snapshot import (
     ApplicationConfig,
@@ -46,14 +49,18 @@ __all__ = [
     "CompositionError",
     "CredentialConfig",
     "Discriminator",
+    "DocumentLimits",
     "EntityConfig",
     "EntityKey",
     "EntityResolver",
     "FieldDirectives",
     "FieldJoin",
+    "LimitExceeded",
     "OAuthConfig",
     "PlanConfig",
+    "PlanningError",
     "ProductConfig",
+    "QueryPlan",
     "RateLimitConfig",
     "Renames",
     "RestBinding",
@@ -75,8 +82,11 @@ __all__ = [
     "Transforms",
     "TypeJoin",
     "apply_transforms",
+    "build_plan",
     "build_request",
     "build_subgraph",
+    "check_body_size",
+    "check_document",
     "check_status",
     "compose",
     "compose_subgraphs",
