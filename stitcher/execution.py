@@ -428,21 +428,22 @@ class Executor:
             return await self.transport.request("POST", url, headers=headers, body=body, timeout=timeout)
         key = (url, body, tuple(sorted(headers.items())) if headers is not _JSON_HEADERS else ())
         pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[UpstreamResponse] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        try:
-            response = await self.transport.request("POST", url, headers=headers, body=body, timeout=timeout)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters re-raise it, nobody else must
-            raise
-        else:
-            future.set_result(response)
-            return response
-        finally:
+        if pending is None:
+            # The shared call is its own task, so a caller that goes away (client disconnect) cancels only its wait.
+            pending = asyncio.ensure_future(
+                self.transport.request("POST", url, headers=headers, body=body, timeout=timeout)
+            )
+            self._inflight[key] = pending
+            pending.add_done_callback(lambda done: self._forget(key, done))
+        return await asyncio.shield(pending)
+
+    def _forget(
+        self, key: tuple[str, bytes, tuple[tuple[str, str], ...]], done: asyncio.Future[UpstreamResponse]
+    ) -> None:
+        if self._inflight.get(key) is done:
             del self._inflight[key]
+        if not done.cancelled():
+            done.exception()  # retrieved: every waiter got it already; no "never retrieved" warning
 
     async def _root_fetch(self, node: FetchNode, subgraph: Subgraph, run: _Run) -> bool:
         if subgraph.kind is SourceKind.OPENAPI:

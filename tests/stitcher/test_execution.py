@@ -14,6 +14,7 @@ from stitcher.composition import compose
 from stitcher.execution import ExecutionOptions, ExecutionResponse, Executor
 from stitcher.ir import SourceKind, Supergraph
 from stitcher.sources import SourceSpec, Transforms
+from stitcher.supergraph import load_supergraph, print_supergraph_sdl
 from stitcher.transport import AiohttpTransport
 from tests.stitcher.upstreams import plain
 from tests.stitcher.upstreams.shops import ShopUpstreams
@@ -356,3 +357,13 @@ def test_response_serialisation() -> None:
     assert response.to_json() == b'{"data":{"a":1}}'
     response = ExecutionResponse({"a": None}, [{"message": "x", "path": ["a"]}])
     assert response.to_json() == b'{"errors":[{"message":"x","path":["a"]}],"data":{"a":null}}'
+
+
+async def test_serves_a_loaded_federation_supergraph_sdl(shop: ShopUpstreams, fed: Supergraph, transport: Any) -> None:
+    loaded = load_supergraph(print_supergraph_sdl(fed))
+    query = "{ topProducts { name shippingEstimate deliveryDays reviews { author { name username } } } }"
+    with Counter(shop) as counter:
+        response = await Executor(loaded, transport).execute(query)
+    assert response.errors is None
+    assert response.data == monolith(shop, query)
+    assert set(counter.delta.values()) == {1}
