@@ -11,8 +11,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.applications import Starlette
 
-from portal import login
 from portal.accounts import create_token, create_user, revoke_token
+from portal.app import create_app
 from portal.authentication import actor_for_user
 from portal.authorization import Actor
 from portal.authorization import Role as ActorRole
@@ -24,10 +24,8 @@ SYSTEM = Actor.system("test")
 
 
 def build_app(engine: Engine, settings: Settings) -> Starlette:
-    app = Starlette(routes=login.routes, middleware=login.middleware(settings))
-    app.state.engine = engine
-    app.state.settings = settings
-    return app
+    """The portal app itself, on this test's database."""
+    return create_app(settings, engine=engine)
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.applications import Starlette
 
-from portal import login
 from portal.accounts import create_user
+from portal.app import create_app
 from portal.authorization import Actor
 from portal.models import AuditEvent, User
 from portal.settings import OIDCSettings, Settings
@@ -29,10 +29,8 @@ CALLBACK = f"{PORTAL}/login/oidc/callback"
 
 
 def build_app(engine: Engine, settings: Settings) -> Starlette:
-    app = Starlette(routes=login.routes, middleware=login.middleware(settings))
-    app.state.engine = engine
-    app.state.settings = settings
-    return app
+    """The portal app itself, on this test's database."""
+    return create_app(settings, engine=engine)
 
 
 @pytest.fixture(scope="module")

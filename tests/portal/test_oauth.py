@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from starlette.applications import Starlette
 
 from portal import oauth
+from portal.app import create_app
 from portal.applications import IssuedCredential, create_application, create_oauth_client, revoke_credential
 from portal.authentication import actor_for_user
 from portal.authorization import Actor
@@ -31,10 +32,8 @@ SYSTEM = Actor.system("test")
 
 
 def build_app(engine: Engine, settings: Settings) -> Starlette:
-    app = Starlette(routes=oauth.routes)
-    app.state.engine = engine
-    app.state.settings = settings
-    return app
+    """The portal app itself, on this test's database."""
+    return create_app(settings, engine=engine)
 
 
 @pytest.fixture
