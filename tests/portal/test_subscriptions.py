@@ -103,30 +103,32 @@ def test_only_the_owner_requests_for_an_application(session: Session, world: Wor
         subscriptions.request(session, world.team_admin, _app_id(world), "shop", "gold")
 
 
-@pytest.mark.parametrize(
-    ("start", "operation", "message"),
-    [
-        (SubscriptionState.APPROVED, subscriptions.approve, "is approved; only a requested subscription"),
-        (SubscriptionState.REJECTED, subscriptions.approve, "is rejected; only a requested subscription"),
-        (SubscriptionState.REVOKED, subscriptions.approve, "is revoked; only a requested"),
-        (SubscriptionState.APPROVED, subscriptions.reject, "is approved; only a requested"),
-        (SubscriptionState.REQUESTED, subscriptions.revoke, "is requested; only an approved"),
-        (SubscriptionState.REJECTED, subscriptions.revoke, "is rejected; only an approved"),
-        (SubscriptionState.REVOKED, subscriptions.revoke, "is revoked; only an approved"),
-    ],
-)
-def test_illegal_state_changes_are_conflicts(
-    session: Session, world: World, start: SubscriptionState, operation: object, message: str
-) -> None:
-    sub = subscriptions.request(session, world.consumer, _app_id(world), "shop", "gold")
-    sub.state = start
-    session.add(sub)
-    session.commit()
-    assert sub.id is not None and callable(operation)
-    with pytest.raises(Conflict, match=message):
-        operation(session, world.team_admin, sub.id)
-    session.rollback()
-    assert session.get(Subscription, sub.id).state is start  # type: ignore[union-attr]
+ILLEGAL = [
+    (SubscriptionState.APPROVED, subscriptions.approve, "is approved; only a requested subscription"),
+    (SubscriptionState.REJECTED, subscriptions.approve, "is rejected; only a requested subscription"),
+    (SubscriptionState.REVOKED, subscriptions.approve, "is revoked; only a requested"),
+    (SubscriptionState.APPROVED, subscriptions.reject, "is approved; only a requested"),
+    (SubscriptionState.REQUESTED, subscriptions.revoke, "is requested; only an approved"),
+    (SubscriptionState.REJECTED, subscriptions.revoke, "is rejected; only an approved"),
+    (SubscriptionState.REVOKED, subscriptions.revoke, "is revoked; only an approved"),
+]
+
+
+def test_illegal_state_changes_are_conflicts(session: Session, world: World) -> None:
+    for start, operation, message in ILLEGAL:
+        sub = subscriptions.request(session, world.consumer, _app_id(world), "shop", "gold")
+        sub.state = start
+        session.add(sub)
+        session.commit()
+        assert sub.id is not None
+        with pytest.raises(Conflict, match=message):
+            operation(session, world.team_admin, sub.id)
+        session.rollback()
+        assert session.get(Subscription, sub.id).state is start  # type: ignore[union-attr]
+        if start in (SubscriptionState.REQUESTED, SubscriptionState.APPROVED):
+            sub.state = SubscriptionState.REVOKED  # make room for the next request (one live per app x product)
+            session.add(sub)
+            session.commit()
 
 
 def test_revoke_by_consumer_and_resubscribe(session: Session, world: World) -> None:
