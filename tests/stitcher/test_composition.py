@@ -150,7 +150,7 @@ def test_nullability_differences_merge_to_the_nullable_type() -> None:
     sg = compose([a, b])
     p = sg.schema.get_type("P")
     assert isinstance(p, GraphQLObjectType) and str(p.fields["n"].type) == "Int"
-    assert sg.fields[("P", "n")] == (FieldJoin("a", type="Int!"), FieldJoin("b"))
+    assert sg.fields[("P", "n")] == (FieldJoin("a", type="Int!"), FieldJoin("b", type="Int"))
 
 
 def test_unshareable_field_resolved_twice_is_a_conflict() -> None:
@@ -304,6 +304,36 @@ def test_external_everywhere_is_a_conflict() -> None:
     b = fed("b", 'type P @key(fields: "id") { id: ID! w: Int @external v: Int @requires(fields: "w") }')
     (conflict,) = conflicts_of([a, b])
     assert conflict.startswith('P.w: @external in service "a" and "b" but no service resolves it')
+
+
+def test_field_unreachable_from_a_service_that_returns_the_type_is_a_conflict() -> None:
+    a = fed("a", "type Query { a: V @shareable } type V @shareable { x: Int y: String }")
+    b = fed("b", "type Query { a: V @shareable b: V } type V @shareable { x: Int }")
+    (conflict,) = conflicts_of([a, b])
+    assert conflict.startswith('V.y: cannot be resolved for a V returned by service "b": it is resolved by service "a"')
+    # with a key in "a" that "b" can provide, the planner can jump: no conflict
+    keyed_a = fed("a", 'type Query { a: V @shareable } type V @key(fields: "x") { x: Int y: String }')
+    keyed_b = fed("b", 'type Query { b: V } type V @key(fields: "x", resolvable: false) { x: Int }')
+    sg = compose([keyed_a, keyed_b])
+    assert sg.fields[("V", "y")] == (FieldJoin("a"),)
+
+
+def test_plain_services_join_through_their_entity_resolvers() -> None:
+    reviews = plain(
+        "reviews", "type Query { reviews: [Review] } type Review { id: ID! product: Product } type Product { id: ID! }"
+    )
+    products = plain(
+        "products",
+        "type Query { product(id: ID!): Product } type Product { id: ID! name: String }",
+        entities={"Product": EntityConfig(key="id", operation="product")},
+    )
+    sg = compose([reviews, products])
+    assert sg.fields[("Product", "name")] == (FieldJoin("products"),)
+    without_resolver = plain(
+        "products", "type Query { product(id: ID!): Product } type Product { id: ID! name: String }"
+    )
+    (conflict,) = conflicts_of([reviews, without_resolver])
+    assert conflict.startswith('Product.name: cannot be resolved for a Product returned by service "reviews"')
 
 
 def test_inaccessible_argument_type_is_a_conflict() -> None:

@@ -139,6 +139,7 @@ def test_load_rejects_what_is_not_a_supergraph(sdl: str, fragment: str) -> None:
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 NODE = shutil.which("node")
 HAS_APOLLO = NODE is not None and (BENCH / "node_modules" / "@apollo" / "composition").is_dir()
+needs_apollo = pytest.mark.skipif(not HAS_APOLLO, reason="needs node and bench/node_modules (make bench installs them)")
 APOLLO_SCRIPT = """
 const { createRequire } = await import('node:module');
 const require = createRequire(process.env.BENCH_PACKAGE);
@@ -146,29 +147,109 @@ const { composeServices } = require('@apollo/composition');
 const { Supergraph } = require('@apollo/federation-internals');
 const { parse } = require('graphql');
 const task = JSON.parse(require('node:fs').readFileSync(0, 'utf8'));
-const out = {};
-try {
-  const sg = Supergraph.build(task.supergraph, { validateSupergraph: true });
-  sg.apiSchema();
-  out.read = sg.subgraphs().names();
-} catch (e) { out.readError = String(e.message ?? e); }
-const result = composeServices(task.services.map((s) => ({ name: s.name, url: s.url, typeDefs: parse(s.sdl) })));
-out.composed = result.errors ? null : result.supergraphSdl;
-out.errors = (result.errors ?? []).map((e) => e.message);
-process.stdout.write(JSON.stringify(out));
+const read = task.read.map((sdl) => {
+  try {
+    const sg = Supergraph.build(sdl, { validateSupergraph: true });
+    sg.apiSchema();
+    return { subgraphs: sg.subgraphs().names() };
+  } catch (e) { return { error: String(e.message ?? e) }; }
+});
+const composed = task.compose.map((services) => {
+  const r = composeServices(services.map((s) => ({ name: s.name, url: s.url, typeDefs: parse(s.sdl) })));
+  return { sdl: r.errors ? null : r.supergraphSdl, errors: (r.errors ?? []).map((e) => e.message) };
+});
+process.stdout.write(JSON.stringify({ read, composed }));
 """
+LINK = (
+    'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@shareable", '
+    '"@external", "@requires", "@provides", "@override", "@inaccessible", "@interfaceObject"])\n'
+)
+# Two-subgraph compositions (SDL of "a", SDL of "b" or None) that we and Apollo must judge alike.
+CASES: dict[str, tuple[str, str | None]] = {
+    "nullability": (
+        'type Query { p: P } type P @key(fields: "id") { id: ID! n: Int! @shareable l: [Int!]! @shareable }',
+        'type P @key(fields: "id") { id: ID! n: Int @shareable l: [Int] @shareable }',
+    ),
+    "value type unreachable": (
+        "type Query { a: V @shareable } type V @shareable { x: Int y: String }",
+        "type Query { a: V @shareable b: V } type V @shareable { x: Int z: Int }",
+    ),
+    "override": (
+        'type Query { p: P } type P @key(fields: "id") { id: ID! price: Int }',
+        'type P @key(fields: "id") { id: ID! price: Int @override(from: "a") }',
+    ),
+    "enum output union": ("type Query { a: E } enum E { X Y }", "type Query { b: E } enum E { Y Z }"),
+    "enum input intersection": (
+        "type Query { a(e: E): Int } enum E { X Y }",
+        "type Query { b(e: E): Int } enum E { Y Z }",
+    ),
+    "enum both differ": ("type Query { a(e: E): E } enum E { X Y }", "type Query { b: E } enum E { Y Z }"),
+    "input intersection": (
+        "type Query { s(f: F): Int } input F { q: String, limit: Int, tag: String }",
+        "type Query { t(f: F): Int } input F { q: String!, limit: Int }",
+    ),
+    "input required missing": (
+        "type Query { s(f: F): Int } input F { q: String }",
+        "type Query { t(f: F): Int } input F { q: String, must: Int! }",
+    ),
+    "union members": (
+        "type Query { s: [R] @shareable } union R = A | B type A @shareable { x: Int } type B @shareable { y: Int }",
+        "type Query { s: [R] @shareable } union R = A | C type A @shareable { x: Int } type C { z: Int }",
+    ),
+    "optional argument": (
+        "type Query { x: X } type X @shareable { f(n: Int, m: Int): Int }",
+        "type X @shareable { f(m: Int!): Int }",
+    ),
+    "required argument missing": (
+        "type Query { x: X } type X @shareable { f(n: Int!, m: Int): Int }",
+        "type X @shareable { f(m: Int): Int }",
+    ),
+    "field type": (
+        'type Query { p: P } type P @key(fields: "id") { id: ID! price: Float! @shareable }',
+        'type P @key(fields: "id") { id: ID! price: String @shareable }',
+    ),
+    "root field not shareable": ("type Query { hello: String }", "type Query { hello: String }"),
+    "kind": ("type Query { x: X } type X { id: ID }", "type Query { y(x: X): Int } input X { id: ID }"),
+    "inaccessible referenced": ("type Query { secret: Secret } type Secret @inaccessible { v: Int }", None),
+    "external everywhere": (
+        'type Query { p: P } type P @key(fields: "id") { id: ID! w: Int @external n: Int @requires(fields: "w") }',
+        'type P @key(fields: "id") { id: ID! w: Int @external v: Int @requires(fields: "w") }',
+    ),
+    "provides": (
+        'type Query { r: [R] } type R @key(fields: "id") { id: ID! u: U @provides(fields: "name") } '
+        'type U @key(fields: "id") { id: ID! name: String @external }',
+        'type U @key(fields: "id") { id: ID! name: String @shareable }',
+    ),
+    "interface object": (
+        'type Query { m: [M] } interface M @key(fields: "id") { id: ID! t: String } '
+        'type Bk implements M @key(fields: "id") { id: ID! t: String p: Int }',
+        'type M @key(fields: "id") @interfaceObject { id: ID! r: Int }',
+    ),
+}
 
 
-def apollo(supergraph: str, services: list[SourceSpec]) -> dict[str, Any]:
-    """Run Apollo's supergraph reader on ``supergraph`` and Apollo's composition on ``services`` (one node run)."""
+def case_specs(case: tuple[str, str | None]) -> list[SourceSpec]:
+    return [
+        SourceSpec(name, SourceKind.FEDERATION, LINK + sdl, url=f"http://{name}:4000")
+        for name, sdl in zip("ab", case, strict=True)
+        if sdl is not None
+    ]
+
+
+def apollo(read: list[str], compositions: list[list[SourceSpec]]) -> dict[str, Any]:
+    """Apollo's supergraph reader on each of ``read`` and Apollo's composition on each of ``compositions``, in
+    one node run."""
     assert NODE is not None
-    task = {"supergraph": supergraph, "services": [{"name": s.name, "url": s.url, "sdl": s.schema} for s in services]}
+    task = {
+        "read": read,
+        "compose": [[{"name": s.name, "url": s.url, "sdl": s.schema} for s in specs] for specs in compositions],
+    }
     done = subprocess.run(
         [NODE, "--input-type=module", "-e", APOLLO_SCRIPT],
         input=json.dumps(task),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         env={**os.environ, "BENCH_PACKAGE": str(BENCH / "package.json")},
         check=True,
     )
@@ -180,28 +261,38 @@ def as_sets(joins: Mapping[Any, tuple[Any, ...]]) -> dict[Any, frozenset[Any]]:
     return {key: frozenset(value) for key, value in joins.items()}
 
 
-@pytest.mark.skipif(not HAS_APOLLO, reason="needs node and bench/node_modules (make bench installs them)")
-def test_apollo_reads_our_supergraph_and_composes_the_same_join_info(shop: Supergraph) -> None:
-    services = [fed(n) for n in ("accounts", "products", "reviews", "inventory")]
-    out = apollo(print_supergraph_sdl(shop), services)
-    assert out.get("readError") is None
-    assert sorted(out["read"]) == sorted(shop.subgraphs)
-    assert out["errors"] == []
-    theirs = load_supergraph(out["composed"])
+@pytest.fixture(scope="module")
+def apollo_verdicts(shop: Supergraph) -> dict[str, Any]:
+    shop_specs = [fed(n) for n in ("accounts", "products", "reviews", "inventory")]
+    out = apollo([print_supergraph_sdl(shop)], [shop_specs, *(case_specs(c) for c in CASES.values())])
+    return {"read": out["read"][0], "shop": out["composed"][0], **dict(zip(CASES, out["composed"][1:], strict=True))}
+
+
+@needs_apollo
+def test_apollo_reads_our_supergraph_and_composes_the_same_join_info(
+    shop: Supergraph, apollo_verdicts: dict[str, Any]
+) -> None:
+    assert apollo_verdicts["read"].get("error") is None
+    assert sorted(apollo_verdicts["read"]["subgraphs"]) == sorted(shop.subgraphs)
+    assert apollo_verdicts["shop"]["errors"] == []
+    theirs = load_supergraph(apollo_verdicts["shop"]["sdl"])
     assert as_sets(theirs.types) == as_sets(shop.types)
     assert as_sets(theirs.fields) == as_sets(shop.fields)
     assert theirs.inaccessible == shop.inaccessible
 
 
-@pytest.mark.skipif(not HAS_APOLLO, reason="needs node and bench/node_modules (make bench installs them)")
-def test_apollo_refuses_what_we_refuse() -> None:
-    link = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@shareable"])\n'
-    a = SourceSpec(
-        "a", SourceKind.FEDERATION, link + 'type Query { p: P } type P @key(fields: "id") { id: ID! name: String }'
-    )
-    b = SourceSpec("b", SourceKind.FEDERATION, link + 'type P @key(fields: "id") { id: ID! name: String @shareable }')
-    with pytest.raises(CompositionError):
-        compose([a, b])
-    out = apollo(APOLLO_SUPERGRAPH, [a, b])
-    assert out["composed"] is None
-    assert any("P.name" in e and "shareable" in e for e in out["errors"])
+@needs_apollo
+@pytest.mark.parametrize("name", list(CASES))
+def test_we_judge_compositions_as_apollo_does(name: str, apollo_verdicts: dict[str, Any]) -> None:
+    verdict = apollo_verdicts[name]
+    specs = case_specs(CASES[name])
+    if verdict["sdl"] is None:
+        with pytest.raises(CompositionError):
+            compose(specs)
+        return
+    ours = compose(specs)
+    theirs = load_supergraph(verdict["sdl"])
+    assert as_sets(ours.types) == as_sets(theirs.types)
+    assert as_sets(ours.fields) == as_sets(theirs.fields)
+    assert print_product_sdl(ours) == print_product_sdl(theirs)
+    assert validate_schema(build_schema(print_supergraph_sdl(ours))) == []
