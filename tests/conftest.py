@@ -43,13 +43,16 @@ def postgres_admin_engine() -> Iterator[Engine]:
         pytest.skip(f"PostgreSQL tests skipped on purpose ({SKIP_POSTGRES_VARIABLE}=1)")
     url = normalize_url(postgres_url())
     engine = sa.create_engine(url, connect_args={"connect_timeout": 5})
+    problem = None
     try:
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
     except sa.exc.OperationalError as exc:
+        problem = str(exc.orig).strip()
+    if problem is not None:  # outside the except block: the message alone, without a chained traceback
         engine.dispose()
         pytest.fail(
-            f"PostgreSQL is not reachable at {redacted_url(url)}: {str(exc.orig).strip()}\n"
+            f"PostgreSQL is not reachable at {redacted_url(url)}: {problem}\n"
             "Start it (database `test` on 127.0.0.1:5432), point LOOM_TEST_DATABASE_URL at one, "
             f"or set {SKIP_POSTGRES_VARIABLE}=1 to skip the PostgreSQL variants on purpose.",
             pytrace=False,
