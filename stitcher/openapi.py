@@ -305,6 +305,8 @@ class _Translator:
         self._building_inputs: set[int] = set()
         self._loaded_docs: set[str] = set()
         self._kinds: dict[int, str] = {}
+        self._passing_out: set[int] = set()
+        self._passing_in: set[int] = set()
         self._subtype_index: dict[int, list[tuple[Any, str]]] | None = None
         self.extra_types: list[GraphQLObjectType] = []  # implementations of interfaces, reachable or not
         self._pending_interfaces: list[tuple[GraphQLInterfaceType, Any, str, list[tuple[GraphQLObjectType, Any, str]]]]
@@ -368,15 +370,22 @@ class _Translator:
 
     # -- classification and object properties -------------------------------------------------------------
 
-    def _members(self, node: dict[str, Any], doc: str) -> list[tuple[Any, str]]:
+    def _members(self, node: dict[str, Any], doc: str, seen: frozenset[int] = frozenset()) -> list[tuple[Any, str]]:
         """The oneOf/anyOf members of a schema, refs followed, nested unions flattened, null members dropped."""
         out: list[tuple[Any, str]] = []
+        seen = seen | {id(node)}
         for member in node.get("oneOf") or node.get("anyOf") or []:
-            target, target_doc, _ = self.follow(member, doc)
+            try:
+                target, target_doc, _ = self.follow(member, doc)
+            except RefError as exc:  # stands as a free-form member, which makes the whole union JSON
+                self.warn(f"oneOf/anyOf member: {exc}")
+                target, target_doc = self._synthetic({}), doc
             if _is_null_schema(target):
                 continue
+            if id(target) in seen:
+                continue  # a union that lists itself adds nothing
             if isinstance(target, dict) and ("oneOf" in target or "anyOf" in target) and "properties" not in target:
-                out.extend(self._members(target, target_doc))
+                out.extend(m for m in self._members(target, target_doc, seen) if all(m[0] is not o for o, _ in out))
             elif all(target is not seen for seen, _ in out):
                 out.append((target, target_doc))
         return out
@@ -538,6 +547,16 @@ class _Translator:
         cached = self._out.get(id(node))
         if cached is not None:
             return cached[0], cached[1] or ref_nullable
+        # Objects and unions stop recursion through the cache; arrays and wrappers that contain themselves don't.
+        if id(node) in self._passing_out:
+            return self.json_fallback(where, "schema contains itself with no object in between"), True
+        self._passing_out.add(id(node))
+        try:
+            return self._output(node, doc, hint, where, ref_nullable)
+        finally:
+            self._passing_out.discard(id(node))
+
+    def _output(self, node: dict[str, Any], doc: str, hint: str, where: str, ref_nullable: bool) -> tuple[Any, bool]:
         hint = self.component_raw.get(id(node), hint)
         nullable = _nullable(node) or ref_nullable
         wrapped = self._wrapped(node, doc)
@@ -797,6 +816,16 @@ class _Translator:
         cached = self._in.get(id(node))
         if cached is not None:
             return cached[0], cached[1] or ref_nullable
+        # Objects and unions stop recursion through the cache; arrays and wrappers that contain themselves don't.
+        if id(node) in self._passing_in:
+            return self.json_fallback(where, "schema contains itself with no object in between"), True
+        self._passing_in.add(id(node))
+        try:
+            return self._input(node, doc, hint, where, ref_nullable)
+        finally:
+            self._passing_in.discard(id(node))
+
+    def _input(self, node: dict[str, Any], doc: str, hint: str, where: str, ref_nullable: bool) -> tuple[Any, bool]:
         hint = self.component_raw.get(id(node), hint)
         nullable = _nullable(node) or ref_nullable
         wrapped = self._wrapped(node, doc)

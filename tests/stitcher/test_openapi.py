@@ -20,6 +20,8 @@ from graphql import (
     print_type,
     validate_schema,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from stitcher import EntityResolver, SourceKind, Subgraph
 from stitcher.errors import SchemaError
@@ -825,3 +827,78 @@ def test_allof_members_that_only_constrain_and_broken_members() -> None:
     assert field_type(subgraph, "Strict", "id") == "String!" and field_type(subgraph, "Strict", "note") == "String"
     assert field_type(subgraph, "Query", "getB") == "JSON"
     assert not any("differ" in w for w in subgraph.warnings)  # 200 and 201 share one schema
+
+
+# -- whatever the schemas, the result is a valid GraphQL schema ---------------------------------------------------
+
+_NAMES = ["Pet", "pet-type", "2fa", "Query", "Ünï", "a_b"]
+_PROPS = st.sampled_from(["id", "name", "type", "kind", "first-name", "2nd", "__v", "@id", "ünï", "on"])
+_LEAVES = st.one_of(
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["string", "integer", "number", "boolean", "null", "object", "array", "file", "x"])}
+    ),
+    st.builds(lambda n: {"$ref": f"#/components/schemas/{n}"}, st.sampled_from([*_NAMES, "Missing"])),
+    st.just({}),
+    st.builds(
+        lambda values: {"enum": values},
+        st.lists(st.one_of(st.text(max_size=4), st.integers(), st.none(), st.booleans()), max_size=4),
+    ),
+    st.builds(lambda value: {"const": value}, st.one_of(st.text(max_size=3), st.integers(), st.none())),
+    st.builds(lambda t: {"type": [t, "null"]}, st.sampled_from(["string", "integer", "object"])),
+)
+_SCHEMAS = st.recursive(
+    _LEAVES,
+    lambda children: st.one_of(
+        st.builds(
+            lambda props, required, extra: {"type": "object", "properties": props, "required": required, **extra},
+            st.dictionaries(_PROPS, children, max_size=4),
+            st.lists(_PROPS, max_size=2),
+            st.sampled_from([{}, {"nullable": True}, {"additionalProperties": True}, {"readOnly": True}]),
+        ),
+        st.builds(lambda items: {"type": "array", "items": items}, children),
+        st.builds(lambda members: {"oneOf": members}, st.lists(children, max_size=3)),
+        st.builds(lambda members: {"anyOf": members}, st.lists(children, max_size=3)),
+        st.builds(lambda members: {"allOf": members}, st.lists(children, max_size=3)),
+        st.builds(
+            lambda members, prop: {"oneOf": members, "discriminator": {"propertyName": prop}},
+            st.lists(children, min_size=1, max_size=3),
+            _PROPS,
+        ),
+        st.builds(
+            lambda prop, props: {"type": "object", "discriminator": {"propertyName": prop}, "properties": props},
+            _PROPS,
+            st.dictionaries(_PROPS, children, min_size=1, max_size=3),
+        ),
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    components=st.fixed_dictionaries({n: _SCHEMAS for n in _NAMES}),
+    response=_SCHEMAS,
+    body=_SCHEMAS,
+    parameter=_SCHEMAS,
+    version=st.sampled_from(["3.0.3", "3.1.0"]),
+)
+def test_any_schema_gives_a_valid_graphql_schema(
+    components: dict[str, Any], response: Any, body: Any, parameter: Any, version: str
+) -> None:
+    def op(method: str, **extra: Any) -> dict[str, Any]:
+        ok = {"description": "d", "content": {"application/json": {"schema": response}}}
+        return {method: {"responses": {"200": ok}, **extra}}
+
+    document = openapi3(
+        {
+            "/things/{id}": {
+                **op("get", parameters=[{"name": "id", "in": "path", "required": True, "schema": parameter}]),
+                **op("post", requestBody={"content": {"application/json": {"schema": body}}}),
+            },
+            "/things": op("get", parameters=[{"name": "q-x", "in": "query", "schema": parameter}]),
+        },
+        components,
+        version=version,
+    )
+    first = translate(document)  # asserts validate_schema() == [] and that the schema prints
+    assert print_schema(schema_of(first)) == print_schema(schema_of(translate(document)))
