@@ -759,7 +759,10 @@ def _merge_arguments(composer: _Composer, coordinate: str, field_defs: list[tupl
             continue
         merged = _merge_type([a.type for _, a in present], output=False)
         default = next((_default(a) for _, a in present if get_default_value_ast(a) is not None), "")
-        parts.append(f"{arg_name}: {merged}{default}")
+        description = _first([a.description for _, a in present])
+        deprecation = _first([a.deprecation_reason for _, a in present])
+        described = f"{print_string(description)} " if description else ""
+        parts.append(f"{described}{arg_name}: {merged}{default}{_deprecated(deprecation)}")
     return f"({', '.join(parts)})" if parts else ""
 
 
@@ -957,6 +960,9 @@ def _check_reachability(composer: _Composer, definitions: dict[str, list[_Def]])
             if not join.external:
                 resolving.setdefault((type_name, join.graph), set()).add(field_name)
     subs = {s.name: s for s in composer.subgraphs}
+    fields_by_type: dict[str, list[str]] = {}
+    for type_name, field_name in composer.fields:
+        fields_by_type.setdefault(type_name, []).append(field_name)
     implementations: dict[str, list[str]] = {}
     for name, block in composer.sdl.items():
         definition = parse(block).definitions[0]
@@ -973,7 +979,7 @@ def _check_reachability(composer: _Composer, definitions: dict[str, list[_Def]])
                 continue
             if any(type_name in d.sub.interface_objects for d in defs):
                 continue
-            fields = [f for (t, f) in composer.fields if t == type_name and f"{t}.{f}" not in composer.inaccessible]
+            fields = [f for f in fields_by_type.get(type_name, ()) if f"{type_name}.{f}" not in composer.inaccessible]
             interfaces = implementations.get(type_name, [])
             reached = _reached_graphs(composer, subs, type_name, interfaces, sub.name, graphs_by_type, resolving)
             available = set(provided.get(type_name, set()))

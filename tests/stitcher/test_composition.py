@@ -5,7 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLObjectType, graphql_sync, validate_schema
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    graphql_sync,
+    print_ast,
+    validate_schema,
+)
+from graphql.utilities.get_default_value_ast import get_default_value_ast
 
 from stitcher.composition import apply_transforms, build_subgraph, compose, graph_enum_names
 from stitcher.errors import CompositionError, SchemaError
@@ -112,6 +121,34 @@ def test_interface_object_without_an_interface_is_a_conflict() -> None:
     lone = fed("lone", 'type Query { a: Int } type Media @key(fields: "id") @interfaceObject { id: ID! n: Int }')
     (conflict,) = conflicts_of([lone])
     assert "Media" in conflict and '"lone"' in conflict and "interface" in conflict
+
+
+def test_descriptions_deprecations_and_defaults_survive() -> None:
+    sdl = """
+    "Root"
+    type Query {
+      "find things"
+      f("the n" n: Int @deprecated(reason: "use m"), m: [Int!] = [3]): Int @deprecated
+      e: E
+    }
+    "An enum"
+    enum E { "first" A B @deprecated(reason: "gone") }
+    scalar Url @specifiedBy(url: "https://url.spec.whatwg.org/")
+    type T { u: Url }
+    """
+    sg = compose([plain("a", sdl)])
+    query = sg.schema.query_type
+    assert query is not None and query.description == "Root"
+    f = query.fields["f"]
+    assert (f.description, f.deprecation_reason) == ("find things", "No longer supported")
+    assert (f.args["n"].description, f.args["n"].deprecation_reason) == ("the n", "use m")
+    default = get_default_value_ast(f.args["m"])
+    assert default is not None and print_ast(default) == "[3]"
+    e = sg.schema.get_type("E")
+    assert isinstance(e, GraphQLEnumType) and e.description == "An enum"
+    assert (e.values["A"].description, e.values["B"].deprecation_reason) == ("first", "gone")
+    url = sg.schema.get_type("Url")
+    assert isinstance(url, GraphQLScalarType) and url.specified_by_url == "https://url.spec.whatwg.org/"
 
 
 def test_graph_enum_names_are_upper_snake_and_unique() -> None:
