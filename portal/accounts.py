@@ -54,6 +54,7 @@ TOKEN_PREFIX = "lpat"  # noqa: S105 - the tokens' recognisable prefix, not a sec
 _TOKEN_RE = re.compile(r"^lpat_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 _USER_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,98}[a-z0-9])?$")
 _MIN_PASSWORD = 12
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 _hasher = PasswordHasher()
 # A hash to verify against when the user does not exist, so a wrong name takes as long as a wrong password.
@@ -302,9 +303,11 @@ def verify_token(session: Session, token: str, *, now: datetime | None = None) -
     user = session.get(User, row.user_id)
     if user is None or not user.is_active:
         raise Unauthenticated(f"the user of personal access token {prefix} is deactivated")
-    row.last_used_at = at
-    session.add(row)
-    session.flush()
+    # Recorded at most once a minute: every API call writing a row would serialise readers on SQLite.
+    if row.last_used_at is None or at - row.last_used_at >= _LAST_USED_RESOLUTION:
+        row.last_used_at = at
+        session.add(row)
+        session.flush()
     return user, row
 
 

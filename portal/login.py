@@ -23,8 +23,11 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+import httpx2
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.starlette_client import OAuth
+from joserfc.errors import JoseError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
@@ -246,8 +249,8 @@ async def oidc_login(request: Request) -> Response:
         return response
     except Invalid as exc:
         return _error(request, exc, 503)
-    except (OAuthError, OSError, ValueError) as exc:
-        return _error(request, Invalid(f"the OIDC provider could not be reached: {exc}"), 503)
+    except (OAuthError, httpx.HTTPError, httpx2.HTTPError, ValueError) as exc:
+        return _error(request, Invalid(f"the OIDC provider could not be reached or answered badly: {exc!r}"), 503)
 
 
 async def oidc_callback(request: Request) -> Response:
@@ -261,8 +264,10 @@ async def oidc_callback(request: Request) -> Response:
         return _error(
             request, Unauthenticated(f"OIDC login failed ({exc.error}): {exc.description or 'start again'}"), 401
         )
-    except ValueError as exc:  # joserfc's errors for a bad ID token are ValueErrors
-        return _error(request, Unauthenticated(f"OIDC login failed: the ID token is invalid ({exc})"), 401)
+    except (JoseError, ValueError) as exc:
+        return _error(request, Unauthenticated(f"OIDC login failed: the ID token is not valid ({exc!r})"), 401)
+    except (httpx.HTTPError, httpx2.HTTPError) as exc:
+        return _error(request, Invalid(f"the OIDC provider could not be reached or answered badly: {exc!r}"), 503)
     claims = token.get("userinfo")
     if not claims or not claims.get("sub"):
         return _error(request, Unauthenticated("OIDC login failed: the provider sent no ID token with a subject"), 401)

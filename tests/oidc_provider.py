@@ -150,6 +150,8 @@ class OIDCProvider:
         self.codes: dict[str, _Code] = {}
         self.access_tokens: dict[str, ProviderUser] = {}
         self.nonces: set[str] = set()
+        # Claims to force into the next ID tokens (e.g. a wrong ``aud``), to test that the client checks them.
+        self.id_token_overrides: dict[str, Any] = {}
         self.server = self._build_server()
 
     def _build_server(self) -> AuthorizationServer:
@@ -204,7 +206,7 @@ class OIDCProvider:
                 return KeySet([provider.key])
 
             def get_client_claims(self, client: _Client) -> dict[str, Any]:
-                return {"iss": provider.issuer, "aud": [client.client_id]}
+                return {"iss": provider.issuer, "aud": [client.client_id], **provider.id_token_overrides}
 
             def generate_user_info(self, user: ProviderUser, scope: str) -> UserInfo:
                 return provider.user_info(user, scope)

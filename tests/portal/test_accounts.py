@@ -135,9 +135,15 @@ def test_token_is_shown_once_stored_hashed_and_records_use(session: Session, eng
     stored = session.exec(select(PersonalAccessToken).where(col(PersonalAccessToken.id) == issued.row.id)).one()
     assert issued.token not in (stored.token_hash, stored.prefix) and stored.last_used_at is None
 
-    found, row = verify_token(session, issued.token)
+    now = utcnow()
+    found, row = verify_token(session, issued.token, now=now)
     session.commit()
-    assert found.id == user.id and row.last_used_at is not None
+    assert found.id == user.id and row.last_used_at == now
+    verify_token(session, issued.token, now=now + timedelta(seconds=30))  # within the minute: not written again
+    assert row.last_used_at == now
+    verify_token(session, issued.token, now=now + timedelta(minutes=2))
+    session.commit()
+    assert row.last_used_at == now + timedelta(minutes=2)
     (event,) = _events(engine, "token.create")
     assert issued.token not in str(event.summary)
 

@@ -7,6 +7,7 @@ redirects back to the portal's callback; the portal then calls the provider's to
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -147,3 +148,27 @@ async def test_an_insecure_issuer_needs_explicit_permission(
         response = await client.get("/login/oidc")
     assert response.status_code == 503
     assert "LOOM_OIDC_ALLOW_INSECURE_ISSUER" in response.json()["error"]["message"]
+
+
+async def test_an_id_token_for_another_audience_is_refused(
+    engine: Engine, settings: Settings, provider: OIDCProvider, session: Session
+) -> None:
+    provider.id_token_overrides = {"aud": ["some-other-client"]}
+    try:
+        async with portal_client(build_app(engine, oidc_settings(settings, provider))) as client:
+            response = await client.get("/login/oidc")
+            assert response.status_code == 401 and "ID token is not valid" in response.json()["error"]["message"]
+            assert (await client.get("/api/me")).status_code == 401
+    finally:
+        provider.id_token_overrides = {}
+    assert session.exec(select(User)).all() == []
+
+
+async def test_an_unreachable_provider_is_a_clear_503(engine: Engine, settings: Settings) -> None:
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    oidc = OIDCSettings(issuer=f"http://127.0.0.1:{port}", client_id="loom", allow_insecure_issuer=True)
+    async with portal_client(build_app(engine, settings.model_copy(update={"oidc": oidc}))) as client:
+        response = await client.get("/login/oidc")
+    assert response.status_code == 503 and "could not be reached" in response.json()["error"]["message"]
