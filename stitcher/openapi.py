@@ -1054,6 +1054,8 @@ class _Translator:
         style = param.get("style", "form" if location in ("query", "cookie") else "simple")
         if style in ("spaceDelimited", "pipeDelimited"):
             self.warn(f"{where}: style {style!r} of {param['name']!r} is sent comma-separated")
+        elif style == "deepObject":
+            self.warn(f"{where}: style 'deepObject' of {param['name']!r} is sent as form (one parameter per property)")
         return bool(param.get("explode", style == "form"))
 
     def _param_schema(self, param: dict[str, Any]) -> tuple[Any, str]:
