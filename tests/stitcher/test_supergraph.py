@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from graphql import GraphQLObjectType, build_schema, parse, validate_schema
+from graphql import GraphQLObjectType, build_schema, is_specified_scalar_type, parse, validate_schema
 
 from stitcher.composition import compose
 from stitcher.errors import CompositionError, SchemaError
@@ -154,11 +154,18 @@ const read = task.read.map((sdl) => {
     return { subgraphs: sg.subgraphs().names() };
   } catch (e) { return { error: String(e.message ?? e) }; }
 });
+const hive = task.read.map((sdl) => {
+  try {
+    const { getStitchedSchemaFromSupergraphSdl } = require('@graphql-tools/federation');
+    const schema = getStitchedSchemaFromSupergraphSdl({ supergraphSdl: sdl });
+    return { types: Object.keys(schema.getTypeMap()).filter((n) => !n.startsWith('__')).sort() };
+  } catch (e) { return { error: String(e.message ?? e) }; }
+});
 const composed = task.compose.map((services) => {
   const r = composeServices(services.map((s) => ({ name: s.name, url: s.url, typeDefs: parse(s.sdl) })));
   return { sdl: r.errors ? null : r.supergraphSdl, errors: (r.errors ?? []).map((e) => e.message) };
 });
-process.stdout.write(JSON.stringify({ read, composed }));
+process.stdout.write(JSON.stringify({ read, hive, composed }));
 """
 LINK = (
     'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@shareable", '
@@ -265,7 +272,12 @@ def as_sets(joins: Mapping[Any, tuple[Any, ...]]) -> dict[Any, frozenset[Any]]:
 def apollo_verdicts(shop: Supergraph) -> dict[str, Any]:
     shop_specs = [fed(n) for n in ("accounts", "products", "reviews", "inventory")]
     out = apollo([print_supergraph_sdl(shop)], [shop_specs, *(case_specs(c) for c in CASES.values())])
-    return {"read": out["read"][0], "shop": out["composed"][0], **dict(zip(CASES, out["composed"][1:], strict=True))}
+    return {
+        "read": out["read"][0],
+        "hive": out["hive"][0],
+        "shop": out["composed"][0],
+        **dict(zip(CASES, out["composed"][1:], strict=True)),
+    }
 
 
 @needs_apollo
@@ -279,6 +291,20 @@ def test_apollo_reads_our_supergraph_and_composes_the_same_join_info(
     assert as_sets(theirs.types) == as_sets(shop.types)
     assert as_sets(theirs.fields) == as_sets(shop.fields)
     assert theirs.inaccessible == shop.inaccessible
+
+
+@pytest.mark.skipif(
+    not (HAS_APOLLO and (BENCH / "node_modules" / "@graphql-tools" / "federation").is_dir()),
+    reason="needs node and bench/node_modules (make bench installs them)",
+)
+def test_hive_gateway_loads_our_supergraph(shop: Supergraph, apollo_verdicts: dict[str, Any]) -> None:
+    """Hive Gateway builds its stitched schema from a supergraph with @graphql-tools/federation."""
+    hive = apollo_verdicts["hive"]
+    assert hive.get("error") is None
+    ours = sorted(
+        n for n, t in shop.schema.type_map.items() if not n.startswith("__") and not is_specified_scalar_type(t)
+    )
+    assert set(ours) <= set(hive["types"])
 
 
 @needs_apollo
