@@ -34,6 +34,7 @@ __all__ = [
     "EntitySpec",
     "GlooSpec",
     "HealthCheck",
+    "Introspect",
     "IntrospectionPolicy",
     "KubeRef",
     "Metadata",
@@ -170,21 +171,39 @@ class Team(_Model):
 # --- Service --------------------------------------------------------------------------------------------------
 
 
+class Introspect(_Model):
+    """Fetch the schema from the service's deployment in ``cluster`` (its address, or its Kubernetes service), at
+    ``path``: a GraphQL endpoint (introspection; ``_service { sdl }`` for Federation) or an OpenAPI document.
+    The fetch goes through the SSRF guard with that cluster's ``spec.introspection`` policy."""
+
+    cluster: Name
+    path: str = "/graphql"
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("the path must start with '/'")
+        return value
+
+
 class SchemaSource(_Model):
     """Exactly one of: ``file`` (relative to the YAML file), ``sdl`` (inline GraphQL SDL), ``openapi`` (inline
-    OpenAPI text, JSON or YAML). ``files`` carries an inline OpenAPI document's relative ``$ref`` files
-    (path -> text), which is how ``loom get`` prints a schema that was split over several files."""
+    OpenAPI text, JSON or YAML), ``introspect`` (fetched from a deployment). ``files`` carries an inline OpenAPI
+    document's relative ``$ref`` files (path -> text), which is how ``loom get`` prints a schema that was split
+    over several files."""
 
     file: str | None = None
     sdl: str | None = None
     openapi: str | None = None
+    introspect: Introspect | None = None
     files: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SchemaSource:
-        given = [k for k in ("file", "sdl", "openapi") if getattr(self, k) is not None]
+        given = [k for k in ("file", "sdl", "openapi", "introspect") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of file, sdl or openapi (got {', '.join(given) or 'none'})")
+            raise ValueError(f"give exactly one of file, sdl, openapi or introspect (got {', '.join(given) or 'none'})")
         if self.files and self.openapi is None:
             raise ValueError("files go with an inline openapi document; with a file, $ref files are read beside it")
         return self
@@ -452,6 +471,8 @@ def _parse_one(raw: Any, *, source: str, index: int, base_dir: Path | None, max_
 
 def _with_schema(doc: Document, service: Service, *, base_dir: Path | None, max_bytes: int) -> Document:
     schema = service.spec.schema_
+    if schema.introspect is not None:
+        return doc  # fetched by ``apply`` through the SSRF guard, after authorization
     if schema.file is None:
         text = schema.sdl if schema.sdl is not None else schema.openapi
         assert text is not None  # SchemaSource guarantees exactly one

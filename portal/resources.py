@@ -13,6 +13,8 @@ path. ``get`` prints resources in the shape ``apply`` reads, so applying its out
 from __future__ import annotations
 
 import argparse
+import asyncio
+import dataclasses
 import json
 import re
 import sys
@@ -47,6 +49,7 @@ from portal.models import (
     utcnow,
 )
 from portal.publishing import ValidatedSchema, latest_version, publish_version, validate_schema
+from portal.ssrf import EgressPolicy, introspect
 from stitcher.ir import SourceKind
 
 __all__ = [
@@ -403,6 +406,8 @@ def apply(
     # Authorization first: a caller who may not change a resource learns nothing else about it.
     for doc in ordered:
         _authorize_document(session, actor, world, doc)
+    ordered = _introspected(world, ordered)  # only after authorization: no fetch on behalf of a stranger
+    world.docs = {(d.kind, d.name): d for d in ordered}
     pending = [_check(session, world, doc) for doc in ordered]
     forced = _check_compositions(session, actor, world, pending, force=force)
     if dry_run:
@@ -425,6 +430,67 @@ def apply(
         bump_generation(session)
     session.flush()
     return [p.change for p in pending]
+
+
+def _introspected(world: _World, documents: list[m.Document]) -> list[m.Document]:
+    """Documents whose Service schema says ``introspect``, with the schema fetched through the SSRF guard."""
+    jobs = [
+        d for d in documents if isinstance(d.resource, m.Service) and d.resource.spec.schema_.introspect is not None
+    ]
+    if not jobs:
+        return documents
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise Invalid("schema.introspect needs apply to run outside the event loop (call it in a worker thread)")
+    fetched = asyncio.run(_fetch_schemas(world, jobs))
+    return [fetched.get((d.kind, d.name), d) for d in documents]
+
+
+async def _fetch_schemas(world: _World, jobs: Sequence[m.Document]) -> dict[tuple[str, str], m.Document]:
+    import httpx
+
+    out: dict[tuple[str, str], m.Document] = {}
+    async with httpx.AsyncClient(timeout=10.0, follow_redirects=False) as client:
+        for doc in jobs:
+            resource = doc.resource
+            assert isinstance(resource, m.Service) and resource.spec.schema_.introspect is not None
+            wanted = resource.spec.schema_.introspect
+            field_path = "spec.schema.introspect"
+            deployment = next((d for d in resource.spec.deployments if d.cluster == wanted.cluster), None)
+            if deployment is None:
+                raise doc.error(
+                    f"{field_path}.cluster",
+                    f"the service has no deployment in cluster {wanted.cluster!r} to introspect; add one or name "
+                    "another cluster",
+                )
+            if deployment.address is not None:
+                url = deployment.address.rstrip("/") + wanted.path
+            else:
+                assert deployment.kube is not None
+                kube = deployment.kube
+                url = f"http://{kube.service}.{kube.namespace}.svc.cluster.local:{kube.port}{wanted.path}"
+            policy = _policy(world, wanted.cluster)
+            if policy is None:
+                raise doc.error(f"{field_path}.cluster", _missing("Cluster", wanted.cluster, world.clusters))
+            try:
+                text = await introspect(url, client=client, policy=policy, protocol=resource.spec.protocol)
+            except Invalid as exc:
+                raise type(exc)(exc.message, path=f"{doc.where()}: {field_path}") from exc
+            out[(doc.kind, doc.name)] = dataclasses.replace(doc, schema_text=text)
+    return out
+
+
+def _policy(world: _World, cluster: str) -> EgressPolicy | None:
+    doc = world.docs.get(("Cluster", cluster))
+    if doc is not None and isinstance(doc.resource, m.Cluster):
+        spec = doc.resource.spec
+        hosts = spec.introspection.allowed_hosts if spec.introspection else []
+        return EgressPolicy.from_hosts(allow_loopback=_desired_allow_loopback(spec), allowed_hosts=hosts)
+    row = world.clusters.get(cluster)
+    return EgressPolicy.for_cluster(row) if row is not None else None
 
 
 def _check_duplicates(documents: Sequence[m.Document]) -> None:
@@ -537,7 +603,7 @@ def _check_service(session: Session, world: _World, doc: m.Document, resource: m
             field_name = "kube.namespace" if deployment.cluster in placements else "cluster"
             raise Forbidden(exc.message, path=f"{doc.where()}: {path}.{field_name}") from exc
     schema_source = resource.spec.schema_
-    where = schema_source.file or "inline schema"
+    where = schema_source.file or ("introspection" if schema_source.introspect else "inline schema")
     try:
         schema = validate_schema(
             doc.name,
@@ -1174,8 +1240,7 @@ def apply_json(
     if not isinstance(items, list):
         raise Invalid("documents must be a list of resources")
     documents = m.parse_documents(items, source="request", max_bytes=max_bytes)
-    with audit_scope(via="apply"):
-        return [c.as_dict() for c in apply(session, actor, documents, dry_run=dry_run, force=force)]
+    return [c.as_dict() for c in apply(session, actor, documents, dry_run=dry_run, force=force)]
 
 
 # --- CLI --------------------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from portal.db import session_scope
 from portal.errors import Invalid
 from portal.manifests import parse_documents
 from portal.models import Cluster
-from portal.resources import apply
+from portal.resources import apply, get
 from portal.ssrf import EgressPolicy, RefusedTarget, check_address, check_url, introspect
 
 OPENAPI = "openapi: 3.0.3\ninfo: {title: T, version: '1'}\npaths: {}\n"
@@ -230,3 +230,34 @@ async def test_cluster_resources_decide_the_policy(engine: Engine, server_url: s
     assert await introspect(url, client=client, policy=EgressPolicy.for_cluster(rows["lab"]), protocol="openapi")
     with pytest.raises(RefusedTarget, match="allowLoopback"):
         await introspect(url, client=client, policy=EgressPolicy.for_cluster(rows["prod"]), protocol="openapi")
+
+
+def introspected_service(server_url: str, cluster: str) -> list[dict[str, object]]:
+    placements = [{"cluster": "demo"}, {"cluster": "prod"}]
+    return [
+        {"apiVersion": "loom.dev/v1alpha1", "kind": "Cluster", "metadata": {"name": "demo"},
+         "spec": {"region": "local", "residency": "eu", "gloo": {"target": "local-envoy"}}},
+        {"apiVersion": "loom.dev/v1alpha1", "kind": "Cluster", "metadata": {"name": "prod"},
+         "spec": {"region": "eu-1", "residency": "eu", "gloo": {"target": "gitops"}}},
+        {"apiVersion": "loom.dev/v1alpha1", "kind": "Team", "metadata": {"name": "hello"},
+         "spec": {"placements": placements}},
+        {"apiVersion": "loom.dev/v1alpha1", "kind": "Service", "metadata": {"name": "greeter", "team": "hello"},
+         "spec": {"protocol": "graphql", "schema": {"introspect": {"cluster": cluster, "path": "/graphql"}},
+                  "deployments": [{"cluster": cluster, "address": server_url}]}},
+    ]  # fmt: skip
+
+
+def test_apply_introspects_a_deployment_through_the_guard(engine: Engine, server_url: str) -> None:
+    """apply is synchronous (the CLI, the API's worker thread), so this test is too."""
+    with session_scope(engine) as session, pytest.raises(RefusedTarget) as info:
+        apply(session, Actor.system(), parse_documents(introspected_service(server_url, "prod")))
+    assert str(info.value).startswith("request: document 4 (Service/greeter): spec.schema.introspect: 127.0.0.1 is")
+    with session_scope(engine) as session:
+        assert session.exec(select(Cluster)).all() == []  # nothing written
+        changes = apply(session, Actor.system(), parse_documents(introspected_service(server_url, "demo")))
+    assert [c.line() for c in changes][-1] == "service/greeter created (version 1)"
+    with session_scope(engine) as session:
+        (printed,) = get(session, Actor.system(), "service", "greeter")
+        assert "hello: String" in printed["spec"]["schema"]["sdl"]
+        again = apply(session, Actor.system(), parse_documents(introspected_service(server_url, "demo")))
+    assert again[-1].action == "unchanged"
