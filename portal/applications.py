@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from portal.accounts import hash_password, verify_password
-from portal.audit import authorize_and_audit
+from portal.audit import authorize_and_audit, record_denied
 from portal.authorization import Actor, Target
 from portal.db import bump_generation
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
@@ -81,11 +81,13 @@ def create_application(
     owner_id = owner.id if owner is not None else actor.user_id
     summary = {"owner": owner.name if owner else actor.name, "team": team}
     target = Target("application", name, team=team, owner_user_id=owner_id)
+    if owner_id != actor.user_id and not actor.platform_admin and actor.is_authenticated:
+        reason = f"{actor.describe()} may create applications only for themselves"
+        record_denied(session, actor, "application.create", target.kind, target.name, summary, reason=reason)
+        raise Forbidden(reason)
     authorize_and_audit(session, actor, "application.create", target, summary)
     if owner_id is None:
         raise Invalid("an application needs an owning user: pass the owner (the local CLI acts as no user)")
-    if owner_id != actor.user_id and not actor.platform_admin:
-        raise Forbidden(f"{actor.describe()} may create applications only for themselves")
     if not _NAME_RE.match(name):
         raise Invalid(
             f"invalid application name {name!r}: use 1-100 letters, digits, spaces, '.', '_' or '-', "

@@ -50,6 +50,7 @@ def test_users_create_applications_for_themselves(session: Session, engine: Engi
     session.rollback()
     with pytest.raises(Invalid, match="invalid application name"):
         create_application(session, as_alice, name="  ")
+    assert _audit(engine, "application.create") == [("alice", "allowed"), ("alice", "denied")]
 
 
 def test_viewers_may_not_create_applications(session: Session, engine: Engine) -> None:
