@@ -26,6 +26,9 @@ from portal.authorization import Actor
 from portal.errors import Forbidden, Invalid
 from portal.models import AuditEvent, Role, SigningKey, SubscriptionState
 from portal.settings import Settings
+from stitcher.credentials import AccessPolicy, JwksCache
+from stitcher.credentials import Unauthenticated as GatewayUnauthenticated
+from stitcher.snapshot import CredentialConfig, OAuthConfig, PlanConfig, Snapshot, SubscriptionConfig
 from tests.factories import make_plan, make_product, make_subscription, make_team, make_user
 
 SYSTEM = Actor.system("test")
@@ -214,3 +217,35 @@ async def test_authorization_server_metadata(client: httpx.AsyncClient, settings
     assert metadata["token_endpoint"] == f"{settings.public_url}{oauth.TOKEN_PATH}"
     assert metadata["jwks_uri"] == f"{settings.public_url}{oauth.JWKS_PATH}"
     assert metadata["grant_types_supported"] == ["client_credentials"]
+
+
+async def test_the_gateway_accepts_the_tokens_across_a_key_rotation(
+    client: httpx.AsyncClient, settings: Settings, oauth_client: IssuedCredential, session: Session
+) -> None:
+    """The gateway's own checker (stitcher.credentials) against this portal's JWKS, issuer and audience."""
+    assert oauth_client.client_id is not None
+    snapshot = Snapshot(
+        plans=[PlanConfig(name="gold", auth=["oauth2_client"])],
+        credentials=[
+            CredentialConfig(id="1", application="checkout", kind="oauth2_client", client_id=oauth_client.client_id)
+        ],
+        subscriptions=[SubscriptionConfig(application="checkout", product="shop", plan="gold")],
+        oauth=OAuthConfig(
+            issuer=oauth.issuer(settings),
+            audience=oauth.GATEWAY_AUDIENCE,
+            jwks_url=f"http://testserver{oauth.JWKS_PATH}",
+        ),
+    )
+    jwks = JwksCache(client, f"http://testserver{oauth.JWKS_PATH}", min_refetch_seconds=0)
+    policy = AccessPolicy(snapshot, jwks)
+    first = (await get_token(client, oauth_client)).json()["access_token"]
+    principal = await policy.authenticate({"authorization": f"Bearer {first}"}, "shop")
+    assert (principal.application, principal.kind) == ("checkout", "oauth2_client")
+
+    oauth.rotate_signing_key(session, settings, SYSTEM)
+    session.commit()
+    second = (await get_token(client, oauth_client)).json()["access_token"]
+    assert (await policy.authenticate({"authorization": f"Bearer {second}"}, "shop")).application == "checkout"
+    assert jwks.fetches == 2  # the unknown kid made the gateway fetch the JWKS again
+    with pytest.raises(GatewayUnauthenticated):
+        await policy.authenticate({"authorization": f"Bearer {second[:-4]}AAAA"}, "shop")
