@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -62,6 +62,13 @@ class AdminGraphQL(GraphQL[Context, None]):
             auth_error=auth_error,
         )
 
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL only in development: it loads its scripts from a CDN, which a production portal must not."""
+        settings: Settings = self._settings if self._settings is not None else request.app.state.settings
+        if settings.mode.value != "development":
+            return PlainTextResponse("GraphiQL is available in development mode only; POST queries here", 404)
+        return await super().render_graphql_ide(request)
+
     async def process_result(self, request: Request | WebSocket, result: ExecutionResult) -> GraphQLHTTPResponse:
         data: GraphQLHTTPResponse = {"data": result.data}
         if result.errors:
@@ -73,9 +80,9 @@ class AdminGraphQL(GraphQL[Context, None]):
 
 
 def graphql_app(*, engine: Engine | None = None, settings: Settings | None = None) -> AdminGraphQL:
-    """The admin API as an ASGI app (no GraphiQL page outside development)."""
-    ide = "graphiql" if settings is None or settings.mode.value == "development" else None
-    return AdminGraphQL(engine=engine, settings=settings, graphql_ide=ide, allow_queries_via_get=False)
+    """The admin API as an ASGI app (its GraphiQL page only in development). Queries are POSTed: a GET could be
+    triggered cross-site with the session cookie."""
+    return AdminGraphQL(engine=engine, settings=settings, graphql_ide="graphiql", allow_queries_via_get=False)
 
 
 def routes(*, engine: Engine | None = None, settings: Settings | None = None) -> list[BaseRoute]:
