@@ -336,9 +336,9 @@ class Executor:
             self._introspect(plan, entry, run)
         for stage in plan.stages:
             if len(stage) == 1:
-                await self._run_node(stage[0], run)
+                await self._run_node(stage[0], run, None, 0)
             else:
-                await asyncio.gather(*(self._run_node(node, run) for node in stage))
+                await asyncio.gather(*(self._run_node(node, run, None, 0) for node in stage))
         data = _shape_object(run.data, plan.root, None, run)
         if data is _INVALID:
             data = None
@@ -353,23 +353,33 @@ class Executor:
         for error in result.errors or ():
             run.add_error(dict(error.formatted))
 
-    async def _run_node(self, node: FetchNode, run: _Run) -> None:
+    async def _run_node(self, node: FetchNode, run: _Run, base: list[Any] | None, depth: int) -> None:
+        """Run one fetch, then its children stage by stage. ``base`` holds the objects at the first ``depth`` steps
+        of ``node.path`` (the parent's objects), so a child walks only the rest of its path."""
         subgraph = self.supergraph.subgraphs[node.subgraph]
+        objects: list[Any]
         if node.kind == "root":
             ok = await self._root_fetch(node, subgraph, run)
-        elif subgraph.kind is SourceKind.FEDERATION or not any(t.resolver for t in node.targets.values()):
-            ok = await self._entity_fetch(node, subgraph, run)
-        elif subgraph.kind is SourceKind.OPENAPI:
-            ok = await self._rest_entity_fetch(node, subgraph, run)
+            objects = [run.data]
+            depth = 0
         else:
-            ok = await self._resolver_fetch(node, subgraph, run)
+            objects = _walk(base if base is not None else [run.data], node.path, depth)
+            depth = len(node.path)
+            if not objects:
+                return
+            if subgraph.kind is SourceKind.FEDERATION or not any(t.resolver for t in node.targets.values()):
+                ok = await self._entity_fetch(node, subgraph, run, objects)
+            elif subgraph.kind is SourceKind.OPENAPI:
+                ok = await self._rest_entity_fetch(node, subgraph, run, objects)
+            else:
+                ok = await self._resolver_fetch(node, subgraph, run, objects)
         if not ok:
             return
         for stage in node.stages:
             if len(stage) == 1:
-                await self._run_node(stage[0], run)
+                await self._run_node(stage[0], run, objects, depth)
             else:
-                await asyncio.gather(*(self._run_node(child, run) for child in stage))
+                await asyncio.gather(*(self._run_node(child, run, objects, depth) for child in stage))
 
     def _variables(self, node: FetchNode, run: _Run) -> dict[str, Any]:
         raw = run.variables
@@ -521,10 +531,10 @@ class Executor:
             run.data[key] = _project(value, item.selection if item is not None else None)
         return ok
 
-    async def _rest_entity_fetch(self, node: FetchNode, subgraph: Subgraph, run: _Run) -> bool:
+    async def _rest_entity_fetch(self, node: FetchNode, subgraph: Subgraph, run: _Run, objects: list[Any]) -> bool:
         """REST entities: a batched operation gets every key in one request, a single-key one a request per key,
         sent in parallel."""
-        reps, groups, types = self._representations(node, run)
+        reps, groups, types = self._representations(node, objects)
         if not reps:
             return False
         calls: list[tuple[list[int], bool, Any]] = []
@@ -567,19 +577,6 @@ class Executor:
                         _merge(obj, projected)
         return any_ok
 
-    def _objects(self, node: FetchNode, run: _Run) -> list[dict[str, Any]]:
-        objects: list[Any] = [run.data]
-        for key, types in node.path:
-            found: list[Any] = []
-            for obj in objects:
-                _flatten(obj.get(key), found)
-            if types is not None:
-                found = [o for o in found if o.get("__typename") in types]
-            objects = found
-            if not objects:
-                break
-        return objects
-
     def _object_paths(self, node: FetchNode, run: _Run) -> dict[int, list[Any]]:
         level: list[tuple[Any, list[Any]]] = [(run.data, [])]
         for key, types in node.path:
@@ -591,7 +588,9 @@ class Executor:
             level = found
         return {id(o): p for o, p in level}
 
-    def _representations(self, node: FetchNode, run: _Run) -> tuple[list[Any], list[list[dict[str, Any]]], list[str]]:
+    def _representations(
+        self, node: FetchNode, objects: list[Any]
+    ) -> tuple[list[Any], list[list[dict[str, Any]]], list[str]]:
         """Unique representations (deduplicated), the objects each one stands for, and the target type of each."""
         reps: list[Any] = []
         groups: list[list[dict[str, Any]]] = []
@@ -599,7 +598,7 @@ class Executor:
         index: dict[Any, int] = {}
         default = node.default_type
         targets = node.targets
-        for obj in self._objects(node, run):
+        for obj in objects:
             type_name: str | None = obj.get("__typename") or default
             target = targets.get(type_name) if type_name is not None else None
             if target is None or type_name is None:
@@ -628,8 +627,8 @@ class Executor:
                 groups[position].append(obj)
         return reps, groups, types
 
-    async def _entity_fetch(self, node: FetchNode, subgraph: Subgraph, run: _Run) -> bool:
-        reps, groups, types = self._representations(node, run)
+    async def _entity_fetch(self, node: FetchNode, subgraph: Subgraph, run: _Run, objects: list[Any]) -> bool:
+        reps, groups, types = self._representations(node, objects)
         if not reps:
             return False
         variables = self._variables(node, run)
@@ -647,10 +646,10 @@ class Executor:
                     _merge(obj, result)
         return True
 
-    async def _resolver_fetch(self, node: FetchNode, subgraph: Subgraph, run: _Run) -> bool:
+    async def _resolver_fetch(self, node: FetchNode, subgraph: Subgraph, run: _Run, objects: list[Any]) -> bool:
         """Plain GraphQL entities through the merge-config field: a batched list argument, or one aliased call per
         key, all in ONE request."""
-        reps, groups, types = self._representations(node, run)
+        reps, groups, types = self._representations(node, objects)
         if not reps:
             return False
         variables = self._variables(node, run)
@@ -775,6 +774,28 @@ class Executor:
 # -- helpers on the hot path --
 
 
+def _walk(objects: list[Any], path: tuple[tuple[str, frozenset[str] | None], ...], start: int) -> list[Any]:
+    """The objects at ``path``, starting from ``objects`` (those at its first ``start`` steps)."""
+    if start:
+        types = path[start - 1][1]
+        if types is not None:
+            objects = [o for o in objects if o.get("__typename") in types]
+    for key, step_types in path[start:]:
+        found: list[Any] = []
+        for obj in objects:
+            value = obj.get(key)
+            if value.__class__ is dict:
+                found.append(value)
+            elif value is not None:
+                _flatten(value, found)
+        if step_types is not None:
+            found = [o for o in found if o.get("__typename") in step_types]
+        objects = found
+        if not objects:
+            break
+    return objects
+
+
 def _flatten(value: Any, out: list[Any]) -> None:
     if isinstance(value, dict):
         out.append(value)
@@ -792,6 +813,9 @@ def _flatten_paths(value: Any, path: list[Any], out: list[tuple[Any, list[Any]]]
 
 
 def _merge(target: dict[str, Any], source: dict[str, Any]) -> None:
+    if target.keys().isdisjoint(source):
+        target.update(source)  # the common case: a fetch brings only new fields
+        return
     for key, value in source.items():
         current = target.get(key)
         if current is None:

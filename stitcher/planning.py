@@ -667,7 +667,7 @@ def _finish(node: FetchNode, planner: _Planner) -> None:
             extra = f", {node.variable_definitions}" if definitions else ""
             node.query = (
                 f"query(${REPRESENTATIONS_VARIABLE}: [_Any!]!{extra})"
-                f"{{_entities(representations: ${REPRESENTATIONS_VARIABLE}){{__typename {fragments}}}}}"
+                f"{{_entities(representations: ${REPRESENTATIONS_VARIABLE}){{{fragments}}}}}"
             )
     stages: dict[int, list[FetchNode]] = {}
     for child in node.children:

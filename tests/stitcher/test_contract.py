@@ -86,3 +86,30 @@ async def test_no_n_plus_one(
     assert response.errors is None
     after = shop.requests()
     assert sorted(after[name] - before[name] for name in after if after[name] != before[name]) == [1, 1]
+
+
+BENCHMARK_QUERY = """
+fragment User on User { id username name }
+fragment Review on Review { id body }
+fragment Product on Product { inStock name price shippingEstimate upc weight }
+query TestQuery {
+  users { ...User reviews { ...Review product { ...Product reviews { ...Review author { ...User reviews { ...Review
+    product { ...Product } } } } } } }
+  topProducts { ...Product reviews { ...Review author { ...User reviews { ...Review product { ...Product } } } } }
+}
+"""
+
+
+async def test_the_gateway_benchmark_query_with_default_limits(
+    shop: ShopUpstreams, products: dict[str, Supergraph], transport: AiohttpTransport
+) -> None:
+    """The usual gateway benchmark query (deep, four nested lists) passes the default limits and is right."""
+    executor = Executor(products["federation"], transport)
+    before = shop.requests()
+    response = await executor.execute(BENCHMARK_QUERY)
+    after = shop.requests()
+    assert response.errors is None
+    assert response.data == expected(shop, BENCHMARK_QUERY, None)
+    calls = {name: after[name] - before[name] for name in after if after[name] != before[name]}
+    # One request per subgraph per entity path: 2 root fetches and 11 entity fetches.
+    assert sum(calls.values()) == 13

@@ -193,7 +193,8 @@ async def test_introspection_can_be_turned_off(fed: Supergraph, transport: Any) 
             "levels deep",
         ),
         (
-            "{ a: users { reviews { product { reviews { author { reviews { id } } } } } } }",
+            "{ users { reviews { product { reviews { author { reviews { product { reviews { author { reviews"
+            " { id } } } } } } } } } } }",
             None,
             "MAX_COST_EXCEEDED",
             "cost",

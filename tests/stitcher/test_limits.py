@@ -40,12 +40,14 @@ def test_aliases_are_counted() -> None:
 
 
 def test_cost_multiplies_lists_by_page_size_or_default() -> None:
-    # users(first: 2): 2 x (1 + friends: 10 x (1 + 0)) = 22
-    check("{ users(first: 2) { friends { id } } }", max_cost=22)
+    # users(first: 2): 2 x (1 + friends(first: 10): 10 x (1 + 0)) = 22
+    check("{ users(first: 2) { friends(first: 10) { id } } }", max_cost=22)
     with pytest.raises(LimitExceeded, match="estimated cost is 22; the maximum is 21") as caught:
-        check("{ users(first: 2) { friends { id } } }", max_cost=21)
+        check("{ users(first: 2) { friends(first: 10) { id } } }", max_cost=21)
     assert caught.value.code == "MAX_COST_EXCEEDED"
-    check("{ users { id } }", max_cost=10)  # default list size 10, leaves are free
+    check("{ users { friends { id } } }", max_cost=30)  # default list size 5: 5 x (1 + 5 x 1), leaves are free
+    with pytest.raises(LimitExceeded):
+        check("{ users { friends { id } } }", max_cost=29)
 
 
 def test_zero_disables_a_limit() -> None:

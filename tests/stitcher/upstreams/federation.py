@@ -196,8 +196,17 @@ def _review(review: dict[str, Any]) -> dict[str, Any]:
         "__typename": "Review",
         **review,
         # @provides: the author comes with its username, so the gateway needs no accounts fetch for it.
-        "author": {"__typename": "User", "id": user["id"], "username": user["username"]},
-        "product": {"__typename": "Product", "upc": review["upc"]},
+        "author": {
+            "__typename": "User",
+            "id": user["id"],
+            "username": user["username"],
+            "reviews": lambda _info: [_review(r) for r in data.reviews_of_user(user["id"])],
+        },
+        "product": {
+            "__typename": "Product",
+            "upc": review["upc"],
+            "reviews": lambda _info: [_review(r) for r in data.reviews_of_product(review["upc"])],
+        },
     }
 
 
