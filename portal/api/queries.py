@@ -17,7 +17,7 @@ from portal import models as m
 from portal.api import types as t
 from portal.api.context import Context, run
 from portal.authorization import Actor
-from portal.errors import Invalid, NotFound, Unauthenticated
+from portal.errors import Forbidden, Invalid, NotFound, Unauthenticated
 
 __all__ = ["Query"]
 
@@ -137,7 +137,9 @@ class Query:
         def work(session: Session, actor: Actor) -> list[t.Token]:
             _signed_in(actor)
             user_id = actor.user_id
-            if user is not None and actor.platform_admin:
+            if user is not None and user != actor.name:
+                if not actor.platform_admin:
+                    raise Forbidden(f"{actor.describe()} may list only their own tokens, not those of '{user}'")
                 user_id = _by_name(session, m.User, "user", user).id
             query = select(m.PersonalAccessToken).where(col(m.PersonalAccessToken.user_id) == user_id)
             return [t.Token.of(session, r) for r in session.exec(query.order_by(col(m.PersonalAccessToken.id)))]

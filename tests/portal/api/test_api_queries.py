@@ -108,3 +108,10 @@ async def test_resources_query_returns_apply_shape(gql: Gql, people: dict[str, P
     assert "errors" not in body, body
     [team] = body["data"]["resources"]
     assert team["kind"] == "Team" and team["metadata"]["name"] == "alpha"
+
+
+async def test_tokens_of_others_only_for_platform_admins(gql: Gql, people: dict[str, Person]) -> None:
+    query = '{ tokens(user: "mike") { name revokedAt } }'
+    assert codes(await gql(query, as_=people["team-admin"])) == ["FORBIDDEN"]
+    assert (await gql(query, as_=people["platform-admin"]))["data"]["tokens"] == [{"name": "test", "revokedAt": None}]
+    assert (await gql(query, as_=people["team-member"]))["data"]["tokens"] == [{"name": "test", "revokedAt": None}]
