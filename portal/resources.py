@@ -380,7 +380,7 @@ def _authorize(session: Session, actor: Actor, action: str, target: Target, doc:
     try:
         authorize(actor, action, target)
     except (Forbidden, Unauthenticated) as exc:
-        record_denied(session, actor, action, target.kind, target.name, {"via": "apply"}, reason=exc.message)
+        record_denied(session, actor, action, target.kind, target.name, reason=exc.message)
         if doc is not None:
             raise type(exc)(exc.message, path=doc.where()) from exc
         raise
@@ -421,10 +421,10 @@ def apply(
                 ACTIONS[item.doc.kind],
                 item.doc.kind.lower(),
                 item.doc.name,
-                {"change": item.change.action, "details": list(item.change.details), "via": "apply"},
+                {"change": item.change.action, "details": list(item.change.details)},
             )
     for product, conflicts in forced:
-        record(session, actor, "service.publish.force", "product", product, {"conflicts": conflicts, "via": "apply"})
+        record(session, actor, "service.publish.force", "product", product, {"conflicts": conflicts})
     if any(p.change.action != "unchanged" for p in pending):
         _recompose(session, world)
         bump_generation(session)
@@ -1299,13 +1299,16 @@ def _remote(args: argparse.Namespace, query: str, variables: Mapping[str, Any]) 
 
 
 def _local_engine() -> Any:
-    from portal.db import create_engine_for, migrate
+    from portal.db import create_engine_for, current_revision, head_revision, migrate
     from portal.settings import Settings
 
     settings = Settings()
     engine = create_engine_for(settings)
     if engine.dialect.name == "sqlite":
         migrate(engine)  # the embedded default migrates itself, as `loom serve` does
+    elif current_revision(engine) != head_revision():
+        engine.dispose()
+        raise Invalid("the database is not at the newest schema; run `loom migrate` first")
     return settings, engine
 
 
