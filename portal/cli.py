@@ -33,7 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="loom", description="Loom: API products over many clusters")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("up", help="run the embedded demo (portal, gateway, local Envoy, demo services)")
+    up = sub.add_parser("up", help="run the embedded demo (portal, gateway, local Envoy, demo services)")
+    up.add_argument("--check", action="store_true", help="run one query across the demo services, then exit")
+    up.add_argument("--host", default=None)
+    up.add_argument("--port", type=int, default=None)
+    up.add_argument("--free-ports", action="store_true", help="serve the demo services on free ports, not 7301..")
 
     serve = sub.add_parser("serve", help="serve the portal and the gateway")
     serve.add_argument("--host", default=None)
