@@ -261,9 +261,10 @@ def _supergraph_json(supergraph: Supergraph, sdl: str, product: str) -> str:
 def compose_command(args: argparse.Namespace) -> int:
     """``loom compose -f PATH... [--product NAME] [--supergraph] [-o sdl|json]``: offline, from YAML alone."""
     from portal.manifests import Product, load_documents
-    from portal.settings import Settings
+    from portal.settings import AuthSettings
 
-    documents = load_documents(args.files, max_bytes=Settings().auth.max_document_bytes)
+    # Only the size limit matters here: no secrets, so compose works whatever LOOM_MODE says.
+    documents = load_documents(args.files, max_bytes=AuthSettings().max_document_bytes)
     products = [d.name for d in documents if isinstance(d.resource, Product)]
     if args.product is None:
         if len(products) != 1:
