@@ -63,6 +63,7 @@ from stitcher.ir import EntityResolver, FieldJoin, SourceKind, Subgraph, Supergr
 __all__ = [
     "INTERNAL_PREFIX",
     "EntityTarget",
+    "FetchBatch",
     "FetchNode",
     "ObjectShape",
     "PlanningError",
@@ -171,6 +172,19 @@ class FetchNode:
     query: str = ""  # the upstream document (entity fetches with single-key resolvers build theirs per request)
     stages: tuple[tuple[FetchNode, ...], ...] = ()
     used_variables: set[str] = field(default_factory=set)
+    parent: FetchNode | None = None
+    entities_selection: str = ""  # Federation: the ``{... on T {...}}`` of ``_entities``, for batched requests
+
+
+@dataclass(eq=False, slots=True)
+class FetchBatch:
+    """Federation entity fetches of one plan level to one subgraph, sent as ONE request: each node is an aliased
+    ``_entities`` field (``_e<i>``) with its own representations variable (``_loomReps<i>``)."""
+
+    subgraph: str
+    nodes: tuple[FetchNode, ...]
+    query: str = ""
+    variables: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -181,6 +195,9 @@ class QueryPlan:
     introspection: OperationDefinitionNode | None = None  # root introspection fields, executed by graphql-core
     introspection_keys: tuple[str, ...] = ()
     fetch_count: int = 0
+    # Queries: the fetches below the roots, level by level; a level's Federation fetches to one subgraph are one
+    # batch (one request per subgraph per level, even across paths). Empty for mutations (they run as a tree).
+    levels: tuple[tuple[FetchBatch, ...], ...] = ()
 
 
 _INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
@@ -665,12 +682,14 @@ def _finish(node: FetchNode, planner: _Planner) -> None:
         elif subgraph.kind is SourceKind.FEDERATION:
             fragments = " ".join(f"... on {t.upstream_type}{t.selection.print()}" for t in node.targets.values())
             extra = f", {node.variable_definitions}" if definitions else ""
+            node.entities_selection = f"{{{fragments}}}"
             node.query = (
                 f"query(${REPRESENTATIONS_VARIABLE}: [_Any!]!{extra})"
                 f"{{_entities(representations: ${REPRESENTATIONS_VARIABLE}){{{fragments}}}}}"
             )
     stages: dict[int, list[FetchNode]] = {}
     for child in node.children:
+        child.parent = node
         _finish(child, planner)
         stages.setdefault(child.stage, []).append(child)
     node.stages = tuple(tuple(stages[s]) for s in sorted(stages))
@@ -744,7 +763,62 @@ def build_plan(
         introspection=introspection,
         introspection_keys=tuple(introspection_keys),
         fetch_count=planner.fetch_count,
+        levels=_levels(roots, planner) if kind == "query" else (),
     )
+
+
+def _levels(roots: list[FetchNode], planner: _Planner) -> tuple[tuple[FetchBatch, ...], ...]:
+    """Place every non-root fetch on a level (after its parent and after the siblings it depends on) and group
+    each level's Federation fetches by subgraph."""
+    by_level: dict[int, list[FetchNode]] = {}
+
+    def place(node: FetchNode, level: int) -> None:
+        for index, stage in enumerate(node.stages):
+            for child in stage:
+                by_level.setdefault(level + 1 + index, []).append(child)
+                place(child, level + 1 + index)
+
+    for root in roots:
+        place(root, 0)
+    levels: list[tuple[FetchBatch, ...]] = []
+    for level in sorted(by_level):
+        batches: dict[str, FetchBatch] = {}
+        singles: list[FetchBatch] = []
+        for node in by_level[level]:
+            federation = planner.sg.subgraphs[node.subgraph].kind is SourceKind.FEDERATION
+            if federation and node.entities_selection:
+                batch = batches.get(node.subgraph)
+                if batch is None:
+                    batch = batches[node.subgraph] = FetchBatch(node.subgraph, ())
+                batch.nodes = (*batch.nodes, node)
+            else:
+                singles.append(FetchBatch(node.subgraph, (node,)))
+        for batch in batches.values():
+            _batch_query(batch, planner)
+        levels.append((*batches.values(), *singles))
+    return tuple(levels)
+
+
+def _batch_query(batch: FetchBatch, planner: _Planner) -> None:
+    if len(batch.nodes) == 1:
+        node = batch.nodes[0]
+        batch.query, batch.variables = node.query, node.variables
+        return
+    subgraph = planner.sg.subgraphs[batch.subgraph]
+    used = sorted({name for node in batch.nodes for name in node.variables})
+    definitions = [f"${REPRESENTATIONS_VARIABLE}{i}: [_Any!]!" for i in range(len(batch.nodes))]
+    for name in used:
+        definition = planner.variable_defs[name]
+        text = f"${name}: {_upstream_type_node(definition.type, subgraph)}"
+        if definition.default_value is not None:
+            text += f" = {print_ast(definition.default_value)}"
+        definitions.append(text)
+    fields = " ".join(
+        f"_e{i}: _entities(representations: ${REPRESENTATIONS_VARIABLE}{i}){node.entities_selection}"
+        for i, node in enumerate(batch.nodes)
+    )
+    batch.query = f"query({', '.join(definitions)}){{{fields}}}"
+    batch.variables = tuple(used)
 
 
 def _introspection_operation(operation: OperationDefinitionNode, keys: set[str]) -> OperationDefinitionNode:

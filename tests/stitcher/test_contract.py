@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from graphql import execute_sync, parse, validate
 
-from stitcher.execution import Executor
+from stitcher.execution import ExecutionOptions, Executor
 from stitcher.ir import Supergraph
 from stitcher.transport import AiohttpTransport
 from tests.stitcher.upstreams.shops import ShopUpstreams
@@ -100,16 +100,23 @@ query TestQuery {
 """
 
 
+@pytest.mark.parametrize(("batch_levels", "requests"), [(True, 7), (False, 13)])
 async def test_the_gateway_benchmark_query_with_default_limits(
-    shop: ShopUpstreams, products: dict[str, Supergraph], transport: AiohttpTransport
+    shop: ShopUpstreams,
+    products: dict[str, Supergraph],
+    transport: AiohttpTransport,
+    batch_levels: bool,
+    requests: int,
 ) -> None:
-    """The usual gateway benchmark query (deep, four nested lists) passes the default limits and is right."""
-    executor = Executor(products["federation"], transport)
+    """The usual gateway benchmark query (deep, four nested lists) passes the default limits and is right.
+
+    Batched by level: one request per subgraph per level (2 roots, then reviews+inventory, products+accounts,
+    inventory). Unbatched: one request per subgraph per path (2 roots, 11 entity fetches)."""
+    executor = Executor(products["federation"], transport, ExecutionOptions(batch_levels=batch_levels))
     before = shop.requests()
     response = await executor.execute(BENCHMARK_QUERY)
     after = shop.requests()
     assert response.errors is None
     assert response.data == expected(shop, BENCHMARK_QUERY, None)
     calls = {name: after[name] - before[name] for name in after if after[name] != before[name]}
-    # One request per subgraph per entity path: 2 root fetches and 11 entity fetches.
-    assert sum(calls.values()) == 13
+    assert sum(calls.values()) == requests

@@ -368,3 +368,39 @@ async def test_serves_a_loaded_federation_supergraph_sdl(shop: ShopUpstreams, fe
     assert response.errors is None
     assert response.data == monolith(shop, query)
     assert set(counter.delta.values()) == {1}
+
+
+async def test_one_request_per_subgraph_per_level_across_paths_keeps_error_paths(
+    shop: ShopUpstreams, fed: Supergraph, transport: Any
+) -> None:
+    query = '{ topProducts(first: 3) { name warehouse } product(upc: "2") { warehouse inStock } }'
+    with Counter(shop) as counter:
+        response = await Executor(fed, transport).execute(query)
+    assert response.data == monolith(shop, query)
+    assert counter.delta == {"fed-products": 1, "fed-inventory": 1}
+    sent = bodies(shop, "fed-inventory")[0]
+    assert "_e0: _entities" in sent["query"] and "_e1: _entities" in sent["query"]
+    assert response.errors is not None
+    assert sorted(str(e["path"]) for e in response.errors) == sorted(
+        str(p) for p in (["topProducts", 1, "warehouse"], ["product", "warehouse"])
+    )
+
+
+async def test_a_failed_batch_nulls_every_path_it_served(shop: ShopUpstreams) -> None:
+    supergraph = shop.with_flaky("http500")
+    transport = await AiohttpTransport.create()
+    try:
+        response = await Executor(supergraph, transport).execute(
+            '{ topProducts(first: 1) { name rating } product(upc: "3") { name rating } }'
+        )
+    finally:
+        await transport.aclose()
+    assert response.data == {
+        "topProducts": [{"name": "Table", "rating": None}],
+        "product": {"name": "Chair", "rating": None},
+    }
+    assert response.errors is not None
+    assert sorted(str(e["path"]) for e in response.errors) == sorted(
+        str(p) for p in (["topProducts", 0, "rating"], ["product", "rating"])
+    )
+    assert {e["extensions"]["code"] for e in response.errors} == {"UPSTREAM_HTTP_500"}
