@@ -86,7 +86,7 @@ from stitcher.ir import (
     TypeJoin,
 )
 from stitcher.sources import SourceSpec, Transforms
-from stitcher.supergraph import ROOT_TYPE_NAMES, api_schema
+from stitcher.supergraph import ROOT_TYPE_NAMES, filter_document, schema_from_document
 
 __all__ = ["apply_transforms", "build_subgraph", "compose", "compose_subgraphs", "graph_enum_names"]
 
@@ -429,6 +429,7 @@ class _Composer:
     key_fields: set[tuple[str, str, str]] = field(default_factory=set)
     input_types: set[str] = field(default_factory=set)
     output_types: set[str] = field(default_factory=set)
+    implements: dict[str, list[str]] = field(default_factory=dict)  # object type -> its merged interfaces
     # Extra fields (name -> SDL line) that interface objects add to implementing object types.
     added_fields: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -509,8 +510,9 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph]) -> Supergraph:
         raise CompositionError(list(dict.fromkeys(composer.conflicts)))
     sdl = "\n\n".join(composer.sdl.values()) + "\n"
     try:
-        full = build_ast_schema(parse(sdl), assume_valid_sdl=True)
-        schema = api_schema(full, composer.inaccessible)
+        document = parse(sdl, no_location=True)
+        schema = schema_from_document(filter_document(document, composer.inaccessible))
+        full = build_ast_schema(document, assume_valid_sdl=True) if composer.inaccessible else None
     except (GraphQLError, ValueError, TypeError) as exc:
         message = format_graphql_error(exc) if isinstance(exc, GraphQLError) else str(exc)
         raise CompositionError([f"the composed schema is invalid: {message}"]) from exc
@@ -698,6 +700,8 @@ def _merge_composite(composer: _Composer, name: str, kind: str, defs: list[_Def]
     description = _first([d.type.description for d in defs])
     implements = f" implements {' & '.join(interfaces)}" if interfaces else ""
     keyword = "type" if kind == "object" else "interface"
+    if kind == "object":
+        composer.implements[name] = list(interfaces)
     composer.sdl[name] = f"{_description(description, '')}{keyword} {name}{implements} {{\n" + "\n".join(lines) + "\n}"
 
 
@@ -963,11 +967,7 @@ def _check_reachability(composer: _Composer, definitions: dict[str, list[_Def]])
     fields_by_type: dict[str, list[str]] = {}
     for type_name, field_name in composer.fields:
         fields_by_type.setdefault(type_name, []).append(field_name)
-    implementations: dict[str, list[str]] = {}
-    for name, block in composer.sdl.items():
-        definition = parse(block).definitions[0]
-        if isinstance(definition, ObjectTypeDefinitionNode):
-            implementations[name] = [i.name.value for i in definition.interfaces or ()]
+    implementations = composer.implements
     for sub in composer.subgraphs:
         assert sub.schema is not None
         reached_types, provided = _types_returned(sub.schema, sub)

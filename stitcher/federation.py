@@ -134,8 +134,9 @@ def format_graphql_error(error: GraphQLError) -> str:
 # --- field sets (the selection sets in @key, @requires, @provides) ------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_field_set(field_set: str) -> SelectionSetNode:
-    """Parse a field set such as ``"id org { id }"``; raises GraphQLSyntaxError on bad input."""
+    """Parse a field set such as ``"id org { id }"`` (cached: the AST is immutable); raises GraphQLSyntaxError."""
     document = parse(f"{{{field_set}}}", no_location=True)
     operation = document.definitions[0]
     assert isinstance(operation, OperationDefinitionNode)

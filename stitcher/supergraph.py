@@ -7,13 +7,20 @@ Gateway or Hive Gateway can load what we print, and :func:`load_supergraph` read
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
     BooleanValueNode,
     ConstDirectiveNode,
+    DefinitionNode,
+    DirectiveDefinitionNode,
+    DocumentNode,
+    EnumTypeDefinitionNode,
+    EnumTypeExtensionNode,
     EnumValueNode,
     GraphQLArgument,
     GraphQLEnumType,
@@ -27,7 +34,19 @@ from graphql import (
     GraphQLScalarType,
     GraphQLSchema,
     GraphQLUnionType,
+    InputObjectTypeDefinitionNode,
+    InputObjectTypeExtensionNode,
+    InterfaceTypeDefinitionNode,
+    InterfaceTypeExtensionNode,
+    ObjectTypeDefinitionNode,
+    ObjectTypeExtensionNode,
+    SchemaDefinitionNode,
+    SchemaExtensionNode,
     StringValueNode,
+    TypeDefinitionNode,
+    TypeExtensionNode,
+    UnionTypeDefinitionNode,
+    UnionTypeExtensionNode,
     build_ast_schema,
     is_introspection_type,
     is_specified_scalar_type,
@@ -42,7 +61,14 @@ from stitcher.errors import SchemaError
 from stitcher.federation import format_graphql_error
 from stitcher.ir import EntityKey, FieldDirectives, FieldJoin, SourceKind, Subgraph, Supergraph, TypeJoin
 
-__all__ = ["api_schema", "load_supergraph", "print_product_sdl", "print_schema_sdl", "print_supergraph_sdl"]
+__all__ = [
+    "filter_document",
+    "load_supergraph",
+    "print_product_sdl",
+    "print_schema_sdl",
+    "print_supergraph_sdl",
+    "schema_from_document",
+]
 
 ROOT_TYPE_NAMES = ("Query", "Mutation", "Subscription")
 _DEFAULT_DEPRECATION = "No longer supported"
@@ -173,11 +199,81 @@ def _print(schema: GraphQLSchema, hooks: _Hooks) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def api_schema(full: GraphQLSchema, inaccessible: Iterable[str]) -> GraphQLSchema:
-    """The schema clients see: ``full`` without the @inaccessible elements. Raises ValueError (with every schema
-    error) when removing them leaves an invalid schema, e.g. a type with no fields left."""
-    sdl = print_schema_sdl(full, skip=inaccessible)
-    schema = build_ast_schema(parse(sdl), assume_valid_sdl=True)
+_KEPT_DIRECTIVES = frozenset({"deprecated", "specifiedBy", "oneOf"})
+
+
+def filter_document(
+    document: DocumentNode, skip: AbstractSet[str], drop: Callable[[DefinitionNode], bool] = lambda d: False
+) -> DocumentNode:
+    """``document`` without the definitions ``drop`` selects, without the elements whose schema coordinates are in
+    ``skip`` ("Type", "Type.field", "Type.field(arg:)", "Enum.VALUE", "Input.field"), and without applied
+    directives other than @deprecated/@specifiedBy/@oneOf. Works on the AST: no printing and parsing again."""
+
+    def directives(node: Any) -> tuple[ConstDirectiveNode, ...]:
+        return tuple(d for d in node.directives or () if d.name.value in _KEPT_DIRECTIVES)
+
+    def named(nodes: Any) -> tuple[Any, ...]:
+        return tuple(n for n in nodes or () if n.name.value not in skip)
+
+    out: list[DefinitionNode] = []
+    for definition in document.definitions:
+        if drop(definition) or isinstance(definition, DirectiveDefinitionNode):
+            continue
+        if isinstance(definition, SchemaDefinitionNode | SchemaExtensionNode):
+            out.append(dataclasses.replace(definition, directives=()))
+            continue
+        if not isinstance(definition, TypeDefinitionNode | TypeExtensionNode):
+            out.append(definition)
+            continue
+        name = definition.name.value
+        if name in skip:
+            continue
+        changes: dict[str, Any] = {"directives": directives(definition)}
+        if isinstance(
+            definition,
+            ObjectTypeDefinitionNode
+            | ObjectTypeExtensionNode
+            | InterfaceTypeDefinitionNode
+            | InterfaceTypeExtensionNode,
+        ):
+            changes["interfaces"] = named(definition.interfaces)
+            changes["fields"] = tuple(
+                dataclasses.replace(
+                    f,
+                    directives=directives(f),
+                    arguments=tuple(
+                        dataclasses.replace(a, directives=directives(a))
+                        for a in f.arguments or ()
+                        if f"{name}.{f.name.value}({a.name.value}:)" not in skip
+                    ),
+                )
+                for f in definition.fields or ()
+                if f"{name}.{f.name.value}" not in skip
+            )
+        elif isinstance(definition, UnionTypeDefinitionNode | UnionTypeExtensionNode):
+            changes["types"] = named(definition.types)
+        elif isinstance(definition, EnumTypeDefinitionNode | EnumTypeExtensionNode):
+            changes["values"] = tuple(
+                dataclasses.replace(v, directives=directives(v))
+                for v in definition.values or ()
+                if f"{name}.{v.name.value}" not in skip
+            )
+        elif isinstance(definition, InputObjectTypeDefinitionNode | InputObjectTypeExtensionNode):
+            changes["fields"] = tuple(
+                dataclasses.replace(f, directives=directives(f))
+                for f in definition.fields or ()
+                if f"{name}.{f.name.value}" not in skip
+            )
+        out.append(dataclasses.replace(definition, **changes))
+    return DocumentNode(definitions=tuple(out))
+
+
+def schema_from_document(document: DocumentNode) -> GraphQLSchema:
+    """Build a schema from a (filtered) document; ValueError lists every problem of the result."""
+    try:
+        schema = build_ast_schema(document, assume_valid_sdl=True)
+    except (GraphQLError, TypeError) as exc:
+        raise ValueError(str(exc)) from exc
     errors = validate_schema(schema)
     if errors:
         raise ValueError("; ".join(format_graphql_error(e) for e in errors))
@@ -397,37 +493,57 @@ def _argument_value(node: ConstDirectiveNode, name: str) -> Any:
     return None
 
 
-def _applied(element: Any, name: str) -> list[ConstDirectiveNode]:
-    nodes = [element.ast_node, *getattr(element, "extension_ast_nodes", ())]
-    return [d for node in nodes if node is not None for d in node.directives or () if d.name.value == name]
+_COMPOSITE_NODES = (
+    ObjectTypeDefinitionNode,
+    ObjectTypeExtensionNode,
+    InterfaceTypeDefinitionNode,
+    InterfaceTypeExtensionNode,
+)
+
+
+def _named(nodes: Iterable[Any], name: str) -> list[ConstDirectiveNode]:
+    """The applied directives called ``name`` on AST nodes (a definition and its extensions)."""
+    return [d for node in nodes for d in node.directives or () if d.name.value == name]
 
 
 def load_supergraph(sdl: str) -> Supergraph:
-    """Read a Federation v2 supergraph SDL (ours, Apollo's or Hive's) into the IR; SchemaError says what is wrong."""
+    """Read a Federation v2 supergraph SDL (ours, Apollo's or Hive's) into the IR; SchemaError says what is wrong.
+
+    Everything is read from the one parsed document (parsing is the costly part for big supergraphs)."""
     try:
-        full_with_machinery = build_ast_schema(parse(sdl))
+        document = parse(sdl, no_location=True)
     except GraphQLError as exc:
         raise SchemaError(f"supergraph SDL is invalid: {format_graphql_error(exc)}") from exc
-    except TypeError as exc:
-        raise SchemaError(f"supergraph SDL is invalid: {exc}") from exc
-    join, inaccessible_name = _spec_names(full_with_machinery)
-    if full_with_machinery.get_directive(f"{join}__owner") is not None:
+    by_name: dict[str, list[Any]] = {}
+    schema_nodes: list[Any] = []
+    directive_names: set[str] = set()
+    for definition in document.definitions:
+        if isinstance(definition, TypeDefinitionNode | TypeExtensionNode):
+            by_name.setdefault(definition.name.value, []).append(definition)
+        elif isinstance(definition, SchemaDefinitionNode | SchemaExtensionNode):
+            schema_nodes.append(definition)
+        elif isinstance(definition, DirectiveDefinitionNode):
+            directive_names.add(definition.name.value)
+    join, inaccessible_name = _spec_names(schema_nodes)
+    if f"{join}__owner" in directive_names:
         raise SchemaError(
             "this is a Federation 1 supergraph (join v0.1, @join__owner): recompose it with Federation 2 tooling"
         )
-    graph_enum_type = full_with_machinery.get_type(f"{join}__Graph")
-    if not isinstance(graph_enum_type, GraphQLEnumType):
+    graph_nodes = by_name.get(f"{join}__Graph", [])
+    if not graph_nodes or not all(isinstance(n, EnumTypeDefinitionNode | EnumTypeExtensionNode) for n in graph_nodes):
         raise SchemaError(f"supergraph SDL has no {join}__Graph enum: is it a Federation v2 supergraph?")
     graph_name: dict[str, str] = {}
     subgraphs: dict[str, Subgraph] = {}
-    for member, value in graph_enum_type.values.items():
-        found = _applied(value, f"{join}__graph")
-        if not found:
-            raise SchemaError(f"{join}__Graph.{member} has no @{join}__graph(name:, url:)")
-        name = str(_argument_value(found[0], "name"))
-        graph_name[member] = name
-        url = _argument_value(found[0], "url")
-        subgraphs[name] = Subgraph(name=name, kind=SourceKind.FEDERATION, schema=None, url=url or None)
+    for node in graph_nodes:
+        for value in node.values or ():
+            member = value.name.value
+            found = _named([value], f"{join}__graph")
+            if not found:
+                raise SchemaError(f"{join}__Graph.{member} has no @{join}__graph(name:, url:)")
+            name = str(_argument_value(found[0], "name"))
+            graph_name[member] = name
+            url = _argument_value(found[0], "url")
+            subgraphs[name] = Subgraph(name=name, kind=SourceKind.FEDERATION, schema=None, url=url or None)
 
     def is_machinery(type_name: str) -> bool:
         return type_name.startswith((f"{join}__", "link__"))
@@ -441,11 +557,13 @@ def load_supergraph(sdl: str) -> Supergraph:
     types: dict[str, tuple[TypeJoin, ...]] = {}
     fields: dict[tuple[str, str], tuple[FieldJoin, ...]] = {}
     inaccessible: set[str] = set()
-    bare: list[tuple[GraphQLObjectType | GraphQLInterfaceType, str]] = []
-    for type_name, named in full_with_machinery.type_map.items():
-        if is_introspection_type(named) or is_machinery(type_name):
+    interfaces_of: dict[str, list[str]] = {}
+    bare: list[tuple[str, str]] = []
+    field_nodes: dict[str, dict[str, list[Any]]] = {}
+    for type_name, nodes in by_name.items():
+        if is_machinery(type_name):
             continue
-        if _applied(named, inaccessible_name):
+        if _named(nodes, inaccessible_name):
             inaccessible.add(type_name)
         type_joins = tuple(
             TypeJoin(
@@ -455,38 +573,41 @@ def load_supergraph(sdl: str) -> Supergraph:
                 extension=_argument_value(d, "extension") is True,
                 is_interface_object=_argument_value(d, "isInterfaceObject") is True,
             )
-            for d in _applied(named, f"{join}__type")
+            for d in _named(nodes, f"{join}__type")
         )
         if type_joins:
             types[type_name] = type_joins
-        if isinstance(named, GraphQLEnumType):
-            inaccessible.update(
-                f"{type_name}.{v}" for v, value in named.values.items() if _applied(value, inaccessible_name)
-            )
-        if isinstance(named, GraphQLInputObjectType):
-            inaccessible.update(
-                f"{type_name}.{f}" for f, value in named.fields.items() if _applied(value, inaccessible_name)
-            )
-        if not isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
+        members = [m for node in nodes for m in getattr(node, "values", None) or getattr(node, "fields", None) or ()]
+        is_composite = isinstance(
+            nodes[0],
+            ObjectTypeDefinitionNode
+            | ObjectTypeExtensionNode
+            | InterfaceTypeDefinitionNode
+            | InterfaceTypeExtensionNode,
+        )
+        if not is_composite:
+            inaccessible.update(f"{type_name}.{m.name.value}" for m in members if _named([m], inaccessible_name))
             continue
+        interfaces_of[type_name] = [i.name.value for node in nodes for i in node.interfaces or ()]
         type_graphs = _distinct(j.graph for j in type_joins)
-        for field_name, gql_field in named.fields.items():
-            if _applied(gql_field, inaccessible_name):
+        for field_node in members:
+            field_name = field_node.name.value
+            field_nodes.setdefault(type_name, {})[field_name] = [field_node]
+            if _named([field_node], inaccessible_name):
                 inaccessible.add(f"{type_name}.{field_name}")
             inaccessible.update(
-                f"{type_name}.{field_name}({a}:)"
-                for a, arg in gql_field.args.items()
-                if _applied(arg, inaccessible_name)
+                f"{type_name}.{field_name}({a.name.value}:)"
+                for a in field_node.arguments or ()
+                if _named([a], inaccessible_name)
             )
-            applied = _applied(gql_field, f"{join}__field")
+            applied = _named([field_node], f"{join}__field")
             if not applied:
                 fields[(type_name, field_name)] = tuple(FieldJoin(g) for g in type_graphs)
                 continue
             joins = []
             for d in applied:
-                graph = _argument_value(d, "graph")
-                if graph is None:
-                    bare.append((named, field_name))
+                if _argument_value(d, "graph") is None:
+                    bare.append((type_name, field_name))
                     continue
                 joins.append(
                     FieldJoin(
@@ -499,24 +620,30 @@ def load_supergraph(sdl: str) -> Supergraph:
                     )
                 )
             fields[(type_name, field_name)] = tuple(joins)
-    for named, field_name in bare:  # fields resolved through an @interfaceObject of one of the type's interfaces
-        joins = list(fields[(named.name, field_name)])
-        for interface in named.interfaces:
-            for type_join in types.get(interface.name, ()):
+    for type_name, field_name in bare:  # fields resolved through an @interfaceObject of one of the type's interfaces
+        joins = list(fields[(type_name, field_name)])
+        for interface in interfaces_of.get(type_name, ()):
+            for type_join in types.get(interface, ()):
                 graph = type_join.graph
                 if (
                     type_join.is_interface_object
-                    and any(j.graph == graph for j in fields.get((interface.name, field_name), ()))
+                    and any(j.graph == graph for j in fields.get((interface, field_name), ()))
                     and all(j.graph != graph for j in joins)
                 ):
                     joins.append(FieldJoin(graph))
-        fields[(named.name, field_name)] = tuple(joins)
+        fields[(type_name, field_name)] = tuple(joins)
 
     _fill_subgraphs(subgraphs, types, fields)
-    skip_machinery = {name for name in full_with_machinery.type_map if is_machinery(name)}
-    full = build_ast_schema(parse(print_schema_sdl(full_with_machinery, skip=skip_machinery)), assume_valid_sdl=True)
+
+    def machinery(definition: DefinitionNode) -> bool:
+        return isinstance(definition, TypeDefinitionNode | TypeExtensionNode) and is_machinery(definition.name.value)
+
     try:
-        api = api_schema(full, inaccessible)
+        full = schema_from_document(filter_document(document, frozenset(), machinery))
+    except ValueError as exc:
+        raise SchemaError(f"supergraph SDL is invalid: {exc}") from exc
+    try:  # building a schema is costly for big supergraphs: only a second one when something is hidden
+        api = schema_from_document(filter_document(document, inaccessible, machinery)) if inaccessible else full
     except ValueError as exc:
         raise SchemaError(f"supergraph API schema is invalid: {exc}") from exc
     return Supergraph(
@@ -525,15 +652,15 @@ def load_supergraph(sdl: str) -> Supergraph:
         types=types,
         fields=fields,
         graph_enum={name: member for member, name in graph_name.items()},
-        full_schema=full,
+        full_schema=full if inaccessible else None,
         inaccessible=frozenset(inaccessible),
     )
 
 
-def _spec_names(schema: GraphQLSchema) -> tuple[str, str]:
+def _spec_names(schema_nodes: list[Any]) -> tuple[str, str]:
     """The names the supergraph uses for the join and inaccessible specs (``@link(url:, as:)`` may rename them)."""
     join, inaccessible = "join", "inaccessible"
-    for link in _applied(schema, "link"):
+    for link in _named(schema_nodes, "link"):
         url = str(_argument_value(link, "url") or "")
         alias = _argument_value(link, "as")
         if alias and "/join/" in url:
