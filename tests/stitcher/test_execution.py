@@ -17,6 +17,9 @@ from stitcher.sources import SourceSpec, Transforms
 from stitcher.supergraph import load_supergraph, print_supergraph_sdl
 from stitcher.transport import AiohttpTransport
 from tests.stitcher.upstreams import plain
+from tests.stitcher.upstreams.app import GraphQLApp
+from tests.stitcher.upstreams.federation import executable_schema
+from tests.stitcher.upstreams.serving import UpstreamServers
 from tests.stitcher.upstreams.shops import ShopUpstreams
 
 
@@ -404,3 +407,60 @@ async def test_a_failed_batch_nulls_every_path_it_served(shop: ShopUpstreams) ->
         str(p) for p in (["topProducts", 0, "rating"], ["product", "rating"])
     )
     assert {e["extensions"]["code"] for e in response.errors} == {"UPSTREAM_HTTP_500"}
+
+
+LIBRARY_SDL = """
+extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])
+type Query { media: [Media!]! }
+interface Media { id: ID! title: String }
+type Book implements Media @key(fields: "id") { id: ID! title: String }
+type Movie implements Media @key(fields: "id") { id: ID! title: String minutes: Int }
+"""
+PAGES_SDL = """
+extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])
+type Book @key(fields: "id") { id: ID! pages: Int }
+"""
+
+
+async def test_interface_across_subgraphs(transport: Any) -> None:
+    media = [
+        {"__typename": "Book", "id": "b1", "title": "Dune"},
+        {"__typename": "Movie", "id": "m1", "title": "Alien", "minutes": 117},
+        {"__typename": "Book", "id": "b2", "title": "Emma"},
+    ]
+    pages = {"b1": 412, "b2": 474}
+    library = GraphQLApp(
+        executable_schema(LIBRARY_SDL, ["Book", "Movie"]),
+        {"media": lambda _info: media, "_entities": lambda _info, representations: []},
+    )
+    pages_app = GraphQLApp(
+        executable_schema(PAGES_SDL, ["Book"]),
+        {
+            "_entities": lambda _info, representations: [
+                {"__typename": "Book", "id": rep["id"], "pages": pages.get(rep["id"])} for rep in representations
+            ]
+        },
+    )
+    with UpstreamServers({"library": library, "pages": pages_app}) as servers:
+        supergraph = compose(
+            [
+                SourceSpec(name=n, protocol=SourceKind.FEDERATION, schema=sdl, url=servers.urls[n])
+                for n, sdl in (("library", LIBRARY_SDL), ("pages", PAGES_SDL))
+            ]
+        )
+        response = await Executor(supergraph, transport).execute(
+            "{ media { __typename title ... on Book { pages } ... on Movie { minutes } } }"
+        )
+        assert response.errors is None
+        assert response.data == {
+            "media": [
+                {"__typename": "Book", "title": "Dune", "pages": 412},
+                {"__typename": "Movie", "title": "Alien", "minutes": 117},
+                {"__typename": "Book", "title": "Emma", "pages": 474},
+            ]
+        }
+        assert pages_app.requests == 1
+        assert pages_app.bodies[0]["variables"]["_loomReps"] == [
+            {"__typename": "Book", "id": "b1"},
+            {"__typename": "Book", "id": "b2"},
+        ]
