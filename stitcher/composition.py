@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +61,7 @@ from graphql import (
     is_specified_scalar_type,
     parse,
     print_ast,
+    print_schema,
     visit,
 )
 from graphql.language.print_string import print_string
@@ -279,7 +280,7 @@ def _rename_field_set(
 def _renamed(subgraph: Subgraph, type_map: dict[str, str], field_map: dict[tuple[str, str], str]) -> Subgraph:
     schema = subgraph.schema
     assert schema is not None
-    document = parse(print_schema_sdl_full(schema))
+    document = parse(print_schema(schema), no_location=True)  # the visitor renames the types and fields
     new_document = visit(document, _Renamer(type_map, field_map))
     assert isinstance(new_document, DocumentNode)
     new_schema = build_ast_schema(new_document, assume_valid_sdl=True)
@@ -359,18 +360,10 @@ def _renamed(subgraph: Subgraph, type_map: dict[str, str], field_map: dict[tuple
     )
 
 
-def print_schema_sdl_full(schema: GraphQLSchema) -> str:
-    """The schema's SDL with root types as named (the transform's visitor renames them)."""
-    from graphql import print_schema
-
-    return print_schema(schema)
-
-
-def _rename_coordinate(coordinate: str, t: object, f: object) -> str:
-    assert callable(t) and callable(f)
+def _rename_coordinate(coordinate: str, t: Callable[[str], str], f: Callable[[str, str], str]) -> str:
     type_name, dot, rest = coordinate.partition(".")
     if not dot:
-        return str(t(type_name))
+        return t(type_name)
     member, paren, arg = rest.partition("(")
     if paren:
         return f"{t(type_name)}.{f(type_name, member)}({arg}"
@@ -943,8 +936,8 @@ def _check_inaccessible(composer: _Composer, definitions: dict[str, list[_Def]])
             if returned in hidden:
                 composer.conflicts.append(
                     f"{coordinate}: returns {returned}, which is @inaccessible in service "
-                    f'"{_hider(definitions, returned)}", but the field is not; mark {coordinate} @inaccessible in '
-                    f'service "{d.sub.name}" too'
+                    f'"{_hider(definitions, returned)}", but the field is not; mark {coordinate} @inaccessible '
+                    f'(or hide it) in service "{d.sub.name}" too'
                 )
                 break
 
