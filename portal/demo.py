@@ -220,6 +220,7 @@ class _Prepared:
     changes: list[Change]
     api_key: str
     products: list[str]
+    new_admin: bool  # the bootstrap admin was created (and its one-time password printed) by this start
 
 
 def _demo_application(session: Session, actor: Actor, settings: Settings) -> Application:
@@ -270,7 +271,7 @@ def prepare_database(settings: Settings, engine: Engine, replicas: Sequence[Repl
     """Migrate, create the bootstrap admin, apply the localized example and issue the demo's API key."""
     migrate(engine)
     with session_scope(engine) as session:
-        ensure_bootstrap_admin(session, settings, out)
+        new_admin = ensure_bootstrap_admin(session, settings, out) is not None
     documents = demo_documents(replicas, max_bytes=settings.auth.max_document_bytes)
     products = [doc.name for doc in documents if doc.kind == "Product"]
     actor = Actor.system("loom-up")
@@ -282,7 +283,7 @@ def prepare_database(settings: Settings, engine: Engine, replicas: Sequence[Repl
             _subscribe(session, actor, application, product)
         issued = _fresh_api_key(session, actor, application)
         session.commit()
-    return _Prepared(changes, issued.secret, products)
+    return _Prepared(changes, issued.secret, products, new_admin)
 
 
 # --- serving ------------------------------------------------------------------------------------------------------
@@ -391,8 +392,12 @@ def _banner(settings: Settings, prepared: _Prepared, replicas: Sequence[Replica]
         "",
         f"Loom demo is up (database {redacted_url(settings.database_url)}).",
         f"  portal      {base}   admin API {base}/api/graphql",
-        f"  sign in     user {admin!r}: the one-time password printed on the first start "
-        "(or LOOM_AUTH_BOOTSTRAP_PASSWORD)",
+        f"  sign in     user {admin!r} with "
+        + (
+            "the one-time password printed above"
+            if prepared.new_admin
+            else "the password printed by the first `loom up` (or LOOM_AUTH_BOOTSTRAP_PASSWORD)"
+        ),
         *[f"  GraphiQL    {base}/products/{name}/graphql" for name in prepared.products],
         f"  API key     {prepared.api_key}",
         f"              application {DEMO_APPLICATION!r}, plan {DEMO_PLAN!r}; shown once, a new one each `loom up`;",

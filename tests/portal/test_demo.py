@@ -1,0 +1,243 @@
+"""``loom up``: the embedded demo as a real process (a temp LOOM_DATA_DIR, a free portal port, the demo services
+on free ports so a running demo never collides), the library example localized onto the demo replicas, and the
+joined result of one query through the gateway across members, loans and catalog."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from sqlmodel import col, select
+
+from portal.db import create_engine_for, session_scope
+from portal.demo import DEMO_APPLICATION, DEMO_PLAN, KUBE_DEMO_PORTS, Replica, demo_documents, plan_replicas
+from portal.demo_services import BOOKS, LIBRARY_EXAMPLE, LOANS, MEMBERS
+from portal.manifests import Service
+from portal.models import Application, Credential, Plan, Product, Subscription, SubscriptionState
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _environment(data_dir: Path) -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("LOOM_")}
+    environment["LOOM_DATA_DIR"] = str(data_dir)
+    return environment
+
+
+def _loom_up(*extra: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "portal.cli", "up", "--port", str(port), "--free-ports", *extra]
+
+
+def _rest_of_line(output: str, label: str) -> str:
+    line = next(line for line in output.splitlines() if line.strip().startswith(label))
+    return line.split(label, 1)[1].strip()
+
+
+def _field(output: str, label: str) -> str:
+    return _rest_of_line(output, label).split()[0]
+
+
+@dataclass(frozen=True)
+class FirstRun:
+    data_dir: Path
+    port: int
+    output: str
+    returncode: int
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> FirstRun:
+    """`loom up --check` on a fresh data directory, run from outside the repository."""
+    root = tmp_path_factory.mktemp("demo")
+    port = _free_port()
+    result = subprocess.run(
+        _loom_up("--check", port=port),
+        cwd=root,
+        env=_environment(root / ".loom"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return FirstRun(root / ".loom", port, result.stdout + result.stderr, result.returncode)
+
+
+def test_check_joins_members_loans_and_catalog_through_the_gateway(first_run: FirstRun) -> None:
+    assert first_run.returncode == 0, first_run.output
+    assert "created the bootstrap admin 'admin' with the one-time password" in first_run.output
+    assert "sign in     user 'admin' with the one-time password printed above" in first_run.output
+    result = json.loads(_rest_of_line(first_run.output, "loom: check:"))
+    assert "errors" not in result
+    data = result["data"]
+    assert data["members"] == [{"id": m["id"], "displayName": m["displayName"], "tier": m["tier"]} for m in MEMBERS]
+    overdue = [(id_, member, isbn) for id_, member, isbn, due, returned in LOANS if due < 0 and not returned]
+    assert [(loan["id"], loan["memberId"], loan["isbn"]) for loan in data["overdueLoans"]] == overdue
+    assert [book["isbn"] for book in data["listBooks"]] == [book["isbn"] for book in BOOKS]
+    dune = next(book for book in data["listBooks"] if book["title"] == "Dune")
+    assert dune["format"] == {"__typename": "Print", "pages": 412}  # the REST oneOf became a union
+    # The joined lines: every overdue loan with its member's name and its book's title.
+    names = {m["id"]: m["displayName"] for m in MEMBERS}
+    titles = {b["isbn"]: b["title"] for b in BOOKS}
+    joined = [line.split("overdue: ", 1)[1] for line in first_run.output.splitlines() if "check: overdue:" in line]
+    assert len(joined) == len(overdue)
+    for line, (_id, member, isbn) in zip(joined, overdue, strict=True):
+        assert line.startswith(names[member]) and repr(titles[isbn]) in line
+    assert "loom: check passed" in first_run.output
+    assert f"GraphiQL    http://127.0.0.1:{first_run.port}/products/library/graphql" in first_run.output
+
+
+def test_the_database_holds_the_localized_example_and_the_demo_subscriptions(first_run: FirstRun) -> None:
+    assert first_run.returncode == 0, first_run.output
+    engine = create_engine_for(f"sqlite:///{first_run.data_dir / 'loom.db'}")
+    try:
+        with session_scope(engine) as session:
+            application = session.exec(select(Application).where(col(Application.name) == DEMO_APPLICATION)).one()
+            rows = session.exec(
+                select(Product.name, Plan.name, Subscription.state)
+                .join(Product, col(Product.id) == col(Subscription.product_id))
+                .join(Plan, col(Plan.id) == col(Subscription.plan_id))
+                .where(col(Subscription.application_id) == application.id)
+            ).all()
+            keys = session.exec(select(Credential).where(col(Credential.application_id) == application.id)).all()
+    finally:
+        engine.dispose()
+    assert sorted(rows) == [
+        ("library", DEMO_PLAN, SubscriptionState.APPROVED),
+        ("library-eu", DEMO_PLAN, SubscriptionState.APPROVED),
+    ]
+    assert [(k.prefix is not None, k.revoked_at is None) for k in keys] == [(True, True)]
+    assert keys[0].secret_hash not in first_run.output  # only the key itself is shown, never its hash
+
+
+def _wait_for(path: Path, text: str, process: subprocess.Popen[bytes], seconds: float = 90) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        output = path.read_text()
+        if text in output:
+            return output
+        assert process.poll() is None, output
+        time.sleep(0.1)
+    raise AssertionError(f"no {text!r} within {seconds} s:\n{path.read_text()}")
+
+
+def _refused(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_a_second_up_keeps_the_state_serves_a_fresh_key_and_stops_on_sigterm(first_run: FirstRun) -> None:
+    assert first_run.returncode == 0, first_run.output
+    old_key = _field(first_run.output, "API key")
+    port = _free_port()
+    log = first_run.data_dir.parent / "second.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            _loom_up(port=port),
+            cwd=first_run.data_dir.parent,
+            env=_environment(first_run.data_dir),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            output = _wait_for(log, "Ctrl-C stops everything.", process)
+            key = _field(output, "API key")
+            url = f"http://127.0.0.1:{port}/products/library/graphql"
+            fields = 'member(id: "m2") { displayName } loan(id: "l3") { isbn } getBook(isbn: "9780262046305") { title }'
+            query = {"query": "{ " + fields + " }"}
+            answer = httpx.post(url, json=query, headers={"x-api-key": key}, timeout=15)
+            stale = httpx.post(url, json=query, headers={"x-api-key": old_key}, timeout=15)
+            replicas = [int(port) for port in re.findall(r" in [a-z-]+: http://127\.0\.0\.1:(\d+) ", output)]
+        finally:
+            process.send_signal(signal.SIGTERM)
+            returncode = process.wait(timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "data": {
+            "member": {"displayName": "Grace Hopper"},
+            "loan": {"isbn": "9780262046305"},
+            "getBook": {"title": "Introduction to Algorithms"},
+        }
+    }
+    assert stale.status_code == 401  # the first run's key was revoked when this run issued its own
+    assert key != old_key
+    assert "created the bootstrap admin" not in output  # the admin exists already
+    assert "sign in     user 'admin' with the password printed by the first `loom up`" in output
+    # The same example again: only the deployments moved (free ports); nothing was created twice.
+    applied = [line for line in output.splitlines() if line.startswith("loom: ") and "/" in line.split()[1]]
+    assert applied and all(line.endswith("updated (deployments)") for line in applied), applied
+    assert returncode == 0, log.read_text()
+    assert "loom: stopping the demo" in log.read_text()
+    assert len(replicas) == 7
+    assert all(_refused(p) for p in [port, *replicas])
+
+
+def test_a_busy_portal_port_is_a_one_line_error(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            _loom_up(port=port),
+            cwd=tmp_path,
+            env=_environment(tmp_path / ".loom"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"loom: error: cannot serve the portal on 127.0.0.1:{port} (Address already in use): "
+        "pass --port with a free port"
+    ]
+    assert not (tmp_path / ".loom").exists()  # nothing was created
+
+
+@pytest.fixture
+def bound() -> Iterator[list[Replica]]:
+    replicas = plan_replicas(free_ports=True)
+    yield replicas
+    for replica in replicas:
+        replica.socket.close()
+
+
+def test_every_deployment_of_the_example_gets_its_own_replica_address(bound: list[Replica]) -> None:
+    documents = demo_documents(bound, max_bytes=1 << 20)
+    services = [doc.resource for doc in documents if isinstance(doc.resource, Service)]
+    example = [
+        doc
+        for path in sorted(LIBRARY_EXAMPLE.glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if isinstance(doc, dict) and doc.get("kind") == "Service"
+    ]
+    expected = [(d["metadata"]["name"], dep["cluster"]) for d in example for dep in d["spec"]["deployments"]]
+    assert [(r.service, r.cluster) for r in bound] == expected
+    addresses = {(s.metadata.name, dep.cluster): dep.address for s in services for dep in s.spec.deployments}
+    assert addresses == {(r.service, r.cluster): r.address for r in bound}
+    assert all(dep.kube is None for s in services for dep in s.spec.deployments)
+    assert len({r.port for r in bound}) == len(bound)
+    # KUBE_DEMO_PORTS names exactly the example's Kubernetes deployments: no stale or missing entry.
+    kube = {
+        (dep["cluster"], dep["kube"]["namespace"], dep["kube"]["service"], dep["kube"]["port"])
+        for d in example
+        for dep in d["spec"]["deployments"]
+        if "kube" in dep
+    }
+    assert kube == set(KUBE_DEMO_PORTS)
