@@ -3,14 +3,22 @@
 Rules, after Apollo Federation v2 where it has one:
 
 * Object and interface types merge by name; entities carry their keys per subgraph.
-* A field resolved by several subgraphs must be ``@shareable`` in every Federation subgraph that resolves it
-  (key fields are shareable); fields of plain GraphQL and OpenAPI sources are shareable except root fields.
-  ``@external`` fields and fields moved away with ``@override`` do not count as resolving.
+* A field resolved by several Federation subgraphs must be ``@shareable`` in each (key fields are shareable);
+  fields of plain GraphQL and OpenAPI sources count as shareable, except root fields, which no plain source
+  shares. ``@external`` fields and fields moved away with ``@override`` do not count as resolving.
+* Every field must be resolvable wherever its type is returned: by that subgraph, or after entity jumps through
+  resolvable keys (``@key`` or merge configuration) that the subgraphs reached so far can provide.
 * Output field types must match up to nullability (the merged field is nullable where any subgraph's is);
   argument and input field types too (the merged one is non-null where any subgraph's is).
 * Arguments and input object fields: the intersection, and a required one missing anywhere is a conflict.
 * Enums: the union of values when only used as output, the intersection when only used as input, else equal.
 * ``@inaccessible`` elements stay in the join info and the supergraph but not in the API schema.
+* Fields an ``@interfaceObject`` adds to interface I become fields of every implementation of I, resolved by the
+  interface object's subgraph (``Supergraph.fields`` lists it although ``Supergraph.types`` of the implementation
+  does not: the planner fetches them through I's key, with ``__typename: I``).
+
+Subgraphs are in product names: transforms rename the schema, keys, field sets, resolvers and REST bindings, and
+``Subgraph.renames`` maps product names back to the upstream's.
 
 Every conflict is collected; :class:`CompositionError` lists them all, each naming both services.
 """
@@ -705,10 +713,13 @@ def _check_sharing(
     field_defs: list[tuple[Subgraph, GraphQLField]],
     joins: list[FieldJoin],
 ) -> None:
+    by_name = {sub.name: (sub, f) for sub, f in field_defs}
     resolving = [j.graph for j in joins if not j.external]
+    if type_name not in ROOT_TYPE_NAMES:
+        # Only Federation subgraphs declare sharing; plain GraphQL and OpenAPI fields are shareable by nature.
+        resolving = [g for g in resolving if by_name[g][0].kind is SourceKind.FEDERATION]
     if len(resolving) < 2:
         return
-    by_name = {sub.name: (sub, f) for sub, f in field_defs}
     not_shareable = [g for g in resolving if not _is_shareable(composer, by_name[g][0], type_name, field_name)]
     if not not_shareable:
         return

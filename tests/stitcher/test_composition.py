@@ -215,6 +215,32 @@ def test_shareable_root_fields_and_plain_value_types_merge() -> None:
     assert [j.graph for j in sg.fields[("Info", "v")]] == ["a", "c"]
 
 
+def test_federation_entity_joined_by_a_plain_service_needs_no_shareable() -> None:
+    catalog = fed(
+        "catalog", 'type Query { top: [Product] } type Product @key(fields: "upc") { upc: String! name: String }'
+    )
+    legacy = plain(
+        "legacy",
+        "type Query { productByUpc(upc: String!): Product } type Product { upc: String! name: String stock: Int }",
+        entities={"Product": EntityConfig(key="upc", operation="productByUpc")},
+    )
+    sg = compose([catalog, legacy])
+    assert sg.types["Product"] == (TypeJoin("catalog", key="upc"), TypeJoin("legacy", key="upc"))
+    assert sg.fields[("Product", "name")] == (FieldJoin("catalog"), FieldJoin("legacy"))
+    assert sg.fields[("Product", "stock")] == (FieldJoin("legacy"),)
+    # a root field is another matter: a plain service's root fields are never shared
+    clash = plain("clash", "type Query { top: [Product] } type Product { upc: String! }")
+    (conflict,) = conflicts_of([catalog, clash])
+    assert conflict.startswith('Query.top: "[Product]" in service')
+
+
+def test_subgraph_warnings_reach_the_supergraph() -> None:
+    a = fed("a", 'type Query { p: P } type P @key(fields: "id") { id: ID! w: Int @external }')
+    b = fed("b", 'type P @key(fields: "id") { id: ID! w: Int }')
+    sg = compose([a, b])
+    assert sg.warnings == ['service "a": P.w is @external but no @key, @requires or @provides uses it']
+
+
 def test_kind_conflict() -> None:
     a = fed("a", "type Query { x: X } type X { id: ID }")
     b = plain("b", "type Query { y(x: X): Int } input X { id: ID }")
