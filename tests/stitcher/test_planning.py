@@ -150,3 +150,34 @@ def test_subscriptions_are_refused_with_a_clear_error() -> None:
     plan(supergraph, "{ a { id } b }")  # plannable
     with pytest.raises(PlanningError, match="no subscription type"):
         plan(supergraph, "subscription { a { id } }")
+
+
+def test_requires_from_a_third_subgraph_waits_for_it() -> None:
+    fed = (
+        'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", '
+        'import: ["@key", "@external", "@requires"])\n'
+    )
+    items = fed + 'type Query { items: [Item!]! } type Item @key(fields: "id") { id: ID! price: Int }'
+    weights = fed + 'type Item @key(fields: "id") { id: ID! weight: Int }'
+    costs = fed + (
+        'type Item @key(fields: "id") { id: ID! price: Int @external weight: Int @external '
+        'cost: Int @requires(fields: "price weight") }'
+    )
+    supergraph = compose(
+        [
+            SourceSpec(name=name, protocol=SourceKind.FEDERATION, schema=sdl, url=f"http://{name}.invalid")
+            for name, sdl in (("items", items), ("weights", weights), ("costs", costs))
+        ]
+    )
+    result = plan(supergraph, "{ items { cost } }")
+    [[root]] = result.stages
+    assert [[child.subgraph for child in stage] for stage in root.stages] == [["weights"], ["costs"]]
+    [[weights_fetch], [costs_fetch]] = root.stages
+    assert "_L_weight: weight" in weights_fetch.query
+    assert costs_fetch.targets["Item"].representation == (
+        ("id", "_L_id"),
+        ("price", "_L_price"),
+        ("weight", "_L_weight"),
+    )
+    # Level by level: the costs fetch comes one level after the weights fetch.
+    assert [[batch.subgraph for batch in level] for level in result.levels] == [["weights"], ["costs"]]
