@@ -144,7 +144,7 @@ class Renames:
 
 @dataclass(slots=True)
 class Subgraph:
-    """One source of a product, in its own (upstream) names."""
+    """One source of a product, in product names (after its transforms); ``renames`` maps them to upstream names."""
 
     name: str
     kind: SourceKind
