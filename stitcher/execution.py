@@ -6,8 +6,9 @@ Hot path, per request, for a document seen before:
    no limit checks (their outcome is cached with the entry, including refusals);
 2. variable coercion (only when the operation declares variables) and a second lookup by the values of the
    variables that ``@skip``/``@include`` use;
-3. the fetch tree: root fetches of one stage in parallel (``asyncio.gather``), mutation root fetches in order,
-   entity fetches after their parent, one request per subgraph per level with duplicate representations removed;
+3. the fetch plan: for queries, root fetches in parallel (``asyncio.gather``), then level by level one request per
+   subgraph (``ExecutionOptions.batch_levels``; otherwise each fetch right after its parent); mutation root fields in
+   order, each with its entity fetches before the next; duplicate representations removed;
    upstream JSON is decoded with orjson and merged into one result tree (upstream selections use the client's
    response keys as aliases, so merging is a dict update);
 4. one recursive pass over precomputed shape tuples builds the client's result: field order, ``__typename``,

@@ -15,8 +15,13 @@ Model:
   (``_L_<name>``) and are dropped when the result is shaped.
 * The :class:`ObjectShape` tree says how to build the client's result from the merged tree: response keys in order,
   nullability (for null propagation), ``__typename`` (product names), and per concrete type for abstract positions.
-* Entity fetches at one position and subgraph are one node (one request per subgraph per level, never N+1); the
-  executor removes duplicate representations.
+* Entity fetches at one position and subgraph are one node (never N+1); the executor removes duplicate
+  representations. For queries, :attr:`QueryPlan.levels` also groups a level's Federation fetches by subgraph into
+  one :class:`FetchBatch` (aliased ``_entities`` fields), so there is one request per subgraph per level even
+  across paths.
+
+Not supported yet: ``@interfaceObject`` entities, compound keys for plain GraphQL/REST entity resolvers (one key
+field is passed to the resolver argument), subscriptions.
 """
 
 from __future__ import annotations
@@ -49,7 +54,6 @@ from graphql import (
     VariableDefinitionNode,
     VariableNode,
     get_named_type,
-    is_abstract_type,
     is_composite_type,
     is_leaf_type,
     parse,
@@ -835,7 +839,3 @@ def _introspection_operation(operation: OperationDefinitionNode, keys: set[str])
         directives=(),
         selection_set=SelectionSetNode(selections=selections),
     )
-
-
-def is_abstract(type_: GraphQLNamedType) -> bool:
-    return is_abstract_type(type_)
