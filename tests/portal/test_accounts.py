@@ -64,27 +64,23 @@ def test_create_user_with_team_role_and_log_in(session: Session, engine: Engine)
     assert event.summary["team"] == "warehouse"
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "error", "message"),
-    [
+def test_create_user_refuses_bad_input(session: Session) -> None:
+    make_team(session, "t")
+    session.commit()
+    cases: list[tuple[dict[str, str], type[Exception], str]] = [
         ({"role": "team-admin"}, Invalid, "pass --team"),
         ({"role": "platform-admin", "team": "t"}, Invalid, "drop --team"),
         ({"role": "team-member", "team": "missing"}, NotFound, "no team named 'missing'"),
         ({"role": "owner"}, Invalid, "unknown role 'owner'"),
         ({"role": "viewer", "name": "Bad Name"}, Invalid, "invalid user name"),
         ({"role": "viewer", "password": "short"}, Invalid, "at least 12 characters"),
-    ],
-)
-def test_create_user_refuses_bad_input(
-    session: Session, kwargs: dict[str, str], error: type[Exception], message: str
-) -> None:
-    make_team(session, "t")
-    session.commit()
-    arguments = {"name": "carol", **kwargs}
-    with pytest.raises(error, match=message):
-        create_user(session, SYSTEM, **arguments)
-    session.rollback()
-    assert session.exec(select(User).where(col(User.name) == arguments["name"])).first() is None
+    ]
+    for kwargs, error, message in cases:
+        arguments = {"name": "carol", **kwargs}
+        with pytest.raises(error, match=message):
+            create_user(session, SYSTEM, **arguments)
+        session.rollback()
+        assert session.exec(select(User).where(col(User.name) == arguments["name"])).first() is None, kwargs
 
 
 def test_duplicate_user_name_is_a_conflict(session: Session) -> None:
