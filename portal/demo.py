@@ -310,14 +310,23 @@ def _server(app: Any, *, quiet: bool) -> _Server:
     return _Server(config)
 
 
-async def _start(server: _Server, sock: socket.socket, what: str) -> asyncio.Task[None]:
-    task = asyncio.create_task(server.serve(sockets=[sock]), name=f"loom-up {what}")
+def _local_url(settings: Settings) -> str:
+    """Where this process reaches its own portal (the public URL may be a proxy in front of it)."""
+    host = settings.server.host
+    host = {"0.0.0.0": _LOOPBACK, "::": "::1", "": _LOOPBACK}.get(host, host)  # noqa: S104 - a comparison
+    return f"http://[{host}]:{settings.server.port}" if ":" in host else f"http://{host}:{settings.server.port}"
+
+
+def _launch(server: _Server, sock: socket.socket, what: str) -> asyncio.Task[None]:
+    return asyncio.create_task(server.serve(sockets=[sock]), name=f"loom-up {what}")
+
+
+async def _started(server: _Server, task: asyncio.Task[None], what: str) -> None:
     while not server.started:
         if task.done():
             exc = task.exception()
             raise DemoError(f"{what} did not start: {exc or 'it stopped during start-up (see the log above)'}")
         await asyncio.sleep(0.02)
-    return task
 
 
 async def _query(client: httpx.AsyncClient, url: str, api_key: str) -> httpx.Response:
@@ -429,24 +438,40 @@ async def _serve(
     portal_task: asyncio.Task[None] | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    body = asyncio.current_task()
+    serving = False  # past start-up and the banner: waiting for a signal or a server to stop
+
+    def on_signal() -> None:
+        if stop.is_set():  # a second Ctrl-C: stop waiting for open connections
+            for server in [*servers, *([portal] if portal is not None else [])]:
+                server.force_exit = True
+            return
+        stop.set()
+        if not serving and body is not None:  # still starting (or checking): abandon that, then stop
+            body.cancel()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # no signal handlers off the main thread
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
     status = 0
     try:
         for replica in replicas:
             server = _server(DEMO_SERVICES[replica.service](), quiet=True)
+            what = f"the {replica.service} replica of {replica.cluster}"
             servers.append(server)
-            tasks.append(await _start(server, replica.socket, f"the {replica.service} replica of {replica.cluster}"))
+            tasks.append(_launch(server, replica.socket, what))
+            await _started(server, tasks[-1], what)
         portal = _server(build_app(settings, engine), quiet=False)
-        portal_task = await _start(portal, portal_socket, "the portal")
-        url = f"{settings.public_url.rstrip('/')}/products/library/graphql"
+        portal_task = _launch(portal, portal_socket, "the portal")
+        await _started(portal, portal_task, "the portal")
+        url = f"{_local_url(settings)}/products/library/graphql"
         async with httpx.AsyncClient(timeout=15.0) as client:
             result = await _wait_until_served(client, url, prepared.api_key)
         print(_banner(settings, prepared, replicas), file=out, flush=True)
         if check:
             status = _check(result, out)
         else:
+            serving = True
             stopped = asyncio.create_task(stop.wait())
             await asyncio.wait([stopped, portal_task, *tasks], return_when=asyncio.FIRST_COMPLETED)
             stopped.cancel()
@@ -454,10 +479,12 @@ async def _serve(
                 status = 1
                 print("loom: error: a demo server stopped unexpectedly; stopping the others", file=sys.stderr)
         print("loom: stopping the demo ...", file=out, flush=True)
+    except asyncio.CancelledError:
+        if not stop.is_set():
+            raise
+        print("loom: interrupted; stopping the demo ...", file=out, flush=True)
+        status = 130
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(sig)
         # The portal (and its gateway) first, so nothing calls a replica that is already gone.
         if portal is not None and portal_task is not None:
             portal.should_exit = True
@@ -466,6 +493,9 @@ async def _serve(
             server.should_exit = True
         if tasks:
             await asyncio.wait(tasks, timeout=10)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
     return status
 
 
