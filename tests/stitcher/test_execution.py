@@ -464,3 +464,40 @@ async def test_interface_across_subgraphs(transport: Any) -> None:
             {"__typename": "Book", "id": "b1"},
             {"__typename": "Book", "id": "b2"},
         ]
+
+
+async def test_mutations_run_in_order_across_subgraphs(transport: Any) -> None:
+    calls: list[str] = []
+
+    def record(name: str) -> Any:
+        def resolve(_info: Any, id: str) -> str:
+            calls.append(f"{name}({id})")
+            return f"{name} {id} #{len(calls)}"
+
+        return resolve
+
+    first = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])\n' + (
+        "type Query { ping: String } type Mutation { borrow(id: ID!): String giveBack(id: ID!): String }"
+    )
+    second = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])\n' + (
+        "type Query { pong: String } type Mutation { notify(id: ID!): String }"
+    )
+    apps = {
+        "loans": GraphQLApp(
+            executable_schema(first, []), {"borrow": record("borrow"), "giveBack": record("giveBack")}, cache=False
+        ),
+        "mail": GraphQLApp(executable_schema(second, []), {"notify": record("notify")}, cache=False),
+    }
+    with UpstreamServers(apps) as servers:
+        supergraph = compose(
+            [
+                SourceSpec(name=n, protocol=SourceKind.FEDERATION, schema=sdl, url=servers.urls[n])
+                for n, sdl in (("loans", first), ("mail", second))
+            ]
+        )
+        response = await Executor(supergraph, transport).execute(
+            'mutation($id: ID!) { a: borrow(id: $id) b: notify(id: $id) c: giveBack(id: "9") }', {"id": "7"}
+        )
+    assert response.operation_type == "mutation"
+    assert response.data == {"a": "borrow 7 #1", "b": "notify 7 #2", "c": "giveBack 9 #3"}
+    assert calls == ["borrow(7)", "notify(7)", "giveBack(9)"]

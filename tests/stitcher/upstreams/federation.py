@@ -132,11 +132,13 @@ type _Service { sdl: String }
 
 def executable_schema(sdl: str, entities: list[str]) -> GraphQLSchema:
     """The subgraph's SDL plus the federation machinery (``_entities``, ``_service``), executable by graphql-core."""
-    extra = _MACHINERY + f"union _Entity = {' | '.join(entities)}\n"
-    if "type Query" in sdl:
-        extra += "extend type Query { _entities(representations: [_Any!]!): [_Entity]! _service: _Service! }\n"
-    else:
-        extra += "type Query { _entities(representations: [_Any!]!): [_Entity]! _service: _Service! }\n"
+    extra = _MACHINERY
+    fields = "_service: _Service!"
+    if entities:
+        extra += f"union _Entity = {' | '.join(entities)}\n"
+        fields = "_entities(representations: [_Any!]!): [_Entity]! " + fields
+    keyword = "extend type Query" if "type Query" in sdl else "type Query"
+    extra += f"{keyword} {{ {fields} }}\n"
     return build_schema(sdl + extra)
 
 
