@@ -41,7 +41,7 @@ from portal.authorization import Actor, Target
 from portal.db import session_scope
 from portal.errors import Invalid, NotFound
 from portal.models import Credential, Product, SigningKey, Subscription, SubscriptionState, utcnow
-from portal.settings import Settings
+from portal.settings import Mode, Settings
 
 __all__ = [
     "ALGORITHMS",
@@ -339,9 +339,14 @@ async def token_endpoint(request: Request) -> Response:
     engine, settings = _state(request)
     form = [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
     query = list(request.query_params.multi_items())
+    # Authlib refuses a token endpoint without TLS (RFC 6749 §3.1), except on loopback. The URI it checks is the
+    # public one (behind a TLS-terminating proxy the ASGI URL is http). Development mode serves plain HTTP on any
+    # interface (containers, demos on a LAN), so there the check is waived.
+    uri = f"{issuer(settings)}{TOKEN_PATH}"
+    if settings.mode is Mode.DEVELOPMENT and uri.startswith("http://"):
+        uri = "https://" + uri.removeprefix("http://")
     try:
-        # The URI Authlib checks for TLS is the public one: behind a TLS-terminating proxy the ASGI URL is http.
-        token_request = _TokenRequest(f"{issuer(settings)}{TOKEN_PATH}", request.headers, query, form)
+        token_request = _TokenRequest(uri, request.headers, query, form)
     except InsecureTransportError as error:
         status, body, headers = error()
         return JSONResponse(dict(body), status_code=status, headers=dict(headers))

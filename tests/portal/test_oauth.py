@@ -14,6 +14,7 @@ from authlib.oauth2.rfc6750.errors import InvalidTokenError
 from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
 from joserfc import jws, jwt
 from joserfc.jwk import KeySet
+from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.applications import Starlette
@@ -25,7 +26,7 @@ from portal.authentication import actor_for_user
 from portal.authorization import Actor
 from portal.errors import Forbidden, Invalid
 from portal.models import AuditEvent, Role, SigningKey, SubscriptionState
-from portal.settings import Settings
+from portal.settings import Mode, ServerSettings, Settings
 from stitcher.credentials import AccessPolicy, JwksCache
 from stitcher.credentials import Unauthenticated as GatewayUnauthenticated
 from stitcher.snapshot import CredentialConfig, OAuthConfig, PlanConfig, Snapshot, SubscriptionConfig
@@ -249,3 +250,28 @@ async def test_the_gateway_accepts_the_tokens_across_a_key_rotation(
     assert jwks.fetches == 2  # the unknown kid made the gateway fetch the JWKS again
     with pytest.raises(GatewayUnauthenticated):
         await policy.authenticate({"authorization": f"Bearer {second[:-4]}AAAA"}, "shop")
+
+
+async def test_outside_development_the_token_endpoint_requires_tls(
+    engine: Engine, settings: Settings, oauth_client: IssuedCredential
+) -> None:
+    def public(url: str, mode: Mode) -> Settings:
+        return settings.model_copy(
+            update={
+                "mode": mode,
+                "auth": settings.auth.model_copy(update={"secret_key": SecretStr("p" * 40)}),
+                "server": ServerSettings(public_url=url),
+            }
+        )
+
+    expected = {
+        ("http://portal.example", Mode.PRODUCTION): (400, "insecure_transport"),
+        ("https://portal.example", Mode.PRODUCTION): (200, None),
+        ("http://127.0.0.1:8080", Mode.PRODUCTION): (200, None),  # loopback needs no TLS
+        ("http://0.0.0.0:8080", Mode.DEVELOPMENT): (200, None),
+    }
+    for (url, mode), (status, error) in expected.items():
+        transport = httpx.ASGITransport(app=build_app(engine, public(url, mode)))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            response = await get_token(client, oauth_client)
+        assert (response.status_code, response.json().get("error")) == (status, error), url
