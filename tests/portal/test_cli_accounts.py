@@ -110,3 +110,12 @@ def test_the_loom_script_migrates_a_fresh_embedded_database(tmp_path: Path) -> N
             assert actor_for_user(session, verify_token(session, token)[0]).platform_admin
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_an_unmigrated_server_database_is_refused(
+    monkeypatch: pytest.MonkeyPatch, postgres_schema_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LOOM_DATABASE_URL", postgres_schema_url)
+    code, lines, err = run(capsys, "users", "create", "eve", "--role", "viewer")
+    assert code == 1 and lines == [] and "run `loom migrate` first" in err
