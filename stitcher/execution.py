@@ -490,6 +490,8 @@ class Executor:
         except UpstreamError as exc:
             code = "UPSTREAM_TIMEOUT" if exc.kind == "timeout" else "UPSTREAM_ERROR"
             return None, [], _failure(f"Subgraph {subgraph.name!r}: {exc}", code, subgraph.name)
+        except Exception as exc:  # a transport outside the contract: still a GraphQL error, never a gateway 500
+            return None, [], _failure(f"Subgraph {subgraph.name!r}: {exc!r}", "UPSTREAM_ERROR", subgraph.name)
         try:
             payload = orjson.loads(response.body)
         except orjson.JSONDecodeError:
@@ -567,9 +569,10 @@ class Executor:
         self, subgraph: Subgraph, root: str, field_name: str, arguments: Mapping[str, Any], run: _Run
     ) -> tuple[Any, dict[str, Any] | None]:
         """One REST request for root field ``root.field_name`` (upstream names); returns (shaped value, failure)."""
-        assert subgraph.schema is not None and subgraph.url is not None
-        root_type = subgraph.schema.get_type(root)
-        assert isinstance(root_type, GraphQLObjectType)
+        root_type = subgraph.schema.get_type(root) if subgraph.schema is not None else None
+        if subgraph.url is None or not isinstance(root_type, GraphQLObjectType) or field_name not in root_type.fields:
+            message = f"Subgraph {subgraph.name!r} has no URL or no REST operation for {root}.{field_name}"
+            return None, _failure(message, "UPSTREAM_ERROR", subgraph.name)
         return_type = root_type.fields[field_name].type
         try:
             request = build_request(subgraph, root, field_name, arguments)
@@ -585,6 +588,8 @@ class Executor:
         except UpstreamError as exc:
             code = "UPSTREAM_TIMEOUT" if exc.kind == "timeout" else "UPSTREAM_ERROR"
             return None, _failure(f"Subgraph {subgraph.name!r}: {exc}", code, subgraph.name)
+        except Exception as exc:  # a transport outside the contract: still a GraphQL error, never a gateway 500
+            return None, _failure(f"Subgraph {subgraph.name!r}: {exc!r}", "UPSTREAM_ERROR", subgraph.name)
         try:
             check_status(response.status, response.body)
             value = shape_result(subgraph, return_type, response.body)

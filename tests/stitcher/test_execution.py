@@ -501,3 +501,22 @@ async def test_mutations_run_in_order_across_subgraphs(transport: Any) -> None:
     assert response.operation_type == "mutation"
     assert response.data == {"a": "borrow 7 #1", "b": "notify 7 #2", "c": "giveBack 9 #3"}
     assert calls == ["borrow(7)", "notify(7)", "giveBack(9)"]
+
+
+class BrokenTransport:
+    """A transport that breaks its contract (raises a bare ValueError): a fake at our own seam, since no real
+    transport does this on purpose. The executor must still answer a GraphQL error, not raise."""
+
+    async def request(self, method: str, url: str, **_: Any) -> Any:
+        raise ValueError(f"cannot send {method} {url}")
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_a_transport_that_raises_gives_a_graphql_error(fed: Supergraph) -> None:
+    response = await Executor(fed, BrokenTransport()).execute("{ me { name } }")
+    assert response.data == {"me": None}
+    assert response.errors is not None
+    assert response.errors[0]["extensions"]["code"] == "UPSTREAM_ERROR"
+    assert "cannot send POST" in response.errors[0]["message"]
