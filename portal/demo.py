@@ -46,14 +46,23 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from portal import manifests
-from portal.accounts import ensure_bootstrap_admin, find_user
+from portal.accounts import ensure_bootstrap_admin
 from portal.applications import IssuedCredential, create_api_key, create_application, revoke_credential
 from portal.audit import audit_scope
 from portal.authorization import Actor
 from portal.db import create_engine_for, migrate, redacted_url, session_scope
 from portal.demo_services import DEMO_SERVICES, LIBRARY_EXAMPLE
 from portal.errors import Invalid, LoomError
-from portal.models import Application, Credential, Product, Subscription, SubscriptionState
+from portal.models import (
+    Application,
+    Credential,
+    Membership,
+    Product,
+    Role,
+    Subscription,
+    SubscriptionState,
+    User,
+)
 from portal.resources import Change, apply
 from portal.server import build_app, server_settings
 from portal.settings import Settings
@@ -68,7 +77,9 @@ __all__ = [
     "DemoError",
     "Replica",
     "demo_documents",
+    "joined_overdue",
     "plan_replicas",
+    "prepare_database",
     "up_command",
 ]
 
@@ -223,8 +234,24 @@ class _Prepared:
     new_admin: bool  # the bootstrap admin was created (and its one-time password printed) by this start
 
 
+def _owner(session: Session, settings: Settings) -> User:
+    """The bootstrap admin, or (when it was renamed or removed) the oldest platform admin."""
+    user = session.exec(select(User).where(col(User.name) == settings.auth.bootstrap_admin)).first()
+    if user is not None:
+        return user
+    admin = session.exec(
+        select(User)
+        .join(Membership, col(Membership.user_id) == col(User.id))
+        .where(col(Membership.role) == Role.PLATFORM_ADMIN)
+        .order_by(col(User.id))
+    ).first()
+    if admin is None:  # ensure_bootstrap_admin made one
+        raise DemoError("the database has no platform admin to own the demo application")
+    return admin
+
+
 def _demo_application(session: Session, actor: Actor, settings: Settings) -> Application:
-    owner = find_user(session, settings.auth.bootstrap_admin)
+    owner = _owner(session, settings)
     existing = session.exec(
         select(Application).where(col(Application.owner_id) == owner.id, col(Application.name) == DEMO_APPLICATION)
     ).first()

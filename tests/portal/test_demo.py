@@ -4,6 +4,7 @@ joined result of one query through the gateway across members, loans and catalog
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -19,13 +20,25 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from portal.db import create_engine_for, session_scope
-from portal.demo import DEMO_APPLICATION, DEMO_PLAN, KUBE_DEMO_PORTS, Replica, demo_documents, plan_replicas
+from portal.demo import (
+    DEMO_APPLICATION,
+    DEMO_PLAN,
+    KUBE_DEMO_PORTS,
+    DemoError,
+    Replica,
+    demo_documents,
+    joined_overdue,
+    plan_replicas,
+    prepare_database,
+)
 from portal.demo_services import BOOKS, LIBRARY_EXAMPLE, LOANS, MEMBERS
 from portal.manifests import Service
-from portal.models import Application, Credential, Plan, Product, Subscription, SubscriptionState
+from portal.models import Application, Credential, Plan, Product, Subscription, SubscriptionState, User
+from portal.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -241,3 +254,42 @@ def test_every_deployment_of_the_example_gets_its_own_replica_address(bound: lis
         if "kube" in dep
     }
     assert kube == set(KUBE_DEMO_PORTS)
+
+
+@pytest.mark.postgres
+def test_preparing_twice_changes_nothing_and_replaces_the_key(
+    settings: Settings, engine: Engine, bound: list[Replica]
+) -> None:
+    """The demo's desired state in-process, on SQLite and PostgreSQL: a second start applies nothing new, reuses
+    the application and its subscriptions, revokes the old key; a renamed bootstrap admin still finds the owner."""
+    first_out, second_out = io.StringIO(), io.StringIO()
+    first = prepare_database(settings, engine, bound, first_out)
+    renamed = settings.model_copy(update={"auth": settings.auth.model_copy(update={"bootstrap_admin": "root"})})
+    second = prepare_database(renamed, engine, bound, second_out)
+    assert first.new_admin and "one-time password" in first_out.getvalue()
+    assert not second.new_admin and second_out.getvalue() == ""
+    assert {c.action for c in first.changes} == {"created"}
+    assert {c.action for c in second.changes} == {"unchanged"}
+    assert first.products == second.products == ["library", "library-eu"]
+    with session_scope(engine) as session:
+        applications = session.exec(select(Application).where(col(Application.name) == DEMO_APPLICATION)).all()
+        assert len(applications) == 1
+        owner = session.get(User, applications[0].owner_id)
+        assert owner is not None and owner.name == "admin"
+        subscriptions = session.exec(select(Subscription)).all()
+        assert sorted(s.state for s in subscriptions) == [SubscriptionState.APPROVED] * 2
+        keys = session.exec(select(Credential).order_by(col(Credential.id))).all()
+        assert [k.revoked_at is not None for k in keys] == [True, False]
+        assert keys[1].prefix is not None and f"_{keys[1].prefix}_" in second.api_key
+
+
+def test_a_loan_that_joins_nothing_fails_the_check() -> None:
+    data = {
+        "members": [{"id": "m1", "displayName": "Ada", "tier": "PATRON"}],
+        "listBooks": [{"isbn": "1", "title": "One"}],
+        "overdueLoans": [{"id": "l1", "memberId": "m1", "isbn": "1", "dueOn": "2026-01-01"}],
+    }
+    assert joined_overdue(data) == ["Ada (PATRON): 'One' was due 2026-01-01"]
+    data["overdueLoans"].append({"id": "l2", "memberId": "m9", "isbn": "1", "dueOn": "2026-01-02"})
+    with pytest.raises(DemoError, match="loan l2 refers to an unknown member or book"):
+        joined_overdue(data)
