@@ -439,6 +439,8 @@ def _banner(settings: Settings, prepared: _Prepared, replicas: Sequence[Replica]
         f"              application {DEMO_APPLICATION!r}, plan {DEMO_PLAN!r}; shown once, a new one each `loom up`;",
         '              in GraphiQL add the header {"x-api-key": "..."}',
         f"  try         {curl}",
+        f"  REST        {base}/products/library/rest/catalog/books (the catalog passed through; same API key)",
+        f"  OpenAPI     {base}/products/library/openapi.json",
         *[
             f"  {'services' if i == 0 else '':<11} {r.service} in {r.cluster}: {r.address} (for {r.stands_for})"
             for i, r in enumerate(replicas)

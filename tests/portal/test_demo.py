@@ -177,6 +177,7 @@ def test_a_second_up_keeps_the_state_serves_a_fresh_key_and_stops_on_sigterm(fir
             query = {"query": "{ " + fields + " }"}
             answer = httpx.post(url, json=query, headers={"x-api-key": key}, timeout=15)
             stale = httpx.post(url, json=query, headers={"x-api-key": old_key}, timeout=15)
+            rest = httpx.get(_field(output, "REST") + "/9780553293357", headers={"x-api-key": key}, timeout=15)
             replicas = [int(port) for port in re.findall(r" in [a-z-]+: http://127\.0\.0\.1:(\d+) ", output)]
         finally:
             process.send_signal(signal.SIGTERM)
@@ -189,6 +190,7 @@ def test_a_second_up_keeps_the_state_serves_a_fresh_key_and_stops_on_sigterm(fir
             "getBook": {"title": "Introduction to Algorithms"},
         }
     }
+    assert (rest.status_code, rest.json()["title"]) == (200, "Foundation")  # the catalog, passed through
     assert stale.status_code == 401  # the first run's key was revoked when this run issued its own
     assert key != old_key
     assert "created the bootstrap admin" not in output  # the admin exists already
