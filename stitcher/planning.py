@@ -548,10 +548,11 @@ class _Planner:
                 if not isinstance(selection_node, FieldNode):
                     continue
                 field_name = selection_node.name.value
-                needed.append((field_name, INTERNAL_PREFIX + field_name))
-                dependencies.extend(
-                    self.plan_internal(parent_node, source, parent, selection_node, source_selection, path)
+                before, read_key = self.plan_internal(
+                    parent_node, source, parent, selection_node, source_selection, path
                 )
+                needed.append((field_name, read_key))
+                dependencies.extend(before)
         representation = tuple(dict.fromkeys(needed))
         dependency_ids = frozenset(id(d) for d in dependencies)
         registry_key = (id(parent_node), tuple(step[0] for step in path), target, dependency_ids)
@@ -596,9 +597,10 @@ class _Planner:
         node: FieldNode,
         selection: Selection,
         path: tuple[tuple[str, frozenset[str] | None], ...],
-    ) -> list[FetchNode]:
-        """Fetch a key or @requires field into the source object under an internal alias; returns the fetches that
-        must run first when the source subgraph cannot resolve it itself."""
+    ) -> tuple[list[FetchNode], str]:
+        """Fetch a key or @requires field into the source object under an internal alias. Returns the fetches that
+        must run first (when the source subgraph cannot resolve it itself) and the key to read it from (the client's
+        own field when it selected the very same leaf, so it is not fetched twice)."""
         name = node.name.value
         alias = INTERNAL_PREFIX + name
         definition = parent.fields.get(name)
@@ -617,15 +619,17 @@ class _Planner:
             before = list(parent_node.children)
             placeholder: list[ShapeField] = []
             self.plan_entity(parent_node, source, owner, parent, group, selection, path, path, placeholder)
-            # The entity fetch used alias == response key; rename its selection field to the internal alias.
-            return [child for child in parent_node.children if child not in before] or [
-                child for child in parent_node.children if child.subgraph == owner and child.path == path
-            ]
+            created = [child for child in parent_node.children if child not in before]
+            return created or [c for c in parent_node.children if c.subgraph == owner and c.path == path], alias
         upstream = self.upstream_field(source, parent.name, name)
+        if node.selection_set is None:
+            client = selection.fields.get(name)
+            if client is not None and client.name == upstream and not client.arguments and client.selection is None:
+                return [], name
         item = selection.field(alias, upstream, "", node.selection_set is not None)
         if node.selection_set is not None and item.selection is not None:
             _copy_plain(node.selection_set, item.selection)
-        return []
+        return [], alias
 
 
 def _copy_plain(selection_set: SelectionSetNode, into: Selection) -> None:

@@ -181,3 +181,10 @@ def test_requires_from_a_third_subgraph_waits_for_it() -> None:
     )
     # Level by level: the costs fetch comes one level after the weights fetch.
     assert [[batch.subgraph for batch in level] for level in result.levels] == [["weights"], ["costs"]]
+
+
+def test_a_key_the_client_selected_is_not_fetched_twice(shop: Supergraph) -> None:
+    [[root]] = plan(shop, "{ topProducts { upc price inStock shippingEstimate } }").stages
+    assert root.query == "query{topProducts{upc price _L_weight: weight}}"
+    [[inventory]] = root.stages
+    assert inventory.targets["Product"].representation == (("upc", "upc"), ("price", "price"), ("weight", "_L_weight"))
