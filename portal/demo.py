@@ -75,6 +75,7 @@ __all__ = [
     "DEMO_PLAN",
     "KUBE_DEMO_PORTS",
     "DemoError",
+    "DemoState",
     "Replica",
     "demo_documents",
     "joined_overdue",
@@ -227,7 +228,9 @@ def demo_documents(replicas: Sequence[Replica], *, max_bytes: int) -> list[manif
 
 
 @dataclass(frozen=True)
-class _Prepared:
+class DemoState:
+    """What preparing the database did: the apply's changes, the fresh API key (its only copy) and the products."""
+
     changes: list[Change]
     api_key: str
     products: list[str]
@@ -294,7 +297,7 @@ def _fresh_api_key(session: Session, actor: Actor, application: Application) -> 
     return create_api_key(session, actor, application, name=_KEY_NAME)
 
 
-def prepare_database(settings: Settings, engine: Engine, replicas: Sequence[Replica], out: TextIO) -> _Prepared:
+def prepare_database(settings: Settings, engine: Engine, replicas: Sequence[Replica], out: TextIO) -> DemoState:
     """Migrate, create the bootstrap admin, apply the localized example and issue the demo's API key."""
     migrate(engine)
     with session_scope(engine) as session:
@@ -310,7 +313,7 @@ def prepare_database(settings: Settings, engine: Engine, replicas: Sequence[Repl
             _subscribe(session, actor, application, product)
         issued = _fresh_api_key(session, actor, application)
         session.commit()
-    return _Prepared(changes, issued.secret, products, new_admin)
+    return DemoState(changes, issued.secret, products, new_admin)
 
 
 # --- serving ------------------------------------------------------------------------------------------------------
@@ -415,7 +418,7 @@ def _check(result: Mapping[str, Any], out: TextIO) -> int:
     return 0
 
 
-def _banner(settings: Settings, prepared: _Prepared, replicas: Sequence[Replica]) -> str:
+def _banner(settings: Settings, prepared: DemoState, replicas: Sequence[Replica]) -> str:
     base = settings.public_url.rstrip("/")
     product_url = f"{base}/products/library/graphql"
     body = json.dumps({"query": "{ members { id displayName } overdueLoans { memberId isbn dueOn } }"})
@@ -458,7 +461,7 @@ async def _serve(
     replicas: Sequence[Replica],
     *,
     check: bool,
-    prepared: _Prepared,
+    prepared: DemoState,
     out: TextIO,
 ) -> int:
     servers: list[_Server] = []
