@@ -520,3 +520,12 @@ async def test_a_transport_that_raises_gives_a_graphql_error(fed: Supergraph) ->
     assert response.errors is not None
     assert response.errors[0]["extensions"]["code"] == "UPSTREAM_ERROR"
     assert "cannot send POST" in response.errors[0]["message"]
+
+
+async def test_configured_client_headers_are_forwarded(shop: ShopUpstreams, fed: Supergraph, transport: Any) -> None:
+    executor = Executor(fed, transport, ExecutionOptions(forward_headers=("x-request-id",)))
+    await executor.execute("{ me { name } }", headers={"x-request-id": "req-42", "authorization": "Bearer secret"})
+    sent = shop.apps["fed-accounts"].headers[-1]
+    assert sent["x-request-id"] == "req-42"
+    assert "authorization" not in sent  # only what the gateway is told to forward
+    assert sent["content-type"] == "application/json"

@@ -42,6 +42,7 @@ class GraphQLApp:
         self.cache: dict[bytes, bytes] | None = {} if cache else None
         self.requests = 0
         self.bodies: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -58,6 +59,7 @@ class GraphQLApp:
         self.requests += 1
         request = orjson.loads(body) if body else {}
         self.bodies.append(request)
+        self.headers.append({k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]})
         cached = self.cache.get(body) if self.cache is not None else None
         if cached is None:
             cached = await self.run(request)
