@@ -311,8 +311,8 @@ class Executor:
         headers: Mapping[str, str] | None = None,
     ) -> ExecutionResponse:
         entry = self._document(document, operation_name)
-        if entry.errors is not None:
-            return ExecutionResponse(None, entry.errors, True, entry.operation_type)
+        if entry.errors is not None:  # cached refusal: a copy, so a caller that edits it cannot alter the cache
+            return ExecutionResponse(None, [dict(e) for e in entry.errors], True, entry.operation_type)
         operation = entry.operation
         assert operation is not None
         raw: Mapping[str, Any] = variables if variables is not None else {}
@@ -328,7 +328,7 @@ class Executor:
             coerced = getattr(result, "coerced", variable_values)  # graphql-core 3.3: VariableValues; 3.2: a dict
         plan = self._plan(entry, coerced)
         if isinstance(plan, list):
-            return ExecutionResponse(None, plan, True, entry.operation_type)
+            return ExecutionResponse(None, [dict(e) for e in plan], True, entry.operation_type)
         run = _Run(self, raw, coerced)
         run.variable_values = variable_values
         if headers is not None and self.options.forward_headers:
