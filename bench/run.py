@@ -111,9 +111,11 @@ def ensure_tools() -> None:
 
 
 @contextlib.contextmanager
-def process(cmd: list[str], *, cwd: Path = ROOT, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def process(
+    cmd: list[str], *, cwd: Path = ROOT, log: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env)
         try:
             yield proc
         finally:
@@ -186,17 +188,21 @@ def parse_wrk(out: str) -> tuple[float, int, float, float, int]:
 
 
 def gateway_commands(supergraph: Path, port: int) -> dict[str, tuple[list[str], Path]]:
+    """How each gateway is started; every one serves ``supergraph`` on ``port`` with one worker."""
     hive = str(BENCH / "node_modules" / ".bin" / "hive-gateway")
+
+    def hive_cmd(config: str) -> list[str]:
+        # -c names the config explicitly: hive-gateway only looks for gateway.{ts,mjs,...} in its cwd.
+        config_path = str(BENCH / "gateways" / config / "gateway.mjs")
+        return [hive, "supergraph", str(supergraph), "-c", config_path, "--fork", "1", "--port", str(port)]
+
     return {
         "loom": (
             [str(ROOT / ".venv" / "bin" / "loom"), "gateway", "--supergraph", str(supergraph), "--port", str(port)],
             ROOT,
         ),
-        "hive-gateway": ([hive, "supergraph", str(supergraph), "--port", str(port)], BENCH / "gateways" / "hive"),
-        "hive-gateway-rust-planner": (
-            [hive, "supergraph", str(supergraph), "--port", str(port)],
-            BENCH / "gateways" / "hive-rust",
-        ),
+        "hive-gateway": (hive_cmd("hive"), BENCH),
+        "hive-gateway-rust-planner": (hive_cmd("hive-rust"), BENCH),
         "apollo-gateway": (["node", str(BENCH / "gateways" / "apollo.mjs"), str(supergraph), str(port)], BENCH),
     }
 
@@ -222,18 +228,16 @@ def main() -> int:
     env_note = f"taskset: gateway core 0; wrk -t1 -c{args.connections} and subgraphs core 1"
     with process(["taskset", "-c", "1", "node", str(BENCH / "subgraphs.mjs"), str(base)], log=work / "subgraphs.log"):
         time.sleep(1.0)
-        for name, (cmd, cwd) in gateway_commands(supergraph, 0).items():
+        for name in gateway_commands(supergraph, 0):
             if args.only and name not in args.only:
                 continue
             port = free_port()
-            cmd = [
-                "taskset",
-                "-c",
-                "0",
-                *[str(port) if c == "0" and i == len(cmd) - 1 else c for i, c in enumerate(cmd)],
-            ]
+            gateway_cmd, cwd = gateway_commands(supergraph, port)[name]
+            cmd = ["taskset", "-c", "0", *gateway_cmd]
             url = f"http://127.0.0.1:{port}/graphql"
-            with process(cmd, cwd=cwd, log=work / f"{name}.log"):
+            # Every gateway logs errors only: Loom's per-request access log is off like the peers' ones.
+            env = {**os.environ, "LOOM_GATEWAY_ACCESS_LOG": "false", "NODE_ENV": "production"}
+            with process(cmd, cwd=cwd, log=work / f"{name}.log", env=env):
                 wait_ready(url)
                 check_bodies(url)
                 run_wrk(url, args.warmup, args.connections)
