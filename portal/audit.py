@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from portal.authorization import Actor, Target, authorize
-from portal.errors import LoomError
+from portal.errors import Forbidden, LoomError, Unauthenticated
 from portal.models import AuditEvent
 from portal.models import AuditOutcome as Outcome
 
@@ -33,6 +33,7 @@ __all__ = [
     "authorize_and_audit",
     "current_request_id",
     "current_via",
+    "denials_audited",
     "denials_recorded",
     "record",
     "record_denied",
@@ -56,9 +57,26 @@ _denials_recorded: ContextVar[int] = ContextVar("loom_audit_denials", default=0)
 
 
 def denials_recorded() -> int:
-    """How many denials this context has recorded so far: a caller compares before and after a service call to
-    record a refusal that the service raised without auditing it (a safety net, so no denial goes unrecorded)."""
+    """How many denials this context has recorded so far (``denials_audited`` compares before and after a block)."""
     return _denials_recorded.get()
+
+
+@contextlib.contextmanager
+def denials_audited(
+    session: Session, actor: Actor, action: str, target_kind: str, target_name: str = ""
+) -> Iterator[None]:
+    """Record a refusal (``Forbidden`` / ``Unauthenticated``) that leaves the block without an audit event of its own.
+
+    Service functions wrap checks that refuse outside ``authorize_and_audit`` (a team placement, a lookup scoped to
+    the caller) in this, so every denial is recorded whichever channel (API, ``apply``, CLI, UI) called them.
+    """
+    before = denials_recorded()
+    try:
+        yield
+    except (Forbidden, Unauthenticated) as exc:
+        if denials_recorded() == before:
+            record_denied(session, actor, action, target_kind, target_name, reason=str(exc))
+        raise
 
 
 @contextlib.contextmanager

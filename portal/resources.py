@@ -26,7 +26,7 @@ import yaml
 from sqlmodel import Session, col, select
 
 from portal import manifests as m
-from portal.audit import audit_scope, record, record_denied
+from portal.audit import audit_scope, denials_audited, record, record_denied
 from portal.authorization import Actor, Target, authorize, check_placement
 from portal.composer import CompositionFailed, compose_specs, composition_available, print_product, source_spec
 from portal.db import bump_generation
@@ -399,7 +399,17 @@ def apply(
     Returns one :class:`Change` per document (created, updated or unchanged). With ``dry_run`` nothing is written.
     ``force`` lets a team admin of a published product (or a platform admin) publish a change that breaks its
     composition; the forced publish is audited. Raises :class:`LoomError` subclasses naming the document and field.
+
+    Every refusal is audited here, whichever channel called (the API, ``loom apply``, the UI): authorization and a
+    forced publish in ``_authorize``, a team placement per document, anything else under ``resources.apply``.
     """
+    with denials_audited(session, actor, "resources.apply", "resource"):
+        return _apply(session, actor, documents, dry_run=dry_run, force=force)
+
+
+def _apply(
+    session: Session, actor: Actor, documents: Sequence[m.Document], *, dry_run: bool, force: bool
+) -> list[Change]:
     _check_duplicates(documents)
     ordered = sorted(documents, key=lambda d: _ORDER[d.kind])
     world = _World.load(session, ordered)
@@ -408,7 +418,11 @@ def apply(
         _authorize_document(session, actor, world, doc)
     ordered = _introspected(world, ordered)  # only after authorization: no fetch on behalf of a stranger
     world.docs = {(d.kind, d.name): d for d in ordered}
-    pending = [_check(session, world, doc) for doc in ordered]
+    pending: list[_Pending] = []
+    for doc in ordered:
+        # A placement refusal is a denial of this document's action (the same for every actor, an admin included).
+        with denials_audited(session, actor, ACTIONS[doc.kind], doc.kind.lower(), doc.name):
+            pending.append(_check(session, world, doc))
     forced = _check_compositions(session, actor, world, pending, force=force)
     if dry_run:
         return [p.change for p in pending]
@@ -1146,6 +1160,11 @@ def render(resources: Sequence[Mapping[str, Any]], output: str) -> str:
 def delete(session: Session, actor: Actor, kind: str, name: str) -> Change:
     """Delete one resource; refused with :class:`Conflict` while something still refers to it."""
     kind = canonical_kind(kind)
+    with denials_audited(session, actor, f"{kind.lower()}.delete", kind.lower(), name):
+        return _delete(session, actor, kind, name)
+
+
+def _delete(session: Session, actor: Actor, kind: str, name: str) -> Change:
     model: Any = {"Cluster": Cluster, "Team": Team, "Plan": Plan, "Service": Service, "Product": Product}[kind]
     row = session.exec(select(model).where(col(model.name) == name)).first()
     team: str | None = None

@@ -16,10 +16,10 @@ import anyio.to_thread
 from sqlmodel import Session
 from starlette.requests import Request
 
-from portal.audit import audit_scope, denials_recorded, record_denied
+from portal.audit import audit_scope, record_denied
 from portal.authorization import Actor
 from portal.db import session_scope
-from portal.errors import Forbidden, Unauthenticated
+from portal.errors import Unauthenticated
 from portal.settings import Settings
 
 if TYPE_CHECKING:
@@ -86,12 +86,7 @@ async def run_mutation(
             if refusal is not None:
                 record_denied(session, Actor.anonymous(), action, target_kind, "", reason=refusal.message)
                 raise refusal
-            before = denials_recorded()
-            try:
-                return work(session, ctx.actor)
-            except (Forbidden, Unauthenticated) as exc:
-                if denials_recorded() == before:  # refused without an audit event: record it here
-                    record_denied(session, ctx.actor, action, target_kind, "", reason=str(exc))
-                raise
+            # The service layer audits its own refusals (``portal.audit.denials_audited``), whichever channel calls.
+            return work(session, ctx.actor)
 
     return await anyio.to_thread.run_sync(in_thread)

@@ -86,6 +86,26 @@ def test_bad_document_exits_non_zero_naming_the_field(
     assert code == 1 and "unknown kind 'gadgets'" in err
 
 
+def test_local_apply_audits_a_placement_refusal(
+    local_db: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``loom apply`` without ``--server`` acts as a platform admin, and placements bind it too: the refusal is in
+    the audit log (channel ``apply``), and nothing else changed."""
+    shutil.copytree(LIBRARY, tmp_path / "lib")
+    services = tmp_path / "lib" / "services.yaml"
+    services.write_text(services.read_text().replace("namespace: library", "namespace: finance", 1))
+    code, out, err = loom(capsys, "apply", "-f", str(tmp_path / "lib"))
+    assert code == 1 and out == ""
+    assert "is not granted namespace 'finance'" in err
+    with Session(local_db) as session:
+        assert session.exec(select(Cluster)).all() == []
+        events = session.exec(select(AuditEvent)).all()
+    assert [(e.actor, e.action, e.outcome.value, e.via) for e in events] == [
+        ("loom-apply", "service.publish", "denied", "apply")
+    ]
+    assert "not granted namespace 'finance'" in events[0].summary["reason"]
+
+
 @pytest.fixture
 def portal_url(engine: Engine, settings: Settings) -> Iterator[str]:
     """The real portal app served by uvicorn on a free loopback port, on this test's database."""
