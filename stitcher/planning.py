@@ -20,8 +20,13 @@ Model:
   one :class:`FetchBatch` (aliased ``_entities`` fields), so there is one request per subgraph per level even
   across paths.
 
-Not supported yet: ``@interfaceObject`` entities, compound keys for plain GraphQL/REST entity resolvers (one key
-field is passed to the resolver argument), subscriptions.
+``@interfaceObject``: a subgraph that defines interface ``I`` as an object type resolves the fields it adds for every
+implementation of ``I``; the planner fetches them through ``I``'s key with ``__typename: "I"`` in the
+representation (Apollo's semantics), and the results merge into the implementation's objects. Fields whose type is
+the interface object itself, returned by that subgraph, are not supported yet (the concrete type would first have
+to be fetched from the interface's own subgraph).
+
+Not supported: subscriptions.
 """
 
 from __future__ import annotations
@@ -482,6 +487,12 @@ class _Planner:
             shape.fields = self.plan_object(node, subgraph, named, fields, selection, path, provided, path)
             return shape
         assert isinstance(named, GraphQLAbstractType)
+        if named.name in self.sg.subgraphs[subgraph].interface_objects:
+            raise PlanningError(
+                f"Subgraph {subgraph!r} returns {named.name} as an @interfaceObject here; fields of type {named.name} "
+                f"served by the interface object's subgraph are not supported yet (select them through a field of "
+                f"the subgraph that defines the interface {named.name})"
+            )
         selection.typename = True
         shape = ObjectShape(None)
         for possible in self.schema.get_possible_types(named):
@@ -495,8 +506,22 @@ class _Planner:
             )
         return shape
 
-    def choose_key(self, source: str, target: str, type_name: str) -> str | None:
-        keys = [j.key for j in self.sg.types.get(type_name, ()) if j.graph == target and j.key and j.resolvable]
+    def interface_object(self, target: str, parent: GraphQLObjectType) -> str | None:
+        """The interface of ``parent`` that ``target`` defines as an ``@interfaceObject`` (it resolves ``parent``'s
+        fields through that interface's key, with ``__typename`` the interface), or None."""
+        if self.defines(target, parent.name):
+            return None
+        for interface in parent.interfaces:
+            name: str = interface.name
+            if any(j.graph == target and j.is_interface_object for j in self.sg.types.get(name, ())):
+                return name
+        return None
+
+    def choose_key(self, source: str, target: str, type_name: str, key_type: str | None = None) -> str | None:
+        """A resolvable key of ``key_type`` (default ``type_name``) in ``target``, preferably one whose fields
+        ``source`` resolves itself on ``type_name``."""
+        joins = self.sg.types.get(key_type or type_name, ())
+        keys = [j.key for j in joins if j.graph == target and j.key and j.resolvable]
         if not keys:
             return None
         for key in keys:
@@ -526,8 +551,9 @@ class _Planner:
             subgraph.renames.upstream_type(parent.name)
         )
         needed: list[tuple[str, str]] = []  # (representation name, field set to fetch into the source object)
+        interface = self.interface_object(target, parent) if subgraph.kind is SourceKind.FEDERATION else None
         if subgraph.kind is SourceKind.FEDERATION or resolver is None:
-            key = self.choose_key(source, target, parent.name)
+            key = self.choose_key(source, target, parent.name, interface)
             if key is None:
                 raise PlanningError(
                     f"{parent.name} fields {sorted(group)} live in subgraph {target!r}, which has no resolvable key "
@@ -574,7 +600,8 @@ class _Planner:
                 argument_type = _resolver_argument_type(subgraph, resolver)
             entity_target = EntityTarget(
                 parent.name,
-                self.upstream_type(target, parent.name),
+                # An @interfaceObject is asked for with the interface's name as __typename (Apollo's semantics).
+                self.upstream_type(target, interface or parent.name),
                 representation,
                 Selection(),
                 resolver if subgraph.kind is not SourceKind.FEDERATION else None,
@@ -688,7 +715,10 @@ def _finish(node: FetchNode, planner: _Planner) -> None:
             head = node.operation if not definitions else f"{node.operation}({node.variable_definitions})"
             node.query = head + node.selection.print()
         elif subgraph.kind is SourceKind.FEDERATION:
-            fragments = " ".join(f"... on {t.upstream_type}{t.selection.print()}" for t in node.targets.values())
+            # Implementations resolved through one @interfaceObject print the same fragment: send it once.
+            fragments = " ".join(
+                dict.fromkeys(f"... on {t.upstream_type}{t.selection.print()}" for t in node.targets.values())
+            )
             extra = f", {node.variable_definitions}" if definitions else ""
             node.entities_selection = f"{{{fragments}}}"
             node.query = (
