@@ -27,9 +27,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlmodel import Session, col, select
 
-from portal.audit import authorize_and_audit, record
+from portal.audit import authorize_and_audit, record, record_denied
 from portal.authorization import Actor, Target
-from portal.errors import Conflict, Invalid, NotFound, Unauthenticated
+from portal.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from portal.models import Membership, PersonalAccessToken, Role, Team, User, utcnow
 from portal.settings import Settings
 
@@ -37,13 +37,16 @@ __all__ = [
     "TOKEN_PREFIX",
     "IssuedToken",
     "authenticate_password",
+    "change_password",
     "create_token",
     "create_user",
     "ensure_bootstrap_admin",
     "find_user",
     "hash_password",
     "list_tokens",
+    "remove_membership",
     "revoke_token",
+    "set_membership",
     "tokens_command",
     "users_command",
     "verify_password",
@@ -145,6 +148,57 @@ def create_user(
     return user
 
 
+# --- team membership ---------------------------------------------------------------------------------------------
+
+_TEAM_ROLES = (Role.TEAM_ADMIN, Role.TEAM_MEMBER, Role.VIEWER)
+
+
+def _team_role(role: Role | str) -> Role:
+    parsed = next((r for r in _TEAM_ROLES if r.value == str(role)), None)
+    if parsed is None:
+        allowed = ", ".join(r.value for r in _TEAM_ROLES)
+        raise Invalid(f"{str(role)!r} is not a team role: use one of {allowed}", path="role")
+    return parsed
+
+
+def _memberships(session: Session, user: User, team: Team) -> list[Membership]:
+    return list(
+        session.exec(select(Membership).where(col(Membership.user_id) == user.id, col(Membership.team_id) == team.id))
+    )
+
+
+def set_membership(session: Session, actor: Actor, user: str, team: str, role: Role | str) -> User:
+    """Give ``user`` exactly ``role`` in ``team``, replacing any role they had there (a team admin of the team, or a
+    platform admin). Flushes, does not commit."""
+    wanted = _team_role(role)
+    user_row = find_user(session, user)
+    team_row = _find_team(session, team)
+    target = Target("membership", f"{user}@{team}", team=team)
+    authorize_and_audit(session, actor, "membership.apply", target, {"user": user, "team": team, "role": wanted.value})
+    for old in _memberships(session, user_row, team_row):
+        session.delete(old)
+    session.flush()
+    assert user_row.id is not None and team_row.id is not None
+    session.add(Membership(user_id=user_row.id, team_id=team_row.id, role=wanted))
+    session.flush()
+    return user_row
+
+
+def remove_membership(session: Session, actor: Actor, user: str, team: str) -> User:
+    """Remove every role ``user`` has in ``team``. Flushes, does not commit."""
+    user_row = find_user(session, user)
+    team_row = _find_team(session, team)
+    target = Target("membership", f"{user}@{team}", team=team)
+    authorize_and_audit(session, actor, "membership.delete", target, {"user": user, "team": team})
+    rows = _memberships(session, user_row, team_row)
+    if not rows:
+        raise NotFound(f"user {user!r} is not a member of team {team!r}")
+    for row in rows:
+        session.delete(row)
+    session.flush()
+    return user_row
+
+
 def authenticate_password(session: Session, name: str, password: str, *, now: datetime | None = None) -> User:
     """The active local user ``name`` whose password is ``password``; ``Unauthenticated`` otherwise.
 
@@ -161,6 +215,36 @@ def authenticate_password(session: Session, name: str, password: str, *, now: da
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = now or utcnow()
+    session.add(user)
+    session.flush()
+    return user
+
+
+def change_password(
+    session: Session, actor: Actor, user: User, new_password: str, *, current_password: str | None = None
+) -> User:
+    """Set ``user``'s local password: their own (``current_password`` must match), or anyone's for a platform admin
+    (a reset, no current password). Audited, denials too; no password reaches the log. Flushes, does not commit.
+
+    A user without a local password (an OIDC or token-only account) cannot set one themselves: a platform admin
+    sets the first one, so a stolen token cannot turn into a lasting password login.
+    """
+    assert user.id is not None
+    own = actor.user_id == user.id
+    summary = {"user": user.name, "reset": not own}
+    target = Target("user", user.name, owner_user_id=user.id)
+    authorize_and_audit(session, actor, "user.password", target, summary)
+    if own:
+        refusal = None
+        if user.password_hash is None:
+            refusal = f"user {user.name!r} has no local password to change; ask a platform admin to set one"
+        elif current_password is None or not verify_password(user.password_hash, current_password):
+            refusal = "the current password is wrong: pass the password you log in with now as currentPassword"
+        if refusal is not None:
+            record_denied(session, actor, "user.password", "user", user.name, summary, reason=refusal)
+            raise Forbidden(refusal)
+    _check_password_strength(new_password)
+    user.password_hash = hash_password(new_password)
     session.add(user)
     session.flush()
     return user

@@ -153,6 +153,8 @@ _RULES: dict[str, Rule] = {
     "plan.delete": Rule("delete a plan"),
     "user.create": Rule("create a user"),
     "user.delete": Rule("delete a user"),
+    # A local account's password: one's own (a viewer too), or a platform admin resets anyone's.
+    "user.password": Rule("change a local account's password", owner=True, write=False),
     "signing_key.rotate": Rule("rotate the OAuth2 signing key"),
     "sync.trigger": Rule("ask the sync worker to reconcile a cluster now"),
     # Team membership: a team admin manages their own team's members.

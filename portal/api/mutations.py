@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import strawberry
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -19,9 +19,8 @@ from portal import accounts, applications, subscriptions
 from portal import models as m
 from portal.api import types as t
 from portal.api.context import Context, run_mutation
-from portal.audit import authorize_and_audit
-from portal.authorization import Actor, Target
-from portal.errors import Invalid, NotFound
+from portal.authorization import Actor
+from portal.errors import Invalid
 
 __all__ = ["MUTATION_ACTIONS", "Mutation"]
 
@@ -31,6 +30,7 @@ MUTATION_ACTIONS: Mapping[str, tuple[str, ...]] = {
     "createUser": ("user.create", "token.create"),
     "setMembership": ("membership.apply",),
     "removeMembership": ("membership.delete",),
+    "changePassword": ("user.password",),
     "createToken": ("token.create",),
     "revokeToken": ("token.revoke",),
     "createApplication": ("application.create",),
@@ -45,66 +45,6 @@ MUTATION_ACTIONS: Mapping[str, tuple[str, ...]] = {
     "retireSigningKey": ("signing_key.rotate",),
 }
 """GraphQL mutation -> the authorization actions it may perform (``apply``: per document kind)."""
-
-_TEAM_ROLES = (m.Role.TEAM_ADMIN, m.Role.TEAM_MEMBER, m.Role.VIEWER)
-
-
-def _user(session: Session, name: str) -> m.User:
-    return accounts.find_user(session, name)
-
-
-def _team(session: Session, name: str) -> m.Team:
-    team = session.exec(select(m.Team).where(col(m.Team.name) == name)).first()
-    if team is None:
-        raise NotFound(f"team '{name}' does not exist; apply a Team resource named '{name}' first")
-    return team
-
-
-def _team_role(role: str) -> m.Role:
-    try:
-        parsed = m.Role(role)
-    except ValueError:
-        parsed = None
-    if parsed not in _TEAM_ROLES:
-        allowed = ", ".join(r.value for r in _TEAM_ROLES)
-        raise Invalid(f"'{role}' is not a team role: use one of {allowed}", path="role")
-    assert parsed is not None
-    return parsed
-
-
-def set_membership(session: Session, actor: Actor, user: str, team: str, role: str) -> m.User:
-    """Give ``user`` exactly ``role`` in ``team`` (replacing any role they had there)."""
-    wanted = _team_role(role)
-    user_row = _user(session, user)
-    team_row = _team(session, team)
-    target = Target("membership", f"{user}@{team}", team=team)
-    authorize_and_audit(session, actor, "membership.apply", target, {"user": user, "team": team, "role": wanted.value})
-    for old in session.exec(
-        select(m.Membership).where(col(m.Membership.user_id) == user_row.id, col(m.Membership.team_id) == team_row.id)
-    ):
-        session.delete(old)
-    session.flush()
-    assert user_row.id is not None and team_row.id is not None
-    session.add(m.Membership(user_id=user_row.id, team_id=team_row.id, role=wanted))
-    session.flush()
-    return user_row
-
-
-def remove_membership(session: Session, actor: Actor, user: str, team: str) -> m.User:
-    """Remove every role ``user`` has in ``team``."""
-    user_row = _user(session, user)
-    team_row = _team(session, team)
-    target = Target("membership", f"{user}@{team}", team=team)
-    authorize_and_audit(session, actor, "membership.delete", target, {"user": user, "team": team})
-    rows = session.exec(
-        select(m.Membership).where(col(m.Membership.user_id) == user_row.id, col(m.Membership.team_id) == team_row.id)
-    ).all()
-    if not rows:
-        raise NotFound(f"user '{user}' is not a member of team '{team}'")
-    for row in rows:
-        session.delete(row)
-    session.flush()
-    return user_row
 
 
 def _change(change: Mapping[str, Any]) -> t.Change:
@@ -179,16 +119,38 @@ class Mutation:
     @t.described_mutation("Give a user exactly one role (team-admin, team-member, viewer) in a team.")
     async def set_membership(self, info: Info[Context, None], user: str, team: str, role: str) -> t.User:
         def work(session: Session, actor: Actor) -> t.User:
-            return t.User.of(session, set_membership(session, actor, user, team, role))
+            return t.User.of(session, accounts.set_membership(session, actor, user, team, role))
 
         return await run_mutation(info, "membership.apply", "membership", work)
 
     @t.described_mutation("Remove a user from a team.")
     async def remove_membership(self, info: Info[Context, None], user: str, team: str) -> t.User:
         def work(session: Session, actor: Actor) -> t.User:
-            return t.User.of(session, remove_membership(session, actor, user, team))
+            return t.User.of(session, accounts.remove_membership(session, actor, user, team))
 
         return await run_mutation(info, "membership.delete", "membership", work)
+
+    @t.described_mutation(
+        "Change a local account's password: one's own (with currentPassword), or any user's for a platform admin."
+    )
+    async def change_password(
+        self,
+        info: Info[Context, None],
+        new_password: str,
+        current_password: str | None = None,
+        user: str | None = None,
+    ) -> t.User:
+        def work(session: Session, actor: Actor) -> t.User:
+            if user is not None:
+                row = accounts.find_user(session, user)
+            elif actor.user_id is not None and (found := session.get(m.User, actor.user_id)) is not None:
+                row = found
+            else:
+                raise Invalid("the caller is no user: name the user whose password to set", path="user")
+            changed = accounts.change_password(session, actor, row, new_password, current_password=current_password)
+            return t.User.of(session, changed)
+
+        return await run_mutation(info, "user.password", "user", work)
 
     @t.described_mutation("Create a personal access token (one's own; a platform admin may name another user).")
     async def create_token(
@@ -200,7 +162,7 @@ class Mutation:
     ) -> t.IssuedToken:
         def work(session: Session, actor: Actor) -> t.IssuedToken:
             if user is not None:
-                owner = _user(session, user)
+                owner = accounts.find_user(session, user)
             elif actor.user_id is not None and (row := session.get(m.User, actor.user_id)) is not None:
                 owner = row
             else:

@@ -11,12 +11,15 @@ from sqlmodel import Session, col, select
 
 from portal.accounts import (
     authenticate_password,
+    change_password,
     create_token,
     create_user,
     ensure_bootstrap_admin,
     hash_password,
     list_tokens,
+    remove_membership,
     revoke_token,
+    set_membership,
     verify_password,
     verify_token,
 )
@@ -200,3 +203,90 @@ def test_token_input_errors(session: Session) -> None:
     session.rollback()
     with pytest.raises(NotFound, match="no personal access token"):
         revoke_token(session, SYSTEM, "lpat_ffffffffffff")
+
+
+def test_change_password_own_with_the_current_one_or_a_platform_admin_reset(session: Session, engine: Engine) -> None:
+    """One database for the whole story: a user changes their own password (the current one is checked), a stranger
+    is refused, a platform admin resets it; every attempt is audited and no password reaches the log."""
+    root = actor_for_user(session, make_user(session, role=Role.PLATFORM_ADMIN))
+    ann = create_user(session, SYSTEM, name="ann", role="viewer", password="ann-password-01")
+    eve = make_user(session)
+    no_password = make_user(session)
+    session.commit()
+    as_ann, as_eve = actor_for_user(session, ann), actor_for_user(session, eve)
+    old_hash = ann.password_hash
+
+    with pytest.raises(Forbidden, match="the current password is wrong"):
+        change_password(session, as_ann, ann, "ann-password-02", current_password="guess-guess-1")
+    with pytest.raises(Forbidden, match="the current password is wrong"):
+        change_password(session, as_ann, ann, "ann-password-02")
+    with pytest.raises(Forbidden, match=r"lacks permission 'user\.password' on user 'ann'"):
+        change_password(session, as_eve, ann, "eve-owns-ann-1")
+    with pytest.raises(Forbidden, match="has no local password to change; ask a platform admin"):
+        change_password(session, actor_for_user(session, no_password), no_password, "first-password-1")
+    session.refresh(ann)
+    assert ann.password_hash == old_hash
+
+    with pytest.raises(Invalid, match="too short"):
+        change_password(session, as_ann, ann, "short", current_password="ann-password-01")
+    session.rollback()
+    change_password(session, as_ann, ann, "ann-password-02", current_password="ann-password-01")
+    session.commit()
+    assert authenticate_password(session, "ann", "ann-password-02").id == ann.id
+    with pytest.raises(Unauthenticated):
+        authenticate_password(session, "ann", "ann-password-01")
+
+    change_password(session, root, ann, "reset-by-root-1")  # a reset needs no current password
+    change_password(session, root, no_password, "first-password-1")
+    session.commit()
+    assert authenticate_password(session, "ann", "reset-by-root-1").id == ann.id
+    assert authenticate_password(session, no_password.name, "first-password-1").id == no_password.id
+
+    events = _events(engine, "user.password")
+    assert [(e.actor, e.target_name, e.outcome.value) for e in events] == [
+        ("ann", "ann", "denied"),
+        ("ann", "ann", "denied"),
+        (eve.name, "ann", "denied"),
+        (no_password.name, no_password.name, "denied"),
+        ("ann", "ann", "allowed"),
+        (root.name, "ann", "allowed"),
+        (root.name, no_password.name, "allowed"),
+    ]
+    assert [e.summary["reset"] for e in events[-3:]] == [False, True, True]
+    logged = repr([e.summary for e in events])
+    for secret in ("ann-password-0", "guess-guess-1", "reset-by-root-1", "first-password-1", "$argon2"):
+        assert secret not in logged
+
+
+def test_memberships_are_managed_by_the_teams_admin(session: Session, engine: Engine) -> None:
+    alpha, beta = make_team(session, "alpha"), make_team(session, "beta")
+    alice = actor_for_user(session, make_user(session, role=Role.TEAM_ADMIN, team=alpha))
+    bob = actor_for_user(session, make_user(session, role=Role.TEAM_ADMIN, team=beta))
+    newbie = make_user(session, "newbie")
+    session.commit()
+
+    set_membership(session, alice, "newbie", "alpha", "team-member")
+    set_membership(session, alice, "newbie", "alpha", Role.VIEWER)  # exactly one role: the new one replaces it
+    session.commit()
+    rows = session.exec(select(Membership).where(col(Membership.user_id) == newbie.id)).all()
+    assert [(r.team_id, r.role) for r in rows] == [(alpha.id, Role.VIEWER)]
+
+    with pytest.raises(Forbidden, match=r"lacks permission 'membership\.apply' on membership 'newbie@alpha'"):
+        set_membership(session, bob, "newbie", "alpha", "team-admin")
+    with pytest.raises(Invalid, match="'platform-admin' is not a team role"):
+        set_membership(session, alice, "newbie", "alpha", "platform-admin")
+    with pytest.raises(NotFound, match="no team named 'gamma'"):
+        set_membership(session, alice, "newbie", "gamma", "viewer")
+    session.rollback()
+    remove_membership(session, alice, "newbie", "alpha")
+    session.commit()
+    with pytest.raises(NotFound, match="is not a member of team 'alpha'"):
+        remove_membership(session, alice, "newbie", "alpha")
+    session.rollback()
+    assert session.exec(select(Membership).where(col(Membership.user_id) == newbie.id)).all() == []
+    outcomes = [(e.action, e.actor, e.outcome.value) for e in _events(engine, "membership.apply")]
+    assert outcomes == [
+        ("membership.apply", alice.name, "allowed"),
+        ("membership.apply", alice.name, "allowed"),
+        ("membership.apply", bob.name, "denied"),
+    ]

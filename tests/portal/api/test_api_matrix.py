@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from portal import oauth
-from portal.accounts import create_token
+from portal.accounts import create_token, hash_password
 from portal.api.mutations import MUTATION_ACTIONS
 from portal.applications import create_api_key
 from portal.authorization import RULES
@@ -109,6 +109,16 @@ def _retire(w: World) -> dict[str, Any]:
     return {"kid": older.kid}
 
 
+MIKES_PASSWORD = "mikes-password-1"
+
+
+def _mikes_password(w: World) -> dict[str, Any]:
+    mike = w.user("mike")
+    mike.password_hash = hash_password(MIKES_PASSWORD)
+    w.session.add(mike)
+    return {"c": MIKES_PASSWORD}
+
+
 def _member(w: World) -> dict[str, Any]:
     user = make_user(w.session)
     make_membership(w.session, user, "team-member", w.team())
@@ -172,6 +182,15 @@ CASES = [
         _member,
         frozenset({PA, TA}),
         frozenset({"membership.delete"}),
+    ),
+    Case(
+        "changePassword[mike's]",
+        "changePassword",
+        'mutation($c: String!) { changePassword(user: "mike", currentPassword: $c, newPassword: "a-new-password-1") '
+        "{ name } }",
+        _mikes_password,
+        frozenset({PA, TM}),
+        frozenset({"user.password"}),
     ),
     Case(
         "createToken[own]",
