@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import ipaddress
 import json
+import math
 import re
 import secrets
 from typing import Any
@@ -38,11 +39,12 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route
 
 from portal.accounts import authenticate_password
-from portal.audit import record
+from portal.audit import audit_scope, record, record_denied
 from portal.authentication import SESSION_USER_KEY, request_actor
 from portal.authorization import Actor
 from portal.db import session_scope
 from portal.errors import Invalid, LoomError, Unauthenticated
+from portal.lockout import Lockout, LoginLimiter, LoginLimits
 from portal.models import User, utcnow
 from portal.settings import Settings
 
@@ -127,8 +129,51 @@ def _user_actor(user: User) -> Actor:
     return Actor(user_id=user.id, name=user.name)
 
 
+def _limiter(request: Request) -> LoginLimiter:
+    """The app's login limiter, made on first use from the settings (tests may put their own in ``app.state``)."""
+    limiter: LoginLimiter | None = getattr(request.app.state, "login_limiter", None)
+    if limiter is None:  # no await between the check and the assignment: one limiter per app
+        auth = request.app.state.settings.auth
+        limiter = LoginLimiter(
+            LoginLimits(
+                max_failures_per_account=auth.login_max_failures_per_account,
+                max_failures_per_address=auth.login_max_failures_per_address,
+                window_seconds=auth.login_lockout_seconds,
+                lockout_seconds=auth.login_lockout_seconds,
+            )
+        )
+        request.app.state.login_limiter = limiter
+    return limiter
+
+
+def _record_lockouts(engine: Engine, account: str, address: str, lockouts: list[Lockout]) -> None:
+    """One audit event per lock that started (failures themselves are not recorded: no flood of the log)."""
+    with audit_scope(via="ui"), session_scope(engine) as session:
+        for lock in lockouts:
+            record_denied(
+                session,
+                Actor.anonymous(),
+                "user.login.lockout",
+                "user" if lock.scope == "account" else "address",
+                lock.key,
+                {"account": LoginLimiter.account_key(account), "address": address, "failures": lock.failures},
+                reason=f"{lock.failures} failed logins: {lock.scope} locked for {lock.seconds:.0f} s",
+            )
+
+
+def _locked(request: Request, seconds: float) -> Response:
+    wait = max(1, math.ceil(seconds))
+    message = f"too many failed logins for this account or address: try again in {wait} seconds"
+    headers = {"retry-after": str(wait)}
+    if _wants_json(request):
+        return JSONResponse({"error": {"code": "RATE_LIMITED", "message": message}}, status_code=429, headers=headers)
+    return HTMLResponse(_login_page(request, error=message), status_code=429, headers=headers)
+
+
 async def login(request: Request) -> Response:
     engine, _settings = _state(request)
+    limiter = _limiter(request)
+    address = request.client.host if request.client is not None else "unknown"
     next_path = "/"
     try:
         if "application/json" in request.headers.get("content-type", ""):
@@ -145,11 +190,19 @@ async def login(request: Request) -> Response:
             next_path = _safe_next(str(form.get("next") or "/"))
         if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
             raise Invalid("both username and password are required")
-        user = await run_in_threadpool(_password_login, engine, username, password)
-    except Unauthenticated as exc:
-        return _error(request, exc, 401)
     except Invalid as exc:
         return _error(request, exc, 400)
+    wait = limiter.retry_after(username, address)
+    if wait is not None:  # refused before the password is checked: a lockout must not tell a right one apart
+        return _locked(request, wait)
+    try:
+        user = await run_in_threadpool(_password_login, engine, username, password)
+    except Unauthenticated as exc:
+        lockouts = limiter.failed(username, address)
+        if lockouts:
+            await run_in_threadpool(_record_lockouts, engine, username, address, lockouts)
+        return _error(request, exc, 401)
+    limiter.succeeded(username)
     _start_session(request, user)
     if _wants_json(request):
         return JSONResponse({"user": user.name})

@@ -73,6 +73,11 @@ class AuthSettings(BaseSettings):
     access_token_ttl_seconds: int = 3600
     session_max_age_seconds: int = 8 * 3600
     max_document_bytes: int = 2 * 1024 * 1024
+    # Failed password logins (portal.lockout, in memory per replica): this many failures within the lockout period
+    # lock the account name, or the client address, for the lockout period.
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    login_lockout_seconds: int = Field(default=900, ge=1)
 
 
 class ServerSettings(BaseSettings):

@@ -172,3 +172,36 @@ async def test_an_unreachable_provider_is_a_clear_503(engine: Engine, settings: 
     async with portal_client(build_app(engine, settings.model_copy(update={"oidc": oidc}))) as client:
         response = await client.get("/login/oidc")
     assert response.status_code == 503 and "could not be reached" in response.json()["error"]["message"]
+
+
+async def test_repeated_failures_lock_the_account_and_the_lockout_is_audited_once(
+    engine: Engine, settings: Settings, session: Session
+) -> None:
+    auth = settings.auth.model_copy(update={"login_max_failures_per_account": 3})
+    app = build_app(engine, settings.model_copy(update={"auth": auth}))
+    create_user(session, Actor.system("test"), name="ivy", role="viewer", password="ivy-password-123")
+    create_user(session, Actor.system("test"), name="jon", role="viewer", password="jon-password-123")
+    session.commit()
+    async with portal_client(app) as client:
+        for _ in range(3):
+            wrong = await client.post("/login", json={"username": "ivy", "password": "guess-guess-123"})
+            assert wrong.status_code == 401
+        # locked now: even the right password is refused, without being checked
+        locked = await client.post("/login", json={"username": "IVY", "password": "ivy-password-123"})
+        assert locked.status_code == 429
+        assert locked.json()["error"]["code"] == "RATE_LIMITED"
+        assert 890 <= int(locked.headers["retry-after"]) <= 900
+        form = await client.post("/login", data={"username": "ivy", "password": "ivy-password-123"})
+        assert form.status_code == 429 and "too many failed logins" in form.text
+        assert (await client.get("/api/me")).status_code == 401
+        # another account from the same address is not locked
+        other = await client.post("/login", json={"username": "jon", "password": "jon-password-123"})
+        assert other.status_code == 200
+
+    session.rollback()
+    events = session.exec(select(AuditEvent).where(col(AuditEvent.action).startswith("user.login"))).all()
+    assert [(e.action, e.target_kind, e.target_name, e.outcome.value) for e in events] == [
+        ("user.login.lockout", "user", "ivy", "denied"),
+        ("user.login", "user", "jon", "allowed"),
+    ]
+    assert events[0].summary["failures"] == 3 and "ivy-password" not in repr(events[0].summary)
