@@ -318,6 +318,7 @@ def _renamed(subgraph: Subgraph, type_map: dict[str, str], field_map: dict[tuple
             field=f(schema.query_type.name if schema.query_type else "Query", r.field),
             argument=r.argument,
             batched=r.batched,
+            key_arguments=r.key_arguments,
         )
         for name, r in subgraph.resolvers.items()
     }

@@ -647,7 +647,7 @@ class Executor:
                 calls.append((positions, True, self._rest_call(subgraph, "Query", resolver.field, arguments, run)))
             else:
                 for i in positions:
-                    arguments = {resolver.argument: reps[i]}
+                    arguments = {resolver.argument: reps[i]} if resolver.argument else reps[i]
                     calls.append(([i], False, self._rest_call(subgraph, "Query", resolver.field, arguments, run)))
         results = await asyncio.gather(*(call for _p, _b, call in calls))
         any_ok = False
@@ -714,8 +714,11 @@ class Executor:
                 index[dedupe_key] = len(reps)
                 groups.append([obj])
                 types.append(type_name)
-                if target.resolver is not None:
-                    reps.append(values[0])
+                resolver = target.resolver
+                if resolver is not None:
+                    # A compound key is one value per key field, keyed by the argument or input field receiving it.
+                    names = resolver.key_arguments
+                    reps.append(dict(zip(names, values, strict=False)) if names else values[0])
                 else:
                     rep: dict[str, Any] = {"__typename": target.upstream_type}
                     for (name, _read), value in zip(target.representation, values, strict=True):
@@ -767,13 +770,25 @@ class Executor:
                 definitions.append(f"$_k{len(slots)}: {target.resolver_argument_type}")
                 fields.append(f"{alias}: {resolver.field}({resolver.argument}: $_k{len(slots)}){selection}")
                 slots.append((alias, positions, True))
-            else:
+            elif resolver.argument:
                 for i in positions:
                     alias = f"_e{len(slots)}"
                     variables[f"_k{len(slots)}"] = reps[i]
                     definitions.append(f"$_k{len(slots)}: {target.resolver_argument_type}")
                     fields.append(f"{alias}: {resolver.field}({resolver.argument}: $_k{len(slots)}){selection}")
                     slots.append((alias, [i], False))
+            else:  # a compound key, one argument per key field
+                for i in positions:
+                    slot = len(slots)
+                    passed: list[str] = []
+                    for n, (name, type_text) in enumerate(
+                        zip(resolver.key_arguments, target.resolver_key_types, strict=True)
+                    ):
+                        variables[f"_k{slot}_{n}"] = reps[i][name]
+                        definitions.append(f"$_k{slot}_{n}: {type_text}")
+                        passed.append(f"{name}: $_k{slot}_{n}")
+                    fields.append(f"_e{slot}: {resolver.field}({', '.join(passed)}){selection}")
+                    slots.append((f"_e{slot}", [i], False))
         query = "query(" + ", ".join(definitions) + "){" + " ".join(fields) + "}"
         data, errors, failure = await self._graphql(node, subgraph, run, query, variables)
         if errors:

@@ -60,6 +60,11 @@ class EntityResolver:
     ``field`` is a Query field of the subgraph (for REST: the field bound to the operation), ``argument`` the
     argument that receives the key value, or the list of key values when ``batched`` (results come back in the
     same order as the keys; a missing entity is ``null``).
+
+    Compound keys (``key="sku vendor"``, flat fields only) set ``key_arguments``, one name per key field in the
+    key's order. With an ``argument``, it is an input object (a list of them when batched) and ``key_arguments``
+    are its fields: the gateway passes ``{sku: ..., vendor: ...}``. Without one (``argument == ""``, single fetches
+    only), each key field goes to its own argument (for REST: the path/query parameter) named ``key_arguments[i]``.
     """
 
     type_name: str
@@ -67,6 +72,7 @@ class EntityResolver:
     field: str
     argument: str
     batched: bool
+    key_arguments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1268,6 +1268,12 @@ class _Translator:
             raise fail(f"key field {missing[0]!r} is not a field of {entity} (fields: {', '.join(named.fields)})")
         op = self.binding.operations[(root, field)]
         params = [p for p in op.parameters if p.location in ("path", "query")]
+        key_fields = key.split()
+        if "{" in key:
+            raise fail(f"key {key!r} has nested fields; a REST operation takes flat key fields as parameters")
+        if len(key_fields) > 1:
+            self._compound_entity(subgraph, entity, key, key_fields, field, params, argument, batched, fail)
+            return
         arg = self._entity_argument(argument, key, params, fail)
         arg_type = gql_field.args[arg].type
         arg_is_list = is_list_type(arg_type.of_type if is_non_null_type(arg_type) else arg_type)
@@ -1278,6 +1284,43 @@ class _Translator:
         if not batched and (arg_is_list or result_is_list):
             raise fail(f"a single fetch needs a scalar argument and one result; got {arg_type} -> {gql_field.type}")
         subgraph.resolvers[entity] = EntityResolver(entity, key, field, arg, batched)
+        subgraph.keys[entity] = (*subgraph.keys.get(entity, ()), EntityKey(key))
+
+    def _compound_entity(
+        self,
+        subgraph: Subgraph,
+        entity: str,
+        key: str,
+        key_fields: list[str],
+        field: str,
+        params: list[RestParameter],
+        argument: str | None,
+        batched: bool | None,
+        fail: Callable[[str], SchemaError],
+    ) -> None:
+        """A compound key: each key field goes to the path or query parameter named like it, one request per entity
+        (a REST operation has no standard way to take a list of compound keys)."""
+        if batched or argument is not None:
+            raise fail(
+                f"compound key {key!r}: REST entities take one path/query parameter per key field, one entity per "
+                "request; remove `batched` and `argument`"
+            )
+        gql_field = self.query_fields[field]
+        if is_list_type(gql_field.type.of_type if is_non_null_type(gql_field.type) else gql_field.type):
+            raise fail(f"compound key {key!r}: the operation must return one {entity}, not {gql_field.type}")
+        by_name = {p.name: p for p in params} | {p.argument: p for p in params}
+        missing = [k for k in key_fields if k not in by_name]
+        if missing:
+            names = ", ".join(p.name for p in params) or "none"
+            raise fail(
+                f"compound key {key!r}: no path or query parameter named {', '.join(missing)} (parameters: {names}); "
+                "each key field needs a parameter of the same name"
+            )
+        arguments = tuple(by_name[k].argument for k in key_fields)
+        required = [p.name for p in params if p.required and p.argument not in arguments]
+        if required:
+            raise fail(f"the operation also requires {', '.join(required)}, which the key {key!r} does not give")
+        subgraph.resolvers[entity] = EntityResolver(entity, key, field, "", False, arguments)
         subgraph.keys[entity] = (*subgraph.keys.get(entity, ()), EntityKey(key))
 
     @staticmethod

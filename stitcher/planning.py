@@ -162,6 +162,8 @@ class EntityTarget:
     selection: Selection
     resolver: EntityResolver | None = None  # plain GraphQL / REST merge config; None for Federation
     resolver_argument_type: str = ""  # printed type of the resolver argument (one key, or the list when batched)
+    # Compound keys passed as one argument per key field (plain GraphQL): each argument's printed type.
+    resolver_key_types: tuple[str, ...] = ()
 
 
 @dataclass(eq=False, slots=True)
@@ -596,8 +598,12 @@ class _Planner:
         entity_target = node.targets.get(parent.name)
         if entity_target is None:
             argument_type = ""
-            if resolver is not None and subgraph.kind is not SourceKind.FEDERATION and subgraph.schema is not None:
-                argument_type = _resolver_argument_type(subgraph, resolver)
+            key_types: tuple[str, ...] = ()
+            if resolver is not None and subgraph.kind is SourceKind.GRAPHQL and subgraph.schema is not None:
+                if resolver.argument:
+                    argument_type = _resolver_argument_type(subgraph, resolver, resolver.argument)
+                else:
+                    key_types = tuple(_resolver_argument_type(subgraph, resolver, a) for a in resolver.key_arguments)
             entity_target = EntityTarget(
                 parent.name,
                 # An @interfaceObject is asked for with the interface's name as __typename (Apollo's semantics).
@@ -606,6 +612,7 @@ class _Planner:
                 Selection(),
                 resolver if subgraph.kind is not SourceKind.FEDERATION else None,
                 argument_type,
+                key_types,
             )
             node.targets[parent.name] = entity_target
         fields = self.plan_object(node, target, parent, group, entity_target.selection, typed_path, None, path, True)
@@ -675,16 +682,16 @@ def _field_tree(selection_set: SelectionSetNode) -> dict[str, Any]:
     return tree
 
 
-def _resolver_argument_type(subgraph: Subgraph, resolver: EntityResolver) -> str:
+def _resolver_argument_type(subgraph: Subgraph, resolver: EntityResolver, argument: str) -> str:
     assert subgraph.schema is not None
     query = subgraph.schema.query_type
     definition = query.fields.get(resolver.field) if query is not None else None
-    if definition is None or resolver.argument not in definition.args:
+    if definition is None or argument not in definition.args:
         raise PlanningError(
             f"Subgraph {subgraph.name!r} resolves {resolver.type_name} with Query.{resolver.field}"
-            f"({resolver.argument}:), which its schema does not have"
+            f"({argument}:), which its schema does not have"
         )
-    return str(definition.args[resolver.argument].type)
+    return str(definition.args[argument].type)
 
 
 def _upstream_type_node(node: TypeNode, subgraph: Subgraph) -> str:

@@ -22,6 +22,11 @@ class EntityConfig:
     ``operation`` is the OpenAPI operationId (REST) or the Query field (plain GraphQL) that fetches the entity.
     ``argument`` defaults to the operation's only argument, or the one named like the key; ``batched`` defaults to
     whether that argument is a list.
+
+    Compound keys (``key: "sku vendor"``, flat fields): a plain GraphQL field takes them as one input-object argument
+    with fields named like the key fields (``argument``, or the field's only argument; a list of them when batched),
+    or as one argument per key field named like it (single fetches). A REST operation takes each key field as the
+    path or query parameter named like it, one entity per request. Anything else is refused when the source is read.
     """
 
     key: str
