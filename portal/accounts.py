@@ -40,6 +40,7 @@ __all__ = [
     "change_password",
     "create_token",
     "create_user",
+    "deactivate_user",
     "ensure_bootstrap_admin",
     "find_user",
     "hash_password",
@@ -197,6 +198,39 @@ def remove_membership(session: Session, actor: Actor, user: str, team: str) -> U
         session.delete(row)
     session.flush()
     return user_row
+
+
+def deactivate_user(session: Session, actor: Actor, user: User, *, now: datetime | None = None) -> User:
+    """Deactivate ``user`` (platform admins): no more password, OIDC or session logins, and every personal access
+    token is revoked. Nothing is deleted: applications, memberships and the audit log keep their meaning (their
+    applications' credentials stay valid until revoked). Refuses to deactivate oneself or the last active platform
+    admin, so the portal always keeps an administrator. Flushes, does not commit."""
+    assert user.id is not None
+    tokens = [t for t in list_tokens(session, user) if t.revoked_at is None]
+    summary = {"user": user.name, "tokens_revoked": len(tokens)}
+    authorize_and_audit(session, actor, "user.deactivate", Target("user", user.name, owner_user_id=user.id), summary)
+    if actor.user_id == user.id:
+        raise Conflict("you cannot deactivate yourself: ask another platform admin")
+    if not user.is_active:
+        return user
+    admins = session.exec(
+        select(User.id)
+        .join(Membership, col(Membership.user_id) == col(User.id))
+        .where(col(Membership.role) == Role.PLATFORM_ADMIN, col(User.is_active).is_(True), col(User.id) != user.id)
+    ).all()
+    is_admin = session.exec(
+        select(Membership).where(col(Membership.user_id) == user.id, col(Membership.role) == Role.PLATFORM_ADMIN)
+    ).first()
+    if is_admin is not None and not admins:
+        raise Conflict(f"{user.name!r} is the last active platform admin: make another one first")
+    at = now or utcnow()
+    for token in tokens:
+        token.revoked_at = at
+        session.add(token)
+    user.is_active = False
+    session.add(user)
+    session.flush()
+    return user
 
 
 def authenticate_password(session: Session, name: str, password: str, *, now: datetime | None = None) -> User:

@@ -22,7 +22,7 @@ from portal.audit import authorize_and_audit, record_denied
 from portal.authorization import Actor, Target
 from portal.db import bump_generation
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
-from portal.models import Application, Credential, CredentialKind, Team, User, utcnow
+from portal.models import Application, Credential, CredentialKind, Subscription, SubscriptionState, Team, User, utcnow
 from stitcher.credentials import generate_api_key
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "create_api_key",
     "create_application",
     "create_oauth_client",
+    "delete_application",
     "find_application",
     "find_oauth_client",
     "list_credentials",
@@ -114,6 +115,33 @@ def find_application(session: Session, application_id: int) -> Application:
     application = session.get(Application, application_id)
     if application is None:
         raise NotFound(f"no application with id {application_id}")
+    return application
+
+
+def delete_application(session: Session, actor: Actor, application_id: int) -> Application:
+    """Delete an application with its credentials and its ended subscriptions (its owner, or a platform admin).
+
+    Refused with ``Conflict`` while a subscription is requested or approved: revoke it first, so that ending a
+    consumer's access is always an explicit, audited subscription change. Flushes, does not commit.
+    """
+    application = find_application(session, application_id)
+    credentials = list_credentials(session, application)
+    summary = {"id": application.id, "credentials": len(credentials)}
+    authorize_and_audit(session, actor, "application.delete", _target(session, application), summary)
+    subscriptions = list(session.exec(select(Subscription).where(col(Subscription.application_id) == application.id)))
+    live = [s.id for s in subscriptions if s.state in (SubscriptionState.REQUESTED, SubscriptionState.APPROVED)]
+    if live:
+        ids = ", ".join(str(i) for i in live)
+        raise Conflict(
+            f"application {application.name!r} still has live subscription(s) {ids}: revoke them first "
+            "(revokeSubscription), then delete it"
+        )
+    for row in [*credentials, *subscriptions]:
+        session.delete(row)
+    session.flush()
+    session.delete(application)
+    session.flush()
+    bump_generation(session)  # its credentials leave the gateway snapshot
     return application
 
 

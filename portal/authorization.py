@@ -152,11 +152,11 @@ _RULES: dict[str, Rule] = {
     "plan.apply": Rule("create or change a plan"),
     "plan.delete": Rule("delete a plan"),
     "user.create": Rule("create a user"),
-    "user.delete": Rule("delete a user"),
+    # Users are deactivated, never deleted: their history (audit, versions, applications) keeps its meaning.
+    "user.deactivate": Rule("deactivate a user (no more logins or tokens)"),
     # A local account's password: one's own (a viewer too), or a platform admin resets anyone's.
     "user.password": Rule("change a local account's password", owner=True, write=False),
     "signing_key.rotate": Rule("rotate the OAuth2 signing key"),
-    "sync.trigger": Rule("ask the sync worker to reconcile a cluster now"),
     # Team membership: a team admin manages their own team's members.
     "membership.apply": Rule("add a member to a team or change their role", team_roles=_ADMIN),
     "membership.delete": Rule("remove a member from a team", team_roles=_ADMIN),

@@ -31,9 +31,11 @@ MUTATION_ACTIONS: Mapping[str, tuple[str, ...]] = {
     "setMembership": ("membership.apply",),
     "removeMembership": ("membership.delete",),
     "changePassword": ("user.password",),
+    "deactivateUser": ("user.deactivate",),
     "createToken": ("token.create",),
     "revokeToken": ("token.revoke",),
     "createApplication": ("application.create",),
+    "deleteApplication": ("application.delete",),
     "createApiKey": ("credential.create",),
     "createOAuthClient": ("credential.create",),
     "revokeCredential": ("credential.revoke",),
@@ -152,6 +154,16 @@ class Mutation:
 
         return await run_mutation(info, "user.password", "user", work)
 
+    @t.described_mutation(
+        "Deactivate a user (platform admins): no more logins, every personal access token revoked; nothing deleted."
+    )
+    async def deactivate_user(self, info: Info[Context, None], name: str) -> t.User:
+        def work(session: Session, actor: Actor) -> t.User:
+            row = accounts.deactivate_user(session, actor, accounts.find_user(session, name))
+            return t.User.of(session, row)
+
+        return await run_mutation(info, "user.deactivate", "user", work)
+
     @t.described_mutation("Create a personal access token (one's own; a platform admin may name another user).")
     async def create_token(
         self,
@@ -188,6 +200,18 @@ class Mutation:
             return t.Application.of(session, row)
 
         return await run_mutation(info, "application.create", "application", work)
+
+    @t.described_mutation(
+        "Delete an application with its credentials (its owner, or a platform admin); refused while it has a "
+        "requested or approved subscription. Returns the application as it was."
+    )
+    async def delete_application(self, info: Info[Context, None], id: int) -> t.Application:
+        def work(session: Session, actor: Actor) -> t.Application:
+            before = t.Application.of(session, applications.find_application(session, id))
+            applications.delete_application(session, actor, id)
+            return before
+
+        return await run_mutation(info, "application.delete", "application", work)
 
     @t.described_mutation("Issue an API key for an application; the key is shown only now.")
     async def create_api_key(

@@ -16,7 +16,7 @@ from strawberry.types import Info
 from portal import models as m
 from portal.api import types as t
 from portal.api.context import Context, run
-from portal.authorization import Actor
+from portal.authorization import Actor, Target, is_allowed
 from portal.errors import Forbidden, Invalid, NotFound, Unauthenticated
 
 __all__ = ["Query"]
@@ -301,7 +301,7 @@ class Query:
         def work(session: Session, who: Actor) -> list[t.AuditEvent]:
             _signed_in(who)
             query = select(m.AuditEvent).order_by(col(m.AuditEvent.id).desc())
-            if not who.platform_admin:
+            if not is_allowed(who, "audit.read", Target("audit", "log")):  # the whole log; else one's own events
                 query = query.where(col(m.AuditEvent.actor) == who.name)
             if outcome is not None:
                 query = query.where(col(m.AuditEvent.outcome) == _enum_value(m.AuditOutcome, outcome, "outcome"))

@@ -14,6 +14,7 @@ from portal.accounts import (
     change_password,
     create_token,
     create_user,
+    deactivate_user,
     ensure_bootstrap_admin,
     hash_password,
     list_tokens,
@@ -290,3 +291,30 @@ def test_memberships_are_managed_by_the_teams_admin(session: Session, engine: En
         ("membership.apply", alice.name, "allowed"),
         ("membership.apply", bob.name, "denied"),
     ]
+
+
+def test_deactivating_a_user_ends_their_logins_and_tokens_and_keeps_an_admin(session: Session, engine: Engine) -> None:
+    root_user = make_user(session, "root", role=Role.PLATFORM_ADMIN)
+    root = actor_for_user(session, root_user)
+    kim = create_user(session, SYSTEM, name="kim", role="viewer", password="kim-password-123")
+    token = create_token(session, SYSTEM, kim)
+    session.commit()
+
+    with pytest.raises(Forbidden, match=r"may not user\.deactivate on user 'root'"):
+        deactivate_user(session, actor_for_user(session, kim), root_user)
+    with pytest.raises(Conflict, match="cannot deactivate yourself"):
+        deactivate_user(session, root, root_user)
+    session.rollback()
+    with pytest.raises(Conflict, match="'root' is the last active platform admin"):
+        deactivate_user(session, SYSTEM, root_user)
+    session.rollback()
+
+    deactivate_user(session, root, kim)
+    session.commit()
+    with pytest.raises(Unauthenticated, match="was revoked"):
+        verify_token(session, token.token)
+    with pytest.raises(Unauthenticated, match="deactivated"):
+        authenticate_password(session, "kim", "kim-password-123")
+    assert session.exec(select(User).where(col(User.name) == "kim")).one().is_active is False
+    events = [(e.actor, e.target_name, e.outcome.value) for e in _events(engine, "user.deactivate")]
+    assert events == [("kim", "root", "denied"), ("root", "kim", "allowed")]

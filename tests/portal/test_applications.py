@@ -11,6 +11,7 @@ from portal.applications import (
     create_api_key,
     create_application,
     create_oauth_client,
+    delete_application,
     find_oauth_client,
     list_credentials,
     revoke_credential,
@@ -19,8 +20,8 @@ from portal.applications import (
 from portal.authentication import actor_for_user
 from portal.authorization import Actor
 from portal.db import current_generation
-from portal.errors import Conflict, Forbidden, Invalid
-from portal.models import AuditEvent, Credential, Role, Subscription
+from portal.errors import Conflict, Forbidden, Invalid, NotFound
+from portal.models import AuditEvent, Credential, Role, Subscription, SubscriptionState
 from stitcher.credentials import AccessPolicy, Unauthenticated, hash_api_key, parse_api_key
 from stitcher.snapshot import CredentialConfig, PlanConfig, Snapshot, SubscriptionConfig
 from tests.factories import make_plan, make_product, make_subscription, make_team, make_user
@@ -147,3 +148,36 @@ def test_credential_expiry_must_be_positive(session: Session) -> None:
     application = create_application(session, SYSTEM, name="exp", owner=make_user(session))
     with pytest.raises(Invalid, match="positive number of days"):
         create_api_key(session, SYSTEM, application, expires_in_days=-1)
+
+
+def test_deleting_an_application_takes_its_credentials_and_waits_for_live_subscriptions(
+    session: Session, engine: Engine
+) -> None:
+    owner, stranger = make_user(session, "olga"), make_user(session, "sam")
+    as_owner, as_stranger = actor_for_user(session, owner), actor_for_user(session, stranger)
+    application = create_application(session, as_owner, name="kiosk")
+    key = create_api_key(session, as_owner, application)
+    product, plan = make_product(session), make_plan(session)
+    live = make_subscription(session, application, product, plan, state=SubscriptionState.APPROVED)
+    session.commit()
+    assert application.id is not None and live.id is not None
+
+    with pytest.raises(Forbidden, match=r"lacks permission 'application\.delete'"):
+        delete_application(session, as_stranger, application.id)
+    with pytest.raises(Conflict, match=rf"still has live subscription\(s\) {live.id}: revoke them first"):
+        delete_application(session, as_owner, application.id)
+    session.rollback()
+    assert session.get(Credential, key.row.id) is not None
+
+    live.state = SubscriptionState.REVOKED
+    session.add(live)
+    session.commit()
+    generation = current_generation(session)
+    delete_application(session, as_owner, application.id)
+    session.commit()
+    assert session.exec(select(Credential).where(col(Credential.application_id) == application.id)).all() == []
+    assert session.exec(select(Subscription).where(col(Subscription.application_id) == application.id)).all() == []
+    assert current_generation(session) > generation  # its key leaves the gateway snapshot
+    with pytest.raises(NotFound, match=f"no application with id {application.id}"):
+        delete_application(session, as_owner, application.id)
+    assert _audit(engine, "application.delete") == [("sam", "denied"), ("olga", "allowed")]
