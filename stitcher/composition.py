@@ -527,7 +527,19 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph]) -> Supergraph:
         graph_enum=graph_enum_names([s.name for s in subgraphs]),
         full_schema=full,
         inaccessible=frozenset(composer.inaccessible),
+        tags=_tags(subgraphs),
     )
+
+
+def _tags(subgraphs: Sequence[Subgraph]) -> dict[str, tuple[str, ...]]:
+    """Every subgraph's field ``@tag`` names, merged per coordinate (Apollo keeps the union)."""
+    tags: dict[str, tuple[str, ...]] = {}
+    for sub in subgraphs:
+        for (type_name, field_name), directives in sub.fields.items():
+            if directives.tags:
+                coordinate = f"{type_name}.{field_name}"
+                tags[coordinate] = tuple(dict.fromkeys((*tags.get(coordinate, ()), *directives.tags)))
+    return tags
 
 
 def _type_order(definitions: dict[str, list[_Def]]) -> list[str]:

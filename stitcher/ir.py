@@ -206,3 +206,6 @@ class Supergraph:
     # ("Type", "Type.field", "Enum.VALUE", "Type.field(arg:)"); the supergraph SDL printer needs both.
     full_schema: GraphQLSchema | None = None
     inaccessible: frozenset[str] = frozenset()
+    # ``@tag(name:)`` applied to fields in any subgraph, by coordinate ("Type.field"), in first-seen order; the
+    # supergraph SDL carries them (for contracts and schema tooling), execution ignores them.
+    tags: dict[str, tuple[str, ...]] = field(default_factory=dict)

@@ -290,6 +290,11 @@ def print_product_sdl(sg: Supergraph) -> str:
 _LINK_SPEC = "https://specs.apollo.dev/link/v1.0"
 _JOIN_SPEC = "https://specs.apollo.dev/join/v0.3"
 _INACCESSIBLE_SPEC = "https://specs.apollo.dev/inaccessible/v0.2"
+_TAG_SPEC = "https://specs.apollo.dev/tag/v0.3"
+_TAG_DIRECTIVE = (
+    "directive @tag(name: String!) repeatable on FIELD_DEFINITION | OBJECT | INTERFACE | UNION | ARGUMENT_DEFINITION"
+    " | SCALAR | ENUM | ENUM_VALUE | INPUT_OBJECT | INPUT_FIELD_DEFINITION | SCHEMA"
+)
 _MACHINERY = """directive @join__enumValue(graph: join__Graph!) repeatable on ENUM_VALUE
 
 directive @join__field(graph: join__Graph, requires: join__FieldSet, provides: join__FieldSet, type: String, \
@@ -374,6 +379,7 @@ def print_supergraph_sdl(sg: Supergraph) -> str:
     def field_directives(type_name: str, field_name: str) -> str:
         coordinate = f"{type_name}.{field_name}"
         suffix = mark if coordinate in inaccessible else ""
+        suffix += "".join(_directive("tag", name=tag) for tag in sg.tags.get(coordinate, ()))
         joins = sg.fields.get((type_name, field_name))
         if joins is None:
             return suffix
@@ -411,6 +417,9 @@ def print_supergraph_sdl(sg: Supergraph) -> str:
     if inaccessible:
         links.append(f'\n  @link(url: "{_INACCESSIBLE_SPEC}", for: SECURITY)')
         extra.append(_INACCESSIBLE_DIRECTIVE)
+    if sg.tags:
+        links.append(f'\n  @link(url: "{_TAG_SPEC}")')
+        extra.append(_TAG_DIRECTIVE)
     extra.append(_MACHINERY)
     graph_lines = "\n".join(
         f"  {enum_of[name]}{_directive('join__graph', name=name, url=sub.url or '')}"
@@ -524,7 +533,7 @@ def load_supergraph(sdl: str) -> Supergraph:
             schema_nodes.append(definition)
         elif isinstance(definition, DirectiveDefinitionNode):
             directive_names.add(definition.name.value)
-    join, inaccessible_name = _spec_names(schema_nodes)
+    join, inaccessible_name, tag_name = _spec_names(schema_nodes)
     if f"{join}__owner" in directive_names:
         raise SchemaError(
             "this is a Federation 1 supergraph (join v0.1, @join__owner): recompose it with Federation 2 tooling"
@@ -557,6 +566,7 @@ def load_supergraph(sdl: str) -> Supergraph:
     types: dict[str, tuple[TypeJoin, ...]] = {}
     fields: dict[tuple[str, str], tuple[FieldJoin, ...]] = {}
     inaccessible: set[str] = set()
+    tags: dict[str, tuple[str, ...]] = {}
     interfaces_of: dict[str, list[str]] = {}
     bare: list[tuple[str, str]] = []
     field_nodes: dict[str, dict[str, list[Any]]] = {}
@@ -593,6 +603,9 @@ def load_supergraph(sdl: str) -> Supergraph:
         for field_node in members:
             field_name = field_node.name.value
             field_nodes.setdefault(type_name, {})[field_name] = [field_node]
+            tagged = [t for d in _named([field_node], tag_name) if isinstance(t := _argument_value(d, "name"), str)]
+            if tagged:
+                tags[f"{type_name}.{field_name}"] = tuple(dict.fromkeys(tagged))
             if _named([field_node], inaccessible_name):
                 inaccessible.add(f"{type_name}.{field_name}")
             inaccessible.update(
@@ -654,12 +667,14 @@ def load_supergraph(sdl: str) -> Supergraph:
         graph_enum={name: member for member, name in graph_name.items()},
         full_schema=full if inaccessible else None,
         inaccessible=frozenset(inaccessible),
+        tags=tags,
     )
 
 
-def _spec_names(schema_nodes: list[Any]) -> tuple[str, str]:
-    """The names the supergraph uses for the join and inaccessible specs (``@link(url:, as:)`` may rename them)."""
-    join, inaccessible = "join", "inaccessible"
+def _spec_names(schema_nodes: list[Any]) -> tuple[str, str, str]:
+    """The names the supergraph uses for the join, inaccessible and tag specs (``@link(url:, as:)`` may rename
+    them)."""
+    join, inaccessible, tag = "join", "inaccessible", "tag"
     for link in _named(schema_nodes, "link"):
         url = str(_argument_value(link, "url") or "")
         alias = _argument_value(link, "as")
@@ -667,7 +682,9 @@ def _spec_names(schema_nodes: list[Any]) -> tuple[str, str]:
             join = str(alias)
         elif alias and "/inaccessible/" in url:
             inaccessible = str(alias)
-    return join, inaccessible
+        elif alias and "/tag/" in url:
+            tag = str(alias)
+    return join, inaccessible, tag
 
 
 def _fill_subgraphs(

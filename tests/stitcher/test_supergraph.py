@@ -56,6 +56,9 @@ def test_supergraph_sdl_has_the_federation_shape(shop: Supergraph) -> None:
     assert '@join__field(graph: INVENTORY, override: "products")' in sdl
     assert "email: String! @join__field(graph: ACCOUNTS) @inaccessible" in sdl
     assert "APAC @join__enumValue(graph: ACCOUNTS)" in sdl
+    assert '@link(url: "https://specs.apollo.dev/tag/v0.3")' in sdl and "directive @tag(name: String!)" in sdl
+    tagged = '[Product] @join__field(graph: PRODUCTS) @tag(name: "public") @tag(name: "listing")'
+    assert f"topProducts(first: Int = 5): {tagged}" in sdl
     # it is a valid schema on its own
     assert validate_schema(build_schema(sdl)) == []
 
@@ -66,6 +69,7 @@ def test_round_trip_keeps_the_join_info(shop: Supergraph) -> None:
     assert loaded.fields == shop.fields
     assert loaded.graph_enum == shop.graph_enum
     assert loaded.inaccessible == shop.inaccessible
+    assert loaded.tags == shop.tags == {"Query.topProducts": ("public", "listing"), "Product.price": ("public",)}
     assert print_product_sdl(loaded) == print_product_sdl(shop)
     accounts = loaded.subgraphs["accounts"]
     assert (accounts.kind, accounts.url, accounts.schema) == (SourceKind.FEDERATION, "http://accounts:4000", None)
@@ -291,6 +295,7 @@ def test_apollo_reads_our_supergraph_and_composes_the_same_join_info(
     assert as_sets(theirs.types) == as_sets(shop.types)
     assert as_sets(theirs.fields) == as_sets(shop.fields)
     assert theirs.inaccessible == shop.inaccessible
+    assert theirs.tags == shop.tags
 
 
 @pytest.mark.skipif(
