@@ -27,7 +27,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlmodel import Session, col, select
 
-from portal.audit import authorize_and_audit, record, record_denied
+from portal.audit import audit_scope, authorize_and_audit, record, record_denied
 from portal.authorization import Actor, Target
 from portal.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from portal.models import Membership, PersonalAccessToken, Role, Team, User, utcnow
@@ -448,7 +448,7 @@ def _cli_session() -> Iterator[Session]:
                 f"database {redacted_url(engine.url)} is at revision {current or 'empty'}, not {head_revision()}: "
                 "run `loom migrate` first"
             )
-        with session_scope(engine) as session:
+        with audit_scope(via="cli"), session_scope(engine) as session:
             yield session
     finally:
         engine.dispose()

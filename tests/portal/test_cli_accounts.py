@@ -52,6 +52,7 @@ def test_users_create_prints_a_working_token_last(
     assert actor_for_user(session, user).team_roles == {"shop": ActorRole.TEAM_ADMIN}
     events = session.exec(select(AuditEvent).where(col(AuditEvent.actor) == "cli")).all()
     assert {e.action for e in events} == {"user.create", "token.create"}
+    assert {e.via for e in events} == {"cli"}
     assert lines[-1] not in str([e.summary for e in events])
 
 
@@ -72,6 +73,13 @@ def test_tokens_create_and_revoke(loom_env: Engine, session: Session, capsys: py
     with pytest.raises(Unauthenticated, match="revoked"):
         verify_token(session, second)
     assert verify_token(session, first)[0].name == "bob"  # the other token still works
+    events = session.exec(select(AuditEvent).where(col(AuditEvent.action).startswith("token."))).all()
+    assert [(e.action, e.actor, e.target_name, e.via) for e in events] == [
+        ("token.create", "cli", "cli", "cli"),
+        ("token.create", "cli", "laptop", "cli"),
+        ("token.revoke", "cli", row.prefix, "cli"),
+    ]
+    assert not any(token in str([e.summary for e in events]) for token in (first, second))
 
 
 def test_bad_input_exits_non_zero_with_one_line_and_changes_nothing(
