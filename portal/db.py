@@ -55,6 +55,7 @@ __all__ = [
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 _SQLITE_BUSY_TIMEOUT_SECONDS = 30
+_MIGRATION_LOCK = 0x4C4F4F4D  # "LOOM": the PostgreSQL advisory lock that serialises concurrent migrations
 
 
 class DatabaseUnavailable(LoomError):
@@ -123,7 +124,8 @@ def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        immediate = connection.get_execution_options().get("loom_begin_immediate", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 
@@ -310,7 +312,11 @@ def migrate(engine_or_url: Engine | str | URL, revision: str = "head") -> str | 
                 # outside any transaction: SQLite ignores this pragma inside one
                 connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
             try:
+                if sqlite:  # take the write lock first: a concurrent migrate waits, then finds the work done
+                    connection.execution_options(loom_begin_immediate=True)
                 with connection.begin():
+                    if not sqlite:  # likewise on PostgreSQL, until this transaction ends
+                        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
                     _run_alembic(connection, revision)
                     if sqlite:
                         broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()

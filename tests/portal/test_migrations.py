@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -90,3 +91,15 @@ def test_loom_migrate_works_from_any_directory(database_url: str, tmp_path: Path
     assert second.returncode == 0, second.stderr
     assert f"up to date at revision {head_revision()}" in second.stdout
     assert "secret" not in first.stdout + second.stdout
+
+
+def test_concurrent_migrations_wait_for_each_other(database_url: str) -> None:
+    """Two replicas starting at once: one migrates, the other waits for it and finds the work done."""
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        revisions = list(pool.map(migrate, [database_url] * 3))
+    assert revisions == [head_revision()] * 3
+    engine = create_engine_for(database_url)
+    try:
+        assert _tables(engine) == TABLES
+    finally:
+        engine.dispose()
