@@ -253,6 +253,9 @@ async def test_request_ids_logs_and_metrics(
 
 async def test_products_need_credentials_and_a_subscription(upstreams: Upstreams) -> None:
     snapshot, keys = make_snapshot(upstreams)
+    revoked_key, prefix, digest = generate_api_key()
+    revoked = CredentialConfig(id="k3", application="app", kind="api_key", prefix=prefix, key_hash=digest, revoked=True)
+    snapshot = snapshot.model_copy(update={"credentials": [*snapshot.credentials, revoked]})
     app = create_gateway_app(source=StaticSnapshotSource(snapshot), options=_options())
     query = {"query": "{ book(id: 1) { title } }"}
     async with serving(app) as client:
@@ -262,6 +265,8 @@ async def test_products_need_credentials_and_a_subscription(upstreams: Upstreams
         assert "x-api-key" in missing.json()["errors"][0]["message"]
         unknown = await client.post("/products/shop/graphql", json=query, headers={"x-api-key": keys.gold + "x"})
         assert unknown.status_code == 401
+        withdrawn = await client.post("/products/shop/graphql", json=query, headers={"x-api-key": revoked_key})
+        assert withdrawn.status_code == 401 and "revoked" in withdrawn.json()["errors"][0]["message"]
         lurker = await client.post("/products/shop/graphql", json=query, headers={"x-api-key": keys.other})
         assert lurker.status_code == 403 and lurker.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
         ok = await client.post("/products/shop/graphql", json=query, headers={"x-api-key": keys.gold})
@@ -439,7 +444,11 @@ async def test_oauth2_bearer_tokens_through_the_portal_jwks(upstreams: Upstreams
     snapshot, _ = make_snapshot(upstreams)
     snapshot = snapshot.model_copy(
         update={
-            "credentials": [CredentialConfig(id="o1", application="app", kind="oauth2_client", client_id="cid-1")],
+            "credentials": [
+                CredentialConfig(id="o1", application="app", kind="oauth2_client", client_id="cid-1"),
+                CredentialConfig(id="o2", application="lurker", kind="oauth2_client", client_id="cid-2"),
+                CredentialConfig(id="o3", application="app", kind="oauth2_client", client_id="cid-3", revoked=True),
+            ],
             "oauth": OAuthConfig(issuer=ISSUER, audience=AUDIENCE, jwks_url="http://portal.test/jwks"),
         }
     )
@@ -457,3 +466,13 @@ async def test_oauth2_bearer_tokens_through_the_portal_jwks(upstreams: Upstreams
                 "/products/shop/graphql", json=query, headers={"authorization": f"Bearer {expired}"}
             )
             assert refused.status_code == 401 and "expired" in refused.json()["errors"][0]["message"]
+            bearer = {"authorization": f"Bearer {jwks.token(jwks.keys[0], client_id='cid-2')}"}
+            unsubscribed = await client.post("/products/shop/graphql", json=query, headers=bearer)
+            assert unsubscribed.status_code == 403
+            assert unsubscribed.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+            bearer = {"authorization": f"Bearer {jwks.token(jwks.keys[0], client_id='cid-3')}"}
+            revoked = await client.post("/products/shop/graphql", json=query, headers=bearer)
+            assert revoked.status_code == 401
+            forged = await client.post("/products/shop/graphql", json=query, headers={"authorization": "Bearer x.y.z"})
+            assert forged.status_code == 401
+            assert jwks.requests == 1  # the key set is fetched once and cached across requests
