@@ -84,6 +84,13 @@ def test_bad_document_exits_non_zero_naming_the_field(
         assert session.exec(select(Cluster)).all() == []
     code, _, err = loom(capsys, "get", "gadgets")
     assert code == 1 and "unknown kind 'gadgets'" in err
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("apiVersion: loom.dev/v1alpha1\nkind: Team\nmetadata: {name: [x\n")
+    code, out, err = loom(capsys, "apply", "-f", str(LIBRARY / "clusters.yaml"), "-f", str(broken))
+    assert code == 1 and out == ""
+    assert err.startswith("loom: error: broken.yaml: malformed YAML at line") and len(err.splitlines()) == 1
+    with Session(local_db) as session:
+        assert session.exec(select(Cluster)).all() == []
 
 
 def test_local_apply_audits_a_placement_refusal(
