@@ -1,5 +1,7 @@
-"""Property test: any query over the shop's product schema returns through the stitcher (Federation subgraphs on
-loopback) exactly what the monolith returns for it: the same data and errors at the same paths."""
+"""Property test: any query over the shop's product schema returns through the stitcher exactly what the monolith
+returns for it: the same data and errors at the same paths. Run for each kind of source on loopback: Federation
+subgraphs, plain GraphQL services with merge config, and plain GraphQL + a REST service (queries are drawn from
+that product's own schema, restricted to what the monolith also serves)."""
 
 from __future__ import annotations
 
@@ -34,19 +36,25 @@ MAX_DEPTH = 3
 
 
 @st.composite
-def selection(draw: st.DrawFn, schema: GraphQLSchema, type_name: str, depth: int) -> str:
+def selection(draw: st.DrawFn, schema: GraphQLSchema, type_name: str, depth: int, reference: GraphQLSchema) -> str:
     named = schema.get_type(type_name)
+    served = reference.get_type(type_name)
+    assert isinstance(served, GraphQLObjectType | GraphQLUnionType)
     parts: list[str] = []
     if draw(st.booleans()):
         parts.append(draw(st.sampled_from(["__typename", "kind: __typename"])))
     if isinstance(named, GraphQLUnionType):
         for member in named.types:
             if draw(st.booleans()):
-                parts.append(f"... on {member.name} {draw(selection(schema, member.name, depth))}")
+                parts.append(f"... on {member.name} {draw(selection(schema, member.name, depth, reference))}")
         parts.append("__typename")
         return "{ " + " ".join(parts) + " }"
     assert isinstance(named, GraphQLObjectType)
-    names = sorted(n for n, f in named.fields.items() if depth < MAX_DEPTH or is_leaf_type(get_named_type(f.type)))
+    names = sorted(
+        n
+        for n, f in named.fields.items()
+        if (depth < MAX_DEPTH or is_leaf_type(get_named_type(f.type))) and n in getattr(served, "fields", {})
+    )
     chosen = draw(st.lists(st.sampled_from(names), min_size=1, max_size=4, unique=True))
     for index, name in enumerate(chosen):
         field = named.fields[name]
@@ -56,7 +64,7 @@ def selection(draw: st.DrawFn, schema: GraphQLSchema, type_name: str, depth: int
         sub = ""
         inner = get_named_type(field.type)
         if not is_leaf_type(inner):
-            sub = " " + draw(selection(schema, inner.name, depth + 1))
+            sub = " " + draw(selection(schema, inner.name, depth + 1, reference))
         parts.append(f"{alias}{name}{arguments}{directive}{sub}")
     return "{ " + " ".join(parts) + " }"
 
@@ -68,12 +76,13 @@ def shop() -> Iterator[ShopUpstreams]:
 
 
 @pytest.fixture(scope="module")
-def stitched(shop: ShopUpstreams) -> Iterator[tuple[asyncio.AbstractEventLoop, Executor]]:
+def stitched(shop: ShopUpstreams) -> Iterator[tuple[asyncio.AbstractEventLoop, dict[str, Executor]]]:
     loop = asyncio.new_event_loop()
     transport = loop.run_until_complete(AiohttpTransport.create())
     # Cost limits are the gateway's policy, not part of the comparison.
-    executor = Executor(shop.federation(), transport, ExecutionOptions(max_cost=0, max_aliases=0))
-    yield loop, executor
+    options = ExecutionOptions(max_cost=0, max_aliases=0)
+    products = {"federation": shop.federation(), "graphql": shop.graphql(), "openapi": shop.openapi()}
+    yield loop, {kind: Executor(supergraph, transport, options) for kind, supergraph in products.items()}
     loop.run_until_complete(transport.aclose())
     loop.close()
 
@@ -82,12 +91,16 @@ def _error_paths(errors: Any) -> list[str]:
     return sorted(str(e.get("path")) for e in errors or ())
 
 
-def test_stitched_equals_monolith(shop: ShopUpstreams, stitched: tuple[asyncio.AbstractEventLoop, Executor]) -> None:
-    loop, executor = stitched
+@pytest.mark.parametrize(("kind", "examples"), [("federation", 80), ("graphql", 40), ("openapi", 40)])
+def test_stitched_equals_monolith(
+    shop: ShopUpstreams, stitched: tuple[asyncio.AbstractEventLoop, dict[str, Executor]], kind: str, examples: int
+) -> None:
+    loop, executors = stitched
+    executor = executors[kind]
     monolith = shop.apps["monolith"]
 
-    @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(query=selection(monolith.schema, "Query", 1))
+    @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(query=selection(executor.supergraph.schema, "Query", 1, monolith.schema))
     def check(query: str) -> None:
         reference = execute_sync(monolith.schema, parse(query), monolith.root_value)
         response = loop.run_until_complete(executor.execute(query))
