@@ -128,6 +128,8 @@ async def test_the_embedded_gateway_serves_published_products(settings: Settings
                 break
             await asyncio.sleep(0.05)
         refused = await client.post("/products/hello/graphql", json=query)
+        metrics = (await client.get("/metrics")).text
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"data": {"__typename": "Query"}}
     assert refused.status_code == 401
+    assert 'route="/products/{product}/graphql",status="401"} 1.0' in metrics  # the gateway's template, not the path
