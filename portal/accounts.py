@@ -455,7 +455,24 @@ def _cli_session() -> Iterator[Session]:
 
 
 def users_command(args: argparse.Namespace) -> int:
-    """``loom users create NAME --role ROLE [--team TEAM] [--email EMAIL]``: prints a new PAT as the last line."""
+    """``loom users create NAME --role ROLE [--team TEAM] [--email EMAIL]``: prints a new PAT as the last line.
+    ``loom users password NAME`` sets a local password read from stdin's first line (a platform admin's reset);
+    ``loom users deactivate NAME`` ends a user's logins and revokes their tokens."""
+    if args.users_command == "password":
+        new_password = sys.stdin.readline().rstrip("\r\n")
+        if not new_password:
+            raise Invalid("pass the new password on stdin, e.g. `loom users password NAME < file`")
+        with _cli_session() as session:
+            user = change_password(session, Actor.system("cli"), find_user(session, args.name), new_password)
+            session.commit()
+        print(f"set the password of {user.name}")
+        return 0
+    if args.users_command == "deactivate":
+        with _cli_session() as session:
+            user = deactivate_user(session, Actor.system("cli"), find_user(session, args.name))
+            session.commit()
+        print(f"deactivated {user.name}; their personal access tokens are revoked")
+        return 0
     with _cli_session() as session:
         actor = Actor.system("cli")
         user = create_user(session, actor, name=args.name, role=args.role, team=args.team, email=args.email)

@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=["platform-admin", "team-admin", "team-member", "viewer"])
     create.add_argument("--team", default=None)
     create.add_argument("--email", default=None)
+    password = users_sub.add_parser("password", help="set a user's local password (read from stdin)")
+    password.add_argument("name")
+    deactivate = users_sub.add_parser("deactivate", help="deactivate a user: no more logins, tokens revoked")
+    deactivate.add_argument("name")
 
     tokens = sub.add_parser("tokens", help="manage personal access tokens")
     tokens_sub = tokens.add_subparsers(dest="tokens_command", required=True)

@@ -6,6 +6,7 @@ one test runs the installed ``loom`` script in a subprocess on a fresh, unmigrat
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from portal.accounts import verify_token
+from portal.accounts import authenticate_password, verify_token
 from portal.authentication import actor_for_user
 from portal.authorization import Role as ActorRole
 from portal.cli import main
@@ -80,6 +81,33 @@ def test_tokens_create_and_revoke(loom_env: Engine, session: Session, capsys: py
         ("token.revoke", "cli", row.prefix, "cli"),
     ]
     assert not any(token in str([e.summary for e in events]) for token in (first, second))
+
+
+def test_users_password_and_deactivate(
+    loom_env: Engine, session: Session, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, lines, _ = run(capsys, "users", "create", "cleo", "--role", "viewer")
+    token = lines[-1]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("cleo-password-123\n"))
+    code, lines, _ = run(capsys, "users", "password", "cleo")
+    assert (code, lines) == (0, ["set the password of cleo"])
+    assert authenticate_password(session, "cleo", "cleo-password-123").name == "cleo"
+    session.rollback()
+    monkeypatch.setattr(sys, "stdin", io.StringIO("short\n"))
+    code, _, err = run(capsys, "users", "password", "cleo")
+    assert code == 1 and err.startswith("loom: error: the password is too short")
+
+    code, lines, _ = run(capsys, "users", "deactivate", "cleo")
+    assert (code, lines) == (0, ["deactivated cleo; their personal access tokens are revoked"])
+    with pytest.raises(Unauthenticated, match="revoked"):
+        verify_token(session, token)
+    events = session.exec(select(AuditEvent).where(col(AuditEvent.target_name) == "cleo")).all()
+    assert [(e.action, e.via) for e in events if e.action != "token.create"] == [
+        ("user.create", "cli"),
+        ("user.password", "cli"),
+        ("user.deactivate", "cli"),
+    ]
+    assert "cleo-password" not in str([e.summary for e in events])
 
 
 def test_bad_input_exits_non_zero_with_one_line_and_changes_nothing(
