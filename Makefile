@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test lint typecheck unit demo bench clean
+.PHONY: install node-deps test lint typecheck unit demo bench clean
 
 install: $(STAMP)
 
@@ -21,7 +21,15 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-unit: install
+# Apollo's composition and Hive's loader (npm, in bench/) check our supergraphs in the tests, and are the benchmark's peers.
+NODE_STAMP := bench/node_modules/.installed-stamp
+node-deps: $(NODE_STAMP)
+
+$(NODE_STAMP): bench/package.json bench/package-lock.json
+	cd bench && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+unit: install node-deps
 	$(BIN)/python scripts/check_services.py
 	$(BIN)/pytest
 
@@ -31,7 +39,7 @@ test: lint typecheck unit
 demo: install
 	$(BIN)/loom up
 
-bench: install
+bench: install node-deps
 	$(BIN)/python -m bench.run
 
 clean:
