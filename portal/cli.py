@@ -17,8 +17,6 @@ _HANDLERS: dict[str, str] = {
     "up": "portal.demo:up_command",
     "serve": "portal.server:serve_command",
     "migrate": "portal.db:migrate_command",
-    "sync": "portal.sync:sync_command",
-    "render": "portal.sync:render_command",
     "users": "portal.accounts:users_command",
     "tokens": "portal.accounts:tokens_command",
     "apply": "portal.resources:apply_command",
@@ -33,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="loom", description="Loom: API products over many clusters")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    up = sub.add_parser("up", help="run the embedded demo (portal, gateway, local Envoy, demo services)")
+    up = sub.add_parser("up", help="run the embedded demo (portal, gateway, demo clusters and services)")
     up.add_argument("--check", action="store_true", help="run one query across the demo services, then exit")
     up.add_argument("--host", default=None)
     up.add_argument("--port", type=int, default=None)
@@ -44,15 +42,6 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None)
 
     sub.add_parser("migrate", help="migrate the database to the newest schema")
-
-    sync = sub.add_parser("sync", help="run the sync worker")
-    sync.add_argument("--once", action="store_true", help="reconcile every cluster once, then exit")
-
-    render = sub.add_parser("render", help="print what the sync worker would apply to a cluster")
-    render.add_argument("-f", "--filename", action="append", required=True, dest="files")
-    render.add_argument("--cluster", required=True)
-    render.add_argument("--target", choices=["gloo", "envoy"], default="gloo")
-    render.add_argument("-o", "--output", choices=["yaml", "json"], default="yaml")
 
     users = sub.add_parser("users", help="manage users")
     users_sub = users.add_subparsers(dest="users_command", required=True)
