@@ -583,6 +583,7 @@ def test_every_response_code_and_body_kind() -> None:
         "putForm": "Boolean",
         "patchText": "Boolean",
     }
+    assert rest.operations[("Query", "exists")].method == "HEAD"  # HEAD is a Query field, PUT/PATCH mutations
     assert rest.operations[("Mutation", "putForm")].content_type == "application/x-www-form-urlencoded"
     assert rest.operations[("Mutation", "patchText")].content_type == "text/plain"
     schema = schema_of(subgraph)
