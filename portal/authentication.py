@@ -24,7 +24,6 @@ from starlette.requests import HTTPConnection
 
 from portal.accounts import verify_token
 from portal.authorization import Actor
-from portal.authorization import Role as ActorRole
 from portal.db import session_scope
 from portal.errors import Unauthenticated
 from portal.models import Membership, Role, Team, User
@@ -58,10 +57,10 @@ def actor_for_user(session: Session, user: User) -> Actor:
     ).all()
     platform_admin = any(role == Role.PLATFORM_ADMIN for role, _team in rows)
     read_only = not platform_admin and any(role == Role.VIEWER and team is None for role, team in rows)
-    team_roles: dict[str, ActorRole] = {}
+    team_roles: dict[str, Role] = {}
     for role, team in sorted(rows, key=lambda row: _strength(Role(row[0]))):
         if team is not None and team not in team_roles:
-            team_roles[team] = ActorRole(Role(role).value)
+            team_roles[team] = Role(role)
     return Actor(
         user_id=user.id,
         name=user.name,

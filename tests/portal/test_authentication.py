@@ -15,7 +15,6 @@ from portal.accounts import create_token, create_user, revoke_token
 from portal.app import create_app
 from portal.authentication import actor_for_user
 from portal.authorization import Actor
-from portal.authorization import Role as ActorRole
 from portal.models import Role, User, utcnow
 from portal.settings import Settings
 from tests.factories import make_membership, make_team, make_user
@@ -109,7 +108,7 @@ def test_actor_roles_come_from_memberships(session: Session) -> None:
     consumer = make_user(session)
     assert actor_for_user(session, admin).platform_admin
     assert actor_for_user(session, viewer).read_only
-    assert actor_for_user(session, team_viewer).team_roles == {"t1": ActorRole.VIEWER}
+    assert actor_for_user(session, team_viewer).team_roles == {"t1": Role.VIEWER}
     plain = actor_for_user(session, consumer)
     assert (plain.platform_admin, plain.read_only, dict(plain.team_roles)) == (False, False, {})
     assert isinstance(consumer, User)

@@ -18,11 +18,10 @@ from sqlmodel import Session, col, select
 
 from portal.accounts import authenticate_password, verify_token
 from portal.authentication import actor_for_user
-from portal.authorization import Role as ActorRole
 from portal.cli import main
 from portal.db import create_engine_for
 from portal.errors import Unauthenticated
-from portal.models import AuditEvent, PersonalAccessToken, User
+from portal.models import AuditEvent, PersonalAccessToken, Role, User
 from tests.factories import make_team
 
 
@@ -50,7 +49,7 @@ def test_users_create_prints_a_working_token_last(
     assert "alice" in lines[0]
     user, _row = verify_token(session, lines[-1])
     assert user.name == "alice"
-    assert actor_for_user(session, user).team_roles == {"shop": ActorRole.TEAM_ADMIN}
+    assert actor_for_user(session, user).team_roles == {"shop": Role.TEAM_ADMIN}
     events = session.exec(select(AuditEvent).where(col(AuditEvent.actor) == "cli")).all()
     assert {e.action for e in events} == {"user.create", "token.create"}
     assert {e.via for e in events} == {"cli"}
