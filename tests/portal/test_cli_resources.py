@@ -21,8 +21,7 @@ from portal.authorization import Actor
 from portal.cli import main
 from portal.models import AuditEvent, Cluster
 from portal.settings import Settings
-
-LIBRARY = Path(__file__).parent / "fixtures" / "library"
+from tests.portal._apply import LIBRARY
 
 
 @pytest.fixture

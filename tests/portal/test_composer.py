@@ -18,8 +18,7 @@ from portal.manifests import load_documents
 from portal.models import Product, ProductVersion
 from portal.resources import apply
 from stitcher.ir import SourceKind
-
-LIBRARY = Path(__file__).parent / "fixtures" / "library"
+from tests.portal._apply import LIBRARY
 
 
 def current_version(session: Session, name: str) -> ProductVersion:

@@ -16,8 +16,7 @@ from portal.manifests import (
     parse_documents,
     resource_to_dict,
 )
-
-LIBRARY = Path(__file__).parent / "fixtures" / "library"
+from tests.portal._apply import LIBRARY
 
 SERVICE = """\
 apiVersion: loom.dev/v1alpha1

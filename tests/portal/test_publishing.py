@@ -9,7 +9,6 @@ from pathlib import Path
 from types import MappingProxyType
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -17,12 +16,10 @@ from portal.authorization import Actor
 from portal.db import session_scope
 from portal.errors import Conflict, Forbidden, Invalid
 from portal.manifests import Document, load_documents, parse_documents
-from portal.models import AuditEvent, AuditOutcome, Service, ServiceVersion, metadata
+from portal.models import AuditEvent, AuditOutcome, Service, ServiceVersion
 from portal.publishing import schema_hash, validate_schema
-from portal.resources import apply, get
-
-LIBRARY = Path(__file__).parent / "fixtures" / "library"
-ADMIN = Actor.system("test-admin")
+from portal.resources import get
+from tests.portal._apply import ADMIN, LIBRARY, counts, run
 
 PETS_30 = """\
 openapi: 3.0.3
@@ -173,20 +170,6 @@ def test_good_sdl_builds() -> None:
 
 
 # --- through the database (the engine fixture runs each on SQLite and on PostgreSQL) ----------------------------
-
-
-def run(engine: Engine, documents: list[Document], actor: Actor = ADMIN, **kwargs: bool) -> list[str]:
-    with session_scope(engine) as session:
-        return [c.line() for c in apply(session, actor, documents, **kwargs)]
-
-
-def counts(engine: Engine) -> dict[str, int]:
-    with engine.connect() as connection:
-        return {
-            name: connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-            for name, table in metadata.tables.items()
-            if name != "audit_events"
-        }
 
 
 def breaking_loans(tmp_path: Path) -> list[Document]:

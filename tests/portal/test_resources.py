@@ -8,7 +8,6 @@ from pathlib import Path
 from types import MappingProxyType
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -25,12 +24,9 @@ from portal.models import (
     Service,
     ServiceDeployment,
     ServiceVersion,
-    metadata,
 )
-from portal.resources import apply, apply_json, delete, get
-
-LIBRARY = Path(__file__).parent / "fixtures" / "library"
-ADMIN = Actor.system("test-admin")
+from portal.resources import apply_json, delete, get
+from tests.portal._apply import ADMIN, LIBRARY, counts, run
 
 pytestmark = pytest.mark.postgres
 
@@ -41,21 +37,6 @@ def library(tmp_path: Path) -> Path:
     target = tmp_path / "library"
     shutil.copytree(LIBRARY, target)
     return target
-
-
-def run(engine: Engine, documents: list[Document], actor: Actor = ADMIN, **kwargs: bool) -> list[str]:
-    with session_scope(engine) as session:
-        return [c.line() for c in apply(session, actor, documents, **kwargs)]
-
-
-def counts(engine: Engine) -> dict[str, int]:
-    """Rows per table (audit events aside: refusals are recorded on purpose)."""
-    with engine.connect() as connection:
-        return {
-            name: connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-            for name, table in metadata.tables.items()
-            if name != "audit_events"
-        }
 
 
 def refused(engine: Engine, documents: list[Document], error: type[LoomError], match: str, actor: Actor = ADMIN) -> str:

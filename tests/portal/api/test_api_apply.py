@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -10,11 +9,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from portal.models import AuditEvent, AuditOutcome, Cluster, Service
+from tests.portal._apply import LIBRARY
 from tests.portal.api.conftest import Gql, Person, codes
-
-LIBRARY = Path(__file__).resolve().parents[3] / "tests" / "portal" / "fixtures" / "library"
-if not LIBRARY.is_dir():
-    LIBRARY = Path("/work/shared/design/examples/library")
 
 APPLY = "mutation($d: JSON!, $dry: Boolean) { apply(documents: $d, dryRun: $dry) { kind name action details } }"
 

@@ -12,13 +12,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from portal.accounts import create_token, find_user, revoke_token
-from portal.models import Cluster, metadata, utcnow
+from portal.models import Cluster, utcnow
 from portal.settings import Settings
+from tests.portal._apply import counts
 from tests.portal.api.conftest import SYSTEM, Gql, Person, codes
 
 APPLY = "mutation($d: JSON!) { apply(documents: $d) { kind name action } }"
@@ -96,16 +96,6 @@ CASES: list[tuple[str, str, list[dict[str, Any]], str, str]] = [
     ("a cluster not granted", MEMBER, [with_(service(), "spec.deployments.0.cluster", "us")], "FORBIDDEN",
      "team 'alpha' is not granted cluster 'us'"),
 ]  # fmt: skip
-
-
-def counts(engine: Engine) -> dict[str, int]:
-    """Rows per table, audit events and token use aside (refusals are recorded on purpose)."""
-    with engine.connect() as connection:
-        return {
-            name: connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-            for name, table in metadata.tables.items()
-            if name != "audit_events"
-        }
 
 
 async def test_each_bad_input_is_a_clear_error_and_changes_nothing(

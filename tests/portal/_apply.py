@@ -1,0 +1,36 @@
+"""Shared by the tests that apply resources: the library example, an admin actor, and row counts.
+
+``LIBRARY`` is the package's own copy (``portal/examples/library``, the one ``loom up`` applies), so the tests
+apply exactly what is shipped; ``tests/portal/test_demo_services.py`` checks it against the design copy."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from portal.authorization import Actor
+from portal.db import session_scope
+from portal.demo_services import LIBRARY_EXAMPLE as LIBRARY
+from portal.manifests import Document
+from portal.models import metadata
+from portal.resources import apply
+
+__all__ = ["ADMIN", "LIBRARY", "counts", "run"]
+
+ADMIN = Actor.system("test-admin")
+
+
+def run(engine: Engine, documents: list[Document], actor: Actor = ADMIN, **kwargs: bool) -> list[str]:
+    """Apply in one transaction; the change lines (``service/loans unchanged``)."""
+    with session_scope(engine) as session:
+        return [c.line() for c in apply(session, actor, documents, **kwargs)]
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    """Rows per table, audit events aside (refusals are recorded on purpose)."""
+    with engine.connect() as connection:
+        return {
+            name: connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            for name, table in metadata.tables.items()
+            if name != "audit_events"
+        }
