@@ -22,9 +22,10 @@ Model:
 
 ``@interfaceObject``: a subgraph that defines interface ``I`` as an object type resolves the fields it adds for every
 implementation of ``I``; the planner fetches them through ``I``'s key with ``__typename: "I"`` in the
-representation (Apollo's semantics), and the results merge into the implementation's objects. Fields whose type is
-the interface object itself, returned by that subgraph, are not supported yet (the concrete type would first have
-to be fetched from the interface's own subgraph).
+representation (Apollo's semantics), and the results merge into the implementation's objects. A field of type ``I``
+returned by the interface-object subgraph itself gives objects typed only ``I``: the planner adds an entity fetch to
+a subgraph that defines the interface ``I`` (``_entities`` with ``... on I { __typename }``) to learn each object's
+concrete type; every fetch that needs the type (type conditions, other subgraphs' fields) runs after it.
 
 Not supported: subscriptions.
 """
@@ -352,7 +353,9 @@ class _Planner:
                 if join.requires:
                     return entity_root
                 return not join.external
-        return False
+        # An implementation returned by its @interfaceObject subgraph: that subgraph resolves the interface's fields.
+        interface = self.interface_object(subgraph, type_name)
+        return interface is not None and self.local_join(subgraph, interface, field_name, None, entity_root)
 
     def defines(self, subgraph: str, type_name: str) -> bool:
         return any(join.graph == subgraph for join in self.sg.types.get(type_name, ()))
@@ -361,7 +364,12 @@ class _Planner:
         return self.sg.subgraphs[subgraph].renames.upstream_type(type_name)
 
     def upstream_field(self, subgraph: str, type_name: str, field_name: str) -> str:
-        return self.sg.subgraphs[subgraph].renames.upstream_field(type_name, field_name)
+        renames = self.sg.subgraphs[subgraph].renames
+        if (type_name, field_name) not in renames.fields:
+            interface = self.interface_object(subgraph, type_name)  # the subgraph knows only the interface object
+            if interface is not None:
+                type_name = interface
+        return renames.upstream_field(type_name, field_name)
 
     def key_selection(self, type_name: str, fields: str) -> SelectionSetNode:
         cached = self._key_cache.get((type_name, fields))
@@ -490,11 +498,7 @@ class _Planner:
             return shape
         assert isinstance(named, GraphQLAbstractType)
         if named.name in self.sg.subgraphs[subgraph].interface_objects:
-            raise PlanningError(
-                f"Subgraph {subgraph!r} returns {named.name} as an @interfaceObject here; fields of type {named.name} "
-                f"served by the interface object's subgraph are not supported yet (select them through a field of "
-                f"the subgraph that defines the interface {named.name})"
-            )
+            return self.plan_interface_object(node, subgraph, named, nodes, selection, path, provided)
         selection.typename = True
         shape = ObjectShape(None)
         for possible in self.schema.get_possible_types(named):
@@ -508,9 +512,80 @@ class _Planner:
             )
         return shape
 
-    def interface_object(self, target: str, parent: GraphQLObjectType) -> str | None:
+    def plan_interface_object(
+        self,
+        node: FetchNode,
+        subgraph: str,
+        interface: GraphQLAbstractType,
+        nodes: list[FieldNode],
+        selection: Selection,
+        path: tuple[tuple[str, frozenset[str] | None], ...],
+        provided: dict[str, Any] | None,
+    ) -> ObjectShape:
+        """Objects of interface ``interface`` returned by its ``@interfaceObject`` subgraph carry no concrete type.
+        A typename fetch (``_entities`` with ``... on I { __typename }`` to a subgraph defining the interface) gets
+        it; the fields are then planned per implementation as usual, and every fetch they need runs after it."""
+        name = interface.name
+        typename_fetch: FetchNode | None = None
+        for join in self.sg.types.get(name, ()):
+            owner = self.sg.subgraphs[join.graph]
+            if (
+                join.is_interface_object
+                or not join.key
+                or not join.resolvable
+                or owner.kind is not SourceKind.FEDERATION
+                or not all(
+                    self.local_join(subgraph, name, f.name.value, provided)
+                    for f in self.key_selection(name, join.key).selections
+                    if isinstance(f, FieldNode)
+                )
+            ):
+                continue
+            representation: list[tuple[str, str]] = []
+            for key_field in self.key_selection(name, join.key).selections:
+                if isinstance(key_field, FieldNode):
+                    field_name = key_field.name.value
+                    alias = INTERNAL_PREFIX + field_name
+                    upstream = self.upstream_field(subgraph, name, field_name)
+                    item = selection.field(alias, upstream, "", key_field.selection_set is not None)
+                    if key_field.selection_set is not None and item.selection is not None:
+                        _copy_plain(key_field.selection_set, item.selection)
+                    representation.append((field_name, alias))
+            typename_fetch = FetchNode(join.graph, "entity", "query", path=path, default_type=name)
+            typename_fetch.targets[name] = EntityTarget(
+                name, self.upstream_type(join.graph, name), tuple(representation), Selection(typename=True)
+            )
+            break
+        if typename_fetch is None:
+            raise PlanningError(
+                f"Subgraph {subgraph!r} returns {name} as an @interfaceObject, and no subgraph defines the interface "
+                f"{name} with a resolvable @key that {subgraph!r} gives, so the concrete type cannot be found"
+            )
+        self.fetch_count += 1
+        earlier = node.children
+        node.children = []
+        shape = ObjectShape(None)
+        for possible in self.schema.get_possible_types(interface):
+            typed_path = (*path[:-1], (path[-1][0], frozenset({possible.name})))
+            fields = self.sub_fields(nodes, possible)
+            shape.by_type[possible.name] = self.plan_object(
+                node, subgraph, possible, fields, selection, typed_path, provided, path
+            )
+        # Every fetch planned for these objects needs their concrete type: it runs after the typename fetch.
+        typename_fetch.children = node.children
+        node.children = [*earlier, typename_fetch]
+        return shape
+
+    def interface_object(self, target: str, parent: GraphQLObjectType | str) -> str | None:
         """The interface of ``parent`` that ``target`` defines as an ``@interfaceObject`` (it resolves ``parent``'s
         fields through that interface's key, with ``__typename`` the interface), or None."""
+        if not self.sg.subgraphs[target].interface_objects:
+            return None
+        if isinstance(parent, str):
+            named = self.schema.get_type(parent)
+            if not isinstance(named, GraphQLObjectType):
+                return None
+            parent = named
         if self.defines(target, parent.name):
             return None
         for interface in parent.interfaces:

@@ -10,7 +10,7 @@ import pytest
 from graphql import OperationDefinitionNode, execute_sync, parse
 
 from stitcher.composition import compose
-from stitcher.execution import Executor
+from stitcher.execution import ExecutionOptions, Executor
 from stitcher.ir import SourceKind, Supergraph
 from stitcher.planning import PlanningError, build_plan
 from stitcher.sources import SourceSpec
@@ -25,6 +25,10 @@ QUERIES = [
     "{ media { ... on Media { n: reviewCount } ... on Movie { minutes stars } } }",
     '{ book(id: "b2") { title reviewCount stars } }',
     '{ book(id: "m1") { title reviewCount } }',
+    # Returned by the interface-object subgraph itself: the concrete type comes from ``media`` first.
+    "{ topRated { id reviewCount stars } }",
+    "{ topRated(first: 3) { __typename id title reviewCount ... on Book { pages } ... on Movie { minutes } } }",
+    "{ topRated { ... on Movie { minutes stars } ... on Media { n: reviewCount } } media { id reviewCount } }",
 ]
 
 
@@ -85,21 +89,54 @@ async def test_a_loaded_supergraph_sdl_serves_interface_objects(
     servers: UpstreamServers, composed: Supergraph, transport: Any
 ) -> None:
     loaded = load_supergraph(print_supergraph_sdl(composed))
-    query = QUERIES[1]
-    response = await Executor(loaded, transport).execute(query)
+    for query in (QUERIES[1], QUERIES[6]):
+        response = await Executor(loaded, transport).execute(query)
+        assert response.errors is None
+        assert response.data == monolith(servers, query)
+
+
+async def test_fetches_that_need_the_type_wait_for_it_without_level_batching(
+    servers: UpstreamServers, composed: Supergraph, transport: Any
+) -> None:
+    executor = Executor(composed, transport, ExecutionOptions(batch_levels=False))
+    for query in QUERIES[5:]:
+        response = await executor.execute(query)
+        assert response.errors is None
+        assert response.data == monolith(servers, query)
+
+
+async def test_interface_objects_returned_by_their_own_subgraph_get_their_type_first(
+    servers: UpstreamServers, composed: Supergraph, transport: Any
+) -> None:
+    """``ratings`` returns ``Media`` objects; one ``_entities`` request to ``media`` with ``... on Media {
+    __typename }`` types them, and only then are the type-conditioned fields fetched (one more request)."""
+    counts = {name: servers.apps[name].requests for name in ("media", "ratings")}
+    query = "{ topRated(first: 3) { title ... on Book { pages } } }"
+    response = await Executor(composed, transport).execute(query)
     assert response.errors is None
     assert response.data == monolith(servers, query)
+    assert servers.apps["ratings"].requests == counts["ratings"] + 1
+    assert servers.apps["media"].requests == counts["media"] + 2
+    typename_fetch, fields_fetch = servers.apps["media"].bodies[-2:]
+    top = media._top_rated(3)
+    assert typename_fetch["variables"]["_loomReps"] == [{"__typename": "Media", "id": i} for i in top]
+    assert "... on Media{__typename}" in typename_fetch["query"].replace(" {", "{")
+    by_id = {m["id"]: m["__typename"] for m in media.MEDIA}
+    assert fields_fetch["variables"]["_loomReps"] == [{"__typename": by_id[i], "id": i} for i in top]
 
 
-def test_a_field_returning_the_interface_object_itself_is_refused_clearly() -> None:
-    sdl = media.RATINGS_SDL.replace("type Media", "type Query { topRated: [Media!]! }\ntype Media")
+def test_an_interface_object_without_a_subgraph_defining_the_interface_key_is_refused_clearly() -> None:
+    """Without a resolvable key on the interface in another subgraph, nobody can tell the concrete type."""
+    media_sdl = media.MEDIA_SDL.replace('interface Media @key(fields: "id")', "interface Media")
     supergraph = compose(
         [
-            SourceSpec(name="media", protocol=SourceKind.FEDERATION, schema=media.MEDIA_SDL, url="http://127.0.0.1:9"),
-            SourceSpec(name="ratings", protocol=SourceKind.FEDERATION, schema=sdl, url="http://127.0.0.1:9"),
+            SourceSpec(name="media", protocol=SourceKind.FEDERATION, schema=media_sdl, url="http://127.0.0.1:9"),
+            SourceSpec(
+                name="ratings", protocol=SourceKind.FEDERATION, schema=media.RATINGS_SDL, url="http://127.0.0.1:9"
+            ),
         ]
     )
     operation = parse("{ topRated { title } }").definitions[0]
     assert isinstance(operation, OperationDefinitionNode)
-    with pytest.raises(PlanningError, match=r"@interfaceObject.*not supported yet"):
+    with pytest.raises(PlanningError, match=r"no subgraph defines the interface Media with a resolvable @key"):
         build_plan(supergraph, operation, {}, {})

@@ -1,9 +1,10 @@
 """A catalogue of media whose ratings live in an ``@interfaceObject`` subgraph, plus the monolith serving both.
 
 ``media`` defines ``interface Media @key(fields: "id")`` with Book and Movie; ``ratings`` knows nothing of Book or
-Movie: it declares ``type Media @key(fields: "id") @interfaceObject`` and adds ``reviewCount`` and ``stars`` to
-every implementation. Apollo's semantics: the gateway asks ``ratings`` for ``_entities`` with
-``{"__typename": "Media", "id": ...}`` and merges the answers into the Book and Movie objects.
+Movie: it declares ``type Media @key(fields: "id") @interfaceObject``, adds ``reviewCount`` and ``stars`` to every
+implementation, and returns ``Media`` itself from ``topRated`` (objects typed only ``Media``). Apollo's semantics:
+the gateway asks ``ratings`` for ``_entities`` with ``{"__typename": "Media", "id": ...}`` and merges the answers into
+the Book and Movie objects; for ``topRated`` it first asks ``media`` for each object's concrete ``__typename``.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ type Movie implements Media @key(fields: "id") {
 RATINGS_SDL = (
     _LINK
     + """
+type Query {
+  topRated(first: Int = 2): [Media!]!
+}
+
 type Media @key(fields: "id") @interfaceObject {
   id: ID!
   reviewCount: Int!
@@ -71,6 +76,7 @@ MONOLITH_SDL = """
 type Query {
   media: [Media!]!
   book(id: ID!): Book
+  topRated(first: Int = 2): [Media!]!
 }
 
 interface Media {
@@ -100,6 +106,12 @@ type Movie implements Media {
 _INTERFACE_OBJECT = "directive @interfaceObject on OBJECT\n"
 
 
+def _top_rated(first: int) -> list[str]:
+    """Ids of the best rated media (mean stars, then id), as ``ratings`` alone can compute them."""
+    rated = sorted(STARS, key=lambda media_id: (-sum(STARS[media_id]) / len(STARS[media_id]), media_id))
+    return rated[:first]
+
+
 def _book(media_id: str) -> dict[str, Any] | None:
     return next((m for m in MEDIA if m["id"] == media_id and m["__typename"] == "Book"), None)
 
@@ -127,6 +139,7 @@ def ratings_app() -> GraphQLApp:
         return {"__typename": "Media", "id": rep["id"], "reviewCount": len(stars), "stars": stars}
 
     root = {
+        "topRated": lambda _info, first: [resolve({"__typename": "Media", "id": i}) for i in _top_rated(first)],
         "_entities": lambda _info, representations: [resolve(rep) for rep in representations],
         "_service": lambda _info: {"sdl": RATINGS_SDL},
     }
@@ -141,5 +154,10 @@ def _rated(item: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def monolith_app() -> GraphQLApp:
-    root = {"media": lambda _info: [_rated(m) for m in MEDIA], "book": lambda _info, id: _rated(_book(id))}
+    by_id = {m["id"]: m for m in MEDIA}
+    root = {
+        "media": lambda _info: [_rated(m) for m in MEDIA],
+        "book": lambda _info, id: _rated(_book(id)),
+        "topRated": lambda _info, first: [_rated(by_id[i]) for i in _top_rated(first)],
+    }
     return GraphQLApp(build_schema(MONOLITH_SDL), root)
