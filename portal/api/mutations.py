@@ -59,6 +59,15 @@ def _change(change: Mapping[str, Any]) -> t.Change:
     )
 
 
+def _named_user_or_caller(session: Session, actor: Actor, user: str | None, fix: str) -> m.User:
+    """The user named by ``user``, else the signed-in caller; ``fix`` says what to name when the caller is no user."""
+    if user is not None:
+        return accounts.find_user(session, user)
+    if actor.user_id is not None and (row := session.get(m.User, actor.user_id)) is not None:
+        return row
+    raise Invalid(f"the caller is no user: {fix}", path="user")
+
+
 @strawberry.type
 class SigningKey:
     kid: str
@@ -143,12 +152,7 @@ class Mutation:
         user: str | None = None,
     ) -> t.User:
         def work(session: Session, actor: Actor) -> t.User:
-            if user is not None:
-                row = accounts.find_user(session, user)
-            elif actor.user_id is not None and (found := session.get(m.User, actor.user_id)) is not None:
-                row = found
-            else:
-                raise Invalid("the caller is no user: name the user whose password to set", path="user")
+            row = _named_user_or_caller(session, actor, user, "name the user whose password to set")
             changed = accounts.change_password(session, actor, row, new_password, current_password=current_password)
             return t.User.of(session, changed)
 
@@ -173,12 +177,7 @@ class Mutation:
         user: str | None = None,
     ) -> t.IssuedToken:
         def work(session: Session, actor: Actor) -> t.IssuedToken:
-            if user is not None:
-                owner = accounts.find_user(session, user)
-            elif actor.user_id is not None and (row := session.get(m.User, actor.user_id)) is not None:
-                owner = row
-            else:
-                raise Invalid("the caller is no user: name the token's user", path="user")
+            owner = _named_user_or_caller(session, actor, user, "name the token's user")
             issued = accounts.create_token(session, actor, owner, name=name, expires_in_days=expires_in_days)
             return t.IssuedToken(token=issued.token, info=t.Token.of(session, issued.row))
 
