@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -153,6 +155,39 @@ def _expiry(expires_in_days: int | None, now: datetime) -> datetime | None:
     return now + timedelta(days=expires_in_days)
 
 
+def _issue_credential(
+    session: Session,
+    actor: Actor,
+    application: Application,
+    kind: CredentialKind,
+    *,
+    name: str,
+    expires_in_days: int | None,
+    now: datetime | None,
+    make_secret: Callable[[], tuple[str, dict[str, Any]]],
+) -> IssuedCredential:
+    """Authorize, audit and store one credential. ``make_secret`` gives the secret (handed back once) and the columns
+    that identify it (prefix or client id, secret hash); it runs only once the actor is allowed. Flushes, does not
+    commit."""
+    summary = {"application": application.name, "kind": kind.value, "name": name}
+    authorize_and_audit(session, actor, "credential.create", _target(session, application, "credential", name), summary)
+    assert application.id is not None
+    secret, identity = make_secret()
+    issued_at = now or utcnow()
+    row = Credential(
+        application_id=application.id,
+        kind=kind,
+        name=name,
+        created_at=issued_at,
+        expires_at=_expiry(expires_in_days, issued_at),
+        **identity,
+    )
+    session.add(row)
+    session.flush()
+    bump_generation(session)  # gateways must learn the new credential
+    return IssuedCredential(row, secret)
+
+
 def create_api_key(
     session: Session,
     actor: Actor,
@@ -163,23 +198,21 @@ def create_api_key(
     now: datetime | None = None,
 ) -> IssuedCredential:
     """Issue an API key for ``application`` (its owner, or a platform admin). Flushes, does not commit."""
-    summary = {"application": application.name, "kind": CredentialKind.API_KEY.value, "name": name}
-    authorize_and_audit(session, actor, "credential.create", _target(session, application, "credential", name), summary)
-    assert application.id is not None
-    key, prefix, key_hash = generate_api_key()
-    row = Credential(
-        application_id=application.id,
-        kind=CredentialKind.API_KEY,
+
+    def make_secret() -> tuple[str, dict[str, Any]]:
+        key, prefix, key_hash = generate_api_key()
+        return key, {"prefix": prefix, "secret_hash": key_hash}
+
+    return _issue_credential(
+        session,
+        actor,
+        application,
+        CredentialKind.API_KEY,
         name=name,
-        prefix=prefix,
-        secret_hash=key_hash,
-        created_at=now or utcnow(),
-        expires_at=_expiry(expires_in_days, now or utcnow()),
+        expires_in_days=expires_in_days,
+        now=now,
+        make_secret=make_secret,
     )
-    session.add(row)
-    session.flush()
-    bump_generation(session)  # gateways must learn the new key
-    return IssuedCredential(row, key)
 
 
 def create_oauth_client(
@@ -192,23 +225,22 @@ def create_oauth_client(
     now: datetime | None = None,
 ) -> IssuedCredential:
     """Register an OAuth2 client (client-credentials grant) for ``application``. Flushes, does not commit."""
-    summary = {"application": application.name, "kind": CredentialKind.OAUTH2_CLIENT.value, "name": name}
-    authorize_and_audit(session, actor, "credential.create", _target(session, application, "credential", name), summary)
-    assert application.id is not None
-    client_secret = secrets.token_urlsafe(32)
-    row = Credential(
-        application_id=application.id,
-        kind=CredentialKind.OAUTH2_CLIENT,
+
+    def make_secret() -> tuple[str, dict[str, Any]]:
+        client_secret = secrets.token_urlsafe(32)
+        client_id = f"{CLIENT_ID_PREFIX}{secrets.token_hex(12)}"
+        return client_secret, {"client_id": client_id, "secret_hash": hash_password(client_secret)}
+
+    return _issue_credential(
+        session,
+        actor,
+        application,
+        CredentialKind.OAUTH2_CLIENT,
         name=name,
-        client_id=f"{CLIENT_ID_PREFIX}{secrets.token_hex(12)}",
-        secret_hash=hash_password(client_secret),
-        created_at=now or utcnow(),
-        expires_at=_expiry(expires_in_days, now or utcnow()),
+        expires_in_days=expires_in_days,
+        now=now,
+        make_secret=make_secret,
     )
-    session.add(row)
-    session.flush()
-    bump_generation(session)
-    return IssuedCredential(row, client_secret)
 
 
 def list_credentials(session: Session, application: Application) -> list[Credential]:
