@@ -436,18 +436,12 @@ def verify_token(session: Session, token: str, *, now: datetime | None = None) -
 def _cli_session() -> Iterator[Session]:
     """One transaction on the configured database. The embedded SQLite is migrated first, as `loom serve` does;
     PostgreSQL must be migrated with `loom migrate`."""
-    from portal.db import create_engine_for, current_revision, head_revision, migrate, redacted_url, session_scope
+    from portal.db import create_engine_for, prepare_schema, session_scope
 
     settings = Settings()
     engine = create_engine_for(settings)
     try:
-        if engine.dialect.name == "sqlite":
-            migrate(engine)
-        elif (current := current_revision(engine)) != head_revision():
-            raise Invalid(
-                f"database {redacted_url(engine.url)} is at revision {current or 'empty'}, not {head_revision()}: "
-                "run `loom migrate` first"
-            )
+        prepare_schema(engine)
         with audit_scope(via="cli"), session_scope(engine) as session:
             yield session
     finally:

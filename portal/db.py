@@ -47,6 +47,7 @@ __all__ = [
     "migrate",
     "migrate_command",
     "normalize_url",
+    "prepare_schema",
     "redacted_url",
     "session_scope",
 ]
@@ -350,6 +351,18 @@ def _is_ancestor_or_same(config: Config, current: str | None, target: str) -> bo
         return True
     script = ScriptDirectory.from_config(config)
     return any(rev.revision == current for rev in script.iterate_revisions(target, "base"))
+
+
+def prepare_schema(engine: Engine) -> None:
+    """What the CLI does before it opens a session: migrate the embedded SQLite database (it is ours alone); a
+    server database must already be at the newest revision, migrated on purpose with ``loom migrate``."""
+    if engine.dialect.name == "sqlite":
+        migrate(engine)
+    elif (current := current_revision(engine)) != head_revision():
+        raise Invalid(
+            f"database {redacted_url(engine.url)} is at revision {current or 'empty'}, not {head_revision()}: "
+            "run `loom migrate` first"
+        )
 
 
 def migrate_command(args: argparse.Namespace) -> int:

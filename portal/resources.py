@@ -28,7 +28,14 @@ from sqlmodel import Session, col, select
 from portal import manifests as m
 from portal.audit import audit_scope, denials_audited, record, record_denied
 from portal.authorization import Actor, Target, authorize, check_placement
-from portal.composer import CompositionFailed, compose_specs, composition_available, print_product, source_spec
+from portal.composer import (
+    CompositionFailed,
+    compose_specs,
+    composition_available,
+    print_product,
+    source_spec,
+    stored_source_spec,
+)
 from portal.db import bump_generation
 from portal.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from portal.models import (
@@ -887,16 +894,7 @@ def _recompose(session: Session, world: _World) -> None:
             if latest is None:
                 break
             pins.append((source, latest))
-            specs.append(
-                source_spec(
-                    name=service.name,
-                    protocol=service.protocol.value,
-                    schema=latest.schema_text,
-                    entities=service.entities,
-                    transforms=source.transforms,
-                    files=latest.schema_files,
-                )
-            )
+            specs.append(stored_source_spec(service, latest, source))
         else:
             composed: str | None = None
             super_sdl: str | None = None
@@ -1318,16 +1316,16 @@ def _remote(args: argparse.Namespace, query: str, variables: Mapping[str, Any]) 
 
 
 def _local_engine() -> Any:
-    from portal.db import create_engine_for, current_revision, head_revision, migrate
+    from portal.db import create_engine_for, prepare_schema
     from portal.settings import Settings
 
     settings = Settings()
     engine = create_engine_for(settings)
-    if engine.dialect.name == "sqlite":
-        migrate(engine)  # the embedded default migrates itself, as `loom serve` does
-    elif current_revision(engine) != head_revision():
+    try:
+        prepare_schema(engine)
+    except BaseException:
         engine.dispose()
-        raise Invalid("the database is not at the newest schema; run `loom migrate` first")
+        raise
     return settings, engine
 
 

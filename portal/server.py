@@ -18,7 +18,7 @@ from starlette.routing import Mount
 from portal import oauth
 from portal.accounts import ensure_bootstrap_admin
 from portal.app import create_app
-from portal.db import create_engine_for, current_revision, head_revision, migrate, redacted_url, session_scope
+from portal.db import create_engine_for, prepare_schema, redacted_url, session_scope
 from portal.errors import Invalid
 from portal.settings import Settings
 from portal.snapshot import LocalSnapshotSource
@@ -44,13 +44,7 @@ def prepare(settings: Settings, out: TextIO) -> None:
     """Migrate an embedded SQLite database, check a server one, and create the bootstrap admin on first start."""
     engine = create_engine_for(settings)
     try:
-        if engine.dialect.name == "sqlite":
-            migrate(engine)
-        elif (current := current_revision(engine)) != head_revision():
-            raise Invalid(
-                f"database {redacted_url(engine.url)} is at revision {current or 'empty'}, not {head_revision()}: "
-                "run `loom migrate` first"
-            )
+        prepare_schema(engine)
         with session_scope(engine) as session:
             ensure_bootstrap_admin(session, settings, out)
     finally:
