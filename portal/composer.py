@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from portal.manifests import Document
-    from portal.models import ProductVersion
+    from portal.models import ProductSource, ProductVersion, Service, ServiceVersion
 
 __all__ = [
     "CompositionFailed",
@@ -38,6 +38,7 @@ __all__ = [
     "source_spec",
     "source_specs_for",
     "specs_from_documents",
+    "stored_source_spec",
 ]
 
 
@@ -159,11 +160,27 @@ def print_product(supergraph: Supergraph, *, supergraph_sdl: bool = False) -> st
 # --- from the database -----------------------------------------------------------------------------------------
 
 
+def stored_source_spec(
+    service: Service, version: ServiceVersion, source: ProductSource, url: str | None = None
+) -> SourceSpec:
+    """A SourceSpec from database rows: a service, the version of its schema to use, and the product's source."""
+    return source_spec(
+        name=service.name,
+        protocol=service.protocol.value,
+        schema=version.schema_text,
+        entities=service.entities,
+        transforms=source.transforms,
+        url=url,
+        files=version.schema_files,
+    )
+
+
 def source_specs_for(session: Session, product_version: ProductVersion) -> list[SourceSpec]:
     """The SourceSpecs a stored product version is composed from: each source service's newest version."""
     from sqlmodel import col, select
 
-    from portal.models import ProductSource, Service, ServiceDeployment, ServiceVersion
+    from portal.models import ProductSource, Service, ServiceDeployment
+    from portal.publishing import latest_version
 
     sources = session.exec(
         select(ProductSource)
@@ -175,12 +192,7 @@ def source_specs_for(session: Session, product_version: ProductVersion) -> list[
         service = session.get(Service, source.service_id)
         if service is None:  # the foreign key forbids it; be explicit rather than crash later
             raise NotFound(f"service id {source.service_id} of product version {product_version.version} is gone")
-        version = session.exec(
-            select(ServiceVersion)
-            .where(ServiceVersion.service_id == service.id)
-            .order_by(col(ServiceVersion.version).desc())
-            .limit(1)
-        ).first()
+        version = latest_version(session, service)
         if version is None:
             raise Invalid(f"service {service.name!r} has no published schema yet; publish it before composing")
         address = session.exec(
@@ -188,17 +200,7 @@ def source_specs_for(session: Session, product_version: ProductVersion) -> list[
             .where(ServiceDeployment.service_id == service.id, col(ServiceDeployment.address).is_not(None))
             .order_by(col(ServiceDeployment.id))
         ).first()
-        specs.append(
-            source_spec(
-                name=service.name,
-                protocol=service.protocol.value,
-                schema=version.schema_text,
-                entities=service.entities,
-                transforms=source.transforms,
-                url=address,
-                files=version.schema_files,
-            )
-        )
+        specs.append(stored_source_spec(service, version, source, address))
     return specs
 
 

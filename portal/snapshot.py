@@ -58,6 +58,7 @@ from portal.models import (
     User,
     utcnow,
 )
+from portal.publishing import latest_version
 from stitcher.ir import SourceKind
 from stitcher.snapshot import (
     ApplicationConfig,
@@ -187,12 +188,7 @@ def _source_config(session: Session, product: Product, source: ProductSource) ->
     schema = (
         session.get(ServiceVersion, source.service_version_id)
         if source.service_version_id is not None
-        else session.exec(
-            select(ServiceVersion)
-            .where(col(ServiceVersion.service_id) == service.id)
-            .order_by(col(ServiceVersion.version).desc())
-            .limit(1)
-        ).first()
+        else latest_version(session, service)
     )
     if schema is None:
         raise Invalid(f"service {service.name!r} of product {product.name!r} has no published schema")
