@@ -364,6 +364,7 @@ def _renamed(subgraph: Subgraph, type_map: dict[str, str], field_map: dict[tuple
         fields=fields,
         interface_objects=frozenset(t(n) for n in subgraph.interface_objects),
         inaccessible=inaccessible,
+        tags={_rename_coordinate(c, t, f): names for c, names in subgraph.tags.items()},
         renames=renames,
         rest=rest,
     )
@@ -532,13 +533,13 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph]) -> Supergraph:
 
 
 def _tags(subgraphs: Sequence[Subgraph]) -> dict[str, tuple[str, ...]]:
-    """Every subgraph's field ``@tag`` names, merged per coordinate (Apollo keeps the union)."""
+    """Every subgraph's ``@tag`` names (fields, types, arguments, enum values, input fields), merged per coordinate
+    (Apollo keeps the union)."""
     tags: dict[str, tuple[str, ...]] = {}
     for sub in subgraphs:
-        for (type_name, field_name), directives in sub.fields.items():
-            if directives.tags:
-                coordinate = f"{type_name}.{field_name}"
-                tags[coordinate] = tuple(dict.fromkeys((*tags.get(coordinate, ()), *directives.tags)))
+        found = [(f"{t}.{f}", d.tags) for (t, f), d in sub.fields.items() if d.tags]
+        for coordinate, names in (*found, *sub.tags.items()):
+            tags[coordinate] = tuple(dict.fromkeys((*tags.get(coordinate, ()), *names)))
     return tags
 
 

@@ -358,7 +358,14 @@ def subgraph_from_federation(spec: SourceSpec) -> Subgraph:
     fields: dict[tuple[str, str], FieldDirectives] = {}
     interface_objects: set[str] = set()
     inaccessible: set[str] = set()
+    tags: dict[str, tuple[str, ...]] = {}
     problems: list[str] = []
+
+    def tag(coordinate: str, directives: Iterable[ConstDirectiveNode] | None) -> None:
+        names = reader.tags(directives)
+        if names:  # a type and its extensions may both be tagged
+            tags[coordinate] = tuple(dict.fromkeys((*tags.get(coordinate, ()), *names)))
+
     type_definitions = [
         d
         for d in definitions
@@ -369,16 +376,19 @@ def subgraph_from_federation(spec: SourceSpec) -> Subgraph:
         type_directives = definition.directives
         if reader.has(type_directives, "inaccessible"):
             inaccessible.add(type_name)
+        tag(type_name, type_directives)
         if reader.has(type_directives, "extends"):
             extension_types.add(type_name)
         if isinstance(definition, EnumTypeDefinitionNode | EnumTypeExtensionNode):
             for value in definition.values or ():
                 if reader.has(value.directives, "inaccessible"):
                     inaccessible.add(f"{type_name}.{value.name.value}")
+                tag(f"{type_name}.{value.name.value}", value.directives)
         if isinstance(definition, InputObjectTypeDefinitionNode | InputObjectTypeExtensionNode):
             for input_field in definition.fields or ():
                 if reader.has(input_field.directives, "inaccessible"):
                     inaccessible.add(f"{type_name}.{input_field.name.value}")
+                tag(f"{type_name}.{input_field.name.value}", input_field.directives)
         if not isinstance(definition, _OBJECT_LIKE):
             continue
         for key in reader.find(type_directives, "key"):
@@ -420,6 +430,7 @@ def subgraph_from_federation(spec: SourceSpec) -> Subgraph:
             for argument in field_node.arguments or ():
                 if reader.has(argument.directives, "inaccessible"):
                     inaccessible.add(f"{type_name}.{field_name}({argument.name.value}:)")
+                tag(f"{type_name}.{field_name}({argument.name.value}:)", argument.directives)
             problems.extend(_check_field_sets(schema, type_name, field_node, directives))
             if directives != FieldDirectives():
                 fields[(type_name, field_name)] = directives
@@ -437,6 +448,7 @@ def subgraph_from_federation(spec: SourceSpec) -> Subgraph:
         fields=fields,
         interface_objects=frozenset(interface_objects),
         inaccessible=frozenset(inaccessible),
+        tags=tags,
         warnings=warnings,
     )
 
@@ -497,6 +509,9 @@ class _Reader:
     def has(self, nodes: Iterable[ConstDirectiveNode] | None, name: str) -> bool:
         return any(True for _ in self.find(nodes, name))
 
+    def tags(self, nodes: Iterable[ConstDirectiveNode] | None) -> tuple[str, ...]:
+        return tuple(t for d in self.find(nodes, "tag") if isinstance(t := _argument(d, "name"), str))
+
     def field_directives(self, node: FieldDefinitionNode, type_external: bool, type_shareable: bool) -> FieldDirectives:
         directives = node.directives
         override = next(self.find(directives, "override"), None)
@@ -509,7 +524,7 @@ class _Reader:
             shareable=type_shareable or self.has(directives, "shareable"),
             override_from=_argument(override, "from") if override else None,
             inaccessible=self.has(directives, "inaccessible"),
-            tags=tuple(t for d in self.find(directives, "tag") if isinstance(t := _argument(d, "name"), str)),
+            tags=self.tags(directives),
         )
 
 

@@ -166,6 +166,9 @@ class Subgraph:
     # Schema coordinates other than fields marked @inaccessible (or hidden by a transform): "Type",
     # "Enum.VALUE", "Input.field", "Type.field(arg:)". Fields use ``FieldDirectives.inaccessible``.
     inaccessible: frozenset[str] = frozenset()
+    # ``@tag(name:)`` on schema coordinates other than fields (same forms as ``inaccessible``), in order; fields
+    # use ``FieldDirectives.tags``.
+    tags: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +209,7 @@ class Supergraph:
     # ("Type", "Type.field", "Enum.VALUE", "Type.field(arg:)"); the supergraph SDL printer needs both.
     full_schema: GraphQLSchema | None = None
     inaccessible: frozenset[str] = frozenset()
-    # ``@tag(name:)`` applied to fields in any subgraph, by coordinate ("Type.field"), in first-seen order; the
-    # supergraph SDL carries them (for contracts and schema tooling), execution ignores them.
+    # ``@tag(name:)`` applied in any subgraph, by coordinate ("Type", "Type.field", "Type.field(arg:)",
+    # "Enum.VALUE", "Input.field"), in first-seen order; the supergraph SDL carries them (for contracts and schema
+    # tooling), execution ignores them.
     tags: dict[str, tuple[str, ...]] = field(default_factory=dict)

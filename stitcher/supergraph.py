@@ -85,6 +85,7 @@ class _Hooks:
     type_directives: Callable[[GraphQLNamedType], str] = lambda t: ""
     field_directives: Callable[[str, str], str] = lambda type_name, field_name: ""
     enum_value_directives: Callable[[str, str], str] = lambda enum_name, value: ""
+    argument_directives: Callable[[str], str] = lambda coordinate: ""  # "Type.field(arg:)"
     schema_directives: str = ""
     extra: list[str] = field(default_factory=list)  # definitions printed before the types
 
@@ -110,12 +111,14 @@ def _print_args(coordinate: str, args: dict[str, GraphQLArgument], hooks: _Hooks
         return ""
     if not any(arg.description for _, arg in shown):
         inner = ", ".join(
-            f"{name}: {arg.type}{_default(arg)}{_deprecated(arg.deprecation_reason)}" for name, arg in shown
+            f"{name}: {arg.type}{_default(arg)}{_deprecated(arg.deprecation_reason)}"
+            f"{hooks.argument_directives(f'{coordinate}({name}:)')}"
+            for name, arg in shown
         )
         return f"({inner})"
     lines = [
         f"{_description(arg.description, '    ')}    {arg_name}: {arg.type}{_default(arg)}"
-        f"{_deprecated(arg.deprecation_reason)}"
+        f"{_deprecated(arg.deprecation_reason)}{hooks.argument_directives(f'{coordinate}({arg_name}:)')}"
         for arg_name, arg in shown
     ]
     return "(\n" + "\n".join(lines) + "\n  )"
@@ -350,6 +353,11 @@ def print_supergraph_sdl(sg: Supergraph) -> str:
     enum_of = sg.graph_enum
     mark = " @inaccessible"
 
+    def marks(coordinate: str) -> str:
+        """@inaccessible and @tag of one schema coordinate."""
+        out = mark if coordinate in inaccessible else ""
+        return out + "".join(_directive("tag", name=tag) for tag in sg.tags.get(coordinate, ()))
+
     def type_directives(named: GraphQLNamedType) -> str:
         joins = sg.types.get(named.name, ())
         out = []
@@ -372,14 +380,11 @@ def print_supergraph_sdl(sg: Supergraph) -> str:
             for member in named.types:
                 for graph in _graphs_with_member(sg, named.name, member.name):
                     out.append(_directive("join__unionMember", graph=enum_of[graph], member=member.name))
-        if named.name in inaccessible:
-            out.append(mark)
+        out.append(marks(named.name))
         return "".join(out)
 
     def field_directives(type_name: str, field_name: str) -> str:
-        coordinate = f"{type_name}.{field_name}"
-        suffix = mark if coordinate in inaccessible else ""
-        suffix += "".join(_directive("tag", name=tag) for tag in sg.tags.get(coordinate, ()))
+        suffix = marks(f"{type_name}.{field_name}")
         joins = sg.fields.get((type_name, field_name))
         if joins is None:
             return suffix
@@ -408,8 +413,7 @@ def print_supergraph_sdl(sg: Supergraph) -> str:
 
     def enum_value_directives(enum_name: str, value: str) -> str:
         out = [_directive("join__enumValue", graph=enum_of[g]) for g in _graphs_with_value(sg, enum_name, value)]
-        if f"{enum_name}.{value}" in inaccessible:
-            out.append(mark)
+        out.append(marks(f"{enum_name}.{value}"))
         return "".join(out)
 
     links = [f'\n  @link(url: "{_LINK_SPEC}")', f'\n  @link(url: "{_JOIN_SPEC}", for: EXECUTION)']
@@ -431,6 +435,7 @@ def print_supergraph_sdl(sg: Supergraph) -> str:
         type_directives=type_directives,
         field_directives=field_directives,
         enum_value_directives=enum_value_directives,
+        argument_directives=marks,
         schema_directives="".join(links) + "\n",  # the block's brace goes on its own line
         extra=extra,
     )
@@ -567,6 +572,12 @@ def load_supergraph(sdl: str) -> Supergraph:
     fields: dict[tuple[str, str], tuple[FieldJoin, ...]] = {}
     inaccessible: set[str] = set()
     tags: dict[str, tuple[str, ...]] = {}
+
+    def read_tags(coordinate: str, nodes: Iterable[Any]) -> None:
+        tagged = [t for d in _named(nodes, tag_name) if isinstance(t := _argument_value(d, "name"), str)]
+        if tagged:
+            tags[coordinate] = tuple(dict.fromkeys(tagged))
+
     interfaces_of: dict[str, list[str]] = {}
     bare: list[tuple[str, str]] = []
     field_nodes: dict[str, dict[str, list[Any]]] = {}
@@ -575,6 +586,7 @@ def load_supergraph(sdl: str) -> Supergraph:
             continue
         if _named(nodes, inaccessible_name):
             inaccessible.add(type_name)
+        read_tags(type_name, nodes)
         type_joins = tuple(
             TypeJoin(
                 graph=graph_of(d, type_name),
@@ -597,22 +609,22 @@ def load_supergraph(sdl: str) -> Supergraph:
         )
         if not is_composite:
             inaccessible.update(f"{type_name}.{m.name.value}" for m in members if _named([m], inaccessible_name))
+            for member in members:
+                read_tags(f"{type_name}.{member.name.value}", [member])
             continue
         interfaces_of[type_name] = [i.name.value for node in nodes for i in node.interfaces or ()]
         type_graphs = _distinct(j.graph for j in type_joins)
         for field_node in members:
             field_name = field_node.name.value
             field_nodes.setdefault(type_name, {})[field_name] = [field_node]
-            tagged = [t for d in _named([field_node], tag_name) if isinstance(t := _argument_value(d, "name"), str)]
-            if tagged:
-                tags[f"{type_name}.{field_name}"] = tuple(dict.fromkeys(tagged))
+            read_tags(f"{type_name}.{field_name}", [field_node])
             if _named([field_node], inaccessible_name):
                 inaccessible.add(f"{type_name}.{field_name}")
-            inaccessible.update(
-                f"{type_name}.{field_name}({a.name.value}:)"
-                for a in field_node.arguments or ()
-                if _named([a], inaccessible_name)
-            )
+            for argument in field_node.arguments or ():
+                coordinate = f"{type_name}.{field_name}({argument.name.value}:)"
+                if _named([argument], inaccessible_name):
+                    inaccessible.add(coordinate)
+                read_tags(coordinate, [argument])
             applied = _named([field_node], f"{join}__field")
             if not applied:
                 fields[(type_name, field_name)] = tuple(FieldJoin(g) for g in type_graphs)

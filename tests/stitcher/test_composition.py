@@ -462,6 +462,22 @@ def test_prefix_leaves_builtin_scalars_and_roots_alone_and_renames_key_field_set
     assert sub.schema is not None and "String" in sub.schema.type_map and "X_String" not in sub.schema.type_map
 
 
+def test_tags_follow_renamed_types_fields_and_arguments() -> None:
+    link = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@tag"])\n'
+    spec = fed(
+        "f",
+        link + 'type Query { o(id: ID @tag(name: "arg")): Org @tag(name: "field") } '
+        'type Org @tag(name: "type") { id: ID! kind: Kind } enum Kind { A @tag(name: "value") }',
+        transforms=Transforms(prefix="X_", rename_fields={"Query.o": "org"}),
+    )
+    assert compose([spec]).tags == {
+        "Query.org": ("field",),
+        "Query.org(id:)": ("arg",),
+        "X_Org": ("type",),
+        "X_Kind.A": ("value",),
+    }
+
+
 def test_transforms_rewrite_the_rest_binding_of_an_openapi_source() -> None:
     spec = SourceSpec(
         "catalog",

@@ -59,16 +59,28 @@ def test_type_level_shareable_and_external_apply_to_the_fields_of_that_definitio
 def test_interface_object_tags_and_inaccessible_elements() -> None:
     sub = load(
         """
-        type Query { media(kind: Kind @inaccessible): [Media] @tag(name: "public") @tag(name: "beta") }
-        type Media @key(fields: "id") @interfaceObject { id: ID! reviews: Int }
-        enum Kind { BOOK MOVIE SECRET @inaccessible }
+        type Query {
+          media(kind: Kind @inaccessible, page: Page @tag(name: "paging")): [Media]
+            @tag(name: "public") @tag(name: "beta")
+        }
+        type Media @key(fields: "id") @interfaceObject @tag(name: "public") { id: ID! reviews: Int }
+        enum Kind @tag(name: "public") { BOOK @tag(name: "a") @tag(name: "b") MOVIE SECRET @inaccessible }
         input Filter @inaccessible { q: String }
-        input Page { size: Int  cursor: String @inaccessible }
+        input Page { size: Int @tag(name: "paging") cursor: String @inaccessible }
+        extend input Page @tag(name: "paging")
         type Hidden @inaccessible { x: Int }
         """
     )
     assert sub.interface_objects == frozenset({"Media"})
     assert sub.fields[("Query", "media")].tags == ("public", "beta")
+    assert sub.tags == {
+        "Query.media(page:)": ("paging",),
+        "Media": ("public",),
+        "Kind": ("public",),
+        "Kind.BOOK": ("a", "b"),
+        "Page.size": ("paging",),
+        "Page": ("paging",),
+    }
     assert sub.inaccessible == frozenset({"Query.media(kind:)", "Kind.SECRET", "Filter", "Page.cursor", "Hidden"})
 
 

@@ -59,6 +59,11 @@ def test_supergraph_sdl_has_the_federation_shape(shop: Supergraph) -> None:
     assert '@link(url: "https://specs.apollo.dev/tag/v0.3")' in sdl and "directive @tag(name: String!)" in sdl
     tagged = '[Product] @join__field(graph: PRODUCTS) @tag(name: "public") @tag(name: "listing")'
     assert f"topProducts(first: Int = 5): {tagged}" in sdl
+    assert 'user(id: ID! @tag(name: "lookup")): User' in sdl
+    assert 'enum Region @join__type(graph: ACCOUNTS) @tag(name: "geo") {' in sdl
+    assert 'APAC @join__enumValue(graph: ACCOUNTS) @tag(name: "internal")' in sdl
+    assert 'input AvatarSize @join__type(graph: ACCOUNTS) @tag(name: "public") {' in sdl
+    assert 'px: Int! @tag(name: "public")' in sdl
     # it is a valid schema on its own
     assert validate_schema(build_schema(sdl)) == []
 
@@ -69,7 +74,17 @@ def test_round_trip_keeps_the_join_info(shop: Supergraph) -> None:
     assert loaded.fields == shop.fields
     assert loaded.graph_enum == shop.graph_enum
     assert loaded.inaccessible == shop.inaccessible
-    assert loaded.tags == shop.tags == {"Query.topProducts": ("public", "listing"), "Product.price": ("public",)}
+    assert loaded.tags == shop.tags
+    assert shop.tags == {
+        "Query.topProducts": ("public", "listing"),
+        "Product.price": ("public",),
+        "User": ("public",),
+        "Query.user(id:)": ("lookup",),
+        "Region": ("geo",),
+        "Region.APAC": ("internal",),
+        "AvatarSize": ("public",),
+        "AvatarSize.px": ("public",),
+    }
     assert print_product_sdl(loaded) == print_product_sdl(shop)
     accounts = loaded.subgraphs["accounts"]
     assert (accounts.kind, accounts.url, accounts.schema) == (SourceKind.FEDERATION, "http://accounts:4000", None)
