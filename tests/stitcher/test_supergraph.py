@@ -59,7 +59,7 @@ def test_supergraph_sdl_has_the_federation_shape(shop: Supergraph) -> None:
     assert '@link(url: "https://specs.apollo.dev/tag/v0.3")' in sdl and "directive @tag(name: String!)" in sdl
     tagged = '[Product] @join__field(graph: PRODUCTS) @tag(name: "public") @tag(name: "listing")'
     assert f"topProducts(first: Int = 5): {tagged}" in sdl
-    assert 'user(id: ID! @tag(name: "lookup")): User' in sdl
+    assert 'user(id: ID! @tag(name: "lookup"), trace: Boolean @inaccessible): User' in sdl
     assert 'enum Region @join__type(graph: ACCOUNTS) @tag(name: "geo") {' in sdl
     assert 'APAC @join__enumValue(graph: ACCOUNTS) @tag(name: "internal")' in sdl
     assert 'input AvatarSize @join__type(graph: ACCOUNTS) @tag(name: "public") {' in sdl
@@ -74,6 +74,7 @@ def test_round_trip_keeps_the_join_info(shop: Supergraph) -> None:
     assert loaded.fields == shop.fields
     assert loaded.graph_enum == shop.graph_enum
     assert loaded.inaccessible == shop.inaccessible
+    assert "Query.user(trace:)" in shop.inaccessible
     assert loaded.tags == shop.tags
     assert shop.tags == {
         "Query.topProducts": ("public", "listing"),
