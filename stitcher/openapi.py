@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -544,23 +544,37 @@ class _Translator:
 
     def output(self, node: Any, doc: str, hint: str, where: str) -> tuple[GraphQLNullableOutputType, bool]:
         """The GraphQL output type of a schema (never NonNull: the caller wraps it) and whether it is nullable."""
+        return self._translate(node, doc, hint, where, self._out, self._passing_out, self._output)
+
+    def _translate(
+        self,
+        node: Any,
+        doc: str,
+        hint: str,
+        where: str,
+        cache: Mapping[int, tuple[Any, bool]],
+        passing: set[int],
+        translate: Callable[[dict[str, Any], str, str, str, bool], tuple[Any, bool]],
+    ) -> tuple[Any, bool]:
+        """What :meth:`output` and :meth:`input` share: follow ``$ref``, reuse the cached type, refuse a schema that
+        contains itself with nothing to stop the recursion, else ``translate`` it."""
         try:
             node, doc, ref_nullable = self.follow(node, doc)
         except RefError as exc:
             return self.json_fallback(where, str(exc)), True
         if not isinstance(node, dict):
             return self.json_fallback(where, "schema is not an object"), True
-        cached = self._out.get(id(node))
+        cached = cache.get(id(node))
         if cached is not None:
             return cached[0], cached[1] or ref_nullable
         # Objects and unions stop recursion through the cache; arrays and wrappers that contain themselves don't.
-        if id(node) in self._passing_out:
+        if id(node) in passing:
             return self.json_fallback(where, "schema contains itself with no object in between"), True
-        self._passing_out.add(id(node))
+        passing.add(id(node))
         try:
-            return self._output(node, doc, hint, where, ref_nullable)
+            return translate(node, doc, hint, where, ref_nullable)
         finally:
-            self._passing_out.discard(id(node))
+            passing.discard(id(node))
 
     def _output(self, node: dict[str, Any], doc: str, hint: str, where: str, ref_nullable: bool) -> tuple[Any, bool]:
         hint = self.component_raw.get(id(node), hint)
@@ -813,23 +827,7 @@ class _Translator:
 
     def input(self, node: Any, doc: str, hint: str, where: str) -> tuple[GraphQLNullableInputType, bool]:
         """The GraphQL input type of a schema (never NonNull: the caller wraps it) and whether it is nullable."""
-        try:
-            node, doc, ref_nullable = self.follow(node, doc)
-        except RefError as exc:
-            return self.json_fallback(where, str(exc)), True
-        if not isinstance(node, dict):
-            return self.json_fallback(where, "schema is not an object"), True
-        cached = self._in.get(id(node))
-        if cached is not None:
-            return cached[0], cached[1] or ref_nullable
-        # Objects and unions stop recursion through the cache; arrays and wrappers that contain themselves don't.
-        if id(node) in self._passing_in:
-            return self.json_fallback(where, "schema contains itself with no object in between"), True
-        self._passing_in.add(id(node))
-        try:
-            return self._input(node, doc, hint, where, ref_nullable)
-        finally:
-            self._passing_in.discard(id(node))
+        return self._translate(node, doc, hint, where, self._in, self._passing_in, self._input)
 
     def _input(self, node: dict[str, Any], doc: str, hint: str, where: str, ref_nullable: bool) -> tuple[Any, bool]:
         hint = self.component_raw.get(id(node), hint)
