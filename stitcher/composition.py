@@ -758,34 +758,57 @@ def _merge_arguments(composer: _Composer, coordinate: str, field_defs: list[tupl
     for arg_name in arg_names:
         present = [(sub, f.args[arg_name]) for sub, f in field_defs if arg_name in f.args]
         missing = [sub for sub, f in field_defs if arg_name not in f.args]
-        arg_coordinate = f"{coordinate}({arg_name}:)"
-        if missing:
-            required = [(sub, a) for sub, a in present if is_required_argument(a)]
-            if required:
-                composer.conflicts.append(
-                    f'{arg_coordinate}: "{required[0][1].type}" required in service "{required[0][0].name}" '
-                    f'but missing in service "{missing[0].name}"'
-                )
-            else:
-                composer.warnings.append(
-                    f'{arg_coordinate}: left out of the product because service "{missing[0].name}" lacks it'
-                )
+        value = _merge_input_value(
+            composer, f"{coordinate}({arg_name}:)", present, missing, is_required_argument, warn_left_out=True
+        )
+        if value is None:
             continue
-        first_sub, first = present[0]
-        if any(_strip(a.type) != _strip(first.type) for _, a in present):
-            sub, other = next((s, a) for s, a in present if _strip(a.type) != _strip(first.type))
-            composer.conflicts.append(
-                f'{arg_coordinate}: "{first.type}" in service "{first_sub.name}" vs "{other.type}" in service '
-                f'"{sub.name}"'
-            )
-            continue
-        merged = _merge_type([a.type for _, a in present], output=False)
-        default = next((_default(a) for _, a in present if get_default_value_ast(a) is not None), "")
-        description = _first([a.description for _, a in present])
-        deprecation = _first([a.deprecation_reason for _, a in present])
+        merged, default, description, deprecation = value
         described = f"{print_string(description)} " if description else ""
         parts.append(f"{described}{arg_name}: {merged}{default}{_deprecated(deprecation)}")
     return f"({', '.join(parts)})" if parts else ""
+
+
+def _merge_input_value(
+    composer: _Composer,
+    coordinate: str,
+    present: Sequence[tuple[Subgraph, GraphQLArgument | GraphQLInputField]],
+    missing: Sequence[Subgraph],
+    is_required: Callable[[Any], bool],
+    *,
+    warn_left_out: bool,
+) -> tuple[str, str, str | None, str | None] | None:
+    """Merge one argument or input field over the services that define it: it must have one type everywhere, and
+    one that a service lacks is left out (a conflict when it is required). Returns (type, printed default,
+    description, deprecation reason), or None when it is left out or in conflict (recorded on ``composer``)."""
+    if missing:
+        required = [(sub, v) for sub, v in present if is_required(v)]
+        if required:
+            composer.conflicts.append(
+                f'{coordinate}: "{required[0][1].type}" required in service "{required[0][0].name}" but missing '
+                f'in service "{missing[0].name}"'
+            )
+        elif warn_left_out:
+            composer.warnings.append(
+                f'{coordinate}: left out of the product because service "{missing[0].name}" lacks it'
+            )
+        return None
+    first_sub, first = present[0]
+    other = next(((sub, v) for sub, v in present if _strip(v.type) != _strip(first.type)), None)
+    if other is not None:
+        composer.conflicts.append(
+            f'{coordinate}: "{first.type}" in service "{first_sub.name}" vs "{other[1].type}" in service '
+            f'"{other[0].name}"'
+        )
+        return None
+    merged = _merge_type([v.type for _, v in present], output=False)
+    default = next((_default(v) for _, v in present if get_default_value_ast(v) is not None), "")
+    return (
+        merged,
+        default,
+        _first([v.description for _, v in present]),
+        _first([v.deprecation_reason for _, v in present]),
+    )
 
 
 def _merge_union(composer: _Composer, name: str, defs: list[_Def]) -> None:
@@ -857,26 +880,12 @@ def _merge_input(composer: _Composer, name: str, defs: list[_Def]) -> None:
         missing = [
             d.sub for d in defs if isinstance(d.type, GraphQLInputObjectType) and field_name not in d.type.fields
         ]
-        coordinate = f"{name}.{field_name}"
-        if missing:
-            required = [(s, f) for s, f in present if is_required_input_field(f)]
-            if required:
-                composer.conflicts.append(
-                    f'{coordinate}: "{required[0][1].type}" required in service "{required[0][0].name}" but missing '
-                    f'in service "{missing[0].name}"'
-                )
+        value = _merge_input_value(
+            composer, f"{name}.{field_name}", present, missing, is_required_input_field, warn_left_out=False
+        )
+        if value is None:
             continue
-        first_sub, first = present[0]
-        other = next(((s, f) for s, f in present if _strip(f.type) != _strip(first.type)), None)
-        if other is not None:
-            composer.conflicts.append(
-                f'{coordinate}: "{first.type}" in service "{first_sub.name}" vs "{other[1].type}" in service '
-                f'"{other[0].name}"'
-            )
-            continue
-        merged = _merge_type([f.type for _, f in present], output=False)
-        default = next((_default(f) for _, f in present if get_default_value_ast(f) is not None), "")
-        description = _first([f.description for _, f in present])
+        merged, default, description, _deprecation = value
         lines.append(f"{_description(description, '  ')}  {field_name}: {merged}{default}")
     if not lines:
         composer.conflicts.append(
