@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
+import inspect
 import logging
 import os
 import time
@@ -29,7 +31,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, ParamSpec, Protocol
 
 import httpx
 import orjson
@@ -71,6 +73,7 @@ SINGLE = ""  # the product name under which a fixed supergraph is served at /gra
 log = logging.getLogger("stitcher.gateway")
 access_log = logging.getLogger("stitcher.gateway.access")
 _request_id: ContextVar[str | None] = ContextVar("loom_request_id", default=None)
+_P = ParamSpec("_P")
 
 
 def request_id() -> str | None:
@@ -308,6 +311,7 @@ class Gateway:
         self.metrics = GatewayMetrics()
         self.served: Served | None = None
         self._supergraph = supergraph
+        self.single = supergraph is not None  # one supergraph at /graphql, not the products of snapshots
         self._source = source
         self._transport_factory = transport_factory
         self._executor_factory = executor_factory
@@ -711,32 +715,28 @@ _NOT_FORWARDED = frozenset(
 _NOT_RETURNED = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"})
 
 
-def create_gateway_app(
-    *,
-    supergraph: Supergraph | None = None,
-    source: SnapshotSource | None = None,
-    transport_factory: TransportFactory = default_transport_factory,
-    executor_factory: ExecutorFactory = default_executor_factory,
-    compiler: Compiler = default_compiler,
-    redis_url: str | None = None,
-    rate_limiter: RateLimiter | None = None,
-    jwks_http: httpx.AsyncClient | None = None,
-    clock: Callable[[], float] = time.monotonic,
-    options: GatewayOptions | None = None,
-) -> Starlette:
-    """The gateway app: pass ``supergraph`` (served at ``/graphql``) or ``source`` (products of its snapshots)."""
-    gateway = Gateway(
-        supergraph=supergraph,
-        source=source,
-        transport_factory=transport_factory,
-        executor_factory=executor_factory,
-        compiler=compiler,
-        redis_url=redis_url,
-        rate_limiter=rate_limiter,
-        jwks_http=jwks_http,
-        clock=clock,
-        options=options,
-    )
+def _taking_the_arguments_of(
+    init: Callable[_P, Gateway],
+) -> Callable[[Callable[[Gateway], Starlette]], Callable[_P, Starlette]]:
+    """Give an app builder ``init``'s parameters: the gateway's arguments and defaults are declared once, on
+    :class:`Gateway`, and type checkers and ``help()`` still see them on the builder."""
+
+    def decorate(build: Callable[[Gateway], Starlette]) -> Callable[_P, Starlette]:
+        @functools.wraps(build)
+        def create(*args: _P.args, **kwargs: _P.kwargs) -> Starlette:
+            return build(init(*args, **kwargs))
+
+        signature = inspect.signature(init)
+        create.__signature__ = signature.replace(return_annotation=Starlette)  # type: ignore[attr-defined]
+        return create
+
+    return decorate
+
+
+@_taking_the_arguments_of(Gateway)
+def create_gateway_app(gateway: Gateway) -> Starlette:
+    """The gateway app, with :class:`Gateway`'s arguments: pass ``supergraph`` (served at ``/graphql``) or
+    ``source`` (products of its snapshots)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -753,7 +753,7 @@ def create_gateway_app(
         Route("/metrics", gateway.metrics_endpoint, methods=["GET"]),
         Mount(ASSETS_PATH, app=StaticFiles(directory=ASSETS_DIR), name="graphiql"),
     ]
-    if supergraph is not None:
+    if gateway.single:
         routes.append(Route("/graphql", gateway.graphql, methods=graphql_methods))
     else:
         routes += [
