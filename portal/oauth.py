@@ -18,11 +18,10 @@ Authlib's server is synchronous, so each token request runs in the thread pool w
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from typing import Any, Literal
 
 from authlib.oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request, grants
+from authlib.oauth2.rfc6749 import OAuth2Request, grants
 from authlib.oauth2.rfc6749.errors import InsecureTransportError, InvalidScopeError
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from joserfc import jwt
@@ -34,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from portal._authlib import FormRequest
 from portal._crypto import decrypt, encrypt
 from portal.applications import find_oauth_client, verify_client_secret
 from portal.audit import authorize_and_audit
@@ -197,40 +197,6 @@ def _allowed_scopes(session: Session, credential: Credential) -> set[str]:
     return {f"{_SCOPE_PREFIX}{name}" for name in rows}
 
 
-class _Payload(OAuth2Payload):  # type: ignore[misc]
-    def __init__(self, values: list[tuple[str, str]]) -> None:
-        self._data = dict(values)
-        self._datalist: defaultdict[str, list[str]] = defaultdict(list)
-        for key, value in values:
-            self._datalist[key].append(value)
-
-    @property
-    def data(self) -> dict[str, str]:
-        return self._data
-
-    @property
-    def datalist(self) -> defaultdict[str, list[str]]:
-        return self._datalist
-
-
-class _TokenRequest(OAuth2Request):  # type: ignore[misc]
-    """The token request, its body read beforehand (Authlib is synchronous; Starlette reads bodies async)."""
-
-    def __init__(self, uri: str, headers: Any, query: list[tuple[str, str]], form: list[tuple[str, str]]) -> None:
-        super().__init__(method="POST", uri=uri, headers=headers)
-        self.payload = _Payload(query + form)
-        self._args = dict(query)
-        self._form = dict(form)
-
-    @property
-    def args(self) -> dict[str, str]:
-        return self._args
-
-    @property
-    def form(self) -> dict[str, str]:
-        return self._form
-
-
 class _ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = _AUTH_METHODS
 
@@ -320,7 +286,7 @@ class _Server(AuthorizationServer):  # type: ignore[misc]
         return None
 
 
-def _issue(engine: Engine, settings: Settings, request: _TokenRequest) -> Response:
+def _issue(engine: Engine, settings: Settings, request: FormRequest) -> Response:
     with session_scope(engine) as session:
         response: Response = _Server(session, settings).create_token_response(request)
         if response.status_code != 200:
@@ -346,7 +312,7 @@ async def token_endpoint(request: Request) -> Response:
     if settings.mode is Mode.DEVELOPMENT and uri.startswith("http://"):
         uri = "https://" + uri.removeprefix("http://")
     try:
-        token_request = _TokenRequest(uri, request.headers, query, form)
+        token_request = FormRequest("POST", uri, request.headers, query, form)
     except InsecureTransportError as error:
         status, body, headers = error()
         return JSONResponse(dict(body), status_code=status, headers=dict(headers))
