@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
-import pytest
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
-from starlette.applications import Starlette
 
 from portal.accounts import create_token, create_user, revoke_token
-from portal.app import create_app
 from portal.authentication import actor_for_user
 from portal.authorization import Actor
 from portal.models import Role, User, utcnow
-from portal.settings import Settings
 from tests.factories import make_membership, make_team, make_user
 
 SYSTEM = Actor.system("test")
-
-
-def build_app(engine: Engine, settings: Settings) -> Starlette:
-    """The portal app itself, on this test's database."""
-    return create_app(settings, engine=engine)
-
-
-@pytest.fixture
-async def client(engine: Engine, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=build_app(engine, settings))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -29,11 +29,6 @@ PORTAL = "http://testserver"
 CALLBACK = f"{PORTAL}/login/oidc/callback"
 
 
-def build_app(engine: Engine, settings: Settings) -> Starlette:
-    """The portal app itself, on this test's database."""
-    return create_app(settings, engine=engine)
-
-
 @pytest.fixture(scope="module")
 def provider() -> Iterator[OIDCProvider]:
     with running_provider(CALLBACK, user=ProviderUser(sub="sub-ada-1", preferred_username="Ada")) as provider:
@@ -57,7 +52,7 @@ def portal_client(app: Starlette) -> httpx.AsyncClient:
 
 @pytest.fixture
 async def client(engine: Engine, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with portal_client(build_app(engine, settings)) as client:
+    async with portal_client(create_app(settings, engine=engine)) as client:
         yield client
 
 
@@ -105,7 +100,7 @@ async def test_oidc_login_creates_the_user_then_links_by_subject(
 ) -> None:
     make_user(session, "ada")  # a local user with the same name is not taken over: the new user gets another name
     session.commit()
-    app = build_app(engine, oidc_settings(settings, provider))
+    app = create_app(oidc_settings(settings, provider), engine=engine)
     async with portal_client(app) as client:
         response = await client.get("/login/oidc")
         hosts = [urlsplit(str(r.url)).netloc for r in response.history]
@@ -130,7 +125,7 @@ async def test_oidc_login_creates_the_user_then_links_by_subject(
 async def test_oidc_callback_with_a_forged_state_is_refused(
     engine: Engine, settings: Settings, provider: OIDCProvider
 ) -> None:
-    async with portal_client(build_app(engine, oidc_settings(settings, provider))) as client:
+    async with portal_client(create_app(oidc_settings(settings, provider), engine=engine)) as client:
         start = await client.get("/login/oidc", follow_redirects=False)
         assert start.status_code == 302
         query = parse_qs(urlsplit(start.headers["location"]).query)
@@ -144,7 +139,7 @@ async def test_an_insecure_issuer_needs_explicit_permission(
     engine: Engine, settings: Settings, provider: OIDCProvider
 ) -> None:
     strict = oidc_settings(settings, provider, allow_insecure_issuer=False)
-    async with portal_client(build_app(engine, strict)) as client:
+    async with portal_client(create_app(strict, engine=engine)) as client:
         response = await client.get("/login/oidc")
     assert response.status_code == 503
     assert "LOOM_OIDC_ALLOW_INSECURE_ISSUER" in response.json()["error"]["message"]
@@ -155,7 +150,7 @@ async def test_an_id_token_for_another_audience_is_refused(
 ) -> None:
     provider.id_token_overrides = {"aud": ["some-other-client"]}
     try:
-        async with portal_client(build_app(engine, oidc_settings(settings, provider))) as client:
+        async with portal_client(create_app(oidc_settings(settings, provider), engine=engine)) as client:
             response = await client.get("/login/oidc")
             assert response.status_code == 401 and "ID token is not valid" in response.json()["error"]["message"]
             assert (await client.get("/api/me")).status_code == 401
@@ -169,7 +164,7 @@ async def test_an_unreachable_provider_is_a_clear_503(engine: Engine, settings: 
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     oidc = OIDCSettings(issuer=f"http://127.0.0.1:{port}", client_id="loom", allow_insecure_issuer=True)
-    async with portal_client(build_app(engine, settings.model_copy(update={"oidc": oidc}))) as client:
+    async with portal_client(create_app(settings.model_copy(update={"oidc": oidc}), engine=engine)) as client:
         response = await client.get("/login/oidc")
     assert response.status_code == 503 and "could not be reached" in response.json()["error"]["message"]
 
@@ -178,7 +173,7 @@ async def test_repeated_failures_lock_the_account_and_the_lockout_is_audited_onc
     engine: Engine, settings: Settings, session: Session
 ) -> None:
     auth = settings.auth.model_copy(update={"login_max_failures_per_account": 3})
-    app = build_app(engine, settings.model_copy(update={"auth": auth}))
+    app = create_app(settings.model_copy(update={"auth": auth}), engine=engine)
     create_user(session, Actor.system("test"), name="ivy", role="viewer", password="ivy-password-123")
     create_user(session, Actor.system("test"), name="jon", role="viewer", password="jon-password-123")
     session.commit()

@@ -5,7 +5,6 @@ Tokens are verified as a resource server would: with Authlib's RFC 9068 validato
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -17,7 +16,6 @@ from joserfc.jwk import KeySet
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
-from starlette.applications import Starlette
 
 from portal import oauth
 from portal.app import create_app
@@ -33,18 +31,6 @@ from stitcher.snapshot import CredentialConfig, OAuthConfig, PlanConfig, Snapsho
 from tests.factories import make_plan, make_product, make_subscription, make_team, make_user
 
 SYSTEM = Actor.system("test")
-
-
-def build_app(engine: Engine, settings: Settings) -> Starlette:
-    """The portal app itself, on this test's database."""
-    return create_app(settings, engine=engine)
-
-
-@pytest.fixture
-async def client(engine: Engine, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=build_app(engine, settings))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
 
 
 @pytest.fixture
@@ -271,7 +257,7 @@ async def test_outside_development_the_token_endpoint_requires_tls(
         ("http://0.0.0.0:8080", Mode.DEVELOPMENT): (200, None),
     }
     for (url, mode), (status, error) in expected.items():
-        transport = httpx.ASGITransport(app=build_app(engine, public(url, mode)))
+        transport = httpx.ASGITransport(app=create_app(public(url, mode), engine=engine))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             response = await get_token(client, oauth_client)
         assert (response.status_code, response.json().get("error")) == (status, error), url
