@@ -8,19 +8,15 @@ endpoint consents at once for a fixed test user, because no browser or human can
 from __future__ import annotations
 
 import secrets
-import socket
-import threading
 import time
-from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-import uvicorn
 from authlib.oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request, grants
+from authlib.oauth2.rfc6749 import OAuth2Request, grants
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
@@ -29,6 +25,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from portal._authlib import FormRequest
+from tests._serving import serving
 
 __all__ = ["OIDCProvider", "ProviderUser", "running_provider"]
 
@@ -104,39 +103,8 @@ class _Code:
         return time.time() - self.auth_time > 300
 
 
-class _Payload(OAuth2Payload):  # type: ignore[misc]
-    def __init__(self, values: list[tuple[str, str]]) -> None:
-        self._data = dict(values)
-        self._datalist: defaultdict[str, list[str]] = defaultdict(list)
-        for key, value in values:
-            self._datalist[key].append(value)
-
-    @property
-    def data(self) -> dict[str, str]:
-        return self._data
-
-    @property
-    def datalist(self) -> defaultdict[str, list[str]]:
-        return self._datalist
-
-
-class _Request(OAuth2Request):  # type: ignore[misc]
-    """Authlib's server is synchronous, so the body is read first and handed over as plain values."""
-
-    def __init__(self, request: Request, form: list[tuple[str, str]]) -> None:
-        super().__init__(method=request.method, uri=str(request.url), headers=request.headers)
-        query = parse_qsl(request.url.query)
-        self.payload = _Payload(query + form)
-        self._args = dict(query)
-        self._form = dict(form)
-
-    @property
-    def args(self) -> dict[str, str]:
-        return self._args
-
-    @property
-    def form(self) -> dict[str, str]:
-        return self._form
+def _request(request: Request, form: list[tuple[str, str]]) -> FormRequest:
+    return FormRequest(request.method, str(request.url), request.headers, parse_qsl(request.url.query), form)
 
 
 class OIDCProvider:
@@ -247,7 +215,7 @@ class OIDCProvider:
         return JSONResponse(KeySet([self.key]).as_dict(private=False))
 
     async def authorize(self, request: Request) -> Response:
-        oauth_request = _Request(request, [])
+        oauth_request = _request(request, [])
         try:
             grant = self.server.get_consent_grant(oauth_request, end_user=self.user)
         except OAuth2Error as error:
@@ -257,7 +225,7 @@ class OIDCProvider:
 
     async def token(self, request: Request) -> Response:
         form = [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
-        response: Response = self.server.create_token_response(_Request(request, form))
+        response: Response = self.server.create_token_response(_request(request, form))
         return response
 
     async def userinfo(self, request: Request) -> Response:
@@ -295,22 +263,7 @@ def running_provider(redirect_uri: str, *, user: ProviderUser | None = None) -> 
     """Serve a provider on a free loopback port while the block runs; its client may redirect to ``redirect_uri``."""
     provider = OIDCProvider(user=user)
     provider.client.redirect_uris.append(redirect_uri)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    provider.issuer = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    config = uvicorn.Config(provider.app(), log_level="warning", lifespan="off", ws="none", http="h11")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the test OIDC provider did not start")
-            time.sleep(0.01)
+    app = provider.app()  # reads provider.issuer per request, so it may be set once the port is known
+    with serving(app, "the test OIDC provider", lifespan="off", ws="none", http="h11") as url:
+        provider.issuer = url
         yield provider
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()

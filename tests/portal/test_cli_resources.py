@@ -4,14 +4,10 @@ real portal server (uvicorn on loopback) with ``--server --token``."""
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -21,6 +17,7 @@ from portal.authorization import Actor
 from portal.cli import main
 from portal.models import AuditEvent, Cluster
 from portal.settings import Settings
+from tests._serving import serving
 from tests.portal._apply import LIBRARY
 
 
@@ -115,23 +112,8 @@ def test_local_apply_audits_a_placement_refusal(
 @pytest.fixture
 def portal_url(engine: Engine, settings: Settings) -> Iterator[str]:
     """The real portal app served by uvicorn on a free loopback port, on this test's database."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, engine=engine), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the portal did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serving(create_app(settings, engine=engine), "the portal") as url:
+        yield url
 
 
 def token_for(engine: Engine, name: str, role: str, team: str | None = None) -> str:

@@ -7,14 +7,10 @@ before any connection is opened (the guard resolves and checks first).
 from __future__ import annotations
 
 import ipaddress
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 from starlette.applications import Starlette
@@ -29,6 +25,7 @@ from portal.manifests import parse_documents
 from portal.models import Cluster
 from portal.resources import apply, get
 from portal.ssrf import EgressPolicy, RefusedTarget, check_address, check_url, introspect
+from tests._serving import serving
 
 OPENAPI = "openapi: 3.0.3\ninfo: {title: T, version: '1'}\npaths: {}\n"
 SUBGRAPH_SDL = 'type Query { me: User }\ntype User @key(fields: "id") { id: ID! }'
@@ -77,23 +74,8 @@ def _graphql_app() -> Starlette:
 
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(_graphql_app(), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("test server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serving(_graphql_app(), "the test server", lifespan="off") as url:
+        yield url
 
 
 @pytest.fixture
