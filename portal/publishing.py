@@ -303,11 +303,6 @@ class _materialized:
             self._tmp.cleanup()
 
 
-def materialized(files: Mapping[str, str]) -> _materialized:
-    """A context manager giving a folder holding ``files`` (None when there are none)."""
-    return _materialized(files)
-
-
 # --- versions --------------------------------------------------------------------------------------------------
 
 
