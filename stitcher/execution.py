@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -403,13 +403,7 @@ class Executor:
         subgraph = self.supergraph.subgraphs[batch.subgraph]
         if len(prepared) == 1:
             node, objects = prepared[0]
-            if subgraph.kind is SourceKind.FEDERATION or not any(t.resolver for t in node.targets.values()):
-                ok = await self._entity_fetch(node, subgraph, run, objects)
-            elif subgraph.kind is SourceKind.OPENAPI:
-                ok = await self._rest_entity_fetch(node, subgraph, run, objects)
-            else:
-                ok = await self._resolver_fetch(node, subgraph, run, objects)
-            if ok:
+            if await self._fetch_entities(node, subgraph, run, objects):
                 objects_of[id(node)] = objects
             return
         raw = run.variables
@@ -440,10 +434,7 @@ class Executor:
             if failure is not None or not isinstance(entities, list):
                 self._fail_objects(node, run, groups, types, failure)
                 continue
-            for position, result in enumerate(entities):
-                if isinstance(result, dict) and position < len(groups):
-                    for obj in groups[position]:
-                        _merge(obj, result)
+            _merge_entities(entities, groups)
             objects_of[id(node)] = objects
 
     async def _run_node(self, node: FetchNode, run: _Run, base: list[Any] | None, depth: int) -> None:
@@ -460,12 +451,7 @@ class Executor:
             depth = len(node.path)
             if not objects:
                 return
-            if subgraph.kind is SourceKind.FEDERATION or not any(t.resolver for t in node.targets.values()):
-                ok = await self._entity_fetch(node, subgraph, run, objects)
-            elif subgraph.kind is SourceKind.OPENAPI:
-                ok = await self._rest_entity_fetch(node, subgraph, run, objects)
-            else:
-                ok = await self._resolver_fetch(node, subgraph, run, objects)
+            ok = await self._fetch_entities(node, subgraph, run, objects)
         if not ok:
             return
         for stage in node.stages:
@@ -473,6 +459,14 @@ class Executor:
                 await self._run_node(stage[0], run, objects, depth)
             else:
                 await asyncio.gather(*(self._run_node(child, run, objects, depth) for child in stage))
+
+    def _fetch_entities(self, node: FetchNode, subgraph: Subgraph, run: _Run, objects: list[Any]) -> Awaitable[bool]:
+        """One entity fetch by the subgraph's kind: ``_entities``, a REST operation or a merge-config field."""
+        if subgraph.kind is SourceKind.FEDERATION or not any(t.resolver for t in node.targets.values()):
+            return self._entity_fetch(node, subgraph, run, objects)
+        if subgraph.kind is SourceKind.OPENAPI:
+            return self._rest_entity_fetch(node, subgraph, run, objects)
+        return self._resolver_fetch(node, subgraph, run, objects)
 
     def _variables(self, node: FetchNode, run: _Run) -> dict[str, Any]:
         raw = run.variables
@@ -741,10 +735,7 @@ class Executor:
         if failure is not None or not isinstance(entities, list):
             self._fail_objects(node, run, groups, types, failure)
             return False
-        for position, result in enumerate(entities):
-            if isinstance(result, dict) and position < len(groups):
-                for obj in groups[position]:
-                    _merge(obj, result)
+        _merge_entities(entities, groups)
         return True
 
     async def _resolver_fetch(self, node: FetchNode, subgraph: Subgraph, run: _Run, objects: list[Any]) -> bool:
@@ -923,6 +914,14 @@ def _flatten_paths(value: Any, path: list[Any], out: list[tuple[Any, list[Any]]]
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _flatten_paths(item, [*path, index], out)
+
+
+def _merge_entities(entities: list[Any], groups: list[list[dict[str, Any]]]) -> None:
+    """Merge the i-th entity of an answer into every object that representation i stands for."""
+    for position, result in enumerate(entities):
+        if isinstance(result, dict) and position < len(groups):
+            for obj in groups[position]:
+                _merge(obj, result)
 
 
 def _merge(target: dict[str, Any], source: dict[str, Any]) -> None:
