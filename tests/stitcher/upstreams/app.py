@@ -35,6 +35,32 @@ async def respond(send: Send, status: int, body: bytes, headers: list[tuple[byte
     await send({"type": "http.response.body", "body": body})
 
 
+class JsonRestApp:
+    """A small REST upstream over fixed data: ``answer`` gives the JSON body for a path and query string, or None
+    for a 404. ``requests`` counts requests and ``paths`` records each path (with its query string) for tests."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.paths: list[str] = []
+
+    def answer(self, path: str, query: str) -> Any:
+        raise NotImplementedError
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        await read_body(receive)
+        self.requests += 1
+        path: str = scope["path"]
+        query: str = scope["query_string"].decode()
+        self.paths.append(f"{path}?{query}" if query else path)
+        found = self.answer(path, query)
+        if found is None:
+            await respond(send, 404, orjson.dumps({"message": f"no product at {path}"}))
+        else:
+            await respond(send, 200, orjson.dumps(found))
+
+
 class GraphQLApp:
     def __init__(self, schema: GraphQLSchema, root_value: Any = None, *, cache: bool = True) -> None:
         self.schema = schema

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from graphql import build_schema
 
 from tests.stitcher.upstreams import data
-from tests.stitcher.upstreams.app import GraphQLApp, Receive, Scope, Send, read_body, respond
+from tests.stitcher.upstreams.app import GraphQLApp, JsonRestApp
 
 GRAPHQL_SDL = """
 type Query {
@@ -83,21 +82,7 @@ def graphql_app() -> GraphQLApp:
     return GraphQLApp(build_schema(GRAPHQL_SDL), root)
 
 
-class RestApp:
-    def __init__(self) -> None:
-        self.requests = 0
-        self.paths: list[str] = []
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return
-        await read_body(receive)
-        self.requests += 1
-        path: str = scope["path"]
-        self.paths.append(path)
+class RestApp(JsonRestApp):
+    def answer(self, path: str, query: str) -> Any:
         parts = path.strip("/").split("/")
-        found = delivery(parts[2], parts[1]) if len(parts) == 3 and parts[0] == "deliveries" else None
-        if found is None:
-            await respond(send, 404, orjson.dumps({"message": f"no product at {path}"}))
-        else:
-            await respond(send, 200, orjson.dumps(found))
+        return delivery(parts[2], parts[1]) if len(parts) == 3 and parts[0] == "deliveries" else None

@@ -3,12 +3,11 @@ operation for Product) and ``GET /inventory/{upc}`` (a root field). Unknown UPCs
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qs
 
-import orjson
-
 from tests.stitcher.upstreams import data
-from tests.stitcher.upstreams.app import Receive, Scope, Send, read_body, respond
+from tests.stitcher.upstreams.app import JsonRestApp
 
 OPENAPI = """
 openapi: 3.0.3
@@ -54,23 +53,9 @@ components:
 """
 
 
-class InventoryApp:
-    def __init__(self) -> None:
-        self.requests = 0
-        self.paths: list[str] = []
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return
-        await read_body(receive)
-        self.requests += 1
-        path: str = scope["path"]
-        self.paths.append(path + ("?" + scope["query_string"].decode() if scope["query_string"] else ""))
+class InventoryApp(JsonRestApp):
+    def answer(self, path: str, query: str) -> Any:
         if path == "/inventory":
-            upcs = parse_qs(scope["query_string"].decode()).get("upcs", [""])[0].split(",")
-            body = [data.INVENTORY[u] for u in upcs if u in data.INVENTORY]
-            await respond(send, 200, orjson.dumps(body))
-        elif path.startswith("/inventory/") and path.removeprefix("/inventory/") in data.INVENTORY:
-            await respond(send, 200, orjson.dumps(data.INVENTORY[path.removeprefix("/inventory/")]))
-        else:
-            await respond(send, 404, orjson.dumps({"message": f"no product at {path}"}))
+            upcs = parse_qs(query).get("upcs", [""])[0].split(",")
+            return [data.INVENTORY[u] for u in upcs if u in data.INVENTORY]
+        return data.INVENTORY.get(path.removeprefix("/inventory/")) if path.startswith("/inventory/") else None
