@@ -5,6 +5,9 @@ apply exactly what is shipped; ``tests/portal/test_demo_services.py`` checks it 
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -15,7 +18,7 @@ from portal.manifests import Document
 from portal.models import metadata
 from portal.resources import apply
 
-__all__ = ["ADMIN", "LIBRARY", "counts", "run"]
+__all__ = ["ADMIN", "LIBRARY", "counts", "library_copy", "library_with_a_clash", "run"]
 
 ADMIN = Actor.system("test-admin")
 
@@ -34,3 +37,17 @@ def counts(engine: Engine) -> dict[str, int]:
             for name, table in metadata.tables.items()
             if name != "audit_events"
         }
+
+
+def library_copy(target: Path) -> Path:
+    """A private copy of the library example at ``target``, for a test to edit."""
+    shutil.copytree(LIBRARY, target)
+    return target
+
+
+def library_with_a_clash(target: Path) -> Path:
+    """A copy whose loans service declares a ``Member`` type that clashes with the members service's."""
+    library_copy(target)
+    with (target / "loans.graphql").open("a") as f:
+        f.write("\ntype Member {\n  id: ID!\n  displayName: Int\n}\n")
+    return target

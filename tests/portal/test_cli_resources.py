@@ -3,7 +3,6 @@ real portal server (uvicorn on loopback) with ``--server --token``."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from portal.cli import main
 from portal.models import AuditEvent, Cluster
 from portal.settings import Settings
 from tests._serving import serving
-from tests.portal._apply import LIBRARY
+from tests.portal._apply import LIBRARY, library_copy
 
 
 @pytest.fixture
@@ -70,7 +69,7 @@ def test_apply_get_round_trip_and_delete(local_db: Engine, tmp_path: Path, capsy
 def test_bad_document_exits_non_zero_naming_the_field(
     local_db: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    shutil.copytree(LIBRARY, tmp_path / "lib")
+    library_copy(tmp_path / "lib")
     bad = tmp_path / "lib" / "services.yaml"
     bad.write_text(bad.read_text().replace("protocol: graphql", "protocol: grpc"))
     code, out, err = loom(capsys, "apply", "-f", str(LIBRARY / "clusters.yaml"), "-f", str(bad))
@@ -94,7 +93,7 @@ def test_local_apply_audits_a_placement_refusal(
 ) -> None:
     """``loom apply`` without ``--server`` acts as a platform admin, and placements bind it too: the refusal is in
     the audit log (channel ``apply``), and nothing else changed."""
-    shutil.copytree(LIBRARY, tmp_path / "lib")
+    library_copy(tmp_path / "lib")
     services = tmp_path / "lib" / "services.yaml"
     services.write_text(services.read_text().replace("namespace: library", "namespace: finance", 1))
     code, out, err = loom(capsys, "apply", "-f", str(tmp_path / "lib"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from portal.manifests import load_documents
 from portal.models import Product, ProductVersion
 from portal.resources import apply
 from stitcher.ir import SourceKind
-from tests.portal._apply import LIBRARY
+from tests.portal._apply import LIBRARY, library_with_a_clash
 
 
 def current_version(session: Session, name: str) -> ProductVersion:
@@ -74,10 +73,7 @@ def test_compose_supergraph_and_json(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_compose_lists_conflicts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    folder = tmp_path / "lib"
-    shutil.copytree(LIBRARY, folder)
-    with (folder / "loans.graphql").open("a") as f:
-        f.write("\ntype Member {\n  id: ID!\n  displayName: Int\n}\n")
+    folder = library_with_a_clash(tmp_path / "lib")
     assert main(["compose", "-f", str(folder), "--product", "library"]) == 1
     err = capsys.readouterr().err
     assert "product 'library' does not compose" in err

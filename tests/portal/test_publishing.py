@@ -4,7 +4,6 @@ published product's composition unless its team admin forces it (audited). DB te
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from types import MappingProxyType
 
@@ -19,7 +18,7 @@ from portal.manifests import Document, load_documents, parse_documents
 from portal.models import AuditEvent, AuditOutcome, Service, ServiceVersion
 from portal.publishing import schema_hash, validate_schema
 from portal.resources import get
-from tests.portal._apply import ADMIN, LIBRARY, counts, run
+from tests.portal._apply import ADMIN, LIBRARY, counts, library_with_a_clash, run
 
 PETS_30 = """\
 openapi: 3.0.3
@@ -174,11 +173,7 @@ def test_good_sdl_builds() -> None:
 
 def breaking_loans(tmp_path: Path) -> list[Document]:
     """The library's loans service with a Member type that clashes with the members service's."""
-    folder = tmp_path / "lib"
-    shutil.copytree(LIBRARY, folder)
-    with (folder / "loans.graphql").open("a") as f:
-        f.write("\ntype Member {\n  id: ID!\n  displayName: Int\n}\n")
-    return [d for d in load_documents([folder]) if d.name == "loans"]
+    return [d for d in load_documents([library_with_a_clash(tmp_path / "lib")]) if d.name == "loans"]
 
 
 def roles(**team_roles: str) -> Actor:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from types import MappingProxyType
 
@@ -26,7 +25,7 @@ from portal.models import (
     ServiceVersion,
 )
 from portal.resources import apply_json, delete, get
-from tests.portal._apply import ADMIN, LIBRARY, counts, run
+from tests.portal._apply import ADMIN, LIBRARY, counts, library_copy, run
 
 pytestmark = pytest.mark.postgres
 
@@ -34,9 +33,7 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def library(tmp_path: Path) -> Path:
     """A private copy of the library example that a test may edit."""
-    target = tmp_path / "library"
-    shutil.copytree(LIBRARY, target)
-    return target
+    return library_copy(tmp_path / "library")
 
 
 def refused(engine: Engine, documents: list[Document], error: type[LoomError], match: str, actor: Actor = ADMIN) -> str:
@@ -199,8 +196,7 @@ def test_bad_library_is_refused_whole(engine: Engine, tmp_path: Path) -> None:
     """Each case spoils one of the twelve documents; one bad document means none of them is written. (One
     database for all cases: ``refused`` checks that each leaves it as it was.)"""
     for number, (file, old, new, error, match) in enumerate(BAD_EDITS):
-        folder = tmp_path / f"case-{number}"
-        shutil.copytree(LIBRARY, folder)
+        folder = library_copy(tmp_path / f"case-{number}")
         edit(folder / file, old, new)
         refused(engine, load_documents([folder]), error, match)
 
