@@ -8,6 +8,8 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
 
+__all__ = ["FormPayload", "FormRequest"]
+
 
 class FormPayload(OAuth2Payload):  # type: ignore[misc]
     """The request's parameters (query, then form) as Authlib reads them."""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from portal.authorization import Actor, Target, authorize
 from portal.errors import Forbidden, LoomError, Unauthenticated
-from portal.models import AuditEvent
+from portal.models import AuditEvent, utcnow
 from portal.models import AuditOutcome as Outcome
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ def _event(
         outcome=outcome,
         via=current_via.get(),
         request_id=current_request_id.get(),
-        created_at=dt.datetime.now(dt.UTC),
+        created_at=utcnow(),
     )
 
 
