@@ -17,7 +17,7 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -27,9 +27,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel, select
 
-from portal.errors import Conflict, Invalid, LoomError
+from portal.errors import Conflict, Invalid, LoomError, NotFound
 from portal.models import ConfigGeneration, metadata, utcnow
 from portal.settings import Settings
 
@@ -42,6 +42,7 @@ __all__ = [
     "create_engine_for",
     "current_generation",
     "current_revision",
+    "find_by_name",
     "head_revision",
     "integrity_errors",
     "migrate",
@@ -141,6 +142,17 @@ def check_database(engine: Engine) -> None:
 
 
 # --- sessions and errors -----------------------------------------------------------------------------------------
+
+
+_Row = TypeVar("_Row", bound=SQLModel)
+
+
+def find_by_name(session: Session, model: type[_Row], kind: str, name: str) -> _Row:
+    """The row of ``model`` (a table with a unique ``name``) called ``name``; ``NotFound`` names ``kind``."""
+    row = session.exec(select(model).filter_by(name=name)).first()
+    if row is None:
+        raise NotFound(f"{kind} '{name}' does not exist")
+    return row
 
 
 @contextlib.contextmanager

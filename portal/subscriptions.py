@@ -12,13 +12,13 @@ caller (one transaction per request or per ``apply``); a denial is committed on 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from sqlmodel import col, select
 
 from portal.audit import authorize_and_audit
 from portal.authorization import Actor, Target
-from portal.db import bump_generation
+from portal.db import bump_generation, find_by_name
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import (
     Application,
@@ -54,16 +54,6 @@ TRANSITIONS: Mapping[SubscriptionState, frozenset[SubscriptionState]] = {
 """The legal state changes; anything else is refused with ``Conflict``."""
 
 _LIVE = (SubscriptionState.REQUESTED, SubscriptionState.APPROVED)
-
-
-_Named = TypeVar("_Named", Product, Plan)
-
-
-def _one_by_name(session: Session, model: type[_Named], kind: str, name: str) -> _Named:
-    row = session.exec(select(model).where(col(model.name) == name)).first()
-    if row is None:
-        raise NotFound(f"{kind} '{name}' does not exist")
-    return row
 
 
 def _application(session: Session, application_id: int) -> Application:
@@ -123,8 +113,8 @@ def request(session: Session, actor: Actor, application_id: int, product: str, p
     the product, ``Forbidden`` unless the actor owns the application (or is a platform admin).
     """
     app = _application(session, application_id)
-    product_row = _one_by_name(session, Product, "product", product)
-    plan_row = _one_by_name(session, Plan, "plan", plan)
+    product_row = find_by_name(session, Product, "product", product)
+    plan_row = find_by_name(session, Plan, "plan", plan)
     target = Target(
         kind="subscription",
         name=f"{app.name}/{product_row.name}",

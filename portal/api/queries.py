@@ -17,6 +17,7 @@ from portal import models as m
 from portal.api import types as t
 from portal.api.context import Context, run
 from portal.authorization import Actor, Target, is_allowed
+from portal.db import find_by_name
 from portal.errors import Forbidden, Invalid, NotFound, Unauthenticated
 
 __all__ = ["Query"]
@@ -28,13 +29,6 @@ E = TypeVar("E", bound=enum.StrEnum)
 def _signed_in(actor: Actor) -> None:
     if not actor.is_authenticated:
         raise Unauthenticated("the admin API requires signing in: pass 'Authorization: Bearer <personal access token>'")
-
-
-def _by_name(session: Session, model: Any, kind: str, name: str) -> Any:
-    row = session.exec(select(model).where(col(model.name) == name)).first()
-    if row is None:
-        raise NotFound(f"{kind} '{name}' does not exist")
-    return row
 
 
 def _enum_value(enum_type: type[E], value: str, argument: str) -> E:
@@ -112,7 +106,7 @@ class Query:
     async def team(self, info: Info[Context, None], name: str) -> t.Team:
         def work(session: Session, actor: Actor) -> t.Team:
             _signed_in(actor)
-            return t.Team.of(session, _by_name(session, m.Team, "team", name))
+            return t.Team.of(session, find_by_name(session, m.Team, "team", name))
 
         return await run(info, work)
 
@@ -128,7 +122,7 @@ class Query:
     async def user(self, info: Info[Context, None], name: str) -> t.User:
         def work(session: Session, actor: Actor) -> t.User:
             _signed_in(actor)
-            return t.User.of(session, _by_name(session, m.User, "user", name))
+            return t.User.of(session, find_by_name(session, m.User, "user", name))
 
         return await run(info, work)
 
@@ -140,7 +134,7 @@ class Query:
             if user is not None and user != actor.name:
                 if not actor.platform_admin:
                     raise Forbidden(f"{actor.describe()} may list only their own tokens, not those of '{user}'")
-                user_id = _by_name(session, m.User, "user", user).id
+                user_id = find_by_name(session, m.User, "user", user).id
             query = select(m.PersonalAccessToken).where(col(m.PersonalAccessToken.user_id) == user_id)
             return [t.Token.of(session, r) for r in session.exec(query.order_by(col(m.PersonalAccessToken.id)))]
 
@@ -158,7 +152,7 @@ class Query:
     async def cluster(self, info: Info[Context, None], name: str) -> t.Cluster:
         def work(session: Session, actor: Actor) -> t.Cluster:
             _signed_in(actor)
-            return t.Cluster.of(session, _by_name(session, m.Cluster, "cluster", name))
+            return t.Cluster.of(session, find_by_name(session, m.Cluster, "cluster", name))
 
         return await run(info, work)
 
@@ -169,7 +163,7 @@ class Query:
             query = select(m.ClusterSyncStatus).order_by(col(m.ClusterSyncStatus.id))
             if cluster is not None:
                 query = query.where(
-                    col(m.ClusterSyncStatus.cluster_id) == _by_name(session, m.Cluster, "cluster", cluster).id
+                    col(m.ClusterSyncStatus.cluster_id) == find_by_name(session, m.Cluster, "cluster", cluster).id
                 )
             return [t.SyncStatus.of(session, r) for r in session.exec(query)]
 
@@ -181,7 +175,7 @@ class Query:
             _signed_in(actor)
             query = select(m.Service).order_by(col(m.Service.name))
             if team is not None:
-                query = query.where(col(m.Service.team_id) == _by_name(session, m.Team, "team", team).id)
+                query = query.where(col(m.Service.team_id) == find_by_name(session, m.Team, "team", team).id)
             return [t.Service.of(session, r) for r in session.exec(query)]
 
         return await run(info, work)
@@ -190,7 +184,7 @@ class Query:
     async def service(self, info: Info[Context, None], name: str) -> t.Service:
         def work(session: Session, actor: Actor) -> t.Service:
             _signed_in(actor)
-            return t.Service.of(session, _by_name(session, m.Service, "service", name))
+            return t.Service.of(session, find_by_name(session, m.Service, "service", name))
 
         return await run(info, work)
 
@@ -200,7 +194,7 @@ class Query:
             _signed_in(actor)
             query = select(m.Product).order_by(col(m.Product.name))
             if team is not None:
-                query = query.where(col(m.Product.team_id) == _by_name(session, m.Team, "team", team).id)
+                query = query.where(col(m.Product.team_id) == find_by_name(session, m.Team, "team", team).id)
             return [t.Product.of(session, r) for r in session.exec(query)]
 
         return await run(info, work)
@@ -209,7 +203,7 @@ class Query:
     async def product(self, info: Info[Context, None], name: str) -> t.Product:
         def work(session: Session, actor: Actor) -> t.Product:
             _signed_in(actor)
-            return t.Product.of(session, _by_name(session, m.Product, "product", name))
+            return t.Product.of(session, find_by_name(session, m.Product, "product", name))
 
         return await run(info, work)
 
@@ -225,7 +219,7 @@ class Query:
     async def plan(self, info: Info[Context, None], name: str) -> t.Plan:
         def work(session: Session, actor: Actor) -> t.Plan:
             _signed_in(actor)
-            return t.Plan.of(_by_name(session, m.Plan, "plan", name))
+            return t.Plan.of(find_by_name(session, m.Plan, "plan", name))
 
         return await run(info, work)
 
@@ -276,7 +270,7 @@ class Query:
                     )
                 )
             if product is not None:
-                product_id = _by_name(session, m.Product, "product", product).id
+                product_id = find_by_name(session, m.Product, "product", product).id
                 query = query.where(col(m.Subscription.product_id) == product_id)
             if state is not None:
                 query = query.where(col(m.Subscription.state) == _enum_value(m.SubscriptionState, state, "state"))
