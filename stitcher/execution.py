@@ -859,12 +859,14 @@ class Executor:
         reported = 0
         for group, type_name in zip(groups, types, strict=True):
             keys = [k for k in node.targets[type_name].selection.fields if not k.startswith(INTERNAL_PREFIX)]
+            # A fetch of the concrete __typename only (interface objects): the object itself is lost.
+            suffixes = [[key] for key in keys] or [[]]
             for obj in group:
                 base = paths.get(id(obj))
                 if base is None:
                     continue
-                for key in keys:
-                    path = [*base, key]
+                for suffix in suffixes:
+                    path = [*base, *suffix]
                     if reported < _MAX_FETCH_ERRORS:
                         run.add_error({**failure, "path": path})
                         reported += 1
@@ -985,6 +987,8 @@ def _shape_object(obj: dict[str, Any], shape: ObjectShape, link: Any, run: _Run)
         fields = shape.fields
     else:
         type_name = obj.get("__typename")
+        if type_name is None:
+            return _INVALID  # an abstract position whose concrete type is unknown (its typename fetch failed)
         fields = shape.by_type.get(type_name, ())
     out: dict[str, Any] = {}
     for key, kind, nonnull, arg in fields:

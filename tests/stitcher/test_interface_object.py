@@ -140,3 +140,22 @@ def test_an_interface_object_without_a_subgraph_defining_the_interface_key_is_re
     assert isinstance(operation, OperationDefinitionNode)
     with pytest.raises(PlanningError, match=r"no subgraph defines the interface Media with a resolvable @key"):
         build_plan(supergraph, operation, {}, {})
+
+
+async def test_a_failed_typename_fetch_nulls_the_objects_with_errors_at_their_paths(
+    servers: UpstreamServers, transport: Any
+) -> None:
+    """``media`` is unreachable (nothing listens on port 9): ``ratings`` answers, but no object gets a type."""
+    supergraph = compose(
+        [
+            SourceSpec(name="media", protocol=SourceKind.FEDERATION, schema=media.MEDIA_SDL, url="http://127.0.0.1:9"),
+            SourceSpec(
+                name="ratings", protocol=SourceKind.FEDERATION, schema=media.RATINGS_SDL, url=servers.urls["ratings"]
+            ),
+        ]
+    )
+    response = await Executor(supergraph, transport).execute("{ topRated { id reviewCount } }")
+    assert response.data is None  # [Media!]! : a lost item nulls the list, and the non-null list the data
+    assert response.errors is not None
+    assert [e["path"] for e in response.errors] == [["topRated", 0], ["topRated", 1]]
+    assert {e["extensions"]["subgraph"] for e in response.errors} == {"media"}
