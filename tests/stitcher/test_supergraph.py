@@ -189,7 +189,7 @@ process.stdout.write(JSON.stringify({ read, hive, composed }));
 """
 LINK = (
     'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@shareable", '
-    '"@external", "@requires", "@provides", "@override", "@inaccessible", "@interfaceObject"])\n'
+    '"@external", "@requires", "@provides", "@override", "@inaccessible", "@interfaceObject", "@tag"])\n'
 )
 # Two-subgraph compositions (SDL of "a", SDL of "b" or None) that we and Apollo must judge alike.
 CASES: dict[str, tuple[str, str | None]] = {
@@ -251,6 +251,19 @@ CASES: dict[str, tuple[str, str | None]] = {
         'type Query { m: [M] } interface M @key(fields: "id") { id: ID! t: String } '
         'type Bk implements M @key(fields: "id") { id: ID! t: String p: Int }',
         'type M @key(fields: "id") @interfaceObject { id: ID! r: Int }',
+    ),
+    "interface object returned by its own subgraph": (
+        'type Query { m: [M] } interface M @key(fields: "id") { id: ID! t: String } '
+        'type Bk implements M @key(fields: "id") { id: ID! t: String p: Int }',
+        'type Query { top(n: Int): [M] } type M @key(fields: "id") @interfaceObject { id: ID! r: Int }',
+    ),
+    "tags on every kind of element": (
+        'type Query { p(k: K @tag(name: "a"), f: F @tag(name: "b")): P @tag(name: "c") } '
+        'type P @key(fields: "id") @tag(name: "d") { id: ID! } enum K @tag(name: "e") { X @tag(name: "f") Y } '
+        'input F @tag(name: "g") { q: String @tag(name: "h") } scalar S @tag(name: "i") '
+        'union U @tag(name: "j") = P  interface I @tag(name: "k") { id: ID! }',
+        'type P @key(fields: "id") @tag(name: "l") { id: ID! n: Int @tag(name: "m") } '
+        'enum K @tag(name: "n") { X Y @tag(name: "o") } type Query { q(s: S): P }  scalar S',
     ),
 }
 
@@ -342,4 +355,5 @@ def test_we_judge_compositions_as_apollo_does(name: str, apollo_verdicts: dict[s
     assert as_sets(ours.types) == as_sets(theirs.types)
     assert as_sets(ours.fields) == as_sets(theirs.fields)
     assert print_product_sdl(ours) == print_product_sdl(theirs)
+    assert ours.tags == theirs.tags
     assert validate_schema(build_schema(print_supergraph_sdl(ours))) == []
