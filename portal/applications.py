@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from portal.accounts import hash_password, verify_password
 from portal.audit import authorize_and_audit, record_denied
 from portal.authorization import Actor, Target
-from portal.db import bump_generation
+from portal.db import bump_generation, name_of
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.models import Application, Credential, CredentialKind, Subscription, SubscriptionState, Team, User, utcnow
 from stitcher.credentials import generate_api_key
@@ -57,16 +57,12 @@ class IssuedCredential:
         return self.row.client_id
 
 
-def _team_name(session: Session, application: Application) -> str | None:
-    if application.team_id is None:
-        return None
-    team = session.get(Team, application.team_id)
-    return team.name if team else None
-
-
 def _target(session: Session, application: Application, kind: str = "application", name: str = "") -> Target:
     return Target(
-        kind, name or application.name, team=_team_name(session, application), owner_user_id=application.owner_id
+        kind,
+        name or application.name,
+        team=name_of(session, Team, application.team_id),
+        owner_user_id=application.owner_id,
     )
 
 

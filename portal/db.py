@@ -47,6 +47,7 @@ __all__ = [
     "integrity_errors",
     "migrate",
     "migrate_command",
+    "name_of",
     "normalize_url",
     "prepare_schema",
     "redacted_url",
@@ -153,6 +154,12 @@ def find_by_name(session: Session, model: type[_Row], kind: str, name: str) -> _
     if row is None:
         raise NotFound(f"{kind} '{name}' does not exist")
     return row
+
+
+def name_of(session: Session, model: Any, row_id: int | None) -> str | None:
+    """The ``name`` of the ``model`` row with ``row_id``, or None when there is no id or no such row."""
+    row = session.get(model, row_id) if row_id is not None else None
+    return None if row is None else str(row.name)
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ from sqlmodel import col, select
 
 from portal.audit import authorize_and_audit
 from portal.authorization import Actor, Target
-from portal.db import bump_generation, find_by_name
+from portal.db import bump_generation, find_by_name, name_of
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import (
     Application,
@@ -64,8 +64,7 @@ def _application(session: Session, application_id: int) -> Application:
 
 
 def _team_name(session: Session, team_id: int) -> str:
-    team = session.get(Team, team_id)
-    return team.name if team is not None else f"#{team_id}"
+    return name_of(session, Team, team_id) or f"#{team_id}"
 
 
 def subscription_target(session: Session, subscription: Subscription) -> Target:

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from strawberry.scalars import JSON
 
 from portal import models as m
+from portal.db import name_of
 
 __all__ = [
     "Application",
@@ -54,13 +55,6 @@ def described(description: str) -> Callable[[F], F]:
 
 def described_mutation(description: str, *, name: str | None = None) -> Callable[[F], F]:
     return cast("Callable[[F], F]", strawberry.mutation(description=description, name=name))
-
-
-def _name_of(session: Session, model: Any, row_id: int | None) -> str | None:
-    if row_id is None:
-        return None
-    row = session.get(model, row_id)
-    return None if row is None else str(row.name)
 
 
 @strawberry.type(description="Where a team may publish deployments: a cluster and its namespaces ('*': any).")
@@ -134,7 +128,7 @@ class User:
             display_name=row.display_name,
             is_active=row.is_active,
             memberships=[
-                Membership(user=row.name, team=_name_of(session, m.Team, ms.team_id), role=ms.role.value) for ms in rows
+                Membership(user=row.name, team=name_of(session, m.Team, ms.team_id), role=ms.role.value) for ms in rows
             ],
             created_at=row.created_at,
             last_login_at=row.last_login_at,
@@ -157,7 +151,7 @@ class Token:
         assert row.id is not None
         return cls(
             id=row.id,
-            user=_name_of(session, m.User, row.user_id) or "",
+            user=name_of(session, m.User, row.user_id) or "",
             name=row.name,
             prefix=row.prefix,
             created_at=row.created_at,
@@ -191,8 +185,8 @@ class SyncStatus:
     @classmethod
     def of(cls, session: Session, row: m.ClusterSyncStatus) -> SyncStatus:
         return cls(
-            cluster=_name_of(session, m.Cluster, row.cluster_id) or "",
-            product=_name_of(session, m.Product, row.product_id),
+            cluster=name_of(session, m.Cluster, row.cluster_id) or "",
+            product=name_of(session, m.Product, row.product_id),
             state=row.state.value,
             message=row.message,
             observed_generation=row.observed_generation,
@@ -276,7 +270,7 @@ class Service:
         return cls(
             id=row.id,
             name=row.name,
-            team=_name_of(session, m.Team, row.team_id) or "",
+            team=name_of(session, m.Team, row.team_id) or "",
             protocol=row.protocol.value,
             entities=JSON(row.entities),
             description=row.description,
@@ -293,7 +287,7 @@ class Service:
             ],
             deployments=[
                 Deployment(
-                    cluster=_name_of(session, m.Cluster, d.cluster_id) or "",
+                    cluster=name_of(session, m.Cluster, d.cluster_id) or "",
                     kube_service=d.kube_service,
                     kube_namespace=d.kube_namespace,
                     kube_port=d.kube_port,
@@ -353,7 +347,7 @@ class Product:
         return cls(
             id=row.id,
             name=row.name,
-            team=_name_of(session, m.Team, row.team_id) or "",
+            team=name_of(session, m.Team, row.team_id) or "",
             display_name=row.display_name,
             description=row.description,
             current_version=row.current_version,
@@ -373,7 +367,7 @@ def _product_version(session: Session, row: m.ProductVersion) -> ProductVersion:
         pinned = session.get(m.ServiceVersion, s.service_version_id) if s.service_version_id is not None else None
         out.append(
             ProductSource(
-                service=_name_of(session, m.Service, s.service_id) or "",
+                service=name_of(session, m.Service, s.service_id) or "",
                 service_version=pinned.version if pinned is not None else None,
                 position=s.position,
                 transforms=JSON(s.transforms),
@@ -472,9 +466,9 @@ class Subscription:
         return cls(
             id=row.id,
             application_id=row.application_id,
-            application=_name_of(session, m.Application, row.application_id) or "",
-            product=_name_of(session, m.Product, row.product_id) or "",
-            plan=_name_of(session, m.Plan, row.plan_id) or "",
+            application=name_of(session, m.Application, row.application_id) or "",
+            product=name_of(session, m.Product, row.product_id) or "",
+            plan=name_of(session, m.Plan, row.plan_id) or "",
             state=row.state.value,
             requested_by=row.requested_by,
             decided_by=row.decided_by,
@@ -507,8 +501,8 @@ class Application:
             id=row.id,
             name=row.name,
             description=row.description,
-            owner=_name_of(session, m.User, row.owner_id) or "",
-            team=_name_of(session, m.Team, row.team_id),
+            owner=name_of(session, m.User, row.owner_id) or "",
+            team=name_of(session, m.Team, row.team_id),
             credentials=[Credential.of(c) for c in creds],
             subscriptions=[Subscription.of(session, s) for s in subs],
             created_at=row.created_at,
