@@ -287,6 +287,7 @@ class _Planner:
         }
         self.fetch_count = 0
         self._entity_nodes: dict[tuple[int, tuple[Any, ...], str, frozenset[int]], FetchNode] = {}
+        self._typename_nodes: dict[tuple[int, tuple[str, ...]], FetchNode] = {}
         self._key_cache: dict[tuple[str, str], SelectionSetNode] = {}
 
     # -- field collection (GraphQL spec CollectFields, merging sub-selections by response key) --
@@ -526,42 +527,17 @@ class _Planner:
         A typename fetch (``_entities`` with ``... on I { __typename }`` to a subgraph defining the interface) gets
         it; the fields are then planned per implementation as usual, and every fetch they need runs after it."""
         name = interface.name
-        typename_fetch: FetchNode | None = None
-        for join in self.sg.types.get(name, ()):
-            owner = self.sg.subgraphs[join.graph]
-            if (
-                join.is_interface_object
-                or not join.key
-                or not join.resolvable
-                or owner.kind is not SourceKind.FEDERATION
-                or not all(
-                    self.local_join(subgraph, name, f.name.value, provided)
-                    for f in self.key_selection(name, join.key).selections
-                    if isinstance(f, FieldNode)
-                )
-            ):
-                continue
-            representation: list[tuple[str, str]] = []
-            for key_field in self.key_selection(name, join.key).selections:
-                if isinstance(key_field, FieldNode):
-                    field_name = key_field.name.value
-                    alias = INTERNAL_PREFIX + field_name
-                    upstream = self.upstream_field(subgraph, name, field_name)
-                    item = selection.field(alias, upstream, "", key_field.selection_set is not None)
-                    if key_field.selection_set is not None and item.selection is not None:
-                        _copy_plain(key_field.selection_set, item.selection)
-                    representation.append((field_name, alias))
-            typename_fetch = FetchNode(join.graph, "entity", "query", path=path, default_type=name)
-            typename_fetch.targets[name] = EntityTarget(
-                name, self.upstream_type(join.graph, name), tuple(representation), Selection(typename=True)
-            )
-            break
-        if typename_fetch is None:
-            raise PlanningError(
-                f"Subgraph {subgraph!r} returns {name} as an @interfaceObject, and no subgraph defines the interface "
-                f"{name} with a resolvable @key that {subgraph!r} gives, so the concrete type cannot be found"
-            )
-        self.fetch_count += 1
+        registry_key = (id(node), tuple(step[0] for step in path))
+        typename_fetch = self._typename_nodes.get(registry_key)
+        if typename_fetch is not None:  # the same position below objects of another type: one fetch serves both
+            typename_fetch.path = _union_paths(typename_fetch.path, path)
+        else:
+            typename_fetch = self.typename_fetch(subgraph, name, selection, path, provided)
+            self._typename_nodes[registry_key] = typename_fetch
+            node.children.append(typename_fetch)
+            self.fetch_count += 1
+        # Every fetch planned for these objects needs their concrete type: it becomes a child of the typename fetch
+        # (fetches planned here before are found again by plan_entity and are its children already).
         earlier = node.children
         node.children = []
         shape = ObjectShape(None)
@@ -571,10 +547,49 @@ class _Planner:
             shape.by_type[possible.name] = self.plan_object(
                 node, subgraph, possible, fields, selection, typed_path, provided, path
             )
-        # Every fetch planned for these objects needs their concrete type: it runs after the typename fetch.
-        typename_fetch.children = node.children
-        node.children = [*earlier, typename_fetch]
+        typename_fetch.children.extend(node.children)
+        node.children = earlier
         return shape
+
+    def typename_fetch(
+        self,
+        subgraph: str,
+        interface: str,
+        selection: Selection,
+        path: tuple[tuple[str, frozenset[str] | None], ...],
+        provided: dict[str, Any] | None,
+    ) -> FetchNode:
+        """``_entities`` with ``... on I { __typename }`` to a subgraph that defines the interface ``I`` with a
+        resolvable key that ``subgraph`` (the interface object's) gives; the key goes into ``selection``."""
+        for join in self.sg.types.get(interface, ()):
+            if (
+                join.is_interface_object
+                or not join.key
+                or not join.resolvable
+                or self.sg.subgraphs[join.graph].kind is not SourceKind.FEDERATION
+            ):
+                continue
+            key_fields = [f for f in self.key_selection(interface, join.key).selections if isinstance(f, FieldNode)]
+            if not all(self.local_join(subgraph, interface, f.name.value, provided) for f in key_fields):
+                continue
+            representation: list[tuple[str, str]] = []
+            for key_field in key_fields:
+                field_name = key_field.name.value
+                alias = INTERNAL_PREFIX + field_name
+                upstream = self.upstream_field(subgraph, interface, field_name)
+                item = selection.field(alias, upstream, "", key_field.selection_set is not None)
+                if key_field.selection_set is not None and item.selection is not None:
+                    _copy_plain(key_field.selection_set, item.selection)
+                representation.append((field_name, alias))
+            fetch = FetchNode(join.graph, "entity", "query", path=path, default_type=interface)
+            fetch.targets[interface] = EntityTarget(
+                interface, self.upstream_type(join.graph, interface), tuple(representation), Selection(typename=True)
+            )
+            return fetch
+        raise PlanningError(
+            f"Subgraph {subgraph!r} returns {interface} as an @interfaceObject, and no subgraph defines the interface "
+            f"{interface} with a resolvable @key that {subgraph!r} gives, so the concrete type cannot be found"
+        )
 
     def interface_object(self, target: str, parent: GraphQLObjectType | str) -> str | None:
         """The interface of ``parent`` that ``target`` defines as an ``@interfaceObject`` (it resolves ``parent``'s
@@ -666,6 +681,8 @@ class _Planner:
             self._entity_nodes[registry_key] = node
             parent_node.children.append(node)
             self.fetch_count += 1
+        else:  # the same fetch below objects of another type (``... on A { x { y } } ... on B { x { y } }``)
+            node.path = _union_paths(node.path, path)
         if len(node.targets) == 0:
             node.default_type = parent.name
         elif node.default_type != parent.name:
@@ -739,6 +756,17 @@ class _Planner:
         if node.selection_set is not None and item.selection is not None:
             _copy_plain(node.selection_set, item.selection)
         return [], alias
+
+
+def _union_paths(
+    first: tuple[tuple[str, frozenset[str] | None], ...], second: tuple[tuple[str, frozenset[str] | None], ...]
+) -> tuple[tuple[str, frozenset[str] | None], ...]:
+    """One path through the same response keys that reaches the objects of both: type filters are united."""
+    if first == second:
+        return first
+    return tuple(
+        (key, None if a is None or b is None else a | b) for (key, a), (_, b) in zip(first, second, strict=True)
+    )
 
 
 def _copy_plain(selection_set: SelectionSetNode, into: Selection) -> None:

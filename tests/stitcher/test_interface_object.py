@@ -29,6 +29,9 @@ QUERIES = [
     "{ topRated { id reviewCount stars } }",
     "{ topRated(first: 3) { __typename id title reviewCount ... on Book { pages } ... on Movie { minutes } } }",
     "{ topRated { ... on Movie { minutes stars } ... on Media { n: reviewCount } } media { id reviewCount } }",
+    # Interface objects inside an entity answer of ``ratings`` (through Book and Movie), and inside those again.
+    "{ media { id similar { __typename title ... on Movie { minutes } similar { id title stars } } } }",
+    "{ topRated { title similar { title reviewCount } } }",
 ]
 
 

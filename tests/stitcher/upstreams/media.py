@@ -59,6 +59,8 @@ type Media @key(fields: "id") @interfaceObject {
   id: ID!
   reviewCount: Int!
   stars: [Int!]!
+  "Rated alike: the next media in the catalogue (interface objects inside an entity answer)."
+  similar: [Media!]!
 }
 """
 )
@@ -72,6 +74,12 @@ MEDIA: list[dict[str, Any]] = [
 
 STARS: dict[str, list[int]] = {"b1": [5, 4, 5], "m1": [4], "b2": [3, 2]}  # m2 has no ratings
 
+
+def _similar(media_id: str) -> str:
+    ids: list[str] = [m["id"] for m in MEDIA]
+    return ids[(ids.index(media_id) + 1) % len(ids)]
+
+
 MONOLITH_SDL = """
 type Query {
   media: [Media!]!
@@ -84,6 +92,7 @@ interface Media {
   title: String!
   reviewCount: Int!
   stars: [Int!]!
+  similar: [Media!]!
 }
 
 type Book implements Media {
@@ -92,6 +101,7 @@ type Book implements Media {
   pages: Int
   reviewCount: Int!
   stars: [Int!]!
+  similar: [Media!]!
 }
 
 type Movie implements Media {
@@ -100,6 +110,7 @@ type Movie implements Media {
   minutes: Int
   reviewCount: Int!
   stars: [Int!]!
+  similar: [Media!]!
 }
 """
 
@@ -136,7 +147,14 @@ def ratings_app() -> GraphQLApp:
         if rep.get("__typename") != "Media":
             raise ValueError(f"ratings resolves Media representations only, got {rep.get('__typename')!r}")
         stars = STARS.get(rep["id"], [])
-        return {"__typename": "Media", "id": rep["id"], "reviewCount": len(stars), "stars": stars}
+        similar = {"__typename": "Media", "id": _similar(rep["id"])}
+        return {
+            "__typename": "Media",
+            "id": rep["id"],
+            "reviewCount": len(stars),
+            "stars": stars,
+            "similar": lambda _info: [resolve(similar)],
+        }
 
     root = {
         "topRated": lambda _info, first: [resolve({"__typename": "Media", "id": i}) for i in _top_rated(first)],
@@ -150,11 +168,15 @@ def _rated(item: dict[str, Any] | None) -> dict[str, Any] | None:
     if item is None:
         return None
     stars = STARS.get(item["id"], [])
-    return {**item, "reviewCount": len(stars), "stars": stars}
+    similar = _BY_ID[_similar(item["id"])]
+    return {**item, "reviewCount": len(stars), "stars": stars, "similar": lambda _info: [_rated(similar)]}
+
+
+_BY_ID = {m["id"]: m for m in MEDIA}
 
 
 def monolith_app() -> GraphQLApp:
-    by_id = {m["id"]: m for m in MEDIA}
+    by_id = _BY_ID
     root = {
         "media": lambda _info: [_rated(m) for m in MEDIA],
         "book": lambda _info, id: _rated(_book(id)),
