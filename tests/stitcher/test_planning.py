@@ -188,3 +188,25 @@ def test_a_key_the_client_selected_is_not_fetched_twice(shop: Supergraph) -> Non
     assert root.query == "query{topProducts{upc price _L_weight: weight}}"
     [[inventory]] = root.stages
     assert inventory.targets["Product"].representation == (("upc", "upc"), ("price", "price"), ("weight", "_L_weight"))
+
+
+def test_a_fetch_shared_below_objects_of_several_types_reaches_all_of_them() -> None:
+    """``owner`` is local to ``a`` on A and on B, ``name`` lives in ``b``: one entity fetch serves both owners, so
+    its path must not keep only the first type's filter (it did: B's owners were never fetched)."""
+    a = LINK + (
+        "type Query { things: [Thing] } interface Thing { id: ID! } "
+        "type A implements Thing { id: ID! owner: User } type B implements Thing { id: ID! owner: User } "
+        'type User @key(fields: "id") { id: ID! }'
+    )
+    b = LINK + 'type User @key(fields: "id") { id: ID! name: String }'
+    supergraph = compose(
+        [
+            SourceSpec(name=name, protocol=SourceKind.FEDERATION, schema=sdl, url=f"http://{name}.invalid")
+            for name, sdl in (("a", a), ("b", b))
+        ]
+    )
+    result = plan(supergraph, "{ things { ... on A { owner { name } } ... on B { owner { name } } } }")
+    [[root]] = result.stages
+    [[owners]] = root.stages
+    assert owners.subgraph == "b" and result.fetch_count == 2
+    assert owners.path == (("things", frozenset({"A", "B"})), ("owner", None))
