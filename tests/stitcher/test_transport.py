@@ -1,5 +1,6 @@
-"""stitcher.transport: AiohttpTransport against real servers on loopback (a raw asyncio server plays the broken
-ones: one that never answers, one that speaks garbage instead of HTTP)."""
+"""stitcher.transport: the same contract for both upstream clients (AiohttpTransport, HttpxTransport) against real
+servers on loopback (a raw asyncio server plays the broken ones: one that never answers, one that speaks garbage
+instead of HTTP). Each test runs once per client."""
 
 from __future__ import annotations
 
@@ -11,9 +12,15 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from stitcher.errors import StitcherError
-from stitcher.transport import AiohttpTransport, UpstreamError
+from stitcher.transport import UPSTREAM_CLIENTS, AiohttpTransport, HttpxTransport, UpstreamError
 from tests.stitcher.upstreams.app import Receive, Scope, Send, read_body, respond
 from tests.stitcher.upstreams.serving import UpstreamServers
+
+AnyTransport = AiohttpTransport | HttpxTransport
+CLIENTS: dict[str, type[AiohttpTransport] | type[HttpxTransport]] = {
+    "aiohttp": AiohttpTransport,
+    "httpx": HttpxTransport,
+}
 
 
 async def echo(scope: Scope, receive: Receive, send: Send) -> None:
@@ -28,19 +35,29 @@ def servers() -> Iterator[UpstreamServers]:
         yield running
 
 
+@pytest.fixture(params=sorted(CLIENTS))
+def client(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
 @pytest.fixture
-async def transport() -> AsyncIterator[AiohttpTransport]:
-    transport = await AiohttpTransport.create(connect_timeout=1.0)
+async def transport(client: str) -> AsyncIterator[AnyTransport]:
+    transport = await CLIENTS[client].create(connect_timeout=1.0)
     yield transport
     await transport.aclose()
 
 
 class RawServer:
-    """A TCP server on a free port that answers ``reply`` instead of HTTP, or never answers (``None``)."""
+    """A TCP server on a free port that answers ``reply`` instead of HTTP, or never answers (``None``).
+
+    ``closed`` counts the connections the client has closed: a client that gives up on a broken upstream must drop
+    that connection rather than keep it in its pool."""
 
     def __init__(self, reply: bytes | None) -> None:
         self.reply = reply
         self.writers: list[asyncio.StreamWriter] = []
+        self.closed = 0
 
     async def __aenter__(self) -> RawServer:
         self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
@@ -53,7 +70,17 @@ class RawServer:
         if self.reply is not None:
             writer.write(self.reply)
             await writer.drain()
-        await reader.read()  # until the client gives up and closes
+        with contextlib.suppress(ConnectionError):
+            while await reader.read(1024):  # until the client gives up and closes
+                pass
+        self.closed += 1
+
+    async def wait_all_closed(self) -> bool:
+        for _ in range(100):
+            if self.writers and self.closed == len(self.writers):
+                return True
+            await asyncio.sleep(0.02)
+        return False
 
     async def __aexit__(self, *_: object) -> None:
         self.server.close()
@@ -64,17 +91,23 @@ class RawServer:
         await self.server.wait_closed()
 
 
-async def test_request_returns_status_headers_and_body(servers: UpstreamServers, transport: AiohttpTransport) -> None:
+def test_every_client_is_selectable_by_name() -> None:
+    assert set(UPSTREAM_CLIENTS) == set(CLIENTS)
+
+
+async def test_request_returns_status_headers_and_body(servers: UpstreamServers, transport: AnyTransport) -> None:
     response = await transport.request(
         "PUT", servers.urls["echo"] + "/x", headers={"content-type": "text/plain"}, body=b"hello", timeout=5
     )
     assert response.status == 201
     assert response.headers["x-method"] == "PUT"
+    assert response.headers["X-Method"] == "PUT"  # case-insensitive, as HTTP headers are
     assert response.body.startswith(b"hello")
 
 
-async def test_keep_alive_uses_one_connection_and_close_releases_it(servers: UpstreamServers) -> None:
-    transport = await AiohttpTransport.create()
+async def test_keep_alive_uses_one_connection_and_close_releases_it(servers: UpstreamServers, client: str) -> None:
+    transport = await UPSTREAM_CLIENTS[client]()
+    assert isinstance(transport, CLIENTS[client])
     for _ in range(5):
         await transport.request("POST", servers.urls["echo"], body=b"x", timeout=5)
     assert servers.connections("echo") == 1
@@ -84,35 +117,39 @@ async def test_keep_alive_uses_one_connection_and_close_releases_it(servers: Ups
             break
         await asyncio.sleep(0.02)
     assert servers.connections("echo") == 0
-    assert transport.connector is None
+    assert (transport.connector if isinstance(transport, AiohttpTransport) else transport.client) is None
 
 
-async def test_timeout(transport: AiohttpTransport) -> None:
+async def test_timeout_drops_the_connection(transport: AnyTransport) -> None:
     async with RawServer(None) as server:
         with pytest.raises(UpstreamError, match=r"timed out after 0\.2 s") as caught:
             await transport.request("POST", server.url, body=b"{}", timeout=0.2)
+        assert await server.wait_all_closed(), "the timed-out connection was kept open"
     assert caught.value.kind == "timeout"
     assert isinstance(caught.value, StitcherError) and caught.value.__cause__ is not None
 
 
-async def test_connection_refused(transport: AiohttpTransport) -> None:
+async def test_connection_refused(transport: AnyTransport) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # bound, never listening: connections are refused
         with pytest.raises(UpstreamError, match="cannot connect") as caught:
             await transport.request("GET", f"http://127.0.0.1:{port}/", timeout=2)
     assert caught.value.kind == "connection"
+    assert caught.value.__cause__ is not None
 
 
-async def test_garbage_instead_of_http(transport: AiohttpTransport) -> None:
+async def test_garbage_instead_of_http_drops_the_connection(transport: AnyTransport) -> None:
     async with RawServer(b"SSH-2.0-OpenSSH_9.6\r\n\r\n") as server:
         with pytest.raises(UpstreamError) as caught:
             await transport.request("GET", server.url, timeout=2)
+        assert await server.wait_all_closed(), "the connection that spoke garbage was kept open"
     assert caught.value.kind == "protocol"
+    assert caught.value.__cause__ is not None
 
 
-async def test_not_started_is_a_clear_error() -> None:
-    transport = AiohttpTransport()
+async def test_not_started_is_a_clear_error(client: str) -> None:
+    transport = CLIENTS[client]()
     with pytest.raises(RuntimeError, match="start\\(\\) was not awaited"):
         await transport.request("GET", "http://127.0.0.1:1/", timeout=1)
     await transport.aclose()
