@@ -3,7 +3,9 @@
 ``loom gateway --supergraph FILE [--host H --port P]`` serves the Federation v2 supergraph at ``/graphql``.
 ``loom gateway --portal URL --token TOKEN`` polls ``URL/api/gateway/snapshot`` and serves its products; the last
 good snapshot is kept in ``LOOM_GATEWAY_CACHE_DIR`` (default ``LOOM_DATA_DIR/gateway``) and served after a restart
-while the portal is down. Rate limits are shared through Redis when ``LOOM_REDIS_URL`` is set.
+while the portal is down. Rate limits are shared through Redis when ``LOOM_REDIS_URL`` is set. Upstreams are
+called with aiohttp, or with httpx when ``LOOM_GATEWAY_UPSTREAM_CLIENT=httpx`` (to measure the choice again: see
+``stitcher/transport.py`` and ``bench/README.md``).
 
 Uvicorn runs programmatically with a short keep-alive and a short graceful-shutdown timeout: on SIGTERM the gateway
 stops accepting, closes idle keep-alive connections, lets in-flight requests finish for up to
@@ -27,9 +29,10 @@ import uvicorn
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.applications import Starlette
 
-from stitcher.app import GatewayOptions, create_gateway_app, request_id
+from stitcher.app import GatewayOptions, TransportFactory, create_gateway_app, request_id
 from stitcher.snapshot_source import PortalSnapshotSource
 from stitcher.supergraph import load_supergraph
+from stitcher.transport import UPSTREAM_CLIENTS
 
 __all__ = ["GatewayEnvironment", "JsonLogFormatter", "gateway_command", "serve"]
 
@@ -58,6 +61,7 @@ class GatewayEnvironment(BaseSettings):
     log_level: str = "INFO"
     shutdown_grace_seconds: int = 1
     keep_alive_seconds: int = 5
+    upstream_client: str = "aiohttp"
 
     def options(self) -> GatewayOptions:
         return GatewayOptions(
@@ -72,6 +76,16 @@ class GatewayEnvironment(BaseSettings):
             poll_interval_seconds=self.poll_interval_seconds,
             access_log=self.access_log,
         )
+
+    def transport_factory(self) -> TransportFactory:
+        """The upstream client named by ``LOOM_GATEWAY_UPSTREAM_CLIENT``; ValueError (one line) for an unknown one."""
+        factory = UPSTREAM_CLIENTS.get(self.upstream_client)
+        if factory is None:
+            known = " or ".join(UPSTREAM_CLIENTS)
+            raise ValueError(
+                f"LOOM_GATEWAY_UPSTREAM_CLIENT={self.upstream_client!r} is not an upstream client: use {known}"
+            )
+        return factory
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -135,6 +149,7 @@ def gateway_command(args: argparse.Namespace) -> int:
     """``loom gateway``: ``args`` has supergraph, portal, token, host and port."""
     env = GatewayEnvironment()
     options = env.options()
+    transport_factory = env.transport_factory()
     redis_url = os.environ.get("LOOM_REDIS_URL") or None
     if args.supergraph:
         path = Path(args.supergraph)
@@ -142,14 +157,18 @@ def gateway_command(args: argparse.Namespace) -> int:
             sdl = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ValueError(f"cannot read the supergraph file {path}: {exc.strerror}") from exc
-        app = create_gateway_app(supergraph=load_supergraph(sdl), redis_url=redis_url, options=options)
+        app = create_gateway_app(
+            supergraph=load_supergraph(sdl), transport_factory=transport_factory, redis_url=redis_url, options=options
+        )
     else:
         token = args.token or env.token
         if not token:
             raise ValueError("--portal needs --token (or LOOM_GATEWAY_TOKEN): the portal's gateway token")
         cache_dir = env.cache_dir or Path(os.environ.get("LOOM_DATA_DIR") or ".loom") / "gateway"
         source = PortalSnapshotSource(args.portal, token, cache_dir=cache_dir)
-        app = create_gateway_app(source=source, redis_url=redis_url, options=options)
+        app = create_gateway_app(
+            source=source, transport_factory=transport_factory, redis_url=redis_url, options=options
+        )
     _configure_logging(env.log_level)  # after the arguments are checked: a usage error is one plain line
     return serve(
         app,

@@ -1,6 +1,7 @@
 """stitcher.transport: the same contract for both upstream clients (AiohttpTransport, HttpxTransport) against real
 servers on loopback (a raw asyncio server plays the broken ones: one that never answers, one that speaks garbage
-instead of HTTP). Each test runs once per client."""
+instead of HTTP). Each test runs once per client. At the end, ``loom gateway`` as a real process proves that
+``LOOM_GATEWAY_UPSTREAM_CLIENT`` switches the client its upstream requests are made with."""
 
 from __future__ import annotations
 
@@ -8,11 +9,21 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from portal.cli import main
+from stitcher.composition import compose
 from stitcher.errors import StitcherError
+from stitcher.ir import SourceKind
+from stitcher.sources import SourceSpec
+from stitcher.supergraph import print_supergraph_sdl
 from stitcher.transport import UPSTREAM_CLIENTS, AiohttpTransport, HttpxTransport, UpstreamError
+from tests.stitcher.gateway_upstreams import BOOKS_SDL, ServerThread, books_app
+from tests.stitcher.test_gateway_cli import Gateway
 from tests.stitcher.upstreams.app import Receive, Scope, Send, read_body, respond
 from tests.stitcher.upstreams.serving import UpstreamServers
 
@@ -153,3 +164,40 @@ async def test_not_started_is_a_clear_error(client: str) -> None:
     with pytest.raises(RuntimeError, match="start\\(\\) was not awaited"):
         await transport.request("GET", "http://127.0.0.1:1/", timeout=1)
     await transport.aclose()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("setting", "user_agent"), [(None, None), ("aiohttp", None), ("httpx", "python-httpx/")])
+def test_loom_gateway_calls_upstreams_with_the_client_the_environment_names(
+    setting: str | None, user_agent: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upstream sees which client called it: httpx sends its ``python-httpx/<version>`` User-Agent, the aiohttp
+    transport sends none (``skip_auto_headers``). Unset, the gateway uses aiohttp."""
+    calls: list[dict[str, Any]] = []
+    with ServerThread(books_app(calls)) as books:
+        supergraph = tmp_path / "supergraph.graphql"
+        spec = SourceSpec("books", SourceKind.GRAPHQL, BOOKS_SDL, url=f"{books.url}/graphql")
+        supergraph.write_text(print_supergraph_sdl(compose([spec])))
+        monkeypatch.delenv("LOOM_GATEWAY_UPSTREAM_CLIENT", raising=False)
+        env = {"LOOM_GATEWAY_UPSTREAM_CLIENT": setting} if setting else {}
+        with Gateway("--supergraph", str(supergraph), env=env) as gateway:
+            gateway.wait_ready()
+            answer = httpx.post(f"{gateway.url}/graphql", json={"query": "{ book(id: 3) { title } }"})
+            assert answer.json() == {"data": {"book": {"title": "Book 3"}}}
+            assert gateway.stop()[0] == 0
+    assert len(calls) == 1
+    sent = calls[0]["headers"].get("user-agent")
+    if user_agent is None:
+        assert sent is None
+    else:
+        assert sent is not None and sent.startswith(user_agent)
+
+
+def test_an_unknown_upstream_client_is_a_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LOOM_GATEWAY_UPSTREAM_CLIENT", "requests")
+    assert main(["gateway", "--supergraph", str(tmp_path / "unread.graphql")]) == 1
+    assert capsys.readouterr().err == (
+        "loom: error: LOOM_GATEWAY_UPSTREAM_CLIENT='requests' is not an upstream client: use aiohttp or httpx\n"
+    )
