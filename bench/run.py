@@ -10,6 +10,9 @@ Fairness rules, all enforced here:
 - response bodies are checked against the expected answers before the run (and counted bad during it by wrk),
   and upstream calls per request are counted at the subgraphs.
 The report gives RPS, p50, p99 and Loom's ratio to each peer, all from one run.
+
+``loom-httpx`` is the same ``loom gateway`` with ``LOOM_GATEWAY_UPSTREAM_CLIENT=httpx``, so one run compares Loom's two
+upstream clients side by side with the peers (the report adds its ratio column when it ran).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -187,7 +190,14 @@ def parse_wrk(out: str) -> tuple[float, int, float, float, int]:
     return rps, requests, p50, p99, bad + (int(non2xx.group(1)) if non2xx else 0)
 
 
-def gateway_commands(supergraph: Path, port: int) -> dict[str, tuple[list[str], Path]]:
+@dataclass(frozen=True)
+class GatewayCommand:
+    argv: list[str]
+    cwd: Path
+    env: dict[str, str] = field(default_factory=dict)  # on top of the common environment
+
+
+def gateway_commands(supergraph: Path, port: int) -> dict[str, GatewayCommand]:
     """How each gateway is started; every one serves ``supergraph`` on ``port`` with one worker."""
     hive = str(BENCH / "node_modules" / ".bin" / "hive-gateway")
 
@@ -196,14 +206,15 @@ def gateway_commands(supergraph: Path, port: int) -> dict[str, tuple[list[str], 
         config_path = str(BENCH / "gateways" / config / "gateway.mjs")
         return [hive, "supergraph", str(supergraph), "-c", config_path, "--fork", "1", "--port", str(port)]
 
+    loom = [str(ROOT / ".venv" / "bin" / "loom"), "gateway", "--supergraph", str(supergraph), "--port", str(port)]
     return {
-        "loom": (
-            [str(ROOT / ".venv" / "bin" / "loom"), "gateway", "--supergraph", str(supergraph), "--port", str(port)],
-            ROOT,
+        "loom": GatewayCommand(loom, ROOT, {"LOOM_GATEWAY_UPSTREAM_CLIENT": "aiohttp"}),
+        "loom-httpx": GatewayCommand(loom, ROOT, {"LOOM_GATEWAY_UPSTREAM_CLIENT": "httpx"}),
+        "hive-gateway": GatewayCommand(hive_cmd("hive"), BENCH),
+        "hive-gateway-rust-planner": GatewayCommand(hive_cmd("hive-rust"), BENCH),
+        "apollo-gateway": GatewayCommand(
+            ["node", str(BENCH / "gateways" / "apollo.mjs"), str(supergraph), str(port)], BENCH
         ),
-        "hive-gateway": (hive_cmd("hive"), BENCH),
-        "hive-gateway-rust-planner": (hive_cmd("hive-rust"), BENCH),
-        "apollo-gateway": (["node", str(BENCH / "gateways" / "apollo.mjs"), str(supergraph), str(port)], BENCH),
     }
 
 
@@ -232,12 +243,12 @@ def main() -> int:
             if args.only and name not in args.only:
                 continue
             port = free_port()
-            gateway_cmd, cwd = gateway_commands(supergraph, port)[name]
-            cmd = ["taskset", "-c", "0", *gateway_cmd]
+            gateway = gateway_commands(supergraph, port)[name]
+            cmd = ["taskset", "-c", "0", *gateway.argv]
             url = f"http://127.0.0.1:{port}/graphql"
             # Every gateway logs errors only: Loom's per-request access log is off like the peers' ones.
-            env = {**os.environ, "LOOM_GATEWAY_ACCESS_LOG": "false", "NODE_ENV": "production"}
-            with process(cmd, cwd=cwd, log=work / f"{name}.log", env=env):
+            env = {**os.environ, "LOOM_GATEWAY_ACCESS_LOG": "false", "NODE_ENV": "production", **gateway.env}
+            with process(cmd, cwd=gateway.cwd, log=work / f"{name}.log", env=env):
                 wait_ready(url)
                 check_bodies(url)
                 run_wrk(url, args.warmup, args.connections)
@@ -266,17 +277,16 @@ def _port_free(port: int) -> bool:
 
 
 def report(results: list[Result], env_note: str, work: Path) -> None:
-    loom = next((r for r in results if r.gateway == "loom"), None)
-    lines = [
-        "| gateway | RPS | p50 ms | p99 ms | upstream calls/req | load core busy | bad | Loom RPS ratio |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+    # One ratio column per Loom variant that ran: "loom" (aiohttp upstreams) and "loom-httpx".
+    looms = [r for r in results if r.gateway in ("loom", "loom-httpx")]
+    headers = [f"{'Loom' if r.gateway == 'loom' else r.gateway} RPS ratio" for r in looms]
+    columns = ["gateway", "RPS", "p50 ms", "p99 ms", "upstream calls/req", "load core busy", "bad", *headers]
+    lines = ["| " + " | ".join(columns) + " |", "|---|" + "---:|" * (len(columns) - 1)]
     for r in results:
-        ratio = f"{loom.rps / r.rps:.2f}x" if loom and r.rps else "-"
-        lines.append(
-            f"| {r.gateway} | {r.rps:.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
-            f"{r.upstream_calls_per_request:.2f} | {r.load_core_busy:.0%} | {r.bad_responses} | {ratio} |"
-        )
+        ratios = [f"{loom.rps / r.rps:.2f}x" if r.rps else "-" for loom in looms]
+        cells = [r.gateway, f"{r.rps:.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}"]
+        cells += [f"{r.upstream_calls_per_request:.2f}", f"{r.load_core_busy:.0%}", str(r.bad_responses), *ratios]
+        lines.append("| " + " | ".join(cells) + " |")
     warnings = [
         f"- {r.gateway}: load core {r.load_core_busy:.0%} busy (>= 80%): not gateway-bound"
         for r in results
