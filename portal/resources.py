@@ -1329,6 +1329,20 @@ def _local_engine() -> Any:
     return settings, engine
 
 
+_REQUEST_DOCUMENT = re.compile(r"\brequest: document (\d+)(?: \([^)]*\))?")
+
+
+def _named_by_file(message: str, documents: Sequence[m.Document]) -> str:
+    """The server numbers the documents of one request ("request: document 7"); name the file and the document
+    in it instead, as a local apply does, so the user knows which file to fix."""
+
+    def where(match: re.Match[str]) -> str:
+        index = int(match.group(1))
+        return documents[index - 1].where() if 0 < index <= len(documents) else match.group(0)
+
+    return _REQUEST_DOCUMENT.sub(where, message)
+
+
 def apply_command(args: argparse.Namespace) -> int:
     """``loom apply -f PATH... [--dry-run] [--server URL --token TOKEN]``."""
     from portal.settings import Settings
@@ -1337,9 +1351,12 @@ def apply_command(args: argparse.Namespace) -> int:
     force = bool(getattr(args, "force", False))
     documents = m.load_documents(args.files, max_bytes=Settings().auth.max_document_bytes)
     if args.server:
-        data = _remote(
-            args, _APPLY_MUTATION, {"documents": [_inline(d) for d in documents], "dryRun": dry_run, "force": force}
-        )
+        try:
+            data = _remote(
+                args, _APPLY_MUTATION, {"documents": [_inline(d) for d in documents], "dryRun": dry_run, "force": force}
+            )
+        except Invalid as exc:
+            raise Invalid(_named_by_file(exc.message, documents)) from exc
         changes = [Change(c["kind"], c["name"], c["action"], tuple(c.get("details") or ())) for c in data["apply"]]
     else:
         from portal.db import session_scope

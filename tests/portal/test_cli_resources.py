@@ -150,6 +150,20 @@ def test_apply_get_delete_through_the_server(
         capsys, "apply", "-f", str(LIBRARY / "clusters.yaml"), "--server", portal_url, "--token", member
     )
     assert code == 1 and "FORBIDDEN" in err and "cluster.apply" in err
+    code, _, err = loom(
+        capsys,
+        "apply",
+        "-f",
+        str(LIBRARY / "teams.yaml"),
+        "-f",
+        str(LIBRARY / "clusters.yaml"),
+        *remote[:2],
+        "--token",
+        member,
+    )
+    # the server numbers the documents of the whole request; the message names the file and the document in it
+    assert code == 1 and "FORBIDDEN: clusters.yaml: document 1 (Cluster/us-east)" in err, err
+    assert "request: document" not in err
     code, _, err = loom(capsys, "delete", "service", "loans", "--server", portal_url, "--token", member)
     assert code == 1 and "FORBIDDEN" in err
     code, _, err = loom(capsys, "apply", "-f", str(LIBRARY), "--server", portal_url, "--token", "loom_pat_bogus")
