@@ -115,6 +115,9 @@ def _configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # httpx logs every request at INFO: one line per upstream fetch with the httpx client (and per snapshot poll),
+    # which the access log and /metrics already cover. They show when the gateway logs at DEBUG.
+    logging.getLogger("httpx").setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING)
 
 
 def serve(app: Starlette, host: str, port: int, *, grace_seconds: int = 1, keep_alive_seconds: int = 5) -> int:
