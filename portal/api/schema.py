@@ -6,8 +6,9 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
@@ -19,6 +20,7 @@ from portal.api.mutations import Mutation
 from portal.api.queries import Query
 from portal.errors import Unauthenticated
 from portal.settings import Settings
+from stitcher.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
 
 __all__ = ["PATH", "AdminGraphQL", "graphql_app", "routes", "schema"]
 
@@ -63,11 +65,9 @@ class AdminGraphQL(GraphQL[Context, None]):
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        """GraphiQL only in development: it loads its scripts from a CDN, which a production portal must not."""
-        settings: Settings = self._settings if self._settings is not None else request.app.state.settings
-        if settings.mode.value != "development":
-            return PlainTextResponse("GraphiQL is available in development mode only; POST queries here", 404)
-        return await super().render_graphql_ide(request)
+        """GraphiQL from the assets vendored in ``stitcher`` (Strawberry's own page loads them from a CDN, which
+        leaves it blank on machines without internet). It reuses the session cookie of ``/login``."""
+        return HTMLResponse(graphiql_html(PATH, title="Loom admin API", root_path=request.scope.get("root_path", "")))
 
     async def process_result(self, request: Request | WebSocket, result: ExecutionResult) -> GraphQLHTTPResponse:
         data: GraphQLHTTPResponse = {"data": result.data}
@@ -80,11 +80,15 @@ class AdminGraphQL(GraphQL[Context, None]):
 
 
 def graphql_app(*, engine: Engine | None = None, settings: Settings | None = None) -> AdminGraphQL:
-    """The admin API as an ASGI app (its GraphiQL page only in development). Queries are POSTed: a GET could be
+    """The admin API as an ASGI app (with a GraphiQL page on GET). Queries are POSTed: a GET could be
     triggered cross-site with the session cookie."""
     return AdminGraphQL(engine=engine, settings=settings, graphql_ide="graphiql", allow_queries_via_get=False)
 
 
 def routes(*, engine: Engine | None = None, settings: Settings | None = None) -> list[BaseRoute]:
     """The routes to mount in the portal's Starlette app."""
-    return [Route(PATH, graphql_app(engine=engine, settings=settings), methods=["GET", "POST"])]
+    return [
+        Route(PATH, graphql_app(engine=engine, settings=settings), methods=["GET", "POST"]),
+        # GraphiQL's scripts; the embedded gateway mounts the same directory, whichever answers first serves them
+        Mount(ASSETS_PATH, app=StaticFiles(directory=ASSETS_DIR), name="admin-graphiql-assets"),
+    ]
