@@ -48,8 +48,9 @@ STATUS_FOR_CODE: dict[ErrorCode, int] = {
 class PortalMetrics:
     """The portal's Prometheus metrics, on a registry of their own (several apps can live in one process)."""
 
-    def __init__(self) -> None:
+    def __init__(self, also: Sequence[CollectorRegistry] = ()) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self.also = tuple(also)  # e.g. the embedded gateway's registry: /metrics exposes it beside the portal's
         self.requests = Counter(
             "loom_portal_http_requests_total",
             "HTTP requests answered by the portal",
@@ -64,8 +65,7 @@ class PortalMetrics:
         )
 
     def render(self) -> bytes:
-        data: bytes = generate_latest(self.registry)
-        return data
+        return b"".join(generate_latest(registry) for registry in (self.registry, *self.also))
 
 
 class _MetricsMiddleware:
@@ -149,6 +149,7 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     extra_routes: Sequence[BaseRoute] = (),
     contexts: Sequence[Callable[[Starlette], contextlib.AbstractAsyncContextManager[Any]]] = (),
+    metrics_registries: Sequence[CollectorRegistry] = (),
 ) -> Starlette:
     """The portal app. Resources passed in are used as they are and left open; those created here are closed.
 
@@ -156,9 +157,11 @@ def create_app(
     refusing a server database that is not at the newest revision). ``extra_routes`` are added after the built-in
     ones (the web UI and the embedded gateway mount themselves this way). ``contexts`` are entered in order once
     the engine is ready (e.g. a mounted app's lifespan, which Starlette does not run by itself) and exited in reverse.
+    ``metrics_registries`` are rendered on ``/metrics`` after the portal's own (a mounted app's ``/metrics`` is
+    shadowed by the portal's).
     """
     settings = settings or Settings()
-    metrics = PortalMetrics()
+    metrics = PortalMetrics(also=metrics_registries)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -76,6 +76,7 @@ def build_app(settings: Settings, engine: Engine) -> Starlette:
         engine=engine,
         extra_routes=[Mount("", app=gateway)],  # last: whatever the portal does not answer goes to the gateway
         contexts=[lambda _app: gateway.router.lifespan_context(gateway)],  # Starlette runs no mounted lifespan
+        metrics_registries=[gateway.state.gateway.metrics.registry],
     )
 
 

@@ -133,3 +133,6 @@ async def test_the_embedded_gateway_serves_published_products(settings: Settings
     assert answer.json() == {"data": {"__typename": "Query"}}
     assert refused.status_code == 401
     assert 'route="/products/{product}/graphql",status="401"} 1.0' in metrics  # the gateway's template, not the path
+    # the embedded gateway's own metrics (errors by reason, products served) are on the portal's /metrics too
+    assert 'loom_gateway_errors_total{product="hello",reason="auth"} 1.0' in metrics, metrics
+    assert "loom_gateway_products 1.0" in metrics
