@@ -6,7 +6,8 @@ Routes (mount with :data:`routes` and :func:`middleware`):
 * ``GET /login/oidc`` redirects to the configured issuer (``LOOM_OIDC_*``; authorization code flow with PKCE);
   ``GET /login/oidc/callback`` checks the ID token (signature, ``iss``, ``aud``, nonce, expiry), then finds the
   user by the token's ``sub`` or creates one with no role (a consumer), and logs them in.
-* ``POST /logout`` ends the session; ``GET /api/me`` says who the caller is (session or bearer token).
+* ``GET /`` (:func:`home`, mounted by ``loom serve`` until the web UI takes ``/``) says who is signed in and links
+  the admin API; ``POST /logout`` ends the session; ``GET /api/me`` says who the caller is (session or bearer token).
 
 The session is Starlette's ``SessionMiddleware``: a cookie signed with ``LOOM_AUTH_SECRET_KEY`` that holds the
 user's id (see :data:`portal.authentication.SESSION_USER_KEY`) and, during an OIDC login, Authlib's state and nonce.
@@ -50,6 +51,7 @@ from portal.settings import Settings
 
 __all__ = [
     "SESSION_COOKIE",
+    "home",
     "middleware",
     "oidc_user",
     "routes",
@@ -236,6 +238,27 @@ async def me(request: Request) -> Response:
             "readOnly": actor.read_only,
             "teams": {team: role.value for team, role in sorted(actor.team_roles.items())},
         }
+    )
+
+
+async def home(request: Request) -> Response:
+    """Where a login lands (``/``) until the web UI serves it: who is signed in and where to go next. Without a
+    session, the login form."""
+    try:
+        actor = await request_actor(request)
+    except Unauthenticated:
+        actor = Actor.anonymous()
+    if not actor.is_authenticated:
+        return RedirectResponse("/login", status_code=303)
+    return HTMLResponse(
+        "<!doctype html><html><head><title>Loom</title></head><body><h1>Loom</h1>"
+        f"<p>Signed in as <strong>{html.escape(actor.name)}</strong>.</p><ul>"
+        '<li><a href="/api/graphql">Admin API</a> (GraphiQL): teams, services, products, applications, keys and '
+        "subscriptions</li>"
+        "<li>Each published product: GraphiQL at <code>/products/&lt;name&gt;/graphql</code>, its REST routes "
+        "under <code>/products/&lt;name&gt;/rest/</code>, described by <code>/products/&lt;name&gt;/openapi.json"
+        "</code></li></ul>"
+        '<form method="post" action="/logout"><button type="submit">Log out</button></form></body></html>'
     )
 
 

@@ -13,9 +13,9 @@ from typing import TextIO
 import uvicorn
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 
-from portal import oauth
+from portal import login, oauth
 from portal.accounts import ensure_bootstrap_admin
 from portal.app import create_app
 from portal.db import create_engine_for, prepare_schema, redacted_url, session_scope
@@ -74,7 +74,10 @@ def build_app(settings: Settings, engine: Engine) -> Starlette:
     return create_app(
         settings,
         engine=engine,
-        extra_routes=[Mount("", app=gateway)],  # last: whatever the portal does not answer goes to the gateway
+        extra_routes=[
+            Route("/", login.home, methods=["GET"], name="home"),  # where a login lands; the gateway has no "/"
+            Mount("", app=gateway),  # last: whatever the portal does not answer goes to the gateway
+        ],
         contexts=[lambda _app: gateway.router.lifespan_context(gateway)],  # Starlette runs no mounted lifespan
         metrics_registries=[gateway.state.gateway.metrics.registry],
     )

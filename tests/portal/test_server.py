@@ -15,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
+from portal.accounts import create_user
 from portal.applications import create_api_key
 from portal.authorization import Actor
 from portal.db import head_revision, session_scope
@@ -136,3 +137,21 @@ async def test_the_embedded_gateway_serves_published_products(settings: Settings
     # the embedded gateway's own metrics (errors by reason, products served) are on the portal's /metrics too
     assert 'loom_gateway_errors_total{product="hello",reason="auth"} 1.0' in metrics, metrics
     assert "loom_gateway_products 1.0" in metrics
+
+
+async def test_a_login_lands_on_a_page_that_says_where_to_go(settings: Settings, engine: Engine) -> None:
+    """`/` after the login form: it used to fall through to the gateway and answer a bare "Not Found"."""
+    with session_scope(engine) as session:
+        create_user(session, Actor.system("test"), name="ada", role="platform-admin", password="a long passphrase")
+    app = build_app(settings, engine)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as client,
+    ):
+        anonymous = await client.get("/")
+        login = await client.post("/login", data={"username": "ada", "password": "a long passphrase"})
+        home = await client.get(login.headers["location"])
+    assert anonymous.status_code == 303 and anonymous.headers["location"] == "/login"
+    assert login.status_code == 303 and login.headers["location"] == "/"
+    assert home.status_code == 200 and home.headers["content-type"].startswith("text/html")
+    assert "Signed in as <strong>ada</strong>" in home.text and 'href="/api/graphql"' in home.text
