@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 from joserfc import jwt
-from joserfc.errors import ExpiredTokenError, InvalidKeyIdError, JoseError
+from joserfc.errors import BadSignatureError, DecodeError, ExpiredTokenError, InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
 from stitcher.snapshot import CredentialConfig, CredentialKind, OAuthConfig, PlanConfig, Snapshot
@@ -244,6 +244,18 @@ class AccessPolicy:
             raise Unauthenticated("the bearer token has expired; request a new one from the token endpoint") from exc
         except InvalidKeyIdError as exc:
             raise Unauthenticated("the bearer token was signed with a key the portal does not publish") from exc
-        except (JoseError, ValueError) as exc:
+        except BadSignatureError as exc:
+            raise Unauthenticated(
+                "invalid bearer token: its signature does not verify with the portal's keys; request a new one"
+            ) from exc
+        except DecodeError as exc:
+            raise Unauthenticated(
+                f"invalid bearer token: it is not a signed JWT ({exc.description or exc.error}); send the "
+                "access_token the portal's token endpoint issued"
+            ) from exc
+        except JoseError as exc:  # str(exc) is "<code>: <description>", and the description may be empty
+            reason = f"{exc.error}: {exc.description}" if exc.description else exc.error
+            raise Unauthenticated(f"invalid bearer token ({reason})") from exc
+        except ValueError as exc:
             raise Unauthenticated(f"invalid bearer token: {exc}") from exc
         return dict(decoded.claims)

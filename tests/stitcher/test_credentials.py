@@ -139,8 +139,18 @@ async def test_bearer_tokens_with_key_rotation() -> None:
         with pytest.raises(Unauthenticated, match="aud"):
             await policy.authenticate({"authorization": f"Bearer {server.token(new, aud='other')}"}, "shop")
         forged = server.token(ECKey.generate_key("P-256", parameters={"kid": "k2"}))
-        with pytest.raises(Unauthenticated, match="invalid bearer token"):
+        with pytest.raises(Unauthenticated) as forged_info:
             await policy.authenticate({"authorization": f"Bearer {forged}"}, "shop")
+        # it says what is wrong (it read "invalid bearer token: bad_signature: ", a code and an empty reason)
+        assert str(forged_info.value) == (
+            "invalid bearer token: its signature does not verify with the portal's keys; request a new one"
+        )
+        with pytest.raises(Unauthenticated) as garbage:
+            await policy.authenticate({"authorization": "Bearer garbage"}, "shop")
+        assert str(garbage.value) == (
+            "invalid bearer token: it is not a signed JWT (Invalid JSON Web Signature); send the access_token "
+            "the portal's token endpoint issued"
+        )
         with pytest.raises(Unauthenticated, match="unknown OAuth2 client"):
             await policy.authenticate({"authorization": f"Bearer {server.token(new, client_id='nobody')}"}, "shop")
         # Valid token, but the subscription is still pending: 403.
