@@ -252,6 +252,17 @@ class _TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
         return encoded
 
 
+# Authlib says "The client cannot authenticate with methods: [...]" for a wrong secret, and nothing for an
+# unsupported grant: say what to send instead.
+_DESCRIPTIONS = {
+    "invalid_client": (
+        "unknown or revoked client_id, or wrong client_secret: send the pair the portal issued for the "
+        "application's OAuth2 client, with HTTP Basic or as the client_id and client_secret form fields"
+    ),
+    "unsupported_grant_type": "this token endpoint issues tokens for grant_type=client_credentials only",
+}
+
+
 class _Server(AuthorizationServer):  # type: ignore[misc]
     """One per token request, bound to that request's database session."""
 
@@ -280,6 +291,8 @@ class _Server(AuthorizationServer):  # type: ignore[misc]
         return request
 
     def handle_response(self, status: int, body: Any, headers: list[tuple[str, str]]) -> Response:
+        if isinstance(body, dict) and body.get("error") in _DESCRIPTIONS:
+            body = {**body, "error_description": _DESCRIPTIONS[body["error"]]}
         return JSONResponse(body, status_code=status, headers=dict(headers))
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:

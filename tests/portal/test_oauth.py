@@ -135,6 +135,10 @@ async def test_errors_follow_rfc_6749(client: httpx.AsyncClient, oauth_client: I
         assert "access_token" not in response.json(), name
         if status == 401 and credentials:
             assert response.headers["www-authenticate"].startswith("Basic"), name
+        if error == "invalid_client":  # not Authlib's "The client cannot authenticate with methods: [...]"
+            assert response.json()["error_description"].startswith("unknown or revoked client_id, or wrong"), name
+        if error == "unsupported_grant_type":
+            assert "grant_type=client_credentials only" in response.json()["error_description"], name
 
 
 async def test_a_revoked_client_gets_no_token(
