@@ -518,11 +518,14 @@ class Gateway:
             if request.method == "GET" and self.options.graphiql and "query" not in request.query_params:
                 accept = request.headers.get("accept", "")
                 if "text/html" in accept:
+                    # A product behind credentials: show where the key goes (GraphiQL's schema fetch fails without)
+                    needs_key = runtime.auth_required and served.policy is not None
                     return HTMLResponse(
                         graphiql_html(
                             str(request.url.path),
                             title=f"{runtime.name or 'Loom'} · GraphiQL",
                             root_path=request.scope.get("root_path", ""),
+                            default_headers=_API_KEY_TEMPLATE if needs_key else "",
                         )
                     )
             if media_type is None:
@@ -712,6 +715,7 @@ _NOT_FORWARDED = frozenset(
         "cookie",
     }
 )
+_API_KEY_TEMPLATE = '{"x-api-key": "paste your API key here"}'
 _NOT_RETURNED = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"})
 
 

@@ -278,6 +278,10 @@ async def test_products_need_credentials_and_a_subscription(upstreams: Upstreams
         nowhere = await client.post("/products/nope/graphql", json=query)
         assert nowhere.status_code == 404
         assert (await client.get("/readyz")).json()["products"] == ["open", "shop"]
+        # GraphiQL shows where the key goes for a product behind credentials, and nothing for an open one
+        html = {"accept": "text/html"}
+        assert 'defaultHeaders: "{\\"x-api-key\\": ' in (await client.get("/products/shop/graphql", headers=html)).text
+        assert 'defaultHeaders: ""' in (await client.get("/products/open/graphql", headers=html)).text
 
 
 async def test_rate_limit_in_memory(upstreams: Upstreams) -> None:
