@@ -663,6 +663,9 @@ def _deployments(items: Iterable[m.Deployment]) -> dict[str, dict[str, Any]]:
     return {d.cluster: d.model_dump(mode="json", by_alias=True, exclude_none=True) for d in items}
 
 
+_FIXED_WHAT = {"sources": "sources", "rest": "REST routes"}  # what a published version keeps, said in words
+
+
 def _product_version_values(resource: m.Product) -> dict[str, Any]:
     spec = resource.spec
     return {
@@ -745,7 +748,8 @@ def _check_product(session: Session, world: _World, doc: m.Document, resource: m
                 if old != "draft":
                     raise doc.error(
                         f"spec.{key}",
-                        f"version {spec.version} is {old}, so its {key} are fixed; bump spec.version to change them",
+                        f"version {spec.version} is {old}, so its {_FIXED_WHAT[key]} are fixed; bump spec.version "
+                        "to change them",
                     )
                 changed.append(key)
         if current["routing"] != desired["routing"]:

@@ -264,6 +264,14 @@ def test_product_lifecycle_and_version_rules(engine: Engine, library: Path) -> N
          "lifecycle: published\n  sources: [{service: members}, {service: loans}]")  # fmt: skip
     refused(engine, load_documents([library]), Invalid,
             r"\(Product/library\): spec\.sources: version 1\.0\.0 is published, so its sources are fixed")  # fmt: skip
+    edit(product, "sources: [{service: members}, {service: loans}]",
+         "sources: [{service: members}, {service: loans}, {service: catalog}]\n"
+         "  rest: [{method: GET, path: /members, operation: '{ members { id } }'}]")  # fmt: skip
+    refused(engine, load_documents([library]), Invalid,
+            r"spec\.rest: version 1\.0\.0 is published, so its REST routes are fixed")  # fmt: skip
+    edit(product, "sources: [{service: members}, {service: loans}, {service: catalog}]\n"
+         "  rest: [{method: GET, path: /members, operation: '{ members { id } }'}]",
+         "sources: [{service: members}, {service: loans}]")  # fmt: skip
     edit(product, "version: 1.0.0\n  lifecycle: published\n  sources: [{service: members}, {service: loans}]",
          "version: 0.9.0\n  lifecycle: published\n  sources: [{service: members}, {service: loans}]")  # fmt: skip
     refused(engine, load_documents([library]), Invalid, r"spec\.version: version 0\.9\.0 is older than the newest")
