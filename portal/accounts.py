@@ -34,6 +34,7 @@ from portal.models import Membership, PersonalAccessToken, Role, Team, User, utc
 from portal.settings import Settings
 
 __all__ = [
+    "MAX_EXPIRY_DAYS",
     "TOKEN_PREFIX",
     "IssuedToken",
     "authenticate_password",
@@ -42,6 +43,7 @@ __all__ = [
     "create_user",
     "deactivate_user",
     "ensure_bootstrap_admin",
+    "expiry",
     "find_user",
     "hash_password",
     "list_tokens",
@@ -333,6 +335,21 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+MAX_EXPIRY_DAYS = 3650  # ten years; more overflows nothing useful (and a date past 9999 raises)
+
+
+def expiry(expires_in_days: int | None, now: datetime) -> datetime | None:
+    """When a token or credential issued ``now`` expires; None for never. Raises :class:`Invalid` out of range."""
+    if expires_in_days is None:
+        return None
+    if not 0 < expires_in_days <= MAX_EXPIRY_DAYS:
+        raise Invalid(
+            f"expires_in_days must be a positive number of days up to {MAX_EXPIRY_DAYS} (ten years), not "
+            f"{expires_in_days}; leave it out for one that does not expire"
+        )
+    return now + timedelta(days=expires_in_days)
+
+
 def create_token(
     session: Session,
     actor: Actor,
@@ -346,11 +363,10 @@ def create_token(
     assert user.id is not None
     summary = {"user": user.name, "name": name, "expires_in_days": expires_in_days}
     authorize_and_audit(session, actor, "token.create", Target("token", name, owner_user_id=user.id), summary)
-    if expires_in_days is not None and expires_in_days <= 0:
-        raise Invalid(f"--expires-in-days must be a positive number of days, not {expires_in_days}")
     if not name or len(name) > 100:
         raise Invalid("a token name must have 1-100 characters")
     issued_at = now or utcnow()
+    expires_at = expiry(expires_in_days, issued_at)
     prefix = f"{TOKEN_PREFIX}_{secrets.token_hex(6)}"
     token = f"{prefix}_{secrets.token_urlsafe(32)}"
     row = PersonalAccessToken(
@@ -359,7 +375,7 @@ def create_token(
         prefix=prefix,
         token_hash=_hash_token(token),
         created_at=issued_at,
-        expires_at=issued_at + timedelta(days=expires_in_days) if expires_in_days else None,
+        expires_at=expires_at,
     )
     session.add(row)
     session.flush()

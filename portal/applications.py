@@ -14,12 +14,12 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from portal.accounts import hash_password, verify_password
+from portal.accounts import expiry, hash_password, verify_password
 from portal.audit import authorize_and_audit, record_denied
 from portal.authorization import Actor, Target
 from portal.db import bump_generation, name_of
@@ -143,14 +143,6 @@ def delete_application(session: Session, actor: Actor, application_id: int) -> A
     return application
 
 
-def _expiry(expires_in_days: int | None, now: datetime) -> datetime | None:
-    if expires_in_days is None:
-        return None
-    if expires_in_days <= 0:
-        raise Invalid(f"expires_in_days must be a positive number of days, not {expires_in_days}")
-    return now + timedelta(days=expires_in_days)
-
-
 def _issue_credential(
     session: Session,
     actor: Actor,
@@ -175,7 +167,7 @@ def _issue_credential(
         kind=kind,
         name=name,
         created_at=issued_at,
-        expires_at=_expiry(expires_in_days, issued_at),
+        expires_at=expiry(expires_in_days, issued_at),
         **identity,
     )
     session.add(row)

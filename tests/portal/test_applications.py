@@ -148,6 +148,9 @@ def test_credential_expiry_must_be_positive(session: Session) -> None:
     application = create_application(session, SYSTEM, name="exp", owner=make_user(session))
     with pytest.raises(Invalid, match="positive number of days"):
         create_api_key(session, SYSTEM, application, expires_in_days=-1)
+    with pytest.raises(Invalid, match="up to 3650"):
+        create_oauth_client(session, SYSTEM, application, expires_in_days=100_000_000)
+    assert create_api_key(session, SYSTEM, application, expires_in_days=3650).row.expires_at is not None
 
 
 def test_deleting_an_application_takes_its_credentials_and_waits_for_live_subscriptions(
