@@ -120,6 +120,10 @@ async def readyz(request: Request) -> Response:
         await run_in_threadpool(check_database, engine)
     except DatabaseUnavailable as exc:
         return JSONResponse({"status": "unavailable", "reason": exc.message}, status_code=503)
+    for check in request.app.state.readiness:
+        reason = check()
+        if reason is not None:
+            return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
     return JSONResponse({"status": "ready"})
 
 
@@ -150,6 +154,7 @@ def create_app(
     extra_routes: Sequence[BaseRoute] = (),
     contexts: Sequence[Callable[[Starlette], contextlib.AbstractAsyncContextManager[Any]]] = (),
     metrics_registries: Sequence[CollectorRegistry] = (),
+    readiness: Sequence[Callable[[], str | None]] = (),
 ) -> Starlette:
     """The portal app. Resources passed in are used as they are and left open; those created here are closed.
 
@@ -158,7 +163,8 @@ def create_app(
     ones (the web UI and the embedded gateway mount themselves this way). ``contexts`` are entered in order once
     the engine is ready (e.g. a mounted app's lifespan, which Starlette does not run by itself) and exited in reverse.
     ``metrics_registries`` are rendered on ``/metrics`` after the portal's own (a mounted app's ``/metrics`` is
-    shadowed by the portal's).
+    shadowed by the portal's). ``readiness`` checks run on ``/readyz`` after the database's: each returns None when
+    ready, or why not (e.g. the embedded gateway has no snapshot yet).
     """
     settings = settings or Settings()
     metrics = PortalMetrics(also=metrics_registries)
@@ -204,6 +210,7 @@ def create_app(
     app.state.settings = settings
     app.state.clock = clock or utcnow
     app.state.metrics = metrics
+    app.state.readiness = tuple(readiness)
     if engine is not None:  # usable before startup too (tests that call helpers without a running lifespan)
         app.state.engine = engine
     _log.debug("portal app created for %s", settings.public_url)

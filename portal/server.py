@@ -66,6 +66,9 @@ def gateway_options(settings: Settings) -> GatewayOptions:
     )
 
 
+_GATEWAY_STARTING = "the embedded gateway has not loaded the published products yet"
+
+
 def build_app(settings: Settings, engine: Engine) -> Starlette:
     """The app ``loom serve`` runs: the portal, and behind its routes a gateway serving the published products
     (``/products/<name>/...``) from a snapshot read straight from ``engine``."""
@@ -80,6 +83,8 @@ def build_app(settings: Settings, engine: Engine) -> Starlette:
         ],
         contexts=[lambda _app: gateway.router.lifespan_context(gateway)],  # Starlette runs no mounted lifespan
         metrics_registries=[gateway.state.gateway.metrics.registry],
+        # not ready until the gateway serves the published products: a load balancer would send them 404s
+        readiness=[lambda: None if gateway.state.gateway.served is not None else _GATEWAY_STARTING],
     )
 
 

@@ -118,6 +118,9 @@ async def test_the_embedded_gateway_serves_published_products(settings: Settings
 
     app = build_app(settings.model_copy(update={"gateway": GatewaySettings(poll_interval_seconds=0.05)}), engine)
     query = {"query": "{ __typename }"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as client:
+        starting = await client.get("/readyz")  # the gateway has not started: /readyz must not say ready
+    assert starting.status_code == 503 and "embedded gateway" in starting.json()["reason"]
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as client,
@@ -129,10 +132,12 @@ async def test_the_embedded_gateway_serves_published_products(settings: Settings
                 break
             await asyncio.sleep(0.05)
         refused = await client.post("/products/hello/graphql", json=query)
+        ready = await client.get("/readyz")
         metrics = (await client.get("/metrics")).text
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"data": {"__typename": "Query"}}
     assert refused.status_code == 401
+    assert ready.status_code == 200, ready.text
     assert 'route="/products/{product}/graphql",status="401"} 1.0' in metrics  # the gateway's template, not the path
     # the embedded gateway's own metrics (errors by reason, products served) are on the portal's /metrics too
     assert 'loom_gateway_errors_total{product="hello",reason="auth"} 1.0' in metrics, metrics
