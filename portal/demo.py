@@ -431,7 +431,7 @@ def _banner(settings: Settings, prepared: DemoState, replicas: Sequence[Replica]
         "",
         f"Loom demo is up (database {redacted_url(settings.database_url)}).",
         f"  portal      {base}   admin API {base}/api/graphql",
-        f"  sign in     user {admin!r} with "
+        f"  sign in     {base}/login as user {admin!r} with "
         + (
             "the one-time password printed above"
             if prepared.new_admin
@@ -440,7 +440,7 @@ def _banner(settings: Settings, prepared: DemoState, replicas: Sequence[Replica]
         *[f"  GraphiQL    {base}/products/{name}/graphql" for name in prepared.products],
         f"  API key     {prepared.api_key}",
         f"              application {DEMO_APPLICATION!r}, plan {DEMO_PLAN!r}; shown once, a new one each `loom up`;",
-        '              in GraphiQL add the header {"x-api-key": "..."}',
+        "              in GraphiQL paste it into the x-api-key header (Headers, below the query)",
         f"  try         {curl}",
         f"  REST        {base}/products/library/rest/catalog/books (the catalog passed through; same API key)",
         f"  OpenAPI     {base}/products/library/openapi.json",

@@ -96,7 +96,10 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> FirstRun:
 def test_check_joins_members_loans_and_catalog_through_the_gateway(first_run: FirstRun) -> None:
     assert first_run.returncode == 0, first_run.output
     assert "created the bootstrap admin 'admin' with the one-time password" in first_run.output
-    assert "sign in     user 'admin' with the one-time password printed above" in first_run.output
+    assert (
+        f"sign in     http://127.0.0.1:{first_run.port}/login as user 'admin' with the one-time password printed above"
+        in first_run.output
+    )
     result = json.loads(_rest_of_line(first_run.output, "loom: check:"))
     assert "errors" not in result
     data = result["data"]
@@ -194,7 +197,7 @@ def test_a_second_up_keeps_the_state_serves_a_fresh_key_and_stops_on_sigterm(fir
     assert stale.status_code == 401  # the first run's key was revoked when this run issued its own
     assert key != old_key
     assert "created the bootstrap admin" not in output  # the admin exists already
-    assert "sign in     user 'admin' with the password printed by the first `loom up`" in output
+    assert "/login as user 'admin' with the password printed by the first `loom up`" in output
     # The same example again: only the deployments moved (free ports); nothing was created twice.
     applied = [line for line in output.splitlines() if line.startswith("loom: ") and "/" in line.split()[1]]
     assert applied and all(line.endswith("updated (deployments)") for line in applied), applied
