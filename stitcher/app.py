@@ -615,9 +615,18 @@ class Gateway:
             if ".." in path.split("/"):
                 # A passed-through path must stay under its service's base URL.
                 raise _HttpError(400, "'..' is not allowed in a REST path", "BAD_REQUEST")
-            matched = runtime.rest.match(request.method, path.rstrip("/") or "/")
+            route_path = path.rstrip("/") or "/"
+            matched = runtime.rest.match(request.method, route_path)
             upstream = None if matched is not None else runtime.rest.passthrough(path)
             if matched is None and upstream is None:
+                allowed = runtime.rest.methods_for(route_path)
+                if allowed:  # the path exists, with other methods: 405 says which, where 404 said "no route"
+                    raise _HttpError(
+                        405,
+                        f"product {name!r} serves {path} with {', '.join(allowed)}, not {request.method}",
+                        "METHOD_NOT_ALLOWED",
+                        {"allow": ", ".join(allowed)},
+                    )
                 raise _HttpError(404, f"product {name!r} has no REST route {request.method} {path}", "NOT_FOUND")
             await self._admit(served, runtime, request)
             if upstream is not None:

@@ -214,6 +214,13 @@ class RestSurface:
                     return route, found.groupdict()
         return None
 
+    def methods_for(self, path: str) -> list[str]:
+        """The methods that do have a route at ``path`` (for a 405's ``Allow`` when ``match`` found none)."""
+        methods = {route.method for route in self.routes if route.pattern.fullmatch(path) is not None}
+        if "GET" in methods:
+            methods.add("HEAD")
+        return sorted(methods)
+
     def passthrough(self, path: str) -> str | None:
         """The upstream URL for ``/<service>/rest-of-path`` when ``<service>`` is an OpenAPI source."""
         service, _, rest = path.lstrip("/").partition("/")

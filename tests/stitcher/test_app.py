@@ -332,6 +332,9 @@ async def test_rest_routes_pass_through_and_openapi(upstreams: Upstreams) -> Non
         stock = await client.get("/products/shop/rest/stock/4", headers=auth)
         assert stock.status_code == 200 and stock.json() == {"getStock": {"count": 40}}
         assert (await client.get("/products/shop/rest/nothing/here", headers=auth)).status_code == 404
+        wrong_method = await client.delete("/products/shop/rest/books/3", headers=auth)
+        assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "GET, HEAD"
+        assert "serves /books/3 with GET, HEAD, not DELETE" in wrong_method.json()["errors"][0]["message"]
         escape = await client.get("/products/shop/rest/inventory/%2E%2E/secret", headers=auth)
         assert escape.status_code == 400 and "'..'" in escape.json()["errors"][0]["message"]
 

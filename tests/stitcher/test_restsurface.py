@@ -40,6 +40,8 @@ def test_path_and_query_parameters_are_coerced_to_the_variable_types() -> None:
     assert surface.match("GET", "/items/page/3/more") is None
     assert surface.match("POST", "/items/page/3") is None
     assert surface.match("HEAD", "/items/page/3") is not None
+    assert surface.methods_for("/items/page/3") == ["GET", "HEAD"]
+    assert surface.methods_for("/nothing") == []
     with pytest.raises(RestInputError, match="'page' must be a number of type Int"):
         route.build_variables({"page": "three"}, [], None)
     with pytest.raises(RestInputError, match="'exact' must be true or false"):
