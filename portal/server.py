@@ -13,7 +13,7 @@ from typing import TextIO
 import uvicorn
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 
 from portal import login, oauth
 from portal.accounts import ensure_bootstrap_admin
@@ -23,6 +23,7 @@ from portal.errors import Invalid
 from portal.settings import Settings
 from portal.snapshot import LocalSnapshotSource
 from stitcher.app import GatewayOptions, create_gateway_app
+from stitcher.graphiql import ASSETS_PATH
 
 __all__ = ["build_app", "gateway_options", "prepare", "serve_command", "server_settings"]
 
@@ -66,6 +67,7 @@ def gateway_options(settings: Settings) -> GatewayOptions:
     )
 
 
+_GATEWAY_PREFIXES = ("/products", ASSETS_PATH)  # what the embedded gateway serves beside the portal's routes
 _GATEWAY_STARTING = "the embedded gateway has not loaded the published products yet"
 
 
@@ -79,7 +81,12 @@ def build_app(settings: Settings, engine: Engine) -> Starlette:
         engine=engine,
         extra_routes=[
             Route("/", login.home, methods=["GET"], name="home"),  # where a login lands; the gateway has no "/"
-            Mount("", app=gateway),  # last: whatever the portal does not answer goes to the gateway
+            # Only the gateway's own paths go to it (a catch-all Mount("") turned a portal path with the wrong
+            # method, e.g. GET /logout, into the gateway's 404 instead of the portal's 405).
+            *[
+                Route(f"{prefix}/{{gateway_path:path}}", gateway, name=f"gateway{prefix}")
+                for prefix in _GATEWAY_PREFIXES
+            ],
         ],
         contexts=[lambda _app: gateway.router.lifespan_context(gateway)],  # Starlette runs no mounted lifespan
         metrics_registries=[gateway.state.gateway.metrics.registry],

@@ -156,6 +156,13 @@ async def test_a_login_lands_on_a_page_that_says_where_to_go(settings: Settings,
         anonymous = await client.get("/")
         login = await client.post("/login", data={"username": "ada", "password": "a long passphrase"})
         home = await client.get(login.headers["location"])
+        # a portal path with the wrong method is the portal's 405, not a fall-through to the gateway's 404
+        wrong_method = [
+            (await client.request(m, p)).status_code for m, p in (("GET", "/logout"), ("PUT", "/oauth/token"))
+        ]
+        nowhere = await client.get("/no/such/page")
+    assert wrong_method == [405, 405]
+    assert nowhere.status_code == 404
     assert anonymous.status_code == 303 and anonymous.headers["location"] == "/login"
     assert login.status_code == 303 and login.headers["location"] == "/"
     assert home.status_code == 200 and home.headers["content-type"].startswith("text/html")
