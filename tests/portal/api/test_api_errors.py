@@ -26,6 +26,16 @@ async def test_bad_requests_are_4xx_not_5xx(client: httpx.AsyncClient, people: d
     assert 400 <= no_query.status_code < 500
     via_get = await client.get("/api/graphql", params={"query": 'mutation { createApplication(name: "x") { id } }'})
     assert 400 <= via_get.status_code < 500
+    as_text = await client.post(
+        "/api/graphql", content=b'{"query": "{ me { name } }"}', headers={**auth, "content-type": "text/plain"}
+    )
+    # each is a GraphQL error with a code and what to send instead (Strawberry answered in plain text, e.g.
+    # "Unsupported content type")
+    for answer in (not_json, via_get, as_text):
+        assert answer.headers["content-type"] == "application/json", answer.text
+        [error] = answer.json()["errors"]
+        assert error["extensions"]["code"] == "INVALID" and "application/json" in error["message"], error
+    assert as_text.json()["errors"][0]["message"].startswith("the admin API reads JSON only")
 
 
 async def test_query_errors_are_invalid(gql: Gql, people: dict[str, Person]) -> None:
