@@ -183,7 +183,17 @@ class AccessPolicy:
         if api_key:
             credential = self._api_key_credential(api_key)
         elif authorization and authorization[:7].lower() == "bearer ":
-            credential = await self._bearer_credential(authorization[7:].strip())
+            token = authorization[7:].strip()
+            if _KEY_RE.match(token):  # a common mix-up: say where an API key goes rather than "not a JWT"
+                raise Unauthenticated(
+                    f"that is an API key, not an OAuth2 access token: send it in the {API_KEY_HEADER} header"
+                )
+            if token.startswith("lpat_"):
+                raise Unauthenticated(
+                    "that is a personal access token, which is for the portal's admin API; a product takes an API "
+                    f"key in the {API_KEY_HEADER} header or an OAuth2 access token from the portal's token endpoint"
+                )
+            credential = await self._bearer_credential(token)
         else:
             raise Unauthenticated(
                 f"product {product!r} needs a credential: send an API key in the {API_KEY_HEADER} header "

@@ -145,6 +145,14 @@ async def test_bearer_tokens_with_key_rotation() -> None:
         assert str(forged_info.value) == (
             "invalid bearer token: its signature does not verify with the portal's keys; request a new one"
         )
+        with pytest.raises(
+            Unauthenticated, match="that is an API key, not an OAuth2 access token: send it in the x-api-key"
+        ):
+            await policy.authenticate({"authorization": f"Bearer {generate_api_key()[0]}"}, "shop")
+        with pytest.raises(
+            Unauthenticated, match="that is a personal access token, which is for the portal's admin API"
+        ):
+            await policy.authenticate({"authorization": "Bearer lpat_0123456789ab_" + "x" * 43}, "shop")
         with pytest.raises(Unauthenticated) as garbage:
             await policy.authenticate({"authorization": "Bearer garbage"}, "shop")
         assert str(garbage.value) == (
