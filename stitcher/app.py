@@ -37,6 +37,7 @@ import httpx
 import orjson
 from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
@@ -189,6 +190,22 @@ class _HttpError(Exception):
 def _error_response(error: _HttpError, media_type: str = _JSON) -> Response:
     body = orjson.dumps({"errors": [{"message": error.message, "extensions": {"code": error.code}}]})
     return Response(body, error.status, headers=error.headers, media_type=media_type)
+
+
+async def _routing_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 and 405 (no route, or a route without this method) in the gateway's JSON error shape:
+    its plain-text "Method Not Allowed" looked like a different server to a GraphQL or REST client."""
+    assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        allowed = headers.get("allow") or headers.get("Allow") or ""
+        message, code = f"{request.method} is not allowed on {request.url.path}; use {allowed}", "METHOD_NOT_ALLOWED"
+    elif exc.status_code == 404:
+        served_at = "/graphql" if request.app.state.gateway.single else "/products/<name>/graphql"
+        message, code = f"nothing is served at {request.url.path}; GraphQL is at {served_at}", "NOT_FOUND"
+    else:
+        message, code = str(exc.detail), "BAD_REQUEST"
+    return _error_response(_HttpError(exc.status_code, message, code, headers))
 
 
 @lru_cache(maxsize=256)
@@ -778,7 +795,7 @@ def create_gateway_app(gateway: Gateway) -> Starlette:
                 methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
             ),
         ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _routing_error})
     app.state.gateway = gateway
     app.add_middleware(_RequestContext, gateway=gateway)
     return app

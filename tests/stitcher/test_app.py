@@ -218,6 +218,18 @@ async def test_accept_negotiation(single: httpx.AsyncClient) -> None:
         assert response.headers["content-type"].startswith(expected), accept
 
 
+async def test_routing_errors_are_json_errors(single: httpx.AsyncClient) -> None:
+    """Starlette's own 404/405 answered in plain text ("Method Not Allowed"); they use the gateway's error shape."""
+    put = await single.put("/graphql", json={"query": "{ __typename }"})
+    assert put.status_code == 405 and put.headers["content-type"] == "application/json"
+    assert put.headers["allow"] and put.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+    assert put.json()["errors"][0]["message"].startswith("PUT is not allowed on /graphql; use ")
+    nowhere = await single.get("/nope")
+    assert nowhere.status_code == 404 and nowhere.json()["errors"][0]["message"] == (
+        "nothing is served at /nope; GraphQL is at /graphql"
+    )
+
+
 async def test_graphiql_is_served_from_local_assets(single: httpx.AsyncClient) -> None:
     page = await single.get("/graphql", headers={"accept": "text/html,application/xhtml+xml"})
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
