@@ -7,6 +7,7 @@ with ``loom migrate`` (the server says so and exits otherwise). The first start 
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from typing import TextIO
 
@@ -25,7 +26,7 @@ from portal.snapshot import LocalSnapshotSource
 from stitcher.app import GatewayOptions, create_gateway_app
 from stitcher.graphiql import ASSETS_PATH
 
-__all__ = ["build_app", "gateway_options", "prepare", "serve_command", "server_settings"]
+__all__ = ["build_app", "gateway_options", "listen", "prepare", "serve_command", "server_settings"]
 
 
 def server_settings(args: argparse.Namespace, base: Settings | None = None) -> Settings:
@@ -95,22 +96,41 @@ def build_app(settings: Settings, engine: Engine) -> Starlette:
     )
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """The server's listening socket, bound before anything else happens: a busy port is one line and a non-zero
+    exit, before the database is touched or a one-time password is printed (uvicorn binds late and logs a trace)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise Invalid(f"cannot serve on {host}:{port} ({exc.strerror}): pass --port with a free port") from exc
+    sock.listen(2048)
+    return sock
+
+
 def serve_command(args: argparse.Namespace) -> int:
     settings = server_settings(args)
-    prepare(settings, sys.stdout)
-    engine = create_engine_for(settings)
+    sock = listen(settings.server.host, settings.server.port)
     try:
-        app = build_app(settings, engine)
-        print(f"loom: portal on {settings.public_url} (database {redacted_url(settings.database_url)})", flush=True)
-        uvicorn.run(
-            app,
-            host=settings.server.host,
-            port=settings.server.port,
-            log_level="info",
-            lifespan="on",
-            proxy_headers=True,
-            server_header=False,
-        )
+        prepare(settings, sys.stdout)
+        engine = create_engine_for(settings)
+        try:
+            app = build_app(settings, engine)
+            print(f"loom: portal on {settings.public_url} (database {redacted_url(settings.database_url)})", flush=True)
+            config = uvicorn.Config(
+                app,
+                host=settings.server.host,
+                port=settings.server.port,
+                log_level="info",
+                lifespan="on",
+                proxy_headers=True,
+                server_header=False,
+            )
+            uvicorn.Server(config).run(sockets=[sock])
+        finally:
+            engine.dispose()
     finally:
-        engine.dispose()
+        sock.close()
     return 0

@@ -88,6 +88,27 @@ def test_serve_migrates_sqlite_and_prints_the_bootstrap_password_once(tmp_path: 
     assert "one-time password" not in second
 
 
+def test_serve_on_a_busy_port_is_one_line_before_anything_happens(tmp_path: Path) -> None:
+    """It printed "portal on ...", the one-time password and uvicorn's log, then exited 3 with the port busy."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "portal.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=tmp_path,
+            env=_environment(f"sqlite:///{tmp_path / 'data' / 'loom.db'}", tmp_path / "data"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"loom: error: cannot serve on 127.0.0.1:{port} (Address already in use): pass --port with a free port\n"
+    )
+    assert not (tmp_path / "data" / "loom.db").exists()  # nothing was created, no password was spent
+
+
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_serve_refuses_an_unmigrated_server_database(postgres_schema_url: str, tmp_path: Path) -> None:
