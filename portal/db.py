@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -59,6 +60,9 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 _SQLITE_BUSY_TIMEOUT_SECONDS = 30
 _MIGRATION_LOCK = 0x4C4F4F4D  # "LOOM": the PostgreSQL advisory lock that serialises concurrent migrations
+# Alembic installs module-level proxies (alembic.context, alembic.op) for the migration it runs, so two migrations
+# in threads of one process trample each other; replicas (processes) are serialised by the database lock.
+_ALEMBIC_IN_PROCESS = threading.Lock()
 
 
 class DatabaseUnavailable(LoomError):
@@ -354,6 +358,11 @@ def migrate(engine_or_url: Engine | str | URL, revision: str = "head") -> str | 
 
 
 def _run_alembic(connection: sa.Connection, revision: str) -> None:
+    with _ALEMBIC_IN_PROCESS:
+        _run_alembic_unlocked(connection, revision)
+
+
+def _run_alembic_unlocked(connection: sa.Connection, revision: str) -> None:
     config = alembic_config(connection)
     current = MigrationContext.configure(connection).get_current_revision()
     if revision == "head" or _is_ancestor_or_same(config, current, revision):

@@ -94,7 +94,19 @@ def test_loom_migrate_works_from_any_directory(database_url: str, tmp_path: Path
 
 
 def test_concurrent_migrations_wait_for_each_other(database_url: str) -> None:
-    """Two replicas starting at once: one migrates, the other waits for it and finds the work done."""
+    """Replicas starting at once (real processes): one migrates, the others wait for it and find the work done."""
+    script = "import sys; from portal.db import migrate; print(migrate(sys.argv[1]))"
+    replicas = [
+        subprocess.Popen([sys.executable, "-c", script, database_url], stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    outputs = [replica.communicate(timeout=120)[0].strip() for replica in replicas]
+    assert [replica.returncode for replica in replicas] == [0, 0, 0]
+    assert outputs == [head_revision()] * 3
+
+
+def test_migrations_in_threads_of_one_process_do_not_trample_each_other(database_url: str) -> None:
+    """Alembic's module-level proxies are not thread-safe; migrate() serialises them within a process."""
     with ThreadPoolExecutor(max_workers=3) as pool:
         revisions = list(pool.map(migrate, [database_url] * 3))
     assert revisions == [head_revision()] * 3
