@@ -7,7 +7,6 @@ with ``loom migrate`` (the server says so and exits otherwise). The first start 
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 from typing import TextIO
 
@@ -24,6 +23,7 @@ from portal.errors import Invalid
 from portal.settings import Settings
 from portal.snapshot import LocalSnapshotSource
 from stitcher.app import GatewayOptions, create_gateway_app
+from stitcher.cli import listen
 from stitcher.graphiql import ASSETS_PATH
 
 __all__ = ["build_app", "gateway_options", "listen", "prepare", "serve_command", "server_settings"]
@@ -94,20 +94,6 @@ def build_app(settings: Settings, engine: Engine) -> Starlette:
         # not ready until the gateway serves the published products: a load balancer would send them 404s
         readiness=[lambda: None if gateway.state.gateway.served is not None else _GATEWAY_STARTING],
     )
-
-
-def listen(host: str, port: int) -> socket.socket:
-    """The server's listening socket, bound before anything else happens: a busy port is one line and a non-zero
-    exit, before the database is touched or a one-time password is printed (uvicorn binds late and logs a trace)."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise Invalid(f"cannot serve on {host}:{port} ({exc.strerror}): pass --port with a free port") from exc
-    sock.listen(2048)
-    return sock
 
 
 def serve_command(args: argparse.Namespace) -> int:

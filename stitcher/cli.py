@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,11 +31,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.applications import Starlette
 
 from stitcher.app import GatewayOptions, TransportFactory, create_gateway_app, request_id
+from stitcher.errors import StitcherError
 from stitcher.snapshot_source import PortalSnapshotSource
 from stitcher.supergraph import load_supergraph
 from stitcher.transport import UPSTREAM_CLIENTS
 
-__all__ = ["GatewayEnvironment", "JsonLogFormatter", "gateway_command", "serve"]
+__all__ = ["GatewayEnvironment", "JsonLogFormatter", "ListenError", "gateway_command", "listen", "serve"]
 
 # Attributes every LogRecord has (and uvicorn's ANSI-coloured copy of the message); anything else was passed in
 # ``extra`` and goes into the JSON line.
@@ -120,8 +122,35 @@ def _configure_logging(level: str) -> None:
     logging.getLogger("httpx").setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING)
 
 
-def serve(app: Starlette, host: str, port: int, *, grace_seconds: int = 1, keep_alive_seconds: int = 5) -> int:
+class ListenError(StitcherError):
+    """The server's port cannot be bound (busy, or not ours to bind)."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The server's listening socket, bound before anything else happens: a busy port is one line and a non-zero
+    exit, before anything is loaded or printed (uvicorn binds late and logs a trace)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ListenError(f"cannot serve on {host}:{port} ({exc.strerror}): pass --port with a free port") from exc
+    sock.listen(2048)
+    return sock
+
+
+def serve(
+    app: Starlette,
+    host: str,
+    port: int,
+    *,
+    grace_seconds: int = 1,
+    keep_alive_seconds: int = 5,
+    sock: socket.socket | None = None,
+) -> int:
     """Run ``app`` until SIGINT/SIGTERM; 0 after a clean shutdown, 1 when it could not start."""
+    sock = sock or listen(host, port)
     config = uvicorn.Config(
         app,
         host=host,
@@ -138,9 +167,10 @@ def serve(app: Starlette, host: str, port: int, *, grace_seconds: int = 1, keep_
     # no-op handler there makes the clean shutdown exit 0 instead of dying by the signal (SIGINT stays as it is).
     previous = signal.signal(signal.SIGTERM, _ignore_signal)
     try:
-        server.run()
+        server.run(sockets=[sock])
     finally:
         signal.signal(signal.SIGTERM, previous)
+        sock.close()
     return 0 if server.started else 1
 
 
@@ -161,7 +191,10 @@ def gateway_command(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise ValueError(f"cannot read the supergraph file {path}: {exc.strerror}") from exc
         app = create_gateway_app(
-            supergraph=load_supergraph(sdl), transport_factory=transport_factory, redis_url=redis_url, options=options
+            supergraph=load_supergraph(sdl),
+            transport_factory=transport_factory,
+            redis_url=redis_url,
+            options=options,
         )
     else:
         token = args.token or env.token
@@ -172,11 +205,14 @@ def gateway_command(args: argparse.Namespace) -> int:
         app = create_gateway_app(
             source=source, transport_factory=transport_factory, redis_url=redis_url, options=options
         )
-    _configure_logging(env.log_level)  # after the arguments are checked: a usage error is one plain line
+    # Arguments first (a usage error is one plain line), then the port (busy: one line, before any log output).
+    sock = listen(args.host, args.port)
+    _configure_logging(env.log_level)
     return serve(
         app,
         args.host,
         args.port,
         grace_seconds=env.shutdown_grace_seconds,
         keep_alive_seconds=env.keep_alive_seconds,
+        sock=sock,
     )

@@ -186,3 +186,24 @@ def test_usage_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     (tmp_path / "bad.graphql").write_text("type Query {")
     assert main(["gateway", "--supergraph", str(tmp_path / "bad.graphql")]) == 1
     assert "supergraph SDL is invalid" in capsys.readouterr().err
+
+
+def test_a_busy_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    """The port is bound before uvicorn starts, so a busy one is the contract's one-line error, not a log trace."""
+    supergraph = tmp_path / "supergraph.graphql"
+    spec = SourceSpec(name="books", protocol=SourceKind.GRAPHQL, schema=BOOKS_SDL, url="http://127.0.0.1:1/graphql")
+    supergraph.write_text(print_supergraph_sdl(compose([spec])))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "portal.cli", "gateway", "--supergraph", str(supergraph), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"loom: error: cannot serve on 127.0.0.1:{port} (Address already in use): pass --port with a free port"
+    ]
