@@ -8,9 +8,10 @@ What it does, in order:
    ``--free-ports``) falls back to a free one.
 2. Migrates the database (default: SQLite under ``LOOM_DATA_DIR``) and creates the bootstrap admin on first start
    (its one-time password is printed once).
-3. Applies the example as a platform admin, each deployment rewritten to the address of its local replica, so the
-   portal's desired state is what really runs here. Applying is idempotent: a second ``loom up`` changes nothing
-   unless a port moved.
+3. Seeds the database with the example as a platform admin, each deployment rewritten to the address of its local
+   replica, so the portal's desired state is what really runs here. Only what is missing is created: a resource
+   that exists already keeps what its owners changed since, except that the demo's deployments follow their
+   replicas' addresses. A second ``loom up`` therefore changes nothing unless a port moved.
 4. Creates (once) the application ``library-demo`` of the admin with approved subscriptions on plan ``basic`` to
    every product of the example, and issues a fresh API key for it (the previous ``loom up`` key is revoked).
 5. Serves the portal with its embedded gateway (as ``loom serve`` does) and the replicas in one event loop, waits
@@ -63,7 +64,7 @@ from portal.models import (
     SubscriptionState,
     User,
 )
-from portal.resources import Change, apply
+from portal.resources import Change, apply, get
 from portal.server import build_app, server_settings
 from portal.settings import Settings
 from portal.subscriptions import approve
@@ -297,6 +298,35 @@ def _fresh_api_key(session: Session, actor: Actor, application: Application) -> 
     return create_api_key(session, actor, application, name=_KEY_NAME)
 
 
+def _missing_or_moved(
+    session: Session,
+    actor: Actor,
+    documents: Sequence[manifests.Document],
+    replicas: Sequence[Replica],
+    *,
+    max_bytes: int,
+) -> list[manifests.Document]:
+    """What to apply on this start: the example's resources that do not exist yet, and every existing demo service
+    as it stands now with its demo deployments pointed at this start's replicas (changes by admins are kept)."""
+    where = {(r.service, r.cluster): r.address for r in replicas}
+    wanted: list[manifests.Document] = []
+    for doc in documents:
+        existing = [r for r in get(session, actor, doc.kind) if r["metadata"]["name"] == doc.name]
+        if not existing:
+            wanted.append(doc)
+            continue
+        if doc.kind != "Service":
+            continue
+        current = existing[0]
+        for deployment in current["spec"].get("deployments", []):
+            address = where.get((doc.name, deployment["cluster"]))
+            if address is not None:
+                deployment.pop("kube", None)
+                deployment["address"] = address
+        wanted += manifests.parse_documents([current], source="loom up", base_dir=LIBRARY_EXAMPLE, max_bytes=max_bytes)
+    return wanted
+
+
 def prepare_database(settings: Settings, engine: Engine, replicas: Sequence[Replica], out: TextIO) -> DemoState:
     """Migrate, create the bootstrap admin, apply the localized example and issue the demo's API key."""
     migrate(engine)
@@ -306,6 +336,7 @@ def prepare_database(settings: Settings, engine: Engine, replicas: Sequence[Repl
     products = [doc.name for doc in documents if doc.kind == "Product"]
     actor = Actor.system("loom-up")
     with session_scope(engine) as session, audit_scope(via="cli"):
+        documents = _missing_or_moved(session, actor, documents, replicas, max_bytes=settings.auth.max_document_bytes)
         changes = apply(session, actor, documents)
         session.commit()
         application = _demo_application(session, actor, settings)

@@ -23,6 +23,7 @@ import yaml
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
+from portal.authorization import Actor
 from portal.db import create_engine_for, session_scope
 from portal.demo import (
     DEMO_APPLICATION,
@@ -36,8 +37,9 @@ from portal.demo import (
     prepare_database,
 )
 from portal.demo_services import BOOKS, LIBRARY_EXAMPLE, LOANS, MEMBERS
-from portal.manifests import Service
+from portal.manifests import Service, parse_documents
 from portal.models import Application, Credential, Plan, Product, Subscription, SubscriptionState, User
+from portal.resources import apply, get
 from portal.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -286,6 +288,28 @@ def test_preparing_twice_changes_nothing_and_replaces_the_key(
         keys = session.exec(select(Credential).order_by(col(Credential.id))).all()
         assert [k.revoked_at is not None for k in keys] == [True, False]
         assert keys[1].prefix is not None and f"_{keys[1].prefix}_" in second.api_key
+
+
+@pytest.mark.postgres
+def test_a_restart_keeps_what_admins_changed(settings: Settings, engine: Engine, bound: list[Replica]) -> None:
+    """`loom up` seeds what is missing; it does not put the example back over an admin's later change."""
+    prepare_database(settings, engine, bound, io.StringIO())
+    actor = Actor.system("test")
+    with session_scope(engine) as session:
+        [product] = get(session, actor, "Product", "library")
+        product["spec"]["version"] = "1.1.0"
+        product["spec"]["rest"] = [
+            {"method": "GET", "path": "/members/{id}", "operation": "query($id: ID!) { member(id: $id) { id } }"}
+        ]
+        apply(session, actor, parse_documents([product], source="admin", base_dir=LIBRARY_EXAMPLE, max_bytes=10**6))
+        session.commit()
+    again = prepare_database(settings, engine, bound, io.StringIO())
+    assert {(c.kind, c.name) for c in again.changes} == {("Service", n) for n in ("members", "loans", "catalog")}
+    assert {c.action for c in again.changes} == {"unchanged"}
+    with session_scope(engine) as session:
+        [after] = get(session, actor, "Product", "library")
+    assert after["spec"]["version"] == "1.1.0"
+    assert [route["path"] for route in after["spec"]["rest"]] == ["/members/{id}"]
 
 
 def test_a_loan_that_joins_nothing_fails_the_check() -> None:
