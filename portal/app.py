@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -108,6 +109,19 @@ def error_response(exc: LoomError) -> JSONResponse:
 async def _loom_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LoomError)
     return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 in the portal's JSON error shape (they were plain text), keeping ``Allow``."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        body = {"code": ErrorCode.NOT_FOUND.value, "message": f"no such path: {request.url.path}"}
+    elif exc.status_code == 405:
+        allowed = (exc.headers or {}).get("allow", "")
+        body = {"code": ErrorCode.INVALID.value, "message": f"{request.method} is not allowed here; use {allowed}"}
+    else:
+        body = {"code": ErrorCode.INVALID.value, "message": str(exc.detail)}
+    return JSONResponse({"error": body}, status_code=exc.status_code, headers=exc.headers)
 
 
 async def healthz(request: Request) -> Response:
@@ -205,7 +219,7 @@ def create_app(
         routes=routes,
         middleware=middleware,
         lifespan=lifespan,
-        exception_handlers={LoomError: _loom_error},
+        exception_handlers={LoomError: _loom_error, HTTPException: _http_error},
     )
     app.state.settings = settings
     app.state.clock = clock or utcnow

@@ -98,6 +98,17 @@ async def test_loom_errors_become_json_with_their_status(settings: Settings, eng
     assert second.status_code == 409 and second.json()["error"]["code"] == "CONFLICT"
 
 
+async def test_unknown_paths_and_methods_answer_json_too(settings: Settings, engine: Engine) -> None:
+    async with running(create_app(settings, engine=engine)) as client:
+        missing = await client.get("/no/such/page")
+        wrong_method = await client.put("/healthz")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": {"code": "NOT_FOUND", "message": "no such path: /no/such/page"}}
+    assert wrong_method.status_code == 405 and "GET" in wrong_method.headers["allow"]
+    assert wrong_method.json()["error"]["code"] == "INVALID"
+    assert wrong_method.json()["error"]["message"].startswith("PUT is not allowed here; use ")
+
+
 async def test_the_modules_routes_are_mounted(settings: Settings, engine: Engine) -> None:
     async with running(create_app(settings, engine=engine)) as client:
         jwks = await client.get("/.well-known/jwks.json")
