@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from graphql import (
     GraphQLEnumType,
@@ -103,6 +104,10 @@ def _coerce(raw: str, t: GraphQLInputType, name: str) -> Any:
                 return False
             raise RestInputError(f"parameter {name!r} must be true or false, got {raw!r}")
     return raw
+
+
+# RFC 3986 pchar and '/', minus '%': every other character of a decoded path is sent percent-encoded.
+_PATH_SAFE = "/!$&'()*+,;=:@"
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,12 +227,15 @@ class RestSurface:
         return sorted(methods)
 
     def passthrough(self, path: str) -> str | None:
-        """The upstream URL for ``/<service>/rest-of-path`` when ``<service>`` is an OpenAPI source."""
+        """The upstream URL for ``/<service>/rest-of-path`` when ``<service>`` is an OpenAPI source.
+
+        ``path`` is the decoded request path: it is percent-encoded again, so an encoded ``?``, ``#`` or control
+        character stays part of the upstream path instead of starting a query the gateway never saw."""
         service, _, rest = path.lstrip("/").partition("/")
         target = self.services.get(service)
         if target is None:
             return None
-        return f"{target[0]}/{rest}"
+        return f"{target[0]}/{quote(rest, safe=_PATH_SAFE)}"
 
     def openapi(self, server_url: str) -> dict[str, Any]:
         """An OpenAPI 3.1 document of this surface (computed once)."""

@@ -508,3 +508,19 @@ async def test_gc_is_frozen_once_the_first_products_are_compiled(upstreams: Upst
             assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+async def test_rest_pass_through_keeps_encoded_characters_in_the_path(upstreams: Upstreams) -> None:
+    """An encoded "?" or "#" in a passed-through path stays part of the upstream path: decoded, it would
+    smuggle query parameters (or cut the path) past the gateway."""
+    snapshot, keys = make_snapshot(upstreams)
+    app = create_gateway_app(source=StaticSnapshotSource(snapshot), options=_options())
+    auth = {"x-api-key": keys.gold}
+    async with serving(app) as client:
+        await wait_ready(client)
+        await client.get("/products/shop/rest/inventory/stock/7%3Fadmin=1", headers=auth)
+        call = upstreams.inventory_calls[-1]
+        assert (call["path"], call["query"]) == ("/stock/7%3Fadmin=1", "")
+        await client.get("/products/shop/rest/inventory/stock/7%23frag?verbose=1", headers=auth)
+        call = upstreams.inventory_calls[-1]
+        assert (call["path"], call["query"]) == ("/stock/7%23frag", "verbose=1")
