@@ -33,24 +33,28 @@ from joserfc.errors import JoseError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from portal.accounts import authenticate_password
 from portal.audit import audit_scope, record, record_denied
 from portal.authentication import SESSION_USER_KEY, request_actor
 from portal.authorization import Actor
 from portal.db import session_scope
-from portal.errors import Invalid, LoomError, Unauthenticated
+from portal.errors import ErrorCode, Invalid, LoomError, Unauthenticated
 from portal.lockout import Lockout, LoginLimiter, LoginLimits
 from portal.models import User, utcnow
-from portal.settings import Settings
+from portal.settings import Mode, Settings
 
 __all__ = [
+    "GUARDED_PATHS",
     "SESSION_COOKIE",
+    "CrossSiteGuard",
     "home",
     "middleware",
     "oidc_user",
@@ -63,17 +67,75 @@ _NAME_CHARS = re.compile(r"[^a-z0-9._-]+")
 
 
 def middleware(settings: Settings) -> list[Middleware]:
-    """The session middleware the login routes need (add it to the portal app)."""
+    """The session middleware the login routes need, and the cross-site guard in front of the routes that act
+    with that session (add both to the portal app)."""
     return [
+        Middleware(CrossSiteGuard, public_url=settings.public_url),
         Middleware(
             SessionMiddleware,
             secret_key=settings.auth.secret_key.get_secret_value(),
             session_cookie=SESSION_COOKIE,
             max_age=settings.auth.session_max_age_seconds,
             same_site="lax",  # the OIDC callback is a top-level GET from the provider: "strict" would drop the cookie
-            https_only=settings.public_url.startswith("https://"),
-        )
+            # Secure outside development even when the portal itself speaks plain HTTP: production sits behind TLS.
+            https_only=settings.public_url.startswith("https://") or settings.mode is not Mode.DEVELOPMENT,
+        ),
     ]
+
+
+# The portal's routes that change state with the session cookie (or start a session: a forged login signs the
+# victim in as the attacker). The embedded gateway's /products ignore the cookie and serve other origins.
+GUARDED_PATHS = frozenset({"/login", "/logout", "/api/graphql"})
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class CrossSiteGuard:
+    """Refuses a state-changing request to :data:`GUARDED_PATHS` that a browser sent from another site (CSRF).
+
+    Browsers say where a request comes from: ``Sec-Fetch-Site`` (only ``same-origin`` and ``none``, i.e. typed
+    or bookmarked, pass) or, from older browsers, ``Origin`` (must be this portal: its ``public_url`` or the
+    ``Host`` it was reached at). A request with neither is not from a browser (the CLI, curl, scripts) and passes:
+    there is no victim's browser to forge it with. SameSite=Lax on the cookie is the second line: a sibling
+    subdomain is "same-site" to the browser, so the cookie alone does not stop it.
+    """
+
+    def __init__(self, app: ASGIApp, *, public_url: str) -> None:
+        self.app = app
+        parts = urlsplit(public_url)
+        self.public_origin = f"{parts.scheme}://{parts.netloc}".lower()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in _SAFE_METHODS and scope["path"] in GUARDED_PATHS:
+            reason = self.refusal(Headers(scope=scope))
+            if reason is not None:
+                response = JSONResponse(
+                    {"error": {"code": ErrorCode.FORBIDDEN.value, "message": reason}}, status_code=403
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def refusal(self, headers: Headers) -> str | None:
+        """Why a request with these headers is refused as cross-site, or None."""
+        fetch_site = headers.get("sec-fetch-site")
+        if fetch_site is not None:
+            if fetch_site in ("same-origin", "none"):
+                return None
+            return (
+                f"cross-site request refused (Sec-Fetch-Site: {fetch_site}): sign in and act from the portal's "
+                "own pages, or call the API with a personal access token"
+            )
+        origin = headers.get("origin")
+        if origin is None:
+            return None
+        origin = origin.lower()
+        host = headers.get("host", "").lower()
+        if origin == self.public_origin or (host and urlsplit(origin).netloc == host):
+            return None
+        return (
+            f"cross-site request refused (Origin: {origin}): sign in and act from the portal's own pages, or call "
+            "the API with a personal access token"
+        )
 
 
 def _state(request: Request) -> tuple[Engine, Settings]:

@@ -20,8 +20,8 @@ from starlette.applications import Starlette
 from portal.accounts import create_user
 from portal.app import create_app
 from portal.authorization import Actor
-from portal.models import AuditEvent, User
-from portal.settings import OIDCSettings, Settings
+from portal.models import AuditEvent, PersonalAccessToken, User
+from portal.settings import Mode, OIDCSettings, Settings
 from tests.factories import make_user
 from tests.oidc_provider import OIDCProvider, ProviderUser, running_provider
 
@@ -200,3 +200,58 @@ async def test_repeated_failures_lock_the_account_and_the_lockout_is_audited_onc
         ("user.login", "user", "jon", "allowed"),
     ]
     assert events[0].summary["failures"] == 3 and "ivy-password" not in repr(events[0].summary)
+
+
+EVIL = "https://evil.example"
+_CREATE_TOKEN = {"query": 'mutation { createToken(name: "forged") { token } }'}
+
+
+async def test_a_cross_site_login_form_is_refused_and_starts_no_session(
+    client: httpx.AsyncClient, session: Session
+) -> None:
+    """Login CSRF: a page on another site posting the attacker's credentials would sign the victim in as the
+    attacker. Browsers name the sending site (Sec-Fetch-Site, or Origin in older ones); the CLI sends neither."""
+    create_user(session, Actor.system("test"), name="judy", role="viewer", password="judy-password-12")
+    session.commit()
+    form = {"username": "judy", "password": "judy-password-12"}
+    for headers in ({"origin": EVIL}, {"sec-fetch-site": "cross-site"}, {"sec-fetch-site": "same-site"}):
+        refused = await client.post("/login", data=form, headers=headers, follow_redirects=False)
+        assert refused.status_code == 403, headers
+        assert refused.json()["error"]["code"] == "FORBIDDEN" and "cross-site" in refused.json()["error"]["message"]
+        assert "set-cookie" not in refused.headers
+        assert (await client.get("/api/me")).status_code == 401
+    same_origin = {"origin": PORTAL, "sec-fetch-site": "same-origin"}
+    signed_in = await client.post("/login", data=form, headers=same_origin, follow_redirects=False)
+    assert signed_in.status_code == 303 and (await client.get("/api/me")).json()["name"] == "judy"
+
+
+async def test_a_cross_site_request_cannot_act_with_the_session(client: httpx.AsyncClient, session: Session) -> None:
+    """A signed-in admin visiting another site: its forged mutation or logout is refused before it runs, while
+    the same request from the portal's own pages, or from a script with no browser headers, works."""
+    create_user(session, Actor.system("test"), name="kim", role="platform-admin", password="kim-password-123")
+    session.commit()
+    assert (await client.post("/login", json={"username": "kim", "password": "kim-password-123"})).status_code == 200
+    for headers in ({"origin": EVIL}, {"origin": "null"}, {"sec-fetch-site": "cross-site"}):
+        forged = await client.post("/api/graphql", json=_CREATE_TOKEN, headers=headers)
+        assert forged.status_code == 403 and forged.json()["error"]["code"] == "FORBIDDEN", headers
+        assert (await client.post("/logout", headers=headers)).status_code == 403
+    session.rollback()
+    assert [t.name for t in session.exec(select(PersonalAccessToken)).all()] == []
+    own_page = await client.post("/api/graphql", json=_CREATE_TOKEN, headers={"origin": PORTAL})
+    assert own_page.status_code == 200 and own_page.json()["data"]["createToken"]["token"]
+    assert (await client.post("/api/graphql", json=_CREATE_TOKEN)).status_code == 200  # a script: no browser headers
+    assert (await client.get("/api/me")).json()["name"] == "kim"  # the refused logouts ended nothing
+
+
+async def test_the_session_cookie_is_httponly_lax_and_secure_outside_development(
+    engine: Engine, settings: Settings, session: Session
+) -> None:
+    create_user(session, Actor.system("test"), name="leo", role="viewer", password="leo-password-123")
+    session.commit()
+    production = settings.model_copy(update={"mode": Mode.PRODUCTION})
+    for mode_settings, secure in ((settings, False), (production, True)):
+        async with portal_client(create_app(mode_settings, engine=engine)) as client:
+            response = await client.post("/login", json={"username": "leo", "password": "leo-password-123"})
+            cookie = response.headers["set-cookie"].lower()
+            assert cookie.startswith("loom_session=") and "httponly" in cookie and "samesite=lax" in cookie
+            assert ("; secure" in cookie) is secure, cookie
