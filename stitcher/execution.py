@@ -136,7 +136,19 @@ _INVALID: Any = object()
 class _Run:
     """Per-request state: the merged result tree and the errors."""
 
-    __slots__ = ("coerced", "data", "error_paths", "errors", "executor", "headers", "variable_values", "variables")
+    __slots__ = (
+        "coerced",
+        "data",
+        "error_paths",
+        "errors",
+        "executor",
+        "headers",
+        "nulled",
+        "track",
+        "variable_values",
+        "variables",
+        "visited",
+    )
 
     def __init__(self, executor: Executor, variables: Mapping[str, Any], coerced: Mapping[str, Any]) -> None:
         self.executor = executor
@@ -147,6 +159,11 @@ class _Run:
         self.error_paths: set[tuple[Any, ...]] = set()
         self.headers: dict[str, str] = _JSON_HEADERS
         self.variable_values: Any = None  # graphql-core's coercion result, for REST argument values
+        # Shaping with errors: the positions a null propagated to, and the null positions shaping reached (so
+        # errors in subtrees it never reached can be dropped, as graphql-core never reports them).
+        self.nulled: list[Any] = []
+        self.visited: set[tuple[Any, ...]] = set()
+        self.track = False
 
     def add_error(self, error: dict[str, Any]) -> None:
         self.errors.append(error)
@@ -157,6 +174,7 @@ class _Run:
 
     def null_error(self, link: Any) -> None:
         path = _unlink(link)
+        self.visited.add(tuple(path))
         if tuple(path) in self.error_paths:
             return  # an upstream or fetch error already explains this null
         self.add_error(
@@ -348,9 +366,13 @@ class Executor:
                     await self._run_node(stage[0], run, None, 0)
                 else:
                     await asyncio.gather(*(self._run_node(node, run, None, 0) for node in stage))
+        run.track = bool(run.errors)
         data = _shape_object(run.data, plan.root, None, run)
         if data is _INVALID:
             data = None
+            run.nulled.append(None)
+        if run.nulled and run.errors:
+            run.errors = _reached_errors(run)
         return ExecutionResponse(data, run.errors or None, False, plan.operation)
 
     def _introspect(self, plan: QueryPlan, entry: _Document, run: _Run) -> None:
@@ -988,15 +1010,19 @@ def _shape_object(obj: dict[str, Any], shape: ObjectShape, link: Any, run: _Run)
     else:
         type_name = obj.get("__typename")
         if type_name is None:
+            run.visited.add(tuple(_unlink(link)))
             return _INVALID  # an abstract position whose concrete type is unknown (its typename fetch failed)
         fields = shape.by_type.get(type_name, ())
     out: dict[str, Any] = {}
     for key, kind, nonnull, arg in fields:
         if kind == K_LEAF:
             value = obj.get(key)
-            if value is None and nonnull:
-                run.null_error((link, key))
-                return _INVALID
+            if value is None:
+                if nonnull:
+                    run.null_error((link, key))
+                    return _INVALID
+                if run.track:
+                    run.visited.add((*_unlink(link), key))
             out[key] = value
         elif kind == K_TYPENAME:
             out[key] = type_name
@@ -1014,23 +1040,52 @@ def _complete(value: Any, type_shape: tuple[str, bool, Any], link: Any, run: _Ru
         if nonnull:
             run.null_error(link)
             return _INVALID
+        if run.track:
+            run.visited.add(tuple(_unlink(link)))
         return None
     if kind == "o":
         result = _shape_object(value, arg, link, run) if isinstance(value, dict) else _INVALID
         if result is _INVALID:
-            return _INVALID if nonnull else None
+            return _invalid(nonnull, link, run)
         return result
     if kind == "l":
         if not isinstance(value, list):
-            return _INVALID if nonnull else None
+            return _invalid(nonnull, link, run)
         out = []
         for index, item in enumerate(value):
             completed = _complete(item, arg, (link, index), run)
             if completed is _INVALID:
-                return _INVALID if nonnull else None
+                return _invalid(nonnull, link, run)
             out.append(completed)
         return out
     return value
+
+
+def _invalid(nonnull: bool, link: Any, run: _Run) -> Any:
+    """A position that cannot be completed: a non-null one passes the null up, a nullable one becomes null."""
+    if nonnull:
+        return _INVALID
+    run.nulled.append(link)
+    return None
+
+
+def _reached_errors(run: _Run) -> list[dict[str, Any]]:
+    """The errors graphql-core would report: it completes fields in document order and stops completing an object
+    (or a list of non-null items) at its first null non-null field, so errors further inside a subtree that a null
+    replaced are never raised. Ours arrive with the upstream answers, before shaping; drop those that shaping did
+    not reach (no null at their path or above it was visited) inside a subtree that propagation nulled."""
+    nulled = [tuple(_unlink(link)) for link in run.nulled]
+    visited = run.visited
+    kept: list[dict[str, Any]] = []
+    for error in run.errors:
+        path = error.get("path")
+        if path:
+            at = tuple(path)
+            inside = any(len(at) > len(n) and at[: len(n)] == n for n in nulled)
+            if inside and not any(at[:end] in visited for end in range(len(at), 0, -1)):
+                continue
+        kept.append(error)
+    return kept
 
 
 # -- errors --
@@ -1045,7 +1100,11 @@ def _graphql_error(error: GraphQLError, code: str) -> dict[str, Any]:
 
 
 def _bad_input(messages: list[str], operation_type: str | None) -> ExecutionResponse:
-    errors = [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}} for message in messages]
+    # graphql-core speaks Python ("not to be None"); clients send JSON.
+    errors = [
+        {"message": message.replace(" to be None.", " to be null."), "extensions": {"code": "BAD_USER_INPUT"}}
+        for message in messages
+    ]
     return ExecutionResponse(None, errors, True, operation_type)
 
 
