@@ -6,13 +6,15 @@ from typing import Any
 
 from cross_web import HTTPException  # what Strawberry raises for a request it cannot read
 from sqlalchemy.engine import Engine
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
@@ -24,11 +26,27 @@ from portal.errors import ErrorCode, Unauthenticated
 from portal.settings import Settings
 from stitcher.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
 
-__all__ = ["PATH", "AdminGraphQL", "graphql_app", "routes", "schema"]
+__all__ = ["MAX_ALIASES", "MAX_DEPTH", "MAX_TOKENS", "PATH", "AdminGraphQL", "graphql_app", "routes", "schema"]
 
 PATH = "/api/graphql"
 
-schema = LoomSchema(query=Query, mutation=Mutation)
+# Limits on one request, checked before anything runs (each resolver is a database transaction). The schema's own
+# types nest 4 deep; introspection (GraphiQL's query) nests ofType about 10 deep.
+MAX_DEPTH = 15
+MAX_ALIASES = 30
+MAX_TOKENS = 10_000
+BODY_LIMIT_DOCUMENTS = 4
+"""The request body may hold this many documents of ``LOOM_AUTH_MAX_DOCUMENT_BYTES`` (``apply`` sends several)."""
+
+schema = LoomSchema(
+    query=Query,
+    mutation=Mutation,
+    extensions=[
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+    ],
+)
 
 
 _POST_JSON = 'POST it as application/json: {"query": "...", "variables": {...}}'
@@ -63,6 +81,7 @@ class AdminGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         try:
+            receive = await self._bounded_body(scope, receive)
             response = await self.run(Request(scope, receive=receive))
         except HTTPException as exc:
             code = ErrorCode.NOT_FOUND if exc.status_code == 404 else ErrorCode.INVALID
@@ -71,6 +90,33 @@ class AdminGraphQL(GraphQL[Context, None]):
                 {"errors": [{"message": message, "extensions": {"code": code.value}}]}, status_code=exc.status_code
             )
         await response(scope, receive, send)
+
+    async def _bounded_body(self, scope: Scope, receive: Receive) -> Receive:
+        """Read the body up to the limit and hand it on (Strawberry reads any body whole into memory); a larger
+        one, declared or streamed, is refused with 413 before it is parsed."""
+        settings: Settings = self._settings if self._settings is not None else scope["app"].state.settings
+        limit = BODY_LIMIT_DOCUMENTS * settings.auth.max_document_bytes
+        too_large = HTTPException(
+            413,
+            f"the request body is over {limit} bytes ({BODY_LIMIT_DOCUMENTS} x LOOM_AUTH_MAX_DOCUMENT_BYTES); "
+            "send fewer documents per request",
+        )
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise too_large
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away: let Strawberry see it
+                return _replay([message], receive)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return _replay([{"type": "http.request", "body": b"".join(chunks), "more_body": False}], receive)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         from portal.authentication import request_actor
@@ -112,6 +158,16 @@ class AdminGraphQL(GraphQL[Context, None]):
         if result.extensions:
             data["extensions"] = result.extensions
         return data
+
+
+def _replay(messages: list[Message], then: Receive) -> Receive:
+    """A ``receive`` that hands out ``messages``, then waits on ``then`` (for the client's disconnect)."""
+    pending = list(messages)
+
+    async def receive() -> Message:
+        return pending.pop(0) if pending else await then()
+
+    return receive
 
 
 def graphql_app(*, engine: Engine | None = None, settings: Settings | None = None) -> AdminGraphQL:

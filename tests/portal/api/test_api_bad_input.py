@@ -8,9 +8,11 @@ and ``tests/portal/test_cli_resources.py``.
 from __future__ import annotations
 
 import copy
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -130,3 +132,55 @@ async def test_an_expired_or_revoked_token_changes_nothing(gql: Gql, people: dic
         body = await gql(APPLY, {"d": [service()]}, as_=Person(root.name, token))
         assert codes(body) == ["UNAUTHENTICATED"] and message in body["errors"][0]["message"], body
     assert counts(engine) == before
+
+
+async def test_alias_depth_and_token_bombs_are_refused_before_they_run(gql: Gql, people: dict[str, Person]) -> None:
+    """One request must not fan out into thousands of resolver calls (each a database transaction) or a
+    response the size of the schema to the power of the nesting."""
+    admin = people["platform-admin"]
+    aliases = "{ " + " ".join(f"t{i}: teams {{ name }}" for i in range(200)) + " }"
+    body = await gql(aliases, as_=admin)
+    assert codes(body) == ["INVALID"] and body.get("data") is None
+    assert "aliases" in body["errors"][0]["message"]
+
+    # Introspection recursing through lists (types -> fields -> type -> fields ...) fans out over the whole schema.
+    fan_out = "name"
+    for _ in range(4):
+        fan_out = f"fields {{ type {{ {fan_out} }} }}"
+    body = await gql(f"{{ __schema {{ types {{ {fan_out} }} }} }}", as_=admin)
+    assert codes(body) == ["INVALID"] and "introspection" in body["errors"][0]["message"].lower()
+
+    tokens = "{ " + " ".join("a" for _ in range(12_000)) + " }"  # refused before it is even parsed
+    body = await gql(tokens, as_=admin)
+    assert codes(body) == ["INVALID"] and "token" in body["errors"][0]["message"].lower()
+
+    normal = await gql("{ a: teams { name } b: teams { name } }", as_=admin)  # a few aliases are fine
+    assert "errors" not in normal and normal["data"]["a"] == normal["data"]["b"]
+
+
+async def test_graphiql_introspection_still_passes_the_limits(gql: Gql, people: dict[str, Person]) -> None:
+    from graphql import get_introspection_query
+
+    body = await gql(get_introspection_query(descriptions=True), as_=people["viewer"])
+    assert "errors" not in body and body["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+async def test_an_oversized_request_body_is_refused_unread(
+    client: httpx.AsyncClient, people: dict[str, Person]
+) -> None:
+    """The body limit is four documents' worth (``LOOM_AUTH_MAX_DOCUMENT_BYTES``): a 1 MB body here is 413 with a
+    GraphQL error, whether it declares its length or streams it."""
+    headers = {"authorization": f"Bearer {people['platform-admin'].token}", "content-type": "application/json"}
+    huge = b'{"query": "{ me { name } }", "variables": {"pad": "' + b"x" * 1_000_000 + b'"}}'
+    response = await client.post("/api/graphql", content=huge, headers=headers)
+    assert response.status_code == 413 and response.json()["errors"][0]["extensions"]["code"] == "INVALID"
+    assert "bytes" in response.json()["errors"][0]["message"]
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield huge[:500_000]
+        yield huge[500_000:]
+
+    streamed = await client.post("/api/graphql", content=chunks(), headers=headers)
+    assert streamed.status_code == 413
+    fits = await client.post("/api/graphql", json={"query": "{ me { name } }"}, headers=headers)
+    assert fits.status_code == 200 and fits.json()["data"]["me"]["name"] == "root"
