@@ -1,11 +1,13 @@
 """The GraphQL spec's corners, with graphql-core as the oracle: each query runs through the stitcher over two
-Federation subgraphs (real upstreams on loopback) and through graphql-core's own ``execute_sync`` over one monolith
-schema that serves the same data. Data must be equal including key order (the spec orders result keys by the
-document), and errors must sit at the same paths, as many of them as graphql-core reports.
+services (real upstreams on loopback) and through graphql-core's own ``execute_sync`` over one monolith schema that
+serves the same data. Data must be equal including key order (the spec orders result keys by the document), and
+errors must sit at the same paths, as many of them as graphql-core reports.
 
-The data is built to break things: ``Item.count: Int!`` is null for item 2 and raises for item 4, ``Item.note``
-raises for item 3, ``Item.tags: [String!]`` holds a null for item 1. In the stitched product ``count``, ``note`` and
-``tags`` live in the ``stock`` subgraph, so those failures come back inside ``_entities`` batches."""
+The services run three ways: as Federation subgraphs, and as plain GraphQL services joined by merge configuration
+with a batched or a single-key entity field. The data is built to break things: ``Item.count: Int!`` is null for
+item 2 and raises for item 4, ``Item.note`` raises for item 3, ``Item.tags: [String!]`` holds a null for item 1.
+``count``, ``note`` and ``tags`` live in the ``stock`` service, so those failures come back inside entity batches
+(``_entities`` or the merge-config field) and must be mapped to the client's paths."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from graphql import build_schema, execute_sync, parse
 from stitcher.composition import compose
 from stitcher.execution import ExecutionOptions, Executor
 from stitcher.ir import SourceKind
-from stitcher.sources import SourceSpec
+from stitcher.sources import EntityConfig, SourceSpec
 from stitcher.transport import AiohttpTransport
 from tests.stitcher.upstreams.app import GraphQLApp
 from tests.stitcher.upstreams.federation import executable_schema
@@ -42,11 +44,27 @@ interface Node { id: ID! }
 union Thing = Item | Label
 type Item implements Node @key(fields: "id") { id: ID! name: String }
 type Label implements Node { id: ID! text: String! }
+type Mutation { stamp(label: String!): Stamp! }
+type Stamp { label: String! seq: Int! item: Item }
 """
 STOCK_SDL = """
 extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])
 type Item @key(fields: "id") { id: ID! count: Int! note: String tags: [String!] }
+type Query { stockVersion: Int }
+type Mutation { bump(id: ID!): Int! }
 """
+# The same two services as plain GraphQL, joined by merge configuration: stock resolves items by a batched list
+# field or by a single-key field (``ENTITY_CONFIG``).
+CATALOG_PLAIN_SDL = CATALOG_SDL.split("\n", 2)[2].replace(' @key(fields: "id")', "")
+STOCK_PLAIN_SDL = """
+type Query { itemsById(ids: [ID!]!): [Item]! itemById(id: ID!): Item }
+type Mutation { bump(id: ID!): Int! }
+type Item { id: ID! count: Int! note: String tags: [String!] }
+"""
+ENTITY_CONFIG = {
+    "graphql-batched": EntityConfig(key="id", operation="itemsById"),
+    "graphql-single": EntityConfig(key="id", operation="itemById"),
+}
 MONOLITH_SDL = """
 type Query {
   items: [Item!]!
@@ -63,6 +81,8 @@ interface Node { id: ID! }
 union Thing = Item | Label
 type Item implements Node { id: ID! name: String count: Int! note: String tags: [String!] }
 type Label implements Node { id: ID! text: String! }
+type Mutation { stamp(label: String!): Stamp! bump(id: ID!): Int! }
+type Stamp { label: String! seq: Int! item: Item }
 """
 
 NAMES = {"1": "one", "2": "two", "3": "three", "4": "four"}
@@ -94,6 +114,20 @@ def _things(kinds: list[str], filter: dict[str, Any] | None = None) -> list[dict
     return (items if "ITEM" in kinds else []) + (LABELS if "LABEL" in kinds else [])
 
 
+# Mutations of both subgraphs (and of the monolith) append here, so a result shows the order they ran in.
+LOG: list[str] = []
+
+
+def _stamp(item: Any, label: str) -> dict[str, Any]:
+    LOG.append(label)
+    return {"label": label, "seq": len(LOG), "item": item(str(len(LOG) % 4 + 1))}
+
+
+def _bump(id_: str) -> int:
+    LOG.append(f"bump {id_}")
+    return len(LOG)
+
+
 def _roots(item: Any) -> dict[str, Any]:
     return {
         "items": lambda _info: [item(i) for i in NAMES],
@@ -107,42 +141,81 @@ def _roots(item: Any) -> dict[str, Any]:
     }
 
 
-def catalog_app() -> GraphQLApp:
+def _stock_item(id_: str) -> dict[str, Any]:
+    return {"__typename": "Item", "id": id_, **_stock(id_)}
+
+
+def catalog_app(federation: bool) -> GraphQLApp:
     def item(id_: str) -> dict[str, Any]:
         return {"__typename": "Item", "id": id_, "name": NAMES[id_]}
 
     root = {
         **_roots(item),
+        "stamp": lambda _info, label: _stamp(item, label),
         "_entities": lambda _info, representations: [item(r["id"]) for r in representations],
         "_service": lambda _info: {"sdl": CATALOG_SDL},
     }
-    return GraphQLApp(executable_schema(CATALOG_SDL, ["Item"]), root, cache=False)
+    schema = executable_schema(CATALOG_SDL, ["Item"]) if federation else build_schema(CATALOG_PLAIN_SDL)
+    return GraphQLApp(schema, root, cache=False)
 
 
-def stock_app() -> GraphQLApp:
+def stock_app(federation: bool) -> GraphQLApp:
     root = {
-        "_entities": lambda _info, representations: [
-            {"__typename": "Item", "id": r["id"], **_stock(r["id"])} for r in representations
-        ],
+        "_entities": lambda _info, representations: [_stock_item(r["id"]) for r in representations],
+        "itemsById": lambda _info, ids: [_stock_item(i) for i in ids],
+        "itemById": lambda _info, id: _stock_item(id),
+        "bump": lambda _info, id: _bump(id),
+        "stockVersion": lambda _info: 1,
         "_service": lambda _info: {"sdl": STOCK_SDL},
     }
-    return GraphQLApp(executable_schema(STOCK_SDL, ["Item"]), root, cache=False)
+    schema = executable_schema(STOCK_SDL, ["Item"]) if federation else build_schema(STOCK_PLAIN_SDL)
+    return GraphQLApp(schema, root, cache=False)
 
 
 MONOLITH = build_schema(MONOLITH_SDL)
-MONOLITH_ROOT = _roots(lambda id_: {"__typename": "Item", "id": id_, "name": NAMES[id_], **_stock(id_)})
 
 
-@pytest.fixture(scope="module")
-def executor() -> Iterator[tuple[asyncio.AbstractEventLoop, Executor, dict[str, GraphQLApp]]]:
-    apps = {"catalog": catalog_app(), "stock": stock_app()}
+def _monolith_item(id_: str) -> dict[str, Any]:
+    return {"__typename": "Item", "id": id_, "name": NAMES[id_], **_stock(id_)}
+
+
+MONOLITH_ROOT = {
+    **_roots(_monolith_item),
+    "stamp": lambda _info, label: _stamp(_monolith_item, label),
+    "bump": lambda _info, id: _bump(id),
+}
+
+
+@pytest.fixture(scope="module", params=["federation", "graphql-batched", "graphql-single"])
+def executor(
+    request: pytest.FixtureRequest,
+) -> Iterator[tuple[asyncio.AbstractEventLoop, Executor, dict[str, GraphQLApp]]]:
+    federation = request.param == "federation"
+    apps = {"catalog": catalog_app(federation), "stock": stock_app(federation)}
     with UpstreamServers(dict(apps)) as servers:
-        supergraph = compose(
-            [
+        if federation:
+            specs = [
                 SourceSpec(name=name, protocol=SourceKind.FEDERATION, schema=sdl, url=servers.urls[name])
                 for name, sdl in (("catalog", CATALOG_SDL), ("stock", STOCK_SDL))
             ]
-        )
+        else:
+            specs = [
+                SourceSpec(
+                    name="catalog",
+                    protocol=SourceKind.GRAPHQL,
+                    schema=CATALOG_PLAIN_SDL,
+                    url=servers.urls["catalog"],
+                    entities={"Item": EntityConfig(key="id", operation="item")},  # for items stock's fields return
+                ),
+                SourceSpec(
+                    name="stock",
+                    protocol=SourceKind.GRAPHQL,
+                    schema=STOCK_PLAIN_SDL,
+                    url=servers.urls["stock"],
+                    entities={"Item": ENTITY_CONFIG[request.param]},
+                ),
+            ]
+        supergraph = compose(specs)
         loop = asyncio.new_event_loop()
         transport = loop.run_until_complete(AiohttpTransport.create())
         yield loop, Executor(supergraph, transport, ExecutionOptions(max_cost=0, max_aliases=0)), apps
@@ -165,7 +238,9 @@ def assert_like_graphql_core(
     variables: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     loop, stitcher, _apps = executor
+    LOG.clear()
     reference = execute_sync(MONOLITH, parse(query), MONOLITH_ROOT, variable_values=variables)
+    LOG.clear()
     response = loop.run_until_complete(stitcher.execute(query, variables))
     assert not response.request_error, response.errors
     assert ordered(response.data) == ordered(reference.data), (query, response.data, reference.data)
@@ -293,3 +368,14 @@ def test_request_errors_say_what_is_wrong(
     assert response.request_error and response.data is None
     assert response.errors is not None and message in response.errors[0]["message"], response.errors
     assert {n: app.requests for n, app in apps.items()} == before  # refused before any upstream call
+
+
+def test_mutations_run_serially_in_document_order_across_subgraphs(executor: Any) -> None:
+    """``stamp`` is served by ``catalog``, ``bump`` by ``stock``; each returns its position in the shared log. The
+    stamps' items need entity fetches (one fails: item 4's count) that must finish before the next field runs."""
+    assert_like_graphql_core(
+        executor,
+        'mutation { a: stamp(label: "a") { seq label } b: bump(id: "1") c: stamp(label: "c") { item { id count '
+        'note } seq } d: bump(id: "3") e: stamp(label: "e") { __typename item { name tags } } }',
+    )
+    assert LOG == ["a", "bump 1", "c", "bump 3", "e"]
