@@ -49,7 +49,9 @@ type Stamp { label: String! seq: Int! item: Item }
 """
 STOCK_SDL = """
 extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])
-type Item @key(fields: "id") { id: ID! count: Int! note: String tags: [String!] }
+type Item @key(fields: "id") {
+  id: ID! count: Int! note: String tags: [String!] label(prefix: String = "#", times: Int): String
+}
 type Query { stockVersion: Int }
 type Mutation { bump(id: ID!): Int! }
 """
@@ -59,7 +61,7 @@ CATALOG_PLAIN_SDL = CATALOG_SDL.split("\n", 2)[2].replace(' @key(fields: "id")',
 STOCK_PLAIN_SDL = """
 type Query { itemsById(ids: [ID!]!): [Item]! itemById(id: ID!): Item }
 type Mutation { bump(id: ID!): Int! }
-type Item { id: ID! count: Int! note: String tags: [String!] }
+type Item { id: ID! count: Int! note: String tags: [String!] label(prefix: String = "#", times: Int): String }
 """
 ENTITY_CONFIG = {
     "graphql-batched": EntityConfig(key="id", operation="itemsById"),
@@ -79,7 +81,9 @@ input Filter { ids: [ID!], range: Range }
 input Range { from: Int = 1, to: Int }
 interface Node { id: ID! }
 union Thing = Item | Label
-type Item implements Node { id: ID! name: String count: Int! note: String tags: [String!] }
+type Item implements Node {
+  id: ID! name: String count: Int! note: String tags: [String!] label(prefix: String = "#", times: Int): String
+}
 type Label implements Node { id: ID! text: String! }
 type Mutation { stamp(label: String!): Stamp! bump(id: ID!): Int! }
 type Stamp { label: String! seq: Int! item: Item }
@@ -101,6 +105,7 @@ def _stock(id_: str) -> dict[str, Any]:
         "count": _fail("count of item 4 is unknown") if id_ == "4" else (None if id_ == "2" else int(id_) * 10),
         "note": _fail("note of item 3 is lost") if id_ == "3" else f"note {id_}",
         "tags": ["a", None] if id_ == "1" else [f"t{id_}"],
+        "label": lambda _info, prefix="#", times=None: None if prefix is None else prefix + id_ * (times or 1),
     }
 
 
@@ -332,6 +337,12 @@ DIRECTIVES_AND_VARIABLES: list[tuple[str, dict[str, Any] | None]] = [
     ("query($to: Int) { things(kinds: ITEM, filter: { range: { to: $to } }) { ... on Item { id } } }", {"to": 2}),
     ("query($r: Range) { things(kinds: ITEM, filter: { range: $r }) { ... on Item { id } } }", {"r": {"to": 3}}),
     ("query($f: Filter = { range: { from: 3 } }) { things(kinds: ITEM, filter: $f) { ... on Item { id } } }", None),
+    # variables and argument defaults in fields that another subgraph serves (sent along with the entity fetch)
+    ("query($p: String, $t: Int = 3) { looseItems { label(prefix: $p) t: label(times: $t) d: label } }", {"p": "x"}),
+    ("query($p: String, $t: Int = 3) { looseItems { label(prefix: $p) t: label(times: $t) d: label } }", None),
+    ('query($p: String = "v") { looseItems { label(prefix: $p) } }', None),
+    ('query($p: String = "v") { looseItems { label(prefix: $p) } }', {"p": None}),
+    ('query($t: Int!) { a: item(id: "1") { label(times: $t) } b: item(id: "3") { label(times: $t) } }', {"t": 2}),
 ]
 
 
