@@ -903,7 +903,7 @@ def build_plan(
         stages.setdefault(root.stage, []).append(root)
     introspection: OperationDefinitionNode | None = None
     if introspection_keys:
-        introspection = _introspection_operation(operation, set(introspection_keys))
+        introspection = _introspection_operation(operation, [n for key in introspection_keys for n in fields[key]])
     return QueryPlan(
         operation=kind,  # type: ignore[arg-type]
         root=ObjectShape(root_type.name, tuple(shape)),
@@ -969,13 +969,10 @@ def _batch_query(batch: FetchBatch, planner: _Planner) -> None:
     batch.variables = tuple(used)
 
 
-def _introspection_operation(operation: OperationDefinitionNode, keys: set[str]) -> OperationDefinitionNode:
-    """The operation with only its root introspection fields (graphql-core executes it against the API schema)."""
-    selections = tuple(
-        s
-        for s in operation.selection_set.selections
-        if isinstance(s, FieldNode) and (s.alias.value if s.alias else s.name.value) in keys
-    )
+def _introspection_operation(operation: OperationDefinitionNode, nodes: list[FieldNode]) -> OperationDefinitionNode:
+    """The operation with only its root introspection fields (graphql-core executes it against the API schema).
+    ``nodes`` are the collected field nodes, so fields inside fragments on the root type are included."""
+    selections = tuple(nodes)
     return OperationDefinitionNode(
         operation=operation.operation,
         name=operation.name,

@@ -351,11 +351,29 @@ def test_directives_defaults_and_variables(executor: Any, query: str, variables:
     assert_like_graphql_core(executor, query, variables)
 
 
-def test_introspection_mixed_with_data_fields(executor: Any) -> None:
-    assert_like_graphql_core(executor, "{ __typename __schema { queryType { name } } items { id } }")
-    assert_like_graphql_core(
-        executor, '{ looseItems { name } __type(name: "Thing") { kind possibleTypes { name } } __typename }'
-    )
+INTROSPECTION_AND_ROOTS: list[tuple[str, dict[str, Any] | None]] = [
+    ("{ __typename __schema { queryType { name } } items { id } }", None),
+    ('{ looseItems { name } __type(name: "Thing") { kind possibleTypes { name } } __typename }', None),
+    ("query($n: String!) { __type(name: $n) { name kind } items { id } i: __type(name: $n) { kind } }", {"n": "Item"}),
+    # introspection inside fragments on the root, merged with the same key outside
+    ("{ ...I items { id } } fragment I on Query { __schema { mutationType { name } } }", None),
+    (
+        "{ ... { __schema { queryType { name } } } ...I __schema { queryType { kind } } } fragment I on Query "
+        "{ __schema { mutationType { name } } }",
+        None,
+    ),
+    ("{ __typename }", None),
+    ('mutation { __typename s: stamp(label: "x") { seq __typename } t: __typename }', None),
+    ("query($s: Boolean!) { items @skip(if: $s) { id } __typename }", {"s": True}),
+    ("{ ... on Query { __typename } ... { second { id } } }", None),
+]
+
+
+@pytest.mark.parametrize(("query", "variables"), INTROSPECTION_AND_ROOTS)
+def test_introspection_mixed_with_data_fields_and_root_typename(
+    executor: Any, query: str, variables: dict[str, Any] | None
+) -> None:
+    assert_like_graphql_core(executor, query, variables)
 
 
 REQUEST_ERRORS: list[tuple[str, dict[str, Any] | None, str | None, str]] = [
