@@ -63,6 +63,7 @@ from stitcher.planning import (
     INTERNAL_PREFIX,
     K_LEAF,
     K_TYPENAME,
+    KEY_VARIABLE,
     REPRESENTATIONS_VARIABLE,
     FetchBatch,
     FetchNode,
@@ -72,6 +73,7 @@ from stitcher.planning import (
     Selection,
     build_plan,
     condition_variables,
+    internal_prefix,
 )
 from stitcher.rest import RestResponseError, RestStatusError, build_request, check_status, shape_result
 from stitcher.transport import Transport, UpstreamError, UpstreamResponse
@@ -118,7 +120,16 @@ class ExecutionResponse:
 class _Document:
     """A cache entry: the outcome of parsing, limits and validation of one (document, operation name)."""
 
-    __slots__ = ("conditions", "errors", "fragments", "has_variables", "operation", "operation_type", "plans")
+    __slots__ = (
+        "conditions",
+        "errors",
+        "fragments",
+        "has_variables",
+        "operation",
+        "operation_type",
+        "plans",
+        "prefix",
+    )
 
     def __init__(self) -> None:
         self.errors: list[dict[str, Any]] | None = None
@@ -127,6 +138,7 @@ class _Document:
         self.fragments: dict[str, FragmentDefinitionNode] = {}
         self.conditions: tuple[str, ...] = ()
         self.has_variables = False
+        self.prefix = INTERNAL_PREFIX
         self.plans: dict[tuple[bool, ...], QueryPlan | list[dict[str, Any]]] = {}
 
 
@@ -143,7 +155,10 @@ class _Run:
         "errors",
         "executor",
         "headers",
+        "key_variable",
         "nulled",
+        "prefix",
+        "reps_variable",
         "track",
         "variable_values",
         "variables",
@@ -164,6 +179,9 @@ class _Run:
         self.nulled: list[Any] = []
         self.visited: set[tuple[Any, ...]] = set()
         self.track = False
+        self.prefix = INTERNAL_PREFIX  # the plan's, for telling the gateway's own fields from the client's
+        self.reps_variable = REPRESENTATIONS_VARIABLE
+        self.key_variable = KEY_VARIABLE
 
     def add_error(self, error: dict[str, Any]) -> None:
         self.errors.append(error)
@@ -297,6 +315,7 @@ class Executor:
         entry.fragments = {d.name.value: d for d in ast.definitions if isinstance(d, FragmentDefinitionNode)}
         entry.conditions = condition_variables(operation, entry.fragments)
         entry.has_variables = bool(operation.variable_definitions)
+        entry.prefix = internal_prefix(document)
         return entry
 
     def _plan(self, entry: _Document, coerced: Mapping[str, Any]) -> QueryPlan | list[dict[str, Any]]:
@@ -310,6 +329,7 @@ class Executor:
                     entry.operation,
                     entry.fragments,
                     dict(zip(entry.conditions, conditions, strict=True)),
+                    entry.prefix,
                 )
             except PlanningError as exc:
                 plan = [{"message": str(exc), "extensions": {"code": "QUERY_PLANNING_FAILED"}}]
@@ -348,6 +368,12 @@ class Executor:
         if isinstance(plan, list):
             return ExecutionResponse(None, [dict(e) for e in plan], True, entry.operation_type)
         run = _Run(self, raw, coerced)
+        if plan.internal_prefix != INTERNAL_PREFIX:
+            run.prefix, run.reps_variable, run.key_variable = (
+                plan.internal_prefix,
+                plan.reps_variable,
+                plan.key_variable,
+            )
         run.variable_values = variable_values
         if headers is not None and self.options.forward_headers:
             forwarded = dict(_JSON_HEADERS)
@@ -435,7 +461,7 @@ class Executor:
         for index, node in enumerate(batch.nodes):
             objects = by_node.get(id(node), [])
             reps, groups, types = self._representations(node, objects) if objects else ([], [], [])
-            variables[f"{REPRESENTATIONS_VARIABLE}{index}"] = reps
+            variables[f"{run.reps_variable}{index}"] = reps
             parts.append((node, objects, groups, types))
         if not any(groups for _node, _objects, groups, _types in parts):
             return
@@ -749,7 +775,7 @@ class Executor:
         if not reps:
             return False
         variables = self._variables(node, run)
-        variables[REPRESENTATIONS_VARIABLE] = reps
+        variables[run.reps_variable] = reps
         data, errors, failure = await self._graphql(node, subgraph, run, node.query, variables)
         entities = data.get("_entities") if data is not None else None
         if errors:
@@ -767,6 +793,7 @@ class Executor:
         if not reps:
             return False
         variables = self._variables(node, run)
+        k = run.key_variable
         fields: list[str] = []
         definitions: list[str] = [node.variable_definitions] if node.variable_definitions else []
         slots: list[tuple[str, list[int], bool]] = []  # (alias, rep positions, batched)
@@ -779,16 +806,16 @@ class Executor:
             selection = target.selection.print()
             if resolver.batched:
                 alias = f"_e{len(slots)}"
-                variables[f"_k{len(slots)}"] = [reps[i] for i in positions]
-                definitions.append(f"$_k{len(slots)}: {target.resolver_argument_type}")
-                fields.append(f"{alias}: {resolver.field}({resolver.argument}: $_k{len(slots)}){selection}")
+                variables[f"{k}{len(slots)}"] = [reps[i] for i in positions]
+                definitions.append(f"${k}{len(slots)}: {target.resolver_argument_type}")
+                fields.append(f"{alias}: {resolver.field}({resolver.argument}: ${k}{len(slots)}){selection}")
                 slots.append((alias, positions, True))
             elif resolver.argument:
                 for i in positions:
                     alias = f"_e{len(slots)}"
-                    variables[f"_k{len(slots)}"] = reps[i]
-                    definitions.append(f"$_k{len(slots)}: {target.resolver_argument_type}")
-                    fields.append(f"{alias}: {resolver.field}({resolver.argument}: $_k{len(slots)}){selection}")
+                    variables[f"{k}{len(slots)}"] = reps[i]
+                    definitions.append(f"${k}{len(slots)}: {target.resolver_argument_type}")
+                    fields.append(f"{alias}: {resolver.field}({resolver.argument}: ${k}{len(slots)}){selection}")
                     slots.append((alias, [i], False))
             else:  # a compound key, one argument per key field
                 for i in positions:
@@ -797,9 +824,9 @@ class Executor:
                     for n, (name, type_text) in enumerate(
                         zip(resolver.key_arguments, target.resolver_key_types, strict=True)
                     ):
-                        variables[f"_k{slot}_{n}"] = reps[i][name]
-                        definitions.append(f"$_k{slot}_{n}: {type_text}")
-                        passed.append(f"{name}: $_k{slot}_{n}")
+                        variables[f"{k}{slot}_{n}"] = reps[i][name]
+                        definitions.append(f"${k}{slot}_{n}: {type_text}")
+                        passed.append(f"{name}: ${k}{slot}_{n}")
                     fields.append(f"_e{slot}: {resolver.field}({', '.join(passed)}){selection}")
                     slots.append((f"_e{slot}", [i], False))
         query = "query(" + ", ".join(definitions) + "){" + " ".join(fields) + "}"
@@ -880,7 +907,7 @@ class Executor:
         paths = self._object_paths(node, run)
         reported = 0
         for group, type_name in zip(groups, types, strict=True):
-            keys = [k for k in node.targets[type_name].selection.fields if not k.startswith(INTERNAL_PREFIX)]
+            keys = [k for k in node.targets[type_name].selection.fields if not k.startswith(run.prefix)]
             # A fetch of the concrete __typename only (interface objects): the object itself is lost.
             suffixes = [[key] for key in keys] or [[]]
             for obj in group:

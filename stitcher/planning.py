@@ -12,7 +12,8 @@ Model:
   keys that the parent subgraph cannot give).
 * Upstream selections use the client's response keys as aliases, so an upstream result merges straight into the
   result tree. Fields only the gateway needs (entity keys, ``@requires`` inputs) use internal aliases
-  (``_L_<name>``) and are dropped when the result is shaped.
+  (``_L_<name>``; another prefix when the document itself uses ``_L_``, see :func:`internal_prefix`) and are
+  dropped when the result is shaped.
 * The :class:`ObjectShape` tree says how to build the client's result from the merged tree: response keys in order,
   nullability (for null propagation), ``__typename`` (product names), and per concrete type for abstract positions.
 * Entity fetches at one position and subgraph are one node (never N+1); the executor removes duplicate
@@ -32,6 +33,7 @@ Not supported: subscriptions.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -72,6 +74,7 @@ from stitcher.ir import EntityResolver, FieldJoin, SourceKind, Subgraph, Supergr
 
 __all__ = [
     "INTERNAL_PREFIX",
+    "KEY_VARIABLE",
     "EntityTarget",
     "FetchBatch",
     "FetchNode",
@@ -82,10 +85,12 @@ __all__ = [
     "SelectionField",
     "build_plan",
     "condition_variables",
+    "internal_prefix",
 ]
 
 INTERNAL_PREFIX = "_L_"
 REPRESENTATIONS_VARIABLE = "_loomReps"
+KEY_VARIABLE = "_k"
 
 # Result shape field kinds (ints compare fastest in the shaping loop).
 K_TYPENAME = 0
@@ -210,6 +215,11 @@ class QueryPlan:
     # Queries: the fetches below the roots, level by level; a level's Federation fetches to one subgraph are one
     # batch (one request per subgraph per level, even across paths). Empty for mutations (they run as a tree).
     levels: tuple[tuple[FetchBatch, ...], ...] = ()
+    internal_prefix: str = INTERNAL_PREFIX  # of the gateway's own aliases in this plan's upstream selections
+    # The gateway's own upstream variables: representations (``<reps>``, ``<reps><i>``), merge-config keys
+    # (``<keys><n>``); named apart from the client's variables, which are forwarded under their own names.
+    reps_variable: str = REPRESENTATIONS_VARIABLE
+    key_variable: str = KEY_VARIABLE
 
 
 _INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
@@ -276,8 +286,11 @@ class _Planner:
         operation: OperationDefinitionNode,
         fragments: Mapping[str, FragmentDefinitionNode],
         conditions: Mapping[str, bool],
+        prefix: str = INTERNAL_PREFIX,
     ) -> None:
         self.sg = supergraph
+        self.prefix = prefix
+        self.reps_variable, self.key_variable = _internal_variables(prefix)
         self.schema: GraphQLSchema = supergraph.schema
         self.operation = operation
         self.fragments = fragments
@@ -575,7 +588,7 @@ class _Planner:
             representation: list[tuple[str, str]] = []
             for key_field in key_fields:
                 field_name = key_field.name.value
-                alias = INTERNAL_PREFIX + field_name
+                alias = self.prefix + field_name
                 upstream = self.upstream_field(subgraph, interface, field_name)
                 item = selection.field(alias, upstream, "", key_field.selection_set is not None)
                 if key_field.selection_set is not None and item.selection is not None:
@@ -728,7 +741,7 @@ class _Planner:
         must run first (when the source subgraph cannot resolve it itself) and the key to read it from (the client's
         own field when it selected the very same leaf, so it is not fetched twice)."""
         name = node.name.value
-        alias = INTERNAL_PREFIX + name
+        alias = self.prefix + name
         definition = parent.fields.get(name)
         if definition is None:
             raise PlanningError(f"Key or @requires field {parent.name}.{name} is not in the product schema")
@@ -832,8 +845,8 @@ def _finish(node: FetchNode, planner: _Planner) -> None:
             extra = f", {node.variable_definitions}" if definitions else ""
             node.entities_selection = f"{{{fragments}}}"
             node.query = (
-                f"query(${REPRESENTATIONS_VARIABLE}: [_Any!]!{extra})"
-                f"{{_entities(representations: ${REPRESENTATIONS_VARIABLE}){{{fragments}}}}}"
+                f"query(${planner.reps_variable}: [_Any!]!{extra})"
+                f"{{_entities(representations: ${planner.reps_variable}){{{fragments}}}}}"
             )
     stages: dict[int, list[FetchNode]] = {}
     for child in node.children:
@@ -848,9 +861,11 @@ def build_plan(
     operation: OperationDefinitionNode,
     fragments: Mapping[str, FragmentDefinitionNode],
     conditions: Mapping[str, bool],
+    prefix: str = INTERNAL_PREFIX,
 ) -> QueryPlan:
-    """Plan ``operation`` (already validated against ``supergraph.schema``) for the given @skip/@include values."""
-    planner = _Planner(supergraph, operation, fragments, conditions)
+    """Plan ``operation`` (already validated against ``supergraph.schema``) for the given @skip/@include values.
+    ``prefix`` starts the gateway's internal aliases: :func:`internal_prefix` of the document."""
+    planner = _Planner(supergraph, operation, fragments, conditions, prefix)
     schema = supergraph.schema
     kind = operation.operation.value
     root_type = schema.get_root_type(operation.operation)
@@ -912,7 +927,31 @@ def build_plan(
         introspection_keys=tuple(introspection_keys),
         fetch_count=planner.fetch_count,
         levels=_levels(roots, planner) if kind == "query" else (),
+        internal_prefix=prefix,
+        reps_variable=planner.reps_variable,
+        key_variable=planner.key_variable,
     )
+
+
+def internal_prefix(document: str) -> str:
+    """A prefix for the gateway's internal aliases and variables that no name in ``document`` starts with: a client
+    alias such as ``_L_id`` would otherwise meet the internal ``_L_id`` in one upstream selection (two fields, one
+    response key), and a client variable ``$_loomReps`` the representations variable."""
+    if INTERNAL_PREFIX not in document and REPRESENTATIONS_VARIABLE not in document and not _KEY_USE.search(document):
+        return INTERNAL_PREFIX
+    n = 0
+    while f"_L{n}_" in document:
+        n += 1
+    return f"_L{n}_"
+
+
+_KEY_USE = re.compile(r"\$\s*" + KEY_VARIABLE)
+
+
+def _internal_variables(prefix: str) -> tuple[str, str]:
+    if prefix == INTERNAL_PREFIX:
+        return REPRESENTATIONS_VARIABLE, KEY_VARIABLE
+    return prefix + "reps", prefix + "k"
 
 
 def _levels(roots: list[FetchNode], planner: _Planner) -> tuple[tuple[FetchBatch, ...], ...]:
@@ -954,7 +993,7 @@ def _batch_query(batch: FetchBatch, planner: _Planner) -> None:
         return
     subgraph = planner.sg.subgraphs[batch.subgraph]
     used = sorted({name for node in batch.nodes for name in node.variables})
-    definitions = [f"${REPRESENTATIONS_VARIABLE}{i}: [_Any!]!" for i in range(len(batch.nodes))]
+    definitions = [f"${planner.reps_variable}{i}: [_Any!]!" for i in range(len(batch.nodes))]
     for name in used:
         definition = planner.variable_defs[name]
         text = f"${name}: {_upstream_type_node(definition.type, subgraph)}"
@@ -962,7 +1001,7 @@ def _batch_query(batch: FetchBatch, planner: _Planner) -> None:
             text += f" = {print_ast(definition.default_value)}"
         definitions.append(text)
     fields = " ".join(
-        f"_e{i}: _entities(representations: ${REPRESENTATIONS_VARIABLE}{i}){node.entities_selection}"
+        f"_e{i}: _entities(representations: ${planner.reps_variable}{i}){node.entities_selection}"
         for i, node in enumerate(batch.nodes)
     )
     batch.query = f"query({', '.join(definitions)}){{{fields}}}"

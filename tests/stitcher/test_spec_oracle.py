@@ -304,6 +304,9 @@ MERGING = [
     "{ __typename t: __typename items: looseItems { name: id id: name __typename } looseItems { id } }",
     "{ nodes { __typename ... on Item { __typename kind: __typename } ... { t: __typename } } }",
     "query Q { ...R } fragment R on Query { __typename second { __typename name } }",
+    # client aliases that look like the gateway's internal ones must not collide with them
+    "{ items { _L_id: name count _e0: id _entities: note } looseItems { _L___typename: __typename note } }",
+    '{ _e0: item(id: "1") { count } _L_item: item(id: "3") { _loomReps: count } }',
 ]
 
 
@@ -337,6 +340,12 @@ DIRECTIVES_AND_VARIABLES: list[tuple[str, dict[str, Any] | None]] = [
     ("query($to: Int) { things(kinds: ITEM, filter: { range: { to: $to } }) { ... on Item { id } } }", {"to": 2}),
     ("query($r: Range) { things(kinds: ITEM, filter: { range: $r }) { ... on Item { id } } }", {"r": {"to": 3}}),
     ("query($f: Filter = { range: { from: 3 } }) { things(kinds: ITEM, filter: $f) { ... on Item { id } } }", None),
+    # client variables named like the gateway's own upstream variables
+    (
+        'query($_loomReps: Int, $_k0: Int) { looseItems { label(times: $_loomReps) } a: item(id: "1") '
+        "{ l: label(times: $_k0) count } }",
+        {"_loomReps": 2, "_k0": 3},
+    ),
     # variables and argument defaults in fields that another subgraph serves (sent along with the entity fetch)
     ("query($p: String, $t: Int = 3) { looseItems { label(prefix: $p) t: label(times: $t) d: label } }", {"p": "x"}),
     ("query($p: String, $t: Int = 3) { looseItems { label(prefix: $p) t: label(times: $t) d: label } }", None),
