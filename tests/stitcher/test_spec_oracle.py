@@ -328,6 +328,16 @@ DIRECTIVES_AND_VARIABLES: list[tuple[str, dict[str, Any] | None]] = [
         "fragment F on Item { count }",
         {"yes": False, "no": True},
     ),
+    # both directives on one field: it is included only when @skip is false and @include true
+    (
+        "query($a: Boolean!, $b: Boolean!) { looseItems { id @skip(if: $a) @include(if: $b) count @include(if: $b) "
+        "@skip(if: $a) ... @skip(if: $a) @include(if: $b) { note } } }",
+        {"a": False, "b": True},
+    ),
+    (
+        "query($a: Boolean!, $b: Boolean!) { looseItems { id @skip(if: $a) @include(if: $b) name } }",
+        {"a": True, "b": True},
+    ),
     # the same field once skipped, once included: included wins
     ('query($s: Boolean!) { item(id: "1") { name @skip(if: $s) name @include(if: $s) } }', {"s": True}),
     ('{ item(id: "1") @skip(if: false) { id } skipped: item(id: "1") @skip(if: true) { id } }', None),
