@@ -427,3 +427,17 @@ def test_mutations_run_serially_in_document_order_across_subgraphs(executor: Any
         'note } seq } d: bump(id: "3") e: stamp(label: "e") { __typename item { name tags } } }',
     )
     assert LOG == ["a", "bump 1", "c", "bump 3", "e"]
+
+
+def test_introspection_off_refuses_it_anywhere_but_keeps_typename(executor: Any) -> None:
+    loop, stitcher, apps = executor
+    closed = Executor(stitcher.supergraph, stitcher.transport, ExecutionOptions(introspection=False))
+    before = {n: app.requests for n, app in apps.items()}
+    hidden = '{ items { id } ...I } fragment I on Query { ... { t: __type(name: "Item") { name } } }'
+    response = loop.run_until_complete(closed.execute(hidden))
+    assert response.request_error and response.errors is not None
+    assert response.errors[0]["extensions"]["code"] == "INTROSPECTION_DISABLED"
+    assert {n: app.requests for n, app in apps.items()} == before
+    response = loop.run_until_complete(closed.execute("{ __typename items { __typename id } }"))
+    assert response.errors is None and response.data is not None
+    assert response.data["__typename"] == "Query" and response.data["items"][0] == {"__typename": "Item", "id": "1"}
