@@ -46,6 +46,7 @@ __all__ = [
     "expiry",
     "find_user",
     "hash_password",
+    "is_reserved_user_name",
     "list_tokens",
     "remove_membership",
     "revoke_token",
@@ -60,11 +61,20 @@ TOKEN_PREFIX = "lpat"  # noqa: S105 - the tokens' recognisable prefix, not a sec
 _TOKEN_RE = re.compile(r"^lpat_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 _USER_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,98}[a-z0-9])?$")
 _MIN_PASSWORD = 12
+# The names Loom's own actors write into the audit log (portal.authorization.Actor.anonymous / .system): a user
+# may see the events recorded under their own name, so no user may carry one of these.
+_RESERVED_USER_NAMES = frozenset({"anonymous", "system", "bootstrap", "cli", "oidc"})
+_RESERVED_USER_PREFIX = "loom-"  # loom-apply, loom-get, loom-delete, loom-up, and those to come
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 _hasher = PasswordHasher()
 # A hash to verify against when the user does not exist, so a wrong name takes as long as a wrong password.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def is_reserved_user_name(name: str) -> bool:
+    """Whether ``name`` is what one of Loom's own actors is called in the audit log (no user may take it)."""
+    return name in _RESERVED_USER_NAMES or name.startswith(_RESERVED_USER_PREFIX)
 
 
 # --- passwords ---------------------------------------------------------------------------------------------------
@@ -131,6 +141,11 @@ def create_user(
         raise Invalid(
             f"invalid user name {name!r}: use 1-100 lowercase letters, digits, '.', '_' or '-', "
             "starting and ending with a letter or digit"
+        )
+    if is_reserved_user_name(name):
+        raise Invalid(
+            f"user name {name!r} is reserved for Loom's own actors in the audit log ('anonymous', 'system', "
+            f"'bootstrap', 'cli', 'oidc', '{_RESERVED_USER_PREFIX}...'); pick another name"
         )
     if role in (Role.TEAM_ADMIN, Role.TEAM_MEMBER) and team is None:
         raise Invalid(f"role {role.value} belongs to a team: pass --team TEAM")

@@ -41,7 +41,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from portal.accounts import authenticate_password
+from portal.accounts import authenticate_password, is_reserved_user_name
 from portal.audit import audit_scope, record, record_denied
 from portal.authentication import SESSION_USER_KEY, request_actor
 from portal.authorization import Actor
@@ -455,6 +455,8 @@ def _free_name(session: Session, claims: dict[str, Any]) -> str:
     raw = claims.get("preferred_username") or str(claims.get("email") or "").split("@")[0] or "user"
     base = _NAME_CHARS.sub("-", str(raw).lower()).strip("-._")[:90] or "user"
     name, n = base, 1
+    if is_reserved_user_name(base):  # e.g. 'oidc': the audit log's name for OIDC sign-ups, not a user's
+        base = name = f"user-{base}"[:90]
     while session.exec(select(User).where(col(User.name) == name)).first() is not None:
         n += 1
         name = f"{base}-{n}"

@@ -322,3 +322,12 @@ def test_deactivating_a_user_ends_their_logins_and_tokens_and_keeps_an_admin(ses
     assert session.exec(select(User).where(col(User.name) == "kim")).one().is_active is False
     events = [(e.actor, e.target_name, e.outcome.value) for e in _events(engine, "user.deactivate")]
     assert events == [("kim", "root", "denied"), ("root", "kim", "allowed")]
+
+
+@pytest.mark.parametrize("name", ["anonymous", "system", "oidc", "cli", "bootstrap", "loom-up", "loom-anything"])
+def test_names_of_loom_own_actors_are_not_user_names(session: Session, name: str) -> None:
+    """The audit log names actors by name, and a user sees the events under their own name: a user called
+    'anonymous' or 'oidc' would read every anonymous denial (accounts, addresses) or every OIDC sign-up's email."""
+    with pytest.raises(Invalid, match="reserved"):
+        create_user(session, Actor.system("test"), name=name, role="viewer")
+    assert session.exec(select(User).where(col(User.name) == name)).first() is None

@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from portal.accounts import create_user
 from portal.app import create_app
 from portal.authorization import Actor
+from portal.login import oidc_user
 from portal.models import AuditEvent, PersonalAccessToken, User
 from portal.settings import Mode, OIDCSettings, Settings
 from tests.factories import make_user
@@ -255,3 +256,10 @@ async def test_the_session_cookie_is_httponly_lax_and_secure_outside_development
             cookie = response.headers["set-cookie"].lower()
             assert cookie.startswith("loom_session=") and "httponly" in cookie and "samesite=lax" in cookie
             assert ("; secure" in cookie) is secure, cookie
+
+
+def test_an_oidc_user_never_gets_the_name_of_a_loom_actor(session: Session) -> None:
+    """A provider's preferred_username is the user's to choose: 'oidc' would make them the audit log's OIDC actor."""
+    for sub, wanted in (("sub-1", "oidc"), ("sub-2", "anonymous"), ("sub-3", "loom-up")):
+        user = oidc_user(session, {"sub": sub, "preferred_username": wanted})
+        assert user.name == f"user-{wanted}"
