@@ -243,3 +243,29 @@ def test_apply_introspects_a_deployment_through_the_guard(engine: Engine, server
         assert "hello: String" in printed["spec"]["schema"]["sdl"]
         again = apply(session, Actor.system(), parse_documents(introspected_service(server_url, "demo")))
     assert again[-1].action == "unchanged"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://2130706433:9/graphql",  # decimal IPv4: the resolver reads it as 127.0.0.1
+        "http://0177.0.0.1:9/graphql",  # octal
+        "http://0x7f.1:9/graphql",  # hex, short form
+        "http://127.1:9/graphql",
+        "http://[::ffff:127.0.0.1]:9/graphql",
+        "http://[::1]:9/graphql",
+        "http://0.0.0.0:9/graphql",
+    ],
+)
+async def test_other_spellings_of_loopback_are_refused_before_connecting(url: str) -> None:
+    """The guard checks what the resolver makes of the host, not how it is written (no packet leaves: refused
+    before any connection, and every form resolves locally)."""
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(RefusedTarget, match=r"loopback|not a unicast"):
+            await introspect(url, client=client, policy=STRICT)
+
+
+async def test_userinfo_cannot_dress_up_a_loopback_url() -> None:
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(RefusedTarget, match="credentials"):
+            await introspect("http://inventory.example@127.0.0.1:9/graphql", client=client, policy=STRICT)
