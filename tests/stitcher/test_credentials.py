@@ -5,6 +5,10 @@ The JWKS is served by a small Starlette app reached through ``httpx.ASGITranspor
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import time
 from typing import Any
 
@@ -175,3 +179,37 @@ async def test_bearer_tokens_are_refused_without_an_issuer() -> None:
     policy = AccessPolicy(snapshot.model_copy(update={"oauth": None}))
     with pytest.raises(Unauthenticated, match="no OAuth2 issuer"):
         await policy.authenticate({"authorization": "Bearer x.y.z"}, "shop")
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def _hs256(header: dict[str, Any], claims: dict[str, Any], secret: bytes) -> str:
+    """Signed by hand: joserfc itself refuses to make an HMAC key of a public key."""
+    signing_input = f"{_b64(header)}.{_b64(claims)}"
+    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+async def test_forged_algorithms_and_key_ids_are_refused() -> None:
+    """Classic JWT forgeries: ``alg: none``, HS256 keyed with the portal's public key (which anyone can fetch), and
+    a ``kid`` that is a path or SQL; each is refused, and a genuine token still passes."""
+    server = JwksServer()
+    snapshot, _, _ = _snapshot()
+    key = server.keys[0]
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 300, "client_id": "cid-1"}
+    public_pem = key.as_pem(private=False)
+    forged = [
+        f"{_b64({'alg': 'none', 'kid': 'k1'})}.{_b64(claims)}.",
+        _hs256({"alg": "HS256", "kid": "k1"}, claims, public_pem),
+        jwt.encode({"alg": "ES256", "kid": "../../../dev/null"}, claims, key),
+        jwt.encode({"alg": "ES256", "kid": "k1' OR '1'='1"}, claims, ECKey.generate_key("P-256")),
+    ]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app)) as http:
+        policy = AccessPolicy(snapshot, JwksCache(http, "http://portal.test/jwks", min_refetch_seconds=0))
+        for token in forged:
+            with pytest.raises(Unauthenticated):
+                await policy.authenticate({"authorization": f"Bearer {token}"}, "shop")
+        genuine = await policy.authenticate({"authorization": f"Bearer {server.token(key)}"}, "shop")
+        assert genuine.credential_id == "c3"
