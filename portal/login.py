@@ -245,6 +245,8 @@ async def login(request: Request) -> Response:
                 body = json.loads(await request.body())
             except ValueError as exc:
                 raise Invalid('the body is not valid JSON: send {"username": ..., "password": ...}') from exc
+            except RecursionError as exc:  # the parser's limit on nesting: the caller's input, not our failure
+                raise Invalid('the body nests too deeply: send {"username": ..., "password": ...}') from exc
             if not isinstance(body, dict):
                 raise Invalid('send a JSON object: {"username": ..., "password": ...}')
             username, password = body.get("username"), body.get("password")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from cross_web import HTTPException  # what Strawberry raises for a request it cannot read
@@ -117,6 +118,13 @@ class AdminGraphQL(GraphQL[Context, None]):
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return _replay([{"type": "http.request", "body": b"".join(chunks), "more_body": False}], receive)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Strawberry's, with a too deeply nested body a 400 (the parser's RecursionError was a bare 500)."""
+        try:
+            return json.loads(data)
+        except RecursionError as exc:
+            raise HTTPException(400, f"the request body nests too deeply; {_POST_JSON}") from exc
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         from portal.authentication import request_actor

@@ -263,3 +263,10 @@ def test_an_oidc_user_never_gets_the_name_of_a_loom_actor(session: Session) -> N
     for sub, wanted in (("sub-1", "oidc"), ("sub-2", "anonymous"), ("sub-3", "loom-up")):
         user = oidc_user(session, {"sub": sub, "preferred_username": wanted})
         assert user.name == f"user-{wanted}"
+
+
+async def test_a_deeply_nested_login_body_is_a_clear_400(client: httpx.AsyncClient) -> None:
+    deep = b'{"username": ' + b"[" * 20_000 + b"]" * 20_000 + b', "password": "x"}'
+    response = await client.post("/login", content=deep, headers={"content-type": "application/json"})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "INVALID"
+    assert "nest" in response.json()["error"]["message"]

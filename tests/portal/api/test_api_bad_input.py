@@ -184,3 +184,13 @@ async def test_an_oversized_request_body_is_refused_unread(
     assert streamed.status_code == 413
     fits = await client.post("/api/graphql", json={"query": "{ me { name } }"}, headers=headers)
     assert fits.status_code == 200 and fits.json()["data"]["me"]["name"] == "root"
+
+
+async def test_a_deeply_nested_body_is_a_clear_400(client: httpx.AsyncClient, people: dict[str, Person]) -> None:
+    """Python's JSON parser gives up on deep nesting with RecursionError, which the API answered as a bare 500."""
+    deep = b"[" * 20_000 + b"]" * 20_000
+    body = b'{"query": "{ me { name } }", "variables": {"x": ' + deep + b"}}"
+    headers = {"authorization": f"Bearer {people['viewer'].token}", "content-type": "application/json"}
+    response = await client.post("/api/graphql", content=body, headers=headers)
+    assert response.status_code == 400 and response.json()["errors"][0]["extensions"]["code"] == "INVALID"
+    assert "nest" in response.json()["errors"][0]["message"]
