@@ -695,7 +695,7 @@ class Gateway:
             status = 504 if exc.kind == "timeout" else 502
             return _error_response(_HttpError(status, str(exc), "UPSTREAM_" + exc.kind.upper()))
         out_headers = {k: v for k, v in answer.headers.items() if k.lower() not in _NOT_RETURNED}
-        return Response(answer.body, answer.status, headers=out_headers)
+        return Response(answer.body, answer.status, headers={**out_headers, **_PASSED_THROUGH})
 
     async def openapi(self, request: Request) -> Response:
         name = request.path_params["product"]
@@ -742,7 +742,23 @@ _NOT_FORWARDED = frozenset(
     }
 )
 _API_KEY_TEMPLATE = '{"x-api-key": "paste your API key here"}'
-_NOT_RETURNED = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"})
+# An upstream's cookies and security headers never reach the consumer: under `loom serve` the gateway shares the
+# portal's origin, where a cookie could plant a session. Every passed-through answer is sandboxed (an opaque origin
+# that runs no script), so an upstream's HTML cannot act with a visitor's portal session either.
+_NOT_RETURNED = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "content-length",
+        "content-encoding",
+        "set-cookie",
+        "set-cookie2",
+        "content-security-policy",
+        "x-content-type-options",
+    }
+)
+_PASSED_THROUGH = {"content-security-policy": "sandbox", "x-content-type-options": "nosniff"}
 
 
 def _taking_the_arguments_of(

@@ -123,4 +123,9 @@ def inventory_app(calls: list[dict[str, Any]]) -> Starlette:
         calls.append({"path": request.url.path, "body": await request.body(), "headers": dict(request.headers)})
         return JSONResponse({"received": (await request.body()).decode()}, 201)
 
-    return Starlette(routes=[Route("/stock/{id}", stock), Route("/echo", echo, methods=["POST"])])
+    async def page(request: Request) -> Response:
+        # A hostile upstream: a script page that plants a cookie (on the portal's origin under `loom serve`).
+        html = "<script>fetch('/api/graphql', {method: 'POST'})</script>"
+        return Response(html, media_type="text/html", headers={"set-cookie": "loom_session=planted; Path=/"})
+
+    return Starlette(routes=[Route("/stock/{id}", stock), Route("/echo", echo, methods=["POST"]), Route("/page", page)])

@@ -524,3 +524,20 @@ async def test_rest_pass_through_keeps_encoded_characters_in_the_path(upstreams:
         await client.get("/products/shop/rest/inventory/stock/7%23frag?verbose=1", headers=auth)
         call = upstreams.inventory_calls[-1]
         assert (call["path"], call["query"]) == ("/stock/7%23frag", "verbose=1")
+
+
+async def test_a_passed_through_page_cannot_set_cookies_or_run_script_on_the_gateway_origin(
+    upstreams: Upstreams,
+) -> None:
+    """Under ``loom serve`` the gateway shares the portal's origin: an upstream's Set-Cookie would plant a session,
+    and its HTML would run script that acts with the visitor's (an admin's) session. Cookies are dropped and every
+    passed-through answer is sandboxed (an opaque origin, no script)."""
+    snapshot, keys = make_snapshot(upstreams)
+    app = create_gateway_app(source=StaticSnapshotSource(snapshot), options=_options())
+    async with serving(app) as client:
+        await wait_ready(client)
+        page = await client.get("/products/shop/rest/inventory/page", headers={"x-api-key": keys.gold})
+        assert page.status_code == 200 and "<script>" in page.text
+        assert "set-cookie" not in page.headers
+        assert page.headers["content-security-policy"] == "sandbox"
+        assert page.headers["x-content-type-options"] == "nosniff"
