@@ -22,11 +22,11 @@ from portal.db import create_engine_for, prepare_schema, redacted_url, session_s
 from portal.errors import Invalid
 from portal.settings import Settings
 from portal.snapshot import LocalSnapshotSource
-from stitcher.app import GatewayOptions, create_gateway_app
+from stitcher.app import create_gateway_app
 from stitcher.cli import listen
 from stitcher.graphiql import ASSETS_PATH
 
-__all__ = ["build_app", "gateway_options", "listen", "prepare", "serve_command", "server_settings"]
+__all__ = ["build_app", "prepare", "serve_command", "server_settings"]
 
 
 def server_settings(args: argparse.Namespace, base: Settings | None = None) -> Settings:
@@ -53,21 +53,6 @@ def prepare(settings: Settings, out: TextIO) -> None:
         engine.dispose()
 
 
-def gateway_options(settings: Settings) -> GatewayOptions:
-    """The embedded gateway's tunables from ``LOOM_GATEWAY_*``."""
-    g = settings.gateway
-    return GatewayOptions(
-        introspection=g.introspection,
-        max_body_bytes=g.max_body_bytes,
-        upstream_timeout_seconds=g.upstream_timeout_seconds,
-        max_depth=g.max_depth,
-        max_aliases=g.max_aliases,
-        max_cost=g.max_cost,
-        dedupe_inflight=g.dedupe_inflight,
-        poll_interval_seconds=g.poll_interval_seconds,
-    )
-
-
 _GATEWAY_PREFIXES = ("/products", ASSETS_PATH)  # what the embedded gateway serves beside the portal's routes
 _GATEWAY_STARTING = "the embedded gateway has not loaded the published products yet"
 
@@ -76,7 +61,12 @@ def build_app(settings: Settings, engine: Engine) -> Starlette:
     """The app ``loom serve`` runs: the portal, and behind its routes a gateway serving the published products
     (``/products/<name>/...``) from a snapshot read straight from ``engine``."""
     source = LocalSnapshotSource(engine, oauth.issuer(settings))
-    gateway = create_gateway_app(source=source, redis_url=settings.redis.url, options=gateway_options(settings))
+    gateway = create_gateway_app(
+        source=source,
+        redis_url=settings.redis.url,
+        options=settings.gateway.options(),
+        transport_factory=settings.gateway.transport_factory(),
+    )
     return create_app(
         settings,
         engine=engine,

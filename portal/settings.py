@@ -13,6 +13,8 @@ from typing import Any
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from stitcher.settings import GatewaySettings  # the gateway's group is the stitcher's own
+
 __all__ = [
     "AuthSettings",
     "DatabaseSettings",
@@ -86,20 +88,6 @@ class ServerSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str | None = None  # how browsers and gateways reach the portal; default http://host:port
-
-
-class GatewaySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LOOM_GATEWAY_", extra="ignore")
-
-    introspection: bool = True
-    poll_interval_seconds: float = 2.0
-    cache_dir: Path | None = None  # last good snapshot; default LOOM_DATA_DIR/gateway
-    upstream_timeout_seconds: float = 10.0
-    max_depth: int = 15
-    max_aliases: int = 30
-    max_cost: int = 5000
-    max_body_bytes: int = 1024 * 1024
-    dedupe_inflight: bool = False
 
 
 class Settings(BaseSettings):

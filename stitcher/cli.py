@@ -27,67 +27,19 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.applications import Starlette
 
-from stitcher.app import GatewayOptions, TransportFactory, create_gateway_app, request_id
+from stitcher.app import create_gateway_app, request_id
 from stitcher.errors import StitcherError
+from stitcher.settings import GatewaySettings
 from stitcher.snapshot_source import PortalSnapshotSource
 from stitcher.supergraph import load_supergraph
-from stitcher.transport import UPSTREAM_CLIENTS
 
-__all__ = ["GatewayEnvironment", "JsonLogFormatter", "ListenError", "gateway_command", "listen", "serve"]
+__all__ = ["JsonLogFormatter", "ListenError", "gateway_command", "listen", "serve"]
 
 # Attributes every LogRecord has (and uvicorn's ANSI-coloured copy of the message); anything else was passed in
 # ``extra`` and goes into the JSON line.
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName", "color_message"}
-
-
-class GatewayEnvironment(BaseSettings):
-    """``LOOM_GATEWAY_*`` as the gateway reads them (the stitcher never imports ``portal.settings``)."""
-
-    model_config = SettingsConfigDict(env_prefix="LOOM_GATEWAY_", extra="ignore")
-
-    token: str | None = None
-    introspection: bool = True
-    graphiql: bool = True
-    poll_interval_seconds: float = 2.0
-    cache_dir: Path | None = None
-    upstream_timeout_seconds: float = 10.0
-    max_depth: int = 15
-    max_aliases: int = 30
-    max_cost: int = 5000
-    max_body_bytes: int = 1024 * 1024
-    dedupe_inflight: bool = False
-    access_log: bool = True
-    log_level: str = "INFO"
-    shutdown_grace_seconds: int = 1
-    keep_alive_seconds: int = 5
-    upstream_client: str = "aiohttp"
-
-    def options(self) -> GatewayOptions:
-        return GatewayOptions(
-            introspection=self.introspection,
-            graphiql=self.graphiql,
-            max_body_bytes=self.max_body_bytes,
-            upstream_timeout_seconds=self.upstream_timeout_seconds,
-            max_depth=self.max_depth,
-            max_aliases=self.max_aliases,
-            max_cost=self.max_cost,
-            dedupe_inflight=self.dedupe_inflight,
-            poll_interval_seconds=self.poll_interval_seconds,
-            access_log=self.access_log,
-        )
-
-    def transport_factory(self) -> TransportFactory:
-        """The upstream client named by ``LOOM_GATEWAY_UPSTREAM_CLIENT``; ValueError (one line) for an unknown one."""
-        factory = UPSTREAM_CLIENTS.get(self.upstream_client)
-        if factory is None:
-            known = " or ".join(UPSTREAM_CLIENTS)
-            raise ValueError(
-                f"LOOM_GATEWAY_UPSTREAM_CLIENT={self.upstream_client!r} is not an upstream client: use {known}"
-            )
-        return factory
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -180,7 +132,7 @@ def _ignore_signal(signum: int, frame: FrameType | None) -> None:
 
 def gateway_command(args: argparse.Namespace) -> int:
     """``loom gateway``: ``args`` has supergraph, portal, token, host and port."""
-    env = GatewayEnvironment()
+    env = GatewaySettings()
     options = env.options()
     transport_factory = env.transport_factory()
     redis_url = os.environ.get("LOOM_REDIS_URL") or None

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+import stitcher.settings
+import stitcher.transport
 from portal.settings import InsecureSettingsError, Mode, Settings
 
 STRONG_SECRET = "s" * 48
@@ -58,6 +60,16 @@ def test_variables_are_read_by_group(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert settings.public_url == "https://portal.example.com"
     assert settings.gateway.max_depth == 7
     assert settings.redis.url == "redis://127.0.0.1:6379/0"
+
+
+def test_the_gateway_group_is_the_stitchers_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One definition of LOOM_GATEWAY_*: `loom serve`'s embedded gateway and `loom gateway` read the same fields."""
+    monkeypatch.setenv("LOOM_GATEWAY_UPSTREAM_CLIENT", "httpx")
+    monkeypatch.setenv("LOOM_GATEWAY_GRAPHIQL", "false")
+    gateway = Settings().gateway
+    assert isinstance(gateway, stitcher.settings.GatewaySettings)
+    assert gateway.options().graphiql is False
+    assert gateway.transport_factory() == stitcher.transport.HttpxTransport.create
 
 
 def test_sqlite_default_lives_under_the_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
