@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from portal.authorization import Actor, Target, authorize
 from portal.errors import Forbidden, LoomError, Unauthenticated
-from portal.models import AuditEvent, utcnow
-from portal.models import AuditOutcome as Outcome
+from portal.models import AuditEvent, AuditOutcome as Outcome, utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

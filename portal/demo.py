@@ -67,8 +67,7 @@ from portal.models import (
 from portal.resources import Change, apply, get
 from portal.server import build_app, server_settings
 from portal.settings import Settings
-from portal.subscriptions import approve
-from portal.subscriptions import request as request_subscription
+from portal.subscriptions import approve, request as request_subscription
 
 __all__ = [
     "CHECK_QUERY",

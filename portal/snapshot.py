@@ -63,6 +63,7 @@ from stitcher.ir import SourceKind
 from stitcher.snapshot import (
     ApplicationConfig,
     CredentialConfig,
+    CredentialKind as SnapshotCredentialKind,
     EntityConfigModel,
     OAuthConfig,
     PlanConfig,
@@ -72,10 +73,9 @@ from stitcher.snapshot import (
     Snapshot,
     SourceConfig,
     SubscriptionConfig,
+    SubscriptionState as SnapshotSubscriptionState,
     TransformsConfig,
 )
-from stitcher.snapshot import CredentialKind as SnapshotCredentialKind
-from stitcher.snapshot import SubscriptionState as SnapshotSubscriptionState
 from stitcher.snapshot_source import SNAPSHOT_PATH, SnapshotError
 
 __all__ = ["SNAPSHOT_PATH", "LocalSnapshotSource", "build_snapshot", "bundle_openapi", "routes", "snapshot_endpoint"]

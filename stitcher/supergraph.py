@@ -8,8 +8,7 @@ Gateway or Hive Gateway can load what we print, and :func:`load_supergraph` read
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
-from collections.abc import Set as AbstractSet
+from collections.abc import Callable, Iterable, Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -15,8 +15,7 @@ from sqlmodel import Session
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from portal import accounts, applications, subscriptions
-from portal import models as m
+from portal import accounts, applications, models as m, subscriptions
 from portal.api import types as t
 from portal.api.context import Context, run_mutation
 from portal.authorization import Actor

@@ -25,8 +25,7 @@ from portal.authorization import Actor
 from portal.errors import Forbidden, Invalid
 from portal.models import AuditEvent, Role, SigningKey, SubscriptionState
 from portal.settings import Mode, ServerSettings, Settings
-from stitcher.credentials import AccessPolicy, JwksCache
-from stitcher.credentials import Unauthenticated as GatewayUnauthenticated
+from stitcher.credentials import AccessPolicy, JwksCache, Unauthenticated as GatewayUnauthenticated
 from stitcher.snapshot import CredentialConfig, OAuthConfig, PlanConfig, Snapshot, SubscriptionConfig
 from tests.factories import make_plan, make_product, make_subscription, make_team, make_user
 

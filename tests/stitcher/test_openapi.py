@@ -20,8 +20,7 @@ from graphql import (
     print_type,
     validate_schema,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from stitcher import EntityResolver, SourceKind, Subgraph
 from stitcher.errors import SchemaError

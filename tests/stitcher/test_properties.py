@@ -21,8 +21,7 @@ from graphql import (
     parse,
     validate,
 )
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from stitcher.execution import ExecutionOptions, Executor
 from stitcher.transport import AiohttpTransport
