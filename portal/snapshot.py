@@ -23,12 +23,10 @@ from __future__ import annotations
 import copy
 import json
 import posixpath
-import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, cast
 
-import yaml
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
@@ -59,6 +57,7 @@ from portal.models import (
     utcnow,
 )
 from portal.publishing import latest_version
+from stitcher import load_text
 from stitcher.ir import SourceKind
 from stitcher.snapshot import (
     ApplicationConfig,
@@ -262,23 +261,11 @@ def _credential_config(credential: Credential, application: str, now: datetime) 
 # --- bundling relative $ref files -------------------------------------------------------------------------------
 
 
-class _Loader(yaml.SafeLoader):
-    """JSON-compatible YAML: no timestamps and only true/false as booleans (``2024-01-01`` and ``on`` stay text)."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-
 def _load(text: str, name: str, service: str) -> Any:
+    """The stitcher's own JSON/YAML reading (no timestamps, YAML 1.2 booleans), so both see the same document."""
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
+        return load_text(text)
+    except ValueError as exc:
         raise Invalid(f"service {service!r}: schema file {name!r} is neither JSON nor YAML: {exc}") from exc
 
 
