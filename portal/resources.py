@@ -37,7 +37,7 @@ from portal.composer import (
     stored_source_spec,
 )
 from portal.db import bump_generation
-from portal.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
+from portal.errors import Conflict, Forbidden, Invalid, LoomError, NotFound, Unauthenticated
 from portal.models import (
     Cluster,
     Lifecycle,
@@ -1291,32 +1291,10 @@ def _inline(doc: m.Document) -> dict[str, Any]:
 
 
 def _remote(args: argparse.Namespace, query: str, variables: Mapping[str, Any]) -> Any:
-    import httpx
+    from portal.client import AdminClient
 
-    if not args.token:
-        raise Unauthenticated("--server needs --token (a personal access token: `loom tokens create USER`)")
-    url = args.server.rstrip("/") + "/api/graphql"
-    try:
-        response = httpx.post(
-            url,
-            json={"query": query, "variables": dict(variables)},
-            headers={"authorization": f"Bearer {args.token}"},
-            timeout=60,
-        )
-    except httpx.HTTPError as exc:
-        raise Invalid(f"cannot reach {url}: {exc}") from exc
-    try:
-        payload = response.json()
-    except ValueError as exc:
-        raise Invalid(f"{url} answered HTTP {response.status_code} without JSON") from exc
-    errors = payload.get("errors") if isinstance(payload, dict) else None
-    if errors:
-        first = errors[0]
-        code = (first.get("extensions") or {}).get("code", "ERROR")
-        raise Invalid(f"{code}: {first.get('message')}")
-    if response.status_code >= 400 or not isinstance(payload, dict):
-        raise Invalid(f"{url} answered HTTP {response.status_code}")
-    return payload.get("data")
+    with AdminClient(args.server, args.token) as client:
+        return client.execute(query, variables)
 
 
 def _local_engine() -> Any:
@@ -1359,8 +1337,8 @@ def apply_command(args: argparse.Namespace) -> int:
             data = _remote(
                 args, _APPLY_MUTATION, {"documents": [_inline(d) for d in documents], "dryRun": dry_run, "force": force}
             )
-        except Invalid as exc:
-            raise Invalid(_named_by_file(exc.message, documents)) from exc
+        except LoomError as exc:
+            raise type(exc)(_named_by_file(exc.message, documents)) from exc
         changes = [Change(c["kind"], c["name"], c["action"], tuple(c.get("details") or ())) for c in data["apply"]]
     else:
         from portal.db import session_scope
