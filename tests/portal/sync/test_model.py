@@ -7,15 +7,7 @@ import random
 
 from hypothesis import given, settings, strategies as st
 
-from portal.sync.desired import (
-    ClusterSpec,
-    DeploymentSpec,
-    DesiredState,
-    GatewayLocation,
-    HostPort,
-    ProductSpec,
-    ServiceSpec,
-)
+from portal.sync.desired import ClusterSpec, DesiredState, ProductSpec, ServiceSpec
 from portal.sync.model import (
     INTERNAL_PREFIX,
     LOCAL_GATEWAY,
@@ -24,51 +16,7 @@ from portal.sync.model import (
     locality_tier,
     route,
 )
-
-# --- a small fleet: two US clusters in one region, one in another, one EU cluster ------------------------------
-
-
-def cluster(name: str, region: str, zone: str, residency: str, n: int, *, failover: bool = True) -> ClusterSpec:
-    return ClusterSpec(
-        name=name,
-        region=region,
-        zone=zone,
-        residency=residency,
-        target="local-envoy",
-        failover_gateway=HostPort(f"127.0.0.{10 + n}", 15443) if failover else None,
-        gateway=GatewayLocation(address=f"http://127.0.0.1:{4100 + n}"),
-    )
-
-
-def deployment(cluster: str, port: int, path: str = "") -> DeploymentSpec:
-    return DeploymentSpec(cluster=cluster, address=f"http://127.0.0.1:{port}{path}", health_path="/healthz")
-
-
-FLEET = {
-    c.name: c
-    for c in (
-        cluster("us-east", "us-east-1", "us-east-1a", "us", 1),
-        cluster("us-east-b", "us-east-1", "us-east-1b", "us", 2),
-        cluster("us-west", "us-west-2", "us-west-2a", "us", 3),
-        cluster("eu-central", "eu-central-1", "eu-central-1a", "eu", 4),
-    )
-}
-SERVICES = {
-    "members": ServiceSpec(
-        "members",
-        (
-            deployment("us-east", 7301),
-            deployment("us-east-b", 7302),
-            deployment("us-west", 7303),
-            deployment("eu-central", 7304),
-        ),
-    ),
-    "catalog": ServiceSpec("catalog", (deployment("us-west", 7321, "/api"), deployment("eu-central", 7324, "/api"))),
-}
-
-
-def state(*products: ProductSpec, clusters: dict[str, ClusterSpec] | None = None) -> DesiredState:
-    return DesiredState(clusters or FLEET, SERVICES, {p.name: p for p in products}, generation=7)
+from tests.portal.sync._fleet import FLEET, SERVICES, cluster, deployment, fleets, state
 
 
 def names(upstream: Upstream) -> list[list[str]]:
@@ -169,31 +117,6 @@ def test_deployments_that_disagree_on_the_path_are_a_problem() -> None:
 
 
 # --- properties over generated fleets ----------------------------------------------------------------------------
-
-REGIONS = ["r1", "r2", "r3"]
-RESIDENCIES = ["us", "eu"]
-
-
-@st.composite
-def fleets(draw: st.DrawFn) -> DesiredState:
-    n_clusters = draw(st.integers(1, 6))
-    clusters = {}
-    for i in range(n_clusters):
-        region = draw(st.sampled_from(REGIONS))
-        zone = f"{region}{draw(st.sampled_from('ab'))}"
-        clusters[f"c{i}"] = cluster(f"c{i}", region, zone, draw(st.sampled_from(RESIDENCIES)), i)
-    cluster_names = sorted(clusters)
-    services = {}
-    for j in range(draw(st.integers(1, 4))):
-        where = draw(st.lists(st.sampled_from(cluster_names), min_size=1, unique=True))
-        services[f"s{j}"] = ServiceSpec(f"s{j}", tuple(deployment(c, 7000 + 10 * j + int(c[1:])) for c in where))
-    products = {}
-    for k in range(draw(st.integers(1, 5))):
-        used = draw(st.lists(st.sampled_from(sorted(services)), min_size=1, max_size=3, unique=True))
-        offered = draw(st.lists(st.sampled_from(cluster_names), min_size=1, unique=True))
-        residency = draw(st.sampled_from([None, *RESIDENCIES]))
-        products[f"p{k}"] = ProductSpec(f"p{k}", tuple(used), tuple(offered), residency)
-    return DesiredState(clusters, services, products, generation=draw(st.integers(0, 9)))
 
 
 def _check_priorities(source: ClusterSpec, fleet: DesiredState, upstream: Upstream) -> None:
