@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 lint: install
 	$(BIN)/ruff check portal stitcher tests bench
 	$(BIN)/ruff format --check portal stitcher tests bench
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy
