@@ -218,7 +218,7 @@ class KubernetesTarget:
             try:
                 objects, versions[kind] = await client.list(kind, self._owned)
             except KubeApiError as exc:
-                raise self._translate(exc, f"the {kind.kind} list", 0, 0) from exc
+                raise self._translate(exc, f"the list of {kind.plural}", 0, 0) from exc
             live.update({_key(kind, obj): obj for obj in objects})
         yield self._observation(model, live)
 
@@ -366,9 +366,14 @@ class KubernetesTarget:
                 delay=self._retry_delay,
             )
         if exc.code in _REFUSALS:
+            hint = ""
+            if exc.code == 404:
+                hint = f"; are Gloo's CRDs installed and does the namespace exist in cluster {cluster!r}?"
+            elif exc.code == 403 and "admission webhook" not in exc.message:
+                hint = "; grant Loom's account get, list, watch, patch and delete on Gloo's kinds (RBAC)"
             return ConfigRejected(
-                f"cluster {cluster!r} refused {what} ({exc.code} {exc.reason}): {exc.message}{progress}",
-                object=what,
+                f"cluster {cluster!r} refused {what} ({exc.code} {exc.reason}): {exc.message}{hint}{progress}",
+                object=what if total else None,
             )
         return ClusterUnreachable(
             f"cluster {cluster!r}: the Kubernetes API failed on {what} ({exc.code} {exc.reason}: {exc.message})"

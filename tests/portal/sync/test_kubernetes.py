@@ -17,7 +17,7 @@ import pytest
 from portal.sync.desired import ClusterSpec, DesiredState, ProductSpec
 from portal.sync.errors import ClusterUnreachable, ConfigRejected, InvalidDesiredState
 from portal.sync.model import ClusterRouting, route
-from portal.sync.targets import Observation, ProductVerdict
+from portal.sync.targets import Observation, ProductVerdict, Target
 from portal.sync.targets.kubernetes import (
     CLUSTER_LABEL,
     GENERATION_LABEL,
@@ -591,3 +591,21 @@ async def test_without_a_kube_context_outside_a_pod_the_error_says_what_to_do(tm
         await target.apply(replace(model(LIBRARY), cluster=in_cluster))
     assert "no in-cluster service account" in refused.value.message
     assert "give the cluster a kube context" in refused.value.message
+
+
+async def test_a_cluster_without_glooes_crds_is_refused_with_a_hint(tmp_path: Path) -> None:
+    no_gateways = FakeKube(kinds=[k for k in GLOO_KINDS if k.kind != "Gateway"])
+    with no_gateways.serving():
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", {"us-east": no_gateways})
+        target = KubernetesTarget(CLUSTERS["us-east"], render=render, validate=valid, kubeconfig=kubeconfig)
+        with pytest.raises(ConfigRejected) as refused:
+            await target.apply(model(LIBRARY))
+        await target.aclose()
+    assert "refused the list of gateways (404 NotFound)" in refused.value.message
+    assert "are Gloo's CRDs installed" in refused.value.message
+    assert no_gateways.write_log == []
+
+
+def test_it_is_a_target(target: KubernetesTarget) -> None:
+    implementation: Target = target  # mypy checks the protocol; the kind names it in the status
+    assert implementation.kind == "kubernetes"
