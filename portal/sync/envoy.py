@@ -34,6 +34,7 @@ __all__ = [
     "SAFE_RETRY_HEADER",
     "EnvoyConfig",
     "render",
+    "route_file",
 ]
 
 PRODUCTS_LISTENER = "loom-products"
@@ -111,21 +112,31 @@ class EnvoyConfig:
         return config
 
     def xds_files(self, directory: str) -> dict[str, dict[str, Any]]:
-        """The contents of ``lds.json``, ``rds.json`` and ``cds.json`` (filesystem xDS discovery responses)."""
+        """The contents of ``lds.json``, ``cds.json`` and one ``rds-<listener>.json`` per listener (filesystem xDS
+        discovery responses). A filesystem RDS subscription takes exactly one route configuration per file (Envoy
+        rejects more: "Unexpected RDS resource length")."""
         listeners = []
         for listener in self.listeners:
             linked = json.loads(json.dumps(listener))
             hcm = linked["filter_chains"][0]["filters"][0]["typed_config"]
+            path = f"{directory}/{route_file(hcm['rds']['route_config_name'])}"
             hcm["rds"]["config_source"] = {
-                "path_config_source": {"path": f"{directory}/rds.json", "watched_directory": {"path": directory}},
+                "path_config_source": {"path": path, "watched_directory": {"path": directory}},
                 "resource_api_version": "V3",
             }
             listeners.append(linked)
-        return {
+        files = {
             "lds.json": _discovery("listener.v3.Listener", listeners),
-            "rds.json": _discovery("route.v3.RouteConfiguration", list(self.route_configs)),
             "cds.json": _discovery("cluster.v3.Cluster", list(self.clusters)),
         }
+        for routes in self.route_configs:
+            files[route_file(routes["name"])] = _discovery("route.v3.RouteConfiguration", [routes])
+        return files
+
+
+def route_file(route_config: str) -> str:
+    """The filesystem-xDS file of one route configuration."""
+    return f"rds-{route_config}.json"
 
 
 def render(model: ClusterRouting) -> EnvoyConfig:

@@ -77,13 +77,17 @@ def test_the_rendered_routes_say_where_requests_go() -> None:
 def test_xds_files_carry_the_same_resources_and_route_through_rds(tmp_path: Path) -> None:
     config = render(route(state(LIBRARY))["us-west"])
     files = config.xds_files(str(tmp_path))
-    assert set(files) == {"lds.json", "rds.json", "cds.json"}
+    names = [r["name"] for r in config.route_configs]
+    assert set(files) == {"lds.json", "cds.json", *(f"rds-{name}.json" for name in names)}
     listeners = files["lds.json"]["resources"]
     for listener in listeners:
         hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
-        assert hcm["rds"]["config_source"]["path_config_source"]["path"] == f"{tmp_path}/rds.json"
+        path = hcm["rds"]["config_source"]["path_config_source"]["path"]
+        assert path == f"{tmp_path}/rds-{hcm['rds']['route_config_name']}.json"
         assert "route_config" not in hcm  # routes change without touching a listener or its connections
-    assert [r["name"] for r in files["rds.json"]["resources"]] == [r["name"] for r in config.route_configs]
+    # a filesystem RDS subscription takes exactly one route configuration per file
+    for name in names:
+        assert [r["name"] for r in files[f"rds-{name}.json"]["resources"]] == [name]
     assert len(files["cds.json"]["resources"]) == len(config.clusters)
 
 
