@@ -254,6 +254,12 @@ class KubernetesTarget:
         if self._client is not None:
             await self._client.aclose()
 
+    async def __aenter__(self) -> KubernetesTarget:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     # -- the pass ----------------------------------------------------------------------------------------------
 
     def _connected(self) -> KubeClient:

@@ -6,7 +6,7 @@ admission webhook) and people (editing, deleting) through the same HTTP API."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from tests.portal.sync.fake_kube import GLOO_KINDS, FakeKube, self_signed_certif
 LIBRARY = ProductSpec("library", ("members", "catalog"), ("us-east", "us-west", "eu-central"))
 PINNED = ProductSpec("library-eu", ("members", "catalog"), ("us-east", "eu-central"), residency="eu")
 SHOP = ProductSpec("shop", ("members",), ("us-east",))
+MakeTarget = Callable[..., KubernetesTarget]
 NOWHERE = ProductSpec("nowhere", ("members",), ("us-east",), residency="mars")  # no cluster is in "mars"
 CLUSTERS = {name: replace(c, target="kubernetes", kube_context=name) for name, c in FLEET.items()}
 NS = "gloo-system"
@@ -119,10 +120,24 @@ def kubeconfig(fake: FakeKube, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def target(kubeconfig: Path) -> AsyncIterator[KubernetesTarget]:
-    target = KubernetesTarget(CLUSTERS["us-east"], render=render, validate=valid, kubeconfig=kubeconfig)
-    yield target
-    await target.aclose()
+async def make_target() -> AsyncIterator[MakeTarget]:
+    """Targets (the Gloo stand-in renderer, no validation problems unless given) closed after the test."""
+    made: list[KubernetesTarget] = []
+
+    def make(cluster: ClusterSpec = CLUSTERS["us-east"], **options: Any) -> KubernetesTarget:
+        options.setdefault("render", render)
+        options.setdefault("validate", valid)
+        made.append(KubernetesTarget(cluster, **options))
+        return made[-1]
+
+    yield make
+    for target in made:
+        await target.aclose()
+
+
+@pytest.fixture
+def target(make_target: MakeTarget, kubeconfig: Path) -> KubernetesTarget:
+    return make_target(kubeconfig=kubeconfig)
 
 
 @pytest.fixture
@@ -199,18 +214,16 @@ async def test_a_change_to_one_product_writes_only_its_objects(fake: FakeKube, t
     assert shop is not None and shop["metadata"]["labels"][GENERATION_LABEL] == "8"
 
 
-async def test_a_field_loom_stops_setting_is_removed(fake: FakeKube, kubeconfig: Path) -> None:
+async def test_a_field_loom_stops_setting_is_removed(fake: FakeKube, kubeconfig: Path, make_target: MakeTarget) -> None:
     def with_extra(routing: ClusterRouting) -> list[dict[str, Any]]:
         out = render(routing)
         out[0]["spec"]["displayName"] = "API products"
         return out
 
-    first = KubernetesTarget(CLUSTERS["us-east"], render=with_extra, validate=valid, kubeconfig=kubeconfig)
+    first = make_target(render=with_extra, validate=valid, kubeconfig=kubeconfig)
     await first.apply(model(LIBRARY))
-    await first.aclose()
-    second = KubernetesTarget(CLUSTERS["us-east"], render=render, validate=valid, kubeconfig=kubeconfig)
+    second = make_target(kubeconfig=kubeconfig)
     report = await second.apply(model(LIBRARY))
-    await second.aclose()
     assert report.updated == 1  # the applied hash changed, though every field it sets is already there
     vs = fake.get("VirtualService", NS, "loom-products")
     assert vs is not None and "displayName" not in vs["spec"]
@@ -321,16 +334,17 @@ async def test_an_object_of_a_desired_name_that_loom_did_not_create_is_refused_b
 # -- refusals ------------------------------------------------------------------------------------------------------
 
 
-async def test_a_schema_error_is_found_before_the_first_write(fake: FakeKube, kubeconfig: Path) -> None:
+async def test_a_schema_error_is_found_before_the_first_write(
+    fake: FakeKube, kubeconfig: Path, make_target: MakeTarget
+) -> None:
     def strict(obj: Mapping[str, Any]) -> Sequence[str]:
         if obj["kind"] == "RouteTable" and obj["metadata"]["name"] == "loom-product-library-eu":
             return ["spec.routes[0].matchers[0].prefx: unknown field"]
         return []
 
-    target = KubernetesTarget(CLUSTERS["us-east"], render=render, validate=strict, kubeconfig=kubeconfig)
+    target = make_target(render=render, validate=strict, kubeconfig=kubeconfig)
     with pytest.raises(ConfigRejected) as refused:
         await target.apply(model(LIBRARY, PINNED))
-    await target.aclose()
     assert refused.value.object == "RouteTable/gloo-system/loom-product-library-eu"
     assert "prefx: unknown field" in refused.value.message
     assert "nothing was written" in refused.value.message
@@ -348,7 +362,7 @@ async def test_a_model_with_problems_reaches_no_cluster(fake: FakeKube, target: 
 
 @pytest.mark.parametrize("code", [400, 403])
 async def test_a_webhook_rejection_is_config_rejected_with_glooes_message_and_the_cluster_keeps_what_it_had(
-    fake: FakeKube, target: KubernetesTarget, kubeconfig: Path, code: int
+    fake: FakeKube, target: KubernetesTarget, kubeconfig: Path, code: int, make_target: MakeTarget
 ) -> None:
     await target.apply(model(LIBRARY, PINNED))
     before = fake.get("RouteTable", NS, "loom-product-library")
@@ -367,7 +381,7 @@ async def test_a_webhook_rejection_is_config_rejected_with_glooes_message_and_th
                 obj["spec"]["weight"] = 10
         return out
 
-    target = KubernetesTarget(CLUSTERS["us-east"], render=changed, validate=valid, kubeconfig=kubeconfig)
+    target = make_target(render=changed, validate=valid, kubeconfig=kubeconfig)
     with pytest.raises(ConfigRejected) as refused:
         await target.apply(model(LIBRARY, SHOP, generation=8))
     assert f'admission webhook "gloo.gloo-system.svc" denied the request: {gloo_says}' in refused.value.message
@@ -381,7 +395,6 @@ async def test_a_webhook_rejection_is_config_rejected_with_glooes_message_and_th
     report = await target.apply(model(LIBRARY, SHOP, generation=8))
     assert (report.created, report.updated, report.deleted) == (1, 1, 2)
     assert (await target.apply(model(LIBRARY, SHOP, generation=8))).writes == 0
-    await target.aclose()
 
 
 async def test_an_unreachable_api_server_is_cluster_unreachable_and_the_next_pass_completes(
@@ -398,9 +411,11 @@ async def test_an_unreachable_api_server_is_cluster_unreachable_and_the_next_pas
     assert (await target.apply(model(LIBRARY))).created == 7
 
 
-async def test_a_kube_context_that_no_kubeconfig_has_is_a_clear_error(tmp_path: Path, fake: FakeKube) -> None:
+async def test_a_kube_context_that_no_kubeconfig_has_is_a_clear_error(
+    tmp_path: Path, fake: FakeKube, make_target: MakeTarget
+) -> None:
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", {"us-west": fake})
-    target = KubernetesTarget(CLUSTERS["us-east"], render=render, validate=valid, kubeconfig=kubeconfig)
+    target = make_target(kubeconfig=kubeconfig)
     with pytest.raises(InvalidDesiredState) as refused:
         await target.apply(model(LIBRARY))
     assert "kube context 'us-east' is in no kubeconfig" in refused.value.message
@@ -463,10 +478,10 @@ def status_fake(request: pytest.FixtureRequest) -> Iterator[FakeKube]:
     ],
 )
 async def test_status_is_read_back_with_string_and_integer_states_in_both_layouts(
-    status_fake: FakeKube, tmp_path: Path, written: dict[str, Any], state: str, reason: str
+    status_fake: FakeKube, tmp_path: Path, written: dict[str, Any], state: str, reason: str, make_target: MakeTarget
 ) -> None:
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", {"us-east": status_fake})
-    target = KubernetesTarget(CLUSTERS["us-east"], render=render, validate=valid, kubeconfig=kubeconfig)
+    target = make_target(kubeconfig=kubeconfig)
     headers = {"Authorization": f"Bearer {status_fake.token}"}
     async with httpx.AsyncClient(base_url=status_fake.url, headers=headers) as kube:
         routing = model(LIBRARY, PINNED)
@@ -479,7 +494,6 @@ async def test_status_is_read_back_with_string_and_integer_states_in_both_layout
         observed = await target.observe(routing)
         status_fake.clear_writes()
         assert (await target.apply(routing)).writes == 0  # Gloo's status is no drift
-    await target.aclose()
     library = verdicts(observed)["library"]
     assert library.state == state
     assert reason in library.reason
@@ -534,14 +548,11 @@ def test_verdict_of_reads_every_layout() -> None:
 # -- clusters and connections -------------------------------------------------------------------------------------
 
 
-async def test_two_clusters_on_two_api_servers_are_independent(tmp_path: Path) -> None:
+async def test_two_clusters_on_two_api_servers_are_independent(tmp_path: Path, make_target: MakeTarget) -> None:
     east, west = FakeKube(), FakeKube(token="west-token")
     with east.serving(), west.serving():
         kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", {"us-east": east, "us-west": west})
-        targets = {
-            name: KubernetesTarget(CLUSTERS[name], render=render, validate=valid, kubeconfig=kubeconfig)
-            for name in ("us-east", "us-west")
-        }
+        targets = {name: make_target(CLUSTERS[name], kubeconfig=kubeconfig) for name in ("us-east", "us-west")}
         await targets["us-east"].apply(model(LIBRARY, PINNED, cluster="us-east"))
         await targets["us-west"].apply(model(LIBRARY, PINNED, cluster="us-west"))
         east_upstream = east.get("Upstream", NS, "loom-entry-library")
@@ -561,11 +572,11 @@ async def test_two_clusters_on_two_api_servers_are_independent(tmp_path: Path) -
         assert (report.created, report.updated, report.deleted) == (0, 0, 2)
         assert west.get("RouteTable", NS, "loom-product-shop") is None
         assert east.get("RouteTable", NS, "loom-product-shop") is None  # its webhook refused it, it never came
-        for target in targets.values():
-            await target.aclose()
 
 
-async def test_in_cluster_with_the_service_account_over_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_in_cluster_with_the_service_account_over_tls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_target: MakeTarget
+) -> None:
     certificate, key = self_signed_certificate(tmp_path)
     fake = FakeKube(token="service-account-token", tls=(certificate, key))
     account = tmp_path / "serviceaccount"
@@ -577,30 +588,30 @@ async def test_in_cluster_with_the_service_account_over_tls(tmp_path: Path, monk
         monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
         monkeypatch.setenv("KUBERNETES_SERVICE_PORT", url.rsplit(":", 1)[1])
         in_cluster: ClusterSpec = replace(CLUSTERS["us-east"], kube_context=None)
-        target = KubernetesTarget(in_cluster, render=render, validate=valid, service_account_dir=account)
+        target = make_target(in_cluster, service_account_dir=account)
         routing = replace(model(LIBRARY), cluster=in_cluster)
         assert (await target.apply(routing)).created == 7
-        await target.aclose()
     assert fake.get("Upstream", NS, "loom-svc-members") is not None
 
 
-async def test_without_a_kube_context_outside_a_pod_the_error_says_what_to_do(tmp_path: Path) -> None:
+async def test_without_a_kube_context_outside_a_pod_the_error_says_what_to_do(
+    tmp_path: Path, make_target: MakeTarget
+) -> None:
     in_cluster = replace(CLUSTERS["us-east"], kube_context=None)
-    target = KubernetesTarget(in_cluster, render=render, validate=valid, service_account_dir=tmp_path / "none")
+    target = make_target(in_cluster, service_account_dir=tmp_path / "none")
     with pytest.raises(InvalidDesiredState) as refused:
         await target.apply(replace(model(LIBRARY), cluster=in_cluster))
     assert "no in-cluster service account" in refused.value.message
     assert "give the cluster a kube context" in refused.value.message
 
 
-async def test_a_cluster_without_glooes_crds_is_refused_with_a_hint(tmp_path: Path) -> None:
+async def test_a_cluster_without_glooes_crds_is_refused_with_a_hint(tmp_path: Path, make_target: MakeTarget) -> None:
     no_gateways = FakeKube(kinds=[k for k in GLOO_KINDS if k.kind != "Gateway"])
     with no_gateways.serving():
         kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", {"us-east": no_gateways})
-        target = KubernetesTarget(CLUSTERS["us-east"], render=render, validate=valid, kubeconfig=kubeconfig)
+        target = make_target(kubeconfig=kubeconfig)
         with pytest.raises(ConfigRejected) as refused:
             await target.apply(model(LIBRARY))
-        await target.aclose()
     assert "refused the list of gateways (404 NotFound)" in refused.value.message
     assert "are Gloo's CRDs installed" in refused.value.message
     assert no_gateways.write_log == []
