@@ -537,6 +537,20 @@ async def test_watch_yields_a_new_observation_when_gloo_writes_a_status(
     await observations.aclose()
 
 
+async def test_a_watch_ends_with_cluster_unreachable_when_the_api_server_goes(
+    fake: FakeKube, target: KubernetesTarget
+) -> None:
+    routing = model(LIBRARY)
+    await target.apply(routing)
+    observations = target.watch(routing)
+    await anext(observations)
+    fake.stop()
+    with pytest.raises(ClusterUnreachable) as unreachable:
+        await asyncio.wait_for(anext(observations), 30)
+    assert "cannot be reached (watch" in unreachable.value.message
+    await observations.aclose()
+
+
 def test_verdict_of_reads_every_layout() -> None:
     assert verdict_of({}, NS) == ("Pending", "Gloo has not reported on it yet")
     assert verdict_of({"status": {"statuses": {NS: {"state": "warning", "reason": "w"}}}}, NS) == ("Warning", "w")
