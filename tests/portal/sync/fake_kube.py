@@ -286,6 +286,8 @@ class FakeKube:
             asyncio.run_coroutine_threadsafe(self._stop_watches(), loop).result(timeout=10)
         self._server.should_exit = True
         self._thread.join(timeout=10)
+        if self._thread.is_alive():  # uvicorn still waits on a client's open connection (close the client first)
+            raise RuntimeError("the fake API server did not stop within 10 s: a client kept a connection open")
         if self._socket is not None:
             self._socket.close()
         self._thread = self._server = None

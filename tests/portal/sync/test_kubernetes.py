@@ -605,6 +605,19 @@ async def test_in_cluster_with_the_service_account_over_tls(
         target = make_target(in_cluster, service_account_dir=account)
         routing = replace(model(LIBRARY), cluster=in_cluster)
         assert (await target.apply(routing)).created == 7
+        await target.aclose()  # before the server stops: it would wait for the open TLS connection
+
+        # the API server's certificate is checked against the service account's CA
+        other = tmp_path / "other"
+        other.mkdir()
+        impostor = tmp_path / "impostor"
+        impostor.mkdir()
+        (impostor / "token").write_text("service-account-token")
+        (impostor / "namespace").write_text("loom-system")
+        (impostor / "ca.crt").write_bytes(self_signed_certificate(other)[0].read_bytes())
+        with pytest.raises(ClusterUnreachable) as untrusted:
+            await make_target(in_cluster, service_account_dir=impostor).apply(routing)
+        assert "CERTIFICATE_VERIFY_FAILED" in untrusted.value.message
     assert fake.get("Upstream", NS, "loom-svc-members") is not None
 
 
