@@ -92,7 +92,7 @@ GLOO_KINDS = (
 )
 
 Renderer = Callable[[ClusterRouting], Sequence[Mapping[str, Any]]]
-Validator = Callable[[Mapping[str, Any]], Sequence[str]]  # the problems of one object; empty when it is valid
+Validator = Callable[[Mapping[str, Any]], None]  # raises ConfigRejected naming the object and the field
 
 _STATES: tuple[VerdictState, ...] = ("Pending", "Accepted", "Rejected", "Warning")  # solo-kit's enum order
 _SEVERITY: dict[VerdictState, int] = {"Accepted": 0, "Pending": 1, "Warning": 2, "Rejected": 3}
@@ -317,13 +317,13 @@ class KubernetesTarget:
             item = _Desired(kind, obj)
             if item.key in out:
                 raise InvalidDesiredState(f"cluster {name!r}: the Gloo renderer made {item.ref} twice")
-            problems = self._validate(obj)
-            if problems:
+            try:
+                self._validate(obj)
+            except ConfigRejected as exc:
                 raise ConfigRejected(
-                    f"cluster {name!r}: {item.ref} does not match its CRD schema, so nothing was written: "
-                    + "; ".join(problems),
-                    object=item.ref,
-                )
+                    f"cluster {name!r}: {exc.message} (nothing was written: every object is checked first)",
+                    object=exc.object or item.ref,
+                ) from exc
             out[item.key] = item
         return sorted(out.values(), key=lambda d: (GLOO_KINDS.index(d.kind), d.key[1], d.key[2]))
 
