@@ -144,7 +144,12 @@ class LocalEnvoyTarget:
             config, files = self._desired(model)
             bootstrap = _encode(config.dynamic_bootstrap(str(self.directory)))
             try:
-                await validate(config.bootstrap(), binary=self.binary)
+                if not self._holds(bootstrap, files):  # what the directory holds was validated when it was written
+                    try:
+                        await validate(config.bootstrap(), binary=self.binary)
+                    except ConfigRejected:
+                        await self._serve_last_good()
+                        raise
                 report = await self._deliver(bootstrap, files, _route_stats(config))
             except ConfigRejected as exc:
                 self._rejection = _Rejection(model.generation, exc.message)
@@ -206,6 +211,22 @@ class LocalEnvoyTarget:
             )
         config = render(model)
         return config, {n: _encode(_versioned(body)) for n, body in config.xds_files(str(self.directory)).items()}
+
+    def _holds(self, bootstrap: bytes, files: Mapping[str, bytes]) -> bool:
+        return self._read(BOOTSTRAP) == bootstrap and self._read_xds() == dict(files)
+
+    async def _serve_last_good(self) -> None:
+        """A refused config reaches no Envoy; one that is not running (this portal just started) still serves the
+        last good config its directory holds, as a running one keeps serving it."""
+        if self._process is not None and self._process.running:
+            return
+        bootstrap = self._read(BOOTSTRAP)
+        if bootstrap is None or self._read(LDS) is None or self._read(CDS) is None:
+            return
+        try:
+            await self._start(bootstrap, set())
+        except SyncError as exc:
+            log.warning("%s cannot serve its last good configuration: %s", self._what, exc.message)
 
     async def _deliver(
         self, bootstrap: bytes, files: Mapping[str, bytes], route_stats: Mapping[str, str]

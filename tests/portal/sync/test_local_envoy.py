@@ -16,6 +16,7 @@ import random
 import re
 import signal
 import socket
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -449,6 +450,34 @@ async def test_a_config_envoy_refuses_is_rejected_before_anything_is_written_and
 
 
 @pytest.mark.slow
+async def test_a_new_target_resumes_the_last_good_config_of_its_directory_even_when_the_new_one_is_refused(
+    world: World, targets: list[LocalEnvoyTarget], http: httpx.AsyncClient
+) -> None:
+    first = world.target("a")
+    targets.append(first)
+    model = world.model("a", LIBRARY)
+    await first.apply(model)
+    await first.aclose()  # the portal stops; the directory keeps the last good config
+    proxy = world.clusters["a"].proxy
+    assert proxy is not None
+    members = world.members
+    broken = dataclasses.replace(
+        members, traffic=dataclasses.replace(members.traffic, health_check=HealthCheck(timeout_ms=0))
+    )
+
+    second = world.target("a")
+    targets.append(second)
+    with pytest.raises(ConfigRejected, match="value must be greater than 0s"):
+        await second.apply(world.model("a", LIBRARY, SHOP, generation=2, services={"members": broken}))
+    assert second.pid is not None  # serving what it served before, not the refused config
+    await served_locally(second, "loom-entry-library")
+    assert (await http.get(f"http://{proxy.listener}/products/library/graphql")).status_code == 200
+    assert (await http.get(f"http://{proxy.listener}/products/shop/graphql")).status_code == 404
+
+    assert await second.apply(model) == ApplyReport()  # the same config as the directory's: nothing to write
+
+
+@pytest.mark.slow
 async def test_an_update_envoy_itself_rejects_is_rolled_back_to_the_last_good_config(
     world: World, targets: list[LocalEnvoyTarget], http: httpx.AsyncClient
 ) -> None:
@@ -643,3 +672,70 @@ async def test_a_hanging_replica_is_timed_out_and_its_queries_are_answered_by_th
     )
     assert health(observation, "loom-svc-members")[0] == ("a", 0, True, True)
     world.replicas["members-a"].app.recover()
+
+
+# The portal side of the next test: a process that starts an Envoy through the target, says its pid, and is then
+# killed without ceremony (no aclose).
+_ORPHANING_PORTAL = """
+import asyncio, sys
+from pathlib import Path
+from portal.sync.desired import *
+from portal.sync.model import route
+from portal.sync.targets.local_envoy import LocalEnvoyTarget
+
+listener, internal, admin = (HostPort("127.0.0.1", int(p)) for p in sys.argv[2:5])
+cluster = ClusterSpec("a", "r1", "r1a", "us", "local-envoy", gateway=GatewayLocation(address="http://127.0.0.1:9"),
+                      proxy=ProxySpec(listener, internal, admin))
+members = ServiceSpec("members", (DeploymentSpec("a", address="http://127.0.0.1:9"),))
+library = ProductSpec("library", ("members",), ("a",))
+model = route(DesiredState({"a": cluster}, {"members": members}, {"library": library}))["a"]
+
+async def main() -> None:
+    target = LocalEnvoyTarget(cluster, Path(sys.argv[1]))
+    await target.apply(model)
+    print(target.pid, flush=True)
+    await asyncio.to_thread(sys.stdin.read)
+
+asyncio.run(main())
+"""
+
+
+def running(pid: int) -> bool:
+    """The process exists and is not a zombie waiting for its new parent to reap it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
+async def test_an_envoy_does_not_outlive_a_portal_killed_without_ceremony(tmp_path: Path) -> None:
+    ports = [str(free_port()) for _ in range(3)]
+    portal = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _ORPHANING_PORTAL,
+        str(tmp_path / "a"),
+        *ports,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=Path(__file__).parents[3],
+    )
+    try:
+        assert portal.stdout is not None
+        line = await asyncio.wait_for(portal.stdout.readline(), BOUND)
+        envoy = int(line)
+        assert running(envoy)
+    finally:
+        portal.kill()
+        await portal.wait()
+
+    async def alive() -> bool:
+        return running(envoy)
+
+    try:
+        await eventually(alive, lambda up: not up, f"Envoy {envoy} gone with the portal that started it")
+    finally:
+        if running(envoy):  # the test failed: still, leave nothing behind
+            os.kill(envoy, signal.SIGKILL)
