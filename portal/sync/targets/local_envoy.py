@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
 import json
 import logging
 import os
@@ -208,6 +209,11 @@ class LocalEnvoyTarget:
             raise InvalidDesiredState(
                 f"cluster {name!r} has no local Envoy ports: a local-envoy cluster needs its proxy's listener, "
                 "internal and admin addresses"
+            )
+        if not _is_loopback(model.cluster.proxy.admin.host):
+            raise InvalidDesiredState(
+                f"cluster {name!r}: Envoy's admin API has no authentication (whoever reaches it can reconfigure or "
+                f"stop that Envoy), so it must listen on a loopback address, not {model.cluster.proxy.admin.host!r}"
             )
         config = render(model)
         return config, {n: _encode(_versioned(body)) for n, body in config.xds_files(str(self.directory)).items()}
@@ -465,6 +471,15 @@ class LocalEnvoyTarget:
                     ProductVerdict(product, "Pending", f"{self._what} does not route it yet", model.generation)
                 )
         return tuple(verdicts)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _live_product_routes(dump: list[dict[str, Any]]) -> set[tuple[str, str]]:

@@ -280,6 +280,13 @@ async def test_a_model_that_cannot_be_served_is_refused_before_anything_starts(t
         await target.apply(route(DesiredState(portless, {"members": members}, {"library": library}))["a"])
     with pytest.raises(InvalidDesiredState, match="belongs to that cluster's own target"):
         await target.apply(route(DesiredState(clusters, {"members": members}, {"library": library}))["b"])
+    proxy = clusters["a"].proxy
+    assert proxy is not None
+    for host in ("0.0.0.0", "192.0.2.1", "admin.example"):
+        exposed = dataclasses.replace(proxy, admin=HostPort(host, proxy.admin.port))
+        spec = {**clusters, "a": dataclasses.replace(clusters["a"], proxy=exposed)}
+        with pytest.raises(InvalidDesiredState, match="admin API has no authentication"):
+            await target.apply(route(DesiredState(spec, {"members": members}, {"library": library}))["a"])
 
     assert target.pid is None
     assert not (tmp_path / "a").exists()
