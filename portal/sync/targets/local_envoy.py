@@ -4,9 +4,11 @@ Each cluster's Envoy runs from ``dynamic_bootstrap(directory)`` (its admin API a
 and reads its listeners (``lds.json``), clusters (``cds.json``) and one route configuration per listener
 (``rds-<listener>.json``) from that directory, which it watches. A pass (``apply``):
 
-1. **Checks before it writes.** A model with problems, or of a cluster without proxy ports, is
-   ``InvalidDesiredState``; the whole config goes through ``envoy --mode validate`` (the same binary) and a refusal
-   is ``ConfigRejected`` with Envoy's message. Either way nothing is written and Envoy keeps what it serves.
+1. **Checks before it writes.** A model with problems, of a cluster without proxy ports, or with an admin address
+   that is not loopback (the admin API has no authentication) is ``InvalidDesiredState``; the whole config goes
+   through ``envoy --mode validate`` (the same binary) and a refusal is ``ConfigRejected`` with Envoy's message.
+   Either way nothing is written and Envoy keeps serving what it served (one that is not running yet, because this
+   portal just started, starts on the last good config its directory holds).
 2. **Makes sure Envoy runs**: started on the first pass; restarted, from the files of its last good config, when it
    died, when its bootstrap changed (the admin address), or when its admin API did not answer on the previous pass
    either (the first time that is ``ClusterUnreachable``).

@@ -615,6 +615,27 @@ async def test_a_dead_envoy_is_unreachable_then_restarted_with_its_last_good_con
 
 
 @pytest.mark.slow
+async def test_a_new_admin_address_restarts_envoy_on_the_same_config(
+    world: World, targets: list[LocalEnvoyTarget], http: httpx.AsyncClient
+) -> None:
+    a = world.target("a")
+    targets.append(a)
+    await a.apply(world.model("a", LIBRARY))
+    pid = a.pid
+    proxy = world.clusters["a"].proxy
+    assert proxy is not None
+    moved = dataclasses.replace(proxy, admin=HostPort("127.0.0.1", free_port()))
+    clusters = {**world.clusters, "a": dataclasses.replace(world.clusters["a"], proxy=moved)}
+
+    # the admin address is in the bootstrap, which only a restart reads; the xDS files stay as they are
+    assert await a.apply(world.model("a", LIBRARY, generation=2, clusters=clusters)) == ApplyReport(updated=1)
+    assert a.pid not in (None, pid) and a.admin_url == f"http://{moved.admin}"
+    assert (await http.get(f"http://{moved.admin}/ready")).text.strip() == "LIVE"
+    await served_locally(a, "loom-entry-library")
+    assert (await http.get(f"http://{proxy.listener}/products/library/graphql")).status_code == 200
+
+
+@pytest.mark.slow
 async def test_an_envoy_whose_admin_does_not_answer_is_unreachable_then_replaced_and_aclose_leaves_no_process(
     world: World, targets: list[LocalEnvoyTarget], http: httpx.AsyncClient
 ) -> None:
