@@ -381,7 +381,12 @@ async def test_a_change_reaches_envoy_without_a_restart_and_a_kept_alive_connect
         assert (await connection.get("/products/library/graphql"))[0] == 200
         assert (await connection.get("/products/shop/graphql"))[0] == 404
 
-        report = await a.apply(world.model("a", LIBRARY, SHOP, generation=2))
+        wanted = world.model("a", LIBRARY, SHOP, generation=2)
+        assert [(v.product, v.state, v.generation) for v in (await a.observe(wanted)).verdicts] == [
+            ("library", "Accepted", 1),
+            ("shop", "Pending", 2),
+        ]
+        report = await a.apply(wanted)
         # shop's entry cluster and its products route: the listeners and the internal routes are untouched
         assert report == ApplyReport(updated=2)
         assert (world.directory / "a" / "lds.json").read_bytes() == listeners
