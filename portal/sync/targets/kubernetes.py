@@ -142,6 +142,7 @@ class KubernetesTarget:
         self._render = render
         self._validate = validate
         self._client = client
+        self._owns_client = client is None  # an injected client is its owner's to close
         self._kubeconfig = kubeconfig
         self._service_account_dir = service_account_dir
         self._transport = transport
@@ -251,8 +252,9 @@ class KubernetesTarget:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def aclose(self) -> None:
-        if self._client is not None:
+        if self._client is not None and self._owns_client:
             await self._client.aclose()
+            self._client = None
 
     async def __aenter__(self) -> KubernetesTarget:
         return self

@@ -18,9 +18,11 @@ from portal.sync.desired import ClusterSpec, DesiredState, ProductSpec
 from portal.sync.errors import ClusterUnreachable, ConfigRejected, InvalidDesiredState
 from portal.sync.model import ClusterRouting, route
 from portal.sync.targets import Observation, ProductVerdict, Target
+from portal.sync.targets._kube import KubeClient
 from portal.sync.targets.kubernetes import (
     CLUSTER_LABEL,
     GENERATION_LABEL,
+    GLOO_KINDS as GLOO_KINDS_OF_TARGET,
     MANAGED_BY_LABEL,
     PRODUCT_LABEL,
     KubernetesTarget,
@@ -649,3 +651,12 @@ async def test_a_cluster_without_glooes_crds_is_refused_with_a_hint(tmp_path: Pa
 def test_it_is_a_target(target: KubernetesTarget) -> None:
     implementation: Target = target  # mypy checks the protocol; the kind names it in the status
     assert implementation.kind == "kubernetes"
+
+
+async def test_an_injected_client_stays_open_for_its_owner(fake: FakeKube, kubeconfig: Path) -> None:
+    client = KubeClient.from_kubeconfig("us-east", kubeconfig=kubeconfig)
+    async with KubernetesTarget(CLUSTERS["us-east"], render=render, validate=valid, client=client) as target:
+        assert (await target.apply(model(LIBRARY))).created == 7
+    upstreams, _ = await client.list(GLOO_KINDS_OF_TARGET[0], {CLUSTER_LABEL: "us-east"})
+    assert len(upstreams) == 5
+    await client.aclose()
