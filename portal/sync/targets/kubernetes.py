@@ -295,7 +295,7 @@ class KubernetesTarget:
         kinds = {(k.api_version, k.kind): k for k in GLOO_KINDS}
         out: dict[tuple[ObjectKind, str, str], _Desired] = {}
         for rendered in self._render(model):
-            obj = copy.deepcopy(dict(rendered))
+            obj = _without_nulls(dict(rendered))  # the API server stores no null of an apply: never compare one
             kind = kinds.get((str(obj.get("apiVersion")), str(obj.get("kind"))))
             if kind is None:
                 known = ", ".join(f"{k.api_version}/{k.kind}" for k in GLOO_KINDS)
@@ -497,6 +497,14 @@ def _contains(live: Any, desired: Any, *, top: bool = False) -> bool:
                 return False
         return True
     return bool(live == desired)  # lists are atomic: equal or not
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return copy.deepcopy(value)
 
 
 def _without_generation(obj: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,8 +12,8 @@ server as documented (https://kubernetes.io/docs/reference/using-api/), and noth
   DELETE, and 404 for what does not exist;
 * server-side apply's field ownership, enough for conflicts between managers: ``metadata.managedFields`` per
   manager (leaf paths; lists are atomic), a ``409`` naming the conflicting manager and field unless ``force``,
-  fields an applier stops sending are removed unless another manager owns them, an update takes ownership of the
-  fields it changes (what ``kubectl edit`` does);
+  fields an applier stops sending are removed unless another manager owns them, a null in an applied object sets
+  nothing, an update takes ownership of the fields it changes (what ``kubectl edit`` does);
 * ``resourceVersion`` (one counter, bumped only by a real change) and ``metadata.generation``;
 * watch (``?watch=true`` or ``?watch=1``): JSON lines of ``{"type": ADDED|MODIFIED|DELETED, "object": ...}``,
   from a ``resourceVersion`` or from the current state, with ``timeoutSeconds``;
@@ -485,7 +485,7 @@ class FakeKube:
             stored = self._objects.get((kind.plural, namespace, name))
             if stored is not None:
                 self._check_version(kind, name, body, stored, required=False)
-            config = _writable(body)
+            config = _without_nulls(_writable(body))  # a null in an apply configuration sets nothing
             if kind.status_subresource:
                 config.pop("status", None)  # the main resource ignores status when the subresource exists
             new_paths = _leaves(config)
@@ -832,6 +832,12 @@ def _writable(obj: Mapping[str, Any]) -> dict[str, Any]:
     if kept:
         out["metadata"] = kept
     return out
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    return value
 
 
 def _without_status(obj: Mapping[str, Any]) -> dict[str, Any]:

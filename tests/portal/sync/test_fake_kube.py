@@ -241,3 +241,8 @@ def test_stopping_makes_it_unreachable_and_starting_again_keeps_the_state(fake: 
         httpx.get(f"{url}{UPSTREAMS}", headers=headers)
     assert fake.start() == url
     assert httpx.get(f"{url}{UPSTREAMS}/a", headers=headers).json()["spec"] == {"port": 80}
+
+
+def test_a_null_in_an_applied_object_sets_nothing(http: httpx.Client) -> None:
+    created = apply(http, upstream("a", {"port": 80, "sni": None, "tls": {"secret": None}}), "loom")
+    assert created.json()["spec"] == {"port": 80, "tls": {}}

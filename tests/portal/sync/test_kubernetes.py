@@ -660,3 +660,18 @@ async def test_an_injected_client_stays_open_for_its_owner(fake: FakeKube, kubec
     upstreams, _ = await client.list(GLOO_KINDS_OF_TARGET[0], {CLUSTER_LABEL: "us-east"})
     assert len(upstreams) == 5
     await client.aclose()
+
+
+async def test_a_null_the_renderer_writes_is_no_difference(
+    fake: FakeKube, make_target: MakeTarget, kubeconfig: Path
+) -> None:
+    def with_nulls(routing: ClusterRouting) -> list[dict[str, Any]]:
+        out = render(routing)
+        out[0]["spec"]["displayName"] = None  # "not set": the API server stores nothing for it
+        return out
+
+    target = make_target(render=with_nulls, kubeconfig=kubeconfig)
+    await target.apply(model(LIBRARY))
+    fake.clear_writes()
+    assert (await target.apply(model(LIBRARY))).writes == 0
+    assert fake.write_log == []
