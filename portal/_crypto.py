@@ -1,7 +1,9 @@
 """Encryption at rest for the few secrets the portal must be able to read back (signing keys' private halves).
 
-The Fernet key is derived from ``LOOM_AUTH_SECRET_KEY`` with HKDF, so rotating that secret makes old ciphertexts
-unreadable: :func:`decrypt` then says so instead of returning garbage.
+The Fernet key is derived with HKDF from the installation's secret key (``LOOM_AUTH_SECRET_KEY``, or the key generated
+in ``LOOM_DATA_DIR/secret_key``: :meth:`portal.settings.Settings.resolved_secret_key`), so changing that key makes old
+ciphertexts unreadable: :func:`decrypt` then says so instead of returning garbage. The derivation is unchanged, so
+what an installation encrypted under its configured ``LOOM_AUTH_SECRET_KEY`` stays readable with that value.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ _INFO = b"loom/v1/encryption-at-rest"
 
 
 def fernet_for(secret: str) -> Fernet:
-    """The Fernet cipher derived from a settings secret (``settings.auth.secret_key.get_secret_value()``)."""
+    """The Fernet cipher derived from the installation's secret key (``settings.resolved_secret_key()``)."""
     if not secret:
         raise Invalid("the secret key is empty; set LOOM_AUTH_SECRET_KEY")
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(secret.encode())
@@ -40,6 +42,6 @@ def decrypt(secret: str, token: str) -> bytes:
         return fernet_for(secret).decrypt(token.encode("ascii"))
     except (InvalidToken, UnicodeEncodeError) as exc:
         raise Invalid(
-            "cannot decrypt a value stored at rest: it was encrypted with another LOOM_AUTH_SECRET_KEY "
-            "or is corrupt; restore the previous key or rotate the signing keys"
+            "cannot decrypt a value stored at rest: it was encrypted with another LOOM_AUTH_SECRET_KEY (or "
+            "another LOOM_DATA_DIR/secret_key) or is corrupt; restore the previous key or rotate the signing keys"
         ) from exc

@@ -2,6 +2,8 @@
 
 * :func:`create_engine_for` gives an engine for ``Settings`` or a URL. SQLite gets WAL, enforced foreign keys, a
   busy timeout and real transactions (``BEGIN`` is emitted by us, so DDL and SAVEPOINTs are transactional too).
+  Its file is the owner's alone: a directory it creates is 0700, the database file 0600 (SQLite gives the WAL and
+  shared-memory files the database file's mode), and an existing file others may read is made 0600.
   ``postgresql://`` URLs are served by psycopg 3.
 * :func:`session_scope` is one transaction: commit on success, rollback on error, and an ``IntegrityError`` comes
   out as :class:`portal.errors.Conflict` naming the table and columns.
@@ -13,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import re
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +34,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, select
 
+from portal._keyfile import ensure_private_dir
 from portal.errors import Conflict, Invalid, LoomError, NotFound
 from portal.models import ConfigGeneration, metadata, utcnow
 from portal.settings import Settings
@@ -102,10 +107,29 @@ def create_engine_for(settings_or_url: Settings | str | URL, *, echo: bool | Non
     return sa.create_engine(url, echo=bool(echo), pool_pre_ping=True)
 
 
+def _private_file(path: Path) -> None:
+    """Create the SQLite file ``path`` 0600 in a 0700 directory before SQLite creates it with the umask's mode
+    (0644: every local user could read the password hashes and the audit log); tighten an existing one."""
+    try:
+        ensure_private_dir(path.parent)
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            mode = os.fstat(descriptor).st_mode
+            if mode & (stat.S_IRWXG | stat.S_IRWXO):
+                os.fchmod(descriptor, 0o600)
+        finally:
+            os.close(descriptor)
+    except OSError as exc:
+        raise DatabaseUnavailable(
+            f"cannot create or open the database file {path} ({exc.strerror}): make LOOM_DATA_DIR writable by "
+            "this user, or set LOOM_DATABASE_URL"
+        ) from exc
+
+
 def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
     in_memory = url.database in (None, "", ":memory:")
     if not in_memory and url.database:
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        _private_file(Path(url.database))
     kwargs: dict[str, Any] = {
         "echo": echo,
         # Starlette runs sync endpoints in a thread pool; the pool hands one connection to one thread at a time.

@@ -6,6 +6,7 @@ import pytest
 
 from portal._crypto import decrypt, encrypt
 from portal.errors import Invalid
+from portal.settings import Settings
 
 SECRET = "a" * 40
 PEM = "-----BEGIN PRIVATE KEY-----\nMIIE...\n-----END PRIVATE KEY-----\n"
@@ -33,3 +34,13 @@ def test_corrupt_values_are_reported(token: str) -> None:
 def test_an_empty_secret_is_refused() -> None:
     with pytest.raises(Invalid, match="LOOM_AUTH_SECRET_KEY"):
         encrypt("", PEM)
+
+
+# Encrypted by the code before keys were generated (git c4fb49b), under a configured LOOM_AUTH_SECRET_KEY.
+STORED_BEFORE = "gAAAAABrEU3Vq2ADieoSWfR7fdJRySZp5VWuafR-g99VMUFbAAjWSItw97oMEDv2AqPhrK25PNZqwZA2E9jfvovvdB_j522t2Q=="
+
+
+def test_what_a_configured_key_encrypted_before_stays_readable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Installations that had set LOOM_AUTH_SECRET_KEY keep reading their stored secrets: the derivation is fixed."""
+    monkeypatch.setenv("LOOM_AUTH_SECRET_KEY", SECRET)
+    assert decrypt(Settings().resolved_secret_key(), STORED_BEFORE) == b"loom-at-rest-v1"

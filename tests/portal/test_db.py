@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
+import stat
 from datetime import datetime
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from portal.db import (
     create_engine_for,
     current_generation,
     integrity_errors,
+    migrate,
     normalize_url,
     redacted_url,
     session_scope,
@@ -162,3 +165,31 @@ def test_unreachable_database_is_reported() -> None:
             check_database(engine)
     finally:
         engine.dispose()
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_sqlite_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """It held every password hash and the audit log, world-readable (0644 in a 0755 directory)."""
+    data_dir = tmp_path / "data"
+    engine = create_engine_for(Settings(data_dir=data_dir))
+    try:
+        migrate(engine)
+        with session_scope(engine) as session:
+            session.add(Team(name="records"))  # a write: the WAL and shared-memory files exist now
+        assert _mode(data_dir) == 0o700
+        files = sorted(path.name for path in data_dir.iterdir())
+        assert {"loom.db", "loom.db-wal", "loom.db-shm"} <= set(files), files
+        assert {name: _mode(data_dir / name) for name in files} == dict.fromkeys(files, 0o600)
+    finally:
+        engine.dispose()
+
+
+def test_an_existing_world_readable_database_file_is_tightened(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    sqlite3.connect(path).close()
+    path.chmod(0o644)
+    create_engine_for(f"sqlite:///{path}").dispose()
+    assert _mode(path) == 0o600
