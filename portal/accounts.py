@@ -27,6 +27,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlmodel import Session, col, select
 
+from portal import login_sessions
 from portal.audit import audit_scope, authorize_and_audit, record, record_denied
 from portal.authorization import Actor, Target
 from portal.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
@@ -35,6 +36,7 @@ from portal.settings import Settings
 
 __all__ = [
     "MAX_EXPIRY_DAYS",
+    "MAX_PASSWORD_BYTES",
     "TOKEN_PREFIX",
     "IssuedToken",
     "authenticate_password",
@@ -47,6 +49,7 @@ __all__ = [
     "find_user",
     "hash_password",
     "is_reserved_user_name",
+    "is_too_long",
     "list_tokens",
     "remove_membership",
     "revoke_token",
@@ -61,6 +64,9 @@ TOKEN_PREFIX = "lpat"  # noqa: S105 - the tokens' recognisable prefix, not a sec
 _TOKEN_RE = re.compile(r"^lpat_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 _USER_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,98}[a-z0-9])?$")
 _MIN_PASSWORD = 12
+MAX_PASSWORD_BYTES = 1024
+"""Longer passwords (and client secrets) are refused before any hashing: argon2 reads all of them, at a cost an
+attacker would choose."""
 # The names Loom's own actors write into the audit log (portal.authorization.Actor.anonymous / .system): a user
 # may see the events recorded under their own name, so no user may carry one of these.
 _RESERVED_USER_NAMES = frozenset({"anonymous", "system", "bootstrap", "cli", "oidc"})
@@ -86,16 +92,26 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str, password: str) -> bool:
-    """True when ``password`` matches ``password_hash``; False for a mismatch or an unreadable hash."""
+    """True when ``password`` matches ``password_hash``; False for a mismatch, an unreadable hash, or a password
+    over :data:`MAX_PASSWORD_BYTES` (not hashed: no stored one is that long)."""
+    if is_too_long(password):
+        return False
     try:
         return _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
 
+def is_too_long(password: str) -> bool:
+    """Whether ``password`` is over :data:`MAX_PASSWORD_BYTES` in UTF-8 (decided without encoding a huge one)."""
+    return len(password) > MAX_PASSWORD_BYTES or len(password.encode("utf-8", "surrogatepass")) > MAX_PASSWORD_BYTES
+
+
 def _check_password_strength(password: str) -> None:
     if len(password) < _MIN_PASSWORD:
         raise Invalid(f"the password is too short: use at least {_MIN_PASSWORD} characters")
+    if is_too_long(password):
+        raise Invalid(f"the password is too long: use at most {MAX_PASSWORD_BYTES} bytes (UTF-8)")
 
 
 # --- users -------------------------------------------------------------------------------------------------------
@@ -218,13 +234,14 @@ def remove_membership(session: Session, actor: Actor, user: str, team: str) -> U
 
 
 def deactivate_user(session: Session, actor: Actor, user: User, *, now: datetime | None = None) -> User:
-    """Deactivate ``user`` (platform admins): no more password, OIDC or session logins, and every personal access
-    token is revoked. Nothing is deleted: applications, memberships and the audit log keep their meaning (their
-    applications' credentials stay valid until revoked). Refuses to deactivate oneself or the last active platform
-    admin, so the portal always keeps an administrator. Flushes, does not commit."""
+    """Deactivate ``user`` (platform admins): no more password, OIDC or session logins, every login session ends and
+    every personal access token is revoked. Nothing is deleted: applications, memberships and the audit log keep
+    their meaning (their applications' credentials stay valid until revoked). Refuses to deactivate oneself or the
+    last active platform admin, so the portal always keeps an administrator. Flushes, does not commit."""
     assert user.id is not None
     tokens = [t for t in list_tokens(session, user) if t.revoked_at is None]
-    summary = {"user": user.name, "tokens_revoked": len(tokens)}
+    sessions = login_sessions.live_count(session, user.id, now=now)
+    summary = {"user": user.name, "tokens_revoked": len(tokens), "sessions_ended": sessions}
     authorize_and_audit(session, actor, "user.deactivate", Target("user", user.name, owner_user_id=user.id), summary)
     if actor.user_id == user.id:
         raise Conflict("you cannot deactivate yourself: ask another platform admin")
@@ -244,6 +261,7 @@ def deactivate_user(session: Session, actor: Actor, user: User, *, now: datetime
     for token in tokens:
         token.revoked_at = at
         session.add(token)
+    login_sessions.end_all(session, user.id, now=at)
     user.is_active = False
     session.add(user)
     session.flush()
@@ -277,12 +295,20 @@ def change_password(
     """Set ``user``'s local password: their own (``current_password`` must match), or anyone's for a platform admin
     (a reset, no current password). Audited, denials too; no password reaches the log. Flushes, does not commit.
 
+    Every login session of the user ends, except, on one's own change, the session the request came with
+    (:data:`portal.login_sessions.current`): whoever else was signed in with the old password is signed out.
+
     A user without a local password (an OIDC or token-only account) cannot set one themselves: a platform admin
     sets the first one, so a stolen token cannot turn into a lasting password login.
     """
     assert user.id is not None
     own = actor.user_id == user.id
-    summary = {"user": user.name, "reset": not own}
+    keep = login_sessions.current.get() if own else None
+    summary = {
+        "user": user.name,
+        "reset": not own,
+        "sessions_ended": login_sessions.live_count(session, user.id, keep=keep),
+    }
     target = Target("user", user.name, owner_user_id=user.id)
     authorize_and_audit(session, actor, "user.password", target, summary)
     if own:
@@ -297,6 +323,7 @@ def change_password(
     _check_password_strength(new_password)
     user.password_hash = hash_password(new_password)
     session.add(user)
+    login_sessions.end_all(session, user.id, keep=keep)
     session.flush()
     return user
 

@@ -2,8 +2,9 @@
 
 * ``Authorization: Bearer <personal access token>`` (the CLI, scripts): the token's user. A malformed, unknown,
   revoked or expired token is :class:`~portal.errors.Unauthenticated`, never silently anonymous.
-* Otherwise the signed session cookie that :mod:`portal.login` sets (browsers): the logged-in user. A session of a
-  user who was deleted or deactivated meanwhile is ``Unauthenticated`` too.
+* Otherwise the session cookie that :mod:`portal.login` sets (browsers): the user of its server-side session
+  (:mod:`portal.login_sessions`). A cookie whose session is unknown, expired or was ended (logout, password change,
+  deactivation) is anonymous; a live session of a user deactivated meanwhile is ``Unauthenticated``.
 * Neither: :meth:`Actor.anonymous`, which :func:`~portal.authorization.authorize` refuses for every action.
 
 The actor's roles come from the user's memberships: ``platform-admin`` (platform-wide), a platform-wide ``viewer``
@@ -22,6 +23,7 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
+from portal import login_sessions
 from portal.accounts import verify_token
 from portal.authorization import Actor
 from portal.db import session_scope
@@ -29,15 +31,15 @@ from portal.errors import Unauthenticated
 from portal.models import Membership, Role, Team, User
 
 __all__ = [
-    "SESSION_USER_KEY",
+    "SESSION_KEY",
     "actor_for_user",
     "authenticate",
     "request_actor",
     "require_actor",
 ]
 
-SESSION_USER_KEY = "loom_user_id"
-"""The key under which :mod:`portal.login` keeps the logged-in user's id in the signed session."""
+SESSION_KEY = login_sessions.COOKIE_KEY
+"""The key under which :mod:`portal.login` keeps the session id in the signed session cookie."""
 
 # Strongest first: a user with two roles in one team acts with the stronger.
 _STRENGTH = [Role.TEAM_ADMIN, Role.TEAM_MEMBER, Role.VIEWER]
@@ -77,7 +79,15 @@ def authenticate(
     *,
     now: datetime | None = None,
 ) -> Actor:
-    """The actor of a request, from its headers (bearer PAT) or its session data. Flushes a PAT's last use."""
+    """The actor of a request, from its headers (bearer PAT) or its session data. Flushes a PAT's or a session's
+    last use."""
+    return _resolve(session, headers, session_data, now=now)[0]
+
+
+def _resolve(
+    session: Session, headers: Mapping[str, str], session_data: Mapping[str, Any], *, now: datetime | None = None
+) -> tuple[Actor, int | None]:
+    """The actor, and the id of the login session it came from (None for a token or anonymous)."""
     authorization = headers.get("authorization")
     if authorization:
         scheme, _, token = authorization.partition(" ")
@@ -86,27 +96,32 @@ def authenticate(
                 "unsupported Authorization header: send 'Authorization: Bearer <personal access token>'"
             )
         user, _row = verify_token(session, token, now=now)
-        return actor_for_user(session, user)
-    user_id = session_data.get(SESSION_USER_KEY)
-    if user_id is None:
-        return Actor.anonymous()
-    found = session.get(User, user_id) if isinstance(user_id, int) else None
+        return actor_for_user(session, user), None
+    row = login_sessions.find(session, session_data.get(SESSION_KEY), now=now)
+    if row is None:  # no session, or one that ended: the cookie proves nothing
+        return Actor.anonymous(), None
+    found = session.get(User, row.user_id)
     if found is None or not found.is_active:
         raise Unauthenticated("your session belongs to a user who no longer exists or is deactivated; log in again")
-    return actor_for_user(session, found)
+    return actor_for_user(session, found), row.id
 
 
-def _authenticate(engine: Engine, headers: Mapping[str, str], session_data: Mapping[str, Any]) -> Actor:
+def _authenticate(
+    engine: Engine, headers: Mapping[str, str], session_data: Mapping[str, Any]
+) -> tuple[Actor, int | None]:
     with session_scope(engine) as session:
-        return authenticate(session, headers, session_data)
+        return _resolve(session, headers, session_data)
 
 
 async def request_actor(connection: HTTPConnection) -> Actor:
     """The actor of an HTTP request (or websocket), using ``app.state.engine``. Anonymous when it carries neither
-    a token nor a session; ``Unauthenticated`` when what it carries is not valid."""
+    a token nor a live session; ``Unauthenticated`` when what it carries is not valid. Sets
+    :data:`portal.login_sessions.current` for the rest of the request."""
     session_data: Mapping[str, Any] = connection.session if "session" in connection.scope else {}
     engine: Engine = connection.app.state.engine
-    return await run_in_threadpool(_authenticate, engine, connection.headers, dict(session_data))
+    actor, login_session = await run_in_threadpool(_authenticate, engine, connection.headers, dict(session_data))
+    login_sessions.current.set(login_session)
+    return actor
 
 
 async def require_actor(connection: HTTPConnection) -> Actor:

@@ -37,6 +37,7 @@ __all__ = [
     "Credential",
     "CredentialKind",
     "Lifecycle",
+    "LoginSession",
     "LoomModel",
     "Membership",
     "PersonalAccessToken",
@@ -253,6 +254,22 @@ class PersonalAccessToken(LoomModel, table=True):
     expires_at: datetime | None = _when()
     revoked_at: datetime | None = _when()
     last_used_at: datetime | None = _when()
+
+
+class LoginSession(LoomModel, table=True):
+    """A browser's signed-in session. The cookie carries a random id; the table keeps only its SHA-256 (as for
+    PATs), so a stolen database cannot be replayed as cookies, and logout, a password change or a deactivation end
+    the session here, whatever the browser still holds. Expired and revoked rows are removed at the user's logins."""
+
+    __tablename__ = "login_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = _fk("users.id")
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _created()
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    last_seen_at: datetime = _created()
+    revoked_at: datetime | None = _when()
 
 
 # --- clusters ----------------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from portal.accounts import (
+    MAX_PASSWORD_BYTES,
     authenticate_password,
     change_password,
     create_token,
@@ -331,3 +332,15 @@ def test_names_of_loom_own_actors_are_not_user_names(session: Session, name: str
     with pytest.raises(Invalid, match="reserved"):
         create_user(session, Actor.system("test"), name=name, role="viewer")
     assert session.exec(select(User).where(col(User.name) == name)).first() is None
+
+
+def test_passwords_over_1024_bytes_are_neither_set_nor_hashed(session: Session) -> None:
+    """argon2 reads a whole password: an attacker's megabyte cost the portal its CPU and memory."""
+    with pytest.raises(Invalid, match="too long: use at most 1024 bytes"):
+        create_user(session, SYSTEM, name="long", role="viewer", password="é" * 513)
+    session.rollback()
+    user = create_user(session, SYSTEM, name="longest", role="viewer", password="p" * MAX_PASSWORD_BYTES)
+    assert user.password_hash is not None and verify_password(user.password_hash, "p" * MAX_PASSWORD_BYTES)
+    assert not verify_password(user.password_hash, "p" * MAX_PASSWORD_BYTES + "p")
+    with pytest.raises(Invalid, match="too long"):
+        change_password(session, SYSTEM, user, "x" * 2000)

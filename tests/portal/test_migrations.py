@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
 from portal.db import create_engine_for, current_revision, head_revision, migrate
-from portal.models import metadata
+from portal.models import metadata, utcnow
 
 TABLES = set(metadata.tables)
 
@@ -113,5 +113,33 @@ def test_migrations_in_threads_of_one_process_do_not_trample_each_other(database
     engine = create_engine_for(database_url)
     try:
         assert _tables(engine) == TABLES
+    finally:
+        engine.dispose()
+
+
+def test_0002_adds_login_sessions_to_a_database_in_use(database_url: str) -> None:
+    """An installation at 0001 with users upgrades in place, and downgrades back without losing them."""
+    engine = create_engine_for(database_url)
+    try:
+        assert migrate(engine, "0001") == "0001"
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text("INSERT INTO users (name, display_name, is_active, created_at) VALUES ('ada', '', :t, :now)"),
+                {"t": True, "now": utcnow()},
+            )
+        assert "login_sessions" not in _tables(engine)
+        assert migrate(engine) == head_revision()
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO login_sessions (user_id, token_hash, created_at, expires_at, last_seen_at) "
+                    "SELECT id, :hash, :now, :now, :now FROM users WHERE name = 'ada'"
+                ),
+                {"hash": "f" * 64, "now": utcnow()},
+            )
+        assert migrate(engine, "0001") == "0001"
+        assert "login_sessions" not in _tables(engine)
+        with engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT name FROM users")).scalars().all() == ["ada"]
     finally:
         engine.dispose()

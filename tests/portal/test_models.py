@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -14,6 +16,7 @@ from portal.models import (
     Credential,
     CredentialKind,
     Lifecycle,
+    LoginSession,
     Membership,
     PersonalAccessToken,
     ProductVersion,
@@ -23,6 +26,7 @@ from portal.models import (
     Subscription,
     TeamPlacement,
     metadata,
+    utcnow,
 )
 from tests.factories import (
     make_application,
@@ -167,3 +171,16 @@ def test_product_versions_cascade_with_the_product(engine: Engine) -> None:
         session.delete(session.merge(product))
     with Session(engine) as session:
         assert session.exec(select(ProductVersion)).all() == []
+
+
+def test_login_sessions_are_unique_by_hash_and_go_with_their_user(engine: Engine) -> None:
+    later = utcnow() + timedelta(hours=1)
+    with session_scope(engine) as session:
+        user = make_user(session)
+        session.add(LoginSession(user_id=user.id, token_hash="a" * 64, expires_at=later))  # type: ignore[arg-type]
+    with pytest.raises(Conflict, match="login session with this token_hash already exists"), session_scope(engine) as s:
+        s.add(LoginSession(user_id=user.id, token_hash="a" * 64, expires_at=later))  # type: ignore[arg-type]
+    with session_scope(engine) as session:
+        session.delete(session.merge(user))
+    with Session(engine) as session:
+        assert session.exec(select(LoginSession)).all() == []
