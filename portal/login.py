@@ -9,9 +9,15 @@ Routes (mount with :data:`routes` and :func:`middleware`):
 * ``GET /`` (:func:`home`, mounted by ``loom serve`` until the web UI takes ``/``) says who is signed in and links
   the admin API; ``POST /logout`` ends the session; ``GET /api/me`` says who the caller is (session or bearer token).
 
-The session is Starlette's ``SessionMiddleware``: a cookie signed with ``LOOM_AUTH_SECRET_KEY`` that holds the
-user's id (see :data:`portal.authentication.SESSION_USER_KEY`) and, during an OIDC login, Authlib's state and nonce.
-The routes read ``request.app.state.engine`` and ``request.app.state.settings``.
+The cookie is Starlette's ``SessionMiddleware``, signed with the installation's secret key
+(:meth:`~portal.settings.Settings.resolved_secret_key`). Once signed in it holds only the id of a server-side
+session (:mod:`portal.login_sessions`), which logout, a password change or a deactivation ends; during an OIDC
+login it also holds Authlib's state and nonce. The routes read ``request.app.state.engine`` and
+``request.app.state.settings``.
+
+``POST /login`` bodies are capped (:data:`LOGIN_BODY_LIMIT`, by :mod:`portal.app`), passwords over
+:data:`~portal.accounts.MAX_PASSWORD_BYTES` are refused unhashed, attempts are counted before the password is
+checked (:mod:`portal.lockout`), and checks queue at the app's argon2 gate (:mod:`portal._password_gate`).
 """
 
 from __future__ import annotations
@@ -41,9 +47,11 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from portal.accounts import authenticate_password, is_reserved_user_name
+from portal import login_sessions
+from portal._password_gate import Busy, gate_of
+from portal.accounts import MAX_PASSWORD_BYTES, authenticate_password, is_reserved_user_name, is_too_long
 from portal.audit import audit_scope, record, record_denied
-from portal.authentication import SESSION_USER_KEY, request_actor
+from portal.authentication import SESSION_KEY, request_actor
 from portal.authorization import Actor
 from portal.db import session_scope
 from portal.errors import ErrorCode, Invalid, LoomError, Unauthenticated
@@ -53,6 +61,7 @@ from portal.settings import Mode, Settings
 
 __all__ = [
     "GUARDED_PATHS",
+    "LOGIN_BODY_LIMIT",
     "SESSION_COOKIE",
     "CrossSiteGuard",
     "home",
@@ -62,6 +71,8 @@ __all__ = [
 ]
 
 SESSION_COOKIE = "loom_session"
+LOGIN_BODY_LIMIT = 16 * 1024
+"""Bytes a ``POST /login`` body may have: a name, a password of at most 1024 bytes (x3 when form-encoded), a path."""
 _OIDC_NAME = "oidc"
 _NAME_CHARS = re.compile(r"[^a-z0-9._-]+")
 
@@ -71,16 +82,37 @@ def middleware(settings: Settings) -> list[Middleware]:
     with that session (add both to the portal app)."""
     return [
         Middleware(CrossSiteGuard, public_url=settings.public_url),
-        Middleware(
-            SessionMiddleware,
-            secret_key=settings.auth.secret_key.get_secret_value(),
-            session_cookie=SESSION_COOKIE,
-            max_age=settings.auth.session_max_age_seconds,
-            same_site="lax",  # the OIDC callback is a top-level GET from the provider: "strict" would drop the cookie
-            # Secure outside development even when the portal itself speaks plain HTTP: production sits behind TLS.
-            https_only=settings.public_url.startswith("https://") or settings.mode is not Mode.DEVELOPMENT,
-        ),
+        Middleware(SessionCookie, settings=settings),
     ]
+
+
+class SessionCookie:
+    """Starlette's ``SessionMiddleware``, keyed with the installation's secret key once it is first needed (the
+    generated key is a file in the data directory: nothing is read while the app is merely built). Each request
+    starts with no current login session (:data:`portal.login_sessions.current`) and leaves none behind."""
+
+    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        self._inner: SessionMiddleware | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._inner is None:
+            settings = self.settings
+            self._inner = SessionMiddleware(
+                self.app,
+                secret_key=settings.resolved_secret_key(),
+                session_cookie=SESSION_COOKIE,
+                max_age=settings.auth.session_max_age_seconds,
+                same_site="lax",  # the OIDC callback is a top-level GET from the provider: "strict" drops the cookie
+                # Secure outside development even when the portal itself speaks plain HTTP: production is behind TLS.
+                https_only=settings.public_url.startswith("https://") or settings.mode is not Mode.DEVELOPMENT,
+            )
+        reset = login_sessions.current.set(None)
+        try:
+            await self._inner(scope, receive, send)
+        finally:
+            login_sessions.current.reset(reset)
 
 
 # The portal's routes that change state with the session cookie (or start a session: a forged login signs the
@@ -182,11 +214,17 @@ async def login_page(request: Request) -> Response:
     return HTMLResponse(_login_page(request))
 
 
-def _password_login(engine: Engine, username: str, password: str) -> User:
+def _password_login(engine: Engine, settings: Settings, username: str, password: str, ended: object) -> str:
+    """Check the password and start a session (ending the one the browser came with): the new session's id."""
     with session_scope(engine) as session:
         user = authenticate_password(session, username, password)
         record(session, _user_actor(user), "user.login", "user", user.name, {"method": "password"})
-        return user
+        return _new_session(session, settings, user, ended)
+
+
+def _new_session(session: Session, settings: Settings, user: User, ended: object) -> str:
+    login_sessions.end(session, ended)  # a new login replaces the browser's previous session, whoever's it was
+    return login_sessions.start(session, user, max_age_seconds=settings.auth.session_max_age_seconds).token
 
 
 def _user_actor(user: User) -> Actor:
@@ -234,8 +272,15 @@ def _locked(request: Request, seconds: float) -> Response:
     return HTMLResponse(_login_page(request, error=message), status_code=429, headers=headers)
 
 
+def _busy(request: Request, exc: Busy) -> Response:
+    headers = {"retry-after": "1"}
+    if _wants_json(request):
+        return JSONResponse({"error": {"code": "BUSY", "message": exc.message}}, status_code=503, headers=headers)
+    return HTMLResponse(_login_page(request, error=exc.message), status_code=503, headers=headers)
+
+
 async def login(request: Request) -> Response:
-    engine, _settings = _state(request)
+    engine, settings = _state(request)
     limiter = _limiter(request)
     address = request.client.host if request.client is not None else "unknown"
     next_path = "/"
@@ -256,32 +301,55 @@ async def login(request: Request) -> Response:
             next_path = _safe_next(str(form.get("next") or "/"))
         if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
             raise Invalid("both username and password are required")
+        if is_too_long(password):  # refused unhashed: argon2 would read all of it
+            raise Invalid(
+                f"the password is over {MAX_PASSWORD_BYTES} bytes: no Loom password is longer; check what is sent"
+            )
     except Invalid as exc:
         return _error(request, exc, 400)
-    wait = limiter.retry_after(username, address)
+    # Counted before the check: concurrent guesses cannot all pass a limit they are only counted against later.
+    wait = limiter.begin(username, address)
     if wait is not None:  # refused before the password is checked: a lockout must not tell a right one apart
         return _locked(request, wait)
     try:
-        user = await run_in_threadpool(_password_login, engine, username, password)
+        async with gate_of(request).slot():
+            token = await run_in_threadpool(
+                _password_login, engine, settings, username, password, request.session.get(SESSION_KEY)
+            )
     except Unauthenticated as exc:
         lockouts = limiter.failed(username, address)
         if lockouts:
             await run_in_threadpool(_record_lockouts, engine, username, address, lockouts)
         return _error(request, exc, 401)
-    limiter.succeeded(username)
-    _start_session(request, user)
+    except Busy as exc:
+        limiter.cancel(username, address)
+        return _busy(request, exc)
+    except BaseException:
+        limiter.cancel(username, address)
+        raise
+    limiter.succeeded(username, address)
+    _start_session(request, token)
     if _wants_json(request):
-        return JSONResponse({"user": user.name})
+        return JSONResponse({"user": username})
     return RedirectResponse(next_path, status_code=303)
 
 
-def _start_session(request: Request, user: User) -> None:
-    # A fresh session on login: nothing from before (e.g. a planted value) survives into the logged-in session.
+def _start_session(request: Request, token: str) -> None:
+    # A fresh cookie on login: nothing from before (e.g. a planted value) survives into the logged-in session.
     request.session.clear()
-    request.session[SESSION_USER_KEY] = user.id
+    request.session[SESSION_KEY] = token
+
+
+def _end_session(engine: Engine, token: object) -> None:
+    with session_scope(engine) as session:
+        login_sessions.end(session, token)
 
 
 async def logout(request: Request) -> Response:
+    """Ends the session server-side: the cookie, replayed, no longer signs anybody in."""
+    token = request.session.get(SESSION_KEY)
+    if token is not None:
+        await run_in_threadpool(_end_session, request.app.state.engine, token)
     request.session.clear()
     if _wants_json(request):
         return JSONResponse({"logged_out": True})
@@ -382,7 +450,9 @@ async def oidc_login(request: Request) -> Response:
             raise Invalid(
                 f"the OIDC provider calls itself {metadata.get('issuer')!r}, not {expected!r}; fix the issuer"
             )
-        request.session.pop(SESSION_USER_KEY, None)
+        previous = request.session.pop(SESSION_KEY, None)
+        if previous is not None:  # signing in again, perhaps as someone else: the old session ends here
+            await run_in_threadpool(_end_session, request.app.state.engine, previous)
         response: Response = await client.authorize_redirect(
             request, _callback_url(request), nonce=secrets.token_urlsafe(16)
         )
@@ -394,7 +464,7 @@ async def oidc_login(request: Request) -> Response:
 
 
 async def oidc_callback(request: Request) -> Response:
-    engine, _settings = _state(request)
+    engine, settings = _state(request)
     try:
         client = _oidc_client(request)
         token = await client.authorize_access_token(request)
@@ -412,18 +482,18 @@ async def oidc_callback(request: Request) -> Response:
     if not claims or not claims.get("sub"):
         return _error(request, Unauthenticated("OIDC login failed: the provider sent no ID token with a subject"), 401)
     try:
-        user = await run_in_threadpool(_oidc_login_user, engine, dict(claims))
+        token = await run_in_threadpool(_oidc_login_user, engine, settings, dict(claims))
     except Unauthenticated as exc:
         return _error(request, exc, 401)
-    _start_session(request, user)
+    _start_session(request, token)
     return RedirectResponse("/", status_code=303)
 
 
-def _oidc_login_user(engine: Engine, claims: dict[str, Any]) -> User:
+def _oidc_login_user(engine: Engine, settings: Settings, claims: dict[str, Any]) -> str:
     with session_scope(engine) as session:
         user = oidc_user(session, claims)
         record(session, _user_actor(user), "user.login", "user", user.name, {"method": "oidc"})
-        return user
+        return _new_session(session, settings, user, None)
 
 
 def oidc_user(session: Session, claims: dict[str, Any]) -> User:

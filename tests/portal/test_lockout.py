@@ -70,3 +70,36 @@ def test_memory_stays_bounded_whatever_is_sent() -> None:
     for _ in range(3):
         lim.failed("a" * 100 + "first", "203.0.113.1")
     assert lim.retry_after("a" * 100 + "second", "203.0.113.2") == 300
+
+
+def test_attempts_in_flight_hold_the_remaining_failures() -> None:
+    """Counted before the check: with 3 failures allowed, a 4th concurrent attempt waits for the first three."""
+    clock = Clock()
+    lim = limiter(clock)
+    assert [lim.begin("ann", "10.0.0.1") for _ in range(3)] == [None, None, None]
+    assert lim.begin("ann", "10.0.0.2") == 1.0  # refused: nothing held
+    assert lim.failed("ann", "10.0.0.1") == []
+    lim.cancel("ann", "10.0.0.1")  # one attempt checked nothing (e.g. the argon2 gate was full)
+    assert lim.begin("ann", "10.0.0.3") is None  # its place is free again
+    assert lim.failed("ann", "10.0.0.1") == []
+    assert lim.failed("ann", "10.0.0.3") == [Lockout("account", "ann", 3, 300)]
+    assert lim.begin("ann", "10.0.0.4") == 300
+
+
+def test_a_success_ends_its_attempt_and_clears_the_principal() -> None:
+    clock = Clock()
+    lim = limiter(clock)
+    lim.begin("ann", "10.0.0.1")
+    lim.failed("ann", "10.0.0.1")
+    lim.begin("ann", "10.0.0.1")
+    lim.begin("ann", "10.0.0.1")
+    lim.succeeded("ann", "10.0.0.1")  # ann's failure is cleared; the other attempt is still in flight
+    assert [lim.begin("ann", "10.0.0.9") for _ in range(2)] == [None, None]
+    assert lim.begin("ann", "10.0.0.9") == 1.0  # 3 in flight: the limit
+
+
+def test_the_principal_is_named_by_its_limiter() -> None:
+    clock = Clock()
+    clients = LoginLimiter(LoginLimits(max_failures_per_account=2, lockout_seconds=60), clock=clock, principal="client")
+    clients.failed("lc_abc", "10.0.0.1")
+    assert clients.failed("lc_abc", "10.0.0.2") == [Lockout("client", "lc_abc", 2, 60)]

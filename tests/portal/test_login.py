@@ -7,22 +7,28 @@ redirects back to the portal's callback; the portal then calls the provider's to
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import hashlib
+import json
 import socket
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from itsdangerous import TimestampSigner
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.applications import Starlette
 
+from portal._password_gate import PasswordGate
 from portal.accounts import create_user
 from portal.app import create_app
 from portal.authorization import Actor
-from portal.login import oidc_user
-from portal.models import AuditEvent, PersonalAccessToken, User
-from portal.settings import Mode, OIDCSettings, Settings
+from portal.login import LOGIN_BODY_LIMIT, oidc_user
+from portal.models import AuditEvent, LoginSession, PersonalAccessToken, User
+from portal.settings import PUBLISHED_DEVELOPMENT_SECRET, Mode, OIDCSettings, Settings
 from tests.factories import make_user
 from tests.oidc_provider import OIDCProvider, ProviderUser, running_provider
 
@@ -266,7 +272,148 @@ def test_an_oidc_user_never_gets_the_name_of_a_loom_actor(session: Session) -> N
 
 
 async def test_a_deeply_nested_login_body_is_a_clear_400(client: httpx.AsyncClient) -> None:
-    deep = b'{"username": ' + b"[" * 20_000 + b"]" * 20_000 + b', "password": "x"}'
+    deep = b'{"username": ' + b"[" * 7_000 + b"]" * 7_000 + b', "password": "x"}'
     response = await client.post("/login", content=deep, headers={"content-type": "application/json"})
     assert response.status_code == 400 and response.json()["error"]["code"] == "INVALID"
     assert "nest" in response.json()["error"]["message"]
+
+
+def signed_cookie(secret: str, data: dict[str, object]) -> str:
+    """A session cookie as Starlette's SessionMiddleware signs it (what anyone knowing ``secret`` can make)."""
+    return TimestampSigner(secret).sign(base64.b64encode(json.dumps(data).encode())).decode()
+
+
+async def test_a_cookie_forged_with_the_published_or_the_real_key_signs_nobody_in(
+    engine: Engine, settings: Settings, session: Session
+) -> None:
+    """The published development secret signed sessions by default: a cookie saying "user 1" made anyone the
+    platform admin. Now the key is the installation's own, and a cookie names a server-side session, not a user."""
+    admin = create_user(session, Actor.system("test"), name="root", role="platform-admin", password="root-password-1")
+    session.commit()
+    forged = [
+        signed_cookie(PUBLISHED_DEVELOPMENT_SECRET, {"loom_user_id": admin.id}),
+        signed_cookie(settings.resolved_secret_key(), {"loom_user_id": admin.id}),  # even with the real key
+        signed_cookie(settings.resolved_secret_key(), {"loom_session": "guessed-session-id"}),
+    ]
+    async with portal_client(create_app(settings, engine=engine)) as client:
+        for cookie in forged:
+            client.cookies.set("loom_session", cookie)
+            me = await client.get("/api/me")
+            assert me.status_code == 401 and "not logged in" in me.json()["error"]["message"], cookie
+            created = await client.post("/api/graphql", json=_CREATE_TOKEN)
+            assert created.json()["data"] is None and created.json()["errors"][0]["extensions"]["code"] == (
+                "UNAUTHENTICATED"
+            )
+
+
+async def test_logout_ends_the_session_on_the_server(client: httpx.AsyncClient, session: Session) -> None:
+    """The cookie of a signed-out session, replayed (a copy in another browser, a proxy's log), is anonymous."""
+    create_user(session, Actor.system("test"), name="mia", role="viewer", password="mia-password-12")
+    session.commit()
+    assert (await client.post("/login", json={"username": "mia", "password": "mia-password-12"})).status_code == 200
+    cookie = client.cookies["loom_session"]
+    assert (await client.post("/logout", headers={"accept": "application/json"})).status_code == 200
+    client.cookies.set("loom_session", cookie)
+    me = await client.get("/api/me")
+    assert me.status_code == 401 and "not logged in" in me.json()["error"]["message"]
+    session.rollback()
+    (row,) = session.exec(select(LoginSession)).all()
+    assert row.revoked_at is not None and cookie not in row.token_hash
+
+
+async def test_the_cookie_carries_only_a_session_id(client: httpx.AsyncClient, session: Session) -> None:
+    user = create_user(session, Actor.system("test"), name="ned", role="viewer", password="ned-password-12")
+    session.commit()
+    await client.post("/login", json={"username": "ned", "password": "ned-password-12"})
+    payload = json.loads(base64.b64decode(client.cookies["loom_session"].split(".")[0]))
+    assert list(payload) == ["loom_session"] and str(user.id) != payload["loom_session"]
+    session.rollback()
+    (row,) = session.exec(select(LoginSession)).all()
+    assert row.user_id == user.id and row.token_hash == hashlib.sha256(payload["loom_session"].encode()).hexdigest()
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_an_oversized_login_body_is_refused_unread(
+    client: httpx.AsyncClient, session: Session, streamed: bool
+) -> None:
+    """A 300 MB JSON body was read and argon2-hashed (RSS 200 -> 1,500 MB); now at most LOGIN_BODY_LIMIT is read."""
+    create_user(session, Actor.system("test"), name="olga", role="viewer", password="olga-password-1")
+    session.commit()
+    body = json.dumps({"username": "olga", "password": "x" * (LOGIN_BODY_LIMIT + 1)}).encode()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 1024):
+            yield body[start : start + 1024]
+
+    content = chunks() if streamed else body
+    response = await client.post("/login", content=content, headers={"content-type": "application/json"})
+    assert response.status_code == 413, response.text
+    assert f"over {LOGIN_BODY_LIMIT} bytes" in response.json()["error"]["message"]
+    assert (await client.get("/api/me")).status_code == 401
+    # nothing was counted against the account: its five failures are all still there
+    for _ in range(4):
+        assert (await client.post("/login", json={"username": "olga", "password": "wrong-password"})).status_code == 401
+    ok = await client.post("/login", json={"username": "olga", "password": "olga-password-1"})
+    assert ok.status_code == 200
+
+
+async def test_an_over_long_password_is_refused_before_hashing(client: httpx.AsyncClient, session: Session) -> None:
+    create_user(session, Actor.system("test"), name="pat", role="viewer", password="pat-password-12")
+    session.commit()
+    for body in ({"username": "pat", "password": "p" * 1025}, {"username": "pat", "password": "é" * 513}):
+        response = await client.post("/login", json=body)
+        assert response.status_code == 400
+        assert response.json()["error"]["message"].startswith("the password is over 1024 bytes")
+    form = await client.post("/login", data={"username": "pat", "password": "p" * 1025})
+    assert form.status_code == 400 and "over 1024 bytes" in form.text
+    longest = await client.post("/login", json={"username": "pat", "password": "p" * 1024})
+    assert longest.status_code == 401  # a password of the longest length is checked (and wrong)
+
+
+@pytest.mark.parametrize("scope", ["account", "address"])
+async def test_concurrent_guesses_cannot_outrun_the_lockout(
+    engine: Engine, settings: Settings, session: Session, scope: str
+) -> None:
+    """30 concurrent guesses were all checked, though the limit is 5: attempts are now counted before the check."""
+    limits = {"account": 5, "address": 100} if scope == "account" else {"account": 100, "address": 5}
+    auth = settings.auth.model_copy(
+        update={
+            "login_max_failures_per_account": limits["account"],
+            "login_max_failures_per_address": limits["address"],
+        }
+    )
+    app = create_app(settings.model_copy(update={"auth": auth}), engine=engine)
+    create_user(session, Actor.system("test"), name="quinn", role="viewer", password="quinn-password-1")
+    session.commit()
+    names = ["quinn"] * 30 if scope == "account" else [f"name-{n}" for n in range(30)]
+    async with portal_client(app) as client:
+        answers = await asyncio.gather(
+            *(client.post("/login", json={"username": name, "password": "guess-guess-1"}) for name in names)
+        )
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [401] * 5 + [429] * 25
+    assert all(int(answer.headers["retry-after"]) >= 1 for answer in answers if answer.status_code == 429)
+    session.rollback()
+    locks = session.exec(select(AuditEvent).where(col(AuditEvent.action) == "user.login.lockout")).all()
+    assert [(lock.target_kind, lock.summary["failures"]) for lock in locks] == [
+        ("user" if scope == "account" else "address", 5)
+    ]
+
+
+async def test_password_checks_wait_at_a_small_gate_and_a_flood_is_told_to_retry(
+    engine: Engine, settings: Settings, session: Session
+) -> None:
+    """argon2 is bounded per app: checks beyond the slots and the queue get 503 Retry-After, counted as nothing."""
+    create_user(session, Actor.system("test"), name="rosa", role="viewer", password="rosa-password-1")
+    session.commit()
+    app = create_app(settings, engine=engine)
+    gate = app.state.password_gate = PasswordGate(slots=1, max_waiting=0)
+    async with portal_client(app) as client:
+        async with gate.slot():  # another check is running and nobody may queue behind it
+            busy = await client.post("/login", json={"username": "rosa", "password": "rosa-password-1"})
+        assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+        assert busy.json()["error"]["code"] == "BUSY" and "try again" in busy.json()["error"]["message"]
+        assert len(app.state.login_limiter) == 2 and app.state.login_limiter.begin("rosa", "127.0.0.1") is None
+        app.state.login_limiter.cancel("rosa", "127.0.0.1")
+        ok = await client.post("/login", json={"username": "rosa", "password": "rosa-password-1"})
+        assert ok.status_code == 200 and gate.running == 0
