@@ -5,6 +5,8 @@ Tokens are verified as a resource server would: with Authlib's RFC 9068 validato
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -18,13 +20,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from portal import oauth
+from portal._password_gate import PasswordGate
 from portal.app import create_app
 from portal.applications import IssuedCredential, create_application, create_oauth_client, revoke_credential
 from portal.authentication import actor_for_user
 from portal.authorization import Actor
 from portal.errors import Forbidden, Invalid
 from portal.models import AuditEvent, Role, SigningKey, SubscriptionState
-from portal.settings import Mode, ServerSettings, Settings
+from portal.settings import PUBLISHED_DEVELOPMENT_SECRET, Mode, ServerSettings, Settings
 from stitcher.credentials import AccessPolicy, JwksCache, Unauthenticated as GatewayUnauthenticated
 from stitcher.snapshot import CredentialConfig, OAuthConfig, PlanConfig, Snapshot, SubscriptionConfig
 from tests.factories import make_plan, make_product, make_subscription, make_team, make_user
@@ -78,9 +81,10 @@ async def test_client_secret_basic_issues_a_signed_jwt(
     assert response.headers["cache-control"] == "no-store"
     body = response.json()
     assert body["token_type"] == "Bearer" and body["expires_in"] == settings.auth.access_token_ttl_seconds
-    assert body["scope"] == "product:shop"  # the approved subscription only
+    assert "scope" not in body  # none asked for: no scope claim, the gateway checks the subscriptions
 
     claims = await verify(client, settings, body["access_token"])
+    assert "scope" not in claims
     assert claims["iss"] == settings.public_url and claims["aud"] == oauth.GATEWAY_AUDIENCE
     assert claims["sub"] == claims["client_id"] == oauth_client.client_id
     assert claims["exp"] - claims["iat"] == settings.auth.access_token_ttl_seconds and claims["jti"]
@@ -264,3 +268,132 @@ async def test_outside_development_the_token_endpoint_requires_tls(
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             response = await get_token(client, oauth_client)
         assert (response.status_code, response.json().get("error")) == (status, error), url
+
+
+async def test_a_requested_scope_is_honoured_not_widened(
+    client: httpx.AsyncClient, settings: Settings, session: Session
+) -> None:
+    """Authlib asked the client for its allowed scope and got every approved product, whatever was requested."""
+    application = create_application(session, SYSTEM, name="two-products", owner=make_user(session))
+    plan = make_plan(session, auth_kinds=["oauth2"])
+    for name in ("books", "films"):
+        make_subscription(session, application, make_product(session, name), plan, state=SubscriptionState.APPROVED)
+    issued = create_oauth_client(session, SYSTEM, application)
+    session.commit()
+    for requested, granted in (
+        ("product:books", "product:books"),
+        ("product:films product:books product:films", "product:films product:books"),
+    ):
+        response = await get_token(client, issued, scope=requested)
+        assert response.status_code == 200, response.text
+        assert response.json()["scope"] == granted
+        assert (await verify(client, settings, response.json()["access_token"]))["scope"] == granted
+    for refused in ("product:books product:shop", "books", "product:"):
+        response = await get_token(client, issued, scope=refused)
+        assert (response.status_code, response.json()["error"]) == (400, "invalid_scope"), refused
+
+
+async def test_keys_encrypted_with_the_published_secret_are_replaced(
+    client: httpx.AsyncClient, settings: Settings, oauth_client: IssuedCredential, session: Session, engine: Engine
+) -> None:
+    """Before keys were generated, signing keys were encrypted under the development default published in the
+    source: whoever read the database could sign tokens. The first token request retires them and signs anew."""
+    old = oauth._new_signing_key(session, settings.model_copy(update={"auth": _published(settings)}), "RS256")
+    session.commit()
+    response = await get_token(client, oauth_client)
+    assert response.status_code == 200, response.text
+    header = jws.extract_compact(response.json()["access_token"].encode()).headers()
+    assert header["kid"] != old.kid
+    jwks = (await client.get(oauth.JWKS_PATH)).json()
+    assert [key["kid"] for key in jwks["keys"]] == [header["kid"]]  # the old key is no longer published
+    with Session(engine) as fresh:
+        events = fresh.exec(select(AuditEvent).where(col(AuditEvent.action) == "signing_key.rotate")).all()
+    assert [(e.actor, e.summary["retired"]) for e in events] == [("system", [old.kid])]
+
+
+def _published(settings: Settings) -> Any:
+    """The auth settings of an installation that ran before keys were generated (bypassing today's refusal)."""
+    return settings.auth.model_copy(update={"secret_key": SecretStr(PUBLISHED_DEVELOPMENT_SECRET)})
+
+
+async def test_credentials_in_the_query_string_are_refused(
+    client: httpx.AsyncClient, oauth_client: IssuedCredential
+) -> None:
+    assert oauth_client.client_id is not None
+    for query in (
+        {"client_secret": oauth_client.secret},
+        {"client_id": oauth_client.client_id, "client_secret": oauth_client.secret},
+    ):
+        response = await client.post(oauth.TOKEN_PATH, params=query, data={"grant_type": "client_credentials"})
+        assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+        assert "HTTP Basic" in response.json()["error_description"] and "access_token" not in response.json()
+    # other query parameters are not read at all: the form is the request
+    ignored = await get_token(client, oauth_client, scope="product:shop")
+    assert ignored.status_code == 200
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_an_oversized_token_request_is_refused_unread(
+    client: httpx.AsyncClient, oauth_client: IssuedCredential, streamed: bool
+) -> None:
+    assert oauth_client.client_id is not None
+    body = f"grant_type=client_credentials&client_id={oauth_client.client_id}&client_secret={'x' * 20_000}".encode()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 1000):
+            yield body[start : start + 1000]
+
+    response = await client.post(
+        oauth.TOKEN_PATH,
+        content=chunks() if streamed else body,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 413 and f"over {oauth.TOKEN_BODY_LIMIT} bytes" in response.text
+
+
+async def test_failed_client_authentications_lock_the_client_and_are_audited_once(
+    engine: Engine, settings: Settings, oauth_client: IssuedCredential, session: Session
+) -> None:
+    assert oauth_client.client_id is not None
+    auth = settings.auth.model_copy(update={"token_max_failures_per_client": 3, "token_max_failures_per_address": 50})
+    app = create_app(settings.model_copy(update={"auth": auth}), engine=engine)
+    wrong = IssuedCredential(oauth_client.row, "wrong-secret")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        assert [(await get_token(client, wrong)).status_code for _ in range(3)] == [401, 401, 401]
+        locked = await get_token(client, oauth_client)  # the right secret too, unchecked
+        assert locked.status_code == 429 and locked.json()["error"] == "temporarily_unavailable"
+        assert 290 <= int(locked.headers["retry-after"]) <= 300
+        assert "too many failed client authentications" in locked.json()["error_description"]
+        assert (await get_token(client, wrong)).status_code == 429
+    with Session(engine) as fresh:
+        events = fresh.exec(select(AuditEvent).where(col(AuditEvent.action) == "oauth.token.lockout")).all()
+    assert [(e.target_kind, e.target_name, e.outcome, e.summary["failures"]) for e in events] == [
+        ("client", oauth_client.client_id.lower(), "denied", 3)
+    ]
+
+
+async def test_concurrent_wrong_secrets_cannot_outrun_the_limit(
+    engine: Engine, settings: Settings, oauth_client: IssuedCredential
+) -> None:
+    """40 concurrent wrong secrets cost 16 s of argon2 and 700 MB: now 5 are checked, two at a time, and the rest
+    are refused before any hashing."""
+    assert oauth_client.client_id is not None
+    auth = settings.auth.model_copy(update={"token_max_failures_per_client": 5, "max_concurrent_password_checks": 2})
+    app = create_app(settings.model_copy(update={"auth": auth}), engine=engine)
+    wrong = IssuedCredential(oauth_client.row, "wrong-secret")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        answers = await asyncio.gather(*(get_token(client, wrong) for _ in range(40)))
+    assert sorted(a.status_code for a in answers) == [401] * 5 + [429] * 35
+
+
+async def test_a_full_argon2_gate_answers_503_and_counts_nothing(
+    engine: Engine, settings: Settings, oauth_client: IssuedCredential
+) -> None:
+    app = create_app(settings, engine=engine)
+    gate = app.state.password_gate = PasswordGate(slots=1, max_waiting=0)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        async with gate.slot():
+            busy = await get_token(client, oauth_client)
+        assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+        assert busy.json()["error"] == "temporarily_unavailable"
+        assert (await get_token(client, oauth_client)).status_code == 200
