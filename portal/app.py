@@ -1,6 +1,10 @@
 """The portal's ASGI app: the lifespan that owns the database engine and the HTTP client, probes, metrics, and the
 routes of the API, login, OAuth2 server and gateway snapshot modules.
 
+Every response carries the portal's security headers (:mod:`portal._security_headers`: no framing, a strict CSP,
+nosniff, referrer policy), except under the prefixes of a mounted app with rules of its own (``own_header_prefixes``:
+the embedded gateway). ``/login`` and ``/oauth/token`` bodies are capped (:mod:`portal._body_limit`, 413).
+
 Handlers find app-scoped resources on ``request.app.state``: ``settings``, ``engine``, ``http_client`` (an
 ``httpx.AsyncClient``), ``clock`` (``() -> aware datetime``) and ``metrics`` (:class:`PortalMetrics`).
 """
@@ -27,6 +31,8 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal import api, login, oauth, snapshot
+from portal._body_limit import BodyLimit
+from portal._security_headers import SecurityHeaders
 from portal.db import DatabaseUnavailable, check_database, create_engine_for, current_revision, head_revision, migrate
 from portal.errors import ErrorCode, LoomError
 from portal.models import utcnow
@@ -169,6 +175,7 @@ def create_app(
     contexts: Sequence[Callable[[Starlette], contextlib.AbstractAsyncContextManager[Any]]] = (),
     metrics_registries: Sequence[CollectorRegistry] = (),
     readiness: Sequence[Callable[[], str | None]] = (),
+    own_header_prefixes: Sequence[str] = (),
 ) -> Starlette:
     """The portal app. Resources passed in are used as they are and left open; those created here are closed.
 
@@ -178,7 +185,8 @@ def create_app(
     the engine is ready (e.g. a mounted app's lifespan, which Starlette does not run by itself) and exited in reverse.
     ``metrics_registries`` are rendered on ``/metrics`` after the portal's own (a mounted app's ``/metrics`` is
     shadowed by the portal's). ``readiness`` checks run on ``/readyz`` after the database's: each returns None when
-    ready, or why not (e.g. the embedded gateway has no snapshot yet).
+    ready, or why not (e.g. the embedded gateway has no snapshot yet). Paths under ``own_header_prefixes`` (a
+    mounted app's, e.g. the embedded gateway's ``/products``) do not get the portal's security headers.
     """
     settings = settings or Settings()
     metrics = PortalMetrics(also=metrics_registries)
@@ -190,6 +198,8 @@ def create_app(
         own_client = http_client is None
         client = http_client if http_client is not None else httpx.AsyncClient(timeout=10.0, follow_redirects=False)
         try:
+            # The session key first: a key file others may read stops the start-up with a message saying so.
+            await run_in_threadpool(settings.resolved_secret_key)
             if own_engine:
                 await run_in_threadpool(_prepare_database, app_engine)
             app.state.engine = app_engine
@@ -214,7 +224,13 @@ def create_app(
         *snapshot.routes,
         *extra_routes,
     ]
-    middleware = [Middleware(_MetricsMiddleware, metrics=metrics), *login.middleware(settings)]
+    middleware = [
+        Middleware(_MetricsMiddleware, metrics=metrics),
+        Middleware(SecurityHeaders, exempt_prefixes=own_header_prefixes),
+        Middleware(BodyLimit, limits={"/login": login.LOGIN_BODY_LIMIT, oauth.TOKEN_PATH: oauth.TOKEN_BODY_LIMIT}),
+        *oauth.middleware(),
+        *login.middleware(settings),
+    ]
     app = Starlette(
         routes=routes,
         middleware=middleware,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -147,3 +150,50 @@ async def test_contexts_run_inside_the_lifespan_in_order(settings: Settings, eng
     async with running(app):
         events.append("serving")
     assert events == ["enter a", "enter b", "serving", "exit b", "exit a"]
+
+
+SECURITY_HEADERS = ("content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy")
+
+
+async def test_every_portal_response_says_no_framing_no_sniffing_and_a_strict_policy(
+    settings: Settings, engine: Engine
+) -> None:
+    async with running(create_app(settings, engine=engine)) as client:
+        answers = {
+            "probe": await client.get("/healthz"),
+            "login page": await client.get("/login"),
+            "api": await client.post("/api/graphql", json={"query": "{ __typename }"}),
+            "jwks": await client.get("/.well-known/jwks.json"),
+            "not found": await client.get("/no/such/page"),
+            "cross-site refusal": await client.post("/logout", headers={"origin": "https://evil.example"}),
+            "oversized body": await client.post("/login", content=b"x" * 20_000),
+            "metrics": await client.get("/metrics"),
+        }
+    for what, answer in answers.items():
+        assert all(name in answer.headers for name in SECURITY_HEADERS), (what, answer.headers)
+        assert answer.headers["x-frame-options"] == "DENY" and answer.headers["x-content-type-options"] == "nosniff"
+    policy = dict(
+        directive.strip().split(" ", 1)
+        for directive in answers["login page"].headers["content-security-policy"].split(";")
+    )
+    assert policy["default-src"] == "'self'" and policy["frame-ancestors"] == "'none'"
+    assert "'unsafe-inline'" not in policy["script-src"] and "'unsafe-eval'" not in policy["script-src"]
+    assert policy["object-src"] == "'none'" and policy["base-uri"] == "'none'"
+
+
+async def test_the_admin_graphiql_page_runs_under_the_policy(settings: Settings, engine: Engine) -> None:
+    """What a browser would check: every script is the portal's own file, or inline with its hash in script-src."""
+    async with running(create_app(settings, engine=engine)) as client:
+        page = await client.get("/api/graphql", headers={"accept": "text/html"})
+        assets = [await client.get(src) for src in re.findall(r'<script src="([^"]+)"', page.text)]
+    assert page.status_code == 200 and "GraphiQL" in page.text
+    script_src = next(
+        d for d in page.headers["content-security-policy"].split("; ") if d.startswith("script-src ")
+    ).split()[1:]
+    inline = re.findall(r"<script>(.*?)</script>", page.text, re.DOTALL)
+    assert inline, "the page has its inline script"
+    for script in inline:
+        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in script_src
+    assert assets and all(asset.status_code == 200 for asset in assets)  # same-origin: allowed by 'self'
+    assert '<script src="http' not in page.text and '<link rel="stylesheet" href="http' not in page.text

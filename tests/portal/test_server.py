@@ -3,25 +3,35 @@ and its app in-process (the embedded gateway serves the published products)."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import io
+import logging
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy.engine import Engine
+from starlette.applications import Starlette
 
 from portal.accounts import create_user
+from portal.app import create_app
 from portal.applications import create_api_key
 from portal.authorization import Actor
 from portal.db import head_revision, session_scope
 from portal.models import Lifecycle, SubscriptionState
-from portal.server import build_app
-from portal.settings import GatewaySettings, Settings
+from portal.server import build_app, exposure_warning, server_config, server_settings
+from portal.settings import GatewaySettings, Mode, ServerSettings, Settings
 from tests.factories import (
     make_application,
     make_cluster,
@@ -154,11 +164,18 @@ async def test_the_embedded_gateway_serves_published_products(settings: Settings
             await asyncio.sleep(0.05)
         refused = await client.post("/products/hello/graphql", json=query)
         ready = await client.get("/readyz")
+        graphiql = await client.get("/products/hello/graphql", headers={"accept": "text/html"})
         metrics = (await client.get("/metrics")).text
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"data": {"__typename": "Query"}}
     assert refused.status_code == 401
     assert ready.status_code == 200, ready.text
+    # the portal's strict headers are on its own answers, not on the gateway's (its GraphiQL page has its own
+    # inline script, its pass-through its own sandbox)
+    assert "x-frame-options" in ready.headers and "'self'" in ready.headers["content-security-policy"]
+    for gateway_answer in (answer, refused, graphiql):
+        assert "x-frame-options" not in gateway_answer.headers
+        assert "frame-ancestors" not in gateway_answer.headers.get("content-security-policy", "")
     assert 'route="/products/{product}/graphql",status="401"} 1.0' in metrics  # the gateway's template, not the path
     # the embedded gateway's own metrics (errors by reason, products served) are on the portal's /metrics too
     assert 'loom_gateway_errors_total{product="hello",reason="auth"} 1.0' in metrics, metrics
@@ -188,3 +205,106 @@ async def test_a_login_lands_on_a_page_that_says_where_to_go(settings: Settings,
     assert login.status_code == 303 and login.headers["location"] == "/"
     assert home.status_code == 200 and home.headers["content-type"].startswith("text/html")
     assert "Signed in as <strong>ada</strong>" in home.text and 'href="/api/graphql"' in home.text
+
+
+@contextmanager
+def served(settings: Settings, app: Starlette, **config: Any) -> Iterator[str]:
+    """``app`` served in a thread exactly as ``loom serve`` configures uvicorn (:func:`server_config`)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    started = threading.Event()
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            started.set()
+
+    server = Server(server_config(settings, app, log_config=None, **config))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        assert started.wait(30), "the portal did not start"
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()
+
+
+def _with_server(settings: Settings, **changes: Any) -> Settings:
+    return settings.model_copy(update={"server": settings.server.model_copy(update=changes)})
+
+
+async def test_loom_serve_closes_connections_whose_headers_do_not_arrive(settings: Settings, engine: Engine) -> None:
+    configured = _with_server(settings, header_timeout_seconds=0.2)
+    with served(configured, create_app(configured, engine=engine)) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=30) as slow:
+            slow.sendall(b"GET /healthz HTTP/1.1\r\nhost: portal")
+            answer = b""
+            while chunk := slow.recv(4096):  # until the server closes it
+                answer += chunk
+        async with httpx.AsyncClient(base_url=url) as client:
+            assert (await client.get("/healthz")).status_code == 200
+    assert answer.startswith(b"HTTP/1.1 408")
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+async def test_forwarded_addresses_count_only_from_configured_proxies(
+    settings: Settings, engine: Engine, trusted: bool
+) -> None:
+    """The per-address lockout believed X-Forwarded-For from any loopback peer: a local process could spread its
+    guesses over made-up addresses. Now only LOOM_SERVER_TRUSTED_PROXIES are believed."""
+    auth = settings.auth.model_copy(update={"login_max_failures_per_address": 2})
+    configured = _with_server(settings, trusted_proxies=["127.0.0.1/32"] if trusted else []).model_copy(
+        update={"auth": auth}
+    )
+    with served(configured, create_app(configured, engine=engine)) as url:
+        async with httpx.AsyncClient(base_url=url) as client:
+            statuses = [
+                (
+                    await client.post(
+                        "/login",
+                        json={"username": f"nobody-{n}", "password": "guess-guess-1"},
+                        headers={"x-forwarded-for": f"198.51.100.{n}"},
+                    )
+                ).status_code
+                for n in range(3)
+            ]
+    assert statuses == ([401, 401, 401] if trusted else [401, 401, 429])
+
+
+async def test_the_token_endpoint_query_string_never_reaches_the_access_log(
+    settings: Settings, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="uvicorn.access")
+    with served(settings, create_app(settings, engine=engine), access_log=True) as url:
+        async with httpx.AsyncClient(base_url=url) as client:
+            refused = await client.post(
+                "/oauth/token?client_id=lc_x&client_secret=s3cr3t-in-the-url", data={"grant_type": "client_credentials"}
+            )
+            other = await client.post("/oauth/token?note=also-not-logged", data={"grant_type": "client_credentials"})
+            await client.get("/healthz?probe=kept")
+    assert refused.status_code == 400 and "HTTP Basic" in refused.json()["error_description"]
+    assert other.status_code == 401  # read from the form alone
+    lines = [record.getMessage() for record in caplog.records if record.name == "uvicorn.access"]
+    assert sum('"POST /oauth/token HTTP/1.1"' in line for line in lines) == 2, lines
+    assert "/healthz?probe=kept" in caplog.text  # other paths are logged as they were
+    assert "s3cr3t" not in caplog.text and "also-not-logged" not in caplog.text
+
+
+def test_development_mode_beyond_loopback_is_warned_about() -> None:
+    def warning(host: str, mode: Mode = Mode.DEVELOPMENT) -> str | None:
+        return exposure_warning(Settings(mode=mode, server=ServerSettings(host=host)))
+
+    for host in ("127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2"):
+        assert warning(host) is None, host
+    for host in ("0.0.0.0", "::", "192.168.1.20", "portal.example"):
+        assert (message := warning(host)) is not None and host in message and "LOOM_MODE=production" in message
+    assert warning("0.0.0.0", Mode.PRODUCTION) is None
+    out = io.StringIO()
+    server_settings(argparse.Namespace(host="0.0.0.0", port=0), Settings(), warn=out)
+    assert out.getvalue().startswith("loom: warning: development mode on 0.0.0.0")
+    quiet = io.StringIO()
+    server_settings(argparse.Namespace(host=None, port=None), Settings(), warn=quiet)
+    assert quiet.getvalue() == ""
