@@ -10,6 +10,9 @@ called with aiohttp, or with httpx when ``LOOM_GATEWAY_UPSTREAM_CLIENT=httpx`` (
 Uvicorn runs programmatically with a short keep-alive and a short graceful-shutdown timeout: on SIGTERM the gateway
 stops accepting, closes idle keep-alive connections, lets in-flight requests finish for up to
 ``LOOM_GATEWAY_SHUTDOWN_GRACE_SECONDS`` and exits. Logs are JSON lines on stderr, each with the request id.
+Connections are hardened (:mod:`stitcher.serving`): request headers must arrive within
+``LOOM_GATEWAY_HEADER_TIMEOUT_SECONDS``, idle kept-alive ones close after ``LOOM_GATEWAY_KEEP_ALIVE_SECONDS``, at
+most ``LOOM_GATEWAY_MAX_CONNECTIONS`` are open, and no ``X-Forwarded-*`` header is believed.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from starlette.applications import Starlette
 
 from stitcher.app import create_gateway_app, request_id
 from stitcher.errors import StitcherError
+from stitcher.serving import ConnectionLimits, uvicorn_config
 from stitcher.settings import GatewaySettings
 from stitcher.snapshot_source import PortalSnapshotSource
 from stitcher.supergraph import load_supergraph
@@ -98,20 +102,20 @@ def serve(
     port: int,
     *,
     grace_seconds: int = 1,
-    keep_alive_seconds: int = 5,
+    limits: ConnectionLimits | None = None,
     sock: socket.socket | None = None,
 ) -> int:
     """Run ``app`` until SIGINT/SIGTERM; 0 after a clean shutdown, 1 when it could not start."""
     sock = sock or listen(host, port)
-    config = uvicorn.Config(
+    config = uvicorn_config(
         app,
+        limits or ConnectionLimits(),
         host=host,
         port=port,
         lifespan="on",
         log_config=None,  # our JSON handler on the root logger formats uvicorn's records too
         access_log=False,  # the app writes its own access lines, with the request id
         server_header=False,
-        timeout_keep_alive=keep_alive_seconds,
         timeout_graceful_shutdown=grace_seconds,
     )
     server = uvicorn.Server(config)
@@ -165,6 +169,6 @@ def gateway_command(args: argparse.Namespace) -> int:
         args.host,
         args.port,
         grace_seconds=env.shutdown_grace_seconds,
-        keep_alive_seconds=env.keep_alive_seconds,
+        limits=env.connection_limits(),
         sock=sock,
     )

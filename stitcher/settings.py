@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from stitcher.serving import ConnectionLimits
 
 if TYPE_CHECKING:
     from stitcher.app import GatewayOptions, TransportFactory
@@ -35,6 +38,19 @@ class GatewaySettings(BaseSettings):
     shutdown_grace_seconds: int = 1
     keep_alive_seconds: int = 5
     upstream_client: str = "aiohttp"
+
+    # --- connections (stitcher.serving; owned with the server construction in stitcher/cli.py) ---
+    # keep_alive_seconds (above) closes idle kept-alive connections; a request's headers must arrive within
+    # header_timeout_seconds; at most max_connections are open at once (more are answered 503 and closed).
+    header_timeout_seconds: float = Field(default=ConnectionLimits.header_timeout_seconds, gt=0)
+    max_connections: int = Field(default=ConnectionLimits.max_connections, ge=1)
+
+    def connection_limits(self) -> ConnectionLimits:
+        return ConnectionLimits(
+            header_timeout_seconds=self.header_timeout_seconds,
+            keep_alive_seconds=self.keep_alive_seconds,
+            max_connections=self.max_connections,
+        )
 
     def options(self) -> GatewayOptions:
         from stitcher.app import GatewayOptions  # lazily: the settings must stay cheap to import

@@ -207,3 +207,46 @@ def test_a_busy_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert done.stderr.strip().splitlines() == [
         f"loom: error: cannot serve on 127.0.0.1:{port} (Address already in use): pass --port with a free port"
     ]
+
+
+def _answer(conn: socket.socket) -> bytes:
+    """What the server sends until the end of one response's headers, or until it closes the connection."""
+    data = b""
+    while b"\r\n\r\n" not in data and (chunk := conn.recv(4096)):
+        data += chunk
+    return data
+
+
+def test_the_gateway_closes_slow_headers_and_caps_connections(tmp_path: Path) -> None:
+    """LOOM_GATEWAY_HEADER_TIMEOUT_SECONDS and LOOM_GATEWAY_MAX_CONNECTIONS reach the real server: connections
+    over the cap are refused while the open ones are served, and half a header is closed (waits are on the
+    server's answers, never on time)."""
+    supergraph = tmp_path / "supergraph.graphql"
+    spec = SourceSpec(name="books", protocol=SourceKind.GRAPHQL, schema=BOOKS_SDL, url="http://127.0.0.1:1/graphql")
+    supergraph.write_text(print_supergraph_sdl(compose([spec])))
+    env = {
+        "LOOM_GATEWAY_HEADER_TIMEOUT_SECONDS": "0.5",
+        "LOOM_GATEWAY_KEEP_ALIVE_SECONDS": "60",
+        "LOOM_GATEWAY_MAX_CONNECTIONS": "2",
+    }
+    health = b"GET /healthz HTTP/1.1\r\nhost: gateway\r\n\r\n"
+    with Gateway("--supergraph", str(supergraph), env=env) as gateway:
+        gateway.wait_ready()
+        address = ("127.0.0.1", gateway.port)
+        with socket.create_connection(address, timeout=30) as checker, socket.create_connection(address, 30) as other:
+            for conn in (checker, other):
+                conn.sendall(health)
+                assert _answer(conn).startswith(b"HTTP/1.1 200")
+            with socket.create_connection(address, timeout=30) as refused:
+                assert _answer(refused).startswith(b"HTTP/1.1 503")
+            checker.sendall(health)
+            assert _answer(checker).startswith(b"HTTP/1.1 200")
+            other.close()
+            while True:  # until the gateway has seen `other` go and takes a new connection
+                with socket.create_connection(address, timeout=30) as slow:
+                    slow.sendall(b"GET /healthz HTTP/1.1\r\nhost: gate")
+                    answer = _answer(slow)
+                if not answer.startswith(b"HTTP/1.1 503"):
+                    break
+        gateway.stop()
+    assert answer.startswith(b"HTTP/1.1 408"), answer
