@@ -277,7 +277,8 @@ class LoginSession(LoomModel, table=True):
 
 class Cluster(LoomModel, table=True):
     """A Kubernetes cluster (or a simulated one). ``gloo`` is the resource's ``spec.gloo`` as written:
-    ``{"target": "local-envoy"|"kubernetes"|"gitops", "namespace", "kubeContext", "failoverGateway": {host, port}}``.
+    ``{"target": "local-envoy"|"kubernetes"|"gitops", "namespace", "kubeContext", "failoverGateway": {host, port},
+    "proxy": {listener, internal, admin}}`` (``proxy``: where a local-envoy cluster's Envoy listens).
 
     ``allow_loopback`` and ``allowed_hosts`` relax the SSRF guard for introspection of deployments in this cluster
     (local demo clusters reach services on 127.0.0.1).
@@ -293,6 +294,8 @@ class Cluster(LoomModel, table=True):
     gloo: dict[str, Any] = _json(dict)
     allow_loopback: bool = Field(default=False)
     allowed_hosts: list[str] = _json(list)
+    # Where the cluster's Loom gateway runs (``spec.gateway``: {"address"} or {"kube": {service, namespace, port}}).
+    gateway: dict[str, Any] = _json(dict)
     labels: dict[str, str] = _json(dict)
     created_at: datetime = _created()
     updated_at: datetime = _created()
@@ -312,6 +315,9 @@ class Service(LoomModel, table=True):
     name: str = Field(max_length=63, unique=True)
     protocol: SourceKind = Field(sa_type=_enum(SourceKind, "protocol"), nullable=False)
     entities: dict[str, Any] = _json(dict)
+    # ``spec.traffic`` as written: per-service overrides of the sync worker's traffic defaults (timeouts, retries,
+    # health checks, outlier detection, circuit breakers).
+    traffic: dict[str, Any] = _json(dict)
     description: str = Field(default="", sa_type=sa.Text)
     current_version: int | None = Field(default=None)
     created_at: datetime = _created()
@@ -562,7 +568,15 @@ class AuditEvent(LoomModel, table=True):
 
 
 class ClusterSyncStatus(LoomModel, table=True):
-    """What the sync worker last saw in a cluster, for the cluster as a whole (``product_id`` NULL) or a product."""
+    """What the sync worker last saw in a cluster, for the cluster as a whole (``product_id`` NULL) or a product.
+
+    Cluster rows: ``state`` of the last pass (synced, failed: ``message`` says why), ``reachable``, ``versions``
+    (``{"envoy": "1.40.0"}``), ``last_success_at``, ``applied_generation`` (the desired-state generation the
+    cluster holds) and ``upstreams`` (every upstream's live health). Product rows: ``verdict`` (Accepted, Rejected,
+    Warning or Pending, as Gloo or Envoy said) with its reason in ``message``, the generation of the config that
+    verdict is about, and the health of the product's own upstreams. ``upstreams`` is a list of
+    ``{"upstream", "service", "serving", "endpoints": [{"cluster", "address", "priority", "healthy", "ejected"}]}``.
+    """
 
     __tablename__ = "cluster_sync_statuses"
     __table_args__ = (sa.UniqueConstraint("cluster_id", "product_id"),)
@@ -573,6 +587,12 @@ class ClusterSyncStatus(LoomModel, table=True):
     state: SyncState = Field(default=SyncState.PENDING, sa_type=_enum(SyncState, "sync_state"), nullable=False)
     message: str = Field(default="", sa_type=sa.Text)
     observed_generation: int = Field(default=0)
+    applied_generation: int = Field(default=0)
+    verdict: str | None = Field(default=None, max_length=16)
+    reachable: bool | None = Field(default=None)
+    versions: dict[str, Any] = _json(dict)
+    upstreams: list[Any] = _json(list)
+    last_success_at: datetime | None = _when()
     updated_at: datetime = _created()
 
 
