@@ -12,12 +12,15 @@ overridable per service (``spec.traffic`` of a Service).
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 __all__ = [
+    "TRAFFIC_KEYS",
     "CircuitBreakers",
     "ClusterSpec",
     "DeploymentSpec",
@@ -32,6 +35,9 @@ __all__ = [
     "ServiceSpec",
     "TargetKind",
     "TrafficPolicy",
+    "duration_ms",
+    "host_port",
+    "traffic_policy",
 ]
 
 TargetKind = Literal["local-envoy", "kubernetes", "gitops"]
@@ -200,6 +206,91 @@ class DesiredState:
     services: Mapping[str, ServiceSpec]
     products: Mapping[str, ProductSpec]
     generation: int = 0
+
+
+# --- reading the resources' own shapes (spec.traffic, "host:port", "250ms") -----------------------------------------
+
+# spec.traffic's keys, each group mapped to (dataclass field, {resource key: field}); durations end in "Timeout",
+# "Interval" or "Time" and are written like "250ms" or "1s".
+TRAFFIC_KEYS: dict[str, tuple[str | None, dict[str, str]]] = {
+    "": (None, {"connectTimeout": "connect_timeout_ms", "requestTimeout": "request_timeout_ms"}),
+    "healthCheck": (
+        "health_check",
+        {
+            "path": "path",
+            "interval": "interval_ms",
+            "timeout": "timeout_ms",
+            "unhealthyThreshold": "unhealthy_threshold",
+            "healthyThreshold": "healthy_threshold",
+        },
+    ),
+    "outlierDetection": (
+        "outlier_detection",
+        {
+            "consecutive5xx": "consecutive_5xx",
+            "consecutiveGatewayFailure": "consecutive_gateway_failure",
+            "enforcingPercent": "enforcing_percent",
+            "interval": "interval_ms",
+            "baseEjectionTime": "base_ejection_ms",
+            "maxEjectionTime": "max_ejection_ms",
+            "maxEjectionPercent": "max_ejection_percent",
+        },
+    ),
+    "retries": ("retries", {"attempts": "num_retries", "perTryTimeout": "per_try_timeout_ms"}),
+    "circuitBreakers": (
+        "circuit_breakers",
+        {
+            "maxConnections": "max_connections",
+            "maxPendingRequests": "max_pending_requests",
+            "maxRequests": "max_requests",
+            "maxRetries": "max_retries",
+        },
+    ),
+}
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)$")
+_UNITS = {"ms": 1, "s": 1000, "m": 60_000}
+
+
+def duration_ms(value: str | int | float) -> int:
+    """``"250ms"``, ``"1.5s"``, ``"2m"`` (or a number of milliseconds) as integer milliseconds; ValueError else."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration")
+    if isinstance(value, int | float):
+        return int(value)
+    match = _DURATION.match(value.strip())
+    if match is None:
+        raise ValueError(f"{value!r} is not a duration: write it like 250ms, 1s or 2m")
+    return round(float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def traffic_policy(overrides: Mapping[str, Any] | None) -> TrafficPolicy:
+    """The defaults with a Service's ``spec.traffic`` applied (already validated where it was applied)."""
+    policy = TrafficPolicy()
+    if not overrides:
+        return policy
+    changes: dict[str, Any] = {}
+    for group, (attribute, keys) in TRAFFIC_KEYS.items():
+        given = overrides if group == "" else overrides.get(group) or {}
+        values = {
+            field_name: (duration_ms(given[key]) if field_name.endswith("_ms") else given[key])
+            for key, field_name in keys.items()
+            if key in given
+        }
+        if not values:
+            continue
+        if attribute is None:
+            changes.update(values)
+        else:
+            changes[attribute] = dataclasses.replace(getattr(policy, attribute), **values)
+    return dataclasses.replace(policy, **changes)
+
+
+def host_port(value: str) -> HostPort:
+    """``"127.0.0.1:18000"`` or ``"[::1]:18000"`` as a HostPort; ValueError when it is neither."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ValueError(f"{value!r} is not host:port")
+    return HostPort(host.strip("[]"), int(port))
 
 
 def _endpoint_of(url: str) -> tuple[HostPort, bool]:
