@@ -58,6 +58,7 @@ __all__ = [
     "prepare_schema",
     "redacted_url",
     "session_scope",
+    "writer",
 ]
 
 # The repository's migrations folder; `pip install -e .` (what `make install` does) keeps it beside the package.
@@ -188,6 +189,14 @@ def name_of(session: Session, model: Any, row_id: int | None) -> str | None:
     """The ``name`` of the ``model`` row with ``row_id``, or None when there is no id or no such row."""
     row = session.get(model, row_id) if row_id is not None else None
     return None if row is None else str(row.name)
+
+
+def writer(engine: Engine) -> Engine:
+    """``engine`` for a transaction that writes after it reads, when others may write at the same time: on SQLite
+    it takes the write lock first (``BEGIN IMMEDIATE``), so concurrent writers wait their turn (busy timeout)
+    instead of failing at once with "database is locked" when the read turns into a write. Do not open a second
+    such transaction while one is open in the same thread: it would wait for the first."""
+    return engine.execution_options(loom_begin_immediate=True)
 
 
 @contextlib.contextmanager

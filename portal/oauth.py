@@ -54,7 +54,7 @@ from portal._password_gate import Busy, gate_of
 from portal.applications import find_oauth_client, verify_client_secret
 from portal.audit import audit_scope, authorize_and_audit, record_denied
 from portal.authorization import Actor, Target
-from portal.db import session_scope
+from portal.db import session_scope, writer
 from portal.errors import Invalid, NotFound
 from portal.lockout import Lockout, LoginLimiter, LoginLimits
 from portal.models import Credential, Product, SigningKey, Subscription, SubscriptionState, utcnow
@@ -349,12 +349,6 @@ class _Server(AuthorizationServer):  # type: ignore[misc]
         return None
 
 
-def _writer(engine: Engine) -> Engine:
-    """The engine for a short write: on SQLite it takes the write lock first (``BEGIN IMMEDIATE``), so concurrent
-    writers wait their turn instead of failing with "database is locked" when a read turns into a write."""
-    return engine.execution_options(loom_begin_immediate=True)
-
-
 def _signing_key(engine: Engine, settings: Settings) -> tuple[SigningKey, RSAKey | ECKey]:
     """The newest signing key and its private half; the first key is created (once, whoever asks at the same
     time), and keys encrypted with the published development secret are replaced."""
@@ -363,7 +357,7 @@ def _signing_key(engine: Engine, settings: Settings) -> tuple[SigningKey, RSAKey
         if keys:
             with contextlib.suppress(Invalid):  # unreadable: decided below, with the write lock
                 return keys[0], _private_key(keys[0], settings)
-    with session_scope(_writer(engine)) as session:
+    with session_scope(writer(engine)) as session:
         row = ensure_signing_key(session, settings)
         try:
             return row, _private_key(row, settings)
@@ -380,7 +374,7 @@ def _issue(engine: Engine, settings: Settings, request: FormRequest) -> Response
         server = _Server(session, settings, key_row, key)
         response: Response = server.create_token_response(request)
     if server.used is not None and response.status_code == 200:
-        with session_scope(_writer(engine)) as session:
+        with session_scope(writer(engine)) as session:
             session.execute(
                 sa.update(Credential).where(col(Credential.id) == server.used).values(last_used_at=utcnow())
             )
