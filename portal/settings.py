@@ -31,6 +31,7 @@ __all__ = [
     "OIDCSettings",
     "RedisSettings",
     "ServerSettings",
+    "SyncSettings",
     "Settings",
 ]
 
@@ -146,6 +147,23 @@ class ServerSettings(BaseSettings):
         )
 
 
+class SyncSettings(BaseSettings):
+    """``LOOM_SYNC_*``: the sync worker (``loom sync``; ``loom serve`` runs it in-process with ``enabled``)."""
+
+    model_config = SettingsConfigDict(env_prefix="LOOM_SYNC_", extra="ignore")
+
+    enabled: bool = True  # loom serve: run the worker in-process (one per installation: it takes a lock)
+    interval_seconds: float = Field(default=2.0, gt=0)  # a pass at least this often (observation, retries)
+    resync_seconds: float = Field(default=60.0, gt=0)  # re-apply unchanged clusters this often (drift)
+    apply_timeout_seconds: float = Field(default=60.0, gt=0)
+    observe_timeout_seconds: float = Field(default=10.0, gt=0)
+    backoff_base_seconds: float = Field(default=1.0, gt=0)
+    backoff_cap_seconds: float = Field(default=60.0, gt=0)
+    envoy_dir: Path | None = None  # local-envoy clusters' files; default LOOM_DATA_DIR/envoy/<cluster>
+    gitops_dir: Path | None = None  # gitops clusters' manifests; default LOOM_DATA_DIR/gitops/<cluster>
+    kubeconfig: Path | None = None  # kubernetes clusters; default $KUBECONFIG, ~/.kube/config, or in-cluster
+
+
 class Settings(BaseSettings):
     """All of Loom's configuration. ``Settings()`` reads the environment; tests pass values directly."""
 
@@ -159,6 +177,7 @@ class Settings(BaseSettings):
     oidc: OIDCSettings = Field(default_factory=OIDCSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
 
     # The generated key, read once per data directory (a copy with another data_dir reads its own).
     _generated_key: tuple[Path, str] | None = PrivateAttr(default=None)

@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-__all__ = ["SYNC_LOCK_CLASS", "LeadershipLost", "leadership", "try_lock"]
+__all__ = ["SYNC_LOCK_CLASS", "LeadershipLost", "NotLeading", "leadership", "try_lock"]
 
 # The advisory lock is (SYNC_LOCK_CLASS, hashtext(current_schema())): installations that share a database in
 # different schemas (as the tests do) do not exclude each other. SYNC_LOCK_CLASS is "loom" in ASCII.
@@ -32,6 +32,10 @@ SYNC_LOCK_CLASS = 0x6C6F6F6D
 
 class LeadershipLost(Exception):
     """This worker no longer holds the lock: it must stop acting."""
+
+
+class NotLeading(Exception):
+    """``stop`` was set while this worker waited to lead."""
 
 
 class _Lease:
@@ -44,24 +48,36 @@ class _Lease:
 
 
 @contextlib.asynccontextmanager
-async def leadership(engine: Engine, data_dir: Path, *, poll_seconds: float = 1.0) -> AsyncIterator[_Lease]:
-    """Wait until this process leads the sync worker, then hold the lease for the block."""
+async def leadership(
+    engine: Engine, data_dir: Path, *, poll_seconds: float = 1.0, stop: asyncio.Event | None = None
+) -> AsyncIterator[_Lease]:
+    """Wait until this process leads the sync worker, then hold the lease for the block. Raises
+    :class:`NotLeading` when ``stop`` is set while it waits."""
+    stop = stop or asyncio.Event()
     if engine.dialect.name == "postgresql":
-        async with _postgres(engine, poll_seconds) as lease:
+        async with _postgres(engine, poll_seconds, stop) as lease:
             yield lease
     else:
-        async with _file(data_dir / "sync.lock", poll_seconds) as lease:
+        async with _file(data_dir / "sync.lock", poll_seconds, stop) as lease:
             yield lease
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    """Wait ``seconds`` before trying again, or raise NotLeading as soon as ``stop`` is set."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    if stop.is_set():
+        raise NotLeading("stopped while waiting to lead the sync worker")
 
 
 @contextlib.asynccontextmanager
-async def _postgres(engine: Engine, poll_seconds: float) -> AsyncIterator[_Lease]:
+async def _postgres(engine: Engine, poll_seconds: float, stop: asyncio.Event) -> AsyncIterator[_Lease]:
     connection = await asyncio.to_thread(engine.connect)
     try:
         while True:  # pg_advisory_lock would block a thread that cannot be cancelled: poll instead
             if await asyncio.to_thread(try_lock, connection):
                 break
-            await asyncio.sleep(poll_seconds)
+            await _wait(stop, poll_seconds)
 
         def check() -> None:
             try:
@@ -95,7 +111,7 @@ def _unlock(connection: sa.Connection) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _file(path: Path, poll_seconds: float) -> AsyncIterator[_Lease]:
+async def _file(path: Path, poll_seconds: float, stop: asyncio.Event) -> AsyncIterator[_Lease]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -104,7 +120,7 @@ async def _file(path: Path, poll_seconds: float) -> AsyncIterator[_Lease]:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                await asyncio.sleep(poll_seconds)
+                await _wait(stop, poll_seconds)
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         yield _Lease(lambda: None)  # a flock lives as long as this process: nothing can take it away

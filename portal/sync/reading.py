@@ -63,17 +63,22 @@ def from_session(session: Session) -> DesiredState:
                 health_path=row.health_path,
             )
         )
-    products: dict[str, ProductSpec] = {}
-    for product, version in served_products(session):
-        sources = session.exec(
+    served = served_products(session)
+    sources: dict[int, list[str]] = {}
+    version_ids = [version.id for _product, version in served]
+    if version_ids:  # one query for every served version's sources, in position order
+        for source in session.exec(
             select(ProductSource)
-            .where(col(ProductSource.product_version_id) == version.id)
-            .order_by(col(ProductSource.position))
-        ).all()
+            .where(col(ProductSource.product_version_id).in_(version_ids))
+            .order_by(col(ProductSource.product_version_id), col(ProductSource.position))
+        ).all():
+            sources.setdefault(source.product_version_id, []).append(service_names[source.service_id])
+    products: dict[str, ProductSpec] = {}
+    for product, version in served:
         routing = version.routing or {}
         products[product.name] = ProductSpec(
             name=product.name,
-            services=tuple(service_names[s.service_id] for s in sources),
+            services=tuple(sources.get(version.id or 0, ())),
             clusters=tuple(routing.get("clusters") or ()),
             residency=routing.get("residency") or None,
         )

@@ -125,11 +125,21 @@ class Reconciler:
         results = await asyncio.gather(*(self._cluster_pass(name, model, desired) for name, model in models.items()))
         return dict(zip(models, results, strict=True))
 
-    async def run(self, stop: asyncio.Event, wake: asyncio.Event, *, interval: float = 2.0) -> None:
+    async def run(
+        self,
+        stop: asyncio.Event,
+        wake: asyncio.Event,
+        *,
+        interval: float = 2.0,
+        before_pass: Callable[[], None] | None = None,
+    ) -> None:
         """Pass after pass until ``stop`` is set: right after ``wake`` is set (a change), at least every
-        ``interval`` seconds (observation, retries, resync)."""
+        ``interval`` seconds (observation, retries, resync). ``before_pass`` may raise to end the loop (a leader
+        that lost its lease must stop acting before it writes again)."""
         while not stop.is_set():
             wake.clear()
+            if before_pass is not None:
+                before_pass()
             try:
                 await self.pass_once()
             except Exception:  # a pass that cannot even read the desired state: try again on the next one
