@@ -31,8 +31,8 @@ __all__ = [
     "OIDCSettings",
     "RedisSettings",
     "ServerSettings",
-    "SyncSettings",
     "Settings",
+    "SyncSettings",
 ]
 
 # What LOOM_AUTH_SECRET_KEY defaulted to before keys were generated: public, so refused in every mode (and
