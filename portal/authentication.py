@@ -27,8 +27,9 @@ from portal import login_sessions
 from portal.accounts import verify_token
 from portal.authorization import Actor
 from portal.db import session_scope
-from portal.errors import Unauthenticated
-from portal.models import Membership, Role, Team, User
+from portal.errors import Forbidden, Unauthenticated
+from portal.models import Cluster, GatewayGrant, Membership, Role, Team, User
+from stitcher.snapshot_source import SNAPSHOT_PATH
 
 __all__ = [
     "SESSION_KEY",
@@ -50,7 +51,14 @@ def _strength(role: Role) -> int:
 
 
 def actor_for_user(session: Session, user: User) -> Actor:
-    """The actor for ``user`` with the roles of their memberships."""
+    """The actor for ``user`` with the roles of their memberships (a robot: the clusters of its grants)."""
+    if user.robot:
+        clusters = session.exec(
+            select(Cluster.name)
+            .join(GatewayGrant, col(GatewayGrant.cluster_id) == col(Cluster.id))
+            .where(col(GatewayGrant.user_id) == user.id)
+        ).all()
+        return Actor(user_id=user.id, name=user.name, kind="robot", gateway_clusters=frozenset(clusters))
     rows = session.exec(
         select(Membership.role, Team.name)
         .select_from(Membership)
@@ -113,20 +121,25 @@ def _authenticate(
         return _resolve(session, headers, session_data)
 
 
-async def request_actor(connection: HTTPConnection) -> Actor:
+async def request_actor(connection: HTTPConnection, *, robots: bool = False) -> Actor:
     """The actor of an HTTP request (or websocket), using ``app.state.engine``. Anonymous when it carries neither
     a token nor a live session; ``Unauthenticated`` when what it carries is not valid. Sets
-    :data:`portal.login_sessions.current` for the rest of the request."""
+    :data:`portal.login_sessions.current` for the rest of the request.
+
+    A robot's token is ``Forbidden`` unless the endpoint takes robots (``robots=True``: the gateway snapshot), so a
+    leaked gateway token reads no catalog, no user and no audit log."""
     session_data: Mapping[str, Any] = connection.session if "session" in connection.scope else {}
     engine: Engine = connection.app.state.engine
     actor, login_session = await run_in_threadpool(_authenticate, engine, connection.headers, dict(session_data))
+    if actor.kind == "robot" and not robots:
+        raise Forbidden(f"{actor.describe()} may only read its clusters' gateway snapshot ({SNAPSHOT_PATH})")
     login_sessions.current.set(login_session)
     return actor
 
 
-async def require_actor(connection: HTTPConnection) -> Actor:
+async def require_actor(connection: HTTPConnection, *, robots: bool = False) -> Actor:
     """Like :func:`request_actor`, but an anonymous caller is ``Unauthenticated`` too."""
-    actor = await request_actor(connection)
+    actor = await request_actor(connection, robots=robots)
     if not actor.is_authenticated:
         raise Unauthenticated("sign in first: log in, or pass 'Authorization: Bearer <personal access token>'")
     return actor

@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 
-ActorKind = Literal["user", "system", "anonymous"]
+ActorKind = Literal["user", "system", "anonymous", "robot"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ class Actor:
     team_roles: Mapping[str, Role] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     kind: ActorKind = "user"
     read_only: bool = False
+    gateway_clusters: frozenset[str] = frozenset()  # a robot's: the clusters whose gateway snapshot it may read
 
     @classmethod
     def system(cls, name: str = "system") -> Actor:
@@ -83,6 +84,8 @@ class Actor:
             return "an anonymous caller"
         if self.kind == "system":
             return f"system '{self.name}'"
+        if self.kind == "robot":
+            return f"gateway robot '{self.name}' (clusters {', '.join(sorted(self.gateway_clusters)) or 'none'})"
         roles: list[str] = []
         if self.platform_admin:
             roles.append(Role.PLATFORM_ADMIN.value)
@@ -185,6 +188,7 @@ _RULES: dict[str, Rule] = {
     # Reads that are not open to every signed-in user.
     "audit.read": Rule("read the audit log", write=False),
     "gateway.snapshot": Rule("read the gateway config snapshot (credential hashes, subscriptions)", write=False),
+    "gateway.create": Rule("create a gateway robot account for some clusters"),
 }
 
 RULES: Mapping[str, Rule] = MappingProxyType(_RULES)
@@ -196,6 +200,8 @@ def is_allowed(actor: Actor, action: str, target: Target) -> bool:
     rule = RULES.get(action)
     if rule is None or not actor.is_authenticated:
         return False
+    if actor.kind == "robot":  # a gateway's account: its own clusters' snapshots and nothing else
+        return action == "gateway.snapshot" and target.kind == "cluster" and target.name in actor.gateway_clusters
     if actor.platform_admin:
         return True
     if rule.write and actor.read_only:

@@ -19,6 +19,7 @@ _HANDLERS: dict[str, str] = {
     "migrate": "portal.db:migrate_command",
     "users": "portal.accounts:users_command",
     "tokens": "portal.accounts:tokens_command",
+    "gateways": "portal.robots:gateways_command",
     "apply": "portal.resources:apply_command",
     "get": "portal.resources:get_command",
     "delete": "portal.resources:delete_command",
@@ -80,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("kind")
             p.add_argument("name")
 
+    gateways = sub.add_parser("gateways", help="manage gateway robot accounts (read their clusters' snapshots only)")
+    gateways_sub = gateways.add_subparsers(dest="gateways_command", required=True)
+    gcreate = gateways_sub.add_parser("create", help="create a robot for some clusters; prints its token last")
+    gcreate.add_argument("name")
+    gcreate.add_argument("--cluster", action="append", required=True, help="a cluster it serves (repeatable)")
+    gateways_sub.add_parser("list", help="list gateway robots and their clusters")
+
     compose = sub.add_parser("compose", help="compose a product offline from resource YAML")
     compose.add_argument("-f", "--filename", action="append", required=True, dest="files")
     compose.add_argument("--product", default=None)
@@ -91,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--supergraph", default=None, help="a Federation v2 supergraph SDL file")
     source.add_argument("--portal", default=None, help="the portal URL to poll for the config snapshot")
     gateway.add_argument("--token", default=None)
+    gateway.add_argument(
+        "--cluster",
+        default=None,
+        help="serve what this cluster processes, reaching services through its Envoy (with --portal)",
+    )
     gateway.add_argument("--host", default="127.0.0.1")
     gateway.add_argument("--port", type=int, default=4000)
     return parser

@@ -36,6 +36,7 @@ __all__ = [
     "ConfigGeneration",
     "Credential",
     "CredentialKind",
+    "GatewayGrant",
     "Lifecycle",
     "LoginSession",
     "LoomModel",
@@ -223,6 +224,8 @@ class User(LoomModel, table=True):
     password_hash: str | None = Field(default=None, max_length=255)
     oidc_subject: str | None = Field(default=None, max_length=255, unique=True)
     is_active: bool = Field(default=True)
+    # A robot (a gateway's account): no login, no roles; its tokens read the snapshot of its granted clusters only.
+    robot: bool = Field(default=False)
     created_at: datetime = _created()
     last_login_at: datetime | None = _when()
 
@@ -238,6 +241,17 @@ class Membership(LoomModel, table=True):
     team_id: int | None = _fk("teams.id", nullable=True)
     role: Role = Field(sa_type=_enum(Role, "role"), nullable=False)
     created_at: datetime = _created()
+
+
+class GatewayGrant(LoomModel, table=True):
+    """A cluster whose gateway snapshot a robot account may read (``loom gateways create NAME --cluster C``)."""
+
+    __tablename__ = "gateway_grants"
+    __table_args__ = (sa.UniqueConstraint("user_id", "cluster_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = _fk("users.id")
+    cluster_id: int = _fk("clusters.id")
 
 
 class PersonalAccessToken(LoomModel, table=True):

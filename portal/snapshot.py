@@ -14,8 +14,12 @@ What is served:
   named ``owner/name`` (names are unique per owner only). Expired or revoked credentials are sent as revoked, so
   the gateway can say why it refuses them; requested subscriptions are sent as ``pending``.
 
-Only a caller allowed ``gateway.snapshot`` (a platform admin, e.g. the gateway's robot account) may read it: it
-carries credential hashes and who may call what.
+Only a caller allowed ``gateway.snapshot`` may read it (it carries credential hashes and who may call what): a
+platform admin, or a gateway robot account (``loom gateways create``) for the clusters it was granted.
+
+``?cluster=NAME`` gives one cluster's view (``loom gateway --cluster NAME``): the products the routing model
+(:mod:`portal.sync.model`) lets that cluster's gateway process, each source addressed through the cluster's own
+Envoy, and the other served products in ``elsewhere`` with the reason (the gateway answers them 421).
 """
 
 from __future__ import annotations
@@ -38,12 +42,11 @@ from portal import oauth
 from portal.authentication import require_actor
 from portal.authorization import Target, authorize
 from portal.db import session_scope
-from portal.errors import Invalid, LoomError
+from portal.errors import Forbidden, Invalid, LoomError, NotFound
 from portal.models import (
     Application,
     Credential,
     CredentialKind,
-    Lifecycle,
     Plan,
     Product,
     ProductSource,
@@ -57,6 +60,8 @@ from portal.models import (
     utcnow,
 )
 from portal.publishing import latest_version
+from portal.sync.model import route
+from portal.sync.reading import from_session, served_products
 from stitcher import load_text
 from stitcher.ir import SourceKind
 from stitcher.snapshot import (
@@ -79,7 +84,6 @@ from stitcher.snapshot_source import SNAPSHOT_PATH, SnapshotError
 
 __all__ = ["SNAPSHOT_PATH", "LocalSnapshotSource", "build_snapshot", "bundle_openapi", "routes", "snapshot_endpoint"]
 
-_SERVED = (Lifecycle.PUBLISHED, Lifecycle.DEPRECATED)
 _AUTH_KINDS: Mapping[str, SnapshotCredentialKind] = {"apiKey": "api_key", "oauth2": "oauth2_client"}
 _STATES: Mapping[SubscriptionState, SnapshotSubscriptionState] = {
     SubscriptionState.REQUESTED: "pending",
@@ -93,10 +97,21 @@ _BUNDLE_KEY = "x-loom-bundled"
 # --- building -----------------------------------------------------------------------------------------------------
 
 
-def build_snapshot(session: Session, *, issuer: str, now: datetime | None = None) -> Snapshot:
-    """The snapshot of what gateways serve now. ``issuer`` is the portal's public URL (OAuth2 ``iss``)."""
+def build_snapshot(
+    session: Session, *, issuer: str, now: datetime | None = None, cluster: str | None = None
+) -> Snapshot:
+    """The snapshot of what gateways serve now. ``issuer`` is the portal's public URL (OAuth2 ``iss``).
+
+    With ``cluster``, what that cluster's gateway serves: only the products the routing model lets it process, each
+    source addressed through the cluster's own Envoy (so failover happens there), and every other served product
+    in ``elsewhere`` with the reason this gateway must refuse it."""
     now = now or utcnow()
-    products = _served_products(session)
+    products = served_products(session)
+    urls: Mapping[str, Mapping[str, str]] | None = None
+    elsewhere: dict[str, str] = {}
+    if cluster is not None:
+        urls, elsewhere = _cluster_view(session, cluster)
+        products = [(product, version) for product, version in products if product.name in urls]
     product_ids = {product.id for product, _version in products}
     plans = session.exec(select(Plan).order_by(col(Plan.name))).all()
     subscriptions = [
@@ -119,7 +134,10 @@ def build_snapshot(session: Session, *, issuer: str, now: datetime | None = None
         select(Credential).where(col(Credential.application_id).in_(app_ids)).order_by(col(Credential.id))
     ).all()
     return Snapshot(
-        products=[_product_config(session, product, version) for product, version in products],
+        products=[
+            _product_config(session, product, version, None if urls is None else urls[product.name])
+            for product, version in products
+        ],
         plans=[_plan_config(plan) for plan in plans],
         applications=[ApplicationConfig(name=app_names[app_id]) for app_id in sorted(app_names)],
         credentials=[_credential_config(c, app_names[c.application_id], now) for c in credentials],
@@ -138,23 +156,41 @@ def build_snapshot(session: Session, *, issuer: str, now: datetime | None = None
             jwks_url=issuer.rstrip("/") + oauth.JWKS_PATH,
         ),
         generated_at=now,
+        cluster=cluster,
+        elsewhere=elsewhere,
     )
 
 
-def _served_products(session: Session) -> list[tuple[Product, ProductVersion]]:
-    rows = session.exec(
-        select(Product, ProductVersion)
-        .join(ProductVersion, col(ProductVersion.product_id) == col(Product.id))
-        .where(
-            col(ProductVersion.version) == col(Product.current_version),
-            col(ProductVersion.lifecycle).in_(_SERVED),
-        )
-        .order_by(col(Product.name))
-    ).all()
-    return [(product, version) for product, version in rows]
+def _cluster_view(session: Session, cluster: str) -> tuple[dict[str, Mapping[str, str]], dict[str, str]]:
+    """The service URLs of each product ``cluster``'s gateway processes, and why it must not process the others."""
+    desired = from_session(session)
+    if cluster not in desired.clusters:
+        raise NotFound(f"cluster {cluster!r} does not exist; `loom get clusters` lists them")
+    here = desired.clusters[cluster]
+    routing = route(desired)[cluster]
+    urls = {p.product: p.service_urls for p in routing.gateway_products}
+    elsewhere: dict[str, str] = {}
+    for name, spec in desired.products.items():
+        if name in urls:
+            continue
+        if cluster not in spec.clusters:
+            offered = ", ".join(spec.clusters) or "none"
+            elsewhere[name] = f"product {name!r} is not offered in cluster {cluster!r} (its clusters: {offered})"
+        elif spec.residency and here.residency != spec.residency:
+            elsewhere[name] = (
+                f"product {name!r} is kept in residency zone {spec.residency!r} and cluster {cluster!r} is in "
+                f"{here.residency or 'no zone'!r}: send requests through this cluster's Envoy, which forwards them "
+                "into the zone"
+            )
+        else:
+            problems = "; ".join(p.message for p in routing.problems if p.product == name) or "it cannot be routed"
+            elsewhere[name] = f"product {name!r} cannot be processed in cluster {cluster!r}: {problems}"
+    return urls, elsewhere
 
 
-def _product_config(session: Session, product: Product, version: ProductVersion) -> ProductConfig:
+def _product_config(
+    session: Session, product: Product, version: ProductVersion, urls: Mapping[str, str] | None = None
+) -> ProductConfig:
     sources = session.exec(
         select(ProductSource)
         .where(col(ProductSource.product_version_id) == version.id)
@@ -165,7 +201,7 @@ def _product_config(session: Session, product: Product, version: ProductVersion)
         name=product.name,
         version=version.version,
         lifecycle=version.lifecycle.value,
-        sources=[_source_config(session, product, source) for source in sources],
+        sources=[_source_config(session, product, source, urls) for source in sources],
         supergraph_sdl=version.supergraph_sdl,
         rest=[
             RestRoute(
@@ -180,7 +216,9 @@ def _product_config(session: Session, product: Product, version: ProductVersion)
     )
 
 
-def _source_config(session: Session, product: Product, source: ProductSource) -> SourceConfig:
+def _source_config(
+    session: Session, product: Product, source: ProductSource, urls: Mapping[str, str] | None = None
+) -> SourceConfig:
     service = session.get(Service, source.service_id)
     if service is None:  # the foreign key forbids it
         raise Invalid(f"product {product.name!r} refers to service id {source.service_id}, which is gone")
@@ -199,7 +237,8 @@ def _source_config(session: Session, product: Product, source: ProductSource) ->
         name=service.name,
         protocol=service.protocol,
         schema_text=text,
-        url=_service_url(session, service),
+        # Through the cluster's Envoy when the snapshot is a cluster's (None there: the routing model found no way).
+        url=_service_url(session, service) if urls is None else urls.get(service.name),
         entities={
             type_name: EntityConfigModel(
                 key=str(entity["key"]),
@@ -355,18 +394,23 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
-def _build(engine: Engine, issuer: str, clock: Callable[[], datetime]) -> Snapshot:
+def _build(engine: Engine, issuer: str, clock: Callable[[], datetime], cluster: str | None = None) -> Snapshot:
     with session_scope(engine) as session:
-        return build_snapshot(session, issuer=issuer, now=clock())
+        return build_snapshot(session, issuer=issuer, now=clock(), cluster=cluster)
 
 
 async def snapshot_endpoint(request: Request) -> Response:
-    """``GET /api/gateway/snapshot``: the snapshot as JSON with its ETag, or 304 when ``If-None-Match`` matches."""
-    actor = await require_actor(request)
-    authorize(actor, "gateway.snapshot", Target("gateway", "snapshot"))
+    """``GET /api/gateway/snapshot[?cluster=NAME]``: the snapshot as JSON with its ETag, or 304 when
+    ``If-None-Match`` matches. A platform admin may read any; a gateway robot only its own clusters' (it must name
+    one)."""
+    actor = await require_actor(request, robots=True)
+    cluster = request.query_params.get("cluster") or None
+    if actor.kind == "robot" and cluster is None:
+        raise Forbidden(f"{actor.describe()} reads its own cluster's snapshot only: ask for ?cluster=NAME")
+    authorize(actor, "gateway.snapshot", Target("cluster", cluster) if cluster else Target("gateway", "snapshot"))
     state = request.app.state
     clock = cast(Callable[[], datetime], getattr(state, "clock", utcnow))
-    snapshot = await run_in_threadpool(_build, state.engine, oauth.issuer(state.settings), clock)
+    snapshot = await run_in_threadpool(_build, state.engine, oauth.issuer(state.settings), clock, cluster)
     etag = _etag(snapshot)
     headers = {"etag": etag, "cache-control": "no-cache"}
     if _matches(request.headers.get("if-none-match"), etag):

@@ -29,7 +29,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, ParamSpec, Protocol
 
@@ -174,6 +174,7 @@ class Served:
     products: Mapping[str, ProductRuntime]
     policy: AccessPolicy | None
     fingerprint: str | None
+    elsewhere: Mapping[str, str] = field(default_factory=dict)  # product -> why this gateway must not process it
 
 
 class _HttpError(Exception):
@@ -440,7 +441,14 @@ class Gateway:
                 log.error("product %r does not compile (%s): %s", config.name, keeping, exc)
                 if old is not None:
                     products[config.name] = old
-        self._swap(Served(products, AccessPolicy(snapshot, self._jwks_for(snapshot.oauth)), snapshot.fingerprint()))
+        self._swap(
+            Served(
+                products,
+                AccessPolicy(snapshot, self._jwks_for(snapshot.oauth)),
+                snapshot.fingerprint(),
+                snapshot.elsewhere,
+            )
+        )
         if store and ok and self._source is not None:
             try:
                 await asyncio.to_thread(self._source.store, snapshot)
@@ -520,6 +528,9 @@ class Gateway:
         if served is None:
             raise _HttpError(503, "the gateway has no configuration yet; retry shortly", "NOT_READY")
         runtime = served.products.get(name)
+        if runtime is None and name in served.elsewhere:
+            # Envoy forwards such requests to a gateway that may process them; reaching this one is a misroute.
+            raise _HttpError(421, served.elsewhere[name], "MISDIRECTED")
         if runtime is None:
             raise _HttpError(404, f"no product named {name!r} is served here", "NOT_FOUND")
         return served, runtime

@@ -141,6 +141,8 @@ def gateway_command(args: argparse.Namespace) -> int:
     transport_factory = env.transport_factory()
     redis_url = os.environ.get("LOOM_REDIS_URL") or None
     if args.supergraph:
+        if getattr(args, "cluster", None):
+            raise ValueError("--cluster needs --portal: a supergraph file knows no clusters")
         path = Path(args.supergraph)
         try:
             sdl = path.read_text(encoding="utf-8")
@@ -157,7 +159,10 @@ def gateway_command(args: argparse.Namespace) -> int:
         if not token:
             raise ValueError("--portal needs --token (or LOOM_GATEWAY_TOKEN): the portal's gateway token")
         cache_dir = env.cache_dir or Path(os.environ.get("LOOM_DATA_DIR") or ".loom") / "gateway"
-        source = PortalSnapshotSource(args.portal, token, cache_dir=cache_dir)
+        cluster = getattr(args, "cluster", None)
+        if cluster:  # one cache per cluster: two gateways on one host must not serve each other's snapshot
+            cache_dir = cache_dir / cluster
+        source = PortalSnapshotSource(args.portal, token, cache_dir=cache_dir, cluster=cluster)
         app = create_gateway_app(
             source=source, transport_factory=transport_factory, redis_url=redis_url, options=options
         )

@@ -195,6 +195,10 @@ class Snapshot(_Model):
     subscriptions: list[SubscriptionConfig] = Field(default_factory=list)
     oauth: OAuthConfig | None = None
     generated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    # A cluster's snapshot (``?cluster=``): the cluster it was built for, and every other served product with why
+    # this cluster's gateway must not process it (residency, not offered here). Absent: today's whole-fleet view.
+    cluster: str | None = None
+    elsewhere: dict[str, str] = Field(default_factory=dict)
 
     def fingerprint(self) -> str:
         """A stable hash of the content (``generated_at`` excluded): the portal's ETag for this snapshot."""

@@ -13,6 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlencode
 
 import httpx
 from pydantic import ValidationError
@@ -84,8 +85,11 @@ class PortalSnapshotSource:
         cache_dir: Path | None = None,
         http: httpx.AsyncClient | None = None,
         timeout: float = 5.0,
+        cluster: str | None = None,
     ) -> None:
-        self.url = portal_url.rstrip("/") + SNAPSHOT_PATH
+        # ``cluster``: the snapshot of what this cluster's gateway processes, reaching services through its Envoy.
+        query = f"?{urlencode({'cluster': cluster})}" if cluster else ""
+        self.url = portal_url.rstrip("/") + SNAPSHOT_PATH + query
         self._token = token
         self._cache_path = cache_dir / _CACHE_FILE if cache_dir is not None else None
         self._owns_http = http is None

@@ -250,3 +250,77 @@ Node:
 def test_bundle_names_a_missing_file() -> None:
     with pytest.raises(Invalid, match=r"'missing\.yaml', which is not among the schema's files"):
         bundle_openapi("openapi: 3.0.3\nx: {$ref: 'missing.yaml'}\n", {}, service="s")
+
+
+# --- one cluster's snapshot (``loom gateway --cluster``) and gateway robots ----------------------------------------
+
+
+def _fleet(session: Session) -> None:
+    """us-east and us-west (residency us), eu-central (eu); members deployed in us-east and eu-central; ``lib``
+    offered in us-east and eu-central, ``eu-lib`` the same but pinned to eu."""
+    team = make_team(session, "library")
+    proxy = {"listener": "127.0.0.1:18100", "internal": "127.0.0.1:18101", "admin": "127.0.0.1:18102"}
+    gloo = {"target": "local-envoy", "namespace": "gloo-system", "failoverGateway": {"host": "127.0.0.11", "port": 1}}
+    us_east = make_cluster(session, "us-east", residency="us", region="us-east-1", gloo={**gloo, "proxy": proxy})
+    make_cluster(session, "us-west", residency="us", region="us-west-2", gloo=gloo)
+    eu = make_cluster(session, "eu-central", residency="eu", region="eu-central-1", gloo=gloo)
+    members = make_service(session, "members", team=team)
+    make_deployment(session, members, us_east, address="http://127.0.0.1:7301")
+    make_deployment(session, members, eu, address="http://127.0.0.1:7302")
+    for name, residency in (("lib", None), ("eu-lib", "eu")):
+        make_product(
+            session,
+            name,
+            team=team,
+            lifecycle=Lifecycle.PUBLISHED,
+            sources=[members],
+            clusters=[us_east, eu],
+            residency=residency,
+        )
+
+
+async def test_a_clusters_snapshot_holds_what_it_processes_through_its_own_envoy(
+    settings: Settings, engine: Engine
+) -> None:
+    with session_scope(engine) as session:
+        _fleet(session)
+        token = _token(session, Role.PLATFORM_ADMIN)
+    auth = {"authorization": f"Bearer {token}"}
+    async with portal(settings, engine) as client:
+        east = Snapshot.model_validate_json(
+            (await client.get(SNAPSHOT_PATH, params={"cluster": "us-east"}, headers=auth)).text
+        )
+        west = Snapshot.model_validate_json(
+            (await client.get(SNAPSHOT_PATH, params={"cluster": "us-west"}, headers=auth)).text
+        )
+        fleet = Snapshot.model_validate_json((await client.get(SNAPSHOT_PATH, headers=auth)).text)
+        unknown = await client.get(SNAPSHOT_PATH, params={"cluster": "mars"}, headers=auth)
+
+    assert east.cluster == "us-east" and [p.name for p in east.products] == ["lib"]
+    (source,) = east.products[0].sources
+    # Not the deployment's address: the cluster's Envoy internal listener, whose upstream fails over in Envoy.
+    assert source.url == "http://127.0.0.1:18101/_loom/upstreams/loom-svc-members"
+    assert set(east.elsewhere) == {"eu-lib"} and "residency zone 'eu'" in east.elsewhere["eu-lib"]
+    assert west.products == [] and "not offered in cluster 'us-west'" in west.elsewhere["lib"]
+    assert fleet.cluster is None and fleet.elsewhere == {} and {p.name for p in fleet.products} == {"lib", "eu-lib"}
+    assert unknown.status_code == 404 and "cluster 'mars' does not exist" in unknown.text
+
+
+async def test_a_gateway_robot_reads_its_own_clusters_snapshot_and_nothing_else(
+    settings: Settings, engine: Engine
+) -> None:
+    from portal.robots import create_gateway_robot
+
+    with session_scope(engine) as session:
+        _fleet(session)
+        robot = create_gateway_robot(session, SYSTEM, "gw-east", ["us-east"]).token
+    auth = {"authorization": f"Bearer {robot}"}
+    async with portal(settings, engine) as client:
+        own = await client.get(SNAPSHOT_PATH, params={"cluster": "us-east"}, headers=auth)
+        other = await client.get(SNAPSHOT_PATH, params={"cluster": "eu-central"}, headers=auth)
+        whole = await client.get(SNAPSHOT_PATH, headers=auth)
+        catalog = await client.post("/api/graphql", json={"query": "{ products { name } }"}, headers=auth)
+    assert own.status_code == 200 and Snapshot.model_validate_json(own.text).cluster == "us-east"
+    assert other.status_code == 403 and "gateway robot 'gw-east'" in other.text
+    assert whole.status_code == 403 and "?cluster=" in whole.text
+    assert catalog.status_code == 403 and "may only read its clusters' gateway snapshot" in catalog.text

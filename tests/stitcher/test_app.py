@@ -541,3 +541,25 @@ async def test_a_passed_through_page_cannot_set_cookies_or_run_script_on_the_gat
         assert "set-cookie" not in page.headers
         assert page.headers["content-security-policy"] == "sandbox"
         assert page.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_a_product_processed_in_another_cluster_is_misdirected_not_served(upstreams: Upstreams) -> None:
+    """A cluster's gateway refuses (421) what its cluster must not process, whatever the caller sends: defence in
+    depth behind Envoy, which forwards such requests into the product's residency zone."""
+    snapshot, keys = make_snapshot(upstreams)
+    reason = "product 'shop' is kept in residency zone 'eu' and cluster 'us-east' is in 'us'"
+    products = [p for p in snapshot.products if p.name != "shop"]
+    snapshot = snapshot.model_copy(update={"products": products, "cluster": "us-east", "elsewhere": {"shop": reason}})
+    app = create_gateway_app(source=StaticSnapshotSource(snapshot), options=_options())
+    async with serving(app) as client:
+        await wait_ready(client)
+        graphql = await client.post(
+            "/products/shop/graphql", json={"query": "{ book(id: 1) { title } }"}, headers={"x-api-key": keys.gold}
+        )
+        rest = await client.get("/products/shop/rest/stock/1", headers={"x-api-key": keys.gold})
+        unknown = await client.post("/products/nope/graphql", json={"query": "{ __typename }"})
+    for response in (graphql, rest):
+        assert response.status_code == 421, response.text
+        assert response.json()["errors"][0] == {"message": reason, "extensions": {"code": "MISDIRECTED"}}
+    assert unknown.status_code == 404
+    assert upstreams.books_calls == []
