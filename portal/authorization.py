@@ -189,6 +189,11 @@ _RULES: dict[str, Rule] = {
     "audit.read": Rule("read the audit log", write=False),
     "gateway.snapshot": Rule("read the gateway config snapshot (credential hashes, subscriptions)", write=False),
     "gateway.create": Rule("create a gateway robot account for some clusters"),
+    "fleet.read": Rule(
+        "read the sync status of a team's products in every cluster",
+        team_roles=frozenset({Role.TEAM_ADMIN, Role.TEAM_MEMBER, Role.VIEWER}),
+        write=False,
+    ),
 }
 
 RULES: Mapping[str, Rule] = MappingProxyType(_RULES)

@@ -14,7 +14,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from portal import models as m
-from portal.api import types as t
+from portal.api import fleet, types as t
 from portal.api.context import Context, run
 from portal.authorization import Actor, Target, is_allowed
 from portal.db import find_by_name
@@ -72,6 +72,11 @@ def _application(session: Session, actor: Actor, application_id: int) -> m.Appli
 
 @strawberry.type
 class Query:
+    fleet_status: list[fleet.ClusterStatus] = strawberry.field(
+        resolver=fleet.fleet_status,
+        description="What the sync worker last saw in each cluster (or one), with each product's (or one's) verdict.",
+    )
+
     @t.described("The signed-in user (null for the local system actor).")
     async def me(self, info: Info[Context, None]) -> t.User | None:
         def work(session: Session, actor: Actor) -> t.User | None:

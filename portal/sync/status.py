@@ -12,21 +12,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select
 
+from portal.authorization import Actor, Target, is_allowed
 from portal.db import session_scope, writer
-from portal.models import Cluster, ClusterSyncStatus, Product, SyncState, utcnow
+from portal.errors import Forbidden, NotFound, Unauthenticated
+from portal.models import Cluster, ClusterSyncStatus, Product, SyncState, Team, utcnow
 from portal.sync.errors import Permanent, Synced, Temporary
 from portal.sync.model import ClusterRouting
 from portal.sync.targets import Observation, UpstreamHealth
 from portal.sync.worker import ClusterReport
 
-__all__ = ["ClusterStatus", "DatabaseStatus", "ProductStatus", "UpstreamStatus", "fleet_status"]
+__all__ = ["ClusterStatus", "DatabaseStatus", "ProductStatus", "UpstreamStatus", "fleet_status", "visible_fleet_status"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,3 +311,28 @@ def _upstream_status(data: Mapping[str, Any]) -> UpstreamStatus:
         serving=data.get("serving"),
         endpoints=tuple(data.get("endpoints") or ()),
     )
+
+
+def visible_fleet_status(
+    session: Session, actor: Actor, *, cluster: str | None = None, product: str | None = None
+) -> list[ClusterStatus]:
+    """:func:`fleet_status` as ``actor`` may see it: a platform admin everything; a member of a team (any role) every
+    cluster's own state and the products of their teams; anybody else nothing (``Forbidden``: the status names
+    upstream addresses, which consumers do not see). An unknown cluster or product is ``NotFound``."""
+    if not actor.is_authenticated:
+        raise Unauthenticated("the fleet status requires signing in: pass a personal access token")
+    if not actor.platform_admin and not actor.team_roles:
+        raise Forbidden(f"{actor.describe()} may not read the fleet status: it is for platform admins and team members")
+    if cluster is not None and session.exec(select(Cluster.id).where(col(Cluster.name) == cluster)).first() is None:
+        raise NotFound(f"no cluster named {cluster[:100]!r}; `loom get clusters` lists them")
+    teams = dict(session.exec(select(Product.name, Team.name).join(Team, col(Team.id) == col(Product.team_id))).all())
+    if product is not None and product not in teams:
+        raise NotFound(f"no product named {product[:100]!r}")
+    statuses = fleet_status(session, cluster=cluster, product=product)
+    if actor.platform_admin:
+        return statuses
+
+    def visible(status: ProductStatus) -> bool:
+        return is_allowed(actor, "fleet.read", Target("product", status.product, team=teams.get(status.product)))
+
+    return [replace(s, products=tuple(p for p in s.products if visible(p))) for s in statuses]
