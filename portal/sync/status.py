@@ -316,20 +316,24 @@ def _upstream_status(data: Mapping[str, Any]) -> UpstreamStatus:
 def visible_fleet_status(
     session: Session, actor: Actor, *, cluster: str | None = None, product: str | None = None
 ) -> list[ClusterStatus]:
-    """:func:`fleet_status` as ``actor`` may see it: a platform admin everything; a member of a team (any role) every
-    cluster's own state and the products of their teams; anybody else nothing (``Forbidden``: the status names
-    upstream addresses, which consumers do not see). An unknown cluster or product is ``NotFound``."""
+    """:func:`fleet_status` as ``actor`` may see it: a platform admin or platform-wide viewer everything; a member of
+    a team (any role) every cluster's own state and the products of their teams; anybody else nothing
+    (``Forbidden``: the status names upstream addresses, which consumers do not see). An unknown cluster or product
+    is ``NotFound``."""
     if not actor.is_authenticated:
         raise Unauthenticated("the fleet status requires signing in: pass a personal access token")
-    if not actor.platform_admin and not actor.team_roles:
-        raise Forbidden(f"{actor.describe()} may not read the fleet status: it is for platform admins and team members")
+    if not (actor.platform_admin or actor.read_only or actor.team_roles):
+        raise Forbidden(
+            f"{actor.describe()} may not read the fleet status: it is for platform admins, platform viewers and "
+            "team members"
+        )
     if cluster is not None and session.exec(select(Cluster.id).where(col(Cluster.name) == cluster)).first() is None:
         raise NotFound(f"no cluster named {cluster[:100]!r}; `loom get clusters` lists them")
     teams = dict(session.exec(select(Product.name, Team.name).join(Team, col(Team.id) == col(Product.team_id))).all())
     if product is not None and product not in teams:
         raise NotFound(f"no product named {product[:100]!r}")
     statuses = fleet_status(session, cluster=cluster, product=product)
-    if actor.platform_admin:
+    if actor.platform_admin or actor.read_only:  # a platform-wide viewer reads everything, writes nothing
         return statuses
 
     def visible(status: ProductStatus) -> bool:

@@ -1,0 +1,139 @@
+"""``loom status`` (local database and ``--server``), ``loom sync --once`` and ``loom render``, run through
+``portal.cli.main`` in-process as a shell would run them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+import yaml
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from portal.accounts import create_token, create_user
+from portal.app import create_app
+from portal.authorization import Actor
+from portal.cli import main
+from portal.models import ClusterSyncStatus, Lifecycle, SyncState, utcnow
+from portal.settings import Settings
+from tests._serving import serving
+from tests.factories import make_cluster, make_product, make_team, make_user
+
+FAILED_OVER = {
+    "upstream": "loom-svc-members",
+    "service": "members",
+    "serving": "us-west",
+    "endpoints": [
+        {"cluster": "us-east", "address": "127.0.0.1:7301", "priority": 0, "healthy": False, "ejected": True},
+        {"cluster": "us-west", "address": "127.0.0.12:15443", "priority": 1, "healthy": True, "ejected": False},
+    ],
+}
+
+
+@pytest.fixture
+def recorded(engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    """Two clusters as the worker records them: us-east synced with members failed over, eu-central failed."""
+    monkeypatch.setenv("LOOM_DATABASE_URL", database_url)
+    with Session(engine) as session:
+        team = make_team(session, "library")
+        east = make_cluster(session, "us-east", residency="us", region="us-east-1")
+        eu = make_cluster(session, "eu-central", residency="eu", region="eu-central-1")
+        library = make_product(session, "library", team=team, lifecycle=Lifecycle.PUBLISHED, clusters=[east, eu])
+        assert east.id is not None and eu.id is not None
+        session.add_all(
+            [
+                ClusterSyncStatus(
+                    cluster_id=east.id,
+                    state=SyncState.SYNCED,
+                    reachable=True,
+                    versions={"envoy": "1.40.0"},
+                    applied_generation=3,
+                    observed_generation=3,
+                    last_success_at=utcnow(),
+                    upstreams=[FAILED_OVER],
+                ),
+                ClusterSyncStatus(
+                    cluster_id=east.id,
+                    product_id=library.id,
+                    verdict="Accepted",
+                    applied_generation=3,
+                    upstreams=[FAILED_OVER],
+                ),
+                ClusterSyncStatus(
+                    cluster_id=eu.id,
+                    state=SyncState.FAILED,
+                    reachable=False,
+                    message="cannot reach the Kubernetes API of eu-central: connection refused",
+                    observed_generation=3,
+                ),
+            ]
+        )
+        session.commit()
+    return engine
+
+
+def loom(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_status_table_says_what_each_cluster_does(recorded: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = loom(capsys, "status")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == [
+        "CLUSTER",
+        "REGION",
+        "RESIDENCY",
+        "STATE",
+        "REACHABLE",
+        "VERSIONS",
+        "GENERATION",
+        "LAST",
+        "SYNC",
+    ]
+    east = next(line for line in lines if line.startswith("us-east "))
+    assert east.split()[1:6] == ["us-east-1", "us", "synced", "yes", "envoy"]
+    eu = next(line for line in lines if line.startswith("eu-central "))
+    assert eu.split()[3:5] == ["failed", "no"] and eu.endswith("never")
+    assert "  eu-central: cannot reach the Kubernetes API of eu-central: connection refused" in lines
+    product = next(line for line in lines if line.startswith("library "))
+    assert product.split()[:4] == ["library", "us-east", "Accepted", "3"]
+    assert "members: failed over to us-west" in product
+
+
+def test_status_filters_and_refuses_unknown_names(recorded: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = loom(capsys, "status", "library", "--cluster", "us-east", "-o", "yaml")
+    document = yaml.safe_load(out)
+    assert code == 0 and [c["cluster"] for c in document["clusters"]] == ["us-east"]
+    assert [p["product"] for p in document["clusters"][0]["products"]] == ["library"]
+    code, _, err = loom(capsys, "status", "--cluster", "mars")
+    assert code == 1 and "no cluster named 'mars'" in err
+    code, _, err = loom(capsys, "status", "nope")
+    assert code == 1 and "no product named 'nope'" in err
+
+
+@pytest.fixture
+def portal_url(recorded: Engine, settings: Settings) -> Iterator[str]:
+    with serving(create_app(settings, engine=recorded), "the portal") as url:
+        yield url
+
+
+def test_status_through_the_server_is_the_same_document_as_locally(
+    recorded: Engine, portal_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Session(recorded, expire_on_commit=False) as session:
+        admin = create_user(session, Actor.system("test"), name="root", role="platform-admin")
+        consumer = make_user(session, "carl")  # no role: a consumer
+        tokens = {u.name: create_token(session, Actor.system("test"), u, name="cli").token for u in (admin, consumer)}
+        session.commit()
+    code, local, err = loom(capsys, "status", "-o", "json")
+    assert code == 0, err
+    code, remote, err = loom(capsys, "status", "-o", "json", "--server", portal_url, "--token", tokens["root"])
+    assert code == 0, err
+    assert json.loads(remote) == json.loads(local)
+    assert json.loads(local)["clusters"][1]["upstreams"][0]["failedOver"] is True
+    code, _, err = loom(capsys, "status", "--server", portal_url, "--token", tokens["carl"])
+    assert code == 1 and "FORBIDDEN" in err
