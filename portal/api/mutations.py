@@ -87,10 +87,17 @@ class Mutation:
         from portal import resources
 
         max_bytes = info.context.settings.auth.max_document_bytes
+        items = documents if isinstance(documents, list) else [documents]
+
+        def prepare(session: Session, actor: Actor) -> tuple[list[Any], list[resources.SchemaFetch]]:
+            parsed = resources.parse_json(items, max_bytes=max_bytes)
+            return parsed, resources.schema_fetches(session, actor, parsed)
+
+        parsed, fetches = await run_mutation(info, "resources.apply", "resource", prepare)
+        parsed = await resources.fetch_schemas(parsed, fetches)  # schemas from deployments, after authorization
 
         def work(session: Session, actor: Actor) -> list[t.Change]:
-            items = documents if isinstance(documents, list) else [documents]
-            changes = resources.apply_json(session, actor, items, dry_run=dry_run, force=force, max_bytes=max_bytes)
+            changes = [c.as_dict() for c in resources.apply(session, actor, parsed, dry_run=dry_run, force=force)]
             if dry_run:
                 session.rollback()  # apply writes nothing in a dry run; make sure nothing is committed either
             return [_change(c) for c in changes]

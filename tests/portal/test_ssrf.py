@@ -6,6 +6,7 @@ before any connection is opened (the guard resolves and checks first).
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from collections.abc import AsyncIterator, Iterator
 
@@ -21,9 +22,9 @@ from starlette.routing import Route
 from portal.authorization import Actor
 from portal.db import session_scope
 from portal.errors import Invalid
-from portal.manifests import parse_documents
+from portal.manifests import Document, parse_documents
 from portal.models import Cluster
-from portal.resources import apply, get
+from portal.resources import Change, apply, fetch_schemas, get, schema_fetches
 from portal.ssrf import EgressPolicy, RefusedTarget, check_address, check_url, introspect
 from tests._serving import serving
 
@@ -229,20 +230,34 @@ def introspected_service(server_url: str, cluster: str) -> list[dict[str, object
     ]  # fmt: skip
 
 
+def _apply_fetched(engine: Engine, documents: list[Document]) -> list[Change]:
+    """The steps of ``loom apply``: authorize and plan the fetches, fetch (async, outside any transaction), apply."""
+    with session_scope(engine) as session:
+        fetches = schema_fetches(session, Actor.system(), documents)
+    documents = asyncio.run(fetch_schemas(documents, fetches))
+    with session_scope(engine) as session:
+        return apply(session, Actor.system(), documents)
+
+
 def test_apply_introspects_a_deployment_through_the_guard(engine: Engine, server_url: str) -> None:
-    """apply is synchronous (the CLI, the API's worker thread), so this test is too."""
-    with session_scope(engine) as session, pytest.raises(RefusedTarget) as info:
-        apply(session, Actor.system(), parse_documents(introspected_service(server_url, "prod")))
+    with pytest.raises(RefusedTarget) as info:
+        _apply_fetched(engine, parse_documents(introspected_service(server_url, "prod")))
     assert str(info.value).startswith("request: document 4 (Service/greeter): spec.schema.introspect: 127.0.0.1 is")
     with session_scope(engine) as session:
         assert session.exec(select(Cluster)).all() == []  # nothing written
-        changes = apply(session, Actor.system(), parse_documents(introspected_service(server_url, "demo")))
+    changes = _apply_fetched(engine, parse_documents(introspected_service(server_url, "demo")))
     assert [c.line() for c in changes][-1] == "service/greeter created (version 1)"
     with session_scope(engine) as session:
         (printed,) = get(session, Actor.system(), "service", "greeter")
         assert "hello: String" in printed["spec"]["schema"]["sdl"]
-        again = apply(session, Actor.system(), parse_documents(introspected_service(server_url, "demo")))
+    again = _apply_fetched(engine, parse_documents(introspected_service(server_url, "demo")))
     assert again[-1].action == "unchanged"
+
+
+def test_apply_refuses_a_schema_it_was_not_given(engine: Engine, server_url: str) -> None:
+    """Fetching is the caller's async step: apply itself never opens a connection."""
+    with session_scope(engine) as session, pytest.raises(Invalid, match="the schema was not fetched"):
+        apply(session, Actor.system(), parse_documents(introspected_service(server_url, "demo")))
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,187 @@
+"""Published products after an apply: a change that breaks one's composition is refused unless forced by its team
+admin, and every product's composed SDL is stored pinned to the schemas it was built from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from portal import manifests as m
+from portal.authorization import Actor, Target
+from portal.composer import (
+    CompositionFailed,
+    compose_specs,
+    composition_available,
+    print_product,
+    source_spec,
+    stored_source_spec,
+)
+from portal.errors import Conflict, Invalid
+from portal.models import Product, ProductSource, Service, ServiceVersion, utcnow
+from portal.publishing import latest_version
+from portal.resources.handler import Pending
+from portal.resources.product import current_version, source_dict, sources_of
+from portal.resources.service import entities_of
+from portal.resources.world import World, authorize_or_record
+
+__all__ = ["check_compositions", "products_after", "recompose", "service_inputs"]
+
+
+def service_inputs(session: Session, world: World, pending: Sequence[Pending]) -> dict[str, dict[str, Any]]:
+    """Service name -> what composition needs, as it will be after this apply."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, row in world.services.items():
+        version = latest_version(session, row)
+        if version is not None:
+            out[name] = {
+                "protocol": row.protocol.value,
+                "schema": version.schema_text,
+                "files": dict(version.schema_files),
+                "entities": dict(row.entities),
+            }
+    for item in pending:
+        resource = item.doc.resource
+        if isinstance(resource, m.Service) and item.schema is not None:
+            out[item.doc.name] = {
+                "protocol": resource.spec.protocol,
+                "schema": item.schema.text,
+                "files": dict(item.schema.files),
+                "entities": entities_of(resource),
+            }
+    return out
+
+
+def products_after(
+    session: Session, world: World, pending: Sequence[Pending]
+) -> dict[str, tuple[str, str, list[dict[str, Any]]]]:
+    """Product name -> (team, lifecycle, sources) of its current version after this apply."""
+    out: dict[str, tuple[str, str, list[dict[str, Any]]]] = {}
+    service_names = {s.id: n for n, s in world.services.items()}
+    for name, row in world.products.items():
+        version = current_version(session, row)
+        if version is not None:
+            out[name] = (
+                world.team_names.get(row.team_id, ""),
+                version.lifecycle.value,
+                sources_of(session, version, service_names),
+            )
+    for item in pending:
+        resource = item.doc.resource
+        if isinstance(resource, m.Product):
+            out[item.doc.name] = (
+                resource.metadata.team,
+                resource.spec.lifecycle,
+                [source_dict(s) for s in resource.spec.sources],
+            )
+    return out
+
+
+def spec_of(source: Mapping[str, Any], service: Mapping[str, Any]) -> Any:
+    """The stitcher's SourceSpec of one product source over one service input."""
+    transforms = {k: v for k, v in source.items() if k != "service"}
+    return source_spec(
+        name=str(source["service"]),
+        protocol=service["protocol"],
+        schema=service["schema"],
+        entities=service["entities"],
+        transforms=transforms,
+        files=service["files"],
+    )
+
+
+def check_compositions(
+    session: Session, actor: Actor, world: World, pending: Sequence[Pending], *, force: bool
+) -> list[tuple[str, list[str]]]:
+    """Refuse a change that breaks a published product's composition, unless forced by its team admin.
+
+    Returns the forced products with their conflicts (for the audit log).
+    """
+    if not composition_available():
+        return []
+    touched_services = {
+        p.doc.name for p in pending if isinstance(p.doc.resource, m.Service) and p.change.action != "unchanged"
+    }
+    touched_products = {
+        p.doc.name for p in pending if isinstance(p.doc.resource, m.Product) and p.change.action != "unchanged"
+    }
+    if not touched_services and not touched_products:
+        return []
+    services = service_inputs(session, world, pending)
+    forced: list[tuple[str, list[str]]] = []
+    for product, (team, lifecycle, sources) in sorted(products_after(session, world, pending).items()):
+        if lifecycle not in ("published", "deprecated"):
+            continue
+        names = [s["service"] for s in sources]
+        if product not in touched_products and not touched_services.intersection(names):
+            continue
+        doc = world.docs.get(("Product", product))
+        absent = [n for n in names if n not in services]
+        if absent:
+            message = f"product {product!r} is {lifecycle} but service(s) {', '.join(absent)} have no schema"
+            raise doc.error("spec.sources", message) if doc else Invalid(message)
+        try:
+            compose_specs(product, [spec_of(s, services[s["service"]]) for s in sources])
+        except CompositionFailed as exc:
+            breaking = sorted(touched_services.intersection(names))
+            culprit = f"publishing {', '.join(breaking)}" if breaking else "this change"
+            message = f"{culprit} would break the composition of {lifecycle} product {product!r}: " + "; ".join(
+                exc.conflicts
+            )
+            if not force:
+                hint = f"; fix it, or force it as a team admin of team {team!r} (--force)"
+                raise Conflict(message + hint, path=doc.where() if doc else None) from exc
+            target = Target(kind="product", name=product, team=team)
+            authorize_or_record(session, actor, "service.publish.force", target, doc)
+            forced.append((product, list(exc.conflicts)))
+    return forced
+
+
+def recompose(session: Session) -> None:
+    """Store the composed SDLs of every product's current version, pinned to the schemas they were built from."""
+    if not composition_available():
+        return
+    session.flush()
+    services = {s.id: s for s in session.exec(select(Service)).all()}
+    for product in session.exec(select(Product)).all():
+        version = current_version(session, product)
+        if version is None:
+            continue
+        sources = session.exec(
+            select(ProductSource)
+            .where(ProductSource.product_version_id == version.id)
+            .order_by(col(ProductSource.position))
+        ).all()
+        specs = []
+        pins: list[tuple[ProductSource, ServiceVersion]] = []
+        for source in sources:
+            service = services[source.service_id]
+            latest = latest_version(session, service)
+            if latest is None:
+                break
+            pins.append((source, latest))
+            specs.append(stored_source_spec(service, latest, source))
+        else:
+            composed: str | None = None
+            super_sdl: str | None = None
+            try:
+                supergraph = compose_specs(product.name, specs)
+                composed, super_sdl = print_product(supergraph), _maybe_supergraph(supergraph)
+            except (CompositionFailed, Invalid):
+                pass  # a draft may not compose yet; published ones were checked before
+            if version.composed_sdl != composed or version.supergraph_sdl != super_sdl:
+                version.composed_sdl, version.supergraph_sdl = composed, super_sdl
+                version.updated_at = utcnow()
+                session.add(version)
+            for source, latest in pins:
+                if source.service_version_id != latest.id:
+                    source.service_version_id = latest.id
+                    session.add(source)
+
+
+def _maybe_supergraph(supergraph: Any) -> str | None:
+    try:
+        return print_product(supergraph, supergraph_sdl=True)
+    except Invalid:
+        return None
