@@ -48,10 +48,6 @@ class PasswordGate:
 
 
 def gate_of(request: Request) -> PasswordGate:
-    """The app's gate, made on first use from its settings (no await between the check and the assignment)."""
-    gate: PasswordGate | None = getattr(request.app.state, "password_gate", None)
-    if gate is None:
-        auth = request.app.state.settings.auth
-        gate = PasswordGate(auth.max_concurrent_password_checks, auth.max_waiting_password_checks)
-        request.app.state.password_gate = gate
+    """The app's gate (made once, when the app is built)."""
+    gate: PasswordGate = request.app.state.password_gate
     return gate

@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal import api, login, oauth, snapshot
 from portal._body_limit import BodyLimit
+from portal._password_gate import PasswordGate
 from portal._security_headers import SecurityHeaders
 from portal.db import DatabaseUnavailable, check_database, create_engine_for, current_revision, head_revision, migrate
 from portal.errors import ErrorCode, LoomError
@@ -238,6 +239,12 @@ def create_app(
         exception_handlers={LoomError: _loom_error, HTTPException: _http_error},
     )
     app.state.settings = settings
+    # App-scoped limiters, made once here (never on first use): every request shares them.
+    app.state.password_gate = PasswordGate(
+        settings.auth.max_concurrent_password_checks, settings.auth.max_waiting_password_checks
+    )
+    app.state.login_limiter = login.login_limiter(settings)
+    app.state.token_limiter = oauth.token_limiter(settings)
     app.state.clock = clock or utcnow
     app.state.metrics = metrics
     app.state.readiness = tuple(readiness)

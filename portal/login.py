@@ -231,20 +231,21 @@ def _user_actor(user: User) -> Actor:
     return Actor(user_id=user.id, name=user.name)
 
 
-def _limiter(request: Request) -> LoginLimiter:
-    """The app's login limiter, made on first use from the settings (tests may put their own in ``app.state``)."""
-    limiter: LoginLimiter | None = getattr(request.app.state, "login_limiter", None)
-    if limiter is None:  # no await between the check and the assignment: one limiter per app
-        auth = request.app.state.settings.auth
-        limiter = LoginLimiter(
-            LoginLimits(
-                max_failures_per_account=auth.login_max_failures_per_account,
-                max_failures_per_address=auth.login_max_failures_per_address,
-                window_seconds=auth.login_lockout_seconds,
-                lockout_seconds=auth.login_lockout_seconds,
-            )
+def login_limiter(settings: Settings) -> LoginLimiter:
+    """The app's limiter of failed logins (made once, when the app is built)."""
+    auth = settings.auth
+    return LoginLimiter(
+        LoginLimits(
+            max_failures_per_account=auth.login_max_failures_per_account,
+            max_failures_per_address=auth.login_max_failures_per_address,
+            window_seconds=auth.login_lockout_seconds,
+            lockout_seconds=auth.login_lockout_seconds,
         )
-        request.app.state.login_limiter = limiter
+    )
+
+
+def _limiter(request: Request) -> LoginLimiter:
+    limiter: LoginLimiter = request.app.state.login_limiter
     return limiter
 
 

@@ -425,19 +425,20 @@ def middleware() -> list[Middleware]:
     return [Middleware(TokenQueryGuard)]
 
 
+def token_limiter(settings: Settings) -> LoginLimiter:
+    """The app's limiter of failed client authentications (made once, when the app is built)."""
+    auth = settings.auth
+    limits = LoginLimits(
+        max_failures_per_account=auth.token_max_failures_per_client,
+        max_failures_per_address=auth.token_max_failures_per_address,
+        window_seconds=auth.token_lockout_seconds,
+        lockout_seconds=auth.token_lockout_seconds,
+    )
+    return LoginLimiter(limits, principal="client")
+
+
 def _limiter(request: Request) -> LoginLimiter:
-    """The app's limiter of failed client authentications, made on first use (like the login limiter)."""
-    limiter: LoginLimiter | None = getattr(request.app.state, "token_limiter", None)
-    if limiter is None:
-        auth = request.app.state.settings.auth
-        limits = LoginLimits(
-            max_failures_per_account=auth.token_max_failures_per_client,
-            max_failures_per_address=auth.token_max_failures_per_address,
-            window_seconds=auth.token_lockout_seconds,
-            lockout_seconds=auth.token_lockout_seconds,
-        )
-        limiter = LoginLimiter(limits, principal="client")
-        request.app.state.token_limiter = limiter
+    limiter: LoginLimiter = request.app.state.token_limiter
     return limiter
 
 
