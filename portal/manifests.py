@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from portal.errors import Invalid
+from portal.sync.desired import duration_ms, host_port
 
 __all__ = [
     "API_VERSION",
@@ -32,6 +33,8 @@ __all__ = [
     "Deployment",
     "Document",
     "EntitySpec",
+    "GatewayKube",
+    "GatewaySpec",
     "GlooSpec",
     "HealthCheck",
     "Introspect",
@@ -43,6 +46,7 @@ __all__ = [
     "PlanSpec",
     "Product",
     "ProductSpec",
+    "ProxySpec",
     "RateLimit",
     "Resource",
     "RestRoute",
@@ -54,6 +58,7 @@ __all__ = [
     "Team",
     "TeamMetadata",
     "TeamSpec",
+    "Traffic",
     "load_documents",
     "parse_documents",
     "resource_to_dict",
@@ -95,11 +100,69 @@ class FailoverGateway(_Model):
     port: int = Field(ge=1, le=65535)
 
 
+def _host_port(value: str) -> str:
+    try:
+        host_port(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not host:port, e.g. 127.0.0.1:18000") from exc
+    return value
+
+
+HostPortText = Annotated[str, AfterValidator(_host_port)]
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is not None and not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
+        raise ValueError("address must be an http:// or https:// URL, e.g. http://10.0.0.5:8080")
+    return value
+
+
+class ProxySpec(_Model):
+    """Where a ``local-envoy`` cluster's Envoy listens (``host:port`` each): products (``listener``), the gateway's
+    internal routes to services (``internal``) and its admin API (``admin``, loopback only)."""
+
+    listener: HostPortText
+    internal: HostPortText
+    admin: HostPortText
+
+
 class GlooSpec(_Model):
     target: Literal["local-envoy", "kubernetes", "gitops"]
     namespace: str = "gloo-system"
     kube_context: str | None = None
     failover_gateway: FailoverGateway | None = None
+    proxy: ProxySpec | None = None
+
+    @model_validator(mode="after")
+    def _proxy_is_local(self) -> GlooSpec:
+        if self.proxy is not None and self.target != "local-envoy":
+            raise ValueError(
+                f"proxy is where a local-envoy cluster's Envoy listens; a {self.target} cluster uses Gloo's "
+                "gateway-proxy service (remove proxy, or set target: local-envoy)"
+            )
+        return self
+
+
+class GatewayKube(_Model):
+    service: str = "loom-gateway"
+    namespace: str = "loom-system"
+    port: int = Field(default=4000, ge=1, le=65535)
+
+
+class GatewaySpec(_Model):
+    """Where the cluster's Loom gateway runs, for its Envoy to reach: a URL (``address``) or a Kubernetes service
+    (``kube``; defaults ``loom-gateway.loom-system:4000``)."""
+
+    address: str | None = None
+    kube: GatewayKube | None = None
+
+    _address = field_validator("address")(_http_url)
+
+    @model_validator(mode="after")
+    def _address_or_kube(self) -> GatewaySpec:
+        if (self.kube is None) == (self.address is None):
+            raise ValueError("give exactly one of address or kube")
+        return self
 
 
 class IntrospectionPolicy(_Model):
@@ -132,6 +195,7 @@ class ClusterSpec(_Model):
     zone: str | None = None
     residency: str
     gloo: GlooSpec
+    gateway: GatewaySpec | None = None
     introspection: IntrospectionPolicy | None = None
 
 
@@ -241,12 +305,7 @@ class Deployment(_Model):
     address: str | None = None
     health_check: HealthCheck | None = None
 
-    @field_validator("address")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
-            raise ValueError("address must be an http:// or https:// URL, e.g. http://10.0.0.5:8080")
-        return value
+    _address = field_validator("address")(_http_url)
 
     @model_validator(mode="after")
     def _kube_or_address(self) -> Deployment:
@@ -255,11 +314,81 @@ class Deployment(_Model):
         return self
 
 
+def _duration(value: str | int) -> str | int:
+    try:
+        milliseconds = duration_ms(value)
+    except ValueError as exc:
+        raise ValueError(str(exc)) from exc
+    if milliseconds <= 0:
+        raise ValueError(f"{value!r}: a duration must be positive")
+    return value
+
+
+Duration = Annotated[str | int, AfterValidator(_duration)]
+Count = Annotated[int, Field(ge=1)]
+Percent = Annotated[int, Field(ge=0, le=100)]
+
+
+class TrafficHealthCheck(_Model):
+    path: str | None = None
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    unhealthy_threshold: Count | None = None
+    healthy_threshold: Count | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError("the health check path must start with '/'")
+        return value
+
+
+class TrafficOutlierDetection(_Model):
+    consecutive_5xx: Count | None = Field(default=None, alias="consecutive5xx")
+    consecutive_gateway_failure: Count | None = None
+    enforcing_percent: Percent | None = None
+    interval: Duration | None = None
+    base_ejection_time: Duration | None = None
+    max_ejection_time: Duration | None = None
+    max_ejection_percent: Percent | None = None
+
+
+class TrafficRetries(_Model):
+    attempts: Annotated[int, Field(ge=0, le=10)] | None = None
+    per_try_timeout: Duration | None = None
+
+
+class TrafficCircuitBreakers(_Model):
+    max_connections: Count | None = None
+    max_pending_requests: Count | None = None
+    max_requests: Count | None = None
+    max_retries: Annotated[int, Field(ge=0)] | None = None
+
+
+class Traffic(_Model):
+    """Per-service overrides of the sync worker's traffic defaults (:mod:`portal.sync.desired`); durations are
+    written like ``250ms``, ``1s`` or ``2m``."""
+
+    connect_timeout: Duration | None = None
+    request_timeout: Duration | None = None
+    health_check: TrafficHealthCheck | None = None
+    outlier_detection: TrafficOutlierDetection | None = None
+    retries: TrafficRetries | None = None
+    circuit_breakers: TrafficCircuitBreakers | None = None
+
+    def stored(self) -> dict[str, Any]:
+        """As written (camelCase keys, unset ones left out): what the database keeps and ``get`` prints."""
+        data: dict[str, Any] = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return {key: value for key, value in data.items() if value != {}}
+
+
 class ServiceSpec(_Model):
     protocol: Literal["federation", "graphql", "openapi"]
     schema_: SchemaSource = Field(alias="schema")
     entities: dict[str, EntitySpec] = Field(default_factory=dict)
     deployments: list[Deployment] = Field(default_factory=list)
+    traffic: Traffic | None = None
 
     @model_validator(mode="after")
     def _schema_matches_protocol(self) -> ServiceSpec:
@@ -528,8 +657,9 @@ def parse_documents(
 def load_documents(paths: Iterable[str | Path], *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Document]:
     """Read resource YAML files (each may hold several ``---``-separated documents) and validate every document.
 
-    A directory means every ``*.yaml``/``*.yml`` file in it, in name order. Raises :class:`Invalid` naming the
-    file, the document (1-based) and the field path.
+    A directory means every ``*.yaml``/``*.yml`` file in it, in name order. A file or a directory that holds no
+    resource is an error (a wrong path given to ``loom apply`` must not look like success). Raises :class:`Invalid`
+    naming the file, the document (1-based) and the field path.
     """
     documents: list[Document] = []
     for path in _expand(paths):
@@ -548,6 +678,8 @@ def load_documents(paths: Iterable[str | Path], *, max_bytes: int = DEFAULT_MAX_
             at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
             problem = getattr(exc, "problem", None) or str(exc)
             raise Invalid(f"malformed YAML{at}: {problem}", path=label) from exc
+        if not raws:
+            raise Invalid(f"{path} holds no resources (an empty file, or only comments); check the file name")
         for index, raw in enumerate(raws, start=1):
             documents.append(
                 _parse_one(raw, source=label, index=index, base_dir=path.parent.resolve(), max_bytes=max_bytes)
@@ -561,7 +693,10 @@ def _expand(paths: Iterable[str | Path]) -> list[Path]:
     for item in paths:
         path = Path(item)
         if path.is_dir():
-            out.extend(sorted(p for p in path.iterdir() if p.suffix in {".yaml", ".yml"} and _is_resource_file(p)))
+            found = sorted(p for p in path.iterdir() if p.suffix in {".yaml", ".yml"} and _is_resource_file(p))
+            if not found:
+                raise Invalid(f"{path} holds no resources (no .yaml file in it declares apiVersion {API_VERSION})")
+            out.extend(found)
         else:
             out.append(path)
     return out

@@ -25,8 +25,10 @@ from portal.errors import Invalid
 from portal.resources.access import authorize_documents
 from portal.resources.change import Change
 from portal.resources.composition import check_compositions, recompose
+from portal.resources.egress import Resolver, system_resolver
 from portal.resources.handler import Pending
 from portal.resources.kinds import ACTIONS, HANDLERS
+from portal.resources.routing import check_routing
 from portal.resources.world import World
 
 __all__ = ["apply", "apply_json", "parse_json"]
@@ -41,26 +43,29 @@ def apply(
     *,
     dry_run: bool = False,
     force: bool = False,
+    resolve: Resolver = system_resolver,
 ) -> list[Change]:
     """Validate every document, then write them all in ``session``'s transaction (the caller commits).
 
     Returns one :class:`Change` per document (created, updated or unchanged). With ``dry_run`` nothing is written.
     ``force`` lets a team admin of a published product (or a platform admin) publish a change that breaks its
-    composition; the forced publish is audited. Raises :class:`LoomError` subclasses naming the document and field.
+    composition; the forced publish is audited. ``resolve`` looks up the host names of deployment addresses for
+    the egress check (:mod:`portal.resources.egress`). Raises :class:`LoomError` subclasses naming the document
+    and field.
 
     Every refusal is audited here, whichever channel called (the API, ``loom apply``, the UI): authorization and a
     forced publish where they are decided, a team placement per document, anything else under ``resources.apply``.
     """
     with denials_audited(session, actor, "resources.apply", "resource"):
-        return _apply(session, actor, documents, dry_run=dry_run, force=force)
+        return _apply(session, actor, documents, dry_run=dry_run, force=force, resolve=resolve)
 
 
 def _apply(
-    session: Session, actor: Actor, documents: Sequence[m.Document], *, dry_run: bool, force: bool
+    session: Session, actor: Actor, documents: Sequence[m.Document], *, dry_run: bool, force: bool, resolve: Resolver
 ) -> list[Change]:
     _check_duplicates(documents)
     ordered = sorted(documents, key=lambda d: _ORDER[d.kind])
-    world = World.load(session, ordered)
+    world = World.load(session, ordered, resolve=resolve)
     # Authorization first: a caller who may not change a resource learns nothing else about it.
     authorize_documents(session, actor, world, ordered)
     _check_fetched(ordered)
@@ -69,6 +74,7 @@ def _apply(
         # A placement refusal is a denial of this document's action (the same for every actor, an admin included).
         with denials_audited(session, actor, ACTIONS[doc.kind], doc.kind.lower(), doc.name):
             pending.append(HANDLERS[doc.kind].check(session, world, doc))
+    check_routing(session, world, pending)
     forced = check_compositions(session, actor, world, pending, force=force)
     if dry_run:
         return [p.change for p in pending]

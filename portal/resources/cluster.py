@@ -24,6 +24,7 @@ def cluster_values(resource: m.Cluster) -> dict[str, Any]:
         "zone": spec.zone or "",
         "residency": spec.residency,
         "gloo": spec.gloo.model_dump(mode="json", by_alias=True, exclude_none=True),
+        "gateway": spec.gateway.model_dump(mode="json", by_alias=True, exclude_none=True) if spec.gateway else {},
         "allow_loopback": desired_allow_loopback(spec),
         "allowed_hosts": list(spec.introspection.allowed_hosts) if spec.introspection else [],
     }
@@ -46,6 +47,7 @@ class ClusterHandler:
                     "zone": row.zone or None,
                     "residency": row.residency,
                     "gloo": row.gloo,
+                    "gateway": row.gateway or None,
                     "introspection": {"allowLoopback": row.allow_loopback, "allowedHosts": list(row.allowed_hosts)},
                 },
             }

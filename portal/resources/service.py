@@ -13,8 +13,10 @@ from portal.errors import Forbidden, Invalid
 from portal.models import Product, ProductSource, ProductVersion, Service, ServiceDeployment, utcnow
 from portal.publishing import latest_version, publish_version, validate_schema
 from portal.resources.change import Change
+from portal.resources.egress import check_deployment_address
 from portal.resources.handler import Names, Pending
 from portal.resources.world import World, missing
+from portal.ssrf import RefusedTarget
 from stitcher.ir import SourceKind
 
 __all__ = ["ServiceHandler", "entities_of"]
@@ -23,6 +25,24 @@ __all__ = ["ServiceHandler", "entities_of"]
 def entities_of(resource: m.Service) -> dict[str, Any]:
     """``spec.entities`` as stored (camelCase keys, unset fields left out)."""
     return {k: v.model_dump(mode="json", by_alias=True, exclude_none=True) for k, v in resource.spec.entities.items()}
+
+
+def _check_egress(world: World, doc: m.Document, path: str, deployment: m.Deployment) -> None:
+    policy = world.policy(deployment.cluster)
+    assert policy is not None and deployment.address is not None  # the cluster was checked first
+    try:
+        check_deployment_address(deployment.address, policy, world.resolve)
+    except RefusedTarget as exc:
+        raise RefusedTarget(
+            f"{exc.message} (a deployment address obeys cluster {deployment.cluster!r}'s egress policy, "
+            "spec.introspection, set by platform admins)",
+            path=f"{doc.where()}: {path}.address",
+        ) from exc
+
+
+def _traffic_of(resource: m.Service) -> dict[str, Any]:
+    traffic = resource.spec.traffic
+    return traffic.stored() if traffic is not None else {}
 
 
 def _deployments(items: Iterable[m.Deployment]) -> dict[str, dict[str, Any]]:
@@ -69,6 +89,7 @@ class ServiceHandler:
                     "schema": schema,
                     "entities": dict(row.entities),
                     "deployments": [_deployment_dict(d, names.clusters[d.cluster_id]) for d in deployments],
+                    "traffic": row.traffic or None,
                 },
             }
         )
@@ -103,6 +124,8 @@ class ServiceHandler:
             except Forbidden as exc:
                 field_name = "kube.namespace" if deployment.cluster in placements else "cluster"
                 raise Forbidden(exc.message, path=f"{doc.where()}: {path}.{field_name}") from exc
+            if deployment.address is not None:
+                _check_egress(world, doc, path, deployment)
         schema_source = resource.spec.schema_
         where = schema_source.file or ("introspection" if schema_source.introspect else "inline schema")
         try:
@@ -128,6 +151,8 @@ class ServiceHandler:
             changed.append("description")
         if dict(row.entities) != entities_of(resource):
             changed.append("entities")
+        if dict(row.traffic) != _traffic_of(resource):
+            changed.append("traffic")
         teams: dict[int | None, str] = {k: v for k, v in world.team_names.items()}
         names = Names(clusters=world.cluster_names(), teams=teams, services={})
         existing = self.read(session, row, names).spec.deployments
@@ -147,6 +172,7 @@ class ServiceHandler:
         row.protocol = SourceKind(resource.spec.protocol)
         row.description = resource.metadata.description or ""
         row.entities = entities_of(resource)
+        row.traffic = _traffic_of(resource)
         row.updated_at = utcnow()
         session.add(row)
         session.flush()

@@ -13,6 +13,7 @@ from portal.audit import record_denied
 from portal.authorization import Actor, Target, authorize
 from portal.errors import Forbidden, Unauthenticated
 from portal.models import Cluster, Plan, Product, Service, ServiceDeployment, Team, TeamPlacement
+from portal.resources.egress import Resolver, system_resolver
 from portal.ssrf import EgressPolicy
 
 __all__ = ["World", "authorize_or_record", "desired_allow_loopback", "missing", "placements_of"]
@@ -64,9 +65,10 @@ class World:
     plans: dict[str, Plan]
     team_names: dict[int, str]
     docs: dict[tuple[str, str], m.Document] = field(default_factory=dict)
+    resolve: Resolver = system_resolver  # host names of deployment addresses, for the egress check
 
     @classmethod
-    def load(cls, session: Session, documents: Sequence[m.Document]) -> World:
+    def load(cls, session: Session, documents: Sequence[m.Document], *, resolve: Resolver = system_resolver) -> World:
         teams = _by_name(session, Team)
         return cls(
             clusters=_by_name(session, Cluster),
@@ -76,6 +78,7 @@ class World:
             plans=_by_name(session, Plan),
             team_names={t.id: t.name for t in teams.values() if t.id is not None},
             docs={(d.kind, d.name): d for d in documents},
+            resolve=resolve,
         )
 
     def has(self, kind: str, name: str) -> bool:

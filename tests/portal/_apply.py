@@ -1,7 +1,7 @@
 """Shared by the tests that apply resources: the library example, an admin actor, and row counts.
 
-``LIBRARY`` is the package's own copy (``portal/examples/library``, the one ``loom up`` applies), so the tests
-apply exactly what is shipped; ``tests/portal/test_demo_services.py`` checks it against the design copy."""
+``LIBRARY`` is the project's own example (``portal/examples/library``, the one ``loom up`` applies), so the tests
+apply exactly what is shipped."""
 
 from __future__ import annotations
 
@@ -23,10 +23,12 @@ __all__ = ["ADMIN", "LIBRARY", "counts", "library_copy", "library_with_a_clash",
 ADMIN = Actor.system("test-admin")
 
 
-def run(engine: Engine, documents: list[Document], actor: Actor = ADMIN, **kwargs: bool) -> list[str]:
+def run(
+    engine: Engine, documents: list[Document], actor: Actor = ADMIN, *, dry_run: bool = False, force: bool = False
+) -> list[str]:
     """Apply in one transaction; the change lines (``service/loans unchanged``)."""
     with session_scope(engine) as session:
-        return [c.line() for c in apply(session, actor, documents, **kwargs)]
+        return [c.line() for c in apply(session, actor, documents, dry_run=dry_run, force=force)]
 
 
 def counts(engine: Engine) -> dict[str, int]:

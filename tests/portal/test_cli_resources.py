@@ -88,6 +88,24 @@ def test_bad_document_exits_non_zero_naming_the_field(
         assert session.exec(select(Cluster)).all() == []
 
 
+@pytest.mark.parametrize("text", ["", "# nothing here yet\n", "---\n---\n"])
+def test_a_file_without_resources_is_an_error(
+    local_db: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    empty = tmp_path / "empty.yaml"
+    empty.write_text(text)
+    code, out, err = loom(capsys, "apply", "-f", str(LIBRARY / "clusters.yaml"), "-f", str(empty))
+    assert code == 1 and out == ""
+    assert err.startswith(f"loom: error: {empty} holds no resources"), err
+    with Session(local_db) as session:
+        assert session.exec(select(Cluster)).all() == []
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "openapi.yaml").write_text("openapi: 3.0.3\n")  # YAML, but no resource
+    code, _, err = loom(capsys, "apply", "-f", str(folder))
+    assert code == 1 and f"{folder} holds no resources" in err
+
+
 def test_local_apply_audits_a_placement_refusal(
     local_db: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -4,7 +4,6 @@ example's own schemas, their data joins, and bad requests get the errors the sch
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -153,17 +152,3 @@ def test_the_demo_ships_the_library_example_schemas() -> None:
         for d in yaml.safe_load_all(f.read_text())
     ]
     assert {d["metadata"]["name"] for d in documents if d["kind"] == "Service"} == {"members", "loans", "catalog"}
-
-
-def _files(folder: Path) -> dict[str, bytes]:
-    return {str(f.relative_to(folder)): f.read_bytes() for f in sorted(folder.rglob("*")) if f.is_file()}
-
-
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-
-
-@pytest.mark.skipif(not SHARED.is_dir(), reason=f"no design checkout at {SHARED} (a fresh clone has none)")
-def test_the_library_example_is_the_design_copy() -> None:
-    """The tests and ``loom up`` use the package's copy; it must stay the design's example, byte for byte."""
-    design = SHARED / "design" / "examples" / "library"
-    assert _files(LIBRARY_EXAMPLE) == _files(design), f"portal/examples/library differs from {design}: copy it over"
