@@ -1,0 +1,305 @@
+"""The gitops target: one cluster's Gloo objects as YAML files in ``DIRECTORY/<cluster>/``, for a GitOps tool.
+
+Loom writes, a GitOps controller (Argo CD, Flux) applies: commit the directory to the repository that controller
+watches. A pass (``apply``):
+
+1. **Checks everything before the first write**: a model with problems or of another cluster is
+   ``InvalidDesiredState``; every object goes through the strict CRD validator and the rules across the set
+   (:func:`portal.sync.crd_validation.validate_set`), and a refusal is ``ConfigRejected``; a file of a desired name
+   that Loom did not write is refused too. Any of these, and no file changes.
+2. **Writes one file per object**, ``NN-<kind>-<namespace>-<name>.yaml`` where ``NN`` is the kind's dependency
+   order, so ``kubectl apply -f DIRECTORY/<cluster>/`` (which takes files in name order) creates Upstreams before
+   the RouteTables and VirtualServices that name them. The format is fixed (a header comment, keys sorted, block
+   style, no anchors), so equal objects are equal bytes. A file is written only when its object changed; the
+   ``loom.dev/generation`` label says the generation an object was last *written* at (as in the kubernetes
+   target), so a pass whose objects did not change writes nothing even when the generation moved, and a
+   one-product change touches only that product's files. Files are replaced atomically: every new content goes
+   to a temporary file in the same directory first (flushed to disk), then each is renamed over its file.
+3. **Removes stale files**: ``*.yaml`` files in that directory whose object carries our labels
+   (``app.kubernetes.io/managed-by: loom`` and ``loom.dev/cluster: <cluster>``) and is no longer desired. Any other
+   file (no labels, another cluster's, not YAML) is never touched.
+
+An ``OSError`` (a missing permission, a full disk) is ``ClusterUnreachable``: the next pass tries again.
+
+**Status.** A directory cannot tell whether the GitOps controller applied the files, nor what Gloo thought of
+them: ``observe`` says ``Pending`` for every product, with the generation its files were written at when they hold
+the desired objects (the reason says so, and where to look: the objects' ``status.statuses`` in the cluster). It
+never says ``Accepted``, which would claim what Loom did not see. ``reachable`` is whether the directory can be
+read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from portal.sync.crd_validation import validate_set
+from portal.sync.desired import ClusterSpec
+from portal.sync.errors import ClusterUnreachable, ConfigRejected, InvalidDesiredState
+from portal.sync.gloo import (
+    CLUSTER_LABEL,
+    GENERATION_LABEL,
+    KIND_ORDER,
+    MANAGED_BY_LABEL,
+    PRODUCT_LABEL,
+    render as gloo_render,
+)
+from portal.sync.model import ClusterRouting
+from portal.sync.targets._base import ApplyReport, Observation, ProductVerdict
+
+__all__ = ["GitOpsTarget", "file_name"]
+
+Renderer = Callable[[ClusterRouting], Sequence[Mapping[str, Any]]]
+_SUFFIX = ".yaml"
+
+
+def file_name(obj: Mapping[str, Any]) -> str:
+    """The file of one object: its kind's dependency order, kind, namespace and name."""
+    meta = obj["metadata"]
+    order = KIND_ORDER.index(obj["kind"]) if obj["kind"] in KIND_ORDER else len(KIND_ORDER)
+    return f"{order + 1:02d}-{str(obj['kind']).lower()}-{meta['namespace']}-{meta['name']}{_SUFFIX}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    writes: dict[str, bytes]  # file name -> content
+    created: int
+    deletes: list[str]
+
+
+class GitOpsTarget:
+    """The Gloo objects of ``cluster`` as files under ``directory/<cluster.name>/``. ``render`` replaces the Gloo
+    renderer (tests)."""
+
+    kind = "gitops"
+
+    def __init__(self, cluster: ClusterSpec, directory: Path, *, render: Renderer = gloo_render) -> None:
+        self.cluster = cluster
+        self.directory = Path(directory) / cluster.name
+        self._render = render
+        self._owned = {MANAGED_BY_LABEL: "loom", CLUSTER_LABEL: cluster.name}
+        self.last_report = ApplyReport()
+
+    # -- Target ------------------------------------------------------------------------------------------------
+
+    async def apply(self, model: ClusterRouting) -> ApplyReport:
+        objects = self._desired(model)  # every check that needs no disk, before the first write
+        self.last_report = await asyncio.to_thread(self._apply, model.generation, objects)
+        return self.last_report
+
+    async def observe(self, model: ClusterRouting | None) -> Observation:
+        return await asyncio.to_thread(self._observe, model)
+
+    async def aclose(self) -> None:
+        return None
+
+    # -- the pass ----------------------------------------------------------------------------------------------
+
+    def _desired(self, model: ClusterRouting) -> dict[str, dict[str, Any]]:
+        name = self.cluster.name
+        if model.cluster.name != name:
+            raise InvalidDesiredState(
+                f"the gitops target of cluster {name!r} was given cluster {model.cluster.name!r}'s routing model"
+            )
+        if model.problems:
+            listed = "; ".join(str(p) for p in model.problems)
+            raise InvalidDesiredState(f"cluster {name!r} keeps its last good config: {listed}")
+        objects = []
+        for rendered in self._render(model):
+            obj = copy.deepcopy(dict(rendered))
+            meta = obj.setdefault("metadata", {})
+            meta.setdefault("namespace", self.cluster.namespace)
+            meta.setdefault("labels", {}).update({**self._owned, GENERATION_LABEL: str(model.generation)})
+            objects.append(obj)
+        try:
+            validate_set(objects)
+        except ConfigRejected as exc:
+            raise ConfigRejected(
+                f"cluster {name!r}: {exc.message} (no file was written: every object is checked first)",
+                object=exc.object,
+            ) from exc
+        return {file_name(obj): obj for obj in objects}
+
+    def _apply(self, generation: int, objects: Mapping[str, dict[str, Any]]) -> ApplyReport:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            plan = self._plan(generation, objects)
+            self._write(plan)
+        except OSError as exc:
+            raise ClusterUnreachable(
+                f"cluster {self.cluster.name!r}: the gitops directory {self.directory} could not be written "
+                f"({exc.strerror or exc}); the next pass tries again"
+            ) from exc
+        return ApplyReport(created=plan.created, updated=len(plan.writes) - plan.created, deleted=len(plan.deletes))
+
+    def _plan(self, generation: int, objects: Mapping[str, dict[str, Any]]) -> _Plan:
+        present = self._present()
+        writes: dict[str, bytes] = {}
+        created = 0
+        for name, obj in sorted(objects.items()):
+            current = present.get(name)
+            if current is None and (self.directory / name).exists():
+                raise ConfigRejected(
+                    f"cluster {self.cluster.name!r}: {self.directory / name} exists and was not written by Loom "
+                    f"for this cluster (its object lacks the labels {_selector(self._owned)}); Loom never "
+                    "overwrites a file it did not write: move or delete it",
+                    object=str(self.directory / name),
+                )
+            if current is not None:
+                data, written = current
+                kept = _with_generation(obj, _labels(written).get(GENERATION_LABEL, str(generation)))
+                if _dump(kept, self.cluster.name) == data:
+                    continue  # the same object: the file keeps the generation it was written at
+            else:
+                created += 1
+            writes[name] = _dump(obj, self.cluster.name)
+        deletes = sorted(name for name in present if name not in objects)
+        return _Plan(writes, created, deletes)
+
+    def _write(self, plan: _Plan) -> None:
+        staged: list[tuple[Path, Path]] = []
+        try:
+            for name, data in plan.writes.items():
+                handle, temp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.directory)
+                staged.append((Path(temp_name), self.directory / name))
+                with os.fdopen(handle, "wb") as out:
+                    out.write(data)
+                    out.flush()
+                    os.fsync(out.fileno())
+            for temp, final in staged:
+                os.replace(temp, final)
+        finally:
+            for temp, _ in staged:
+                with contextlib.suppress(FileNotFoundError):
+                    temp.unlink()
+        for name in plan.deletes:
+            with contextlib.suppress(FileNotFoundError):
+                (self.directory / name).unlink()
+        if plan.writes or plan.deletes:
+            _sync_directory(self.directory)
+
+    def _present(self) -> dict[str, tuple[bytes, dict[str, Any]]]:
+        """The files of this directory that hold an object Loom wrote for this cluster: content and object."""
+        if not self.directory.is_dir():
+            return {}
+        out: dict[str, tuple[bytes, dict[str, Any]]] = {}
+        for path in sorted(self.directory.glob(f"*{_SUFFIX}")):
+            if not path.is_file():
+                continue
+            data = path.read_bytes()
+            try:
+                obj = yaml.safe_load(data)
+            except yaml.YAMLError:
+                continue  # not ours to judge: never touched
+            if isinstance(obj, dict) and all(_labels(obj).get(k) == v for k, v in self._owned.items()):
+                out[path.name] = (data, obj)
+        return out
+
+    # -- status ------------------------------------------------------------------------------------------------
+
+    def _observe(self, model: ClusterRouting | None) -> Observation:
+        try:
+            present = self._present()
+        except OSError as exc:
+            return Observation(reachable=False, error=f"the gitops directory {self.directory}: {exc.strerror or exc}")
+        desired: dict[str, dict[str, Any]] = {}
+        if model is not None:
+            try:
+                desired = self._desired(model)
+            except (InvalidDesiredState, ConfigRejected):
+                desired = {}
+        products = (
+            [r.product for r in model.routes]
+            if model is not None
+            else sorted({_labels(o).get(PRODUCT_LABEL, "") for _, o in present.values()} - {""})
+        )
+        verdicts = []
+        for product in products:
+            mine = {n: o for n, o in desired.items() if _labels(o).get(PRODUCT_LABEL) in (product, None)}
+            missing = [
+                n
+                for n, obj in sorted(mine.items())
+                if n not in present or _without_generation(present[n][1]) != _without_generation(obj)
+            ]
+            if mine and not missing:
+                assert model is not None
+                reason = (
+                    f"written to {self.directory} at generation {model.generation}; Loom cannot see whether your "
+                    "GitOps tool applied it or what Gloo said: read the objects' status.statuses in the cluster"
+                )
+                verdicts.append(ProductVerdict(product, "Pending", reason, model.generation))
+                continue
+            generations = [
+                _generation(o) for _, o in present.values() if _labels(o).get(PRODUCT_LABEL) in (product, None)
+            ]
+            reason = f"not written yet: {', '.join(missing[:5])}" if missing else "no file in the directory"
+            verdicts.append(ProductVerdict(product, "Pending", reason, min(generations or [0])))
+        return Observation(reachable=True, verdicts=tuple(verdicts))
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style, and no anchors: each file reads on its own."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _dump(obj: Mapping[str, Any], cluster: str) -> bytes:
+    header = (
+        f"# Written by Loom's sync worker for cluster {cluster}; edits are replaced on its next pass.\n"
+        "# Change the portal's desired state instead.\n"
+    )
+    body = yaml.dump(dict(obj), Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=120)
+    return (header + body).encode("utf-8")
+
+
+def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
+    meta = obj.get("metadata")
+    labels = meta.get("labels") if isinstance(meta, Mapping) else None
+    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, Mapping) else {}
+
+
+def _generation(obj: Mapping[str, Any]) -> int:
+    value = _labels(obj).get(GENERATION_LABEL, "")
+    return int(value) if value.isdigit() else 0
+
+
+def _with_generation(obj: Mapping[str, Any], generation: str) -> dict[str, Any]:
+    out = copy.deepcopy(dict(obj))
+    out["metadata"]["labels"][GENERATION_LABEL] = generation
+    return out
+
+
+def _without_generation(obj: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(dict(obj))
+    labels = (out.get("metadata") or {}).get("labels")
+    if isinstance(labels, dict):
+        labels.pop(GENERATION_LABEL, None)
+    return out
+
+
+def _selector(labels: Mapping[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in labels.items())
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make the renames durable (where the platform can open a directory)."""
+    try:
+        handle = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
