@@ -12,8 +12,9 @@ that renderer, Gloo builds from these objects.
   priority anyway). The model's first priority is the Upstream's own hosts; the other priorities are
   ``failover.prioritizedLocalities`` in order (Gloo numbers the own hosts 0 and the list from 1, gloo-notes §1.2),
   one ``localityEndpoints`` per (region, zone) of a level. A remote endpoint is that cluster's failover gateway,
-  reached with mutual TLS (the client secret ``failover-upstream`` in the Gloo namespace, which Gloo Enterprise's
-  failover setup creates) and the SNI ``<upstream>_<namespace>`` that the failover gateway forwards to the Envoy
+  reached with mutual TLS (the client certificate in the Secret ``failover-upstream`` of the Gloo namespace,
+  the name Gloo's failover examples use; it must exist in every cluster that fails over, gloo-notes §1.7, §6.5) and
+  the SNI ``<upstream>_<namespace>`` that the failover gateway forwards to the Envoy
   cluster of that name: the remote cluster's *local* upstream (``loom-local-*``), which never fails over again. A
   cluster's failover gateway itself is Gloo Enterprise's (Helm ``gatewayProxies.<proxy>.failover.enabled``), so the
   model's ``failover_routes`` need no object here: the local upstreams they name are rendered, and their names are
@@ -25,8 +26,8 @@ that renderer, Gloo builds from these objects.
   gateway's internal address, ``ClusterSpec.internal_url``). ``loom-products`` holds one route per product, a
   ``prefix: /products/<name>`` that **delegates by reference** to the product's **RouteTable**
   ``loom-product-<name>``. By reference, not by label selector: each prefix goes to exactly one table, so route
-  order never depends on how Gloo sorts several selected tables (kgateway#9830), a product's routes change only its
-  own table (a one-product change is one write), and a missing table is a Gloo error rather than a silent gap.
+  order never depends on how Gloo sorts several selected tables (kgateway#9830), a change to a product's routes
+  rewrites only its own table, and a missing table is a Gloo error rather than a silent gap.
 * Each **RouteTable** has two routes to the product's entry upstream, matching ``/products/<name>`` and
   ``/products/<name>/...`` (the child matchers begin with the parent's prefix, §1.5): ``GET``/``HEAD`` (queries,
   safe to repeat) retry on 5xx and timeouts; everything else retries only when nothing reached a gateway (a
@@ -42,12 +43,17 @@ are shared by the products that use them and carry no product label. The output 
 Upstreams, RouteTables, VirtualServices; then by name) and equal models render equal objects.
 
 **What Gloo cannot say that Envoy can** (the Envoy renderer has these): outlier detection has no
-``maxEjectionTime`` (Envoy's default ejection time grows with each ejection; a passing active health check
-un-ejects a host), retries have no ``previous_hosts`` predicate and no host-selection attempts, and there is no
+``maxEjectionTime`` (a host's ejection time is the base time times its ejections, up to Envoy's default cap, so
+fail-back after repeated faults can be slower than with the Envoy renderer's one-second cap), retries have no
+``previous_hosts`` predicate and no host-selection attempts, and there is no
 per-route local reply, so "nothing healthy" is Gloo's plain 503 ``no healthy upstream`` rather than a message
-naming the service and zone. Internal routes are reachable only through ``loom-internal``'s domain: bind that
-VirtualService (label ``loom.dev/listener: internal``) to the internal gateway-proxy only, with the Gateways'
-``virtualServiceSelector``, so that no one outside the cluster reaches a service past the Loom gateway.
+naming the service and zone.
+
+**Installation requirement.** A Gateway without a selector serves every VirtualService, and a Host header is easy
+to forge, so ``loom-internal``'s domain alone does not keep its routes private: select VirtualServices by the
+label ``loom.dev/listener`` (``products`` on the public gateway-proxy, ``internal`` on ``gateway-proxy-internal``)
+with the Gateways' ``virtualServiceSelector``, so that no one outside the cluster reaches a service past the Loom
+gateway. The products VirtualService claims the domain ``*``, which only one VirtualService per Gateway may.
 """
 
 from __future__ import annotations
