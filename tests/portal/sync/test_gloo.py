@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 
 from portal.sync import envoy
@@ -524,3 +525,37 @@ async def test_the_kubernetes_target_applies_the_real_rendering_to_an_api_server
         with pytest.raises(ConfigRejected, match=r"spec\.static\.hosts\[0\]\.prot: unknown field"):
             await target.apply(dataclasses.replace(routing, generation=9))
         assert fake.write_log == []
+
+
+def test_a_hand_written_kube_upstream_with_failover_passes() -> None:
+    """The shape of gloo-notes §1.7 (a kube Upstream failing over to two other clusters): the validator is not
+    tuned to the renderer's output only."""
+    validate(
+        yaml.safe_load(
+            """
+            apiVersion: gloo.solo.io/v1
+            kind: Upstream
+            metadata: {name: products-catalog-8080, namespace: gloo-system}
+            spec:
+              kube: {serviceName: catalog, serviceNamespace: products, servicePort: 8080}
+              healthChecks:
+              - timeout: 1s
+                interval: 5s
+                unhealthyThreshold: 2
+                httpHealthCheck: {path: /healthz}
+              outlierDetection: {consecutive5xx: 3, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 100}
+              failover:
+                policy: {overprovisioningFactor: 140}
+                prioritizedLocalities:
+                - localityEndpoints:
+                  - locality: {region: us-east-1, zone: us-east-1b}
+                    lbEndpoints:
+                    - address: failover-gw.cluster-b.example.com
+                      port: 15443
+                      upstreamSslConfig:
+                        secretRef: {name: failover-upstream, namespace: gloo-system}
+                        sni: products-catalog-8080_gloo-system
+                      healthCheckConfig: {path: /healthz}
+            """
+        )
+    )
