@@ -25,6 +25,8 @@ _HANDLERS: dict[str, str] = {
     "delete": "portal.resources:delete_command",
     "compose": "portal.composer:compose_command",
     "gateway": "stitcher.cli:gateway_command",
+    "sync": "portal.sync.commands:sync_command",
+    "status": "portal.sync.commands:status_command",
 }
 
 
@@ -80,6 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("kind")
             p.add_argument("name")
+
+    sync = sub.add_parser("sync", help="run the sync worker: program every cluster's Gloo or Envoy")
+    sync.add_argument("--once", action="store_true", help="one pass, print each cluster's outcome, exit 1 on failure")
+
+    status = sub.add_parser("status", help="what each cluster does now: sync state, verdicts, upstream health")
+    status.add_argument("product", nargs="?", default=None)
+    status.add_argument("--cluster", default=None)
+    status.add_argument("-o", "--output", choices=["table", "json", "yaml"], default="table")
+    status.add_argument("--server", default=None, help="portal URL; default: the local database as platform admin")
+    status.add_argument("--token", default=None, help="personal access token for --server")
 
     gateways = sub.add_parser("gateways", help="manage gateway robot accounts (read their clusters' snapshots only)")
     gateways_sub = gateways.add_subparsers(dest="gateways_command", required=True)

@@ -29,6 +29,8 @@ from portal.db import create_engine_for, prepare_schema, redacted_url, session_s
 from portal.errors import Invalid
 from portal.settings import Mode, Settings
 from portal.snapshot import LocalSnapshotSource
+from portal.sync import runner
+from portal.sync.worker import TargetFactory
 from stitcher.app import create_gateway_app
 from stitcher.cli import listen
 from stitcher.graphiql import ASSETS_PATH
@@ -96,9 +98,11 @@ _GATEWAY_PREFIXES = ("/products", ASSETS_PATH)  # what the embedded gateway serv
 _GATEWAY_STARTING = "the embedded gateway has not loaded the published products yet"
 
 
-def build_app(settings: Settings, engine: Engine) -> Starlette:
+def build_app(settings: Settings, engine: Engine, *, sync_targets: TargetFactory | None = None) -> Starlette:
     """The app ``loom serve`` runs: the portal, and behind its routes a gateway serving the published products
-    (``/products/<name>/...``) from a snapshot read straight from ``engine``."""
+    (``/products/<name>/...``) from a snapshot read straight from ``engine``; with ``LOOM_SYNC_ENABLED`` (the
+    default) the sync worker too, in the same event loop (``sync_targets``: how it reaches clusters; default
+    :func:`portal.sync.runner.target_factory`)."""
     source = LocalSnapshotSource(engine, oauth.issuer(settings))
     gateway = create_gateway_app(
         source=source,
@@ -118,7 +122,14 @@ def build_app(settings: Settings, engine: Engine) -> Starlette:
                 for prefix in _GATEWAY_PREFIXES
             ],
         ],
-        contexts=[lambda _app: gateway.router.lifespan_context(gateway)],  # Starlette runs no mounted lifespan
+        contexts=[
+            lambda _app: gateway.router.lifespan_context(gateway),  # Starlette runs no mounted lifespan
+            *(
+                [lambda _app: runner.in_process(settings, engine, targets=sync_targets)]
+                if settings.sync.enabled
+                else []
+            ),
+        ],
         metrics_registries=[gateway.state.gateway.metrics.registry],
         own_header_prefixes=_GATEWAY_PREFIXES,  # the gateway's pages and pass-through follow their own rules
         # not ready until the gateway serves the published products: a load balancer would send them 404s

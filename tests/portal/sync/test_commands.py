@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import yaml
@@ -18,7 +19,7 @@ from portal.cli import main
 from portal.models import ClusterSyncStatus, Lifecycle, SyncState, utcnow
 from portal.settings import Settings
 from tests._serving import serving
-from tests.factories import make_cluster, make_product, make_team, make_user
+from tests.factories import make_cluster, make_deployment, make_product, make_service, make_team, make_user
 
 FAILED_OVER = {
     "upstream": "loom-svc-members",
@@ -137,3 +138,44 @@ def test_status_through_the_server_is_the_same_document_as_locally(
     assert json.loads(local)["clusters"][1]["upstreams"][0]["failedOver"] is True
     code, _, err = loom(capsys, "status", "--server", portal_url, "--token", tokens["carl"])
     assert code == 1 and "FORBIDDEN" in err
+
+
+def test_sync_once_programs_every_cluster_then_a_second_pass_writes_nothing(
+    engine: Engine,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Gitops clusters (files in the data directory): while us-east's failover target us-west has no failover
+    gateway, us-east is refused with the reason and the command exits 1; once it has one, us-east is synced, and
+    a second pass writes nothing."""
+    monkeypatch.setenv("LOOM_DATABASE_URL", database_url)
+    monkeypatch.setenv("LOOM_DATA_DIR", str(tmp_path / "data"))
+    with Session(engine) as session:
+        team = make_team(session, "library")
+        east = make_cluster(session, "us-east", residency="us", region="us-east-1")
+        west = make_cluster(session, "us-west", residency="us", region="us-west-2")
+        members = make_service(session, "members", team=team)
+        make_deployment(session, members, east, address="http://10.0.0.1:7301")
+        make_deployment(session, members, west, address="http://10.0.0.2:7301")
+        make_product(session, "library", team=team, lifecycle=Lifecycle.PUBLISHED, sources=[members], clusters=[east])
+        session.commit()
+        code, out, err = loom(capsys, "sync", "--once")
+        assert code == 1 and "cluster/us-east failed (refused)" in err
+        assert "set spec.gloo.failoverGateway on Cluster/us-west" in err
+        assert not (tmp_path / "data" / "gitops" / "us-east").exists()
+        west.gloo = {**west.gloo, "failoverGateway": {"host": "10.0.1.1", "port": 15443}}
+        session.add(west)
+        session.commit()
+    code, out, err = loom(capsys, "sync", "--once")
+    assert code == 0, err
+    lines = dict(line.split(" ", 1) for line in out.splitlines())
+    assert set(lines) == {"cluster/us-east", "cluster/us-west"}  # us-west too: it exports members to us-east
+    assert lines["cluster/us-east"].startswith("synced (generation ") and " 0 writes" not in lines["cluster/us-east"]
+    files = sorted(p.name for p in (tmp_path / "data" / "gitops" / "us-east").iterdir())
+    assert any("virtualservice" in name.lower() for name in files), files
+    code, out, err = loom(capsys, "sync", "--once")
+    assert code == 0 and [line.endswith(", 0 writes)") for line in out.splitlines()] == [True, True], (out, err)
+    code, out, _ = loom(capsys, "status", "--cluster", "us-east")
+    assert out.splitlines()[1].split()[3] == "synced"
