@@ -84,6 +84,11 @@ _MAX_TOKENS = 20_000
 _MAX_PLANS_PER_DOCUMENT = 64
 _MAX_FETCH_ERRORS = 50
 _JSON_HEADERS = {"content-type": "application/json", "accept": "application/graphql-response+json, application/json"}
+# Marks a fetch as safe to repeat: the cluster's Envoy retries it on the next priority after a 5xx or a timeout
+# (a mutation is retried only when nothing reached the upstream, so it never runs twice). portal.sync.envoy matches it.
+SAFE_RETRY = ("x-loom-retry", "safe")
+_QUERY_HEADERS = {**_JSON_HEADERS, SAFE_RETRY[0]: SAFE_RETRY[1]}
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True)
@@ -571,9 +576,11 @@ class Executor:
 
     async def _send(self, url: str, body: bytes, headers: dict[str, str], query: bool) -> UpstreamResponse:
         timeout = self.options.upstream_timeout
+        if query:
+            headers = _QUERY_HEADERS if headers is _JSON_HEADERS else {**headers, SAFE_RETRY[0]: SAFE_RETRY[1]}
         if not (query and self.options.dedupe_inflight):
             return await self.transport.request("POST", url, headers=headers, body=body, timeout=timeout)
-        key = (url, body, tuple(sorted(headers.items())) if headers is not _JSON_HEADERS else ())
+        key = (url, body, tuple(sorted(headers.items())) if headers is not _QUERY_HEADERS else ())
         pending = self._inflight.get(key)
         if pending is None:
             # The shared call is its own task, so a caller that goes away (client disconnect) cancels only its wait.
@@ -623,9 +630,12 @@ class Executor:
         url = subgraph.url.rstrip("/") + request.path
         if request.query:
             url += "?" + urlencode(request.query)
+        headers = request.headers
+        if request.method in _SAFE_METHODS:
+            headers = {**headers, SAFE_RETRY[0]: SAFE_RETRY[1]}
         try:
             response = await self.transport.request(
-                request.method, url, headers=request.headers, body=request.body, timeout=self.options.upstream_timeout
+                request.method, url, headers=headers, body=request.body, timeout=self.options.upstream_timeout
             )
         except UpstreamError as exc:
             code = "UPSTREAM_TIMEOUT" if exc.kind == "timeout" else "UPSTREAM_ERROR"

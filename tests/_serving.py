@@ -15,13 +15,13 @@ __all__ = ["serving"]
 
 
 @contextmanager
-def serving(app: Any, what: str, *, start_timeout: float = 15, **config: Any) -> Iterator[str]:
+def serving(app: Any, what: str, *, start_timeout: float = 15, port: int = 0, **config: Any) -> Iterator[str]:
     """Run ``app`` while the block runs and give its base URL; ``config`` goes to ``uvicorn.Config``.
 
-    The socket is bound here (port 0) and handed to uvicorn, so no port is ever guessed."""
+    The socket is bound here (``port`` 0: a free one) and handed to uvicorn, so no port is ever guessed."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", **config))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -283,7 +283,6 @@ def _route_action(upstream: Upstream, rewrite: dict[str, Any] | None, *, idempot
         "retry_policy": {
             "retry_on": ",".join(retries.retry_on if idempotent else retries.unsafe_retry_on),
             "num_retries": retries.num_retries,
-            "per_try_timeout": _duration(retries.per_try_timeout_ms),
             "retry_priority": {
                 "name": "envoy.retry_priorities.previous_priorities",
                 "typed_config": {"@type": _PREVIOUS_PRIORITIES, "update_frequency": 1},
@@ -298,6 +297,10 @@ def _route_action(upstream: Upstream, rewrite: dict[str, Any] | None, *, idempot
             },
         },
     }
+    if idempotent:
+        # Only a request that may be repeated gets a per-try timeout: on one that is never retried after it reached
+        # the upstream (a mutation) it would only cut a slow answer short; the route's timeout bounds it.
+        action["retry_policy"]["per_try_timeout"] = _duration(retries.per_try_timeout_ms)
     if rewrite is not None:
         action["regex_rewrite"] = rewrite
     return action

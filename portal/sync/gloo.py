@@ -350,7 +350,6 @@ def _route_options(traffic: TrafficPolicy, rewrite: dict[str, Any] | None, *, id
         "retries": {
             "retryOn": ",".join(retries.retry_on if idempotent else retries.unsafe_retry_on),
             "numRetries": retries.num_retries,
-            "perTryTimeout": _duration(retries.per_try_timeout_ms),
             "retryBackOff": {
                 "baseInterval": _duration(max(retries.base_interval_ms, 1)),
                 "maxInterval": _duration(max(retries.max_interval_ms, retries.base_interval_ms, 1)),
@@ -361,6 +360,8 @@ def _route_options(traffic: TrafficPolicy, rewrite: dict[str, Any] | None, *, id
         "autoHostRewrite": True,
         "appendXForwardedHost": True,
     }
+    if idempotent:  # a per-try timeout on a request never repeated would only cut a slow mutation short
+        options["retries"]["perTryTimeout"] = _duration(retries.per_try_timeout_ms)
     if rewrite is not None:
         options["regexRewrite"] = rewrite
     return options

@@ -551,6 +551,7 @@ async def test_a_product_processed_in_another_cluster_is_misdirected_not_served(
     products = [p for p in snapshot.products if p.name != "shop"]
     snapshot = snapshot.model_copy(update={"products": products, "cluster": "us-east", "elsewhere": {"shop": reason}})
     app = create_gateway_app(source=StaticSnapshotSource(snapshot), options=_options())
+    calls = len(upstreams.books_calls)
     async with serving(app) as client:
         await wait_ready(client)
         graphql = await client.post(
@@ -562,4 +563,4 @@ async def test_a_product_processed_in_another_cluster_is_misdirected_not_served(
         assert response.status_code == 421, response.text
         assert response.json()["errors"][0] == {"message": reason, "extensions": {"code": "MISDIRECTED"}}
     assert unknown.status_code == 404
-    assert upstreams.books_calls == []
+    assert len(upstreams.books_calls) == calls  # nothing reached a service

@@ -1,6 +1,7 @@
 """Stand-ins for service and gateway replicas behind a real Envoy: real HTTP servers (uvicorn, on free loopback
-ports) that answer ``/healthz`` and ``/readyz``, echo which replica answered, and can be faulted: stopped, made to
-answer 503 while their health stays green, or made to hang."""
+ports) that answer ``/healthz`` and ``/readyz``, echo which replica answered (a GraphQL POST gets
+``{"data": {"whoami": {"replica": NAME}}}``, the answer to ``{ whoami { replica } }``), and can be faulted:
+stopped, made to answer 503 while their health stays green, or made to hang."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class Replica:
         self.name = name
         self.mode: Mode = "ok"
         self.served = 0  # requests answered other than health checks
+        self.last_headers: dict[str, str] = {}
         self._released = threading.Event()
 
     def hang(self) -> None:
@@ -46,7 +48,19 @@ class Replica:
             return
         self.served += 1
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        self.last_headers = headers
+        if scope["method"] == "POST":
+            await _drain(receive)
+            await _answer(send, 200, {"data": {"whoami": {"replica": self.name}}})
+            return
         await _answer(send, 200, {"replica": self.name, "path": path, "host": headers.get("host")})
+
+
+async def _drain(receive: Any) -> None:
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
 
 
 async def _answer(send: Any, status: int, body: dict[str, Any]) -> None:
@@ -59,10 +73,11 @@ async def _answer(send: Any, status: int, body: dict[str, Any]) -> None:
 class RunningReplica:
     """A replica served on a free port until ``stop()`` (or the end of the test)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, port: int = 0) -> None:
+        """``port``: serve on this one (a replica brought back where it was), else a free one."""
         self.app = Replica(name)
         self._stack = ExitStack()
-        self.url: str = self._stack.enter_context(serving(self.app, f"replica {name}", lifespan="off"))
+        self.url: str = self._stack.enter_context(serving(self.app, f"replica {name}", port=port, lifespan="off"))
 
     @property
     def name(self) -> str:

@@ -54,6 +54,9 @@ def test_the_rendered_routes_say_where_requests_go() -> None:
     # a POST may be a mutation: it retries only when nothing reached a gateway; GET retries on 5xx too
     assert products["product-library"]["route"]["retry_policy"]["retry_on"] == "connect-failure,refused-stream"
     assert "5xx" in products["product-library-safe"]["route"]["retry_policy"]["retry_on"]
+    # a per-try timeout only where a request may be repeated: a slow mutation is bounded by the route's timeout
+    assert products["product-library-safe"]["route"]["retry_policy"]["per_try_timeout"] == "1s"
+    assert "per_try_timeout" not in products["product-library"]["route"]["retry_policy"]
     assert products["not-found"]["direct_response"]["status"] == 404
 
     internal = {r["name"]: r for r in routes(INTERNAL_LISTENER)}
