@@ -120,10 +120,29 @@ def _run_reader(
     from stitcher.errors import StitcherError
 
     try:
-        reader(SourceSpec(name=service, protocol=protocol, schema=text, base_path=base_path))
+        subgraph = reader(SourceSpec(name=service, protocol=protocol, schema=text, base_path=base_path))
     except StitcherError as exc:
         message = str(exc).removeprefix(f'service "{service}": ')
         raise Invalid(f"service {service!r}: {where}: {message}") from exc
+    lost = _degradations(subgraph)
+    if lost:
+        raise Invalid(
+            f"service {service!r}: {where}: the translation would lose part of the API: {'; '.join(lost)}; fix the "
+            "document (what the gateway cannot serve is refused, not dropped)"
+        )
+
+
+def _degradations(subgraph: Any) -> list[str]:
+    """What a translation dropped that consumers would miss: an operation (its path skipped), a request body, or
+    everything (only the placeholder ``Query._empty`` left). Other warnings (a schema typed as JSON, a parameter
+    style sent another way) keep the operation usable and stay warnings, which ``loom compose`` prints."""
+    warnings = [str(w) for w in getattr(subgraph, "warnings", ())]
+    lost = [w for w in warnings if w.startswith("path ") and w.endswith("; skipped")]
+    lost += [w for w in warnings if "request body" in w and w.endswith("; skipped")]
+    schema = getattr(subgraph, "schema", None)
+    if any("placeholder field" in w for w in warnings) and schema is not None and schema.mutation_type is None:
+        lost.append("it has no operation at all (only the placeholder field Query._empty would be left)")
+    return lost
 
 
 # --- OpenAPI ---------------------------------------------------------------------------------------------------
@@ -195,6 +214,7 @@ def _validate_openapi(
         )
     if not isinstance(root.get("paths", {}), Mapping) or ("paths" not in root and "webhooks" not in root):
         raise Invalid(f"service {service!r}: {where}: the document needs a 'paths' mapping")
+    _check_shape(service, where, root)
     collected: dict[str, str] = {}
     documents: dict[str, Any] = {"": root}
     queue: list[str] = [""]
@@ -223,6 +243,35 @@ def _validate_openapi(
             if pointer and not _pointer(documents[target], pointer):
                 raise Invalid(f"service {service!r}: {label}: $ref {ref!r} at {at} points at nothing")
     return collected
+
+
+_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def _check_shape(service: str, where: str, root: Mapping[str, Any]) -> None:
+    """What OpenAPI requires and a translator would otherwise skip silently: ``info`` with a title and a version,
+    path items and operations that are mappings."""
+    info = root.get("info")
+    if not isinstance(info, Mapping):
+        raise Invalid(f"service {service!r}: {where}: info: required by OpenAPI (a mapping with title and version)")
+    for key in ("title", "version"):
+        value = info.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise Invalid(f"service {service!r}: {where}: info.{key}: required by OpenAPI; add it")
+        if not isinstance(value, str | int | float):
+            raise Invalid(f"service {service!r}: {where}: info.{key}: must be a string (got {type(value).__name__})")
+    for path, item in (root.get("paths") or {}).items():
+        if not isinstance(item, Mapping):
+            raise Invalid(
+                f"service {service!r}: {where}: paths.{path}: a path item must be a mapping of operations "
+                f"(got {type(item).__name__})"
+            )
+        for method in _METHODS:
+            if method in item and not isinstance(item[method], Mapping):
+                raise Invalid(
+                    f"service {service!r}: {where}: paths.{path}.{method}: an operation must be a mapping "
+                    f"(got {type(item[method]).__name__}: {str(item[method])[:40]!r})"
+                )
 
 
 def _read_ref_file(

@@ -90,8 +90,11 @@ def _apply(
                 item.doc.name,
                 {"change": item.change.action, "details": list(item.change.details)},
             )
-    for product, conflicts in forced:
-        record(session, actor, "service.publish.force", "product", product, {"conflicts": conflicts})
+    for forced_change in forced:
+        details = {"conflicts": forced_change.conflicts} if forced_change.conflicts else {}
+        if forced_change.breaking:
+            details["breaking"] = forced_change.breaking
+        record(session, actor, "service.publish.force", "product", forced_change.product, details)
     if any(p.change.action != "unchanged" for p in pending):
         recompose(session)
         bump_generation(session)

@@ -1,9 +1,11 @@
-"""Published products after an apply: a change that breaks one's composition is refused unless forced by its team
-admin, and every product's composed SDL is stored pinned to the schemas it was built from."""
+"""Published products after an apply: a change that breaks one (its composition, or its API as consumers use it) is
+refused unless forced by its team admin, and every product's composed SDL is stored pinned to the schemas it was
+built from."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -12,21 +14,26 @@ from portal import manifests as m
 from portal.authorization import Actor, Target
 from portal.composer import (
     CompositionFailed,
+    compose_product,
     compose_specs,
     composition_available,
     print_product,
     source_spec,
     stored_source_spec,
 )
-from portal.errors import Conflict, Invalid
+from portal.errors import Conflict, Invalid, NotFound
 from portal.models import Product, ProductSource, Service, ServiceVersion, utcnow
 from portal.publishing import latest_version
 from portal.resources.handler import Pending
 from portal.resources.product import current_version, source_dict, sources_of
 from portal.resources.service import entities_of
 from portal.resources.world import World, authorize_or_record
+from stitcher.changes import BreakingChange, ProductApi, breaking_changes
+from stitcher.ir import Supergraph
 
-__all__ = ["check_compositions", "products_after", "recompose", "service_inputs"]
+__all__ = ["Forced", "ProductAfter", "check_compositions", "products_after", "recompose", "service_inputs"]
+
+_LIVE = ("published", "deprecated")  # lifecycles that gateways serve
 
 
 def service_inputs(session: Session, world: World, pending: Sequence[Pending]) -> dict[str, dict[str, Any]]:
@@ -53,27 +60,37 @@ def service_inputs(session: Session, world: World, pending: Sequence[Pending]) -
     return out
 
 
-def products_after(
-    session: Session, world: World, pending: Sequence[Pending]
-) -> dict[str, tuple[str, str, list[dict[str, Any]]]]:
-    """Product name -> (team, lifecycle, sources) of its current version after this apply."""
-    out: dict[str, tuple[str, str, list[dict[str, Any]]]] = {}
+@dataclass(frozen=True, slots=True)
+class ProductAfter:
+    """A product's current version as it will be after this apply."""
+
+    team: str
+    lifecycle: str
+    sources: list[dict[str, Any]]
+    rest: list[dict[str, Any]]
+
+
+def products_after(session: Session, world: World, pending: Sequence[Pending]) -> dict[str, ProductAfter]:
+    """Product name -> its current version after this apply."""
+    out: dict[str, ProductAfter] = {}
     service_names = {s.id: n for n, s in world.services.items()}
     for name, row in world.products.items():
         version = current_version(session, row)
         if version is not None:
-            out[name] = (
+            out[name] = ProductAfter(
                 world.team_names.get(row.team_id, ""),
                 version.lifecycle.value,
                 sources_of(session, version, service_names),
+                list(version.rest),
             )
     for item in pending:
         resource = item.doc.resource
         if isinstance(resource, m.Product):
-            out[item.doc.name] = (
+            out[item.doc.name] = ProductAfter(
                 resource.metadata.team,
                 resource.spec.lifecycle,
                 [source_dict(s) for s in resource.spec.sources],
+                [r.model_dump(mode="json", by_alias=True) for r in resource.spec.rest],
             )
     return out
 
@@ -91,12 +108,22 @@ def spec_of(source: Mapping[str, Any], service: Mapping[str, Any]) -> Any:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Forced:
+    """A change to a published product that its owner forced: what it breaks, for the audit log."""
+
+    product: str
+    conflicts: list[str]
+    breaking: list[str]
+
+
 def check_compositions(
     session: Session, actor: Actor, world: World, pending: Sequence[Pending], *, force: bool
-) -> list[tuple[str, list[str]]]:
-    """Refuse a change that breaks a published product's composition, unless forced by its team admin.
+) -> list[Forced]:
+    """Refuse a change that breaks a published product, unless forced by its owner (a team admin of its team).
 
-    Returns the forced products with their conflicts (for the audit log).
+    Breaking means: the product no longer composes, or its API loses something consumers could call (a field, an
+    argument, an enum value, a REST route; :mod:`stitcher.changes`). Returns the forced products (for the audit).
     """
     if not composition_available():
         return []
@@ -109,33 +136,70 @@ def check_compositions(
     if not touched_services and not touched_products:
         return []
     services = service_inputs(session, world, pending)
-    forced: list[tuple[str, list[str]]] = []
-    for product, (team, lifecycle, sources) in sorted(products_after(session, world, pending).items()):
-        if lifecycle not in ("published", "deprecated"):
+    forced: list[Forced] = []
+    for product, after in sorted(products_after(session, world, pending).items()):
+        if after.lifecycle not in _LIVE:
             continue
-        names = [s["service"] for s in sources]
+        names = [s["service"] for s in after.sources]
         if product not in touched_products and not touched_services.intersection(names):
             continue
         doc = world.docs.get(("Product", product))
         absent = [n for n in names if n not in services]
         if absent:
-            message = f"product {product!r} is {lifecycle} but service(s) {', '.join(absent)} have no schema"
+            message = f"product {product!r} is {after.lifecycle} but service(s) {', '.join(absent)} have no schema"
             raise doc.error("spec.sources", message) if doc else Invalid(message)
+        breaking = sorted(touched_services.intersection(names))
+        culprit = f"publishing {', '.join(breaking)}" if breaking else "this change"
         try:
-            compose_specs(product, [spec_of(s, services[s["service"]]) for s in sources])
+            supergraph = compose_specs(product, [spec_of(s, services[s["service"]]) for s in after.sources])
         except CompositionFailed as exc:
-            breaking = sorted(touched_services.intersection(names))
-            culprit = f"publishing {', '.join(breaking)}" if breaking else "this change"
-            message = f"{culprit} would break the composition of {lifecycle} product {product!r}: " + "; ".join(
+            message = f"{culprit} would break the composition of {after.lifecycle} product {product!r}: " + "; ".join(
                 exc.conflicts
             )
-            if not force:
-                hint = f"; fix it, or force it as a team admin of team {team!r} (--force)"
-                raise Conflict(message + hint, path=doc.where() if doc else None) from exc
-            target = Target(kind="product", name=product, team=team)
-            authorize_or_record(session, actor, "service.publish.force", target, doc)
-            forced.append((product, list(exc.conflicts)))
+            _refuse_unless_forced(session, actor, doc, product, after.team, message, force=force, cause=exc)
+            forced.append(Forced(product, list(exc.conflicts), []))
+            continue
+        changes = _breaking_changes(session, world.products.get(product), supergraph, after.rest)
+        if changes:
+            listed = "; ".join(str(c) for c in changes)
+            message = f"{culprit} would break the API of {after.lifecycle} product {product!r}: {listed}"
+            _refuse_unless_forced(session, actor, doc, product, after.team, message, force=force, cause=None)
+            forced.append(Forced(product, [], [str(c) for c in changes]))
     return forced
+
+
+def _refuse_unless_forced(
+    session: Session,
+    actor: Actor,
+    doc: m.Document | None,
+    product: str,
+    team: str,
+    message: str,
+    *,
+    force: bool,
+    cause: Exception | None,
+) -> None:
+    if not force:
+        hint = f"; fix it, or force it as a team admin of team {team!r} (--force)"
+        raise Conflict(message + hint, path=doc.where() if doc else None) from cause
+    target = Target(kind="product", name=product, team=team)
+    authorize_or_record(session, actor, "service.publish.force", target, doc)
+
+
+def _breaking_changes(
+    session: Session, row: Product | None, supergraph: Supergraph, rest: Sequence[Mapping[str, Any]]
+) -> list[BreakingChange]:
+    """What the API that consumers use today loses (nothing when the product is not served yet)."""
+    if row is None:
+        return []
+    version = current_version(session, row)
+    if version is None or version.lifecycle.value not in _LIVE:
+        return []
+    try:
+        served = compose_product(session, version)
+    except (CompositionFailed, Invalid, NotFound):
+        return []  # what is served today does not compose any more: nothing to compare with
+    return breaking_changes(ProductApi.of(served, version.rest), ProductApi.of(supergraph, rest))
 
 
 def recompose(session: Session) -> None:

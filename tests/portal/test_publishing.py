@@ -18,7 +18,7 @@ from portal.manifests import Document, load_documents, parse_documents
 from portal.models import AuditEvent, AuditOutcome, Service, ServiceVersion
 from portal.publishing import schema_hash, validate_schema
 from portal.resources import get
-from tests.portal._apply import ADMIN, LIBRARY, counts, library_with_a_clash, run
+from tests.portal._apply import ADMIN, LIBRARY, counts, library_copy, library_with_a_clash, run
 
 PETS_30 = """\
 openapi: 3.0.3
@@ -32,6 +32,14 @@ paths:
         '200':
           description: a pet
           content: {application/json: {schema: {$ref: 'schemas/pet.yaml#/Pet'}}}
+"""
+PLAIN = """\
+openapi: 3.0.3
+info: {title: T, version: '1'}
+paths:
+  /ping:
+    get:
+      responses: {'200': {description: ok}}
 """
 PET_FILE = """\
 Pet:
@@ -133,6 +141,28 @@ def test_relative_ref_files_are_collected_beside_the_document(tmp_path: Path) ->
         ('{"openapi": "3.0.0", "paths": {', None, r"pets\.yaml: line 1, column \d+: invalid JSON"),
         ("- a\n- list\n", None, "must be a mapping"),
         ("openapi: 3.0.0\ninfo: {title: x, version: '1'}\n", None, "needs a 'paths' mapping"),
+        (PETS_30.replace("info: {title: Pets, version: '1'}", "info: {title: Pets}"), {}, r"info\.version: required"),
+        (PETS_30.replace("info: {title: Pets, version: '1'}\n", ""), {}, r"pets\.yaml: info: required by OpenAPI"),
+        (
+            PLAIN + "  /pets:\n    get: listPets\n",
+            None,
+            r"paths\./pets\.get: an operation must be a mapping \(got str: 'listPets'\)",
+        ),
+        (
+            PLAIN + "  /owners: [get]\n",
+            None,
+            r"paths\./owners: a path item must be a mapping",
+        ),
+        (
+            PLAIN + "  /pets:\n    post:\n      requestBody: {}\n      responses: {'201': {description: ok}}\n",
+            None,
+            r"would lose part of the API: .*request body has no content; skipped",
+        ),
+        (
+            "openapi: 3.0.0\ninfo: {title: x, version: '1'}\npaths: {}\n",
+            None,
+            r"it has no operation at all \(only the placeholder field Query\._empty would be left\)",
+        ),
     ],
 )
 def test_bad_openapi_names_service_file_and_position(
@@ -250,3 +280,80 @@ def test_relative_ref_files_are_stored_with_the_version_and_round_trip(engine: E
             OWNER_FILE,
             OWNER_FILE.replace("name", "fullName"),
         ]
+
+
+# --- breaking changes to a published product (issue #6: "no published product changes silently") -----------------
+
+
+def test_removing_a_field_of_a_published_product_is_refused_unless_its_owner_forces_it(
+    engine: Engine, tmp_path: Path
+) -> None:
+    library = library_copy(tmp_path / "lib")
+    run(engine, load_documents([library]))
+    text = (library / "members.graphql").read_text()
+    (library / "members.graphql").write_text(text.replace("  tier: Tier!\n", ""))
+    members = [d for d in load_documents([library]) if d.name == "members"]
+    before = counts(engine)
+    with pytest.raises(Conflict) as info:
+        run(engine, members)
+    message = str(info.value)
+    assert "publishing members would break the API of published product 'library': " in message
+    assert "Field Member.tier was removed" in message and "(--force)" in message
+    assert "published product 'library-eu'" not in message  # one product at a time, the first by name
+    assert counts(engine) == before
+    with pytest.raises(Forbidden, match=r"lacks permission 'service\.publish\.force' on product 'library'"):
+        run(engine, members, roles(identity="team-admin"), force=True)
+    assert counts(engine) == before
+    lines = run(engine, members, roles(identity="team-admin", storefront="team-admin"), force=True)
+    assert lines == ["service/members updated (version 2)"]
+    with Session(engine) as session:
+        forced = session.exec(
+            select(AuditEvent).where(
+                AuditEvent.action == "service.publish.force", AuditEvent.outcome == AuditOutcome.ALLOWED
+            )
+        ).all()
+        assert sorted(e.target_name for e in forced) == ["library", "library-eu"]
+        assert all("Field Member.tier was removed" in e.summary["breaking"] for e in forced)
+
+
+def test_a_broken_openapi_document_is_refused_and_the_product_keeps_its_operations(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The issue's case: no info.version and an operation that is not an object were accepted as version 2, and
+    the published product silently lost three operations."""
+    library = library_copy(tmp_path / "lib")
+    run(engine, load_documents([library]))
+    spec = library / "catalog.openapi.yaml"
+    good = spec.read_text()
+    spec.write_text(good.replace("info: {title: Catalog, version: 2.1.0}", "info: {title: Catalog}"))
+    catalog = [d for d in load_documents([library]) if d.name == "catalog"]
+    before = counts(engine)
+    with pytest.raises(Invalid, match=r"\(Service/catalog\): spec\.schema: .*info\.version: required by OpenAPI"):
+        run(engine, catalog)
+    spec.write_text(good.replace("  /holds:\n    post:\n", "  /holds:\n    post: later\n    put:\n"))
+    catalog = [d for d in load_documents([library]) if d.name == "catalog"]
+    with pytest.raises(Invalid, match=r"paths\./holds\.post: an operation must be a mapping"):
+        run(engine, catalog)
+    assert counts(engine) == before
+
+
+def test_dropping_an_operation_of_a_published_product_is_breaking(engine: Engine, tmp_path: Path) -> None:
+    library = library_copy(tmp_path / "lib")
+    run(engine, load_documents([library]))
+    spec = library / "catalog.openapi.yaml"
+    text = spec.read_text()
+    start, end = text.index("  /books/{isbn}:\n"), text.index("  /holds:\n")
+    spec.write_text(text[:start] + text[end:])
+    catalog = [d for d in load_documents([library]) if d.name == "catalog"]
+    before = counts(engine)
+    with pytest.raises(Conflict) as info:
+        run(engine, catalog)
+    message = str(info.value)
+    assert "Field Query.getBook was removed" in message
+    assert "REST operation GET /catalog/books/{isbn} was removed" in message
+    assert counts(engine) == before
+    spec.write_text(text.replace("  /holds:\n", "  /authors:\n    get:\n      operationId: listAuthors\n"
+                                 "      responses: {'200': {description: ok, content: {application/json: "
+                                 "{schema: {type: array, items: {type: string}}}}}}\n  /holds:\n"))  # fmt: skip
+    catalog = [d for d in load_documents([library]) if d.name == "catalog"]
+    assert run(engine, catalog) == ["service/catalog updated (version 2)"]  # an addition breaks nothing
