@@ -61,6 +61,7 @@ __all__ = [
     "Traffic",
     "load_documents",
     "parse_documents",
+    "parse_resource",
     "resource_to_dict",
 ]
 
@@ -569,7 +570,9 @@ def _check_size(label: str, size: int, max_bytes: int) -> None:
         )
 
 
-def _parse_one(raw: Any, *, source: str, index: int, base_dir: Path | None, max_bytes: int) -> Document:
+def parse_resource(raw: Any, *, source: str = "request", index: int = 1) -> Resource:
+    """Validate one resource's shape only (a Service's schema file is not read): what needs no schema, such as the
+    sync worker's desired state from files. Raises :class:`Invalid` naming the source, the document and the field."""
     where = f"{source}: document {index}"
     if not isinstance(raw, Mapping):
         raise Invalid(
@@ -592,6 +595,11 @@ def _parse_one(raw: Any, *, source: str, index: int, base_dir: Path | None, max_
         first = exc.errors()[0]
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise Invalid(_describe(first) + more, path=f"{where}: {_loc_to_path(first['loc'])}") from exc
+    return resource
+
+
+def _parse_one(raw: Any, *, source: str, index: int, base_dir: Path | None, max_bytes: int) -> Document:
+    resource = parse_resource(raw, source=source, index=index)
     doc = Document(resource=resource, source=source, index=index)
     if isinstance(resource, Service):
         return _with_schema(doc, resource, base_dir=base_dir, max_bytes=max_bytes)
