@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install node-deps test lint typecheck unit demo bench clean
+.PHONY: install node-deps test lint typecheck unit demo bench bench-sync clean
 
 install: $(STAMP)
 
@@ -42,6 +42,10 @@ demo: install
 
 bench: install node-deps
 	$(BIN)/python -m bench.run
+
+# The sync worker at scale: render and diff 100 .. 1,000 products x 10 clusters (no peers: nothing else does this).
+bench-sync: install
+	$(BIN)/python -m bench.sync_scale
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -37,7 +37,9 @@ import base64
 import binascii
 import difflib
 import functools
+import hashlib
 import importlib.resources
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -46,7 +48,7 @@ import yaml
 
 from portal.sync.errors import ConfigRejected
 
-__all__ = ["CRD_FILES", "CrdSchemaError", "schema_of", "validate", "validate_set"]
+__all__ = ["CRD_FILES", "CrdSchemaError", "fingerprint", "schema_of", "validate", "validate_set"]
 
 # (apiVersion, kind) -> the vendored CRD file that defines it.
 CRD_FILES: dict[tuple[str, str], str] = {
@@ -175,6 +177,24 @@ def _check_keywords(schema: Mapping[str, Any], where: str) -> None:
 
 
 # --- one object ---------------------------------------------------------------------------------------------
+
+
+_MAX_REMEMBERED = 200_000
+# Labels whose value never decides validity (always digits), left out of what ``valid`` remembers, so a new
+# generation of unchanged objects is not checked again.
+_VOLATILE_LABELS = ("loom.dev/generation",)
+
+
+def fingerprint(obj: Mapping[str, Any], *, ignore_labels: Iterable[str] = ()) -> str:
+    """A digest of an object's content: equal objects, equal digests (keys in any order). ``ignore_labels`` leaves
+    those labels out (e.g. the generation, which moves while the object stays the same)."""
+    if ignore_labels:
+        labels = dict((obj.get("metadata") or {}).get("labels") or {})
+        for label in ignore_labels:
+            labels.pop(label, None)
+        obj = {**obj, "metadata": {**(obj.get("metadata") or {}), "labels": labels}}
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def validate(obj: Mapping[str, Any]) -> None:
@@ -521,12 +541,23 @@ def _delegation_rules(route: Mapping[str, Any], path: str, errors: Errors) -> No
 # --- the whole set ------------------------------------------------------------------------------------------
 
 
-def validate_set(objects: Iterable[Mapping[str, Any]]) -> None:
+def validate_set(objects: Iterable[Mapping[str, Any]], *, valid: set[str] | None = None) -> None:
     """Every object on its own (:func:`validate`), then the rules across them; the first object with a problem is
-    named in the :class:`ConfigRejected`."""
+    named in the :class:`ConfigRejected`.
+
+    ``valid`` remembers the fingerprints (:func:`fingerprint`) of objects that passed on their own, so a caller that
+    checks mostly the same objects pass after pass (a sync target) checks each distinct object once."""
     items = list(objects)
     for obj in items:
-        validate(obj)
+        if valid is None:
+            validate(obj)
+            continue
+        digest = fingerprint(obj, ignore_labels=_VOLATILE_LABELS)
+        if digest not in valid:
+            validate(obj)
+            if len(valid) > _MAX_REMEMBERED:
+                valid.clear()
+            valid.add(digest)
     by_key: dict[tuple[str, str, str], Mapping[str, Any]] = {}
     for obj in items:
         key = _key(obj)

@@ -42,7 +42,7 @@ from typing import Any
 
 import yaml
 
-from portal.sync.crd_validation import validate_set
+from portal.sync.crd_validation import fingerprint, validate_set
 from portal.sync.desired import ClusterSpec
 from portal.sync.errors import ClusterUnreachable, ConfigRejected, InvalidDesiredState
 from portal.sync.gloo import (
@@ -74,6 +74,7 @@ class _Plan:
     writes: dict[str, bytes]  # file name -> content
     created: int
     deletes: list[str]
+    keys: dict[str, str]  # file name -> its object's fingerprint (without the generation)
 
 
 class GitOpsTarget:
@@ -88,6 +89,11 @@ class GitOpsTarget:
         self._render = render
         self._owned = {MANAGED_BY_LABEL: "loom", CLUSTER_LABEL: cluster.name}
         self.last_report = ApplyReport()
+        # What this target knows without reading: objects that passed the schema checks, and files it wrote or read
+        # (name -> (mtime_ns, size, object fingerprint without the generation)). A file edited by anyone else has
+        # another mtime or size and is read again, so drift is still found.
+        self._valid: set[str] = set()
+        self._files: dict[str, tuple[int, int, str]] = {}
 
     # -- Target ------------------------------------------------------------------------------------------------
 
@@ -115,13 +121,13 @@ class GitOpsTarget:
             raise InvalidDesiredState(f"cluster {name!r} keeps its last good config: {listed}")
         objects = []
         for rendered in self._render(model):
-            obj = copy.deepcopy(dict(rendered))
+            obj = dict(rendered)  # the renderer's own fresh dicts: labelled in place
             meta = obj.setdefault("metadata", {})
             meta.setdefault("namespace", self.cluster.namespace)
             meta.setdefault("labels", {}).update({**self._owned, GENERATION_LABEL: str(model.generation)})
             objects.append(obj)
         try:
-            validate_set(objects)
+            validate_set(objects, valid=self._valid)
         except ConfigRejected as exc:
             raise ConfigRejected(
                 f"cluster {name!r}: {exc.message} (no file was written: every object is checked first)",
@@ -142,28 +148,60 @@ class GitOpsTarget:
         return ApplyReport(created=plan.created, updated=len(plan.writes) - plan.created, deleted=len(plan.deletes))
 
     def _plan(self, generation: int, objects: Mapping[str, dict[str, Any]]) -> _Plan:
-        present = self._present()
+        names = self._names()
         writes: dict[str, bytes] = {}
         created = 0
         for name, obj in sorted(objects.items()):
-            current = present.get(name)
-            if current is None and (self.directory / name).exists():
-                raise ConfigRejected(
-                    f"cluster {self.cluster.name!r}: {self.directory / name} exists and was not written by Loom "
-                    f"for this cluster (its object lacks the labels {_selector(self._owned)}); Loom never "
-                    "overwrites a file it did not write: move or delete it",
-                    object=str(self.directory / name),
-                )
-            if current is not None:
-                data, written = current
-                kept = _with_generation(obj, _labels(written).get(GENERATION_LABEL, str(generation)))
-                if _dump(kept, self.cluster.name) == data:
+            if name in names:
+                written = self._holding(name, obj)
+                if written is None:
+                    raise ConfigRejected(
+                        f"cluster {self.cluster.name!r}: {self.directory / name} exists and was not written by Loom "
+                        f"for this cluster (its object lacks the labels {_selector(self._owned)}); Loom never "
+                        "overwrites a file it did not write: move or delete it",
+                        object=str(self.directory / name),
+                    )
+                if written:
                     continue  # the same object: the file keeps the generation it was written at
             else:
                 created += 1
             writes[name] = _dump(obj, self.cluster.name)
-        deletes = sorted(name for name in present if name not in objects)
-        return _Plan(writes, created, deletes)
+        deletes = sorted(name for name in names - set(objects) if self._read(name) is not None)
+        return _Plan(writes, created, deletes, {name: _key(objects[name]) for name in writes})
+
+    def _names(self) -> set[str]:
+        if not self.directory.is_dir():
+            return set()
+        return {p.name for p in self.directory.glob(f"*{_SUFFIX}") if p.is_file()}
+
+    def _holding(self, name: str, obj: Mapping[str, Any]) -> bool | None:
+        """Whether the file ``name`` holds ``obj`` (whatever generation it was written at); None when it is not a
+        file Loom wrote for this cluster."""
+        path = self.directory / name
+        stat = path.stat()
+        key = _key(obj)
+        if self._files.get(name) == (stat.st_mtime_ns, stat.st_size, key):
+            return True
+        read = self._read(name)
+        if read is None:
+            return None
+        data, written = read
+        kept = _with_generation(obj, _labels(written).get(GENERATION_LABEL, "0"))
+        same = _dump(kept, self.cluster.name) == data
+        if same:
+            self._files[name] = (stat.st_mtime_ns, stat.st_size, key)
+        return same
+
+    def _read(self, name: str) -> tuple[bytes, dict[str, Any]] | None:
+        """A file's content and object when it holds an object Loom wrote for this cluster, else None."""
+        data = (self.directory / name).read_bytes()
+        try:
+            obj = yaml.load(data, Loader=_SafeLoader)  # noqa: S506 - a safe loader, C or Python
+        except yaml.YAMLError:
+            return None  # not ours to judge: never touched
+        if isinstance(obj, dict) and all(_labels(obj).get(k) == v for k, v in self._owned.items()):
+            return data, obj
+        return None
 
     def _write(self, plan: _Plan) -> None:
         staged: list[tuple[Path, Path]] = []
@@ -177,76 +215,72 @@ class GitOpsTarget:
                     os.fsync(out.fileno())
             for temp, final in staged:
                 os.replace(temp, final)
+                stat = final.stat()
+                self._files[final.name] = (stat.st_mtime_ns, stat.st_size, plan.keys[final.name])
         finally:
             for temp, _ in staged:
                 with contextlib.suppress(FileNotFoundError):
                     temp.unlink()
         for name in plan.deletes:
+            self._files.pop(name, None)
             with contextlib.suppress(FileNotFoundError):
                 (self.directory / name).unlink()
         if plan.writes or plan.deletes:
             _sync_directory(self.directory)
 
-    def _present(self) -> dict[str, tuple[bytes, dict[str, Any]]]:
-        """The files of this directory that hold an object Loom wrote for this cluster: content and object."""
-        if not self.directory.is_dir():
-            return {}
-        out: dict[str, tuple[bytes, dict[str, Any]]] = {}
-        for path in sorted(self.directory.glob(f"*{_SUFFIX}")):
-            if not path.is_file():
-                continue
-            data = path.read_bytes()
-            try:
-                obj = yaml.safe_load(data)
-            except yaml.YAMLError:
-                continue  # not ours to judge: never touched
-            if isinstance(obj, dict) and all(_labels(obj).get(k) == v for k, v in self._owned.items()):
-                out[path.name] = (data, obj)
-        return out
-
     # -- status ------------------------------------------------------------------------------------------------
 
     def _observe(self, model: ClusterRouting | None) -> Observation:
         try:
-            present = self._present()
-        except OSError as exc:
-            return Observation(reachable=False, error=f"the gitops directory {self.directory}: {exc.strerror or exc}")
-        desired: dict[str, dict[str, Any]] = {}
-        if model is not None:
+            names = self._names()
+            if model is None:  # what is there, by product (no model to compare with)
+                present = [read[1] for read in map(self._read, sorted(names)) if read is not None]
+                products = sorted({_labels(o).get(PRODUCT_LABEL, "") for o in present} - {""})
+                return Observation(
+                    reachable=True,
+                    verdicts=tuple(
+                        ProductVerdict(product, "Pending", "no routing model to compare the files with", 0)
+                        for product in products
+                    ),
+                )
             try:
                 desired = self._desired(model)
             except (InvalidDesiredState, ConfigRejected):
                 desired = {}
-        products = (
-            [r.product for r in model.routes]
-            if model is not None
-            else sorted({_labels(o).get(PRODUCT_LABEL, "") for _, o in present.values()} - {""})
-        )
+            # Each file is checked once, then judged per product (shared objects count for every product).
+            holds = {name: name in names and bool(self._holding(name, obj)) for name, obj in desired.items()}
+        except OSError as exc:
+            return Observation(reachable=False, error=f"the gitops directory {self.directory}: {exc.strerror or exc}")
+        shared = [n for n, o in desired.items() if PRODUCT_LABEL not in _labels(o)]
+        by_product: dict[str, list[str]] = {}
+        for name, obj in desired.items():
+            product = _labels(obj).get(PRODUCT_LABEL)
+            if product is not None:
+                by_product.setdefault(product, []).append(name)
+        shared_missing = sorted(n for n in shared if not holds[n])
         verdicts = []
-        for product in products:
-            mine = {n: o for n, o in desired.items() if _labels(o).get(PRODUCT_LABEL) in (product, None)}
-            missing = [
-                n
-                for n, obj in sorted(mine.items())
-                if n not in present or _without_generation(present[n][1]) != _without_generation(obj)
-            ]
-            if mine and not missing:
-                assert model is not None
+        for product in [r.product for r in model.routes]:
+            mine = by_product.get(product, [])
+            missing = shared_missing + sorted(n for n in mine if not holds[n])
+            if (mine or shared) and not missing:
                 reason = (
                     f"written to {self.directory} at generation {model.generation}; Loom cannot see whether your "
                     "GitOps tool applied it or what Gloo said: read the objects' status.statuses in the cluster"
                 )
                 verdicts.append(ProductVerdict(product, "Pending", reason, model.generation))
                 continue
-            generations = [
-                _generation(o) for _, o in present.values() if _labels(o).get(PRODUCT_LABEL) in (product, None)
-            ]
             reason = f"not written yet: {', '.join(missing[:5])}" if missing else "no file in the directory"
-            verdicts.append(ProductVerdict(product, "Pending", reason, min(generations or [0])))
+            verdicts.append(ProductVerdict(product, "Pending", reason, 0))
         return Observation(reachable=True, verdicts=tuple(verdicts))
 
 
-class _Dumper(yaml.SafeDumper):
+# libyaml's C emitter and parser where PyYAML has them (its wheels do): a pass reads and writes every file of a
+# cluster, and the pure-Python ones made a 1,000-product no-op pass take minutes.
+_SafeDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Dumper(_SafeDumper):  # type: ignore[valid-type,misc]
     """Block style, and no anchors: each file reads on its own."""
 
     def ignore_aliases(self, data: Any) -> bool:
@@ -260,6 +294,10 @@ def _dump(obj: Mapping[str, Any], cluster: str) -> bytes:
     )
     body = yaml.dump(dict(obj), Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=120)
     return (header + body).encode("utf-8")
+
+
+def _key(obj: Mapping[str, Any]) -> str:
+    return fingerprint(obj, ignore_labels=(GENERATION_LABEL,))
 
 
 def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
