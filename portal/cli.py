@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -27,6 +28,7 @@ _HANDLERS: dict[str, str] = {
     "gateway": "stitcher.cli:gateway_command",
     "sync": "portal.sync.commands:sync_command",
     "status": "portal.sync.commands:status_command",
+    "render": "portal.sync.commands:render_command",
 }
 
 
@@ -93,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--server", default=None, help="portal URL; default: the local database as platform admin")
     status.add_argument("--token", default=None, help="personal access token for --server")
 
+    render = sub.add_parser("render", help="print what the sync worker would apply to a cluster (no server)")
+    render.add_argument("-f", "--filename", action="append", required=True, dest="files")
+    render.add_argument("--cluster", required=True)
+    render.add_argument("--target", choices=["gloo", "envoy"], default=None, help="default: the cluster's own")
+    render.add_argument("-o", "--output", choices=["yaml", "json"], default="yaml")
+
     gateways = sub.add_parser("gateways", help="manage gateway robot accounts (read their clusters' snapshots only)")
     gateways_sub = gateways.add_subparsers(dest="gateways_command", required=True)
     gcreate = gateways_sub.add_parser("create", help="create a robot for some clusters; prints its token last")
@@ -134,6 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _handler(args.command)(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `loom render ... | head`: the reader left; say nothing more (Python's own advice)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:  # the contract: one line, non-zero exit
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"loom: error: {message}", file=sys.stderr)

@@ -17,17 +17,19 @@ import logging
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import yaml
 from sqlalchemy.engine import Engine
 
 from portal.authorization import Actor
+from portal.errors import Invalid
 from portal.settings import Settings
 from portal.sync.errors import Permanent, Synced, Temporary
 from portal.sync.status import ClusterStatus, ProductStatus, UpstreamStatus, visible_fleet_status
 
-__all__ = ["STATUS_QUERY", "status_command", "status_document", "sync_command"]
+__all__ = ["STATUS_QUERY", "render_command", "status_command", "status_document", "sync_command"]
 
 log = logging.getLogger("portal.sync")
 
@@ -213,3 +215,42 @@ def _when(cluster: Mapping[str, Any]) -> str:
 def _columns(rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+
+
+# --- loom render ---------------------------------------------------------------------------------------------------
+
+
+def render_command(args: argparse.Namespace) -> int:
+    """``loom render -f PATH... --cluster NAME [--target gloo|envoy] [-o yaml|json]``: no server, no database."""
+    from portal.manifests import load_documents
+    from portal.sync.documents import from_documents
+    from portal.sync.model import route
+
+    documents = load_documents([Path(f) for f in args.files])
+    if not documents:
+        raise Invalid(f"{', '.join(args.files)} holds no resources")
+    desired = from_documents(documents, source=", ".join(args.files))
+    if args.cluster not in desired.clusters:
+        names = ", ".join(sorted(desired.clusters)) or "none"
+        raise Invalid(f"no cluster named {args.cluster!r} in these files (clusters: {names})")
+    routing = route(desired)[args.cluster]
+    if routing.problems:
+        raise Invalid(f"cluster {args.cluster} cannot be rendered: " + "; ".join(str(p) for p in routing.problems))
+    target = args.target or ("envoy" if routing.cluster.target == "local-envoy" else "gloo")
+    objects: list[Any]
+    if target == "envoy":
+        from portal.sync.envoy import render as render_envoy
+
+        objects = [render_envoy(routing).bootstrap()]
+    else:
+        from portal.sync.crd_validation import validate
+        from portal.sync.gloo import render as render_gloo
+
+        objects = list(render_gloo(routing))
+        for obj in objects:
+            validate(obj)
+    if args.output == "json":
+        print(json.dumps(objects if len(objects) != 1 else objects[0], indent=2, sort_keys=False))
+    else:
+        print(yaml.safe_dump_all(objects, sort_keys=False).rstrip("\n"))
+    return 0

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -179,3 +180,41 @@ def test_sync_once_programs_every_cluster_then_a_second_pass_writes_nothing(
     assert code == 0 and [line.endswith(", 0 writes)") for line in out.splitlines()] == [True, True], (out, err)
     code, out, _ = loom(capsys, "status", "--cluster", "us-east")
     assert out.splitlines()[1].split()[3] == "synced"
+
+
+LIBRARY_EXAMPLE = Path(__file__).resolve().parents[3] / "portal" / "examples" / "library"
+
+
+def test_render_prints_what_a_cluster_would_get_without_a_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LOOM_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")  # never used
+    code, out, err = loom(capsys, "render", "-f", str(LIBRARY_EXAMPLE), "--cluster", "us-east")
+    assert code == 0, err
+    objects = list(yaml.safe_load_all(out))
+    assert {o["kind"] for o in objects} >= {"Upstream", "VirtualService", "RouteTable"}
+    assert all(o["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "loom" for o in objects)
+    assert all(o["metadata"]["labels"]["loom.dev/cluster"] == "us-east" for o in objects)
+    code, out, err = loom(
+        capsys, "render", "-f", str(LIBRARY_EXAMPLE), "--cluster", "us-east", "--target", "envoy", "-o", "json"
+    )
+    assert code == 0, err
+    config = json.loads(out)
+    assert config["node"]["cluster"] == "us-east" and config["static_resources"]["listeners"]
+
+
+def test_render_refuses_what_it_cannot_render(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = loom(capsys, "render", "-f", str(LIBRARY_EXAMPLE), "--cluster", "mars")
+    assert code == 1 and "no cluster named 'mars' in these files (clusters: eu-central, us-east, us-west)" in err
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing here\n")
+    code, _, err = loom(capsys, "render", "-f", str(empty), "--cluster", "us-east")
+    assert code == 1 and "holds no resources" in err
+    copy = tmp_path / "library"
+    shutil.copytree(LIBRARY_EXAMPLE, copy)
+    clusters = list(yaml.safe_load_all((copy / "clusters.yaml").read_text()))
+    for cluster in clusters:
+        cluster["spec"]["gloo"].pop("failoverGateway", None)
+    (copy / "clusters.yaml").write_text(yaml.safe_dump_all(clusters))
+    code, _, err = loom(capsys, "render", "-f", str(copy), "--cluster", "us-east")
+    assert code == 1 and "cluster us-east cannot be rendered" in err and "failoverGateway" in err
