@@ -10,8 +10,10 @@ from portal import manifests as m
 from portal.authorization import Actor
 from portal.models import Cluster, Product, ProductVersion, Service, ServiceDeployment, Team, TeamPlacement, utcnow
 from portal.resources.change import Change
+from portal.resources.egress import check_deployment_address
 from portal.resources.handler import Names, Pending
 from portal.resources.world import World, desired_allow_loopback
+from portal.ssrf import RefusedTarget
 
 __all__ = ["ClusterHandler", "cluster_values"]
 
@@ -28,6 +30,30 @@ def cluster_values(resource: m.Cluster) -> dict[str, Any]:
         "allow_loopback": desired_allow_loopback(spec),
         "allowed_hosts": list(spec.introspection.allowed_hosts) if spec.introspection else [],
     }
+
+
+def _check_existing_addresses(session: Session, world: World, doc: m.Document, row: Cluster) -> None:
+    """A narrower egress policy must not leave deployments already stored outside it (services applied in the same
+    apply are checked against it as they come)."""
+    policy = world.policy(doc.name)
+    assert policy is not None
+    deployments = session.exec(
+        select(Service.name, ServiceDeployment.address)
+        .join(ServiceDeployment, col(ServiceDeployment.service_id) == col(Service.id))
+        .where(ServiceDeployment.cluster_id == row.id, col(ServiceDeployment.address).is_not(None))
+        .order_by(col(Service.name))
+    ).all()
+    for service, address in deployments:
+        if ("Service", service) in world.docs or address is None:
+            continue
+        try:
+            check_deployment_address(address, policy, world.resolve)
+        except RefusedTarget as exc:
+            raise RefusedTarget(
+                f"the deployment of service {service!r} in this cluster would be outside the new egress policy: "
+                f"{exc.message}; move that deployment first (or apply its new address in the same apply)",
+                path=f"{doc.where()}: spec.introspection",
+            ) from exc
 
 
 class ClusterHandler:
@@ -60,6 +86,8 @@ class ClusterHandler:
             return Pending(doc, Change("Cluster", doc.name, "created"))
         values = cluster_values(doc.resource)
         changed = [key for key, value in values.items() if getattr(row, key) != value]
+        if {"allow_loopback", "allowed_hosts"}.intersection(changed):
+            _check_existing_addresses(session, world, doc, row)
         return Pending(doc, Change("Cluster", doc.name, "updated" if changed else "unchanged", tuple(changed)))
 
     def write(self, session: Session, actor: Actor, world: World, item: Pending) -> None:

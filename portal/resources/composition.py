@@ -138,12 +138,25 @@ def check_compositions(
     services = service_inputs(session, world, pending)
     forced: list[Forced] = []
     for product, after in sorted(products_after(session, world, pending).items()):
+        doc = world.docs.get(("Product", product))
+        if after.lifecycle == "draft" and product in touched_products and _served(session, world, product):
+            assert doc is not None and isinstance(doc.resource, m.Product)
+            message = (
+                f"this change would stop serving published product {product!r}: its current version would become "
+                f"draft {doc.resource.spec.version} (publish it, or keep the published version current)"
+            )
+            _refuse_unless_forced(session, actor, doc, product, after.team, message, force=force, cause=None)
+            forced.append(
+                Forced(
+                    product, [], [f"the product is no longer served (version {doc.resource.spec.version} is a draft)"]
+                )
+            )
+            continue
         if after.lifecycle not in _LIVE:
             continue
         names = [s["service"] for s in after.sources]
         if product not in touched_products and not touched_services.intersection(names):
             continue
-        doc = world.docs.get(("Product", product))
         absent = [n for n in names if n not in services]
         if absent:
             message = f"product {product!r} is {after.lifecycle} but service(s) {', '.join(absent)} have no schema"
@@ -184,6 +197,13 @@ def _refuse_unless_forced(
         raise Conflict(message + hint, path=doc.where() if doc else None) from cause
     target = Target(kind="product", name=product, team=team)
     authorize_or_record(session, actor, "service.publish.force", target, doc)
+
+
+def _served(session: Session, world: World, product: str) -> bool:
+    """Whether gateways serve ``product`` now (its current version is published or deprecated)."""
+    row = world.products.get(product)
+    version = current_version(session, row) if row is not None else None
+    return version is not None and version.lifecycle.value in _LIVE
 
 
 def _breaking_changes(

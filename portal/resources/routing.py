@@ -84,6 +84,7 @@ def check_routing(session: Session, world: World, pending: Sequence[Pending]) ->
     touched = {(p.doc.kind, p.doc.name) for p in changed}
     if not touched:
         return
+    clusters_touched = any(kind == "Cluster" for kind, _name in touched)  # a residency or failover gateway moved
     residencies = world.residencies()
     failover = _failover_clusters(world)
     deployed: dict[str, set[str]] = {}
@@ -91,9 +92,9 @@ def check_routing(session: Session, world: World, pending: Sequence[Pending]) ->
         if product.lifecycle == "retired":
             continue
         if not (
-            ("Product", product.name) in touched
+            clusters_touched
+            or ("Product", product.name) in touched
             or any(("Service", s) in touched for s in product.services)
-            or any(("Cluster", c) in touched for c in product.clusters)
         ):
             continue
         for service in product.services:

@@ -13,9 +13,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from portal.db import session_scope
-from portal.errors import Invalid
+from portal.errors import Conflict, Invalid
 from portal.manifests import Document, load_documents, parse_documents
-from portal.models import Cluster, Service
+from portal.models import AuditEvent, Cluster, Service
 from portal.resources import apply, get
 from portal.resources.egress import IPAddress
 from portal.ssrf import RefusedTarget
@@ -264,3 +264,40 @@ def test_removing_the_deployments_a_published_product_needs_is_refused(engine: E
         "service 'members' has no deployment in residency zone 'eu'",
     )
     assert message.startswith("product 'library-eu': ")
+
+
+def test_a_narrower_egress_policy_must_not_strand_stored_deployments(engine: Engine) -> None:
+    lab = cluster("lab", introspection={"allowLoopback": True})
+    apply_docs(
+        engine,
+        parse_documents([lab, team("hello", "lab"), service("a", {"cluster": "lab", "address": "http://127.0.0.1:9"})]),
+    )
+    before = counts(engine)
+    with pytest.raises(RefusedTarget) as info:
+        apply_docs(engine, parse_documents([cluster("lab")]))
+    message = str(info.value)
+    assert message.startswith("request: document 1 (Cluster/lab): spec.introspection: the deployment of service 'a'")
+    assert "127.0.0.1 is a loopback address" in message
+    assert counts(engine) == before
+    # Moving the deployment in the same apply is fine.
+    moved = service("a", {"cluster": "lab", "address": "https://public.example"})
+    assert apply_docs(engine, parse_documents([cluster("lab"), moved])) == [
+        "cluster/lab updated (allow_loopback)",
+        "service/a updated (deployments)",
+    ]
+
+
+def test_a_draft_version_may_not_silently_replace_the_published_one(engine: Engine, tmp_path: Path) -> None:
+    library = library_copy(tmp_path / "library")
+    run(engine, load_documents([library]))
+    sources = "sources: [{service: members}, {service: loans}"
+    edit(library / "product.yaml", f"version: 1.0.0\n  lifecycle: published\n  {sources}",
+         f"version: 2.0.0\n  lifecycle: draft\n  {sources}")  # fmt: skip
+    before = counts(engine)
+    with pytest.raises(Conflict, match="would stop serving published product 'library': its current version would"):
+        run(engine, load_documents([library]))
+    assert counts(engine) == before
+    assert "product/library updated (version 2.0.0)" in run(engine, load_documents([library]), force=True)
+    with Session(engine) as session:
+        forced = session.exec(select(AuditEvent).where(AuditEvent.action == "service.publish.force")).one()
+        assert forced.summary == {"breaking": ["the product is no longer served (version 2.0.0 is a draft)"]}

@@ -7,8 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from graphql import build_schema, graphql_sync
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from portal.accounts import create_token, create_user
 from portal.app import create_app
@@ -186,3 +191,67 @@ def test_apply_get_delete_through_the_server(
     assert code == 1 and "FORBIDDEN" in err
     code, _, err = loom(capsys, "apply", "-f", str(LIBRARY), "--server", portal_url, "--token", "loom_pat_bogus")
     assert code == 1 and "UNAUTHENTICATED" in err
+
+
+def _graphql_upstream() -> Starlette:
+    """A GraphQL service that answers the standard introspection query."""
+    schema = build_schema("type Query { hello: String }")
+
+    async def endpoint(request: Request) -> Response:
+        body = await request.json()
+        return JSONResponse({"data": graphql_sync(schema, body["query"]).data})
+
+    return Starlette(routes=[Route("/graphql", endpoint, methods=["POST"])])
+
+
+def introspecting_resources(tmp_path: Path, upstream: str) -> Path:
+    """A demo cluster (loopback allowed), a team and a service whose schema is fetched from its deployment."""
+    path = tmp_path / "introspected.yaml"
+    path.write_text(
+        f"""\
+apiVersion: loom.dev/v1alpha1
+kind: Cluster
+metadata: {{name: demo}}
+spec: {{region: local, residency: eu, gloo: {{target: local-envoy}}}}
+---
+apiVersion: loom.dev/v1alpha1
+kind: Team
+metadata: {{name: hello}}
+spec: {{placements: [{{cluster: demo}}]}}
+---
+apiVersion: loom.dev/v1alpha1
+kind: Service
+metadata: {{name: greeter, team: hello}}
+spec:
+  protocol: graphql
+  schema: {{introspect: {{cluster: demo, path: /graphql}}}}
+  deployments: [{{cluster: demo, address: "{upstream}"}}]
+"""
+    )
+    return path
+
+
+def test_apply_fetches_introspected_schemas_locally_and_through_the_server(
+    engine: Engine,
+    database_url: str,
+    portal_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Fetching is an async step of each caller (the CLI, the admin API) before the synchronous apply."""
+    monkeypatch.setenv("LOOM_DATABASE_URL", database_url)
+    with serving(_graphql_upstream(), "the upstream") as upstream:
+        resources = introspecting_resources(tmp_path, upstream)
+        code, out, err = loom(capsys, "apply", "-f", str(resources), "--dry-run")
+        assert code == 0, err
+        assert out.splitlines()[-1] == "service/greeter created (version 1) (dry run)"
+        admin = token_for(engine, "root", "platform-admin")
+        code, out, err = loom(capsys, "apply", "-f", str(resources), "--server", portal_url, "--token", admin)
+        assert code == 0, err
+        assert out.splitlines()[-1] == "service/greeter created (version 1)"
+        code, out, err = loom(capsys, "apply", "-f", str(resources))  # locally: the same schema, unchanged
+        assert code == 0, err
+        assert out.splitlines()[-1] == "service/greeter unchanged"
+    code, out, _ = loom(capsys, "get", "service", "greeter", "-o", "json")
+    assert code == 0 and "hello: String" in out
