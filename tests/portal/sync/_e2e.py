@@ -75,6 +75,7 @@ class Fleet:
     sources: dict[str, StaticSnapshotSource]  # each cluster's gateway's snapshot
     targets: dict[str, LocalEnvoyTarget]
     generation: int = 0
+    current: DesiredState | None = None  # what apply() last applied
 
     def desired(self, *products: ProductSpec) -> DesiredState:
         members = ServiceSpec(
@@ -89,7 +90,8 @@ class Fleet:
 
     async def apply(self, *products: ProductSpec) -> dict[str, ClusterRouting]:
         """Route ``products``, give every gateway its cluster's snapshot and every Envoy its config."""
-        models = route(self.desired(*products))
+        self.current = self.desired(*products)
+        models = route(self.current)
         for name, model in models.items():
             assert not model.problems, model.problems
             self.sources[name].set(cluster_snapshot(model, products))

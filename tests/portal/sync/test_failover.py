@@ -13,11 +13,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
-from portal.sync.desired import ProductSpec
+from portal.models import Lifecycle
+from portal.sync.desired import DesiredState, ProductSpec
 from portal.sync.envoy import SAFE_RETRY_HEADER
 from portal.sync.model import service_upstream_name
+from portal.sync.status import DatabaseStatus, UpstreamStatus, fleet_status
+from portal.sync.worker import Reconciler
 from stitcher.execution import SAFE_RETRY
+from tests.factories import make_cluster, make_product, make_team
 from tests.portal.sync._e2e import QUERY, Fleet, OpenLoop, eventually, fleet
 
 pytestmark = pytest.mark.slow
@@ -117,3 +123,37 @@ async def test_a_pinned_product_entering_outside_its_zone_is_served_inside_and_n
         assert response.json()["errors"] == [unavailable]
     assert {r: world.replicas[r].served for r in us_served} == us_served  # not one request left the zone
     assert (await whoami(http, world.product_url("a", "library"))) == (200, "members-a")  # the rest goes on
+
+
+async def test_the_status_says_what_a_request_does(world: Fleet, http: httpx.AsyncClient, engine: Engine) -> None:
+    """The worker's recorded status (what `loom status` and fleetStatus show) turns when a service fails, and a
+    request then goes exactly where it says."""
+    with Session(engine) as session:
+        team = make_team(session, "library")
+        clusters = [make_cluster(session, name, residency=world.clusters[name].residency) for name in "abe"]
+        make_product(session, "library", team=team, lifecycle=Lifecycle.PUBLISHED, clusters=clusters)
+        session.commit()
+    await world.apply(LIBRARY)
+
+    async def desired() -> DesiredState:
+        assert world.current is not None
+        return world.current
+
+    reconciler = Reconciler(desired, lambda spec: world.targets[spec.name], DatabaseStatus(engine))
+
+    async def members_in_a() -> UpstreamStatus:
+        await reconciler.pass_once()
+        with Session(engine) as session:
+            [a] = fleet_status(session, cluster="a")
+        [library] = a.products
+        [members] = [u for u in library.upstreams if u.service == "members"]
+        return members
+
+    url = world.product_url("a", "library")
+    await eventually(members_in_a, lambda m: m.serving == "a" and not m.failed_over, "a's members served in a")
+    assert await whoami(http, url) == (200, "members-a")
+
+    world.replicas["members-a"].stop()
+    turned = await eventually(members_in_a, lambda m: m.serving == "b", "the status saying a's members fail over to b")
+    assert turned.failed_over
+    assert await whoami(http, url) == (200, "members-b")
