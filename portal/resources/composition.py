@@ -140,35 +140,24 @@ def check_compositions(
     for product, after in sorted(products_after(session, world, pending).items()):
         doc = world.docs.get(("Product", product))
         if after.lifecycle == "draft" and product in touched_products and _served(session, world, product):
-            assert doc is not None and isinstance(doc.resource, m.Product)
-            message = (
-                f"this change would stop serving published product {product!r}: its current version would become "
-                f"draft {doc.resource.spec.version} (publish it, or keep the published version current)"
-            )
-            _refuse_unless_forced(session, actor, doc, product, after.team, message, force=force, cause=None)
-            forced.append(
-                Forced(
-                    product, [], [f"the product is no longer served (version {doc.resource.spec.version} is a draft)"]
-                )
-            )
-            continue
-        if after.lifecycle not in _LIVE:
+            forced.append(_unserved(session, actor, doc, product, after, force=force))
             continue
         names = [s["service"] for s in after.sources]
-        if product not in touched_products and not touched_services.intersection(names):
+        if after.lifecycle not in _LIVE or (
+            product not in touched_products and not touched_services.intersection(names)
+        ):
             continue
         absent = [n for n in names if n not in services]
         if absent:
             message = f"product {product!r} is {after.lifecycle} but service(s) {', '.join(absent)} have no schema"
             raise doc.error("spec.sources", message) if doc else Invalid(message)
-        breaking = sorted(touched_services.intersection(names))
-        culprit = f"publishing {', '.join(breaking)}" if breaking else "this change"
+        publishing = sorted(touched_services.intersection(names))
+        culprit = f"publishing {', '.join(publishing)}" if publishing else "this change"
         try:
             supergraph = compose_specs(product, [spec_of(s, services[s["service"]]) for s in after.sources])
         except CompositionFailed as exc:
-            message = f"{culprit} would break the composition of {after.lifecycle} product {product!r}: " + "; ".join(
-                exc.conflicts
-            )
+            conflicts = "; ".join(exc.conflicts)
+            message = f"{culprit} would break the composition of {after.lifecycle} product {product!r}: {conflicts}"
             _refuse_unless_forced(session, actor, doc, product, after.team, message, force=force, cause=exc)
             forced.append(Forced(product, list(exc.conflicts), []))
             continue
@@ -179,6 +168,20 @@ def check_compositions(
             _refuse_unless_forced(session, actor, doc, product, after.team, message, force=force, cause=None)
             forced.append(Forced(product, [], [str(c) for c in changes]))
     return forced
+
+
+def _unserved(
+    session: Session, actor: Actor, doc: m.Document | None, product: str, after: ProductAfter, *, force: bool
+) -> Forced:
+    """A new draft version would become current and stop serving the published one: as breaking as it gets."""
+    assert doc is not None and isinstance(doc.resource, m.Product)
+    version = doc.resource.spec.version
+    message = (
+        f"this change would stop serving published product {product!r}: its current version would become draft "
+        f"{version} (publish it, or keep the published version current)"
+    )
+    _refuse_unless_forced(session, actor, doc, product, after.team, message, force=force, cause=None)
+    return Forced(product, [], [f"the product is no longer served (version {version} is a draft)"])
 
 
 def _refuse_unless_forced(
