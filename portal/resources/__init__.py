@@ -6,8 +6,11 @@ authorization and audit run whichever way a change comes in.
 * :mod:`~portal.resources.handler`: the one interface every kind implements (read, check, write, users); one module
   per kind (:mod:`~portal.resources.cluster`, ``team``, ``plan``, ``service``, ``product``), listed in
   :mod:`~portal.resources.kinds`.
-* :mod:`~portal.resources.applier`: the apply's orchestration (authorize, check all, then write all);
-  :mod:`~portal.resources.composition`: published products must keep composing.
+* :mod:`~portal.resources.applier`: the apply's orchestration (authorize, check all, then write all), with the
+  rules that span documents: :mod:`~portal.resources.access` (who may apply what), :mod:`~portal.resources.egress`
+  (deployment addresses obey the cluster's egress policy), :mod:`~portal.resources.routing` (a routing must be
+  servable) and :mod:`~portal.resources.composition` (a published product keeps composing and keeps its API,
+  unless its owner forces a change).
 * :mod:`~portal.resources.introspection`: schemas fetched from deployments, an async step before ``apply``.
 * :mod:`~portal.resources.reading` (``get``), :mod:`~portal.resources.deletion` (``delete``),
   :mod:`~portal.resources.rendering` (YAML/JSON text), :mod:`~portal.resources.commands` (the CLI).
