@@ -28,7 +28,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from portal.sync.desired import ClusterSpec, DesiredState, HostPort, ProductSpec, ServiceSpec, TrafficPolicy
+from portal.sync.desired import (
+    ClusterSpec,
+    DesiredState,
+    HostPort,
+    ProductSpec,
+    RetryPolicy,
+    ServiceSpec,
+    TrafficPolicy,
+)
 
 __all__ = [
     "GATEWAY_HEALTH_PATH",
@@ -50,7 +58,9 @@ __all__ = [
 INTERNAL_PREFIX = "/_loom/upstreams/"
 LOCAL_GATEWAY = "loom-local-gateway"
 GATEWAY_HEALTH_PATH = "/readyz"  # a gateway is ready once it serves a snapshot
-_GATEWAY_TRAFFIC = TrafficPolicy()
+# A gateway answers after its own upstream calls (each retried in Envoy), so the entry route must not give up on it
+# after one service's per-try timeout: a dead gateway is found by connect failures and health checks instead.
+_GATEWAY_TRAFFIC = TrafficPolicy(retries=RetryPolicy(per_try_timeout_ms=5_000))
 
 UpstreamRole = Literal["service", "entry", "local-service", "local-gateway"]
 

@@ -35,6 +35,7 @@ from portal.sync.desired import (
     ProductSpec,
     ProxySpec,
     ServiceSpec,
+    TrafficPolicy,
 )
 from portal.sync.model import ClusterRouting, route
 from portal.sync.targets.local_envoy import LocalEnvoyTarget
@@ -76,6 +77,7 @@ class Fleet:
     targets: dict[str, LocalEnvoyTarget]
     generation: int = 0
     current: DesiredState | None = None  # what apply() last applied
+    traffic: TrafficPolicy = dataclasses.field(default_factory=TrafficPolicy)  # the members service's
 
     def desired(self, *products: ProductSpec) -> DesiredState:
         members = ServiceSpec(
@@ -84,6 +86,7 @@ class Fleet:
                 DeploymentSpec(c, address=self.replicas[f"members-{c}"].url, health_path="/healthz")
                 for c in sorted(self.clusters)
             ),
+            self.traffic,
         )
         self.generation += 1
         return DesiredState(self.clusters, {"members": members}, {p.name: p for p in products}, self.generation)
@@ -127,8 +130,9 @@ def cluster_snapshot(model: ClusterRouting, products: tuple[ProductSpec, ...]) -
 
 
 @asynccontextmanager
-async def fleet(directory: Path) -> AsyncIterator[Fleet]:
-    """Start replicas and gateways (threads with their own loops) and one Envoy target per cluster; stop them all."""
+async def fleet(directory: Path, traffic: TrafficPolicy | None = None) -> AsyncIterator[Fleet]:
+    """Start replicas and gateways (threads with their own loops) and one Envoy target per cluster; stop them all.
+    ``traffic``: the members service's policy (default: Loom's defaults)."""
     async with AsyncExitStack() as stack:
         threads = stack.enter_context(ExitStack())
         replicas = {f"members-{c}": RunningReplica(f"members-{c}") for c in "abe"}
@@ -162,7 +166,7 @@ async def fleet(directory: Path) -> AsyncIterator[Fleet]:
         targets = {c: LocalEnvoyTarget(clusters[c], directory / c) for c in clusters}
         for target in targets.values():
             stack.push_async_callback(target.aclose)
-        yield Fleet(clusters, replicas, sources, targets)
+        yield Fleet(clusters, replicas, sources, targets, traffic=traffic or TrafficPolicy())
 
 
 # --- waiting and streaming -------------------------------------------------------------------------------------

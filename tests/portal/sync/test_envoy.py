@@ -55,13 +55,15 @@ def test_the_rendered_routes_say_where_requests_go() -> None:
     assert products["product-library"]["route"]["retry_policy"]["retry_on"] == "connect-failure,refused-stream"
     assert "5xx" in products["product-library-safe"]["route"]["retry_policy"]["retry_on"]
     # a per-try timeout only where a request may be repeated: a slow mutation is bounded by the route's timeout
-    assert products["product-library-safe"]["route"]["retry_policy"]["per_try_timeout"] == "1s"
+    # (a gateway gets 5 s a try: it answers after its own upstream calls, each retried in Envoy within 100 ms)
+    assert products["product-library-safe"]["route"]["retry_policy"]["per_try_timeout"] == "5s"
     assert "per_try_timeout" not in products["product-library"]["route"]["retry_policy"]
     assert products["not-found"]["direct_response"]["status"] == 404
 
     internal = {r["name"]: r for r in routes(INTERNAL_LISTENER)}
     members = internal["loom-svc-members-safe"]
     assert members["match"]["headers"][0]["name"] == SAFE_RETRY_HEADER
+    assert members["route"]["retry_policy"]["per_try_timeout"] == "0.1s"
     assert members["route"]["retry_policy"]["retry_priority"]["name"] == "envoy.retry_priorities.previous_priorities"
     assert "loom-svc-members-in-eu" not in internal  # us-east never processes the pinned product
 

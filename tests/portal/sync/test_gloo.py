@@ -215,7 +215,8 @@ def test_products_are_delegated_per_product_by_reference_with_retries_and_timeou
     assert safe["options"]["retries"]["retryOn"] == "5xx,reset,connect-failure,refused-stream"
     assert unsafe["options"]["retries"]["retryOn"] == "connect-failure,refused-stream"  # a mutation runs once
     assert safe["options"]["retries"]["previousPriorities"] == {"updateFrequency": 1}
-    assert safe["options"]["retries"]["perTryTimeout"] == "1s"
+    assert safe["options"]["retries"]["perTryTimeout"] == "5s"  # a gateway's: it retries its own calls within
+    assert "perTryTimeout" not in unsafe["options"]["retries"]  # never cut short what is not repeated
     assert safe["options"]["timeout"] == "10s"
 
 
