@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install node-deps test lint typecheck unit demo bench bench-sync clean
+.PHONY: install node-deps test lint typecheck unit demo bench bench-sync bench-failover clean
 
 install: $(STAMP)
 
@@ -46,6 +46,10 @@ bench: install node-deps
 # The sync worker at scale: render and diff 100 .. 1,000 products x 10 clusters (no peers: nothing else does this).
 bench-sync: install
 	$(BIN)/python -m bench.sync_scale
+
+# Failover under a steady stream through real Envoys and gateways: failed requests, recovery, p99, fail-back.
+bench-failover: install
+	$(BIN)/python -m bench.failover
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
