@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
@@ -43,6 +42,7 @@ from stitcher.app import create_gateway_app
 from stitcher.settings import GatewaySettings
 from stitcher.snapshot import ProductConfig, Snapshot, SourceConfig
 from stitcher.snapshot_source import StaticSnapshotSource
+from tests._ports import free_port
 from tests._serving import serving
 from tests.portal.sync._replica import RunningReplica
 
@@ -53,18 +53,12 @@ QUERY = {"query": "{ whoami { replica } }"}
 BOUND = 30.0
 
 
-def _free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 def _loopback() -> HostPort:
     """A free port on a 127.0.0.x address of its own (a failover gateway listener)."""
     while True:
         host = f"127.0.0.{random.randint(100, 250)}"
         try:
-            return HostPort(host, _free_port(host))
+            return HostPort(host, free_port(host))
         except OSError:
             continue
 
@@ -156,9 +150,9 @@ async def fleet(directory: Path, traffic: TrafficPolicy | None = None) -> AsyncI
                 failover_gateway=_loopback(),
                 gateway=GatewayLocation(address=gateways[c]),
                 proxy=ProxySpec(
-                    listener=HostPort("127.0.0.1", _free_port()),
-                    internal=HostPort("127.0.0.1", _free_port()),
-                    admin=HostPort("127.0.0.1", _free_port()),
+                    listener=HostPort("127.0.0.1", free_port()),
+                    internal=HostPort("127.0.0.1", free_port()),
+                    admin=HostPort("127.0.0.1", free_port()),
                 ),
             )
             for c, (region, zone, residency) in places.items()

@@ -41,6 +41,7 @@ from portal.sync.errors import ClusterUnreachable, ConfigRejected, InvalidDesire
 from portal.sync.model import ClusterRouting, route
 from portal.sync.targets import ApplyReport, Observation, ProductVerdict, Target, UpstreamHealth
 from portal.sync.targets.local_envoy import LocalEnvoyTarget
+from tests._ports import free_port
 from tests.portal.sync._replica import RunningReplica
 
 T = TypeVar("T")
@@ -48,12 +49,6 @@ BOUND = 30.0  # seconds: a generous bound on every wait; conditions end them muc
 
 
 # --- addresses -------------------------------------------------------------------------------------------------
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def loopback() -> HostPort:
