@@ -103,7 +103,7 @@ def build_app(settings: Settings, engine: Engine, *, sync_targets: TargetFactory
     (``/products/<name>/...``) from a snapshot read straight from ``engine``; with ``LOOM_SYNC_ENABLED`` (the
     default) the sync worker too, in the same event loop (``sync_targets``: how it reaches clusters; default
     :func:`portal.sync.runner.target_factory`)."""
-    source = LocalSnapshotSource(engine, oauth.issuer(settings))
+    source = LocalSnapshotSource(engine, oauth.issuer(settings), cluster=settings.gateway.cluster)
     gateway = create_gateway_app(
         source=source,
         redis_url=settings.redis.url,

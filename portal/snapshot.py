@@ -422,15 +422,18 @@ class LocalSnapshotSource:
     """The snapshot read straight from the portal's database: the gateway that ``loom serve`` embeds uses it
     (a :class:`stitcher.snapshot_source.SnapshotSource`). ``fetch`` returns None while the content is unchanged."""
 
-    def __init__(self, engine: Engine, issuer: str, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, engine: Engine, issuer: str, *, clock: Callable[[], datetime] = utcnow, cluster: str | None = None
+    ) -> None:
         self._engine = engine
         self._issuer = issuer
         self._clock = clock
+        self._cluster = cluster  # LOOM_GATEWAY_CLUSTER: serve that cluster's view, as ``loom gateway --cluster``
         self._fingerprint: str | None = None
 
     async def fetch(self) -> Snapshot | None:
         try:
-            snapshot = await run_in_threadpool(_build, self._engine, self._issuer, self._clock)
+            snapshot = await run_in_threadpool(_build, self._engine, self._issuer, self._clock, self._cluster)
         except LoomError as exc:
             raise SnapshotError(f"cannot build the snapshot from the portal's database: {exc}") from exc
         fingerprint = snapshot.fingerprint()

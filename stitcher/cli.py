@@ -159,7 +159,7 @@ def gateway_command(args: argparse.Namespace) -> int:
         if not token:
             raise ValueError("--portal needs --token (or LOOM_GATEWAY_TOKEN): the portal's gateway token")
         cache_dir = env.cache_dir or Path(os.environ.get("LOOM_DATA_DIR") or ".loom") / "gateway"
-        cluster = getattr(args, "cluster", None)
+        cluster = getattr(args, "cluster", None) or env.cluster
         if cluster:  # one cache per cluster: two gateways on one host must not serve each other's snapshot
             cache_dir = cache_dir / cluster
         source = PortalSnapshotSource(args.portal, token, cache_dir=cache_dir, cluster=cluster)

@@ -23,6 +23,7 @@ class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOOM_GATEWAY_", extra="ignore")
 
     token: str | None = None  # loom gateway --portal: the portal token (or --token)
+    cluster: str | None = None  # serve this cluster's view (loom gateway --cluster; loom serve's embedded gateway)
     introspection: bool = True
     graphiql: bool = True
     poll_interval_seconds: float = 2.0

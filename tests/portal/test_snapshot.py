@@ -324,3 +324,16 @@ async def test_a_gateway_robot_reads_its_own_clusters_snapshot_and_nothing_else(
     assert other.status_code == 403 and "gateway robot 'gw-east'" in other.text
     assert whole.status_code == 403 and "?cluster=" in whole.text
     assert catalog.status_code == 403 and "may only read its clusters' gateway snapshot" in catalog.text
+
+
+async def test_the_embedded_gateway_reads_a_clusters_view_straight_from_the_database(engine: Engine) -> None:
+    """``loom serve`` with LOOM_GATEWAY_CLUSTER: the same cluster view as ``loom gateway --cluster``."""
+    from portal.snapshot import LocalSnapshotSource
+
+    with session_scope(engine) as session:
+        _fleet(session)
+    source = LocalSnapshotSource(engine, "http://portal.test", cluster="us-east")
+    snapshot = await source.fetch()
+    assert snapshot is not None and snapshot.cluster == "us-east"
+    assert [p.name for p in snapshot.products] == ["lib"] and set(snapshot.elsewhere) == {"eu-lib"}
+    assert await source.fetch() is None  # unchanged
