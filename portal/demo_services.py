@@ -8,11 +8,22 @@ They serve the schema files of the example itself, so the demo and the resources
 The data is in memory and joins: every loan's ``memberId`` is a member's ``id`` and every loan's ``isbn`` is a
 catalog book's ``isbn``. Due dates are relative to the day the app was built, so some loans are always overdue.
 Every app answers ``GET /healthz`` (the example's health check path); GraphQL is served by POST on any other path.
+
+``loans`` knows a loan's borrower only by id (``Loan.member: Member`` with ``id``); the product resolves the rest of
+the ``Member`` from the ``members`` subgraph, so a query for ``overdueLoans { member { displayName } }`` is a join
+across two services.
+
+``python -m portal.demo_services SERVICE (--fd FD | --port PORT) [--host HOST]`` serves one of them as a process of
+its own (what ``loom up`` runs, one per service and cluster): on a listening socket it inherited (``--fd``, so the
+port ``loom up`` reserved cannot be taken in between) or on a port it binds. It exits on SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
+import socket
+import sys
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -21,6 +32,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
+import uvicorn
 from graphql import GraphQLSchema, build_schema, execute_sync, parse, validate
 from graphql.error import GraphQLError
 
@@ -32,6 +44,7 @@ __all__ = [
     "MEMBERS",
     "catalog_app",
     "loans_app",
+    "main",
     "members_app",
 ]
 
@@ -257,7 +270,14 @@ def loans_app(*, today: date | None = None) -> ASGIApp:
     schema = build_schema((LIBRARY_EXAMPLE / "loans.graphql").read_text())
     start = today or date.today()
     loans = [
-        {"id": id_, "memberId": member, "isbn": isbn, "dueOn": (start + timedelta(days=due)).isoformat(), "returned": r}
+        {
+            "id": id_,
+            "memberId": member,
+            "member": {"id": member},  # the rest of the Member comes from the members service (a stitched join)
+            "isbn": isbn,
+            "dueOn": (start + timedelta(days=due)).isoformat(),
+            "returned": r,
+        }
         for id_, member, isbn, due, r in LOANS
     ]
     root = {
@@ -338,3 +358,49 @@ DEMO_SERVICES: Mapping[str, Callable[[], ASGIApp]] = {
     "catalog": catalog_app,
 }
 """The demo app of each service of the library example, by the Service resource's name."""
+
+
+def _socket(args: argparse.Namespace) -> socket.socket:
+    if args.fd is not None:
+        sock = socket.socket(fileno=args.fd)  # the family and type are read from the descriptor
+    else:
+        sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((args.host, args.port))
+        sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve one demo service until SIGTERM or SIGINT (see the module docstring)."""
+    parser = argparse.ArgumentParser(prog="python -m portal.demo_services", description="serve one demo service")
+    parser.add_argument("service", choices=sorted(DEMO_SERVICES))
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--fd", type=int, default=None, help="an inherited listening socket")
+    where.add_argument("--port", type=int, default=None)
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args(argv)
+    try:
+        sock = _socket(args)
+    except OSError as exc:
+        print(f"demo {args.service}: cannot listen: {exc}", file=sys.stderr)
+        return 1
+    config = uvicorn.Config(
+        DEMO_SERVICES[args.service](),
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=1,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    return 0 if server.started else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
