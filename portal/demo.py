@@ -31,8 +31,9 @@ subscriptions on plan ``basic`` and a fresh API key (the previous ``loom up`` ke
     "services": [{"service": "members", "cluster": "us-east", "pid": 3, "url": "http://127.0.0.1:7301"}]}
 
 That shape is a contract (extend it, rename nothing); scripts and tests use it to find and fault a replica. A replica
-or gateway that dies is reported and left dead (that is a fault to fail over from, not a reason to stop); an Envoy
-that dies is restarted by the sync worker on its next pass, and ``up.json`` then names its new pid.
+or gateway that dies is reported and left dead (that is a fault to fail over from, not a reason to stop). An Envoy
+that dies is reported too; the sync worker starts it again the next time it applies to that cluster (a change of the
+desired state, or its resync period, ``LOOM_SYNC_RESYNC_SECONDS``), and ``up.json`` then names its new pid.
 
 Ctrl-C (SIGINT) or SIGTERM stops everything it started: the portal (whose sync worker stops the Envoys), then every
 gateway and service process (SIGTERM to its process group, SIGKILL after a grace period), each reaped. Children
@@ -919,6 +920,15 @@ async def _supervise(fleet: _Fleet, stop: asyncio.Event, write: Callable[[], Non
     rewrite ``up.json`` when the sync worker restarted an Envoy (its pid changed)."""
     pids = {plan.name: fleet.envoys.pid(plan.name) for plan in fleet.clusters}
     while not stop.is_set():
+        for name, pid in pids.items():
+            if pid is not None and fleet.envoys.pid(name) is None:
+                pids[name] = None
+                print(
+                    f"loom: the Envoy of {name} (pid {pid}) exited; the sync worker starts it again when it next "
+                    "applies to that cluster",
+                    file=out,
+                    flush=True,
+                )
         for child in fleet.dead():
             if not child.reported:
                 child.reported = True
@@ -929,7 +939,7 @@ async def _supervise(fleet: _Fleet, stop: asyncio.Event, write: Callable[[], Non
                     flush=True,
                 )
         now = {plan.name: fleet.envoys.pid(plan.name) for plan in fleet.clusters}
-        if now != pids and all(pid is not None for pid in now.values()):
+        if any(pid is not None and pid != pids[name] for name, pid in now.items()):
             pids = now
             write()
         with contextlib.suppress(TimeoutError):
@@ -1058,6 +1068,8 @@ def up_command(args: argparse.Namespace) -> int:
         replicas = plan_replicas(free_ports=free_ports)
         clusters = plan_clusters(free_ports=free_ports)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # A file left by a demo that was killed describes processes that are gone: nobody may wait on it.
+        (settings.data_dir / UP_FILE).unlink(missing_ok=True)
         engine = create_engine_for(settings)
         prepared = prepare_database(settings, engine, replicas, out, clusters)
         for change in prepared.changes:

@@ -311,6 +311,35 @@ def test_a_second_start_checks_through_an_envoy_keeps_the_state_and_serves_a_fre
     assert len(live_robot_tokens) == len(CLUSTERS)  # one live token per gateway robot: the first ones revoked
 
 
+def test_a_killed_loom_up_leaves_no_process_behind(up: Up) -> None:
+    """`loom up` itself dies without ceremony (SIGKILL: no handler runs): the kernel stops its children
+    (PR_SET_PDEATHSIG), so nothing it started keeps running."""
+    if up.process.poll() is None:  # run alone: the first demo must be stopped (one sync worker per data dir)
+        up.process.send_signal(signal.SIGINT)
+        up.process.wait(timeout=BOUND)
+    log = up.data_dir.parent / "killed.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            _loom_up(port=_free_port()),
+            cwd=up.data_dir.parent,
+            env=_environment(up.data_dir),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        up_file = up.data_dir / UP_FILE
+        _until(up_file.exists, "up.json was written", alive=process, log=log)
+        pids = _pids(json.loads(up_file.read_text()))
+    finally:
+        process.kill()
+        process.wait()
+    _until(
+        lambda: not [what for what, pid in pids.items() if _running(pid)],
+        f"every process of the killed loom up is gone ({pids})",
+        log=log,
+    )
+
+
 def test_a_busy_portal_port_is_a_one_line_error(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
