@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
@@ -395,9 +396,13 @@ def main(argv: list[str] | None = None) -> int:
         server_header=False,
     )
     server = uvicorn.Server(config)
+    # Uvicorn re-raises SIGTERM after its graceful shutdown under the handler that was there before it ran: a no-op
+    # one there makes a clean stop exit 0 rather than die by the signal.
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
     try:
         server.run(sockets=[sock])
     finally:
+        signal.signal(signal.SIGTERM, previous)
         sock.close()
     return 0 if server.started else 1
 

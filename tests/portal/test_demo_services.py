@@ -3,6 +3,10 @@ example's own schemas, their data joins, and bad requests get the errors the sch
 
 from __future__ import annotations
 
+import signal
+import socket
+import subprocess
+import sys
 from datetime import date
 from typing import Any
 
@@ -76,6 +80,48 @@ async def test_the_data_joins_loans_reference_existing_members_and_books() -> No
     for row in rows:
         assert any(member["id"] == row["memberId"] for member in MEMBERS)
         assert (await _get(catalog, f"/books/{row['isbn']}")).status_code == 200
+
+
+async def test_a_loan_knows_its_member_by_id_only_the_members_subgraph_has_the_rest() -> None:
+    data = (await _post(loans_app(), '{ loan(id: "l3") { memberId member { id } } }')).json()["data"]
+    assert data == {"loan": {"memberId": "m2", "member": {"id": "m2"}}}
+    member_fields = build_schema((LIBRARY_EXAMPLE / "loans.graphql").read_text()).type_map["Member"].fields  # type: ignore[attr-defined]
+    assert set(member_fields) == {"id"}  # the key: the product fetches displayName etc. from members' _entities
+
+
+def test_a_service_runs_as_a_process_on_an_inherited_socket_and_stops_on_sigterm() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "portal.demo_services", "catalog", "--fd", str(sock.fileno())],
+            pass_fds=[sock.fileno()],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+    try:  # our copy is closed: only the child listens; the kernel queues connections until it serves them
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=60, trust_env=False)
+        assert health.json() == {"status": "ok", "service": "catalog"}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=60)[0].decode()
+    assert process.returncode == 0, output
+
+
+def test_a_service_process_that_cannot_listen_says_why() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "portal.demo_services", "members", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert result.stderr.startswith("demo members: cannot listen: ") and "Address already in use" in result.stderr
 
 
 async def test_graphql_bad_requests_are_graphql_errors() -> None:
