@@ -340,6 +340,54 @@ def test_a_killed_loom_up_leaves_no_process_behind(up: Up) -> None:
     )
 
 
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` now."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def test_ctrl_c_while_starting_stops_what_was_started_so_far(up: Up) -> None:
+    """SIGINT before the demo is ready (its first processes run, the rest is still starting): everything started
+    so far is stopped and reaped. Every child ever seen is collected until `loom up` exits."""
+    if up.process.poll() is None:  # run alone: the first demo must be stopped (one sync worker per data dir)
+        up.process.send_signal(signal.SIGINT)
+        up.process.wait(timeout=BOUND)
+    log = up.data_dir.parent / "interrupted.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            _loom_up(port=_free_port()),
+            cwd=up.data_dir.parent,
+            env=_environment(up.data_dir),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    seen: set[int] = set()
+    try:
+
+        def started() -> bool:
+            seen.update(_children(process.pid))
+            return bool(seen)
+
+        _until(started, "loom up started its first process", alive=process, log=log)
+        process.send_signal(signal.SIGINT)
+        while process.poll() is None:
+            seen.update(_children(process.pid))
+        assert process.wait(timeout=BOUND) in (0, 130), log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert [pid for pid in seen if _running(pid)] == [], log.read_text()
+    assert not (up.data_dir / UP_FILE).exists()
+
+
 def test_a_busy_portal_port_is_a_one_line_error(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
