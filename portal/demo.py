@@ -822,7 +822,13 @@ def up_description(settings: Settings, prepared: DemoState, fleet: _Fleet) -> di
     for plan in fleet.clusters:
         gateway = gateways.get(plan.name)
         clusters[plan.name] = {
-            "envoy": {"pid": fleet.envoys.pid(plan.name), "listener": plan.listener_url, "admin": plan.admin_url},
+            "envoy": {
+                "pid": fleet.envoys.pid(plan.name),
+                "listener": plan.listener_url,
+                "admin": plan.admin_url,
+                "internal": f"http://{_LOOPBACK}:{plan.internal}",  # the gateway's way to services
+                "failover": f"http://{plan.failover_host}:{plan.failover_port}",  # other clusters fail over here
+            },
             "gateway": {"pid": gateway.pid if gateway else None, "url": plan.gateway_url},
             "products": {
                 product: plan.product_url(product)

@@ -182,10 +182,25 @@ def test_up_json_describes_every_process_it_started(up: Up) -> None:
         listener = cluster["envoy"]["listener"]
         assert listener.startswith("http://127.0.0.1:") and cluster["envoy"]["admin"].startswith("http://127.0.0.1:")
         assert cluster["products"]["library"] == f"{listener}/products/library/graphql"
+        assert cluster["envoy"]["failover"].startswith("http://127.0.0.")  # its failover gateway listener
         assert ("library-eu" in cluster["products"]) == (name == "eu-central")  # offered there only
         info = httpx.get(f"{cluster['envoy']['admin']}/server_info", timeout=10, trust_env=False).json()
         assert info["command_line_options"]["config_path"].endswith(f"envoy/{name}/bootstrap.json")
         assert httpx.get(f"{cluster['gateway']['url']}/healthz", timeout=10, trust_env=False).status_code == 200
+    # us-west runs no loans: its Envoy reaches the loans of the other clusters through their failover gateways.
+    west = httpx.get(
+        f"{described['clusters']['us-west']['envoy']['admin']}/clusters",
+        params={"format": "json"},
+        timeout=10,
+        trust_env=False,
+    ).json()
+    addresses = {
+        f"{host['address']['socket_address']['address']}:{host['address']['socket_address']['port_value']}"
+        for status in west["cluster_statuses"]
+        for host in status.get("host_statuses", [])
+    }
+    for other in ("us-east", "eu-central"):
+        assert described["clusters"][other]["envoy"]["failover"].removeprefix("http://") in addresses, other
     services = {(s["service"], s["cluster"]) for s in described["services"]}
     assert services == {
         ("members", "us-east"), ("members", "us-west"), ("members", "eu-central"),
