@@ -541,18 +541,21 @@ def _delegation_rules(route: Mapping[str, Any], path: str, errors: Errors) -> No
 # --- the whole set ------------------------------------------------------------------------------------------
 
 
-def validate_set(objects: Iterable[Mapping[str, Any]], *, valid: set[str] | None = None) -> None:
+def validate_set(
+    objects: Iterable[Mapping[str, Any]], *, valid: set[str] | None = None, fingerprints: Sequence[str] | None = None
+) -> None:
     """Every object on its own (:func:`validate`), then the rules across them; the first object with a problem is
     named in the :class:`ConfigRejected`.
 
     ``valid`` remembers the fingerprints (:func:`fingerprint`) of objects that passed on their own, so a caller that
-    checks mostly the same objects pass after pass (a sync target) checks each distinct object once."""
+    checks mostly the same objects pass after pass (a sync target) checks each distinct object once; a caller that
+    has them already passes each object's ``fingerprints`` (without the generation label), in order."""
     items = list(objects)
-    for obj in items:
+    for index, obj in enumerate(items):
         if valid is None:
             validate(obj)
             continue
-        digest = fingerprint(obj, ignore_labels=_VOLATILE_LABELS)
+        digest = fingerprints[index] if fingerprints is not None else fingerprint(obj, ignore_labels=_VOLATILE_LABELS)
         if digest not in valid:
             validate(obj)
             if len(valid) > _MAX_REMEMBERED:

@@ -94,6 +94,9 @@ class GitOpsTarget:
         # another mtime or size and is read again, so drift is still found.
         self._valid: set[str] = set()
         self._files: dict[str, tuple[int, int, str]] = {}
+        # The last model rendered, its objects by file name and their fingerprints: observe() after apply() and a
+        # pass with an unchanged model do not render again.
+        self._rendered: tuple[ClusterRouting, dict[str, dict[str, Any]], dict[str, str]] | None = None
 
     # -- Target ------------------------------------------------------------------------------------------------
 
@@ -111,6 +114,8 @@ class GitOpsTarget:
     # -- the pass ----------------------------------------------------------------------------------------------
 
     def _desired(self, model: ClusterRouting) -> dict[str, dict[str, Any]]:
+        if self._rendered is not None and (self._rendered[0] is model or self._rendered[0] == model):
+            return self._rendered[1]
         name = self.cluster.name
         if model.cluster.name != name:
             raise InvalidDesiredState(
@@ -126,14 +131,17 @@ class GitOpsTarget:
             meta.setdefault("namespace", self.cluster.namespace)
             meta.setdefault("labels", {}).update({**self._owned, GENERATION_LABEL: str(model.generation)})
             objects.append(obj)
+        keys = [_key(obj) for obj in objects]
         try:
-            validate_set(objects, valid=self._valid)
+            validate_set(objects, valid=self._valid, fingerprints=keys)
         except ConfigRejected as exc:
             raise ConfigRejected(
                 f"cluster {name!r}: {exc.message} (no file was written: every object is checked first)",
                 object=exc.object,
             ) from exc
-        return {file_name(obj): obj for obj in objects}
+        by_name = {file_name(obj): obj for obj in objects}
+        self._rendered = (model, by_name, {file_name(obj): key for obj, key in zip(objects, keys, strict=True)})
+        return by_name
 
     def _apply(self, generation: int, objects: Mapping[str, dict[str, Any]]) -> ApplyReport:
         try:
@@ -167,7 +175,8 @@ class GitOpsTarget:
                 created += 1
             writes[name] = _dump(obj, self.cluster.name)
         deletes = sorted(name for name in names - set(objects) if self._read(name) is not None)
-        return _Plan(writes, created, deletes, {name: _key(objects[name]) for name in writes})
+        keys = self._rendered[2] if self._rendered is not None and self._rendered[1] is objects else {}
+        return _Plan(writes, created, deletes, {name: keys.get(name) or _key(objects[name]) for name in writes})
 
     def _names(self) -> set[str]:
         if not self.directory.is_dir():
@@ -179,7 +188,8 @@ class GitOpsTarget:
         file Loom wrote for this cluster."""
         path = self.directory / name
         stat = path.stat()
-        key = _key(obj)
+        rendered = self._rendered
+        key = rendered[2][name] if rendered is not None and rendered[1].get(name) is obj else _key(obj)
         if self._files.get(name) == (stat.st_mtime_ns, stat.st_size, key):
             return True
         read = self._read(name)
