@@ -4,8 +4,9 @@ A pass reads the whole desired state, routes it (:func:`portal.sync.model.route`
 due, asks its target to hold that cluster's model. Targets write only what differs, so a pass with nothing to do
 writes nothing; the reconciler does not try to be clever about what changed (level-triggered, like Kubernetes
 controllers). A cluster is due when the desired state changed since it last synced, when its retry time came
-(after a :class:`Temporary` outcome, with exponential backoff), or when the resync period passed (drift: an object
-someone edited or deleted is put back).
+(after a :class:`Temporary` outcome, with exponential backoff), when the resync period passed (drift: an object
+someone edited or deleted is put back), or when a cluster that had synced stopped answering (a dead local Envoy
+is restarted on the next pass, not a resync period later).
 
 Clusters are isolated: each runs in its own task with a time bound, so one unreachable or rejecting cluster holds
 back no other. Every pass also observes each cluster (health, verdicts) and hands the result to the status sink.
@@ -198,6 +199,10 @@ class Reconciler:
                     state.failures = 0
                 state.last_outcome = outcome
             observation = await self._observe(state, model)
+            if outcome is None and not observation.reachable and isinstance(state.last_outcome, Synced):
+                # A cluster that held its config no longer answers (its Envoy died, its API server went away):
+                # apply again on the next pass, which restarts what can be restarted or backs off.
+                state.last_attempt = None
             await self._status.record(
                 ClusterReport(name, desired.generation, model, outcome, observation, state.last_success)
             )

@@ -184,3 +184,20 @@ async def test_a_product_with_problems_is_reported_and_its_cluster_keeps_its_las
     after_east = {p.name: p.read_bytes() for p in targets["eu-central"].directory.glob("*.json")}
     assert after_east != before  # eu-central changed; us-east did not:
     assert targets["us-east"].pid is not None
+
+
+async def test_a_dead_envoy_is_restarted_on_the_next_pass_not_a_resync_later(
+    world: tuple[Reconciler, dict[str, LocalEnvoyTarget], Clock], engine: Engine
+) -> None:
+    reconciler, targets, _clock = world
+    assert all(isinstance(o, Synced) for o in (await reconciler.pass_once()).values())
+    east = targets["us-east"]
+    dead = east.pid
+    assert dead is not None
+    os.kill(dead, signal.SIGKILL)
+    outcomes = await reconciler.pass_once()  # nothing due yet: it only observes, and sees it gone
+    assert outcomes["us-east"] is None and _status(engine)["us-east"][0] != "synced"
+    outcomes = await reconciler.pass_once()  # the clock did not move: due because it stopped answering
+    assert isinstance(outcomes["us-east"], Synced), outcomes
+    assert east.pid is not None and east.pid != dead
+    assert _status(engine)["us-east"][0] in ("synced", "degraded")
