@@ -163,14 +163,18 @@ class ClusterRouting:
 
 
 def locality_tier(source: ClusterSpec, target: ClusterSpec) -> int:
-    """0 the same cluster, 1 the same zone, 2 the same region, 3 elsewhere: the failover order."""
+    """0 the same cluster, 1 the same zone, 2 the same region, 3 another region of the same residency, 4 elsewhere:
+    the failover order. (Tier 3 matters to products without residency: their data stays in its residency while it
+    can, before it goes abroad; a pinned product never leaves its residency at all.)"""
     if source.name == target.name:
         return 0
     if source.zone and source.zone == target.zone:
         return 1
     if source.region == target.region:
         return 2
-    return 3
+    if source.residency and source.residency == target.residency:
+        return 3
+    return 4
 
 
 def service_upstream_name(service: str, zone: str | None) -> str:

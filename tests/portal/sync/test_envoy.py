@@ -69,7 +69,7 @@ def test_the_rendered_routes_say_where_requests_go() -> None:
 
     clusters = {c["name"]: c for c in east["static_resources"]["clusters"]}
     members_cluster = clusters["loom-svc-members"]
-    assert [e["priority"] for e in members_cluster["load_assignment"]["endpoints"]] == [0, 1, 2]
+    assert [e["priority"] for e in members_cluster["load_assignment"]["endpoints"]] == [0, 1, 2, 3]
     assert members_cluster["common_lb_config"]["update_merge_window"] == "0s"
     assert members_cluster["outlier_detection"]["consecutive_gateway_failure"] == 1
     assert members_cluster["circuit_breakers"]["thresholds"][0]["max_retries"] > 3

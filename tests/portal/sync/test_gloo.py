@@ -123,7 +123,8 @@ def test_an_upstream_fails_over_by_locality_through_the_other_clusters_failover_
     localities = [[group["locality"] for group in p["localityEndpoints"]] for p in priorities]
     assert localities == [
         [{"region": "us-east-1", "zone": "us-east-1b"}],  # the same region (another zone)
-        [{"region": "eu-central-1", "zone": "eu-central-1a"}, {"region": "us-west-2", "zone": "us-west-2a"}],
+        [{"region": "us-west-2", "zone": "us-west-2a"}],  # another region of the same residency
+        [{"region": "eu-central-1", "zone": "eu-central-1a"}],  # abroad last
     ]
     endpoint = priorities[0]["localityEndpoints"][0]["lbEndpoints"][0]
     assert endpoint == {
@@ -147,14 +148,12 @@ def test_an_upstream_fails_over_by_locality_through_the_other_clusters_failover_
 def test_a_primary_through_a_failover_gateway_uses_mutual_tls_and_the_remote_upstream_as_sni() -> None:
     catalog = objects(LIBRARY)["Upstream/loom-svc-catalog"]["spec"]  # not deployed in us-east
     assert catalog["static"] == {
-        "hosts": [
-            {"addr": "127.0.0.14", "port": 15443, "sniAddr": "loom-local-catalog_gloo-system"},
-            {"addr": "127.0.0.13", "port": 15443, "sniAddr": "loom-local-catalog_gloo-system"},
-        ],
+        "hosts": [{"addr": "127.0.0.13", "port": 15443, "sniAddr": "loom-local-catalog_gloo-system"}],
         "useTls": True,
-    }
+    }  # us-west (same residency) first; eu-central is the next priority
     assert catalog["sslConfig"] == {"secretRef": {"name": FAILOVER_CLIENT_SECRET, "namespace": NS}}
-    assert "failover" not in catalog  # one priority only
+    [abroad] = catalog["failover"]["prioritizedLocalities"]
+    assert [g["locality"]["region"] for g in abroad["localityEndpoints"]] == ["eu-central-1"]
 
 
 def test_failover_localities_never_leave_the_residency_zone() -> None:

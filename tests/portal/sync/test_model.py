@@ -30,12 +30,12 @@ def test_a_product_without_residency_is_processed_where_it_enters_and_fails_over
     east = model["us-east"]
     assert [(r.product, r.prefix, r.processed_here) for r in east.routes] == [("library", "/products/library", True)]
     entry = east.upstream(east.routes[0].upstream)
-    # its own gateway first, then the same region, then other regions; us-east-b does not offer it
-    assert names(entry) == [["us-east"], ["eu-central", "us-west"]]
-    # other regions share the last priority (us-west is in another region than us-east)
-    assert names(east.upstream("loom-svc-members")) == [["us-east"], ["us-east-b"], ["eu-central", "us-west"]]
+    # its own gateway first, then the same region, then another region of the same residency, then abroad;
+    # us-east-b does not offer it
+    assert names(entry) == [["us-east"], ["us-west"], ["eu-central"]]
+    assert names(east.upstream("loom-svc-members")) == [["us-east"], ["us-east-b"], ["us-west"], ["eu-central"]]
     # catalog is not deployed in us-east: the nearest tier comes first
-    assert names(east.upstream("loom-svc-catalog")) == [["eu-central", "us-west"]]
+    assert names(east.upstream("loom-svc-catalog")) == [["us-west"], ["eu-central"]]
     assert east.problems == ()
 
     members = east.upstream("loom-svc-members")
