@@ -5,20 +5,14 @@ their proxy into the cloud's metadata service or the platform's private network.
 itself, checks every address, and connects to the checked address (so a DNS answer that changes between check and
 connect cannot smuggle in another one). Redirects are followed by hand, each hop checked again.
 
-Always refused: link-local (169.254.0.0/16, fe80::/10), cloud metadata (169.254.169.254, fd00:ec2::254,
-metadata.google.internal), unspecified, multicast and reserved addresses. Refused unless the cluster allows them:
-loopback (``allow_loopback``: the local demo clusters) and private ranges (``allowed_hosts``: CIDR networks or
-host names).
+The policy itself (what is always refused, what the cluster may allow) is :mod:`stitcher.egress`, shared with the
+gateway, which enforces it again on every upstream connection; this module translates its refusals into the
+portal's :class:`RefusedTarget` (an :class:`~portal.errors.Invalid`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import json
-import socket
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
@@ -26,6 +20,7 @@ import httpx
 from graphql import build_client_schema, get_introspection_query, print_schema
 
 from portal.errors import Invalid
+from stitcher import egress as _egress
 
 __all__ = [
     "EgressPolicy",
@@ -36,16 +31,8 @@ __all__ = [
     "resolve",
 ]
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-_METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata.goog", "metadata", "instance-data"})
-_METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "169.254.170.2", "100.100.100.200")
-)
-_LINK_LOCAL = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10"))
-# Private ranges beyond what ``is_private`` covers for our purpose (carrier-grade NAT).
-_SHARED = (ipaddress.ip_network("100.64.0.0/10"),)
+IPAddress = _egress.IPAddress
+EgressPolicy = _egress.EgressPolicy
 _MAX_REDIRECTS = 3
 _DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 
@@ -54,112 +41,32 @@ class RefusedTarget(Invalid):
     """The guard refused a URL: the message names the host, the address and why."""
 
 
-@dataclass(frozen=True, slots=True)
-class EgressPolicy:
-    """What a cluster allows beyond public addresses. Build it from a Cluster row with :meth:`for_cluster`."""
-
-    allow_loopback: bool = False
-    allowed_networks: tuple[IPNetwork, ...] = ()
-    allowed_host_names: frozenset[str] = frozenset()
-
-    @classmethod
-    def from_hosts(cls, *, allow_loopback: bool, allowed_hosts: Iterable[str] = ()) -> EgressPolicy:
-        """``allowed_hosts`` holds CIDR networks (``10.20.0.0/16``), addresses or host names."""
-        networks: list[IPNetwork] = []
-        names: set[str] = set()
-        for item in allowed_hosts:
-            try:
-                networks.append(ipaddress.ip_network(item, strict=False))
-            except ValueError:
-                names.add(item.lower().rstrip("."))
-        return cls(allow_loopback=allow_loopback, allowed_networks=tuple(networks), allowed_host_names=frozenset(names))
-
-    @classmethod
-    def for_cluster(cls, cluster: Any) -> EgressPolicy:
-        """From an object with ``allow_loopback`` and ``allowed_hosts`` (a :class:`portal.models.Cluster`)."""
-        return cls.from_hosts(allow_loopback=bool(cluster.allow_loopback), allowed_hosts=cluster.allowed_hosts or ())
-
-
-def _unwrap(address: IPAddress) -> IPAddress:
-    # ::ffff:127.0.0.1 and 2002::/16 wrappers carry an IPv4 address that the kernel connects to.
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return address.ipv4_mapped
-        if address.sixtofour is not None:
-            return address.sixtofour
-    return address
-
-
 def check_address(host: str, address: IPAddress, policy: EgressPolicy) -> None:
     """Raise :class:`RefusedTarget` unless ``policy`` lets the portal connect to ``address`` (resolved from ``host``).
 
-    Pure: no I/O, so every decision can be tested with any address.
+    Pure: no I/O. The decision is :func:`stitcher.egress.check_address`, the one the gateway makes on connect.
     """
-    ip = _unwrap(address)
-    shown = f"{host} ({ip})" if host != str(ip) else str(ip)
-    if ip in _METADATA_ADDRESSES:
-        raise RefusedTarget(f"{shown} is a cloud metadata address; the portal never connects there")
-    if any(ip in net for net in _LINK_LOCAL):
-        raise RefusedTarget(f"{shown} is link-local; the portal never connects there")
-    if ip.is_unspecified or ip.is_multicast:
-        raise RefusedTarget(f"{shown} is not a unicast address")
-    if any(ip in net for net in policy.allowed_networks if net.version == ip.version):
-        return
-    if ip.is_loopback:
-        if policy.allow_loopback:
-            return
-        raise RefusedTarget(
-            f"{shown} is a loopback address; allowed only when the cluster sets spec.introspection.allowLoopback"
-        )
-    if host.lower().rstrip(".") in policy.allowed_host_names:
-        return
-    if ip.is_private or ip.is_reserved or any(ip in net for net in _SHARED if net.version == ip.version):
-        raise RefusedTarget(
-            f"{shown} is a private or reserved address; list its network in the cluster's "
-            "spec.introspection.allowedHosts to allow it"
-        )
+    try:
+        _egress.check_address(host, address, policy)
+    except _egress.EgressRefused as exc:
+        raise RefusedTarget(str(exc)) from exc
 
 
 def check_url(url: str) -> tuple[str, str, int]:
     """Validate the shape of ``url``: ``(scheme, host, port)``. Refuses non-HTTP schemes, credentials and metadata
     host names before anything is resolved."""
     try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise RefusedTarget(f"{url!r} is not a valid URL: {exc}") from exc
-    if parts.scheme not in {"http", "https"}:
-        raise RefusedTarget(f"{url!r}: only http and https URLs can be introspected")
-    if parts.username or parts.password:
-        raise RefusedTarget(f"{url!r}: credentials in the URL are not allowed")
-    host = (parts.hostname or "").lower().rstrip(".")
-    if not host:
-        raise RefusedTarget(f"{url!r} has no host")
-    if host in _METADATA_HOSTS:
-        raise RefusedTarget(f"{host} is a cloud metadata host; the portal never connects there")
-    return parts.scheme, host, port or (443 if parts.scheme == "https" else 80)
+        return _egress.split_url(url)
+    except _egress.EgressRefused as exc:
+        raise RefusedTarget(str(exc)) from exc
 
 
 async def resolve(host: str, port: int) -> list[IPAddress]:
     """Every address ``host`` resolves to (an IP literal resolves to itself)."""
     try:
-        return [ipaddress.ip_address(host)]
-    except ValueError:
-        pass
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise RefusedTarget(f"cannot resolve {host}: {exc.strerror}") from exc
-    addresses: list[IPAddress] = []
-    for info in infos:
-        sockaddr = info[4]
-        candidate = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
-        if candidate not in addresses:
-            addresses.append(candidate)
-    if not addresses:
-        raise RefusedTarget(f"{host} resolves to no address")
-    return addresses
+        return await _egress.resolve(host, port)
+    except _egress.EgressRefused as exc:
+        raise RefusedTarget(str(exc)) from exc
 
 
 async def _guarded_target(url: str, policy: EgressPolicy) -> tuple[str, dict[str, str], dict[str, Any]]:
