@@ -9,41 +9,77 @@ the numbers are in ``bench/README.md``). The control plane keeps httpx.
 Both transports are app-scoped: create them in the app's lifespan (``await XTransport.create()`` or ``XTransport()``
 then ``await start()``), never at import time, and ``await aclose()`` them on shutdown. Each keeps keep-alive pools
 per upstream host and applies an explicit connect timeout plus the total timeout the executor passes per request.
-Client errors are translated into :class:`UpstreamError` (``kind`` is ``"timeout"``, ``"connection"`` or
-``"protocol"``), chained with ``from exc``.
+Client errors are translated into :class:`UpstreamError` (``kind`` is ``"timeout"``, ``"connection"``,
+``"protocol"``, ``"too_large"`` or ``"refused"``), chained with ``from exc``. Its message names the URL (for the
+gateway's log); its ``reason`` does not (for consumers, who learn the service name and never an internal address).
+
+A response body is read as a stream and abandoned past ``max_bytes`` (the connection is closed, not reused).
+:class:`GuardedTransport` wraps either client with what the gateway knows per upstream (from the snapshot): the
+egress policy, checked on every request against every address the host resolves to, the request then sent to the
+checked address (DNS can change between check and connect), and the response size cap.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
 
+from stitcher.egress import EgressPolicy, EgressRefused, IPAddress, checked_address, split_url
 from stitcher.errors import StitcherError
 
 __all__ = [
     "UPSTREAM_CLIENTS",
     "AiohttpTransport",
+    "GuardedTransport",
     "HttpxTransport",
     "Transport",
+    "Upstream",
     "UpstreamError",
     "UpstreamResponse",
 ]
 
-UpstreamErrorKind = Literal["timeout", "connection", "protocol"]
+log = logging.getLogger("stitcher.transport")
+
+UpstreamErrorKind = Literal["timeout", "connection", "protocol", "too_large", "refused"]
+DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 
 
 class UpstreamError(StitcherError):
-    """An upstream could not be reached or did not answer in time or in HTTP. ``kind`` says which."""
+    """An upstream could not be reached, did not answer in time or in HTTP, answered too much, or the egress policy
+    refused it. ``kind`` says which. ``str(exc)`` names the URL (log it); ``reason`` says the same without any URL
+    or address (tell consumers, with the service name)."""
 
-    def __init__(self, message: str, *, kind: UpstreamErrorKind, url: str) -> None:
+    def __init__(self, message: str, *, kind: UpstreamErrorKind, url: str, reason: str | None = None) -> None:
         super().__init__(message)
         self.kind: UpstreamErrorKind = kind
         self.url = url
+        self.reason = reason or _REASONS[kind]
+
+
+_REASONS: dict[UpstreamErrorKind, str] = {
+    "timeout": "did not answer in time",
+    "connection": "cannot be reached",
+    "protocol": "broke the HTTP exchange",
+    "too_large": "answered more than the gateway accepts",
+    "refused": "is outside the cluster's egress policy; the gateway does not connect there",
+}
+
+
+def _too_large(method: str, url: str, max_bytes: int) -> UpstreamError:
+    return UpstreamError(
+        f"{method} {url}: the response is larger than {max_bytes} bytes",
+        kind="too_large",
+        url=url,
+        reason=f"answered more than the gateway's limit of {max_bytes} bytes (LOOM_GATEWAY_MAX_RESPONSE_BYTES)",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +100,13 @@ class Transport(Protocol):
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
         timeout: float,  # noqa: ASYNC109 - the contract: each fetch carries its own deadline
-    ) -> UpstreamResponse: ...
+        max_bytes: int | None = None,
+        tls_server_name: str | None = None,
+    ) -> UpstreamResponse:
+        """``max_bytes``: abandon a response body past it (:class:`UpstreamError`, kind ``too_large``).
+        ``tls_server_name``: the name to verify an https upstream's certificate against when ``url`` carries an
+        address (the URL was pinned to a checked address)."""
+        ...
 
     async def aclose(self) -> None: ...
 
@@ -141,15 +183,30 @@ class AiohttpTransport:
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
         timeout: float,  # noqa: ASYNC109 - passed to aiohttp, which enforces it
+        max_bytes: int | None = None,
+        tls_server_name: str | None = None,
     ) -> UpstreamResponse:
         session = self._session
         if session is None:
             raise RuntimeError("AiohttpTransport.start() was not awaited: create the transport in the app's lifespan")
+        extra: dict[str, Any] = {"server_hostname": tls_server_name} if tls_server_name else {}
         try:
             async with session.request(
-                method, url, headers=headers, data=body, timeout=self._timeout(timeout), allow_redirects=False
+                method, url, headers=headers, data=body, timeout=self._timeout(timeout), allow_redirects=False, **extra
             ) as response:
-                payload = await response.read()
+                if max_bytes is None:
+                    payload = await response.read()
+                else:
+                    if response.content_length is not None and response.content_length > max_bytes:
+                        raise _too_large(method, url, max_bytes)
+                    chunks: list[bytes] = []
+                    size = 0
+                    async for chunk in response.content.iter_any():
+                        size += len(chunk)
+                        if size > max_bytes:  # leaving the block closes the connection: the rest is never read
+                            raise _too_large(method, url, max_bytes)
+                        chunks.append(chunk)
+                    payload = b"".join(chunks)
                 return UpstreamResponse(response.status, response.headers, payload)
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise UpstreamError(f"{method} {url} timed out after {timeout:g} s", kind="timeout", url=url) from exc
@@ -241,16 +298,24 @@ class HttpxTransport:
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
         timeout: float,  # noqa: ASYNC109 - enforced below as one deadline over the whole exchange
+        max_bytes: int | None = None,
+        tls_server_name: str | None = None,
     ) -> UpstreamResponse:
         client = self._client
         if client is None:
             raise RuntimeError("HttpxTransport.start() was not awaited: create the transport in the app's lifespan")
+        extensions: dict[str, Any] = {"sni_hostname": tls_server_name} if tls_server_name else {}
         try:
             async with asyncio.timeout(timeout):
-                response = await client.request(
-                    method, url, headers=headers, content=body, timeout=self._timeout(timeout)
+                request = client.build_request(
+                    method, url, headers=headers, content=body, timeout=self._timeout(timeout), extensions=extensions
                 )
-            return UpstreamResponse(response.status_code, response.headers, response.content)
+                response = await client.send(request, stream=True)
+                try:
+                    payload = await _read_capped(response, method, url, max_bytes)
+                finally:
+                    await response.aclose()
+            return UpstreamResponse(response.status_code, response.headers, payload)
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise UpstreamError(f"{method} {url} timed out after {timeout:g} s", kind="timeout", url=url) from exc
         except httpx.RemoteProtocolError as exc:
@@ -270,6 +335,130 @@ class HttpxTransport:
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
+
+
+async def _read_capped(response: httpx.Response, method: str, url: str, max_bytes: int | None) -> bytes:
+    if max_bytes is None:
+        return await response.aread()
+    length = response.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > max_bytes:
+        raise _too_large(method, url, max_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise _too_large(method, url, max_bytes)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """What the gateway knows about one upstream base URL: the service's name, the egress policy of the cluster its
+    address is in (``None``: not checked — the snapshot named none, e.g. the URL is the cluster's own Envoy) and the
+    response size cap."""
+
+    service: str
+    egress: EgressPolicy | None = None
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+
+
+class GuardedTransport:
+    """A :class:`Transport` that applies each upstream's egress policy and response cap, then calls ``inner``.
+
+    The URL's upstream is found by the longest base URL that prefixes it (:meth:`set_upstreams`, from the snapshot).
+    With a policy, the host is resolved, every address checked, and the request sent to the checked address (Host
+    header and TLS server name keep the original name). A checked answer is reused for ``dns_ttl_seconds``, so a name
+    is not resolved on every request; what is reused was checked under the same policy. A URL no upstream claims gets
+    ``default``.
+    """
+
+    def __init__(
+        self,
+        inner: Transport,
+        *,
+        default: Upstream | None = None,
+        dns_ttl_seconds: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.inner = inner
+        self._default = default or Upstream(service="")
+        self._bases: list[tuple[str, Upstream]] = []
+        self._cache: dict[str, Upstream] = {}
+        self._dns_ttl = dns_ttl_seconds
+        self._clock = clock
+        self._resolved: dict[tuple[str, int, EgressPolicy], tuple[float, IPAddress]] = {}
+
+    def set_upstreams(self, upstreams: Mapping[str, Upstream]) -> None:
+        """``upstreams``: base URL -> what applies to it (over all products being served)."""
+        self._bases = sorted(((u.rstrip("/"), up) for u, up in upstreams.items()), key=lambda b: -len(b[0]))
+        self._cache = {}
+        self._resolved = {}
+
+    def upstream(self, url: str) -> Upstream:
+        found = self._cache.get(url)
+        if found is None:
+            found = next((up for base, up in self._bases if _under(url, base)), self._default)
+            if len(self._cache) < 10_000:  # REST URLs carry ids; keep the cache bounded
+                self._cache[url] = found
+        return found
+
+    async def _address(self, host: str, port: int, policy: EgressPolicy) -> IPAddress:
+        key = (host, port, policy)
+        now = self._clock()
+        hit = self._resolved.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        address = await checked_address(host, port, policy)
+        if len(self._resolved) >= 10_000:
+            self._resolved.clear()
+        self._resolved[key] = (now + self._dns_ttl, address)
+        return address
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        timeout: float,  # noqa: ASYNC109 - passed through to the inner transport
+        max_bytes: int | None = None,
+        tls_server_name: str | None = None,
+    ) -> UpstreamResponse:
+        upstream = self.upstream(url)
+        limit = upstream.max_response_bytes if max_bytes is None else min(max_bytes, upstream.max_response_bytes)
+        policy = upstream.egress
+        if policy is None:
+            return await self.inner.request(
+                method, url, headers=headers, body=body, timeout=timeout, max_bytes=limit, tls_server_name=None
+            )
+        try:
+            scheme, host, port = split_url(url)
+            address = await self._address(host, port, policy)
+        except EgressRefused as exc:
+            raise UpstreamError(f"{method} {url}: {exc}", kind="refused", url=url) from exc
+        parts = urlsplit(url)
+        literal = f"[{address}]" if address.version == 6 else str(address)
+        pinned = parts._replace(netloc=f"{literal}:{parts.port}" if parts.port else literal).geturl()
+        pinned_headers = {**(headers or {}), "host": parts.netloc}
+        return await self.inner.request(
+            method,
+            pinned,
+            headers=pinned_headers,
+            body=body,
+            timeout=timeout,
+            max_bytes=limit,
+            tls_server_name=host if scheme == "https" else None,
+        )
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _under(url: str, base: str) -> bool:
+    return url == base or (url.startswith(base) and url[len(base)] in "/?#")
 
 
 UPSTREAM_CLIENTS: Mapping[str, Callable[[], Awaitable[Transport]]] = {

@@ -17,11 +17,19 @@ import pytest
 
 from portal.cli import main
 from stitcher.composition import compose
+from stitcher.egress import EgressPolicy
 from stitcher.errors import StitcherError
 from stitcher.ir import SourceKind
 from stitcher.sources import SourceSpec
 from stitcher.supergraph import print_supergraph_sdl
-from stitcher.transport import UPSTREAM_CLIENTS, AiohttpTransport, HttpxTransport, UpstreamError
+from stitcher.transport import (
+    UPSTREAM_CLIENTS,
+    AiohttpTransport,
+    GuardedTransport,
+    HttpxTransport,
+    Upstream,
+    UpstreamError,
+)
 from tests.stitcher.gateway_upstreams import BOOKS_SDL, ServerThread, books_app
 from tests.stitcher.test_gateway_cli import Gateway
 from tests.stitcher.upstreams.app import Receive, Scope, Send, read_body, respond
@@ -40,9 +48,27 @@ async def echo(scope: Scope, receive: Receive, send: Send) -> None:
     await respond(send, 201, body + scope.get("headers", [(b"", b"")])[0][0], headers)
 
 
+async def big(scope: Scope, receive: Receive, send: Send) -> None:
+    """1 MiB in 64 KiB chunks, without a content-length (``?length`` sends one): a cap must stop the stream."""
+    await read_body(receive)
+    headers = [(b"content-type", b"application/octet-stream")]
+    if b"length" in scope.get("query_string", b""):
+        headers.append((b"content-length", str(1024 * 1024).encode()))
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    for _ in range(16):
+        await send({"type": "http.response.body", "body": b"x" * 65536, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def host(scope: Scope, receive: Receive, send: Send) -> None:
+    await read_body(receive)
+    seen = dict(scope["headers"]).get(b"host", b"")
+    await respond(send, 200, seen, [(b"content-type", b"text/plain")])
+
+
 @pytest.fixture(scope="module")
 def servers() -> Iterator[UpstreamServers]:
-    with UpstreamServers({"echo": echo}) as running:
+    with UpstreamServers({"echo": echo, "big": big, "host": host}) as running:
         yield running
 
 
@@ -157,6 +183,56 @@ async def test_garbage_instead_of_http_drops_the_connection(transport: AnyTransp
         assert await server.wait_all_closed(), "the connection that spoke garbage was kept open"
     assert caught.value.kind == "protocol"
     assert caught.value.__cause__ is not None
+
+
+@pytest.mark.parametrize("query", ["", "?length"])
+async def test_a_response_past_max_bytes_is_abandoned(
+    servers: UpstreamServers, transport: AnyTransport, query: str
+) -> None:
+    url = servers.urls["big"] + "/" + query
+    assert len((await transport.request("GET", url, timeout=5, max_bytes=2 * 1024 * 1024)).body) == 1024 * 1024
+    with pytest.raises(UpstreamError, match="larger than 100000 bytes") as caught:
+        await transport.request("GET", url, timeout=5, max_bytes=100_000)
+    assert caught.value.kind == "too_large"
+    assert "100000 bytes" in caught.value.reason and "127.0.0.1" not in caught.value.reason
+
+
+async def test_guard_refuses_what_the_egress_policy_forbids_before_connecting(
+    servers: UpstreamServers, transport: AnyTransport
+) -> None:
+    guarded = GuardedTransport(transport)
+    base = servers.urls["host"]
+    guarded.set_upstreams({base: Upstream(service="greeter", egress=EgressPolicy())})
+    with pytest.raises(UpstreamError, match="loopback") as caught:
+        await guarded.request("GET", base + "/x", timeout=5)
+    assert caught.value.kind == "refused"
+    assert "127.0.0.1" not in caught.value.reason and "egress policy" in caught.value.reason
+    assert servers.connections("host") == 0
+    # A name is resolved and every address checked: localhost is loopback too.
+    port = base.rsplit(":", 1)[1]
+    guarded.set_upstreams({f"http://localhost:{port}": Upstream(service="greeter", egress=EgressPolicy())})
+    with pytest.raises(UpstreamError, match=r"localhost \(.*\) is a loopback address"):
+        await guarded.request("GET", f"http://localhost:{port}/x", timeout=5)
+
+
+async def test_guard_connects_to_the_checked_address_and_keeps_the_host_name(
+    servers: UpstreamServers, transport: AnyTransport
+) -> None:
+    port = servers.urls["host"].rsplit(":", 1)[1]
+    base = f"http://localhost:{port}"
+    guarded = GuardedTransport(transport)
+    guarded.set_upstreams({base: Upstream(service="greeter", egress=EgressPolicy(allow_loopback=True))})
+    response = await guarded.request("GET", base + "/x", timeout=5)
+    assert response.status == 200 and response.body == f"localhost:{port}".encode()
+
+
+async def test_guard_applies_each_upstreams_response_cap(servers: UpstreamServers, transport: AnyTransport) -> None:
+    guarded = GuardedTransport(transport, default=Upstream(service="", max_response_bytes=10 * 1024 * 1024))
+    guarded.set_upstreams({servers.urls["big"]: Upstream(service="big", max_response_bytes=1000)})
+    with pytest.raises(UpstreamError, match="larger than 1000 bytes"):
+        await guarded.request("GET", servers.urls["big"] + "/", timeout=5)
+    # The echo upstream is claimed by no base URL: the default cap applies.
+    assert (await guarded.request("POST", servers.urls["echo"], body=b"hi", timeout=5)).status == 201
 
 
 async def test_not_started_is_a_clear_error(client: str) -> None:
