@@ -49,11 +49,19 @@ from stitcher.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
 from stitcher.ir import Supergraph
 from stitcher.limits import LimitExceeded, check_body_size
 from stitcher.metrics import CONTENT_TYPE_LATEST, GatewayMetrics, MeteredTransport
+from stitcher.passthrough import UnsafePath, check_path, forwarded_headers
 from stitcher.ratelimit import MemoryRateLimiter, RateLimiter, RateLimiterUnavailable, RedisRateLimiter
 from stitcher.restsurface import RestInputError, RestSurface
 from stitcher.snapshot import OAuthConfig, ProductConfig, Snapshot
 from stitcher.snapshot_source import SnapshotError, SnapshotSource
-from stitcher.transport import AiohttpTransport, Transport, UpstreamError
+from stitcher.transport import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    AiohttpTransport,
+    GuardedTransport,
+    Transport,
+    Upstream,
+    UpstreamError,
+)
 
 __all__ = [
     "GRAPHQL_RESPONSE_JSON",
@@ -90,6 +98,7 @@ class GatewayOptions:
     graphiql: bool = True
     max_body_bytes: int = 1024 * 1024
     upstream_timeout_seconds: float = 10.0
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES  # per upstream response; a source may set its own
     max_depth: int = 15
     max_aliases: int = 30
     max_cost: int = 5000
@@ -165,6 +174,7 @@ class ProductRuntime:
     executor: ExecutorLike
     rest: RestSurface
     auth_required: bool
+    upstreams: Mapping[str, Upstream] = field(default_factory=dict)  # source URL -> egress policy, response cap
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +351,7 @@ class Gateway:
         self._jwks: JwksCache | None = None
         self._clock = clock
         self._transport: MeteredTransport | None = None
+        self._guard: GuardedTransport | None = None
         self._poll_task: asyncio.Task[None] | None = None
         self._gc_frozen = False
         self._last_poll_error: str | None = None
@@ -358,7 +369,11 @@ class Gateway:
         return self._transport
 
     async def start(self) -> None:
-        self._transport = MeteredTransport(await self._transport_factory(), self.metrics)
+        self._guard = GuardedTransport(
+            await self._transport_factory(),
+            default=Upstream(service="", max_response_bytes=self.options.max_response_bytes),
+        )
+        self._transport = MeteredTransport(self._guard, self.metrics)
         if self._rate_limiter is None:
             self._rate_limiter = (
                 RedisRateLimiter(self._redis_url, key_prefix=self.options.rate_limit_key_prefix)
@@ -459,7 +474,16 @@ class Gateway:
     def _runtime(self, name: str, fingerprint: str, supergraph: Supergraph, config: ProductConfig) -> ProductRuntime:
         executor = self._executor_factory(supergraph, self.transport, self.options)
         rest = RestSurface(name or "graphql", config.version, config.rest, supergraph)
-        return ProductRuntime(name, fingerprint, supergraph, executor, rest, config.auth_required)
+        upstreams = {
+            source.url: Upstream(
+                service=source.name,
+                egress=source.egress.policy() if source.egress is not None else None,
+                max_response_bytes=source.max_response_bytes or self.options.max_response_bytes,
+            )
+            for source in config.sources
+            if source.url
+        }
+        return ProductRuntime(name, fingerprint, supergraph, executor, rest, config.auth_required, upstreams)
 
     def _swap(self, served: Served) -> None:
         self.served = served
@@ -473,6 +497,8 @@ class Gateway:
                 if sub.url
             }
         )
+        if self._guard is not None:
+            self._guard.set_upstreams({u: up for rt in served.products.values() for u, up in rt.upstreams.items()})
         if self.options.freeze_gc and not self._gc_frozen and served.products:
             # Everything compiled so far lives as long as the process: keep the collector from rescanning it.
             gc.collect()
@@ -640,9 +666,10 @@ class Gateway:
         request.scope["loom"]["kind"] = "rest"
         try:
             served, runtime = self._lookup(request, name)
-            if ".." in path.split("/"):
-                # A passed-through path must stay under its service's base URL.
-                raise _HttpError(400, "'..' is not allowed in a REST path", "BAD_REQUEST")
+            try:
+                check_path(path)  # a passed-through path must stay under its service's base URL
+            except UnsafePath as exc:
+                raise _HttpError(400, str(exc), "BAD_REQUEST") from exc
             route_path = path.rstrip("/") or "/"
             matched = runtime.rest.match(request.method, route_path)
             upstream = None if matched is not None else runtime.rest.passthrough(path)
@@ -658,7 +685,7 @@ class Gateway:
                 raise _HttpError(404, f"product {name!r} has no REST route {request.method} {path}", "NOT_FOUND")
             await self._admit(served, runtime, request)
             if upstream is not None:
-                return await self._pass_through(request, runtime, upstream)
+                return await self._pass_through(request, runtime, upstream, path.lstrip("/").partition("/")[0])
             assert matched is not None
             route, path_values = matched
             body: Any = None
@@ -690,11 +717,11 @@ class Gateway:
             return Response(result.to_json(), 502 if result.data is None else 200, media_type=_JSON)
         return Response(orjson.dumps(result.data), 200, media_type=_JSON)
 
-    async def _pass_through(self, request: Request, runtime: ProductRuntime, url: str) -> Response:
+    async def _pass_through(self, request: Request, runtime: ProductRuntime, url: str, service: str) -> Response:
         request.scope["loom"]["kind"] = "openapi"
         if request.url.query:
             url = f"{url}?{request.url.query}"
-        headers = {k: v for k, v in request.headers.items() if k not in _NOT_FORWARDED}
+        headers = forwarded_headers(request.headers.items())
         headers["x-request-id"] = _request_id.get() or ""
         body = await self._read_body(request) if request.method not in ("GET", "HEAD") else None
         try:
@@ -703,8 +730,10 @@ class Gateway:
             )
         except UpstreamError as exc:
             self.metrics.error(runtime.name, "upstream")
+            log.warning("pass-through to service %r failed: %s", service, exc)  # the URL is for the log only
             status = 504 if exc.kind == "timeout" else 502
-            return _error_response(_HttpError(status, str(exc), "UPSTREAM_" + exc.kind.upper()))
+            message = f"service {service!r} {exc.reason}"
+            return _error_response(_HttpError(status, message, "UPSTREAM_" + exc.kind.upper()))
         out_headers = {k: v for k, v in answer.headers.items() if k.lower() not in _NOT_RETURNED}
         return Response(answer.body, answer.status, headers={**out_headers, **_PASSED_THROUGH})
 
@@ -735,23 +764,6 @@ class Gateway:
         return Response(self.metrics.render(), headers={"content-type": CONTENT_TYPE_LATEST})
 
 
-# Hop-by-hop headers and the gateway's own credentials never reach an upstream.
-_NOT_FORWARDED = frozenset(
-    {
-        "host",
-        "connection",
-        "keep-alive",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "content-length",
-        "x-api-key",
-        "authorization",
-        "cookie",
-    }
-)
 _API_KEY_TEMPLATE = '{"x-api-key": "paste your API key here"}'
 # An upstream's cookies and security headers never reach the consumer: under `loom serve` the gateway shares the
 # portal's origin, where a cookie could plant a session. Every passed-through answer is sandboxed (an opaque origin

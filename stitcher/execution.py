@@ -34,6 +34,7 @@ built), which takes the long-lived schema objects out of the collector's generat
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
@@ -79,6 +80,8 @@ from stitcher.rest import RestResponseError, RestStatusError, build_request, che
 from stitcher.transport import Transport, UpstreamError, UpstreamResponse
 
 __all__ = ["ExecutionOptions", "ExecutionResponse", "Executor"]
+
+log = logging.getLogger("stitcher.execution")
 
 _MAX_TOKENS = 20_000
 _MAX_PLANS_PER_DOCUMENT = 64
@@ -534,11 +537,8 @@ class Executor:
         body = orjson.dumps({"query": query, "variables": variables} if variables else {"query": query})
         try:
             response = await self._send(subgraph.url, body, run.headers, node.operation == "query")
-        except UpstreamError as exc:
-            code = "UPSTREAM_TIMEOUT" if exc.kind == "timeout" else "UPSTREAM_ERROR"
-            return None, [], _failure(f"Subgraph {subgraph.name!r}: {exc}", code, subgraph.name)
-        except Exception as exc:  # a transport outside the contract: still a GraphQL error, never a gateway 500
-            return None, [], _failure(f"Subgraph {subgraph.name!r}: {exc!r}", "UPSTREAM_ERROR", subgraph.name)
+        except Exception as exc:
+            return None, [], _upstream_failure(subgraph.name, exc)
         try:
             payload = orjson.loads(response.body)
         except orjson.JSONDecodeError:
@@ -637,11 +637,8 @@ class Executor:
             response = await self.transport.request(
                 request.method, url, headers=headers, body=request.body, timeout=self.options.upstream_timeout
             )
-        except UpstreamError as exc:
-            code = "UPSTREAM_TIMEOUT" if exc.kind == "timeout" else "UPSTREAM_ERROR"
-            return None, _failure(f"Subgraph {subgraph.name!r}: {exc}", code, subgraph.name)
-        except Exception as exc:  # a transport outside the contract: still a GraphQL error, never a gateway 500
-            return None, _failure(f"Subgraph {subgraph.name!r}: {exc!r}", "UPSTREAM_ERROR", subgraph.name)
+        except Exception as exc:
+            return None, _upstream_failure(subgraph.name, exc)
         try:
             check_status(response.status, response.body)
             value = shape_result(subgraph, return_type, response.body)
@@ -1143,6 +1140,18 @@ def _bad_input(messages: list[str], operation_type: str | None) -> ExecutionResp
         for message in messages
     ]
     return ExecutionResponse(None, errors, True, operation_type)
+
+
+def _upstream_failure(subgraph: str, exc: Exception) -> dict[str, Any]:
+    """The consumer's error for a fetch that failed in the transport: the service's name and what went wrong, never
+    the upstream's URL or address (internal topology); the log has those."""
+    if isinstance(exc, UpstreamError):
+        log.warning("subgraph %r: %s", subgraph, exc)
+        code = {"timeout": "UPSTREAM_TIMEOUT", "too_large": "UPSTREAM_TOO_LARGE", "refused": "UPSTREAM_REFUSED"}
+        return _failure(f"Subgraph {subgraph!r} {exc.reason}", code.get(exc.kind, "UPSTREAM_ERROR"), subgraph)
+    # A transport outside the contract: still a GraphQL error, never a gateway 500.
+    log.error("subgraph %r: the transport failed outside its contract", subgraph, exc_info=exc)
+    return _failure(f"Subgraph {subgraph!r} cannot be reached", "UPSTREAM_ERROR", subgraph)
 
 
 def _failure(message: str, code: str, subgraph: str) -> dict[str, Any]:

@@ -100,11 +100,21 @@ class MeteredTransport:
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
         timeout: float,  # noqa: ASYNC109 - passed through to the inner transport
+        max_bytes: int | None = None,
+        tls_server_name: str | None = None,
     ) -> UpstreamResponse:
         subgraph = self._subgraph(url)
         started = time.perf_counter()
         try:
-            response = await self.inner.request(method, url, headers=headers, body=body, timeout=timeout)
+            response = await self.inner.request(
+                method,
+                url,
+                headers=headers,
+                body=body,
+                timeout=timeout,
+                max_bytes=max_bytes,
+                tls_server_name=tls_server_name,
+            )
         except UpstreamError as exc:
             self._metrics.upstream_fetches.labels(subgraph, exc.kind).inc()
             raise

@@ -29,6 +29,7 @@ class GatewaySettings(BaseSettings):
     poll_interval_seconds: float = 2.0
     cache_dir: Path | None = None  # last good snapshot; default LOOM_DATA_DIR/gateway
     upstream_timeout_seconds: float = 10.0
+    max_response_bytes: int = Field(default=10 * 1024 * 1024, gt=0)  # per upstream answer (a source may set its own)
     max_depth: int = 15
     max_aliases: int = 30
     max_cost: int = 5000
@@ -61,6 +62,7 @@ class GatewaySettings(BaseSettings):
             graphiql=self.graphiql,
             max_body_bytes=self.max_body_bytes,
             upstream_timeout_seconds=self.upstream_timeout_seconds,
+            max_response_bytes=self.max_response_bytes,
             max_depth=self.max_depth,
             max_aliases=self.max_aliases,
             max_cost=self.max_cost,

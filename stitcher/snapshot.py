@@ -14,6 +14,10 @@ Conventions:
 * Source ``url`` is the address *this* gateway uses to reach the service (through the cluster's Envoy/Gloo when
   there is one). Relative ``$ref`` files of an OpenAPI document must be bundled into ``schema_text`` by the
   portal: the gateway has no files beside the snapshot.
+* A source's ``egress`` is the egress policy of the cluster its ``url`` is in (platform admins own it): the gateway
+  checks every address ``url`` resolves to against it on every connection (:mod:`stitcher.egress`). ``None`` (an
+  older portal, or a URL that is the cluster's own Envoy, which the platform configures) is not checked.
+  ``max_response_bytes`` overrides the gateway's response cap for that source.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stitcher.egress import EgressPolicy
 from stitcher.ir import SourceKind
 from stitcher.sources import EntityConfig, SourceSpec, Transforms
 
@@ -31,6 +36,7 @@ __all__ = [
     "ApplicationConfig",
     "CredentialConfig",
     "CredentialKind",
+    "EgressConfig",
     "EntityConfigModel",
     "OAuthConfig",
     "PlanConfig",
@@ -75,6 +81,17 @@ class TransformsConfig(_Model):
     hide: list[str] = Field(default_factory=list)
 
 
+class EgressConfig(_Model):
+    """A cluster's egress policy as JSON (its ``spec.introspection``): loopback allowed or not, and the private
+    networks (CIDR) or host names allowed beyond public addresses."""
+
+    allow_loopback: bool = False
+    allowed_hosts: list[str] = Field(default_factory=list)
+
+    def policy(self) -> EgressPolicy:
+        return EgressPolicy.from_hosts(allow_loopback=self.allow_loopback, allowed_hosts=self.allowed_hosts)
+
+
 class SourceConfig(_Model):
     """One service as a source of a product; :meth:`to_source_spec` gives what composition takes."""
 
@@ -84,6 +101,8 @@ class SourceConfig(_Model):
     url: str | None = None
     entities: dict[str, EntityConfigModel] = Field(default_factory=dict)
     transforms: TransformsConfig = Field(default_factory=TransformsConfig)
+    egress: EgressConfig | None = None
+    max_response_bytes: int | None = Field(default=None, gt=0)
 
     def to_source_spec(self) -> SourceSpec:
         return SourceSpec(

@@ -26,6 +26,7 @@ from stitcher.credentials import generate_api_key
 from stitcher.ir import SourceKind
 from stitcher.snapshot import (
     CredentialConfig,
+    EgressConfig,
     OAuthConfig,
     PlanConfig,
     ProductConfig,
@@ -564,3 +565,122 @@ async def test_a_product_processed_in_another_cluster_is_misdirected_not_served(
         assert response.json()["errors"][0] == {"message": reason, "extensions": {"code": "MISDIRECTED"}}
     assert unknown.status_code == 404
     assert len(upstreams.books_calls) == calls  # nothing reached a service
+
+
+# -- upstream egress, response cap and pass-through hygiene (issue 6) -------------------------------------------
+
+
+def _with_sources(snapshot: Snapshot, **update: Any) -> Snapshot:
+    shop = snapshot.products[0]
+    sources = [s.model_copy(update=update) for s in shop.sources]
+    return snapshot.model_copy(update={"products": [shop.model_copy(update={"sources": sources})]})
+
+
+async def test_the_gateway_enforces_each_sources_egress_policy_when_it_connects(upstreams: Upstreams) -> None:
+    """A deployment address outside its cluster's egress policy (here loopback, which the cluster does not allow)
+    is refused where the gateway connects, for GraphQL fetches and the REST pass-through alike; the consumer learns
+    the service's name, never the address. The same snapshot with loopback allowed is served."""
+    snapshot, keys = make_snapshot(upstreams)
+    strict = _with_sources(snapshot, egress=EgressConfig())
+    auth = {"x-api-key": keys.gold}
+    books_before, inventory_before = len(upstreams.books_calls), len(upstreams.inventory_calls)
+    async with serving(create_gateway_app(source=StaticSnapshotSource(strict), options=_options())) as client:
+        await wait_ready(client)
+        graphql = await client.post("/products/shop/graphql", json={"query": "{ books { id } }"}, headers=auth)
+        (error,) = graphql.json()["errors"]
+        assert error["extensions"]["code"] == "UPSTREAM_REFUSED"
+        assert error["message"].startswith("Subgraph 'books' is outside the cluster's egress policy")
+        passed = await client.get("/products/shop/rest/inventory/stock/7", headers=auth)
+        assert passed.status_code == 502
+        assert passed.json()["errors"][0]["message"].startswith("service 'inventory' is outside the cluster's egress")
+        for text in (graphql.text, passed.text):
+            assert "127.0.0.1" not in text and "http://" not in text
+    assert (len(upstreams.books_calls), len(upstreams.inventory_calls)) == (books_before, inventory_before)
+
+    allowed = _with_sources(snapshot, egress=EgressConfig(allow_loopback=True))
+    async with serving(create_gateway_app(source=StaticSnapshotSource(allowed), options=_options())) as client:
+        await wait_ready(client)
+        graphql = await client.post("/products/shop/graphql", json={"query": "{ books { id } }"}, headers=auth)
+        assert graphql.status_code == 200 and "errors" not in graphql.json()
+        passed = await client.get("/products/shop/rest/inventory/stock/7", headers=auth)
+        assert passed.status_code == 200 and passed.json() == {"id": "7", "count": 70}
+        assert upstreams.inventory_calls[-1]["headers"]["host"] == upstreams.inventory.removeprefix("http://")
+
+
+async def test_an_upstream_answer_past_the_cap_is_an_error_naming_the_service_and_the_limit(
+    upstreams: Upstreams,
+) -> None:
+    snapshot, keys = make_snapshot(upstreams)
+    auth = {"x-api-key": keys.gold}
+    app = create_gateway_app(source=StaticSnapshotSource(snapshot), options=_options(max_response_bytes=20))
+    async with serving(app) as client:
+        await wait_ready(client)
+        graphql = await client.post("/products/shop/graphql", json={"query": "{ books { id } }"}, headers=auth)
+        (error,) = graphql.json()["errors"]
+        assert error["extensions"]["code"] == "UPSTREAM_TOO_LARGE"
+        assert error["message"] == (
+            "Subgraph 'books' answered more than the gateway's limit of 20 bytes (LOOM_GATEWAY_MAX_RESPONSE_BYTES)"
+        )
+        passed = await client.get("/products/shop/rest/inventory/stock/7", headers=auth)
+        assert passed.status_code == 502 and "service 'inventory' answered more than" in passed.text
+    # A source's own cap wins over the gateway's default.
+    roomy = _with_sources(snapshot, max_response_bytes=1024 * 1024)
+    app = create_gateway_app(source=StaticSnapshotSource(roomy), options=_options(max_response_bytes=20))
+    async with serving(app) as client:
+        await wait_ready(client)
+        passed = await client.get("/products/shop/rest/inventory/stock/7", headers=auth)
+        assert passed.status_code == 200
+
+
+async def test_pass_through_drops_spoofable_and_hop_by_hop_headers(upstreams: Upstreams) -> None:
+    snapshot, keys = make_snapshot(upstreams)
+    app = create_gateway_app(source=StaticSnapshotSource(snapshot), options=_options())
+    sent = {
+        "x-api-key": keys.gold,
+        "x-forwarded-for": "10.0.0.1",
+        "x-forwarded-host": "admin.internal",
+        "forwarded": "for=10.0.0.1",
+        "x-real-ip": "10.0.0.1",
+        "x-original-url": "/admin",
+        "x-rewrite-url": "/admin",
+        "x-http-method-override": "DELETE",
+        "x-method-override": "DELETE",
+        "connection": "keep-alive, x-secret-hop",
+        "x-secret-hop": "1",
+        "te": "trailers",
+        "x-kept": "yes",
+    }
+    async with serving(app) as client:
+        await wait_ready(client)
+        passed = await client.get("/products/shop/rest/inventory/stock/7", headers=sent)
+        assert passed.status_code == 200
+    received = upstreams.inventory_calls[-1]["headers"]
+    assert received["x-kept"] == "yes"
+    dropped = set(sent) - {"x-kept", "connection"}
+    assert not dropped & set(received), dropped & set(received)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "inventory/..;/secret",
+        "inventory/stock/..;jsessionid=1/..;/x",
+        "inventory/..%5Csecret",
+        "inventory/..%5csecret",
+        "inventory/%2e%2e/secret",
+        "inventory/%252e%252e/secret",
+        "inventory/%2e/stock/7",
+        "inventory/.%2e/secret",
+    ],
+)
+async def test_pass_through_refuses_paths_that_could_leave_the_base_url(upstreams: Upstreams, path: str) -> None:
+    snapshot, keys = make_snapshot(upstreams)
+    app = create_gateway_app(source=StaticSnapshotSource(snapshot), options=_options())
+    before = len(upstreams.inventory_calls)
+    async with serving(app) as client:
+        await wait_ready(client)
+        refused = await client.get(f"/products/shop/rest/{path}", headers={"x-api-key": keys.gold})
+    assert refused.status_code == 400, refused.text
+    message = refused.json()["errors"][0]["message"]
+    assert "segment" in message, message
+    assert len(upstreams.inventory_calls) == before
