@@ -45,6 +45,7 @@ from portal.db import session_scope
 from portal.errors import Forbidden, Invalid, LoomError, NotFound
 from portal.models import (
     Application,
+    Cluster,
     Credential,
     CredentialKind,
     Plan,
@@ -68,6 +69,7 @@ from stitcher.snapshot import (
     ApplicationConfig,
     CredentialConfig,
     CredentialKind as SnapshotCredentialKind,
+    EgressConfig,
     EntityConfigModel,
     OAuthConfig,
     PlanConfig,
@@ -233,12 +235,16 @@ def _source_config(
     if schema.schema_files and service.protocol is SourceKind.OPENAPI:
         text = bundle_openapi(text, schema.schema_files, service=service.name)
     transforms = source.transforms or {}
+    url, egress = _service_url(session, service) if urls is None else (urls.get(service.name), None)
     return SourceConfig(
         name=service.name,
         protocol=service.protocol,
         schema_text=text,
         # Through the cluster's Envoy when the snapshot is a cluster's (None there: the routing model found no way).
-        url=_service_url(session, service) if urls is None else urls.get(service.name),
+        url=url,
+        # A deployment address a team admin chose: the gateway checks it against its cluster's egress policy on every
+        # connection. The cluster's Envoy (a cluster's snapshot) and a Kubernetes Service name are the platform's.
+        egress=egress,
         entities={
             type_name: EntityConfigModel(
                 key=str(entity["key"]),
@@ -257,7 +263,8 @@ def _source_config(
     )
 
 
-def _service_url(session: Session, service: Service) -> str | None:
+def _service_url(session: Session, service: Service) -> tuple[str | None, EgressConfig | None]:
+    """The URL the whole-fleet gateway uses for ``service``, and the egress policy it must check it against."""
     deployments = session.exec(
         select(ServiceDeployment)
         .where(col(ServiceDeployment.service_id) == service.id)
@@ -265,13 +272,19 @@ def _service_url(session: Session, service: Service) -> str | None:
     ).all()
     for deployment in deployments:
         if deployment.address:
-            return deployment.address
+            cluster = session.get(Cluster, deployment.cluster_id)
+            egress = (
+                EgressConfig(allow_loopback=cluster.allow_loopback, allowed_hosts=list(cluster.allowed_hosts or ()))
+                if cluster is not None
+                else EgressConfig()  # the foreign key forbids it; the strict policy if it ever happens
+            )
+            return deployment.address, egress
     for deployment in deployments:
         if deployment.kube_service:
             namespace = deployment.kube_namespace or "default"
             port = f":{deployment.kube_port}" if deployment.kube_port else ""
-            return f"http://{deployment.kube_service}.{namespace}.svc.cluster.local{port}"
-    return None
+            return f"http://{deployment.kube_service}.{namespace}.svc.cluster.local{port}", None
+    return None, None
 
 
 def _plan_config(plan: Plan) -> PlanConfig:

@@ -35,7 +35,7 @@ from portal.models import (
 )
 from portal.settings import Settings
 from portal.snapshot import bundle_openapi
-from stitcher.snapshot import Snapshot
+from stitcher.snapshot import EgressConfig, Snapshot
 from stitcher.snapshot_source import SNAPSHOT_PATH
 from tests.factories import (
     make_application,
@@ -142,6 +142,9 @@ async def test_snapshot_serves_published_products_with_credentials_and_plans(
     assert (accounts.name, accounts.protocol, accounts.url) == ("accounts", SourceKind.GRAPHQL, "http://127.0.0.1:7001")
     assert accounts.entities["User"].operation == "user"
     assert books.url == "http://books.lib.svc.cluster.local:8080"
+    # A chosen address carries its cluster's egress policy, which the gateway enforces on every connection.
+    assert accounts.egress == EgressConfig(allow_loopback=True, allowed_hosts=[])
+    assert books.egress is None  # a Kubernetes Service name: the platform's, not a chosen address
     assert (books.transforms.prefix, books.transforms.hide) == ("Bk", ["Query.secret"])
 
     assert [(p.name, p.rate_limit and p.rate_limit.requests, p.auth) for p in snapshot.plans] == [
@@ -300,6 +303,7 @@ async def test_a_clusters_snapshot_holds_what_it_processes_through_its_own_envoy
     (source,) = east.products[0].sources
     # Not the deployment's address: the cluster's Envoy internal listener, whose upstream fails over in Envoy.
     assert source.url == "http://127.0.0.1:18101/_loom/upstreams/loom-svc-members"
+    assert source.egress is None  # the cluster's own Envoy is the platform's address; apply checked the deployment's
     assert set(east.elsewhere) == {"eu-lib"} and "residency zone 'eu'" in east.elsewhere["eu-lib"]
     assert west.products == [] and "not offered in cluster 'us-west'" in west.elsewhere["lib"]
     assert fleet.cluster is None and fleet.elsewhere == {} and {p.name for p in fleet.products} == {"lib", "eu-lib"}
