@@ -49,13 +49,13 @@ from stitcher.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
 from stitcher.ir import Supergraph
 from stitcher.limits import LimitExceeded, check_body_size
 from stitcher.metrics import CONTENT_TYPE_LATEST, GatewayMetrics, MeteredTransport
+from stitcher.options import GatewayOptions
 from stitcher.passthrough import UnsafePath, check_path, forwarded_headers
 from stitcher.ratelimit import MemoryRateLimiter, RateLimiter, RateLimiterUnavailable, RedisRateLimiter
 from stitcher.restsurface import RestInputError, RestSurface
 from stitcher.snapshot import OAuthConfig, ProductConfig, Snapshot
 from stitcher.snapshot_source import SnapshotError, SnapshotSource
 from stitcher.transport import (
-    DEFAULT_MAX_RESPONSE_BYTES,
     AiohttpTransport,
     GuardedTransport,
     Transport,
@@ -90,26 +90,6 @@ def request_id() -> str | None:
     return _request_id.get()
 
 
-@dataclass(frozen=True, slots=True)
-class GatewayOptions:
-    """Tunables of one gateway (``loom gateway`` reads them from ``LOOM_GATEWAY_*``)."""
-
-    introspection: bool = True
-    graphiql: bool = True
-    max_body_bytes: int = 1024 * 1024
-    upstream_timeout_seconds: float = 10.0
-    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES  # per upstream response; a source may set its own
-    max_depth: int = 15
-    max_aliases: int = 30
-    max_cost: int = 5000
-    dedupe_inflight: bool = False
-    poll_interval_seconds: float = 2.0
-    access_log: bool = True
-    rate_limit_key_prefix: str = "loom:ratelimit:"  # Redis keys; replicas that share limits share the prefix
-    rate_limit_fail_open: bool = True  # Redis down: serve (and count an error) rather than refuse everyone
-    freeze_gc: bool = True  # gc.freeze() once the first products are compiled (the GC was ~13% of a profile)
-
-
 class ExecutionResult(Protocol):
     """What the executor answers (``stitcher.execution.ExecutionResponse``)."""
 
@@ -139,18 +119,9 @@ TransportFactory = Callable[[], Awaitable[Transport]]
 
 
 def default_executor_factory(supergraph: Supergraph, transport: Transport, options: GatewayOptions) -> ExecutorLike:
-    from stitcher.execution import ExecutionOptions, Executor
+    from stitcher.execution import Executor
 
-    execution_options = ExecutionOptions(
-        introspection=options.introspection,
-        upstream_timeout=options.upstream_timeout_seconds,
-        max_depth=options.max_depth,
-        max_aliases=options.max_aliases,
-        max_cost=options.max_cost,
-        dedupe_inflight=options.dedupe_inflight,
-        forward_headers=("x-request-id",),  # one id across the gateway's and the upstreams' logs
-    )
-    executor: ExecutorLike = Executor(supergraph, transport, execution_options)
+    executor: ExecutorLike = Executor(supergraph, transport, options)
     return executor
 
 
@@ -371,7 +342,7 @@ class Gateway:
     async def start(self) -> None:
         self._guard = GuardedTransport(
             await self._transport_factory(),
-            default=Upstream(service="", max_response_bytes=self.options.max_response_bytes),
+            default=Upstream(service="", max_response_bytes=self.options.limits.max_response_bytes),
         )
         self._transport = MeteredTransport(self._guard, self.metrics)
         if self._rate_limiter is None:
@@ -432,7 +403,7 @@ class Gateway:
             except Exception:
                 self.metrics.snapshot_failures.inc()
                 log.exception("snapshot poll failed unexpectedly")
-            await asyncio.sleep(self.options.poll_interval_seconds)
+            await asyncio.sleep(self.options.timeouts.poll_interval_seconds)
 
     async def apply(self, snapshot: Snapshot, *, store: bool = True) -> bool:
         """Compile ``snapshot`` and swap it in; True when every product compiled (it is then kept on disk)."""
@@ -478,7 +449,7 @@ class Gateway:
             source.url: Upstream(
                 service=source.name,
                 egress=source.egress.policy() if source.egress is not None else None,
-                max_response_bytes=source.max_response_bytes or self.options.max_response_bytes,
+                max_response_bytes=source.max_response_bytes or self.options.limits.max_response_bytes,
             )
             for source in config.sources
             if source.url
@@ -642,7 +613,7 @@ class Gateway:
         return document, variables, operation_name
 
     async def _read_body(self, request: Request) -> bytes:
-        maximum = self.options.max_body_bytes
+        maximum = self.options.limits.max_body_bytes
         try:
             declared = int(request.headers.get("content-length", "0"))
             check_body_size(declared, maximum)
@@ -726,7 +697,7 @@ class Gateway:
         body = await self._read_body(request) if request.method not in ("GET", "HEAD") else None
         try:
             answer = await self.transport.request(
-                request.method, url, headers=headers, body=body, timeout=self.options.upstream_timeout_seconds
+                request.method, url, headers=headers, body=body, timeout=self.options.timeouts.upstream_seconds
             )
         except UpstreamError as exc:
             self.metrics.error(runtime.name, "upstream")

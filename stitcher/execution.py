@@ -7,8 +7,8 @@ Hot path, per request, for a document seen before:
 2. variable coercion (only when the operation declares variables) and a second lookup by the values of the
    variables that ``@skip``/``@include`` use;
 3. the fetch plan: for queries, root fetches in parallel (``asyncio.gather``), then level by level one request per
-   subgraph (``ExecutionOptions.batch_levels``; otherwise each fetch right after its parent); mutation root fields in
-   order, each with its entity fetches before the next; duplicate representations removed;
+   subgraph (``GatewayOptions.upstream.batch_levels``; otherwise each fetch right after its parent); mutation root
+   fields in order, each with its entity fetches before the next; duplicate representations removed;
    upstream JSON is decoded with orjson and merged into one result tree (upstream selections use the client's
    response keys as aliases, so merging is a dict update);
 4. one recursive pass over precomputed shape tuples builds the client's result: field order, ``__typename``,
@@ -19,13 +19,14 @@ introspection fields (``__schema``/``__type``), against the API schema.
 
 Failures give partial results: a failed fetch leaves its fields null and adds errors with ``path`` and
 ``extensions.code`` (``UPSTREAM_TIMEOUT``, ``UPSTREAM_ERROR``, ``UPSTREAM_HTTP_<status>`` with
-``extensions.status``, ``UPSTREAM_INVALID_RESPONSE``); an upstream's own GraphQL errors are passed through with
+``extensions.status``, ``UPSTREAM_INVALID_RESPONSE``, ``UPSTREAM_TOO_LARGE``, ``UPSTREAM_REFUSED``: the egress
+policy); an upstream's own GraphQL errors are passed through with
 their paths rewritten to the client's result.
 
-In-flight deduplication (``ExecutionOptions.dedupe_inflight``, off by default): identical upstream *query* requests
-(same URL, same body, same forwarded headers) that are in flight at the same moment share one upstream call and its
-response. It saves upstream load under bursts of identical queries; it never applies to mutations. Enable it the same
-way on every gateway when comparing benchmarks.
+In-flight deduplication (``GatewayOptions.upstream.dedupe_inflight``, off by default): identical upstream *query*
+requests (same URL, same body, same forwarded headers) that are in flight at the same moment share one upstream call
+and its response. It saves upstream load under bursts of identical queries; it never applies to mutations. Enable it
+the same way on every gateway when comparing benchmarks.
 
 Garbage collection: the app should call ``gc.freeze()`` once after start-up (after the supergraph and plans are
 built), which takes the long-lived schema objects out of the collector's generations; that is the app's job.
@@ -60,6 +61,7 @@ from graphql.language import Visitor, visit
 from stitcher.errors import StitcherError
 from stitcher.ir import SourceKind, Subgraph, Supergraph
 from stitcher.limits import DocumentLimits, LimitExceeded, check_document
+from stitcher.options import GatewayOptions
 from stitcher.planning import (
     INTERNAL_PREFIX,
     K_LEAF,
@@ -79,9 +81,10 @@ from stitcher.planning import (
 from stitcher.rest import RestResponseError, RestStatusError, build_request, check_status, shape_result
 from stitcher.transport import Transport, UpstreamError, UpstreamResponse
 
-__all__ = ["ExecutionOptions", "ExecutionResponse", "Executor"]
+__all__ = ["ExecutionResponse", "Executor"]
 
 log = logging.getLogger("stitcher.execution")
+_DEFAULT_OPTIONS = GatewayOptions()
 
 _MAX_TOKENS = 20_000
 _MAX_PLANS_PER_DOCUMENT = 64
@@ -92,22 +95,6 @@ _JSON_HEADERS = {"content-type": "application/json", "accept": "application/grap
 SAFE_RETRY = ("x-loom-retry", "safe")
 _QUERY_HEADERS = {**_JSON_HEADERS, SAFE_RETRY[0]: SAFE_RETRY[1]}
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-@dataclass(frozen=True)
-class ExecutionOptions:
-    max_depth: int = 15
-    max_aliases: int = 30
-    max_cost: int = 5000
-    plan_cache_size: int = 1000
-    introspection: bool = True
-    upstream_timeout: float = 10.0
-    dedupe_inflight: bool = False
-    forward_headers: tuple[str, ...] = ()  # client headers (lower case) passed on to every upstream
-    # Queries: run the plan level by level, so the Federation entity fetches of one level to one subgraph share ONE
-    # request even across paths (aliased ``_entities`` fields). False: each fetch starts as soon as its parent
-    # returns (lower latency when one branch is much slower, more upstream requests).
-    batch_levels: bool = True
 
 
 @dataclass
@@ -224,14 +211,16 @@ class Executor:
     """Executes GraphQL operations over one supergraph. One instance per supergraph; safe for concurrent use."""
 
     def __init__(
-        self, supergraph: Supergraph, transport: Transport, options: ExecutionOptions = ExecutionOptions()
+        self, supergraph: Supergraph, transport: Transport, options: GatewayOptions = _DEFAULT_OPTIONS
     ) -> None:
         self.supergraph = supergraph
         self.schema: GraphQLSchema = supergraph.schema
         self.transport = transport
         self.options = options
         self._limits = DocumentLimits(
-            max_depth=options.max_depth, max_aliases=options.max_aliases, max_cost=options.max_cost
+            max_depth=options.limits.max_depth,
+            max_aliases=options.limits.max_aliases,
+            max_cost=options.limits.max_cost,
         )
         self._cache: OrderedDict[tuple[str, str | None], _Document] = OrderedDict()
         self.cache_hits = 0  # documents served without parsing or validation
@@ -383,16 +372,16 @@ class Executor:
                 plan.key_variable,
             )
         run.variable_values = variable_values
-        if headers is not None and self.options.forward_headers:
+        if headers is not None and self.options.upstream.forward_headers:
             forwarded = dict(_JSON_HEADERS)
-            for name in self.options.forward_headers:
+            for name in self.options.upstream.forward_headers:
                 value = headers.get(name)
                 if value is not None:
                     forwarded[name] = value
             run.headers = forwarded
         if plan.introspection is not None:
             self._introspect(plan, entry, run)
-        if plan.levels and self.options.batch_levels:
+        if plan.levels and self.options.upstream.batch_levels:
             await self._run_levels(plan, run)
         else:
             for stage in plan.stages:
@@ -575,10 +564,10 @@ class Executor:
         return data, [e for e in errors if isinstance(e, dict)], None
 
     async def _send(self, url: str, body: bytes, headers: dict[str, str], query: bool) -> UpstreamResponse:
-        timeout = self.options.upstream_timeout
+        timeout = self.options.timeouts.upstream_seconds
         if query:
             headers = _QUERY_HEADERS if headers is _JSON_HEADERS else {**headers, SAFE_RETRY[0]: SAFE_RETRY[1]}
-        if not (query and self.options.dedupe_inflight):
+        if not (query and self.options.upstream.dedupe_inflight):
             return await self.transport.request("POST", url, headers=headers, body=body, timeout=timeout)
         key = (url, body, tuple(sorted(headers.items())) if headers is not _QUERY_HEADERS else ())
         pending = self._inflight.get(key)
@@ -635,7 +624,7 @@ class Executor:
             headers = {**headers, SAFE_RETRY[0]: SAFE_RETRY[1]}
         try:
             response = await self.transport.request(
-                request.method, url, headers=headers, body=request.body, timeout=self.options.upstream_timeout
+                request.method, url, headers=headers, body=request.body, timeout=self.options.timeouts.upstream_seconds
             )
         except Exception as exc:
             return None, _upstream_failure(subgraph.name, exc)

@@ -8,42 +8,49 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from stitcher.options import GatewayOptions, Limits, Timeouts, UpstreamOptions
 from stitcher.serving import ConnectionLimits
 
 if TYPE_CHECKING:
-    from stitcher.app import GatewayOptions, TransportFactory
+    from stitcher.app import TransportFactory
 
 __all__ = ["GatewaySettings"]
+
+_DEFAULT = GatewayOptions()  # the one place the defaults are written; the env names below only map onto it
 
 
 class GatewaySettings(BaseSettings):
     """``LOOM_GATEWAY_*``: the gateway's settings group. ``loom gateway`` reads it alone; the portal's one
-    settings object embeds it as ``Settings.gateway`` (the stitcher never imports ``portal``)."""
+    settings object embeds it as ``Settings.gateway`` (the stitcher never imports ``portal``). :meth:`options` builds
+    the :class:`~stitcher.options.GatewayOptions` that the app and the executor take; the defaults are that
+    object's."""
 
     model_config = SettingsConfigDict(env_prefix="LOOM_GATEWAY_", extra="ignore")
 
     token: str | None = None  # loom gateway --portal: the portal token (or --token)
     cluster: str | None = None  # serve this cluster's view (loom gateway --cluster; loom serve's embedded gateway)
-    introspection: bool = True
-    graphiql: bool = True
-    poll_interval_seconds: float = 2.0
     cache_dir: Path | None = None  # last good snapshot; default LOOM_DATA_DIR/gateway
-    upstream_timeout_seconds: float = 10.0
-    max_response_bytes: int = Field(default=10 * 1024 * 1024, gt=0)  # per upstream answer (a source may set its own)
-    max_depth: int = 15
-    max_aliases: int = 30
-    max_cost: int = 5000
-    max_body_bytes: int = 1024 * 1024
-    dedupe_inflight: bool = False
-    access_log: bool = True
     log_level: str = "INFO"
     shutdown_grace_seconds: int = 1
-    keep_alive_seconds: int = 5
     upstream_client: str = "aiohttp"
 
+    # --- GatewayOptions, flat as environment variables ---
+    introspection: bool = _DEFAULT.introspection
+    graphiql: bool = _DEFAULT.graphiql
+    access_log: bool = _DEFAULT.access_log
+    poll_interval_seconds: float = Field(default=_DEFAULT.timeouts.poll_interval_seconds, gt=0)
+    upstream_timeout_seconds: float = Field(default=_DEFAULT.timeouts.upstream_seconds, gt=0)
+    max_response_bytes: int = Field(default=_DEFAULT.limits.max_response_bytes, gt=0)
+    max_depth: int = Field(default=_DEFAULT.limits.max_depth, ge=0)
+    max_aliases: int = Field(default=_DEFAULT.limits.max_aliases, ge=0)
+    max_cost: int = Field(default=_DEFAULT.limits.max_cost, ge=0)
+    max_body_bytes: int = Field(default=_DEFAULT.limits.max_body_bytes, gt=0)
+    dedupe_inflight: bool = _DEFAULT.upstream.dedupe_inflight
+
     # --- connections (stitcher.serving; owned with the server construction in stitcher/cli.py) ---
-    # keep_alive_seconds (above) closes idle kept-alive connections; a request's headers must arrive within
+    # keep_alive_seconds closes idle kept-alive connections; a request's headers must arrive within
     # header_timeout_seconds; at most max_connections are open at once (more are answered 503 and closed).
+    keep_alive_seconds: int = 5
     header_timeout_seconds: float = Field(default=ConnectionLimits.header_timeout_seconds, gt=0)
     max_connections: int = Field(default=ConnectionLimits.max_connections, ge=1)
 
@@ -55,19 +62,20 @@ class GatewaySettings(BaseSettings):
         )
 
     def options(self) -> GatewayOptions:
-        from stitcher.app import GatewayOptions  # lazily: the settings must stay cheap to import
-
         return GatewayOptions(
+            limits=Limits(
+                max_body_bytes=self.max_body_bytes,
+                max_depth=self.max_depth,
+                max_aliases=self.max_aliases,
+                max_cost=self.max_cost,
+                max_response_bytes=self.max_response_bytes,
+            ),
+            timeouts=Timeouts(
+                upstream_seconds=self.upstream_timeout_seconds, poll_interval_seconds=self.poll_interval_seconds
+            ),
+            upstream=UpstreamOptions(dedupe_inflight=self.dedupe_inflight),
             introspection=self.introspection,
             graphiql=self.graphiql,
-            max_body_bytes=self.max_body_bytes,
-            upstream_timeout_seconds=self.upstream_timeout_seconds,
-            max_response_bytes=self.max_response_bytes,
-            max_depth=self.max_depth,
-            max_aliases=self.max_aliases,
-            max_cost=self.max_cost,
-            dedupe_inflight=self.dedupe_inflight,
-            poll_interval_seconds=self.poll_interval_seconds,
             access_log=self.access_log,
         )
 

@@ -34,6 +34,7 @@ import httpx
 
 from stitcher.egress import EgressPolicy, EgressRefused, IPAddress, checked_address, split_url
 from stitcher.errors import StitcherError
+from stitcher.options import Limits
 
 __all__ = [
     "UPSTREAM_CLIENTS",
@@ -49,7 +50,7 @@ __all__ = [
 log = logging.getLogger("stitcher.transport")
 
 UpstreamErrorKind = Literal["timeout", "connection", "protocol", "too_large", "refused"]
-DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_RESPONSE_BYTES = Limits().max_response_bytes  # the one default, on GatewayOptions
 
 
 class UpstreamError(StitcherError):

@@ -24,6 +24,7 @@ from stitcher.app import GRAPHQL_RESPONSE_JSON, Gateway, GatewayOptions, create_
 from stitcher.composition import compose
 from stitcher.credentials import generate_api_key
 from stitcher.ir import SourceKind
+from stitcher.options import Limits, Timeouts
 from stitcher.snapshot import (
     CredentialConfig,
     EgressConfig,
@@ -131,7 +132,7 @@ async def wait_ready(client: httpx.AsyncClient) -> None:
 
 
 def _options(**changes: Any) -> GatewayOptions:
-    return GatewayOptions(**{"freeze_gc": False, "poll_interval_seconds": 0.05, **changes})
+    return GatewayOptions(**{"freeze_gc": False, "timeouts": Timeouts(poll_interval_seconds=0.05), **changes})
 
 
 # -- one supergraph at /graphql --------------------------------------------------------------------------------
@@ -141,7 +142,7 @@ def _options(**changes: Any) -> GatewayOptions:
 async def single(upstreams: Upstreams) -> AsyncIterator[httpx.AsyncClient]:
     spec = SourceSpec("books", SourceKind.GRAPHQL, BOOKS_SDL, url=f"{upstreams.books}/graphql")
     supergraph = load_supergraph(print_supergraph_sdl(compose([spec])))
-    app = create_gateway_app(supergraph=supergraph, options=_options(max_body_bytes=2000))
+    app = create_gateway_app(supergraph=supergraph, options=_options(limits=Limits(max_body_bytes=2000)))
     async with serving(app) as client:
         yield client
 
@@ -394,7 +395,7 @@ async def test_unreachable_upstream_gives_502_not_500(upstreams: Upstreams) -> N
 async def test_snapshot_swaps_keep_unchanged_products_and_survive_broken_ones(upstreams: Upstreams) -> None:
     snapshot, _ = make_snapshot(upstreams)
     source = StaticSnapshotSource(snapshot)
-    app = create_gateway_app(source=source, options=_options(poll_interval_seconds=3600))
+    app = create_gateway_app(source=source, options=_options(timeouts=Timeouts(poll_interval_seconds=3600)))
     gateway: Gateway = app.state.gateway
     async with serving(app) as client:
         await wait_ready(client)
@@ -612,7 +613,9 @@ async def test_an_upstream_answer_past_the_cap_is_an_error_naming_the_service_an
 ) -> None:
     snapshot, keys = make_snapshot(upstreams)
     auth = {"x-api-key": keys.gold}
-    app = create_gateway_app(source=StaticSnapshotSource(snapshot), options=_options(max_response_bytes=20))
+    app = create_gateway_app(
+        source=StaticSnapshotSource(snapshot), options=_options(limits=Limits(max_response_bytes=20))
+    )
     async with serving(app) as client:
         await wait_ready(client)
         graphql = await client.post("/products/shop/graphql", json={"query": "{ books { id } }"}, headers=auth)
@@ -625,7 +628,7 @@ async def test_an_upstream_answer_past_the_cap_is_an_error_naming_the_service_an
         assert passed.status_code == 502 and "service 'inventory' answered more than" in passed.text
     # A source's own cap wins over the gateway's default.
     roomy = _with_sources(snapshot, max_response_bytes=1024 * 1024)
-    app = create_gateway_app(source=StaticSnapshotSource(roomy), options=_options(max_response_bytes=20))
+    app = create_gateway_app(source=StaticSnapshotSource(roomy), options=_options(limits=Limits(max_response_bytes=20)))
     async with serving(app) as client:
         await wait_ready(client)
         passed = await client.get("/products/shop/rest/inventory/stock/7", headers=auth)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from stitcher.app import GRAPHQL_RESPONSE_JSON, create_gateway_app
+from stitcher.options import Limits, Timeouts
 from tests.stitcher.test_app import _options, serving
 from tests.stitcher.upstreams.shops import FAULTS, ShopUpstreams
 
@@ -49,7 +50,7 @@ BAD_REQUESTS: list[tuple[dict[str, Any], int, str]] = [
 
 async def test_bad_requests_get_clear_errors_and_reach_no_upstream(shop: ShopUpstreams) -> None:
     app = create_gateway_app(
-        supergraph=shop.federation(), options=_options(max_body_bytes=4000, max_depth=8, max_aliases=10)
+        supergraph=shop.federation(), options=_options(limits=Limits(max_body_bytes=4000, max_depth=8, max_aliases=10))
     )
     async with serving(app) as client:
         before = shop.requests()
@@ -80,7 +81,9 @@ async def test_a_failing_upstream_gives_partial_data_never_a_gateway_500(
     shop: ShopUpstreams, mode: str, code: str, outcome: str
 ) -> None:
     assert mode in FAULTS
-    app = create_gateway_app(supergraph=shop.with_flaky(mode), options=_options(upstream_timeout_seconds=0.5))
+    app = create_gateway_app(
+        supergraph=shop.with_flaky(mode), options=_options(timeouts=Timeouts(upstream_seconds=0.5))
+    )
     query = {"query": "{ status topProducts(first: 2) { name rating } }"}
     async with serving(app) as client:
         for headers in (STRICT, LEGACY):

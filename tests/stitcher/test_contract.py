@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from graphql import execute_sync, parse, validate
 
-from stitcher.execution import ExecutionOptions, Executor
+from stitcher.execution import Executor
 from stitcher.ir import Supergraph
+from stitcher.options import GatewayOptions, UpstreamOptions
 from stitcher.transport import AiohttpTransport
 from tests.stitcher.upstreams.shops import ShopUpstreams
 
@@ -112,7 +113,9 @@ async def test_the_gateway_benchmark_query_with_default_limits(
 
     Batched by level: one request per subgraph per level (2 roots, then reviews+inventory, products+accounts,
     inventory). Unbatched: one request per subgraph per path (2 roots, 11 entity fetches)."""
-    executor = Executor(products["federation"], transport, ExecutionOptions(batch_levels=batch_levels))
+    executor = Executor(
+        products["federation"], transport, GatewayOptions(upstream=UpstreamOptions(batch_levels=batch_levels))
+    )
     before = shop.requests()
     response = await executor.execute(BENCHMARK_QUERY)
     after = shop.requests()

@@ -11,8 +11,9 @@ import pytest
 from graphql import execute_sync, parse
 
 from stitcher.composition import compose
-from stitcher.execution import ExecutionOptions, ExecutionResponse, Executor
+from stitcher.execution import ExecutionResponse, Executor
 from stitcher.ir import SourceKind, Supergraph
+from stitcher.options import GatewayOptions, Timeouts, UpstreamOptions
 from stitcher.sources import SourceSpec, Transforms
 from stitcher.supergraph import load_supergraph, print_supergraph_sdl
 from stitcher.transport import AiohttpTransport
@@ -150,7 +151,7 @@ async def test_skip_and_include_follow_variables(shop: ShopUpstreams, fed: Super
 
 
 async def test_plan_cache_skips_parsing_for_a_known_document(fed: Supergraph, transport: Any) -> None:
-    executor = Executor(fed, transport, ExecutionOptions(plan_cache_size=2))
+    executor = Executor(fed, transport, GatewayOptions(plan_cache_size=2))
     for _ in range(3):
         await executor.execute("{ me { name } }")
     assert (executor.cache_misses, executor.cache_hits) == (1, 2)
@@ -173,7 +174,7 @@ async def test_introspection_of_the_api_schema(fed: Supergraph, transport: Any) 
 
 
 async def test_introspection_can_be_turned_off(fed: Supergraph, transport: Any) -> None:
-    executor = Executor(fed, transport, ExecutionOptions(introspection=False))
+    executor = Executor(fed, transport, GatewayOptions(introspection=False))
     response = await executor.execute("{ __schema { types { name } } }")
     assert response.request_error
     assert response.errors is not None and response.errors[0]["extensions"]["code"] == "INTROSPECTION_DISABLED"
@@ -248,7 +249,7 @@ async def test_a_failing_upstream_gives_partial_data_and_leaks_no_connection(
     supergraph = shop.with_flaky(mode)
     transport = await AiohttpTransport.create()
     try:
-        executor = Executor(supergraph, transport, ExecutionOptions(upstream_timeout=0.5))
+        executor = Executor(supergraph, transport, GatewayOptions(timeouts=Timeouts(upstream_seconds=0.5)))
         response = await executor.execute("{ status topProducts(first: 2) { name rating } }")
         assert not response.request_error
         assert response.data == {
@@ -306,7 +307,7 @@ async def test_in_flight_dedupe_shares_identical_upstream_requests(
 ) -> None:
     query = "{ users { name } }"
     for dedupe, expected in ((False, 4), (True, 1)):
-        executor = Executor(fed, transport, ExecutionOptions(dedupe_inflight=dedupe))
+        executor = Executor(fed, transport, GatewayOptions(upstream=UpstreamOptions(dedupe_inflight=dedupe)))
         with Counter(shop) as counter:
             results = await asyncio.gather(*(executor.execute(query) for _ in range(4)))
         assert all(r.data == monolith(shop, query) for r in results)
@@ -527,7 +528,7 @@ async def test_a_transport_that_raises_gives_a_graphql_error(fed: Supergraph) ->
 
 
 async def test_configured_client_headers_are_forwarded(shop: ShopUpstreams, fed: Supergraph, transport: Any) -> None:
-    executor = Executor(fed, transport, ExecutionOptions(forward_headers=("x-request-id",)))
+    executor = Executor(fed, transport, GatewayOptions(upstream=UpstreamOptions(forward_headers=("x-request-id",))))
     await executor.execute("{ me { name } }", headers={"x-request-id": "req-42", "authorization": "Bearer secret"})
     sent = shop.apps["fed-accounts"].headers[-1]
     assert sent["x-request-id"] == "req-42"

@@ -10,8 +10,9 @@ import pytest
 from graphql import OperationDefinitionNode, execute_sync, parse
 
 from stitcher.composition import compose
-from stitcher.execution import ExecutionOptions, Executor
+from stitcher.execution import Executor
 from stitcher.ir import SourceKind, Supergraph
+from stitcher.options import GatewayOptions, UpstreamOptions
 from stitcher.planning import PlanningError, build_plan
 from stitcher.sources import SourceSpec
 from stitcher.supergraph import load_supergraph, print_supergraph_sdl
@@ -101,7 +102,7 @@ async def test_a_loaded_supergraph_sdl_serves_interface_objects(
 async def test_fetches_that_need_the_type_wait_for_it_without_level_batching(
     servers: UpstreamServers, composed: Supergraph, transport: Any
 ) -> None:
-    executor = Executor(composed, transport, ExecutionOptions(batch_levels=False))
+    executor = Executor(composed, transport, GatewayOptions(upstream=UpstreamOptions(batch_levels=False)))
     for query in QUERIES[5:]:
         response = await executor.execute(query)
         assert response.errors is None

@@ -23,7 +23,8 @@ from graphql import (
 )
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from stitcher.execution import ExecutionOptions, Executor
+from stitcher.execution import Executor
+from stitcher.options import GatewayOptions, Limits
 from stitcher.transport import AiohttpTransport
 from tests.stitcher.upstreams.shops import ShopUpstreams
 
@@ -159,7 +160,7 @@ def stitched(shop: ShopUpstreams) -> Iterator[tuple[asyncio.AbstractEventLoop, d
     loop = asyncio.new_event_loop()
     transport = loop.run_until_complete(AiohttpTransport.create())
     # Cost limits are the gateway's policy, not part of the comparison.
-    options = ExecutionOptions(max_cost=0, max_aliases=0)
+    options = GatewayOptions(limits=Limits(max_cost=0, max_aliases=0))
     products = {"federation": shop.federation(), "graphql": shop.graphql(), "openapi": shop.openapi()}
     yield loop, {kind: Executor(supergraph, transport, options) for kind, supergraph in products.items()}
     loop.run_until_complete(transport.aclose())

@@ -6,15 +6,31 @@ import subprocess
 import sys
 
 import pytest
+from pydantic import ValidationError
 
+from stitcher.options import GatewayOptions
 from stitcher.settings import GatewaySettings
 
 
 def test_env_becomes_the_gateway_options(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOOM_GATEWAY_MAX_DEPTH", "4")
     monkeypatch.setenv("LOOM_GATEWAY_ACCESS_LOG", "false")
+    monkeypatch.setenv("LOOM_GATEWAY_UPSTREAM_TIMEOUT_SECONDS", "2.5")
+    monkeypatch.setenv("LOOM_GATEWAY_MAX_RESPONSE_BYTES", "1000")
     options = GatewaySettings().options()
-    assert (options.max_depth, options.access_log, options.introspection) == (4, False, True)
+    assert (options.limits.max_depth, options.access_log, options.introspection) == (4, False, True)
+    assert (options.timeouts.upstream_seconds, options.limits.max_response_bytes) == (2.5, 1000)
+
+
+def test_the_settings_defaults_are_the_options_defaults() -> None:
+    """The defaults are written once, on GatewayOptions: settings built from an empty environment change none."""
+    assert GatewaySettings(_env_file=None).options() == GatewayOptions()
+
+
+def test_a_bad_limit_is_refused_with_its_variable_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOOM_GATEWAY_MAX_RESPONSE_BYTES", "0")
+    with pytest.raises(ValidationError, match="max_response_bytes"):
+        GatewaySettings()
 
 
 def test_importing_the_settings_loads_neither_the_composer_nor_aiohttp() -> None:

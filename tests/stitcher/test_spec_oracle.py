@@ -19,8 +19,9 @@ import pytest
 from graphql import build_schema, execute_sync, parse
 
 from stitcher.composition import compose
-from stitcher.execution import ExecutionOptions, Executor
+from stitcher.execution import Executor
 from stitcher.ir import SourceKind
+from stitcher.options import GatewayOptions, Limits
 from stitcher.sources import EntityConfig, SourceSpec
 from stitcher.transport import AiohttpTransport
 from tests.stitcher.upstreams.app import GraphQLApp
@@ -223,7 +224,7 @@ def executor(
         supergraph = compose(specs)
         loop = asyncio.new_event_loop()
         transport = loop.run_until_complete(AiohttpTransport.create())
-        yield loop, Executor(supergraph, transport, ExecutionOptions(max_cost=0, max_aliases=0)), apps
+        yield loop, Executor(supergraph, transport, GatewayOptions(limits=Limits(max_cost=0, max_aliases=0))), apps
         loop.run_until_complete(transport.aclose())
         loop.close()
 
@@ -431,7 +432,7 @@ def test_mutations_run_serially_in_document_order_across_subgraphs(executor: Any
 
 def test_introspection_off_refuses_it_anywhere_but_keeps_typename(executor: Any) -> None:
     loop, stitcher, apps = executor
-    closed = Executor(stitcher.supergraph, stitcher.transport, ExecutionOptions(introspection=False))
+    closed = Executor(stitcher.supergraph, stitcher.transport, GatewayOptions(introspection=False))
     before = {n: app.requests for n, app in apps.items()}
     hidden = '{ items { id } ...I } fragment I on Query { ... { t: __type(name: "Item") { name } } }'
     response = loop.run_until_complete(closed.execute(hidden))
