@@ -687,3 +687,19 @@ async def test_pass_through_refuses_paths_that_could_leave_the_base_url(upstream
     message = refused.json()["errors"][0]["message"]
     assert "segment" in message, message
     assert len(upstreams.inventory_calls) == before
+
+
+async def test_query_fetches_are_marked_safe_to_retry_and_mutations_are_not(upstreams: Upstreams) -> None:
+    """``x-loom-retry: safe`` lets the cluster's Envoy retry a fetch on the next priority; a mutation must never
+    run twice, so its fetch is not marked."""
+    snapshot, keys = make_snapshot(upstreams)
+    auth = {"x-api-key": keys.gold}
+    async with serving(create_gateway_app(source=StaticSnapshotSource(snapshot), options=_options())) as client:
+        await wait_ready(client)
+        await client.post("/products/shop/graphql", json={"query": "{ books { id } }"}, headers=auth)
+        assert upstreams.books_calls[-1]["headers"].get("x-loom-retry") == "safe"
+        await client.post("/products/shop/graphql", json={"query": 'mutation { addBook(title: "T") { title } }'},
+                          headers=auth)  # fmt: skip
+        assert "x-loom-retry" not in upstreams.books_calls[-1]["headers"]
+        await client.get("/products/shop/rest/stock/4", headers=auth)  # a REST source's GET
+        assert upstreams.inventory_calls[-1]["headers"].get("x-loom-retry") == "safe"
