@@ -73,10 +73,10 @@ async def _guarded_target(url: str, policy: EgressPolicy) -> tuple[str, dict[str
     """Check ``url`` and return the URL to connect to (host replaced by the checked address), headers and
     request extensions (TLS server name), so the connection goes exactly where the check looked."""
     scheme, host, port = check_url(url)
-    addresses = await resolve(host, port)
-    for address in addresses:  # every answer must pass: the resolver may hand any of them to the connection
-        check_address(host, address, policy)
-    address = addresses[0]
+    try:  # every answer must pass: the resolver may hand any of them to the connection
+        address = await _egress.checked_address(host, port, policy)
+    except _egress.EgressRefused as exc:
+        raise RefusedTarget(str(exc)) from exc
     parts = urlsplit(url)
     literal = f"[{address}]" if address.version == 6 else str(address)
     netloc = f"{literal}:{parts.port}" if parts.port else literal

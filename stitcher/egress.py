@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from stitcher.errors import StitcherError
 
 __all__ = [
+    "AsyncResolver",
     "EgressPolicy",
     "EgressRefused",
     "IPAddress",
@@ -202,10 +203,16 @@ def check_url(url: str, policy: EgressPolicy, *, resolver: Resolver | None = sys
         check_address(host, address, policy)
 
 
-async def checked_address(host: str, port: int, policy: EgressPolicy) -> IPAddress:
+AsyncResolver = Callable[[str, int], Awaitable[list[IPAddress]]]
+"""An async resolver: host name and port -> its addresses (:func:`resolve` is the system's)."""
+
+
+async def checked_address(
+    host: str, port: int, policy: EgressPolicy, *, resolver: AsyncResolver | None = None
+) -> IPAddress:
     """Resolve ``host``, check every address it resolves to (the resolver may hand any of them to a connection) and
     return the one to connect to. Connect to exactly that address, not to ``host`` again."""
-    addresses = await resolve(host, port)
+    addresses = await (resolver or resolve)(host, port)
     for address in addresses:
         check_address(host, address, policy)
     return addresses[0]

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import httpx
 
-from stitcher.egress import EgressPolicy, EgressRefused, IPAddress, checked_address, split_url
+from stitcher.egress import AsyncResolver, EgressPolicy, EgressRefused, IPAddress, checked_address, resolve, split_url
 from stitcher.errors import StitcherError
 from stitcher.options import Limits
 
@@ -382,6 +382,7 @@ class GuardedTransport:
         default: Upstream | None = None,
         dns_ttl_seconds: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        resolver: AsyncResolver = resolve,
     ) -> None:
         self.inner = inner
         self._default = default or Upstream(service="")
@@ -389,6 +390,7 @@ class GuardedTransport:
         self._cache: dict[str, Upstream] = {}
         self._dns_ttl = dns_ttl_seconds
         self._clock = clock
+        self._resolver = resolver
         self._resolved: dict[tuple[str, int, EgressPolicy], tuple[float, IPAddress]] = {}
 
     def set_upstreams(self, upstreams: Mapping[str, Upstream]) -> None:
@@ -411,7 +413,7 @@ class GuardedTransport:
         hit = self._resolved.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
-        address = await checked_address(host, port, policy)
+        address = await checked_address(host, port, policy, resolver=self._resolver)
         if len(self._resolved) >= 10_000:
             self._resolved.clear()
         self._resolved[key] = (now + self._dns_ttl, address)

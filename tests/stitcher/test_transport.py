@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 
 from portal.cli import main
 from stitcher.composition import compose
-from stitcher.egress import EgressPolicy
+from stitcher.egress import EgressPolicy, IPAddress
 from stitcher.errors import StitcherError
 from stitcher.ir import SourceKind
 from stitcher.sources import SourceSpec
@@ -280,3 +281,29 @@ def test_an_unknown_upstream_client_is_a_one_line_error(
     assert capsys.readouterr().err == (
         "loom: error: LOOM_GATEWAY_UPSTREAM_CLIENT='requests' is not an upstream client: use aiohttp or httpx\n"
     )
+
+
+async def test_guard_checks_again_when_the_name_resolves_elsewhere(
+    servers: UpstreamServers, transport: AnyTransport
+) -> None:
+    """A name that passed (at apply time, or a moment ago) and now resolves to the metadata address is refused on
+    the next connection once its checked answer has expired: the check runs where the gateway connects."""
+    port = int(servers.urls["host"].rsplit(":", 1)[1])
+    answers: list[IPAddress] = [ipaddress.ip_address("127.0.0.1")]
+    now = [0.0]
+
+    async def resolver(host: str, port: int) -> list[IPAddress]:
+        assert host == "svc.example"
+        return list(answers)
+
+    guarded = GuardedTransport(transport, dns_ttl_seconds=5, clock=lambda: now[0], resolver=resolver)
+    base = f"http://svc.example:{port}"
+    guarded.set_upstreams({base: Upstream(service="svc", egress=EgressPolicy(allow_loopback=True))})
+    first = await guarded.request("GET", base + "/x", timeout=5)
+    assert first.body == f"svc.example:{port}".encode()  # sent to the checked address, named as the service
+    answers[:] = [ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("169.254.169.254")]
+    assert (await guarded.request("GET", base + "/x", timeout=5)).status == 200  # the checked answer, still fresh
+    now[0] = 6.0
+    with pytest.raises(UpstreamError, match=r"svc.example \(169.254.169.254\) is a cloud metadata address") as caught:
+        await guarded.request("GET", base + "/x", timeout=5)
+    assert caught.value.kind == "refused"
