@@ -210,11 +210,19 @@ def test_a_busy_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
 
 
 def _answer(conn: socket.socket) -> bytes:
-    """What the server sends until the end of one response's headers, or until it closes the connection."""
+    """One whole response (headers and the content-length body, so nothing of it is left for the next read on a
+    kept-alive connection), or what came before the server closed the connection."""
     data = b""
     while b"\r\n\r\n" not in data and (chunk := conn.recv(4096)):
         data += chunk
-    return data
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")),
+        0,
+    )
+    while len(body) < length and (chunk := conn.recv(4096)):
+        body += chunk
+    return data if not head else head + b"\r\n\r\n" + body
 
 
 def test_the_gateway_closes_slow_headers_and_caps_connections(tmp_path: Path) -> None:
