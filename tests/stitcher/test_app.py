@@ -399,7 +399,13 @@ async def test_snapshot_swaps_keep_unchanged_products_and_survive_broken_ones(up
     gateway: Gateway = app.state.gateway
     async with serving(app) as client:
         await wait_ready(client)
-        assert gateway.served is not None and source.stored == snapshot
+        assert gateway.served is not None
+        # the last good snapshot is stored in the background after the swap: wait for it, do not assume it
+        for _ in range(1000):
+            if source.stored is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert source.stored == snapshot
         shop_executor = gateway.served.products["shop"].executor
         open_executor = gateway.served.products["open"].executor
 
