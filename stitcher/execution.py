@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
@@ -60,7 +61,7 @@ from graphql.language import Visitor, visit
 
 from stitcher.errors import StitcherError
 from stitcher.ir import SourceKind, Subgraph, Supergraph
-from stitcher.limits import DocumentLimits, LimitExceeded, check_document
+from stitcher.limits import DocumentLimits, LimitExceeded, check_cost, check_document, sized_by_variables
 from stitcher.options import GatewayOptions
 from stitcher.planning import (
     INTERNAL_PREFIX,
@@ -94,6 +95,7 @@ _JSON_HEADERS = {"content-type": "application/json", "accept": "application/grap
 # (a mutation is retried only when nothing reached the upstream, so it never runs twice). portal.sync.envoy matches it.
 SAFE_RETRY = ("x-loom-retry", "safe")
 _QUERY_HEADERS = {**_JSON_HEADERS, SAFE_RETRY[0]: SAFE_RETRY[1]}
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -124,9 +126,11 @@ class _Document:
         "operation_type",
         "plans",
         "prefix",
+        "sized_by_variables",
     )
 
     def __init__(self) -> None:
+        self.sized_by_variables = False  # its cost depends on each request's variables (a page size as $n)
         self.errors: list[dict[str, Any]] | None = None
         self.operation: OperationDefinitionNode | None = None
         self.operation_type: str | None = None
@@ -277,12 +281,7 @@ class Executor:
             try:
                 check_document(ast, operation, self.schema, self._limits)
             except LimitExceeded as exc:
-                entry.errors = [
-                    {
-                        "message": str(exc),
-                        "extensions": {"code": exc.code, "value": exc.value, "maximum": exc.maximum},
-                    }
-                ]
+                entry.errors = [_limit_error(exc)]
                 return entry
         try:
             errors = validate(self.schema, ast, max_errors=20)
@@ -290,6 +289,9 @@ class Executor:
             errors = [GraphQLError("The document is nested too deeply")]
         if errors:
             entry.errors = [_graphql_error(e, "GRAPHQL_VALIDATION_FAILED") for e in errors]
+            if not self.options.introspection:  # suggestions would reveal the schema introspection hides
+                for error in entry.errors:
+                    error["message"] = _SUGGESTION.sub("", str(error["message"]))
             return entry
         if operation is None:
             if operation_name is not None:
@@ -312,6 +314,7 @@ class Executor:
         entry.fragments = {d.name.value: d for d in ast.definitions if isinstance(d, FragmentDefinitionNode)}
         entry.conditions = condition_variables(operation, entry.fragments)
         entry.has_variables = bool(operation.variable_definitions)
+        entry.sized_by_variables = entry.has_variables and sized_by_variables(operation, entry.fragments)
         entry.prefix = internal_prefix(document)
         return entry
 
@@ -361,6 +364,15 @@ class Executor:
                 return _bad_input([e.message for e in result], entry.operation_type)
             variable_values = result
             coerced = getattr(result, "coerced", variable_values)  # graphql-core 3.3: VariableValues; 3.2: a dict
+            if entry.sized_by_variables:  # a page size passed as $n costs what the same literal costs
+                try:
+                    check_cost(operation, self.schema, self._limits, entry.fragments, coerced)
+                except LimitExceeded as exc:
+                    error = {
+                        "message": str(exc),
+                        "extensions": {"code": exc.code, "value": exc.value, "maximum": exc.maximum},
+                    }
+                    return ExecutionResponse(None, [error], True, entry.operation_type)
         plan = self._plan(entry, coerced)
         if isinstance(plan, list):
             return ExecutionResponse(None, [dict(e) for e in plan], True, entry.operation_type)
@@ -1120,6 +1132,10 @@ def _graphql_error(error: GraphQLError, code: str) -> dict[str, Any]:
     extensions["code"] = code
     formatted["extensions"] = extensions
     return formatted
+
+
+def _limit_error(exc: LimitExceeded) -> dict[str, Any]:
+    return {"message": str(exc), "extensions": {"code": exc.code, "value": exc.value, "maximum": exc.maximum}}
 
 
 def _bad_input(messages: list[str], operation_type: str | None) -> ExecutionResponse:

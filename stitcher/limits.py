@@ -14,6 +14,7 @@ benchmark query, about 1,900, passes the default maximum of 5,000).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from graphql import (
     DocumentNode,
@@ -27,6 +28,7 @@ from graphql import (
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    VariableNode,
     get_named_type,
     is_composite_type,
 )
@@ -34,7 +36,7 @@ from graphql.type.definition import GraphQLOutputType
 
 from stitcher.errors import StitcherError
 
-__all__ = ["DocumentLimits", "LimitExceeded", "check_body_size", "check_document"]
+__all__ = ["DocumentLimits", "LimitExceeded", "check_body_size", "check_cost", "check_document", "sized_by_variables"]
 
 _SIZE_ARGUMENTS = frozenset({"first", "last", "limit", "size", "top"})
 
@@ -94,11 +96,24 @@ def check_document(
             value=aliases,
             maximum=limits.max_aliases,
         )
+    check_cost(operation, schema, limits, fragments, None)
+
+
+def check_cost(
+    operation: OperationDefinitionNode,
+    schema: GraphQLSchema,
+    limits: DocumentLimits,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    variables: Mapping[str, Any] | None,
+) -> None:
+    """The estimated cost of ``operation``: a page size passed as a variable counts like the same literal (with
+    ``variables`` None, at parse time, a variable counts as its default value, else the default list size)."""
     if limits.max_cost:
         root = schema.get_root_type(operation.operation)
         if root is None:
             return  # validation reports the missing root type
-        cost = _cost(operation.selection_set, root, schema, fragments, limits.default_list_size, frozenset())
+        sizes = _variable_sizes(operation, variables)
+        cost = _cost(operation.selection_set, root, schema, fragments, limits.default_list_size, frozenset(), sizes)
         if cost > limits.max_cost:
             raise LimitExceeded(
                 f"The query's estimated cost is {cost}; the maximum is {limits.max_cost}. "
@@ -142,10 +157,52 @@ def _depth_and_aliases(
     return depth, aliases
 
 
-def _list_size(node: FieldNode, default: int) -> int:
+def sized_by_variables(operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]) -> bool:
+    """Whether a page-size argument anywhere in the operation is a variable (its cost depends on each request)."""
+
+    def walk(selection_set: SelectionSetNode, seen: frozenset[str]) -> bool:
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                if any(
+                    a.name.value in _SIZE_ARGUMENTS and isinstance(a.value, VariableNode)
+                    for a in selection.arguments or ()
+                ):
+                    return True
+                if selection.selection_set is not None and walk(selection.selection_set, seen):
+                    return True
+            elif isinstance(selection, InlineFragmentNode):
+                if walk(selection.selection_set, seen):
+                    return True
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = fragments.get(name)
+                if fragment is not None and name not in seen and walk(fragment.selection_set, seen | {name}):
+                    return True
+        return False
+
+    return walk(operation.selection_set, frozenset())
+
+
+def _variable_sizes(operation: OperationDefinitionNode, variables: Mapping[str, Any] | None) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for definition in operation.variable_definitions or ():
+        name = definition.variable.name.value
+        value = variables.get(name) if variables is not None else None
+        if value is None and isinstance(definition.default_value, IntValueNode):
+            value = int(definition.default_value.value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            sizes[name] = max(value, 0)
+    return sizes
+
+
+def _list_size(node: FieldNode, default: int, sizes: Mapping[str, int]) -> int:
     for argument in node.arguments or ():
-        if argument.name.value in _SIZE_ARGUMENTS and isinstance(argument.value, IntValueNode):
+        if argument.name.value not in _SIZE_ARGUMENTS:
+            continue
+        if isinstance(argument.value, IntValueNode):
             return max(int(argument.value.value), 0)
+        if isinstance(argument.value, VariableNode):
+            return sizes.get(argument.value.name.value, default)
     return default
 
 
@@ -162,6 +219,7 @@ def _cost(
     fragments: Mapping[str, FragmentDefinitionNode],
     default_list_size: int,
     seen: frozenset[str],
+    sizes: Mapping[str, int],
 ) -> int:
     total = 0
     fields = getattr(parent, "fields", None) or {}
@@ -175,17 +233,17 @@ def _cost(
                 total += 1
                 continue
             named = get_named_type(definition.type)
-            child = _cost(selection.selection_set, named, schema, fragments, default_list_size, seen)
-            multiplier = _list_size(selection, default_list_size) if _is_list(definition.type) else 1
+            child = _cost(selection.selection_set, named, schema, fragments, default_list_size, seen, sizes)
+            multiplier = _list_size(selection, default_list_size, sizes) if _is_list(definition.type) else 1
             total += (1 + child) * multiplier if is_composite_type(named) else 0
         elif isinstance(selection, InlineFragmentNode):
             target = schema.get_type(selection.type_condition.name.value) if selection.type_condition else parent
-            total += _cost(selection.selection_set, target, schema, fragments, default_list_size, seen)
+            total += _cost(selection.selection_set, target, schema, fragments, default_list_size, seen, sizes)
         elif isinstance(selection, FragmentSpreadNode):
             name = selection.name.value
             fragment = fragments.get(name)
             if fragment is None or name in seen:
                 continue
             target = schema.get_type(fragment.type_condition.name.value)
-            total += _cost(fragment.selection_set, target, schema, fragments, default_list_size, seen | {name})
+            total += _cost(fragment.selection_set, target, schema, fragments, default_list_size, seen | {name}, sizes)
     return total

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from graphql import OperationDefinitionNode, build_schema, parse
 
-from stitcher.limits import DocumentLimits, LimitExceeded, check_body_size, check_document
+from stitcher.limits import (
+    DocumentLimits,
+    LimitExceeded,
+    check_body_size,
+    check_cost,
+    check_document,
+    sized_by_variables,
+)
 
 SCHEMA = build_schema(
     """
@@ -60,3 +67,18 @@ def test_body_size() -> None:
     with pytest.raises(LimitExceeded, match="1025 bytes; the maximum is 1024 bytes") as caught:
         check_body_size(1025, 1024)
     assert caught.value.code == "BODY_TOO_LARGE"
+
+
+def test_a_page_size_passed_as_a_variable_costs_what_the_literal_costs() -> None:
+    document = "query($n: Int, $m: Int = 10) { users(first: $n) { friends(first: $m) { id } } }"
+    ast = parse(document)
+    operation = next(d for d in ast.definitions if isinstance(d, OperationDefinitionNode))
+    limits = DocumentLimits(max_cost=21)
+    assert sized_by_variables(operation, {})
+    check_cost(operation, SCHEMA, limits, {}, {"n": 1})  # 1 x (1 + 10) = 11
+    with pytest.raises(LimitExceeded, match="estimated cost is 22; the maximum is 21"):
+        check_cost(operation, SCHEMA, limits, {}, {"n": 2})  # the same as users(first: 2) { friends(first: 10) }
+    with pytest.raises(LimitExceeded, match="estimated cost is 10010"):
+        check_cost(operation, SCHEMA, limits, {}, {"n": 10, "m": 1000})
+    literal = next(d for d in parse("{ users(first: 2) { id } }").definitions if isinstance(d, OperationDefinitionNode))
+    assert not sized_by_variables(literal, {})
