@@ -10,7 +10,7 @@ What is served:
 * Each source with the schema its product version pinned (else the service's newest), relative ``$ref`` files
   bundled into the document (the gateway has no files), and the address of its first deployment with one (else
   the Kubernetes service's cluster DNS name).
-* Every plan; every application, credential and subscription that touches a served product. Applications are
+* Every plan; every application with a credential, with its credentials; every subscription to a served product. Applications are
   named ``owner/name`` (names are unique per owner only). Expired or revoked credentials are sent as revoked, so
   the gateway can say why it refuses them; requested subscriptions are sent as ``pending``.
 
@@ -121,7 +121,11 @@ def build_snapshot(
         for s in session.exec(select(Subscription).order_by(col(Subscription.id))).all()
         if s.product_id in product_ids
     ]
-    app_ids = {s.application_id for s in subscriptions}
+    # Every application with a credential, subscribed or not: a valid key without a subscription must be told so
+    # (403, naming the product and how to subscribe), not taken for an unknown key (401).
+    app_ids = {s.application_id for s in subscriptions} | set(
+        session.exec(select(Credential.application_id).distinct()).all()
+    )
     applications = {
         a.id: a for a in session.exec(select(Application).where(col(Application.id).in_(app_ids))).all() if a.id
     }

@@ -170,9 +170,12 @@ class AccessPolicy:
                 self._by_client_id[credential.client_id] = credential
         self._plans = {plan.name: plan for plan in snapshot.plans}
         self._subscriptions: dict[tuple[str, str], str] = {}
+        self._not_approved: dict[tuple[str, str], str] = {}  # pending, rejected or revoked: said so on refusal
         for sub in snapshot.subscriptions:
             if sub.state == "approved":
                 self._subscriptions[(sub.application, sub.product)] = sub.plan
+            else:
+                self._not_approved[(sub.application, sub.product)] = sub.state
         self._oauth: OAuthConfig | None = snapshot.oauth
         self._jwks = jwks
 
@@ -203,9 +206,17 @@ class AccessPolicy:
             raise Unauthenticated(f"credential {credential.id} has been revoked; create a new one in the portal")
         plan_name = self._subscriptions.get((credential.application, product))
         if plan_name is None:
+            state = self._not_approved.get((credential.application, product))
+            if state == "pending":
+                raise NotSubscribed(
+                    f"application {credential.application!r} has no approved subscription to product {product!r} "
+                    "yet: its request awaits the product team's approval"
+                )
+            was = f" (its subscription was {state})" if state else ""
             raise NotSubscribed(
-                f"application {credential.application!r} has no approved subscription to product {product!r}; "
-                "subscribe to a plan in the portal"
+                f"application {credential.application!r} has no approved subscription to product {product!r}{was}: "
+                "request one to a plan of the product in the portal (or the admin API's requestSubscription), and "
+                "call again once it is approved"
             )
         plan = self._plans.get(plan_name)
         if plan is None:

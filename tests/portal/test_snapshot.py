@@ -34,7 +34,7 @@ from portal.models import (
     utcnow,
 )
 from portal.settings import Settings
-from portal.snapshot import bundle_openapi
+from portal.snapshot import build_snapshot, bundle_openapi
 from stitcher.snapshot import EgressConfig, Snapshot
 from stitcher.snapshot_source import SNAPSHOT_PATH
 from tests.factories import (
@@ -341,3 +341,20 @@ async def test_the_embedded_gateway_reads_a_clusters_view_straight_from_the_data
     assert snapshot is not None and snapshot.cluster == "us-east"
     assert [p.name for p in snapshot.products] == ["lib"] and set(snapshot.elsewhere) == {"eu-lib"}
     assert await source.fetch() is None  # unchanged
+
+
+async def test_a_key_without_a_subscription_is_told_to_subscribe_not_called_unknown(engine: Engine) -> None:
+    """Issue 6: a valid key whose application has no subscription got 401 'unknown API key' (its credential was left
+    out of the snapshot); it gets 403 naming the product and how to subscribe."""
+    from stitcher.credentials import AccessPolicy, NotSubscribed
+
+    with session_scope(engine) as session:
+        world = _world(session)
+        loner = make_application(session, "loner", owner=make_user(session, "lena"))
+        key = create_api_key(session, SYSTEM, loner, name="ci")
+        snapshot = build_snapshot(session, issuer="http://portal.test")
+    assert "lena/loner" in {c.application for c in snapshot.credentials}
+    policy = AccessPolicy(snapshot, None)
+    with pytest.raises(NotSubscribed, match=r"no approved subscription to product 'shop'.*request one"):
+        await policy.authenticate({"x-api-key": key.secret}, "shop")
+    assert (await policy.authenticate({"x-api-key": world.key.secret}, "shop")).application == "carl/mobile"
