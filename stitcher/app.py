@@ -44,7 +44,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from stitcher.credentials import AccessPolicy, CredentialError, JwksCache, Principal
+from stitcher.credentials import AccessPolicy, CredentialError, JwksCache, Principal, UnknownCredential
 from stitcher.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
 from stitcher.ir import Supergraph
 from stitcher.limits import LimitExceeded, check_body_size
@@ -77,6 +77,7 @@ __all__ = [
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 _JSON = "application/json"
+_UNKNOWN_REFRESH_SECONDS = 0.25  # fetch the snapshot for an unknown credential at most this often
 SINGLE = ""  # the product name under which a fixed supergraph is served at /graphql
 
 log = logging.getLogger("stitcher.gateway")
@@ -312,6 +313,8 @@ class Gateway:
         self._supergraph = supergraph
         self.single = supergraph is not None  # one supergraph at /graphql, not the products of snapshots
         self._source = source
+        self._refresh: asyncio.Future[bool] | None = None  # one snapshot refresh for unknown credentials at a time
+        self._last_refresh = float("-inf")
         self._transport_factory = transport_factory
         self._executor_factory = executor_factory
         self._compiler = compiler
@@ -379,6 +382,27 @@ class Gateway:
             await self._rate_limiter.close()
         if self._owns_jwks_http and self._jwks_http is not None:
             await self._jwks_http.aclose()
+
+    async def _refresh_for_unknown(self) -> bool:
+        """Fetch the snapshot now (single-flight, at most once per ``_UNKNOWN_REFRESH_SECONDS``); True when a newer
+        one was applied."""
+        if self._source is None:
+            return False
+        refresh = self._refresh
+        if refresh is None or refresh.done():
+            now = time.monotonic()
+            if now - self._last_refresh < _UNKNOWN_REFRESH_SECONDS:
+                return False
+            self._last_refresh = now
+            refresh = self._refresh = asyncio.ensure_future(self._refresh_once())
+        return await asyncio.shield(refresh)
+
+    async def _refresh_once(self) -> bool:
+        try:
+            return await self.poll_once()
+        except Exception as exc:  # the regular poll reports failures; this caller just answers 401
+            log.debug("snapshot refresh for an unknown credential failed: %s", exc)
+            return False
 
     async def poll_once(self) -> bool:
         """Fetch the snapshot once and apply it if it changed; True when something new was applied."""
@@ -491,7 +515,14 @@ class Gateway:
         if not runtime.auth_required or served.policy is None:
             return None
         try:
-            principal = await served.policy.authenticate(request.headers, runtime.name)
+            try:
+                principal = await served.policy.authenticate(request.headers, runtime.name)
+            except UnknownCredential:
+                # A key or client created a moment ago is not in the last poll's snapshot yet: fetch it now (at
+                # most one fetch at a time and a few per second, so made-up keys cannot hammer the portal).
+                if not await self._refresh_for_unknown() or self.served is None or self.served.policy is None:
+                    raise
+                principal = await self.served.policy.authenticate(request.headers, runtime.name)
         except CredentialError as exc:
             reason = "auth"
             self.metrics.error(runtime.name, reason)

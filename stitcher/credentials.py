@@ -43,6 +43,7 @@ __all__ = [
     "NotSubscribed",
     "Principal",
     "Unauthenticated",
+    "UnknownCredential",
     "generate_api_key",
     "hash_api_key",
     "parse_api_key",
@@ -66,6 +67,10 @@ class CredentialError(Exception):
 
 class Unauthenticated(CredentialError):
     """No usable credential: missing, malformed, unknown, revoked or expired (401)."""
+
+
+class UnknownCredential(Unauthenticated):
+    """A well-formed API key or OAuth2 client that this snapshot does not hold: perhaps one created a moment ago."""
 
 
 class NotSubscribed(CredentialError):
@@ -233,7 +238,7 @@ class AccessPolicy:
         for candidate in self._by_prefix.get(prefix, ()):
             if hmac.compare_digest(candidate.key_hash or "", digest):
                 return candidate
-        raise Unauthenticated(f"unknown API key lk_{prefix}_…; check the key, or create one in the portal")
+        raise UnknownCredential(f"unknown API key lk_{prefix}_…; check the key, or create one in the portal")
 
     async def _bearer_credential(self, token: str) -> CredentialConfig:
         if self._oauth is None or self._jwks is None:
@@ -244,7 +249,7 @@ class AccessPolicy:
             raise Unauthenticated("the bearer token names no client (client_id, azp or sub claim)")
         credential = self._by_client_id.get(client_id)
         if credential is None:
-            raise Unauthenticated(f"unknown OAuth2 client {client_id!r}")
+            raise UnknownCredential(f"unknown OAuth2 client {client_id!r}")
         return credential
 
     @staticmethod

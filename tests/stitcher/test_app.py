@@ -709,3 +709,38 @@ async def test_query_fetches_are_marked_safe_to_retry_and_mutations_are_not(upst
         assert "x-loom-retry" not in upstreams.books_calls[-1]["headers"]
         await client.get("/products/shop/rest/stock/4", headers=auth)  # a REST source's GET
         assert upstreams.inventory_calls[-1]["headers"].get("x-loom-retry") == "safe"
+
+
+class CountingSource(StaticSnapshotSource):
+    """A static source that counts fetches (the gateway's only way to the portal here)."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        super().__init__(snapshot)
+        self.fetches = 0
+
+    async def fetch(self) -> Snapshot | None:
+        self.fetches += 1
+        return await super().fetch()
+
+
+async def test_a_key_created_a_moment_ago_works_at_once(upstreams: Upstreams) -> None:
+    """Issue 6: a new key was unknown until the next poll (about 2 s). An unknown key makes the gateway fetch the
+    snapshot once, right then (single-flight, a few times a second at most); made-up keys still get 401."""
+    snapshot, keys = make_snapshot(upstreams)
+    without_gold = [c for c in snapshot.credentials if c.id != "k1"]
+    source = CountingSource(snapshot.model_copy(update={"credentials": without_gold}))
+    app = create_gateway_app(source=source, options=_options(timeouts=Timeouts(poll_interval_seconds=3600)))
+    query = {"query": "{ book(id: 1) { title } }"}
+    async with serving(app) as client:
+        await wait_ready(client)
+        fetches = source.fetches
+        source.set(snapshot)  # the portal now holds the new key; the gateway's next poll is an hour away
+        new = await client.post("/products/shop/graphql", json=query, headers={"x-api-key": keys.gold})
+        assert new.status_code == 200, new.text
+        assert source.fetches == fetches + 1
+        made_up = [
+            client.post("/products/shop/graphql", json=query, headers={"x-api-key": keys.gold + "x"}) for _ in range(20)
+        ]
+        answers = await asyncio.gather(*made_up)
+        assert {a.status_code for a in answers} == {401}
+        assert source.fetches <= fetches + 2  # twenty unknown keys at once: at most one more fetch
