@@ -201,7 +201,14 @@ class AccessPolicy:
                     "that is a personal access token, which is for the portal's admin API; a product takes an API "
                     f"key in the {API_KEY_HEADER} header or an OAuth2 access token from the portal's token endpoint"
                 )
-            credential = await self._bearer_credential(token)
+            credential, scope = await self._bearer_credential(token)
+            if scope is not None and f"product:{product}" not in scope:
+                # A token asked for narrower access (RFC 6749 scope) is held to it, subscriptions or not.
+                granted = " ".join(sorted(scope)) or "nothing"
+                raise NotSubscribed(
+                    f"this access token's scope ({granted}) does not cover product {product!r}: request a token "
+                    f"with scope product:{product}, or without a scope"
+                )
         else:
             raise Unauthenticated(
                 f"product {product!r} needs a credential: send an API key in the {API_KEY_HEADER} header "
@@ -240,7 +247,8 @@ class AccessPolicy:
                 return candidate
         raise UnknownCredential(f"unknown API key lk_{prefix}_…; check the key, or create one in the portal")
 
-    async def _bearer_credential(self, token: str) -> CredentialConfig:
+    async def _bearer_credential(self, token: str) -> tuple[CredentialConfig, frozenset[str] | None]:
+        """The client's credential, and the token's granted scopes (None: the token has no scope claim)."""
         if self._oauth is None or self._jwks is None:
             raise Unauthenticated("this gateway accepts no bearer tokens (no OAuth2 issuer is configured)")
         claims = await self._verified_claims(token, self._oauth, self._jwks)
@@ -250,7 +258,10 @@ class AccessPolicy:
         credential = self._by_client_id.get(client_id)
         if credential is None:
             raise UnknownCredential(f"unknown OAuth2 client {client_id!r}")
-        return credential
+        scope = claims.get("scope")
+        if scope is not None and not isinstance(scope, str):
+            raise Unauthenticated("the bearer token's scope claim is not a space-separated string")
+        return credential, (frozenset(scope.split()) if scope is not None else None)
 
     @staticmethod
     async def _verified_claims(token: str, oauth: OAuthConfig, jwks: JwksCache) -> dict[str, Any]:

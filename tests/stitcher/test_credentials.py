@@ -213,3 +213,24 @@ async def test_forged_algorithms_and_key_ids_are_refused() -> None:
                 await policy.authenticate({"authorization": f"Bearer {token}"}, "shop")
         genuine = await policy.authenticate({"authorization": f"Bearer {server.token(key)}"}, "shop")
         assert genuine.credential_id == "c3"
+
+
+async def test_a_tokens_scope_is_enforced_by_the_gateway() -> None:
+    """Issue 6: a token asked for product:books only must not call shop, though its application is subscribed."""
+    server = JwksServer()
+    snapshot, _, _ = _snapshot()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app)) as http:
+        policy = AccessPolicy(snapshot, JwksCache(http, "http://portal.test/jwks"))
+        key = server.keys[0]
+
+        def bearer(**claims: Any) -> dict[str, str]:
+            return {"authorization": f"Bearer {server.token(key, **claims)}"}
+
+        assert (await policy.authenticate(bearer(scope="product:shop"), "shop")).application == "app"
+        assert (await policy.authenticate(bearer(), "shop")).application == "app"  # no scope: subscriptions alone
+        with pytest.raises(NotSubscribed, match=r"scope \(product:books\) does not cover product 'shop'"):
+            await policy.authenticate(bearer(scope="product:books"), "shop")
+        with pytest.raises(NotSubscribed, match=r"scope \(nothing\)"):
+            await policy.authenticate(bearer(scope=""), "shop")
+        with pytest.raises(Unauthenticated, match="scope claim is not a space-separated string"):
+            await policy.authenticate(bearer(scope=["product:shop"]), "shop")
