@@ -530,7 +530,11 @@ class Gateway:
             raise _HttpError(exc.status, exc.message, exc.code, headers) from exc
         limit = principal.plan.rate_limit if principal.plan is not None else None
         if limit is not None and self._rate_limiter is not None:
-            key = f"{principal.application}:{runtime.name}"
+            # Per consumer, not per application: applications are named owner/name, and one consumer's applications
+            # on one plan of one product share its allowance (more applications must not multiply it).
+            consumer = principal.application.partition("/")[0]
+            plan = principal.plan.name if principal.plan is not None else ""
+            key = f"{consumer}:{plan}:{runtime.name}"
             try:
                 decision = await self._rate_limiter.hit(key, limit.requests, limit.window_seconds)
             except RateLimiterUnavailable as exc:

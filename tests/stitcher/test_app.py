@@ -744,3 +744,31 @@ async def test_a_key_created_a_moment_ago_works_at_once(upstreams: Upstreams) ->
         answers = await asyncio.gather(*made_up)
         assert {a.status_code for a in answers} == {401}
         assert source.fetches <= fetches + 2  # twenty unknown keys at once: at most one more fetch
+
+
+async def test_a_consumers_applications_share_the_plans_rate_limit(upstreams: Upstreams) -> None:
+    """Issue 6: one consumer multiplied a plan's limit by creating applications. Limits are per consumer (the
+    applications' owner), plan and product; another consumer keeps their own allowance."""
+    snapshot, _ = make_snapshot(upstreams, requests_per_minute=2)
+    issued = {name: generate_api_key() for name in ("carl/one", "carl/two", "dana/one")}
+    snapshot = snapshot.model_copy(
+        update={
+            "credentials": [
+                CredentialConfig(id=f"c{i}", application=name, kind="api_key", prefix=prefix, key_hash=digest)
+                for i, (name, (_, prefix, digest)) in enumerate(issued.items())
+            ],
+            "subscriptions": [SubscriptionConfig(application=name, product="shop", plan="gold") for name in issued],
+        }
+    )
+    now = [1000.0]
+    app = create_gateway_app(source=StaticSnapshotSource(snapshot), clock=lambda: now[0], options=_options())
+    query = {"query": "{ books { id } }"}
+
+    async def call(application: str) -> int:
+        headers = {"x-api-key": issued[application][0]}
+        return (await client.post("/products/shop/graphql", json=query, headers=headers)).status_code
+
+    async with serving(app) as client:
+        await wait_ready(client)
+        assert [await call("carl/one"), await call("carl/two"), await call("carl/two")] == [200, 200, 429]
+        assert await call("dana/one") == 200
