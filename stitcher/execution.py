@@ -88,6 +88,7 @@ log = logging.getLogger("stitcher.execution")
 _DEFAULT_OPTIONS = GatewayOptions()
 
 _MAX_TOKENS = 20_000
+_PREPARE_INLINE_CHARS = 2_000  # smaller new documents are prepared on the loop (a thread hop costs more)
 _MAX_PLANS_PER_DOCUMENT = 64
 _MAX_FETCH_ERRORS = 50
 _JSON_HEADERS = {"content-type": "application/json", "accept": "application/graphql-response+json, application/json"}
@@ -257,6 +258,19 @@ class Executor:
             cache.popitem(last=False)
         return entry
 
+    async def _document_off_loop(self, document: str, operation_name: str | None) -> _Document:
+        """:meth:`_document`, with a big new document parsed and validated in a worker thread (the loop's bounded
+        default executor): a burst of 10k-token documents held /healthz for seconds on the event loop."""
+        if len(document) < _PREPARE_INLINE_CHARS or (document, operation_name) in self._cache:
+            return self._document(document, operation_name)
+        self.cache_misses += 1
+        entry = await asyncio.to_thread(self._prepare, document, operation_name)
+        cache = self._cache
+        cache[(document, operation_name)] = entry  # back on the loop: the cache is only touched here
+        if len(cache) > self.options.plan_cache_size:
+            cache.popitem(last=False)
+        return entry
+
     def _prepare(self, document: str, operation_name: str | None) -> _Document:
         entry = _Document()
         try:
@@ -348,7 +362,7 @@ class Executor:
         *,
         headers: Mapping[str, str] | None = None,
     ) -> ExecutionResponse:
-        entry = self._document(document, operation_name)
+        entry = await self._document_off_loop(document, operation_name)
         if entry.errors is not None:  # cached refusal: a copy, so a caller that edits it cannot alter the cache
             return ExecutionResponse(None, [dict(e) for e in entry.errors], True, entry.operation_type)
         operation = entry.operation

@@ -4,6 +4,8 @@ transport here raises if it is ever used."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,3 +51,39 @@ async def test_no_field_suggestions_while_introspection_is_off() -> None:
     off = await executor(introspection=False).execute("{ users { nam } }")
     assert on.errors is not None and "Did you mean 'name'?" in on.errors[0]["message"]
     assert off.errors is not None and off.errors[0]["message"] == "Cannot query field 'nam' on type 'User'."
+
+
+class GatedExecutor(Executor):
+    """Preparation waits at a gate the test holds, and records the thread it ran in."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        self.threads: list[int] = []
+
+    def _prepare(self, document: str, operation_name: str | None) -> Any:
+        self.threads.append(threading.get_ident())
+        self.entered.set()
+        self.gate.wait(timeout=30)
+        return super()._prepare(document, operation_name)
+
+
+async def test_a_big_new_document_is_prepared_off_the_event_loop() -> None:
+    """Issue 6 (Medium 4): parsing and validating big new documents stalled every other request. While one is held
+    in preparation, the loop keeps running other work; a small new document is still prepared inline."""
+    supergraph = compose([SourceSpec("users", SourceKind.GRAPHQL, SDL, url="http://users.test/graphql")])
+    run = GatedExecutor(supergraph, NoUpstream())  # type: ignore[arg-type]
+    big = "{ users(first: 1) { " + " ".join(f"nope{i}" for i in range(300)) + " } }"  # invalid: no fetch
+    pending = asyncio.ensure_future(run.execute(big))
+    await asyncio.to_thread(run.entered.wait, 30)
+    other = asyncio.ensure_future(asyncio.sleep(0, result="ran"))
+    assert await other == "ran" and not pending.done()  # the loop is free while the document waits at the gate
+    run.gate.set()
+    response = await pending
+    assert codes(response.errors)[0] == "GRAPHQL_VALIDATION_FAILED"
+    assert run.threads[0] != threading.get_ident()
+    await run.execute("{ users(first: 1) { nope } }")
+    assert run.threads[1] == threading.get_ident()  # small: inline
+    again = await run.execute(big)  # cached now: no second preparation
+    assert len(run.threads) == 2 and codes(again.errors)[0] == "GRAPHQL_VALIDATION_FAILED"
