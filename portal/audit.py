@@ -102,9 +102,18 @@ def scrub(value: Any) -> Any:
     Nested mappings and lists are scrubbed too; other objects become their ``str``; long strings are shortened.
     """
     if isinstance(value, Mapping):
-        return {str(k): (REDACTED if _is_secret_key(str(k)) and v is not None else scrub(v)) for k, v in value.items()}
+        items = list(value.items())
+        clean = {
+            _bounded(str(k), _MAX_KEY): (REDACTED if _is_secret_key(str(k)) and v is not None else scrub(v))
+            for k, v in items[:_MAX_ITEMS]
+        }
+        if len(items) > _MAX_ITEMS:
+            clean["..."] = f"{len(items) - _MAX_ITEMS} more entries"
+        return clean
     if isinstance(value, list | tuple | set | frozenset):
-        return [scrub(v) for v in value]
+        values = list(value)
+        more = [f"... {len(values) - _MAX_ITEMS} more"] if len(values) > _MAX_ITEMS else []
+        return [scrub(v) for v in values[:_MAX_ITEMS]] + more
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, enum.Enum):
@@ -117,6 +126,18 @@ def scrub(value: Any) -> Any:
     return text
 
 
+_MAX_ITEMS = 100  # entries of one mapping or list in a summary
+_MAX_KEY = 100
+
+
+def _bounded(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, saying so (``...`` and the full length) when it was longer."""
+    if len(text) <= limit:
+        return text
+    tail = f"...({len(text)})"
+    return text[: limit - len(tail)] + tail
+
+
 def _event(
     actor: Actor,
     action: str,
@@ -127,11 +148,14 @@ def _event(
 ) -> AuditEvent:
     clean = scrub(dict(summary or {}))
     json.dumps(clean)  # scrub guarantees this; fail here rather than at flush time if it ever does not
+    # Every field is bounded before it is stored: a caller's kind or name arrives unchecked when the refusal is
+    # what is being recorded (an 8 MB name grew the log by megabytes; on PostgreSQL it broke the column and the
+    # denial went unrecorded).
     return AuditEvent(
-        actor=actor.name,
-        action=action,
-        target_kind=target_kind,
-        target_name=target_name,
+        actor=_bounded(actor.name, 100),
+        action=_bounded(action, 100),
+        target_kind=_bounded(target_kind, 63),
+        target_name=_bounded(target_name, 253),
         summary=clean,
         outcome=outcome,
         via=current_via.get(),

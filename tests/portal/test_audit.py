@@ -76,3 +76,20 @@ def test_denial_survives_the_rollback_of_the_refused_change(engine: Engine, sess
     assert "lacks permission 'service.delete'" in event.summary["reason"]
     with Session(engine) as fresh:
         assert fresh.exec(select(Team).where(col(Team.name) == "half-written")).first() is None
+
+
+def test_a_denial_with_huge_unchecked_fields_is_recorded_bounded(session: Session) -> None:
+    """Issue 6 (High 3): a refused call's kind and name are recorded before they are checked. An 8 MB name grew
+    the log by megabytes on SQLite and broke PostgreSQL's column (INTERNAL, and the denial left no trace)."""
+    from portal.audit import record_denied
+
+    name = "n" * 8_000_000
+    summary = {"labels": {f"k{i}": "v" * 10_000 for i in range(1000)}, "items": list(range(100_000))}
+    record_denied(session, Actor.anonymous(), "x" * 500, "k" * 500, name, summary, reason="r" * 100_000)
+    [event] = session.exec(select(AuditEvent)).all()
+    assert event.outcome == AuditOutcome.DENIED and event.actor == "anonymous"
+    assert len(event.target_name) <= 253 and event.target_name.endswith("...(8000000)")
+    assert len(event.target_kind) <= 63 and len(event.action) <= 100
+    assert len(event.summary["labels"]) == 101 and event.summary["labels"]["..."] == "900 more entries"
+    assert len(event.summary["items"]) == 101
+    assert len(str(event.summary)) < 400_000

@@ -13,7 +13,7 @@ from portal.accounts import create_token, find_user, revoke_token
 from portal.api.errors import format_error
 from portal.errors import Conflict
 from portal.models import AuditEvent, AuditOutcome, utcnow
-from tests.portal.api.conftest import SYSTEM, Gql, Person, codes
+from tests.portal.api.conftest import SYSTEM, Gql, Person, audit_after, codes, last_audit_id
 
 
 async def test_bad_requests_are_4xx_not_5xx(client: httpx.AsyncClient, people: dict[str, Person]) -> None:
@@ -150,3 +150,16 @@ async def test_secrets_never_reach_the_audit_log(gql: Gql, people: dict[str, Per
         stored = str([(e.summary, e.target_name) for e in session.exec(select(AuditEvent))])
     for secret in secrets:
         assert secret not in stored
+
+
+async def test_a_refused_mutation_with_an_over_long_kind_is_audited_not_internal(
+    gql: Gql, people: dict[str, Person], engine: Engine
+) -> None:
+    """Issue 6 (High 3), on both databases: the refusal is the answer, and it is recorded with bounded fields."""
+    before = last_audit_id(engine)
+    body = await gql(
+        "mutation($k: String!, $n: String!) { deleteResource(kind: $k, name: $n) }", {"k": "K" * 300_000, "n": "x"}
+    )
+    assert codes(body) == ["UNAUTHENTICATED"]
+    [event] = audit_after(engine, before)
+    assert event.outcome == "denied" and len(event.target_kind) <= 63
