@@ -31,6 +31,20 @@ def _signed_in(actor: Actor) -> None:
         raise Unauthenticated("the admin API requires signing in: pass 'Authorization: Bearer <personal access token>'")
 
 
+def _is_consumer(actor: Actor) -> bool:
+    """A signed-in user with no role: sees the catalog (products, plans) and their own things, not the platform."""
+    return actor.kind == "user" and not (actor.platform_admin or actor.read_only or actor.team_roles)
+
+
+def _staff_only(actor: Actor, what: str) -> None:
+    _signed_in(actor)
+    if _is_consumer(actor):
+        raise Forbidden(
+            f"{what} is for platform staff and team members (it names deployment addresses and cluster settings); "
+            "the catalog is in products and plans"
+        )
+
+
 def _enum_value(enum_type: type[E], value: str, argument: str) -> E:
     try:
         return enum_type(value)
@@ -95,6 +109,8 @@ class Query:
 
         def work(session: Session, actor: Actor) -> JSON:
             _signed_in(actor)
+            if kind.lower().rstrip("s") not in ("product", "plan"):
+                _staff_only(actor, f"reading {kind[:40]} resources")
             return JSON(resources.get(session, actor, kind, name))
 
         return await run(info, work)
@@ -119,7 +135,10 @@ class Query:
     async def users(self, info: Info[Context, None]) -> list[t.User]:
         def work(session: Session, actor: Actor) -> list[t.User]:
             _signed_in(actor)
-            return [t.User.of(session, r) for r in session.exec(select(m.User).order_by(col(m.User.name)))]
+            query = select(m.User).order_by(col(m.User.name))
+            if _is_consumer(actor):  # a consumer sees themselves, not every user's roles and email
+                query = query.where(col(m.User.id) == actor.user_id)
+            return [t.User.of(session, r) for r in session.exec(query)]
 
         return await run(info, work)
 
@@ -127,6 +146,8 @@ class Query:
     async def user(self, info: Info[Context, None], name: str) -> t.User:
         def work(session: Session, actor: Actor) -> t.User:
             _signed_in(actor)
+            if _is_consumer(actor) and name != actor.name:  # answered like a user that does not exist
+                raise NotFound(f"no user named {name[:100]!r}")
             return t.User.of(session, find_by_name(session, m.User, "user", name))
 
         return await run(info, work)
@@ -148,7 +169,7 @@ class Query:
     @strawberry.field
     async def clusters(self, info: Info[Context, None]) -> list[t.Cluster]:
         def work(session: Session, actor: Actor) -> list[t.Cluster]:
-            _signed_in(actor)
+            _staff_only(actor, "the cluster list")
             return [t.Cluster.of(session, r) for r in session.exec(select(m.Cluster).order_by(col(m.Cluster.name)))]
 
         return await run(info, work)
@@ -156,7 +177,7 @@ class Query:
     @strawberry.field
     async def cluster(self, info: Info[Context, None], name: str) -> t.Cluster:
         def work(session: Session, actor: Actor) -> t.Cluster:
-            _signed_in(actor)
+            _staff_only(actor, "a cluster's settings")
             return t.Cluster.of(session, find_by_name(session, m.Cluster, "cluster", name))
 
         return await run(info, work)
@@ -164,7 +185,7 @@ class Query:
     @t.described("Sync status per cluster (and per product in it), optionally of one cluster.")
     async def sync_status(self, info: Info[Context, None], cluster: str | None = None) -> list[t.SyncStatus]:
         def work(session: Session, actor: Actor) -> list[t.SyncStatus]:
-            _signed_in(actor)
+            _staff_only(actor, "the sync status")
             query = select(m.ClusterSyncStatus).order_by(col(m.ClusterSyncStatus.id))
             if cluster is not None:
                 query = query.where(
@@ -177,7 +198,7 @@ class Query:
     @strawberry.field
     async def services(self, info: Info[Context, None], team: str | None = None) -> list[t.Service]:
         def work(session: Session, actor: Actor) -> list[t.Service]:
-            _signed_in(actor)
+            _staff_only(actor, "the service list")
             query = select(m.Service).order_by(col(m.Service.name))
             if team is not None:
                 query = query.where(col(m.Service.team_id) == find_by_name(session, m.Team, "team", team).id)
@@ -188,7 +209,7 @@ class Query:
     @strawberry.field
     async def service(self, info: Info[Context, None], name: str) -> t.Service:
         def work(session: Session, actor: Actor) -> t.Service:
-            _signed_in(actor)
+            _staff_only(actor, "a service's deployments")
             return t.Service.of(session, find_by_name(session, m.Service, "service", name))
 
         return await run(info, work)
