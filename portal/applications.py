@@ -84,6 +84,11 @@ def create_application(
         reason = f"{actor.describe()} may create applications only for themselves"
         record_denied(session, actor, "application.create", target.kind, target.name, summary, reason=reason)
         raise Forbidden(reason)
+    if team is not None and not actor.platform_admin and actor.is_authenticated and actor.role_in(team) is None:
+        # A team tag shares the application (its keys, subscriptions) with that team: only its members may set it.
+        reason = f"{actor.describe()} may tag an application only with a team they belong to"
+        record_denied(session, actor, "application.create", target.kind, target.name, summary, reason=reason)
+        raise Forbidden(reason)
     authorize_and_audit(session, actor, "application.create", target, summary)
     if owner_id is None:
         raise Invalid("an application needs an owning user: pass the owner (the local CLI acts as no user)")

@@ -184,3 +184,18 @@ def test_deleting_an_application_takes_its_credentials_and_waits_for_live_subscr
     with pytest.raises(NotFound, match=f"no application with id {application.id}"):
         delete_application(session, as_owner, application.id)
     assert _audit(engine, "application.delete") == [("sam", "denied"), ("olga", "allowed")]
+
+
+def test_an_application_is_tagged_only_with_a_team_of_its_creator(session: Session, engine: Engine) -> None:
+    """Issue 6: a user tagged an application with a team they do not belong to (sharing it with that team)."""
+    shop = make_team(session, "shop")
+    make_team(session, "books")
+    member = actor_for_user(session, make_user(session, "mona", role=Role.TEAM_MEMBER, team=shop))
+    session.commit()
+    with pytest.raises(Forbidden, match="only with a team they belong to"):
+        create_application(session, member, name="sneaky", team="books")
+    session.rollback()
+    tagged = create_application(session, member, name="ours", team="shop")
+    session.commit()
+    assert tagged.team_id is not None
+    assert _audit(engine, "application.create") == [("mona", "denied"), ("mona", "allowed")]
