@@ -7,8 +7,8 @@ path as ``loom apply``; everything else has its own mutation.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import strawberry
 from sqlmodel import Session
@@ -19,7 +19,7 @@ from portal import accounts, applications, models as m, subscriptions
 from portal.api import types as t
 from portal.api.context import Context, run_mutation
 from portal.authorization import Actor
-from portal.errors import Invalid
+from portal.errors import Forbidden, Invalid, NotFound
 
 __all__ = ["MUTATION_ACTIONS", "Mutation"]
 
@@ -65,6 +65,55 @@ def _named_user_or_caller(session: Session, actor: Actor, user: str | None, fix:
     if actor.user_id is not None and (row := session.get(m.User, actor.user_id)) is not None:
         return row
     raise Invalid(f"the caller is no user: {fix}", path="user")
+
+
+# --- objects addressed by id ---------------------------------------------------------------------------------------
+
+
+def _team_names(session: Session, *team_ids: int | None) -> set[str]:
+    names = set()
+    for team_id in team_ids:
+        team = session.get(m.Team, team_id) if team_id is not None else None
+        if team is not None:
+            names.add(team.name)
+    return names
+
+
+def _can_see(session: Session, actor: Actor, kind: str, object_id: int) -> bool:
+    """Whether ``actor`` may know that the ``kind`` with ``object_id`` exists (the same rule as the queries)."""
+    if actor.platform_admin or actor.kind == "system":
+        return True
+    application: m.Application | None = None
+    teams: set[str] = set()
+    if kind == "application":
+        application = session.get(m.Application, object_id)
+    elif kind == "credential":
+        credential = session.get(m.Credential, object_id)
+        application = session.get(m.Application, credential.application_id) if credential else None
+    elif kind == "subscription":
+        subscription = session.get(m.Subscription, object_id)
+        if subscription is not None:
+            application = session.get(m.Application, subscription.application_id)
+            product = session.get(m.Product, subscription.product_id)
+            teams |= _team_names(session, product.team_id if product else None)
+    if application is None:
+        return False
+    teams |= _team_names(session, application.team_id)
+    return application.owner_id == actor.user_id or bool(teams & set(actor.team_roles))
+
+
+def _by_id(session: Session, actor: Actor, kind: str, object_id: int, work: Callable[[], T]) -> T:
+    """Run ``work`` on the ``kind`` with ``object_id``; what the caller may not see answers exactly like what does
+    not exist (ids and names must not leak through FORBIDDEN), the refusal audited as usual."""
+    try:
+        return work()
+    except (Forbidden, NotFound) as exc:
+        if _can_see(session, actor, kind, object_id):  # it may know the object: the real reason helps it
+            raise
+        raise NotFound(f"{kind} {object_id} does not exist or is not yours") from exc
+
+
+T = TypeVar("T")
 
 
 @strawberry.type
@@ -212,9 +261,12 @@ class Mutation:
     )
     async def delete_application(self, info: Info[Context, None], id: int) -> t.Application:
         def work(session: Session, actor: Actor) -> t.Application:
-            before = t.Application.of(session, applications.find_application(session, id))
-            applications.delete_application(session, actor, id)
-            return before
+            def delete() -> t.Application:
+                before = t.Application.of(session, applications.find_application(session, id))
+                applications.delete_application(session, actor, id)
+                return before
+
+            return _by_id(session, actor, "application", id, delete)
 
         return await run_mutation(info, "application.delete", "application", work)
 
@@ -223,8 +275,11 @@ class Mutation:
         self, info: Info[Context, None], application_id: int, name: str = "", expires_in_days: int | None = None
     ) -> t.IssuedCredential:
         def work(session: Session, actor: Actor) -> t.IssuedCredential:
-            app = applications.find_application(session, application_id)
-            issued = applications.create_api_key(session, actor, app, name=name, expires_in_days=expires_in_days)
+            def create() -> applications.IssuedCredential:
+                app = applications.find_application(session, application_id)
+                return applications.create_api_key(session, actor, app, name=name, expires_in_days=expires_in_days)
+
+            issued = _by_id(session, actor, "application", application_id, create)
             return t.IssuedCredential(credential=t.Credential.of(issued.row), secret=issued.secret)
 
         return await run_mutation(info, "credential.create", "credential", work)
@@ -237,8 +292,11 @@ class Mutation:
         self, info: Info[Context, None], application_id: int, name: str = "", expires_in_days: int | None = None
     ) -> t.IssuedCredential:
         def work(session: Session, actor: Actor) -> t.IssuedCredential:
-            app = applications.find_application(session, application_id)
-            issued = applications.create_oauth_client(session, actor, app, name=name, expires_in_days=expires_in_days)
+            def create() -> applications.IssuedCredential:
+                app = applications.find_application(session, application_id)
+                return applications.create_oauth_client(session, actor, app, name=name, expires_in_days=expires_in_days)
+
+            issued = _by_id(session, actor, "application", application_id, create)
             return t.IssuedCredential(credential=t.Credential.of(issued.row), secret=issued.secret)
 
         return await run_mutation(info, "credential.create", "credential", work)
@@ -246,7 +304,8 @@ class Mutation:
     @t.described_mutation("Revoke a credential. The application's subscriptions stay.")
     async def revoke_credential(self, info: Info[Context, None], id: int) -> t.Credential:
         def work(session: Session, actor: Actor) -> t.Credential:
-            return t.Credential.of(applications.revoke_credential(session, actor, id))
+            row = _by_id(session, actor, "credential", id, lambda: applications.revoke_credential(session, actor, id))
+            return t.Credential.of(row)
 
         return await run_mutation(info, "credential.revoke", "credential", work)
 
@@ -255,7 +314,13 @@ class Mutation:
         self, info: Info[Context, None], application_id: int, product: str, plan: str
     ) -> t.Subscription:
         def work(session: Session, actor: Actor) -> t.Subscription:
-            sub = subscriptions.request(session, actor, application_id, product, plan)
+            sub = _by_id(
+                session,
+                actor,
+                "application",
+                application_id,
+                lambda: subscriptions.request(session, actor, application_id, product, plan),
+            )
             return t.Subscription.of(session, sub)
 
         return await run_mutation(info, "subscription.request", "subscription", work)
@@ -263,21 +328,24 @@ class Mutation:
     @t.described_mutation("Approve a requested subscription (a team admin of the product).")
     async def approve_subscription(self, info: Info[Context, None], id: int) -> t.Subscription:
         def work(session: Session, actor: Actor) -> t.Subscription:
-            return t.Subscription.of(session, subscriptions.approve(session, actor, id))
+            sub = _by_id(session, actor, "subscription", id, lambda: subscriptions.approve(session, actor, id))
+            return t.Subscription.of(session, sub)
 
         return await run_mutation(info, "subscription.approve", "subscription", work)
 
     @t.described_mutation("Reject a requested subscription (a team admin of the product).")
     async def reject_subscription(self, info: Info[Context, None], id: int) -> t.Subscription:
         def work(session: Session, actor: Actor) -> t.Subscription:
-            return t.Subscription.of(session, subscriptions.reject(session, actor, id))
+            sub = _by_id(session, actor, "subscription", id, lambda: subscriptions.reject(session, actor, id))
+            return t.Subscription.of(session, sub)
 
         return await run_mutation(info, "subscription.reject", "subscription", work)
 
     @t.described_mutation("Revoke an approved subscription (a team admin of the product, or the consumer).")
     async def revoke_subscription(self, info: Info[Context, None], id: int) -> t.Subscription:
         def work(session: Session, actor: Actor) -> t.Subscription:
-            return t.Subscription.of(session, subscriptions.revoke(session, actor, id))
+            sub = _by_id(session, actor, "subscription", id, lambda: subscriptions.revoke(session, actor, id))
+            return t.Subscription.of(session, sub)
 
         return await run_mutation(info, "subscription.revoke", "subscription", work)
 

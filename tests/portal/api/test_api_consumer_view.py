@@ -3,6 +3,11 @@ every user's roles and email, deployment addresses or cluster settings (issue 6)
 
 from __future__ import annotations
 
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from portal.models import User
+from tests.factories import make_application
 from tests.portal.api.conftest import Gql, Person, codes
 
 
@@ -34,3 +39,25 @@ async def test_staff_still_read_the_platform(gql: Gql, people: dict[str, Person]
         body = await gql("{ users { name } clusters { name } services { name } }", as_=people[who])
         assert "errors" not in body, (who, body)
         assert len(body["data"]["users"]) > 1 and body["data"]["clusters"] == [{"name": "eu"}]
+
+
+async def test_someone_elses_id_answers_exactly_like_a_missing_one(
+    gql: Gql, people: dict[str, Person], engine: Engine
+) -> None:
+    with Session(engine) as session:
+        root = session.exec(select(User).where(col(User.name) == "root")).one()
+        theirs = make_application(session, "private", owner=root)
+        session.commit()
+        their_id = theirs.id
+    assert their_id is not None
+    missing_id = their_id + 1000
+    carl = people["consumer"]
+    for mutation in (
+        "mutation($a: Int!) { deleteApplication(id: $a) { id } }",
+        "mutation($a: Int!) { createApiKey(applicationId: $a) { secret } }",
+        'mutation($a: Int!) { requestSubscription(applicationId: $a, product: "p", plan: "q") { id } }',
+    ):
+        seen = [(await gql(mutation, {"a": i}, as_=carl))["errors"][0] for i in (their_id, missing_id)]
+        assert [e["extensions"]["code"] for e in seen] == ["NOT_FOUND", "NOT_FOUND"], mutation
+        assert seen[0]["message"].replace(str(their_id), "N") == seen[1]["message"].replace(str(missing_id), "N")
+        assert "private" not in seen[0]["message"]

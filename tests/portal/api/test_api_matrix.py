@@ -61,6 +61,8 @@ class Case:
     setup: Callable[[World], dict[str, Any]]
     allowed: frozenset[str]
     audited_as: frozenset[str]  # the audit actions this mutation records
+    # Roles that may not even know the target exists: they get NOT_FOUND, exactly like a missing id (issue 6)
+    hidden_from: frozenset[str] = frozenset()
 
 
 def _service_doc(name: str) -> dict[str, Any]:
@@ -231,6 +233,7 @@ CASES = [
         lambda w: {"a": _mikes_app(w)},
         frozenset({PA, TM}),
         frozenset({"application.delete"}),
+        frozenset({TA, OTA, VIEWER}),  # mike's own application: invisible to them
     ),
     Case(
         "createApiKey[mike's app]",
@@ -239,6 +242,7 @@ CASES = [
         lambda w: {"a": _mikes_app(w)},
         frozenset({PA, TM}),
         frozenset({"credential.create"}),
+        frozenset({TA, OTA, VIEWER}),  # mike's own application: invisible to them
     ),
     Case(
         "createOAuthClient[mike's app]",
@@ -247,6 +251,7 @@ CASES = [
         lambda w: {"a": _mikes_app(w)},
         frozenset({PA, TM}),
         frozenset({"credential.create"}),
+        frozenset({TA, OTA, VIEWER}),  # mike's own application: invisible to them
     ),
     Case(
         "revokeCredential[mike's app]",
@@ -255,6 +260,7 @@ CASES = [
         _credential,
         frozenset({PA, TM}),
         frozenset({"credential.revoke"}),
+        frozenset({TA, OTA, VIEWER}),  # mike's own application: invisible to them
     ),
     Case(
         "requestSubscription[mike's app, alpha's product]",
@@ -268,6 +274,7 @@ CASES = [
         },
         frozenset({PA, TM}),
         frozenset({"subscription.request"}),
+        frozenset({TA, OTA, VIEWER}),  # mike's own application: invisible to them
     ),
     Case(
         "approveSubscription",
@@ -276,6 +283,7 @@ CASES = [
         lambda w: _subscription(w, SubscriptionState.REQUESTED),
         frozenset({PA, TA}),
         frozenset({"subscription.approve"}),
+        frozenset({OTA, VIEWER}),  # another team's subscription: invisible to them
     ),
     Case(
         "rejectSubscription",
@@ -284,6 +292,7 @@ CASES = [
         lambda w: _subscription(w, SubscriptionState.REQUESTED),
         frozenset({PA, TA}),
         frozenset({"subscription.reject"}),
+        frozenset({OTA, VIEWER}),  # another team's subscription: invisible to them
     ),
     Case(
         "revokeSubscription",
@@ -292,6 +301,7 @@ CASES = [
         lambda w: _subscription(w, SubscriptionState.APPROVED),
         frozenset({PA, TA, TM}),
         frozenset({"subscription.revoke"}),
+        frozenset({OTA, VIEWER}),  # another team's subscription: invisible to them
     ),
     Case(
         "rotateSigningKey",
@@ -369,7 +379,7 @@ async def _check(case: Case, role: str, gql: Gql, person: Person, engine: Engine
         if not any(e.outcome is AuditOutcome.ALLOWED for e in events):
             return "allowed but no 'allowed' audit event"
         return None
-    want = "UNAUTHENTICATED" if role == "anonymous" else "FORBIDDEN"
+    want = "UNAUTHENTICATED" if role == "anonymous" else "NOT_FOUND" if role in case.hidden_from else "FORBIDDEN"
     if codes(body) != [want]:
         return f"should get {want}: {body}"
     if not any(e.outcome is AuditOutcome.DENIED for e in events):
