@@ -21,6 +21,10 @@ _HANDLERS: dict[str, str] = {
     "users": "portal.accounts:users_command",
     "tokens": "portal.accounts:tokens_command",
     "gateways": "portal.robots:gateways_command",
+    "apps": "portal.commands:apps_command",
+    "keys": "portal.commands:keys_command",
+    "subscriptions": "portal.commands:subscriptions_command",
+    "audit": "portal.commands:audit_command",
     "apply": "portal.resources:apply_command",
     "get": "portal.resources:get_command",
     "delete": "portal.resources:delete_command",
@@ -100,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--cluster", required=True)
     render.add_argument("--target", choices=["gloo", "envoy"], default=None, help="default: the cluster's own")
     render.add_argument("-o", "--output", choices=["yaml", "json"], default="yaml")
+
+    from portal.commands.consumer import add_parsers  # the consumer journey: apps, keys, subscriptions, audit
+
+    add_parsers(sub)
 
     gateways = sub.add_parser("gateways", help="manage gateway robot accounts (read their clusters' snapshots only)")
     gateways_sub = gateways.add_subparsers(dest="gateways_command", required=True)
