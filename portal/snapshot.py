@@ -10,9 +10,9 @@ What is served:
 * Each source with the schema its product version pinned (else the service's newest), relative ``$ref`` files
   bundled into the document (the gateway has no files), and the address of its first deployment with one (else
   the Kubernetes service's cluster DNS name).
-* Every plan; every application with a credential, with its credentials; every subscription to a served product. Applications are
-  named ``owner/name`` (names are unique per owner only). Expired or revoked credentials are sent as revoked, so
-  the gateway can say why it refuses them; requested subscriptions are sent as ``pending``.
+* Every plan; every application with a credential, with its credentials; every subscription to a served product.
+  Applications are named ``owner/name`` (names are unique per owner only). Expired or revoked credentials are
+  sent as revoked, so the gateway can say why it refuses them; requested subscriptions are sent as ``pending``.
 
 Only a caller allowed ``gateway.snapshot`` may read it (it carries credential hashes and who may call what): a
 platform admin, or a gateway robot account (``loom gateways create``) for the clusters it was granted.
