@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -60,10 +61,12 @@ def target_factory(settings: Settings) -> TargetFactory:
             from portal.sync.targets.gitops import GitOpsTarget
 
             return GitOpsTarget(cluster, gitops_dir(settings))
-        from portal.sync.crd_validation import validate
+        from portal.sync.crd_validation import validate_set
         from portal.sync.gloo import render
         from portal.sync.targets.kubernetes import KubernetesTarget
 
+        # one cache per target: each distinct object is checked against its CRD once, the set rules every pass
+        validate = functools.partial(validate_set, valid=set())
         return KubernetesTarget(cluster, render=render, validate=validate, kubeconfig=settings.sync.kubeconfig)
 
     return make

@@ -92,7 +92,9 @@ GLOO_KINDS = (
 )
 
 Renderer = Callable[[ClusterRouting], Sequence[Mapping[str, Any]]]
-Validator = Callable[[Mapping[str, Any]], None]  # raises ConfigRejected naming the object and the field
+# Checks a cluster's whole set (each object, then the rules across them: a route naming an Upstream that is not
+# there, a RouteTable nobody delegates to, a domain claimed twice); raises ConfigRejected naming the object.
+Validator = Callable[[Sequence[Mapping[str, Any]]], None]
 
 _STATES: tuple[VerdictState, ...] = ("Pending", "Accepted", "Rejected", "Warning")  # solo-kit's enum order
 _SEVERITY: dict[VerdictState, int] = {"Accepted": 0, "Pending": 1, "Warning": 2, "Rejected": 3}
@@ -120,8 +122,9 @@ class KubernetesTarget:
     """The Gloo objects of ``cluster``, through the Kubernetes API of its ``kube_context`` (or, without one, the
     cluster this process runs in, with its service account).
 
-    ``render`` is the Gloo renderer and ``validate`` the strict CRD validator; ``client`` replaces the connection
-    made from the cluster's settings (``kubeconfig``: default ``$KUBECONFIG``, then ``~/.kube/config``)."""
+    ``render`` is the Gloo renderer and ``validate`` the strict CRD validator of the whole set; ``client`` replaces
+    the connection made from the cluster's settings (``kubeconfig``: default ``$KUBECONFIG``, then
+    ``~/.kube/config``)."""
 
     kind = "kubernetes"
 
@@ -319,14 +322,14 @@ class KubernetesTarget:
             item = _Desired(kind, obj)
             if item.key in out:
                 raise InvalidDesiredState(f"cluster {name!r}: the Gloo renderer made {item.ref} twice")
-            try:
-                self._validate(obj)
-            except ConfigRejected as exc:
-                raise ConfigRejected(
-                    f"cluster {name!r}: {exc.message} (nothing was written: every object is checked first)",
-                    object=exc.object or item.ref,
-                ) from exc
             out[item.key] = item
+        try:
+            self._validate([item.obj for item in out.values()])
+        except ConfigRejected as exc:
+            raise ConfigRejected(
+                f"cluster {name!r}: {exc.message} (nothing was written: every object is checked first)",
+                object=exc.object,
+            ) from exc
         return sorted(out.values(), key=lambda d: (GLOO_KINDS.index(d.kind), d.key[1], d.key[2]))
 
     async def _live(self, client: KubeClient) -> dict[tuple[ObjectKind, str, str], dict[str, Any]]:

@@ -500,7 +500,7 @@ async def test_the_kubernetes_target_applies_the_real_rendering_to_an_api_server
     clusters = {**FLEET, "us-east": spec}
     desired = DesiredState(clusters, SERVICES, {p.name: p for p in (LIBRARY, PINNED)}, generation=7)
     routing = route(desired)["us-east"]
-    async with kubernetes.KubernetesTarget(spec, render=render, validate=validate, kubeconfig=kubeconfig) as target:
+    async with kubernetes.KubernetesTarget(spec, render=render, validate=validate_set, kubeconfig=kubeconfig) as target:
         report = await target.apply(routing)
         expected = {f"{o['kind']}/{NS}/{o['metadata']['name']}" for o in render(routing)}
         assert report.created == len(expected) == 10
@@ -521,10 +521,21 @@ async def test_the_kubernetes_target_applies_the_real_rendering_to_an_api_server
             out[0]["spec"]["static"]["hosts"][0]["prot"] = 1
             return out
 
-    async with kubernetes.KubernetesTarget(spec, render=broken, validate=validate, kubeconfig=kubeconfig) as target:
+    async with kubernetes.KubernetesTarget(spec, render=broken, validate=validate_set, kubeconfig=kubeconfig) as target:
         with pytest.raises(ConfigRejected, match=r"spec\.static\.hosts\[0\]\.prot: unknown field"):
             await target.apply(dataclasses.replace(routing, generation=9))
         assert fake.write_log == []
+
+    # so does a set whose objects are each valid but do not fit together: a route to an Upstream left out
+    def without_upstream(model: Any) -> list[dict[str, Any]]:
+        return [o for o in render(model) if o["metadata"]["name"] != "loom-svc-members"]
+
+    target = kubernetes.KubernetesTarget(spec, render=without_upstream, validate=validate_set, kubeconfig=kubeconfig)
+    async with target:
+        with pytest.raises(ConfigRejected, match=r"Upstream gloo-system/loom-svc-members is not among the objects"):
+            await target.apply(dataclasses.replace(routing, generation=10))
+        assert fake.write_log == []
+        assert fake.get("Upstream", NS, "loom-svc-members") is not None  # the last good set keeps serving
 
 
 def test_a_hand_written_kube_upstream_with_failover_passes() -> None:

@@ -6,7 +6,7 @@ admission webhook) and people (editing, deleting) through the same HTTP API."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -105,8 +105,8 @@ def render(routing: ClusterRouting) -> list[dict[str, Any]]:
     return objects
 
 
-def valid(obj: Mapping[str, Any]) -> None:
-    """Every object passes (the strict CRD validator has its own tests)."""
+def valid(objects: Sequence[Mapping[str, Any]]) -> None:
+    """Every set passes (the strict CRD validator has its own tests)."""
 
 
 @pytest.fixture
@@ -339,11 +339,12 @@ async def test_an_object_of_a_desired_name_that_loom_did_not_create_is_refused_b
 async def test_a_schema_error_is_found_before_the_first_write(
     fake: FakeKube, kubeconfig: Path, make_target: MakeTarget
 ) -> None:
-    def strict(obj: Mapping[str, Any]) -> None:
-        name = obj["metadata"]["name"]
-        if obj["kind"] == "RouteTable" and name == "loom-product-library-eu":
-            where = f"RouteTable/{NS}/{name}"
-            raise ConfigRejected(f"{where}: spec.routes[0].matchers[0].prefx: unknown field", object=where)
+    def strict(objects: Sequence[Mapping[str, Any]]) -> None:
+        for obj in objects:
+            name = obj["metadata"]["name"]
+            if obj["kind"] == "RouteTable" and name == "loom-product-library-eu":
+                where = f"RouteTable/{NS}/{name}"
+                raise ConfigRejected(f"{where}: spec.routes[0].matchers[0].prefx: unknown field", object=where)
 
     target = make_target(render=render, validate=strict, kubeconfig=kubeconfig)
     with pytest.raises(ConfigRejected) as refused:
