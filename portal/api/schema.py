@@ -23,6 +23,7 @@ from portal.api.context import Context, new_request_id
 from portal.api.errors import LoomSchema, format_error
 from portal.api.mutations import Mutation
 from portal.api.queries import Query
+from portal.api.validation import OffLoopValidation
 from portal.errors import ErrorCode, Unauthenticated
 from portal.settings import Settings
 from stitcher.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
@@ -46,6 +47,7 @@ schema = LoomSchema(
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        OffLoopValidation,  # after the limiters: it validates with the rules they add
     ],
 )
 
