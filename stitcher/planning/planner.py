@@ -1,46 +1,11 @@
-"""Query planning: one validated operation -> a tree of upstream fetches plus the shape of the client's result.
-
-The planner runs once per distinct (document, operation name, @skip/@include variable values); the executor caches
-the :class:`QueryPlan` and replays it with a tight loop, so no work here is on the per-request hot path.
-
-Model:
-
-* A :class:`FetchNode` is one upstream request: a root fetch (root fields of one subgraph), or an entity fetch
-  (``_entities(representations:)`` for Federation, the merge-config resolver field for plain GraphQL, the entity
-  operation for REST). Its ``children`` run after it, grouped by ``stage``: children of one stage run in parallel,
-  stages in order (a child whose representation needs fields another child fetches waits for it: ``@requires`` and
-  keys that the parent subgraph cannot give).
-* Upstream selections use the client's response keys as aliases, so an upstream result merges straight into the
-  result tree. Fields only the gateway needs (entity keys, ``@requires`` inputs) use internal aliases
-  (``_L_<name>``; another prefix when the document itself uses ``_L_``, see :func:`internal_prefix`) and are
-  dropped when the result is shaped.
-* The :class:`ObjectShape` tree says how to build the client's result from the merged tree: response keys in order,
-  nullability (for null propagation), ``__typename`` (product names), and per concrete type for abstract positions.
-* Entity fetches at one position and subgraph are one node (never N+1); the executor removes duplicate
-  representations. For queries, :attr:`QueryPlan.levels` also groups a level's Federation fetches by subgraph into
-  one :class:`FetchBatch` (aliased ``_entities`` fields), so there is one request per subgraph per level even
-  across paths.
-
-``@interfaceObject``: a subgraph that defines interface ``I`` as an object type resolves the fields it adds for every
-implementation of ``I``; the planner fetches them through ``I``'s key with ``__typename: "I"`` in the
-representation (Apollo's semantics), and the results merge into the implementation's objects. A field of type ``I``
-returned by the interface-object subgraph itself gives objects typed only ``I``: the planner adds an entity fetch to
-a subgraph that defines the interface ``I`` (``_entities`` with ``... on I { __typename }``) to learn each object's
-concrete type; every fetch that needs the type (type conditions, other subgraphs' fields) runs after it.
-
-Not supported: subscriptions.
-"""
+"""The planner proper: which subgraph resolves each field, and the entity fetches between them."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from graphql import (
-    BooleanValueNode,
-    DirectiveNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -53,233 +18,33 @@ from graphql import (
     GraphQLOutputType,
     GraphQLSchema,
     InlineFragmentNode,
-    ListTypeNode,
-    NamedTypeNode,
-    NonNullTypeNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    TypeNode,
     VariableDefinitionNode,
-    VariableNode,
     get_named_type,
     is_composite_type,
     is_leaf_type,
     parse,
-    print_ast,
 )
-from graphql.language import Visitor, visit
 
-from stitcher.errors import StitcherError
 from stitcher.ir import EntityResolver, FieldJoin, SourceKind, Subgraph, Supergraph
-
-__all__ = [
-    "INTERNAL_PREFIX",
-    "KEY_VARIABLE",
-    "EntityTarget",
-    "FetchBatch",
-    "FetchNode",
-    "ObjectShape",
-    "PlanningError",
-    "QueryPlan",
-    "Selection",
-    "SelectionField",
-    "build_plan",
-    "condition_variables",
-    "internal_prefix",
-]
-
-INTERNAL_PREFIX = "_L_"
-REPRESENTATIONS_VARIABLE = "_loomReps"
-KEY_VARIABLE = "_k"
-
-# Result shape field kinds (ints compare fastest in the shaping loop).
-K_TYPENAME = 0
-K_LEAF = 1  # pass the value through; ``nonnull`` says whether null must propagate
-K_COMPOSITE = 2  # object, abstract or list: ``arg`` is a TypeShape
-
-# TypeShape: ("o", nonnull, ObjectShape) | ("l", nonnull, TypeShape) | ("s", nonnull, None) for leaves inside lists
-TypeShape = tuple[str, bool, Any]
-ShapeField = tuple[str, int, bool, Any]
+from stitcher.planning.model import (
+    INTERNAL_PREFIX,
+    K_COMPOSITE,
+    K_LEAF,
+    K_TYPENAME,
+    EntityTarget,
+    FetchNode,
+    ObjectShape,
+    PlanningError,
+    Selection,
+    ShapeField,
+    TypeShape,
+)
+from stitcher.planning.operation import included, internal_variables, printed_arguments
 
 
-class PlanningError(StitcherError):
-    """The operation cannot be planned over this supergraph (a field no subgraph can reach, a missing key)."""
-
-
-@dataclass(slots=True)
-class ObjectShape:
-    """How one object of the client's result is built. ``static`` is the product type name at a concrete position."""
-
-    static: str | None
-    fields: tuple[ShapeField, ...] = ()
-    by_type: dict[str, tuple[ShapeField, ...]] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class SelectionField:
-    alias: str
-    name: str  # upstream field name
-    arguments: str  # printed argument list including parentheses, or ""
-    selection: Selection | None = None
-
-
-@dataclass(slots=True)
-class Selection:
-    """An upstream selection set in upstream names; REST fetches project JSON through the same tree."""
-
-    fields: dict[str, SelectionField] = field(default_factory=dict)
-    fragments: dict[str, Selection] = field(default_factory=dict)  # upstream type name -> selection
-    typename: bool = False
-
-    def field(self, alias: str, name: str, arguments: str, composite: bool) -> SelectionField:
-        existing = self.fields.get(alias)
-        if existing is None:
-            existing = SelectionField(alias, name, arguments, Selection() if composite else None)
-            self.fields[alias] = existing
-        return existing
-
-    def fragment(self, type_name: str) -> Selection:
-        existing = self.fragments.get(type_name)
-        if existing is None:
-            existing = self.fragments[type_name] = Selection()
-        return existing
-
-    def print(self) -> str:
-        parts: list[str] = ["__typename"] if self.typename else []
-        for item in self.fields.values():
-            head = item.name if item.alias == item.name else f"{item.alias}: {item.name}"
-            sub = item.selection.print() if item.selection is not None else ""
-            parts.append(f"{head}{item.arguments}{sub}")
-        for type_name, selection in self.fragments.items():
-            if selection.fields or selection.fragments or selection.typename:
-                parts.append(f"... on {type_name}{selection.print()}")
-        if not parts:
-            parts.append("__typename")
-        return "{" + " ".join(parts) + "}"
-
-
-@dataclass(slots=True)
-class EntityTarget:
-    """One entity type of an entity fetch: how to build its representation and what to select."""
-
-    product_type: str
-    upstream_type: str
-    representation: tuple[tuple[str, str], ...]  # (representation field, key in the merged object)
-    selection: Selection
-    resolver: EntityResolver | None = None  # plain GraphQL / REST merge config; None for Federation
-    resolver_argument_type: str = ""  # printed type of the resolver argument (one key, or the list when batched)
-    # Compound keys passed as one argument per key field (plain GraphQL): each argument's printed type.
-    resolver_key_types: tuple[str, ...] = ()
-
-
-@dataclass(eq=False, slots=True)
-class FetchNode:
-    subgraph: str
-    kind: Literal["root", "entity"]
-    operation: Literal["query", "mutation"]
-    path: tuple[tuple[str, frozenset[str] | None], ...] = ()
-    selection: Selection = field(default_factory=Selection)  # root fetches
-    root_fields: list[tuple[str, str, FieldNode]] = field(default_factory=list)  # (response key, product field, ast)
-    targets: dict[str, EntityTarget] = field(default_factory=dict)  # product type -> target (entity fetches)
-    default_type: str | None = None  # product type at a concrete position (objects carry no __typename there)
-    stage: int = 0
-    children: list[FetchNode] = field(default_factory=list)
-    variables: tuple[str, ...] = ()  # client variables the upstream document uses
-    variable_definitions: str = ""  # printed, in upstream type names
-    query: str = ""  # the upstream document (entity fetches with single-key resolvers build theirs per request)
-    stages: tuple[tuple[FetchNode, ...], ...] = ()
-    used_variables: set[str] = field(default_factory=set)
-    parent: FetchNode | None = None
-    entities_selection: str = ""  # Federation: the ``{... on T {...}}`` of ``_entities``, for batched requests
-
-
-@dataclass(eq=False, slots=True)
-class FetchBatch:
-    """Federation entity fetches of one plan level to one subgraph, sent as ONE request: each node is an aliased
-    ``_entities`` field (``_e<i>``) with its own representations variable (``_loomReps<i>``)."""
-
-    subgraph: str
-    nodes: tuple[FetchNode, ...]
-    query: str = ""
-    variables: tuple[str, ...] = ()
-
-
-@dataclass(slots=True)
-class QueryPlan:
-    operation: Literal["query", "mutation", "subscription"]
-    root: ObjectShape
-    stages: tuple[tuple[FetchNode, ...], ...]
-    introspection: OperationDefinitionNode | None = None  # root introspection fields, executed by graphql-core
-    introspection_keys: tuple[str, ...] = ()
-    fetch_count: int = 0
-    # Queries: the fetches below the roots, level by level; a level's Federation fetches to one subgraph are one
-    # batch (one request per subgraph per level, even across paths). Empty for mutations (they run as a tree).
-    levels: tuple[tuple[FetchBatch, ...], ...] = ()
-    internal_prefix: str = INTERNAL_PREFIX  # of the gateway's own aliases in this plan's upstream selections
-    # The gateway's own upstream variables: representations (``<reps>``, ``<reps><i>``), merge-config keys
-    # (``<keys><n>``); named apart from the client's variables, which are forwarded under their own names.
-    reps_variable: str = REPRESENTATIONS_VARIABLE
-    key_variable: str = KEY_VARIABLE
-
-
-_INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
-
-
-def condition_variables(
-    operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
-) -> tuple[str, ...]:
-    """Variables used by ``@skip``/``@include`` anywhere in the operation: the plan is keyed by their values."""
-    names: list[str] = []
-
-    class _Collect(Visitor):
-        def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
-            if node.name.value in ("skip", "include"):
-                for argument in node.arguments or ():
-                    if isinstance(argument.value, VariableNode) and argument.value.name.value not in names:
-                        names.append(argument.value.name.value)
-
-    visit(operation, _Collect())
-    for fragment in fragments.values():
-        visit(fragment, _Collect())
-    return tuple(names)
-
-
-def _included(node: FieldNode | InlineFragmentNode | FragmentSpreadNode, conditions: Mapping[str, bool]) -> bool:
-    for directive in node.directives or ():
-        name = directive.name.value
-        if name not in ("skip", "include"):
-            continue
-        value: bool = False
-        for argument in directive.arguments or ():
-            if argument.name.value == "if":
-                if isinstance(argument.value, BooleanValueNode):
-                    value = argument.value.value
-                elif isinstance(argument.value, VariableNode):
-                    value = bool(conditions.get(argument.value.name.value, False))
-        if (name == "skip") == value:
-            return False
-    return True
-
-
-def _printed_arguments(node: FieldNode, used: set[str]) -> str:
-    if not node.arguments:
-        return ""
-    for argument in node.arguments:
-        _collect_variables(argument.value, used)
-    return "(" + ", ".join(f"{a.name.value}: {print_ast(a.value)}" for a in node.arguments) + ")"
-
-
-def _collect_variables(value: Any, used: set[str]) -> None:
-    if isinstance(value, VariableNode):
-        used.add(value.name.value)
-        return
-    for child in getattr(value, "values", None) or ():
-        _collect_variables(child, used)
-    for child in getattr(value, "fields", None) or ():
-        _collect_variables(child.value, used)
-
-
-class _Planner:
+class Planner:
     def __init__(
         self,
         supergraph: Supergraph,
@@ -290,7 +55,7 @@ class _Planner:
     ) -> None:
         self.sg = supergraph
         self.prefix = prefix
-        self.reps_variable, self.key_variable = _internal_variables(prefix)
+        self.reps_variable, self.key_variable = internal_variables(prefix)
         self.schema: GraphQLSchema = supergraph.schema
         self.operation = operation
         self.fragments = fragments
@@ -314,18 +79,18 @@ class _Planner:
     ) -> dict[str, list[FieldNode]]:
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                if _included(selection, self.conditions):
+                if included(selection, self.conditions):
                     key = selection.alias.value if selection.alias else selection.name.value
                     out.setdefault(key, []).append(selection)
             elif isinstance(selection, InlineFragmentNode):
-                if _included(selection, self.conditions) and self._applies(
+                if included(selection, self.conditions) and self._applies(
                     selection.type_condition.name.value if selection.type_condition else None, runtime
                 ):
                     self.collect(selection.selection_set, runtime, out, seen)
             elif isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
                 fragment = self.fragments.get(name)
-                if fragment is None or name in seen or not _included(selection, self.conditions):
+                if fragment is None or name in seen or not included(selection, self.conditions):
                     continue
                 if self._applies(fragment.type_condition.name.value, runtime):
                     seen.add(name)
@@ -470,7 +235,7 @@ class _Planner:
         provided: dict[str, Any] | None,
     ) -> ShapeField:
         name = nodes[0].name.value
-        arguments = _printed_arguments(nodes[0], node.used_variables)
+        arguments = printed_arguments(nodes[0], node.used_variables)
         named = get_named_type(definition.type)
         upstream_name = self.upstream_field(subgraph, parent.name, name)
         composite = is_composite_type(named)
@@ -706,9 +471,9 @@ class _Planner:
             key_types: tuple[str, ...] = ()
             if resolver is not None and subgraph.kind is SourceKind.GRAPHQL and subgraph.schema is not None:
                 if resolver.argument:
-                    argument_type = _resolver_argument_type(subgraph, resolver, resolver.argument)
+                    argument_type = resolver_argument_type(subgraph, resolver, resolver.argument)
                 else:
-                    key_types = tuple(_resolver_argument_type(subgraph, resolver, a) for a in resolver.key_arguments)
+                    key_types = tuple(resolver_argument_type(subgraph, resolver, a) for a in resolver.key_arguments)
             entity_target = EntityTarget(
                 parent.name,
                 # An @interfaceObject is asked for with the interface's name as __typename (Apollo's semantics).
@@ -798,7 +563,7 @@ def _field_tree(selection_set: SelectionSetNode) -> dict[str, Any]:
     return tree
 
 
-def _resolver_argument_type(subgraph: Subgraph, resolver: EntityResolver, argument: str) -> str:
+def resolver_argument_type(subgraph: Subgraph, resolver: EntityResolver, argument: str) -> str:
     assert subgraph.schema is not None
     query = subgraph.schema.query_type
     definition = query.fields.get(resolver.field) if query is not None else None
@@ -808,214 +573,3 @@ def _resolver_argument_type(subgraph: Subgraph, resolver: EntityResolver, argume
             f"({argument}:), which its schema does not have"
         )
     return str(definition.args[argument].type)
-
-
-def _upstream_type_node(node: TypeNode, subgraph: Subgraph) -> str:
-    if isinstance(node, NonNullTypeNode):
-        return _upstream_type_node(node.type, subgraph) + "!"
-    if isinstance(node, ListTypeNode):
-        return "[" + _upstream_type_node(node.type, subgraph) + "]"
-    assert isinstance(node, NamedTypeNode)
-    return subgraph.renames.upstream_type(node.name.value)
-
-
-def _finish(node: FetchNode, planner: _Planner) -> None:
-    """Print the upstream document of ``node`` and order its children into stages (recursively)."""
-    subgraph = planner.sg.subgraphs[node.subgraph]
-    node.variables = tuple(sorted(node.used_variables))
-    definitions = []
-    for name in node.variables:
-        definition = planner.variable_defs.get(name)
-        if definition is None:
-            raise PlanningError(f"Variable ${name} is not defined by the operation")
-        text = f"${name}: {_upstream_type_node(definition.type, subgraph)}"
-        if definition.default_value is not None:
-            text += f" = {print_ast(definition.default_value)}"
-        definitions.append(text)
-    node.variable_definitions = ", ".join(definitions)
-    if subgraph.kind is not SourceKind.OPENAPI:
-        if node.kind == "root":
-            head = node.operation if not definitions else f"{node.operation}({node.variable_definitions})"
-            node.query = head + node.selection.print()
-        elif subgraph.kind is SourceKind.FEDERATION:
-            # Implementations resolved through one @interfaceObject print the same fragment: send it once.
-            fragments = " ".join(
-                dict.fromkeys(f"... on {t.upstream_type}{t.selection.print()}" for t in node.targets.values())
-            )
-            extra = f", {node.variable_definitions}" if definitions else ""
-            node.entities_selection = f"{{{fragments}}}"
-            node.query = (
-                f"query(${planner.reps_variable}: [_Any!]!{extra})"
-                f"{{_entities(representations: ${planner.reps_variable}){{{fragments}}}}}"
-            )
-    stages: dict[int, list[FetchNode]] = {}
-    for child in node.children:
-        child.parent = node
-        _finish(child, planner)
-        stages.setdefault(child.stage, []).append(child)
-    node.stages = tuple(tuple(stages[s]) for s in sorted(stages))
-
-
-def build_plan(
-    supergraph: Supergraph,
-    operation: OperationDefinitionNode,
-    fragments: Mapping[str, FragmentDefinitionNode],
-    conditions: Mapping[str, bool],
-    prefix: str = INTERNAL_PREFIX,
-) -> QueryPlan:
-    """Plan ``operation`` (already validated against ``supergraph.schema``) for the given @skip/@include values.
-    ``prefix`` starts the gateway's internal aliases: :func:`internal_prefix` of the document."""
-    planner = _Planner(supergraph, operation, fragments, conditions, prefix)
-    schema = supergraph.schema
-    kind = operation.operation.value
-    root_type = schema.get_root_type(operation.operation)
-    if root_type is None:
-        raise PlanningError(f"The product schema has no {kind} type")
-    if kind == "subscription":
-        raise PlanningError("Subscriptions are not supported by the gateway; use a query or a mutation")
-    fields = planner.collect(operation.selection_set, root_type, {}, set())
-    shape: list[ShapeField] = []
-    roots: list[FetchNode] = []
-    introspection_keys: list[str] = []
-    last: FetchNode | None = None
-    by_graph: dict[str, FetchNode] = {}
-    for key, nodes in fields.items():
-        name = nodes[0].name.value
-        if name == "__typename":
-            shape.append((key, K_TYPENAME, True, None))
-            continue
-        if name in _INTROSPECTION_FIELDS:
-            introspection_keys.append(key)
-            shape.append((key, K_LEAF, False, None))  # graphql-core built the value; copied as is
-            continue
-        definition = root_type.fields[name]
-        candidates = [j.graph for j in planner.joins(root_type.name, name) if not j.external]
-        if not candidates:
-            raise PlanningError(f"No subgraph resolves {root_type.name}.{name}")
-        if kind == "mutation":
-            # Mutations run in order: consecutive fields of one subgraph share a fetch, otherwise a new stage.
-            graph = last.subgraph if last is not None and last.subgraph in candidates else candidates[0]
-            if last is None or last.subgraph != graph or supergraph.subgraphs[graph].kind is SourceKind.OPENAPI:
-                last = FetchNode(graph, "root", "mutation", stage=len(roots))
-                roots.append(last)
-                planner.fetch_count += 1
-            node = last
-        else:
-            graph = next((g for g in candidates if g in by_graph), candidates[0])
-            shared = by_graph.get(graph) if supergraph.subgraphs[graph].kind is not SourceKind.OPENAPI else None
-            if shared is None:
-                shared = FetchNode(graph, "root", "query")
-                by_graph.setdefault(graph, shared)
-                roots.append(shared)
-                planner.fetch_count += 1
-            node = shared
-        node.root_fields.append((key, name, nodes[0]))
-        shape.append(planner.plan_field(node, graph, root_type, key, nodes, definition, node.selection, (), None))
-    for root in roots:
-        _finish(root, planner)
-    stages: dict[int, list[FetchNode]] = {}
-    for root in roots:
-        stages.setdefault(root.stage, []).append(root)
-    introspection: OperationDefinitionNode | None = None
-    if introspection_keys:
-        introspection = _introspection_operation(operation, [n for key in introspection_keys for n in fields[key]])
-    return QueryPlan(
-        operation=kind,  # type: ignore[arg-type]
-        root=ObjectShape(root_type.name, tuple(shape)),
-        stages=tuple(tuple(stages[s]) for s in sorted(stages)),
-        introspection=introspection,
-        introspection_keys=tuple(introspection_keys),
-        fetch_count=planner.fetch_count,
-        levels=_levels(roots, planner) if kind == "query" else (),
-        internal_prefix=prefix,
-        reps_variable=planner.reps_variable,
-        key_variable=planner.key_variable,
-    )
-
-
-def internal_prefix(document: str) -> str:
-    """A prefix for the gateway's internal aliases and variables that no name in ``document`` starts with: a client
-    alias such as ``_L_id`` would otherwise meet the internal ``_L_id`` in one upstream selection (two fields, one
-    response key), and a client variable ``$_loomReps`` the representations variable."""
-    if INTERNAL_PREFIX not in document and REPRESENTATIONS_VARIABLE not in document and not _KEY_USE.search(document):
-        return INTERNAL_PREFIX
-    n = 0
-    while f"_L{n}_" in document:
-        n += 1
-    return f"_L{n}_"
-
-
-_KEY_USE = re.compile(r"\$\s*" + KEY_VARIABLE)
-
-
-def _internal_variables(prefix: str) -> tuple[str, str]:
-    if prefix == INTERNAL_PREFIX:
-        return REPRESENTATIONS_VARIABLE, KEY_VARIABLE
-    return prefix + "reps", prefix + "k"
-
-
-def _levels(roots: list[FetchNode], planner: _Planner) -> tuple[tuple[FetchBatch, ...], ...]:
-    """Place every non-root fetch on a level (after its parent and after the siblings it depends on) and group
-    each level's Federation fetches by subgraph."""
-    by_level: dict[int, list[FetchNode]] = {}
-
-    def place(node: FetchNode, level: int) -> None:
-        for index, stage in enumerate(node.stages):
-            for child in stage:
-                by_level.setdefault(level + 1 + index, []).append(child)
-                place(child, level + 1 + index)
-
-    for root in roots:
-        place(root, 0)
-    levels: list[tuple[FetchBatch, ...]] = []
-    for level in sorted(by_level):
-        batches: dict[str, FetchBatch] = {}
-        singles: list[FetchBatch] = []
-        for node in by_level[level]:
-            federation = planner.sg.subgraphs[node.subgraph].kind is SourceKind.FEDERATION
-            if federation and node.entities_selection:
-                batch = batches.get(node.subgraph)
-                if batch is None:
-                    batch = batches[node.subgraph] = FetchBatch(node.subgraph, ())
-                batch.nodes = (*batch.nodes, node)
-            else:
-                singles.append(FetchBatch(node.subgraph, (node,)))
-        for batch in batches.values():
-            _batch_query(batch, planner)
-        levels.append((*batches.values(), *singles))
-    return tuple(levels)
-
-
-def _batch_query(batch: FetchBatch, planner: _Planner) -> None:
-    if len(batch.nodes) == 1:
-        node = batch.nodes[0]
-        batch.query, batch.variables = node.query, node.variables
-        return
-    subgraph = planner.sg.subgraphs[batch.subgraph]
-    used = sorted({name for node in batch.nodes for name in node.variables})
-    definitions = [f"${planner.reps_variable}{i}: [_Any!]!" for i in range(len(batch.nodes))]
-    for name in used:
-        definition = planner.variable_defs[name]
-        text = f"${name}: {_upstream_type_node(definition.type, subgraph)}"
-        if definition.default_value is not None:
-            text += f" = {print_ast(definition.default_value)}"
-        definitions.append(text)
-    fields = " ".join(
-        f"_e{i}: _entities(representations: ${planner.reps_variable}{i}){node.entities_selection}"
-        for i, node in enumerate(batch.nodes)
-    )
-    batch.query = f"query({', '.join(definitions)}){{{fields}}}"
-    batch.variables = tuple(used)
-
-
-def _introspection_operation(operation: OperationDefinitionNode, nodes: list[FieldNode]) -> OperationDefinitionNode:
-    """The operation with only its root introspection fields (graphql-core executes it against the API schema).
-    ``nodes`` are the collected field nodes, so fields inside fragments on the root type are included."""
-    selections = tuple(nodes)
-    return OperationDefinitionNode(
-        operation=operation.operation,
-        name=operation.name,
-        variable_definitions=operation.variable_definitions,
-        directives=(),
-        selection_set=SelectionSetNode(selections=selections),
-    )

@@ -1,0 +1,207 @@
+"""Plan building: roots, upstream documents, stages and batched levels."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from graphql import (
+    FragmentDefinitionNode,
+    ListTypeNode,
+    NamedTypeNode,
+    NonNullTypeNode,
+    OperationDefinitionNode,
+    TypeNode,
+    print_ast,
+)
+
+from stitcher.ir import SourceKind, Subgraph, Supergraph
+from stitcher.planning.model import (
+    INTERNAL_PREFIX,
+    K_LEAF,
+    K_TYPENAME,
+    FetchBatch,
+    FetchNode,
+    ObjectShape,
+    PlanningError,
+    QueryPlan,
+    ShapeField,
+)
+from stitcher.planning.operation import INTROSPECTION_FIELDS, introspection_operation
+from stitcher.planning.planner import Planner
+
+
+def _upstream_type_node(node: TypeNode, subgraph: Subgraph) -> str:
+    if isinstance(node, NonNullTypeNode):
+        return _upstream_type_node(node.type, subgraph) + "!"
+    if isinstance(node, ListTypeNode):
+        return "[" + _upstream_type_node(node.type, subgraph) + "]"
+    assert isinstance(node, NamedTypeNode)
+    return subgraph.renames.upstream_type(node.name.value)
+
+
+def _finish(node: FetchNode, planner: Planner) -> None:
+    """Print the upstream document of ``node`` and order its children into stages (recursively)."""
+    subgraph = planner.sg.subgraphs[node.subgraph]
+    node.variables = tuple(sorted(node.used_variables))
+    definitions = []
+    for name in node.variables:
+        definition = planner.variable_defs.get(name)
+        if definition is None:
+            raise PlanningError(f"Variable ${name} is not defined by the operation")
+        text = f"${name}: {_upstream_type_node(definition.type, subgraph)}"
+        if definition.default_value is not None:
+            text += f" = {print_ast(definition.default_value)}"
+        definitions.append(text)
+    node.variable_definitions = ", ".join(definitions)
+    if subgraph.kind is not SourceKind.OPENAPI:
+        if node.kind == "root":
+            head = node.operation if not definitions else f"{node.operation}({node.variable_definitions})"
+            node.query = head + node.selection.print()
+        elif subgraph.kind is SourceKind.FEDERATION:
+            # Implementations resolved through one @interfaceObject print the same fragment: send it once.
+            fragments = " ".join(
+                dict.fromkeys(f"... on {t.upstream_type}{t.selection.print()}" for t in node.targets.values())
+            )
+            extra = f", {node.variable_definitions}" if definitions else ""
+            node.entities_selection = f"{{{fragments}}}"
+            node.query = (
+                f"query(${planner.reps_variable}: [_Any!]!{extra})"
+                f"{{_entities(representations: ${planner.reps_variable}){{{fragments}}}}}"
+            )
+    stages: dict[int, list[FetchNode]] = {}
+    for child in node.children:
+        child.parent = node
+        _finish(child, planner)
+        stages.setdefault(child.stage, []).append(child)
+    node.stages = tuple(tuple(stages[s]) for s in sorted(stages))
+
+
+def build_plan(
+    supergraph: Supergraph,
+    operation: OperationDefinitionNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    conditions: Mapping[str, bool],
+    prefix: str = INTERNAL_PREFIX,
+) -> QueryPlan:
+    """Plan ``operation`` (already validated against ``supergraph.schema``) for the given @skip/@include values.
+    ``prefix`` starts the gateway's internal aliases: :func:`internal_prefix` of the document."""
+    planner = Planner(supergraph, operation, fragments, conditions, prefix)
+    schema = supergraph.schema
+    kind = operation.operation.value
+    root_type = schema.get_root_type(operation.operation)
+    if root_type is None:
+        raise PlanningError(f"The product schema has no {kind} type")
+    if kind == "subscription":
+        raise PlanningError("Subscriptions are not supported by the gateway; use a query or a mutation")
+    fields = planner.collect(operation.selection_set, root_type, {}, set())
+    shape: list[ShapeField] = []
+    roots: list[FetchNode] = []
+    introspection_keys: list[str] = []
+    last: FetchNode | None = None
+    by_graph: dict[str, FetchNode] = {}
+    for key, nodes in fields.items():
+        name = nodes[0].name.value
+        if name == "__typename":
+            shape.append((key, K_TYPENAME, True, None))
+            continue
+        if name in INTROSPECTION_FIELDS:
+            introspection_keys.append(key)
+            shape.append((key, K_LEAF, False, None))  # graphql-core built the value; copied as is
+            continue
+        definition = root_type.fields[name]
+        candidates = [j.graph for j in planner.joins(root_type.name, name) if not j.external]
+        if not candidates:
+            raise PlanningError(f"No subgraph resolves {root_type.name}.{name}")
+        if kind == "mutation":
+            # Mutations run in order: consecutive fields of one subgraph share a fetch, otherwise a new stage.
+            graph = last.subgraph if last is not None and last.subgraph in candidates else candidates[0]
+            if last is None or last.subgraph != graph or supergraph.subgraphs[graph].kind is SourceKind.OPENAPI:
+                last = FetchNode(graph, "root", "mutation", stage=len(roots))
+                roots.append(last)
+                planner.fetch_count += 1
+            node = last
+        else:
+            graph = next((g for g in candidates if g in by_graph), candidates[0])
+            shared = by_graph.get(graph) if supergraph.subgraphs[graph].kind is not SourceKind.OPENAPI else None
+            if shared is None:
+                shared = FetchNode(graph, "root", "query")
+                by_graph.setdefault(graph, shared)
+                roots.append(shared)
+                planner.fetch_count += 1
+            node = shared
+        node.root_fields.append((key, name, nodes[0]))
+        shape.append(planner.plan_field(node, graph, root_type, key, nodes, definition, node.selection, (), None))
+    for root in roots:
+        _finish(root, planner)
+    stages: dict[int, list[FetchNode]] = {}
+    for root in roots:
+        stages.setdefault(root.stage, []).append(root)
+    introspection: OperationDefinitionNode | None = None
+    if introspection_keys:
+        introspection = introspection_operation(operation, [n for key in introspection_keys for n in fields[key]])
+    return QueryPlan(
+        operation=kind,  # type: ignore[arg-type]
+        root=ObjectShape(root_type.name, tuple(shape)),
+        stages=tuple(tuple(stages[s]) for s in sorted(stages)),
+        introspection=introspection,
+        introspection_keys=tuple(introspection_keys),
+        fetch_count=planner.fetch_count,
+        levels=_levels(roots, planner) if kind == "query" else (),
+        internal_prefix=prefix,
+        reps_variable=planner.reps_variable,
+        key_variable=planner.key_variable,
+    )
+
+
+def _levels(roots: list[FetchNode], planner: Planner) -> tuple[tuple[FetchBatch, ...], ...]:
+    """Place every non-root fetch on a level (after its parent and after the siblings it depends on) and group
+    each level's Federation fetches by subgraph."""
+    by_level: dict[int, list[FetchNode]] = {}
+
+    def place(node: FetchNode, level: int) -> None:
+        for index, stage in enumerate(node.stages):
+            for child in stage:
+                by_level.setdefault(level + 1 + index, []).append(child)
+                place(child, level + 1 + index)
+
+    for root in roots:
+        place(root, 0)
+    levels: list[tuple[FetchBatch, ...]] = []
+    for level in sorted(by_level):
+        batches: dict[str, FetchBatch] = {}
+        singles: list[FetchBatch] = []
+        for node in by_level[level]:
+            federation = planner.sg.subgraphs[node.subgraph].kind is SourceKind.FEDERATION
+            if federation and node.entities_selection:
+                batch = batches.get(node.subgraph)
+                if batch is None:
+                    batch = batches[node.subgraph] = FetchBatch(node.subgraph, ())
+                batch.nodes = (*batch.nodes, node)
+            else:
+                singles.append(FetchBatch(node.subgraph, (node,)))
+        for batch in batches.values():
+            _batch_query(batch, planner)
+        levels.append((*batches.values(), *singles))
+    return tuple(levels)
+
+
+def _batch_query(batch: FetchBatch, planner: Planner) -> None:
+    if len(batch.nodes) == 1:
+        node = batch.nodes[0]
+        batch.query, batch.variables = node.query, node.variables
+        return
+    subgraph = planner.sg.subgraphs[batch.subgraph]
+    used = sorted({name for node in batch.nodes for name in node.variables})
+    definitions = [f"${planner.reps_variable}{i}: [_Any!]!" for i in range(len(batch.nodes))]
+    for name in used:
+        definition = planner.variable_defs[name]
+        text = f"${name}: {_upstream_type_node(definition.type, subgraph)}"
+        if definition.default_value is not None:
+            text += f" = {print_ast(definition.default_value)}"
+        definitions.append(text)
+    fields = " ".join(
+        f"_e{i}: _entities(representations: ${planner.reps_variable}{i}){node.entities_selection}"
+        for i, node in enumerate(batch.nodes)
+    )
+    batch.query = f"query({', '.join(definitions)}){{{fields}}}"
+    batch.variables = tuple(used)

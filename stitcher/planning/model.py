@@ -1,0 +1,148 @@
+"""The plan's data model: fetch nodes, upstream selections, result shapes (built by the planner, replayed by
+the executor)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from graphql import (
+    FieldNode,
+    OperationDefinitionNode,
+)
+
+from stitcher.errors import StitcherError
+from stitcher.ir import EntityResolver
+
+INTERNAL_PREFIX = "_L_"
+REPRESENTATIONS_VARIABLE = "_loomReps"
+KEY_VARIABLE = "_k"
+
+# Result shape field kinds (ints compare fastest in the shaping loop).
+K_TYPENAME = 0
+K_LEAF = 1  # pass the value through; ``nonnull`` says whether null must propagate
+K_COMPOSITE = 2  # object, abstract or list: ``arg`` is a TypeShape
+
+# TypeShape: ("o", nonnull, ObjectShape) | ("l", nonnull, TypeShape) | ("s", nonnull, None) for leaves inside lists
+TypeShape = tuple[str, bool, Any]
+ShapeField = tuple[str, int, bool, Any]
+
+
+class PlanningError(StitcherError):
+    """The operation cannot be planned over this supergraph (a field no subgraph can reach, a missing key)."""
+
+
+@dataclass(slots=True)
+class ObjectShape:
+    """How one object of the client's result is built. ``static`` is the product type name at a concrete position."""
+
+    static: str | None
+    fields: tuple[ShapeField, ...] = ()
+    by_type: dict[str, tuple[ShapeField, ...]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class SelectionField:
+    alias: str
+    name: str  # upstream field name
+    arguments: str  # printed argument list including parentheses, or ""
+    selection: Selection | None = None
+
+
+@dataclass(slots=True)
+class Selection:
+    """An upstream selection set in upstream names; REST fetches project JSON through the same tree."""
+
+    fields: dict[str, SelectionField] = field(default_factory=dict)
+    fragments: dict[str, Selection] = field(default_factory=dict)  # upstream type name -> selection
+    typename: bool = False
+
+    def field(self, alias: str, name: str, arguments: str, composite: bool) -> SelectionField:
+        existing = self.fields.get(alias)
+        if existing is None:
+            existing = SelectionField(alias, name, arguments, Selection() if composite else None)
+            self.fields[alias] = existing
+        return existing
+
+    def fragment(self, type_name: str) -> Selection:
+        existing = self.fragments.get(type_name)
+        if existing is None:
+            existing = self.fragments[type_name] = Selection()
+        return existing
+
+    def print(self) -> str:
+        parts: list[str] = ["__typename"] if self.typename else []
+        for item in self.fields.values():
+            head = item.name if item.alias == item.name else f"{item.alias}: {item.name}"
+            sub = item.selection.print() if item.selection is not None else ""
+            parts.append(f"{head}{item.arguments}{sub}")
+        for type_name, selection in self.fragments.items():
+            if selection.fields or selection.fragments or selection.typename:
+                parts.append(f"... on {type_name}{selection.print()}")
+        if not parts:
+            parts.append("__typename")
+        return "{" + " ".join(parts) + "}"
+
+
+@dataclass(slots=True)
+class EntityTarget:
+    """One entity type of an entity fetch: how to build its representation and what to select."""
+
+    product_type: str
+    upstream_type: str
+    representation: tuple[tuple[str, str], ...]  # (representation field, key in the merged object)
+    selection: Selection
+    resolver: EntityResolver | None = None  # plain GraphQL / REST merge config; None for Federation
+    resolver_argument_type: str = ""  # printed type of the resolver argument (one key, or the list when batched)
+    # Compound keys passed as one argument per key field (plain GraphQL): each argument's printed type.
+    resolver_key_types: tuple[str, ...] = ()
+
+
+@dataclass(eq=False, slots=True)
+class FetchNode:
+    subgraph: str
+    kind: Literal["root", "entity"]
+    operation: Literal["query", "mutation"]
+    path: tuple[tuple[str, frozenset[str] | None], ...] = ()
+    selection: Selection = field(default_factory=Selection)  # root fetches
+    root_fields: list[tuple[str, str, FieldNode]] = field(default_factory=list)  # (response key, product field, ast)
+    targets: dict[str, EntityTarget] = field(default_factory=dict)  # product type -> target (entity fetches)
+    default_type: str | None = None  # product type at a concrete position (objects carry no __typename there)
+    stage: int = 0
+    children: list[FetchNode] = field(default_factory=list)
+    variables: tuple[str, ...] = ()  # client variables the upstream document uses
+    variable_definitions: str = ""  # printed, in upstream type names
+    query: str = ""  # the upstream document (entity fetches with single-key resolvers build theirs per request)
+    stages: tuple[tuple[FetchNode, ...], ...] = ()
+    used_variables: set[str] = field(default_factory=set)
+    parent: FetchNode | None = None
+    entities_selection: str = ""  # Federation: the ``{... on T {...}}`` of ``_entities``, for batched requests
+
+
+@dataclass(eq=False, slots=True)
+class FetchBatch:
+    """Federation entity fetches of one plan level to one subgraph, sent as ONE request: each node is an aliased
+    ``_entities`` field (``_e<i>``) with its own representations variable (``_loomReps<i>``)."""
+
+    subgraph: str
+    nodes: tuple[FetchNode, ...]
+    query: str = ""
+    variables: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class QueryPlan:
+    operation: Literal["query", "mutation", "subscription"]
+    root: ObjectShape
+    stages: tuple[tuple[FetchNode, ...], ...]
+    introspection: OperationDefinitionNode | None = None  # root introspection fields, executed by graphql-core
+    introspection_keys: tuple[str, ...] = ()
+    fetch_count: int = 0
+    # Queries: the fetches below the roots, level by level; a level's Federation fetches to one subgraph are one
+    # batch (one request per subgraph per level, even across paths). Empty for mutations (they run as a tree).
+    levels: tuple[tuple[FetchBatch, ...], ...] = ()
+    internal_prefix: str = INTERNAL_PREFIX  # of the gateway's own aliases in this plan's upstream selections
+    # The gateway's own upstream variables: representations (``<reps>``, ``<reps><i>``), merge-config keys
+    # (``<keys><n>``); named apart from the client's variables, which are forwarded under their own names.
+    reps_variable: str = REPRESENTATIONS_VARIABLE
+    key_variable: str = KEY_VARIABLE
