@@ -614,12 +614,12 @@ class Gateway:
     async def _graphql_params(self, request: Request) -> tuple[str, dict[str, Any] | None, str | None]:
         if request.method in ("GET", "HEAD"):
             params: dict[str, Any] = dict(request.query_params)
-            raw_variables = params.get("variables")
-            if raw_variables:
-                try:
-                    params["variables"] = orjson.loads(raw_variables)
-                except orjson.JSONDecodeError as exc:
-                    raise _HttpError(400, f"the variables parameter is not JSON: {exc}", "BAD_REQUEST") from exc
+            for name in ("variables", "extensions"):  # JSON-encoded in a GET's query string
+                if params.get(name):
+                    try:
+                        params[name] = orjson.loads(params[name])
+                    except orjson.JSONDecodeError as exc:
+                        raise _HttpError(400, f"the {name} parameter is not JSON: {exc}", "BAD_REQUEST") from exc
         else:
             content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
             if content_type != _JSON:
@@ -639,6 +639,10 @@ class Gateway:
         variables = params.get("variables")
         if variables is not None and not isinstance(variables, dict):
             raise _HttpError(400, "'variables' must be a JSON object", "BAD_REQUEST")
+        # Unused here, but a malformed one is a malformed request (GraphQL over HTTP: a map or null)
+        extensions = params.get("extensions")
+        if extensions is not None and not isinstance(extensions, dict):
+            raise _HttpError(400, "'extensions' must be a JSON object", "BAD_REQUEST")
         operation_name = params.get("operationName")
         if operation_name is not None and not isinstance(operation_name, str):
             raise _HttpError(400, "'operationName' must be a string", "BAD_REQUEST")
