@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install node-deps test lint typecheck unit demo bench bench-sync bench-failover clean
+.PHONY: install node-deps test lint typecheck unit demo bench bench-sync bench-failover fed-audit clean
 
 install: $(STAMP)
 
@@ -50,6 +50,15 @@ bench-sync: install
 # Failover under a steady stream through real Envoys and gateways: failed requests, recovery, p99, fail-back.
 bench-failover: install
 	$(BIN)/python -m bench.failover
+
+# The Federation gateway audit (issue 8): `make fed-audit [SUITE=name]`. It lives beside the checkout in ../shared,
+# which a clone of this repository does not have (then there is nothing to install or run).
+fed-audit: $(if $(wildcard ../shared/federation-audit/run.sh),install)
+	@if [ -x ../shared/federation-audit/run.sh ]; then \
+		../shared/federation-audit/run.sh $(BIN)/loom $(SUITE); \
+	else \
+		echo "fed-audit: nothing to run: the Federation audit lives in ../shared/federation-audit, which a clone does not have"; \
+	fi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
