@@ -72,6 +72,7 @@ __all__ = [
     "GatewayOptions",
     "ProductRuntime",
     "create_gateway_app",
+    "negotiate_media_type",
     "request_id",
 ]
 
@@ -192,8 +193,8 @@ async def _routing_error(request: Request, exc: Exception) -> Response:
 
 
 @lru_cache(maxsize=256)
-def _negotiate(accept: str | None) -> str | None:
-    """The response media type for an Accept header (None: 406)."""
+def negotiate_media_type(accept: str | None) -> str | None:
+    """The response media type for an Accept header (None: 406); the portal's admin API answers by it too."""
     if not accept:
         return _JSON
     best: tuple[float, int, str] | None = None
@@ -572,7 +573,7 @@ class Gateway:
     async def graphql(self, request: Request) -> Response:
         name = request.path_params.get("product", SINGLE)
         request.scope["loom"]["kind"] = "graphql"
-        media_type = _negotiate(request.headers.get("accept"))
+        media_type = negotiate_media_type(request.headers.get("accept"))
         try:
             served, runtime = self._lookup(request, name)
             if request.method == "GET" and self.options.graphiql and "query" not in request.query_params:

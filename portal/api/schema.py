@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cross_web import HTTPException  # what Strawberry raises for a request it cannot read
+from cross_web import AsyncHTTPRequestAdapter, HTTPException  # what Strawberry raises for a request it cannot read
 from sqlalchemy.engine import Engine
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -16,7 +16,7 @@ from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
 from portal.api.context import Context, new_request_id
@@ -26,11 +26,13 @@ from portal.api.queries import Query
 from portal.api.validation import OffLoopValidation
 from portal.errors import ErrorCode, Unauthenticated
 from portal.settings import Settings
+from stitcher.app import GRAPHQL_RESPONSE_JSON, negotiate_media_type
 from stitcher.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
 
 __all__ = ["MAX_ALIASES", "MAX_DEPTH", "MAX_TOKENS", "PATH", "AdminGraphQL", "graphql_app", "routes", "schema"]
 
 PATH = "/api/graphql"
+_JSON = "application/json"
 
 # Limits on one request, checked before anything runs (each resolver is a database transaction). The schema's own
 # types nest 4 deep; introspection (GraphiQL's query) nests ofType about 10 deep.
@@ -53,15 +55,13 @@ schema = LoomSchema(
 
 
 _POST_JSON = 'POST it as application/json: {"query": "...", "variables": {...}}'
+_MUTATION_BY_GET = "mutations are not allowed when using GET"
 # Strawberry's plain-text reasons for a request it cannot read, said as what to send instead.
 _HTTP_REASONS = {
     "Unsupported content type": f"the admin API reads JSON only; {_POST_JSON}",
     "Unable to parse request body as JSON": f"the request body is not JSON; {_POST_JSON}",
-    **{
-        f"{kind} are not allowed when using GET": f"the admin API takes no {kind} by GET (the session cookie would "
-        f"make them forgeable cross-site); {_POST_JSON}"
-        for kind in ("queries", "mutations")
-    },
+    "No GraphQL query found in the request": f"the request has no 'query'; {_POST_JSON}, or GET a query as ?query=",
+    _MUTATION_BY_GET: f"GET runs queries only (a link on another site can send a GET); {_POST_JSON}",
 }
 
 
@@ -83,15 +83,30 @@ class AdminGraphQL(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        media_type = negotiate_media_type(Headers(scope=scope).get("accept")) or _JSON
         try:
             receive = await self._bounded_body(scope, receive)
-            response = await self.run(Request(scope, receive=receive))
+            request = Request(scope, receive=receive)
+            response = await self.run(request)
         except HTTPException as exc:
             code = ErrorCode.NOT_FOUND if exc.status_code == 404 else ErrorCode.INVALID
             message = _HTTP_REASONS.get(exc.reason, exc.reason)
+            # GraphQL over HTTP: a mutation by GET is 405 (Strawberry says 400); the client should POST it
+            status, headers = (405, {"allow": "POST"}) if exc.reason == _MUTATION_BY_GET else (exc.status_code, None)
             response = JSONResponse(
-                {"errors": [{"message": message, "extensions": {"code": code.value}}]}, status_code=exc.status_code
+                {"errors": [{"message": message, "extensions": {"code": code.value}}]},
+                status_code=status,
+                headers=headers,
+                media_type=media_type,
             )
+        else:
+            refused: bool | None = getattr(request.state, "loom_refused", None)  # None: not a GraphQL result
+            if refused is not None and media_type == GRAPHQL_RESPONSE_JSON:
+                # Strawberry answers application/json; under graphql-response+json a request refused before
+                # execution is 400 (under application/json it stays 200, as clients of that type expect)
+                response.headers["content-type"] = GRAPHQL_RESPONSE_JSON
+                if refused:
+                    response.status_code = 400
         await response(scope, receive, send)
 
     async def _bounded_body(self, scope: Scope, receive: Receive) -> Receive:
@@ -121,6 +136,13 @@ class AdminGraphQL(GraphQL[Context, None]):
             if not message.get("more_body", False):
                 return _replay([{"type": "http.request", "body": b"".join(chunks), "more_body": False}], receive)
 
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """Strawberry's, after checking that the client accepts a GraphQL response (406 otherwise); GraphiQL's page
+        was answered before this, by its own Accept."""
+        if negotiate_media_type(request.headers.get("accept")) is None:
+            raise HTTPException(406, f"accept {GRAPHQL_RESPONSE_JSON} or {_JSON} to receive a GraphQL response")
+        return await super().parse_http_body(request)
+
     def decode_json(self, data: str | bytes) -> object:
         """Strawberry's, with a too deeply nested body a 400 (the parser's RecursionError was a bare 500)."""
         try:
@@ -136,8 +158,12 @@ class AdminGraphQL(GraphQL[Context, None]):
         engine: Engine = self._engine if self._engine is not None else request.app.state.engine
         settings: Settings = self._settings if self._settings is not None else request.app.state.settings
         auth_error: Unauthenticated | None = None
+        # A GET runs queries (GraphQL over HTTP) but is authenticated by its token only, never by the session
+        # cookie: a link or an image on another site can send a GET with the cookie, past the cross-site guard,
+        # which checks POSTs only. GraphiQL and the portal's pages POST.
+        credentials = Request({**request.scope, "session": {}}) if request.method == "GET" else request
         try:
-            actor = await request_actor(request)
+            actor = await request_actor(credentials)
         except Unauthenticated as exc:
             actor, auth_error = Actor.anonymous(), exc
         request_id = new_request_id(request)
@@ -161,7 +187,11 @@ class AdminGraphQL(GraphQL[Context, None]):
         return HTMLResponse(graphiql_html(PATH, title="Loom admin API", root_path=request.scope.get("root_path", "")))
 
     async def process_result(self, request: Request | WebSocket, result: ExecutionResult) -> GraphQLHTTPResponse:
-        data: GraphQLHTTPResponse = {"data": result.data}
+        # Refused before execution (syntax, validation, variables: errors without a path): no data entry (the
+        # GraphQL spec), and 400 under graphql-response+json (``__call__``). A field error keeps ``data: null``.
+        refused = result.data is None and bool(result.errors) and all(not e.path for e in result.errors or ())
+        request.state.loom_refused = refused
+        data: GraphQLHTTPResponse = {} if refused else {"data": result.data}
         if result.errors:
             request_id: str | None = getattr(request.state, "loom_request_id", None)
             data["errors"] = [format_error(error, request_id) for error in result.errors]
@@ -181,9 +211,9 @@ def _replay(messages: list[Message], then: Receive) -> Receive:
 
 
 def graphql_app(*, engine: Engine | None = None, settings: Settings | None = None) -> AdminGraphQL:
-    """The admin API as an ASGI app (its GraphiQL page only in development). Queries are POSTed: a GET could be
-    triggered cross-site with the session cookie."""
-    return AdminGraphQL(engine=engine, settings=settings, graphql_ide="graphiql", allow_queries_via_get=False)
+    """The admin API as an ASGI app (its GraphiQL page only in development). Queries may be sent by GET, with a
+    token (a GET ignores the session cookie); mutations are POSTed."""
+    return AdminGraphQL(engine=engine, settings=settings, graphql_ide="graphiql", allow_queries_via_get=True)
 
 
 def routes(*, engine: Engine | None = None, settings: Settings | None = None) -> list[BaseRoute]:
