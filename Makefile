@@ -30,9 +30,13 @@ $(NODE_STAMP): bench/package.json bench/package-lock.json
 	cd bench && npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
+# The suite runs on every core (pytest-xdist: each test has its own database schema, ports and files); the tests
+# marked serial measure a stream of requests through real Envoys, so they run alone afterwards.
+PYTEST_WORKERS ?= auto
 unit: install node-deps
 	$(BIN)/python scripts/check_services.py
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not serial"
+	$(BIN)/pytest -m serial
 
 # `make test` runs every test: lint, strict typing, then pytest against SQLite and the real PostgreSQL.
 test: lint typecheck unit

@@ -26,7 +26,7 @@ from stitcher.execution import SAFE_RETRY
 from tests.factories import make_cluster, make_product, make_team
 from tests.portal.sync._e2e import QUERY, Fleet, OpenLoop, eventually, fleet
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 LIBRARY = ProductSpec("library", ("members",), ("a", "b", "e"))
 EU_ONLY = ProductSpec("eu-library", ("members",), ("a", "e"), residency="eu")
