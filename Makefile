@@ -66,3 +66,22 @@ fed-audit: $(if $(wildcard ../shared/federation-audit/run.sh),install)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+
+# The web UI (frontend/, served by portal/web.py): `npm ci`, then the build (typed operations generated from
+# frontend/schema.graphql, tsc, vite) whenever a source changed; Vitest for its logic; Debian's Chromium for the
+# browser tests in tests/ui (Playwright drives it; no browser is ever downloaded).
+.PHONY: frontend frontend-test chromium
+FRONTEND_STAMP := frontend/node_modules/.installed-stamp
+FRONTEND_BUILD := frontend/dist/index.html
+install: frontend
+frontend: $(FRONTEND_BUILD)
+$(FRONTEND_STAMP): frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	touch $(FRONTEND_STAMP)
+$(FRONTEND_BUILD): $(FRONTEND_STAMP) frontend/schema.graphql frontend/index.html frontend/vite.config.ts frontend/codegen.ts frontend/tsconfig.json $(shell find frontend/src -type f -not -path 'frontend/src/gql/*' 2>/dev/null)
+	cd frontend && npm run build
+frontend-test: $(FRONTEND_STAMP)
+	cd frontend && npm test
+chromium:
+	test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
+unit: chromium frontend-test

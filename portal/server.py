@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from portal import login, oauth
+from portal import oauth, web
 from portal.accounts import ensure_bootstrap_admin
 from portal.app import create_app
 from portal.db import create_engine_for, prepare_schema, redacted_url, session_scope
@@ -114,7 +114,7 @@ def build_app(settings: Settings, engine: Engine, *, sync_targets: TargetFactory
         settings,
         engine=engine,
         extra_routes=[
-            Route("/", login.home, methods=["GET"], name="home"),  # where a login lands; the gateway has no "/"
+            *web.routes(),  # the web UI at "/" and its own paths only (the gateway has no "/")
             # Only the gateway's own paths go to it (a catch-all Mount("") turned a portal path with the wrong
             # method, e.g. GET /logout, into the gateway's 404 instead of the portal's 405).
             *[

@@ -1,0 +1,77 @@
+// The UI's one way to the portal: POST /api/graphql with the session cookie. The browser adds
+// Sec-Fetch-Site: same-origin, which is what the portal's cross-site guard lets through (no token to manage).
+import type { TypedDocumentString } from "../gql/graphql";
+
+export const API_PATH = "/api/graphql";
+
+/** An error the UI can say something useful about: the admin API's code and, when it knows, the field to fix. */
+export class ApiError extends Error {
+  readonly code: string;
+  readonly field: string | undefined;
+
+  constructor(message: string, code: string, field?: string) {
+    super(message);
+    this.name = "ApiError";
+    this.code = code;
+    this.field = field;
+  }
+}
+
+interface GraphQLErrorJson {
+  message?: unknown;
+  extensions?: { code?: unknown; field?: unknown };
+}
+
+/** The first error of an answer from /api/graphql (or its guard), or null when it carries none. */
+export function errorOf(status: number, body: unknown): ApiError | null {
+  if (body && typeof body === "object") {
+    const guard = (body as { error?: { code?: unknown; message?: unknown } }).error;
+    if (guard && typeof guard.message === "string") {
+      return new ApiError(guard.message, typeof guard.code === "string" ? guard.code : "INVALID");
+    }
+    const errors = (body as { errors?: GraphQLErrorJson[] }).errors;
+    const first = Array.isArray(errors) ? errors[0] : undefined;
+    if (first) {
+      const code = typeof first.extensions?.code === "string" ? first.extensions.code : "INVALID";
+      const field = typeof first.extensions?.field === "string" ? first.extensions.field : undefined;
+      const message = typeof first.message === "string" ? first.message : "the request failed";
+      return new ApiError(message, code, field);
+    }
+    if ("data" in body && status < 400) return null;
+  }
+  return new ApiError(`the portal answered ${status} with nothing the UI can read: try again`, "INTERNAL");
+}
+
+export async function request<R, V>(document: TypedDocumentString<R, V>, variables?: V): Promise<R> {
+  let response: Response;
+  try {
+    response = await fetch(API_PATH, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify({ query: document.toString(), variables: variables ?? {} }),
+    });
+  } catch {
+    throw new ApiError("the portal could not be reached: check that it is running and try again", "NETWORK");
+  }
+  let body: unknown = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  const error = errorOf(response.status, body);
+  if (error) throw error;
+  return (body as { data: R }).data;
+}
+
+/** Where to sign in again and come back to the page one is on. */
+export function signInUrl(path: string = window.location.pathname + window.location.search): string {
+  return path === "/" ? "/login" : `/login?next=${encodeURIComponent(path)}`;
+}
+
+/** Ends the session server-side, then goes to the sign-in page. */
+export async function signOut(): Promise<void> {
+  await fetch("/logout", { method: "POST", credentials: "same-origin", headers: { accept: "application/json" } });
+  window.location.assign("/login");
+}

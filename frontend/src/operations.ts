@@ -1,0 +1,186 @@
+// Every operation the UI sends, in one place; `npm run codegen` checks each against schema.graphql and types it.
+import { graphql } from "./gql";
+
+export const MeQuery = graphql(`
+  query Me {
+    me {
+      name
+      displayName
+      memberships {
+        team
+        role
+      }
+    }
+  }
+`);
+
+export const CatalogQuery = graphql(`
+  query Catalog {
+    products {
+      name
+      team
+      displayName
+      description
+      currentVersion
+      plans
+      versions {
+        version
+        lifecycle
+        routing
+      }
+    }
+  }
+`);
+
+export const ProductQuery = graphql(`
+  query Product($name: String!) {
+    product(name: $name) {
+      name
+      team
+      displayName
+      description
+      currentVersion
+      plans
+      versions {
+        version
+        lifecycle
+        routing
+        composedSdl
+        createdBy
+        createdAt
+        sources {
+          service
+          serviceVersion
+        }
+      }
+    }
+    plans {
+      name
+      displayName
+      description
+      rateLimitRequests
+      rateLimitPerSeconds
+      authKinds
+      autoApprove
+    }
+  }
+`);
+
+export const ApplicationsQuery = graphql(`
+  query Applications {
+    applications {
+      id
+      name
+      description
+      owner
+      team
+      createdAt
+      credentials {
+        id
+        kind
+        name
+        prefix
+        clientId
+        createdAt
+        expiresAt
+        revokedAt
+        lastUsedAt
+      }
+      subscriptions {
+        id
+        product
+        plan
+        state
+      }
+    }
+  }
+`);
+
+export const CreateApplicationMutation = graphql(`
+  mutation CreateApplication($name: String!, $description: String!, $team: String) {
+    createApplication(name: $name, description: $description, team: $team) {
+      id
+      name
+    }
+  }
+`);
+
+export const CreateApiKeyMutation = graphql(`
+  mutation CreateApiKey($applicationId: Int!, $name: String!) {
+    createApiKey(applicationId: $applicationId, name: $name) {
+      secret
+      credential {
+        id
+        prefix
+        name
+      }
+    }
+  }
+`);
+
+export const RevokeCredentialMutation = graphql(`
+  mutation RevokeCredential($id: Int!) {
+    revokeCredential(id: $id) {
+      id
+      revokedAt
+    }
+  }
+`);
+
+export const SubscriptionsQuery = graphql(`
+  query Subscriptions($state: String) {
+    subscriptions(state: $state) {
+      id
+      applicationId
+      application
+      product
+      plan
+      state
+      requestedBy
+      decidedBy
+      decidedAt
+      createdAt
+    }
+    products {
+      name
+      team
+    }
+  }
+`);
+
+export const RequestSubscriptionMutation = graphql(`
+  mutation RequestSubscription($applicationId: Int!, $product: String!, $plan: String!) {
+    requestSubscription(applicationId: $applicationId, product: $product, plan: $plan) {
+      id
+      state
+      plan
+    }
+  }
+`);
+
+export const ApproveSubscriptionMutation = graphql(`
+  mutation ApproveSubscription($id: Int!) {
+    approveSubscription(id: $id) {
+      id
+      state
+    }
+  }
+`);
+
+export const RejectSubscriptionMutation = graphql(`
+  mutation RejectSubscription($id: Int!) {
+    rejectSubscription(id: $id) {
+      id
+      state
+    }
+  }
+`);
+
+export const RevokeSubscriptionMutation = graphql(`
+  mutation RevokeSubscription($id: Int!) {
+    revokeSubscription(id: $id) {
+      id
+      state
+    }
+  }
+`);

@@ -1,0 +1,109 @@
+import { useState } from "react";
+import { Empty, ErrorMessage, Loading } from "../components/States";
+import { canDecideFor } from "../lib/roles";
+import { useViewer } from "../lib/session";
+import { useMutation, useQuery } from "../lib/useQuery";
+import {
+  ApproveSubscriptionMutation,
+  RejectSubscriptionMutation,
+  RevokeSubscriptionMutation,
+  SubscriptionsQuery,
+} from "../operations";
+
+const STATES = ["requested", "approved", "rejected", "revoked"];
+
+export function SubscriptionsPage() {
+  const viewer = useViewer();
+  const [state, setState] = useState("");
+  const [result, reload] = useQuery(SubscriptionsQuery, { state: state || null });
+  const approve = useMutation(ApproveSubscriptionMutation);
+  const reject = useMutation(RejectSubscriptionMutation);
+  const revoke = useMutation(RevokeSubscriptionMutation);
+  const error = approve.error ?? reject.error ?? revoke.error;
+  const busy = approve.busy || reject.busy || revoke.busy;
+  const act = async (run: (v: { id: number }) => Promise<unknown>, id: number) => {
+    if (await run({ id })) reload();
+  };
+
+  return (
+    <>
+      <h1>Subscriptions</h1>
+      <p className="hint">Your applications' subscriptions, and requests for your teams' products.</p>
+      <form className="filters" aria-label="Filter subscriptions" onSubmit={(e) => e.preventDefault()}>
+        <label>
+          State
+          <select value={state} onChange={(e) => setState(e.target.value)}>
+            <option value="">Any state</option>
+            {STATES.map((s) => (
+              <option key={s}>{s}</option>
+            ))}
+          </select>
+        </label>
+      </form>
+      {error ? <ErrorMessage error={error} /> : null}
+      {result.state === "loading" ? (
+        <Loading what="subscriptions" />
+      ) : result.state === "error" ? (
+        <ErrorMessage error={result.error} onRetry={reload} />
+      ) : result.data.subscriptions.length === 0 ? (
+        <Empty>
+          <p>
+            {state ? `No ${state} subscription.` : "No subscription yet: subscribe from a product's page in the catalog."}
+          </p>
+        </Empty>
+      ) : (
+        <table>
+          <caption className="visually-hidden">Subscriptions</caption>
+          <thead>
+            <tr>
+              <th scope="col">Product</th>
+              <th scope="col">Application</th>
+              <th scope="col">Plan</th>
+              <th scope="col">State</th>
+              <th scope="col">Requested by</th>
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {result.data.subscriptions.map((s) => {
+              const team = result.data.products.find((p) => p.name === s.product)?.team;
+              const decides = canDecideFor(viewer, team);
+              const own = s.requestedBy === viewer.name;
+              return (
+                <tr key={s.id}>
+                  <td>{s.product}</td>
+                  <td>{s.application}</td>
+                  <td>{s.plan}</td>
+                  <td>
+                    <span className={`badge badge-${s.state}`}>{s.state}</span>
+                    {s.decidedBy ? <span className="hint"> by {s.decidedBy}</span> : null}
+                  </td>
+                  <td>{s.requestedBy}</td>
+                  <td className="actions">
+                    {decides && s.state === "requested" ? (
+                      <>
+                        <button type="button" disabled={busy} onClick={() => void act(approve.run, s.id)}>
+                          Approve
+                        </button>{" "}
+                        <button type="button" disabled={busy} className="danger" onClick={() => void act(reject.run, s.id)}>
+                          Reject
+                        </button>
+                      </>
+                    ) : null}
+                    {(decides || own) && s.state === "approved" ? (
+                      <button type="button" disabled={busy} className="danger" onClick={() => void act(revoke.run, s.id)}>
+                        Revoke
+                      </button>
+                    ) : null}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+    </>
+  );
+}
