@@ -327,6 +327,7 @@ def _duration(value: str | int) -> str | int:
 
 Duration = Annotated[str | int, AfterValidator(_duration)]
 Count = Annotated[int, Field(ge=1)]
+MAX_RESPONSE_BYTES = 1024**3  # a service's own response cap may not pass 1 GiB
 Percent = Annotated[int, Field(ge=0, le=100)]
 
 
@@ -377,6 +378,9 @@ class Traffic(_Model):
     outlier_detection: TrafficOutlierDetection | None = None
     retries: TrafficRetries | None = None
     circuit_breakers: TrafficCircuitBreakers | None = None
+    # The largest answer the gateway reads from this service (the gateway's LOOM_GATEWAY_MAX_RESPONSE_BYTES, 10 MiB,
+    # otherwise): a service that answers big documents raises it, one that never should lowers it.
+    max_response_bytes: Annotated[int, Field(ge=1024, le=MAX_RESPONSE_BYTES)] | None = None
 
     def stored(self) -> dict[str, Any]:
         """As written (camelCase keys, unset ones left out): what the database keeps and ``get`` prints."""

@@ -249,6 +249,7 @@ def _source_config(
         # A deployment address a team admin chose: the gateway checks it against its cluster's egress policy on every
         # connection. The cluster's Envoy (a cluster's snapshot) and a Kubernetes Service name are the platform's.
         egress=egress,
+        max_response_bytes=(service.traffic or {}).get("maxResponseBytes"),
         entities={
             type_name: EntityConfigModel(
                 key=str(entity["key"]),

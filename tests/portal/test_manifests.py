@@ -113,6 +113,11 @@ def test_inline_schema_needs_no_file() -> None:
             "res.yaml: document 1 (Team/Bad_Name): metadata.name: String should match pattern",
         ),
         ("- just\n- a list\n", "res.yaml: document 1: a resource must be a mapping"),
+        (
+            SERVICE + "  traffic: {maxResponseBytes: 2147483648}\n",
+            "res.yaml: document 1 (Service/catalog): spec.traffic.maxResponseBytes: Input should be less than or "
+            "equal to 1073741824",
+        ),
     ],
 )
 def test_bad_documents_name_file_document_and_field(tmp_path: Path, text: str, expected: str) -> None:
@@ -120,6 +125,13 @@ def test_bad_documents_name_file_document_and_field(tmp_path: Path, text: str, e
     with pytest.raises(Invalid) as info:
         load_documents([write(tmp_path, text)])
     assert str(info.value).startswith(expected), str(info.value)
+
+
+def test_a_services_response_cap_is_kept_as_written(tmp_path: Path) -> None:
+    shutil.copy(LIBRARY / "catalog.openapi.yaml", tmp_path)
+    [loaded] = load_documents([write(tmp_path, SERVICE + "  traffic: {maxResponseBytes: 52428800}\n")])
+    assert isinstance(loaded.resource, Service) and loaded.resource.spec.traffic is not None
+    assert loaded.resource.spec.traffic.stored() == {"maxResponseBytes": 52428800}
 
 
 def test_error_in_second_document_names_it(tmp_path: Path) -> None:

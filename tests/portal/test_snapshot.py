@@ -80,7 +80,13 @@ def _world(session: Session) -> World:
     """One published product with a graphql and an openapi source, a draft and a retired one, a plan, an app."""
     team = make_team(session, "storefront")
     cluster = make_cluster(session, "eu-west", residency="eu")
-    accounts = make_service(session, "accounts", team=team, entities={"User": {"key": "id", "operation": "user"}})
+    accounts = make_service(
+        session,
+        "accounts",
+        team=team,
+        entities={"User": {"key": "id", "operation": "user"}},
+        traffic={"maxResponseBytes": 52_428_800},
+    )
     make_deployment(session, accounts, cluster, address="http://127.0.0.1:7001")
     books = make_service(
         session,
@@ -142,6 +148,8 @@ async def test_snapshot_serves_published_products_with_credentials_and_plans(
     assert (accounts.name, accounts.protocol, accounts.url) == ("accounts", SourceKind.GRAPHQL, "http://127.0.0.1:7001")
     assert accounts.entities["User"].operation == "user"
     assert books.url == "http://books.lib.svc.cluster.local:8080"
+    # a service's own response cap (spec.traffic.maxResponseBytes); without one the gateway's applies
+    assert (accounts.max_response_bytes, books.max_response_bytes) == (52_428_800, None)
     # A chosen address carries its cluster's egress policy, which the gateway enforces on every connection.
     assert accounts.egress == EgressConfig(allow_loopback=True, allowed_hosts=[])
     assert books.egress is None  # a Kubernetes Service name: the platform's, not a chosen address
