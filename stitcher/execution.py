@@ -347,6 +347,15 @@ class Executor:
                 )
             except PlanningError as exc:
                 plan = [{"message": str(exc), "extensions": {"code": "QUERY_PLANNING_FAILED"}}]
+            except RecursionError:  # a planner bug must still answer as GraphQL, never as HTTP 500
+                log.exception("planning recursed without end")
+                plan = [
+                    {
+                        "message": "The gateway could not plan this operation over the supergraph (planning did not "
+                        "terminate); report it with the document and the supergraph",
+                        "extensions": {"code": "QUERY_PLANNING_FAILED"},
+                    }
+                ]
             if len(entry.plans) >= _MAX_PLANS_PER_DOCUMENT:
                 entry.plans.pop(next(iter(entry.plans)))
             entry.plans[conditions] = plan
@@ -766,6 +775,8 @@ class Executor:
             if target is None or type_name is None:
                 continue
             values = [obj.get(read) for _name, read in target.representation]
+            for at, tree in target.cuts:
+                values[at] = _cut(values[at], tree)
             if values and values[0] is None:
                 continue  # no key: the parent returned a partial object; its fields stay null
             try:
@@ -971,6 +982,19 @@ def _walk(objects: list[Any], path: tuple[tuple[str, frozenset[str] | None], ...
         if not objects:
             break
     return objects
+
+
+def _cut(value: Any, tree: dict[str, Any]) -> Any:
+    """A nested @requires value with only the fields its requirement names (and ``__typename``)."""
+    if isinstance(value, list):
+        return [_cut(item, tree) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out = {"__typename": value["__typename"]} if "__typename" in value else {}
+    for name, sub in tree.items():
+        if name in value:
+            out[name] = _cut(value[name], sub) if sub else value[name]
+    return out
 
 
 def _flatten(value: Any, out: list[Any]) -> None:

@@ -469,9 +469,15 @@ def _check_external(
     for (type_name, field_name), directives in fields.items():
         coordinate = f"{type_name}.{field_name}"
         if directives.requires:
-            used.update(field_set_fields(schema, type_name, directives.requires))
+            required = field_set_fields(schema, type_name, directives.requires)
+            used.update(required)
+            # A local object field may lead to external ones (``parts(first: 2) { weight }`` with ``weight``
+            # @external): Apollo composes that, and the gateway fetches the nested fields where they live.
+            nested_external = any(
+                fields.get(pair, FieldDirectives()).external for pair in required if pair[0] != type_name
+            )
             for name in _top_level(directives.requires):
-                if not fields.get((type_name, name), FieldDirectives()).external:
+                if not fields.get((type_name, name), FieldDirectives()).external and not nested_external:
                     problems.append(f"@requires on {coordinate}: {type_name}.{name} must be @external")
         if directives.provides:
             owner = schema.get_type(type_name)

@@ -68,12 +68,33 @@ def _finish(node: FetchNode, planner: Planner) -> None:
                 f"query(${planner.reps_variable}: [_Any!]!{extra})"
                 f"{{_entities(representations: ${planner.reps_variable}){{{fragments}}}}}"
             )
-    stages: dict[int, list[FetchNode]] = {}
     for child in node.children:
         child.parent = node
         _finish(child, planner)
-        stages.setdefault(child.stage, []).append(child)
+    settled: dict[int, int] = {}
+
+    def stage_of(child: FetchNode) -> int:
+        # After every sibling it depends on, and after that sibling's own children (a nested requirement is
+        # complete only when the entity hops below it have run).
+        if id(child) in settled:
+            return settled[id(child)]
+        settled[id(child)] = child.stage  # a cycle (never planned) cannot recurse
+        stage = child.stage
+        for dependency in child.depends_on:
+            if dependency.parent is node:
+                stage = max(stage, stage_of(dependency) + _span(dependency) + 1)
+        child.stage = settled[id(child)] = stage
+        return stage
+
+    stages: dict[int, list[FetchNode]] = {}
+    for child in node.children:
+        stages.setdefault(stage_of(child), []).append(child)
     node.stages = tuple(tuple(stages[s]) for s in sorted(stages))
+
+
+def _span(node: FetchNode) -> int:
+    """How many levels below its own the fetches under ``node`` occupy."""
+    return max((child.stage + 1 + _span(child) for child in node.children), default=0)
 
 
 def build_plan(
@@ -159,10 +180,10 @@ def _levels(roots: list[FetchNode], planner: Planner) -> tuple[tuple[FetchBatch,
     by_level: dict[int, list[FetchNode]] = {}
 
     def place(node: FetchNode, level: int) -> None:
-        for index, stage in enumerate(node.stages):
+        for stage in node.stages:  # stage numbers keep their gaps: a gap is where a dependency's children run
             for child in stage:
-                by_level.setdefault(level + 1 + index, []).append(child)
-                place(child, level + 1 + index)
+                by_level.setdefault(level + 1 + child.stage, []).append(child)
+                place(child, level + 1 + child.stage)
 
     for root in roots:
         place(root, 0)

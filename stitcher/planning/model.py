@@ -23,6 +23,9 @@ K_TYPENAME = 0
 K_LEAF = 1  # pass the value through; ``nonnull`` says whether null must propagate
 K_COMPOSITE = 2  # object, abstract or list: ``arg`` is a TypeShape
 
+# A field set as a tree of upstream field names (``{}`` for a leaf): a @requires selection to cut values with.
+FieldTree = dict[str, Any]
+
 # TypeShape: ("o", nonnull, ObjectShape) | ("l", nonnull, TypeShape) | ("s", nonnull, None) for leaves inside lists
 TypeShape = tuple[str, bool, Any]
 ShapeField = tuple[str, int, bool, Any]
@@ -96,6 +99,9 @@ class EntityTarget:
     resolver_argument_type: str = ""  # printed type of the resolver argument (one key, or the list when batched)
     # Compound keys passed as one argument per key field (plain GraphQL): each argument's printed type.
     resolver_key_types: tuple[str, ...] = ()
+    # Nested @requires values are cut to the fields the requirement names (index in ``representation`` -> field
+    # tree): the merged object also holds the gateway's own aliases (keys of entity hops), which must not leak.
+    cuts: tuple[tuple[int, FieldTree], ...] = ()
 
 
 @dataclass(eq=False, slots=True)
@@ -117,6 +123,8 @@ class FetchNode:
     used_variables: set[str] = field(default_factory=set)
     parent: FetchNode | None = None
     entities_selection: str = ""  # Federation: the ``{... on T {...}}`` of ``_entities``, for batched requests
+    # Sibling fetches whose results (and their own children's) this fetch's representations need: @requires.
+    depends_on: list[FetchNode] = field(default_factory=list)
 
 
 @dataclass(eq=False, slots=True)

@@ -25,6 +25,7 @@ from graphql import (
     is_composite_type,
     is_leaf_type,
     parse,
+    print_ast,
 )
 
 from stitcher.ir import EntityResolver, FieldJoin, SourceKind, Subgraph, Supergraph
@@ -35,6 +36,7 @@ from stitcher.planning.model import (
     K_TYPENAME,
     EntityTarget,
     FetchNode,
+    FieldTree,
     ObjectShape,
     PlanningError,
     Selection,
@@ -57,6 +59,8 @@ class Planner:
         self.prefix = prefix
         self.reps_variable, self.key_variable = internal_variables(prefix)
         self.schema: GraphQLSchema = supergraph.schema
+        # Keys and @requires may name @inaccessible fields: the gateway fetches them, the client never sees them.
+        self.full_schema: GraphQLSchema = supergraph.full_schema or supergraph.schema
         self.operation = operation
         self.fragments = fragments
         self.conditions = conditions
@@ -64,9 +68,13 @@ class Planner:
             d.variable.name.value: d for d in operation.variable_definitions or ()
         }
         self.fetch_count = 0
-        self._entity_nodes: dict[tuple[int, tuple[Any, ...], str, frozenset[int]], FetchNode] = {}
+        self._entity_nodes: dict[tuple[int, tuple[Any, ...], str, frozenset[int], int], FetchNode] = {}
         self._typename_nodes: dict[tuple[int, tuple[str, ...]], FetchNode] = {}
         self._key_cache: dict[tuple[str, str], SelectionSetNode] = {}
+        # Internal aliases of fields fetched with arguments: one alias per distinct argument list of a field.
+        self._argument_aliases: dict[tuple[str, str], str] = {}
+        # (source, type, field) being fetched as internal fields right now: a cycle is reported, never recursed.
+        self._internal_stack: set[tuple[str, str, str]] = set()
 
     # -- field collection (GraphQL spec CollectFields, merging sub-selections by response key) --
 
@@ -195,7 +203,7 @@ class Planner:
             if name == "__typename":
                 shape.append((key, K_TYPENAME, True, None))
                 continue
-            definition = parent.fields.get(name)
+            definition = self.field_definition(parent, name)
             if definition is None:
                 raise PlanningError(f"Cannot query field {name!r} on type {parent.name!r}")
             if self.local_join(subgraph, parent.name, name, provided, entity_root):
@@ -211,6 +219,25 @@ class Planner:
         for target_graph, group in remote.items():
             self.plan_entity(node, subgraph, target_graph, parent, group, selection, entity_path, path, shape)
         return tuple(shape)
+
+    def field_definition(self, parent: GraphQLObjectType, name: str) -> GraphQLField | None:
+        """The field in the API schema, or in the full schema when it is @inaccessible (internal fields only)."""
+        definition: GraphQLField | None = parent.fields.get(name)
+        if definition is None and self.full_schema is not self.schema:
+            full = self.full_schema.get_type(parent.name)
+            if isinstance(full, GraphQLObjectType):
+                definition = full.fields.get(name)
+        return definition
+
+    def internal_alias(self, name: str, arguments: str) -> str:
+        """``<prefix><name>``, with a number when the field is fetched with arguments (two requirements may ask for
+        the same field with different arguments: each needs its own response key)."""
+        if not arguments:
+            return self.prefix + name
+        alias = self._argument_aliases.get((name, arguments))
+        if alias is None:
+            alias = self._argument_aliases[(name, arguments)] = f"{self.prefix}{name}_{len(self._argument_aliases)}"
+        return alias
 
     def field_shape(self, key: str, definition: GraphQLField) -> ShapeField:
         """A placeholder for a field resolved elsewhere; ``plan_entity`` fills the object shape in."""
@@ -357,7 +384,7 @@ class Planner:
                 upstream = self.upstream_field(subgraph, interface, field_name)
                 item = selection.field(alias, upstream, "", key_field.selection_set is not None)
                 if key_field.selection_set is not None and item.selection is not None:
-                    _copy_plain(key_field.selection_set, item.selection)
+                    _copy_plain(key_field.selection_set, item.selection, set())
                 representation.append((field_name, alias))
             fetch = FetchNode(join.graph, "entity", "query", path=path, default_type=interface)
             fetch.targets[interface] = EntityTarget(
@@ -415,7 +442,15 @@ class Planner:
         path: tuple[tuple[str, frozenset[str] | None], ...],
         typed_path: tuple[tuple[str, frozenset[str] | None], ...],
         shape: list[ShapeField],
+        part: int = 0,
     ) -> None:
+        parts = self.requirement_parts(target, parent.name, group)
+        if len(parts) > 1:  # requirements that ask for one field with different arguments go in separate fetches
+            for index, sub_group in enumerate(parts):
+                self.plan_entity(
+                    parent_node, source, target, parent, sub_group, source_selection, path, typed_path, shape, index
+                )
+            return
         subgraph = self.sg.subgraphs[target]
         resolver = subgraph.resolvers.get(parent.name) or subgraph.resolvers.get(
             subgraph.renames.upstream_type(parent.name)
@@ -439,6 +474,7 @@ class Planner:
             if join.graph == target and join.requires
         ]
         dependencies: list[FetchNode] = []
+        trees: dict[tuple[str, str], FieldTree] = {}
         for field_set in (key_fields, *requires):
             for selection_node in self.key_selection(parent.name, field_set).selections:
                 if not isinstance(selection_node, FieldNode):
@@ -448,14 +484,17 @@ class Planner:
                     parent_node, source, parent, selection_node, source_selection, path
                 )
                 needed.append((field_name, read_key))
-                dependencies.extend(before)
+                if selection_node.selection_set is not None:
+                    trees[(field_name, read_key)] = _field_tree(selection_node.selection_set)
+                dependencies.extend(d for d in before if d not in dependencies)
         representation = tuple(dict.fromkeys(needed))
+        cuts = tuple((i, trees[entry]) for i, entry in enumerate(representation) if entry in trees)
         dependency_ids = frozenset(id(d) for d in dependencies)
-        registry_key = (id(parent_node), tuple(step[0] for step in path), target, dependency_ids)
+        registry_key = (id(parent_node), tuple(step[0] for step in path), target, dependency_ids, part)
         node = self._entity_nodes.get(registry_key)
         if node is None:
             node = FetchNode(target, "entity", "query", path=path)
-            node.stage = max((d.stage for d in dependencies), default=-1) + 1
+            node.depends_on.extend(dependencies)
             self._entity_nodes[registry_key] = node
             parent_node.children.append(node)
             self.fetch_count += 1
@@ -483,6 +522,7 @@ class Planner:
                 resolver if subgraph.kind is not SourceKind.FEDERATION else None,
                 argument_type,
                 key_types,
+                cuts,
             )
             node.targets[parent.name] = entity_target
         fields = self.plan_object(node, target, parent, group, entity_target.selection, typed_path, None, path, True)
@@ -492,6 +532,29 @@ class Planner:
             replacement = by_key.get(existing[0])
             if replacement is not None and existing[0] in group:
                 shape[index] = replacement
+
+    def requirement_parts(
+        self, target: str, type_name: str, group: dict[str, list[FieldNode]]
+    ) -> list[dict[str, list[FieldNode]]]:
+        """Split ``group`` so that no two of its fields require one field with different arguments: a
+        representation has one value per field name (``price(currency: "USD")`` and ``price(currency: "EUR")``
+        cannot both be ``price``)."""
+        parts: list[tuple[dict[str, list[FieldNode]], dict[str, str]]] = []
+        for key, nodes in group.items():
+            wanted: dict[str, str] = {}
+            for join in self.joins(type_name, nodes[0].name.value):
+                if join.graph == target and join.requires:
+                    for item in self.key_selection(type_name, join.requires).selections:
+                        if isinstance(item, FieldNode):
+                            wanted[item.name.value] = print_ast(item)
+            for members, signature in parts:
+                if all(signature.get(name, printed) == printed for name, printed in wanted.items()):
+                    members[key] = nodes
+                    signature.update(wanted)
+                    break
+            else:
+                parts.append(({key: nodes}, wanted))
+        return [members for members, _ in parts]
 
     def plan_internal(
         self,
@@ -506,33 +569,51 @@ class Planner:
         must run first (when the source subgraph cannot resolve it itself) and the key to read it from (the client's
         own field when it selected the very same leaf, so it is not fetched twice)."""
         name = node.name.value
-        alias = self.prefix + name
-        definition = parent.fields.get(name)
+        arguments = printed_arguments(node, parent_node.used_variables)
+        alias = self.internal_alias(name, arguments)
+        definition = self.field_definition(parent, name)
         if definition is None:
-            raise PlanningError(f"Key or @requires field {parent.name}.{name} is not in the product schema")
+            raise PlanningError(f"Key or @requires field {parent.name}.{name} is not in the supergraph")
         owner = source if self.local_join(source, parent.name, name, None) else None
         if owner is None:
-            candidates = [j.graph for j in self.joins(parent.name, name) if not j.external and not j.requires]
+            # A field with @requires of its own is fine: its entity fetch plans those requirements in turn.
+            candidates = [j for j in self.joins(parent.name, name) if not j.external]
+            candidates.sort(key=lambda j: j.requires is not None)
             if not candidates:
                 raise PlanningError(f"No subgraph resolves {parent.name}.{name}, needed as a key or by @requires")
-            owner = candidates[0]
+            owner = candidates[0].graph
+            marker = (source, parent.name, name)
+            if marker in self._internal_stack:
+                raise PlanningError(
+                    f"Cannot plan {parent.name}.{name} from subgraph {source!r}: fetching it needs "
+                    f"{parent.name}.{name} itself (a key that is @external there and that no other key reaches)"
+                )
             synthetic = FieldNode(
-                alias=None, name=node.name, arguments=(), directives=(), selection_set=node.selection_set
+                alias=None, name=node.name, arguments=node.arguments, directives=(), selection_set=node.selection_set
             )
             group = {alias: [synthetic]}
             before = list(parent_node.children)
             placeholder: list[ShapeField] = []
-            self.plan_entity(parent_node, source, owner, parent, group, selection, path, path, placeholder)
+            self._internal_stack.add(marker)
+            try:
+                self.plan_entity(parent_node, source, owner, parent, group, selection, path, path, placeholder)
+            finally:
+                self._internal_stack.discard(marker)
             created = [child for child in parent_node.children if child not in before]
             return created or [c for c in parent_node.children if c.subgraph == owner and c.path == path], alias
         upstream = self.upstream_field(source, parent.name, name)
         if node.selection_set is None:
             client = selection.fields.get(name)
-            if client is not None and client.name == upstream and not client.arguments and client.selection is None:
+            if (
+                client is not None
+                and client.name == upstream
+                and client.arguments == arguments
+                and client.selection is None
+            ):
                 return [], name
-        item = selection.field(alias, upstream, "", node.selection_set is not None)
+        item = selection.field(alias, upstream, arguments, node.selection_set is not None)
         if node.selection_set is not None and item.selection is not None:
-            _copy_plain(node.selection_set, item.selection)
+            _copy_plain(node.selection_set, item.selection, parent_node.used_variables)
         return [], alias
 
 
@@ -547,19 +628,25 @@ def _union_paths(
     )
 
 
-def _copy_plain(selection_set: SelectionSetNode, into: Selection) -> None:
+def _copy_plain(selection_set: SelectionSetNode, into: Selection, used: set[str]) -> None:
     for child in selection_set.selections:
         if isinstance(child, FieldNode):
-            item = into.field(child.name.value, child.name.value, "", child.selection_set is not None)
+            arguments = printed_arguments(child, used)
+            item = into.field(child.name.value, child.name.value, arguments, child.selection_set is not None)
             if child.selection_set is not None and item.selection is not None:
-                _copy_plain(child.selection_set, item.selection)
+                _copy_plain(child.selection_set, item.selection, used)
 
 
-def _field_tree(selection_set: SelectionSetNode) -> dict[str, Any]:
-    tree: dict[str, Any] = {}
+def _field_tree(selection_set: SelectionSetNode, tree: FieldTree | None = None) -> FieldTree:
+    """Field names of a field set, with the fields of inline fragments merged in (values carry ``__typename``)."""
+    tree = {} if tree is None else tree
     for child in selection_set.selections:
         if isinstance(child, FieldNode):
-            tree[child.name.value] = _field_tree(child.selection_set) if child.selection_set else {}
+            sub = tree.setdefault(child.name.value, {})
+            if child.selection_set is not None:
+                _field_tree(child.selection_set, sub)
+        elif isinstance(child, InlineFragmentNode):
+            _field_tree(child.selection_set, tree)
     return tree
 
 
