@@ -649,12 +649,9 @@ def load_supergraph(sdl: str) -> Supergraph:
         for interface in interfaces_of.get(type_name, ()):
             for type_join in types.get(interface, ()):
                 graph = type_join.graph
-                if (
-                    type_join.is_interface_object
-                    and any(j.graph == graph for j in fields.get((interface, field_name), ()))
-                    and all(j.graph != graph for j in joins)
-                ):
-                    joins.append(FieldJoin(graph))
+                through = [j for j in fields.get((interface, field_name), ()) if j.graph == graph]
+                if type_join.is_interface_object and through and all(j.graph != graph for j in joins):
+                    joins.append(through[0])  # with its @requires / @provides / @external
         fields[(type_name, field_name)] = tuple(joins)
 
     _fill_subgraphs(subgraphs, types, fields)

@@ -135,14 +135,21 @@ class Planner:
         and without @requires unless this is the object of an entity fetch (whose representation carries them)."""
         if provided is not None and field_name in provided and self.defines(subgraph, type_name):
             return True
-        for join in self.joins(type_name, field_name):
-            if join.graph == subgraph:
-                if join.requires:
-                    return entity_root
-                return not join.external
-        # An implementation returned by its @interfaceObject subgraph: that subgraph resolves the interface's fields.
+        join = self.join_of(subgraph, type_name, field_name)
+        if join is None:
+            return False
+        if join.requires:
+            return entity_root
+        return not join.external
+
+    def join_of(self, subgraph: str, type_name: str, field_name: str) -> FieldJoin | None:
+        """How ``subgraph`` resolves the field; for an implementation it knows only through an @interfaceObject,
+        the interface object's field (which carries its @requires and @external)."""
         interface = self.interface_object(subgraph, type_name)
-        return interface is not None and self.local_join(subgraph, interface, field_name, None, entity_root)
+        for join in self.joins(interface or type_name, field_name):
+            if join.graph == subgraph:
+                return join
+        return None
 
     def defines(self, subgraph: str, type_name: str) -> bool:
         return any(join.graph == subgraph for join in self.sg.types.get(type_name, ()))
@@ -470,8 +477,7 @@ class Planner:
         requires = [
             join.requires
             for key_ in group
-            for join in self.joins(parent.name, group[key_][0].name.value)
-            if join.graph == target and join.requires
+            if (join := self.join_of(target, parent.name, group[key_][0].name.value)) is not None and join.requires
         ]
         dependencies: list[FetchNode] = []
         trees: dict[tuple[str, str], FieldTree] = {}
@@ -542,11 +548,11 @@ class Planner:
         parts: list[tuple[dict[str, list[FieldNode]], dict[str, str]]] = []
         for key, nodes in group.items():
             wanted: dict[str, str] = {}
-            for join in self.joins(type_name, nodes[0].name.value):
-                if join.graph == target and join.requires:
-                    for item in self.key_selection(type_name, join.requires).selections:
-                        if isinstance(item, FieldNode):
-                            wanted[item.name.value] = print_ast(item)
+            join = self.join_of(target, type_name, nodes[0].name.value)
+            if join is not None and join.requires:
+                for item in self.key_selection(type_name, join.requires).selections:
+                    if isinstance(item, FieldNode):
+                        wanted[item.name.value] = print_ast(item)
             for members, signature in parts:
                 if all(signature.get(name, printed) == printed for name, printed in wanted.items()):
                     members[key] = nodes
