@@ -83,7 +83,7 @@ from stitcher.federation import (
     print_field_set,
     subgraph_from_federation,
 )
-from stitcher.graphql_source import subgraph_from_graphql
+from stitcher.graphql_source import subgraph_from_graphql, validate_like_graphql_js
 from stitcher.ir import (
     EntityResolver,
     FieldDirectives,
@@ -95,7 +95,7 @@ from stitcher.ir import (
     TypeJoin,
 )
 from stitcher.sources import SourceSpec, Transforms
-from stitcher.supergraph import ROOT_TYPE_NAMES, filter_document, schema_from_document
+from stitcher.supergraph import ROOT_TYPE_NAMES, filter_document
 
 __all__ = ["apply_transforms", "build_subgraph", "compose", "compose_subgraphs", "graph_enum_names"]
 
@@ -109,6 +109,8 @@ def build_subgraph(spec: SourceSpec) -> Subgraph:
     """One source as a subgraph in product names (transforms applied; ``renames`` maps back to upstream names)."""
     if spec.protocol is SourceKind.FEDERATION:
         subgraph = subgraph_from_federation(spec)
+        if not _FEDERATION_2_LINK.search(spec.schema):
+            subgraph.federation_v1 = True
     elif spec.protocol is SourceKind.GRAPHQL:
         subgraph = subgraph_from_graphql(spec)
     elif spec.protocol is SourceKind.OPENAPI:
@@ -120,6 +122,14 @@ def build_subgraph(spec: SourceSpec) -> Subgraph:
     if subgraph.url is None:
         subgraph.url = spec.url
     return apply_transforms(subgraph, spec.transforms)
+
+
+# What makes a subgraph a Federation 2 one: ``@link`` to the federation spec (``.../federation/v2.x``), usually
+# ``extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: [...])``. Apollo refuses the
+# Federation 2 directives below in a Federation 1 subgraph; we take a subgraph using them as Federation 2 (its
+# author thinks in Federation 2: what is not @shareable is not shared). Read from the text: the subgraph reader does
+# not keep schema extensions, and parsing a large SDL twice would cost more than this search.
+_FEDERATION_2_LINK = re.compile(r"@link\s*\([^)]*/federation/v2|@(?:shareable|override|interfaceObject)\b")
 
 
 def _is_builtin(named: GraphQLNamedType) -> bool:
@@ -514,7 +524,7 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph]) -> Supergraph:
     sdl = "\n\n".join(composer.sdl.values()) + "\n"
     try:
         document = parse(sdl, no_location=True)
-        schema = schema_from_document(filter_document(document, composer.inaccessible))
+        schema = _api_schema(composer, filter_document(document, composer.inaccessible))
         full = build_ast_schema(document, assume_valid_sdl=True) if composer.inaccessible else None
     except (GraphQLError, ValueError, TypeError) as exc:
         message = format_graphql_error(exc) if isinstance(exc, GraphQLError) else str(exc)
@@ -530,6 +540,20 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph]) -> Supergraph:
         inaccessible=frozenset(composer.inaccessible),
         tags=_tags(subgraphs),
     )
+
+
+def _api_schema(composer: _Composer, document: DocumentNode) -> GraphQLSchema:
+    """The product's schema, validated like graphql-js 16 validates (draft-spec rules are warnings, reported once
+    when a subgraph already reported them); ValueError lists every problem."""
+    schema = build_ast_schema(document, assume_valid_sdl=True)
+    errors, warnings = validate_like_graphql_js(schema)
+    if errors:
+        raise ValueError("; ".join(format_graphql_error(e) for e in errors))
+    for warning in warnings:
+        message = warning.partition(" (graphql-js 16")[0]
+        if not any(message in w for w in composer.warnings):
+            composer.warnings.append(f"composed schema: {warning}")
+    return schema
 
 
 def _tags(subgraphs: Sequence[Subgraph]) -> dict[str, tuple[str, ...]]:
@@ -630,6 +654,8 @@ def _first(values: list[str | None]) -> str | None:
 
 
 def _is_shareable(composer: _Composer, sub: Subgraph, type_name: str, field_name: str) -> bool:
+    if sub.federation_v1:
+        return True
     if sub.kind is not SourceKind.FEDERATION:
         return type_name not in ROOT_TYPE_NAMES
     directives = sub.fields.get((type_name, field_name), FieldDirectives())

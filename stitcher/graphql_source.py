@@ -9,6 +9,7 @@ key field (see :func:`entity_resolver`).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, cast
 
 from graphql import (
@@ -35,23 +36,80 @@ from stitcher.federation import field_set_fields, format_graphql_error, parse_sd
 from stitcher.ir import EntityKey, EntityResolver, SourceKind, Subgraph
 from stitcher.sources import EntityConfig, SourceSpec
 
-__all__ = ["schema_from_text", "subgraph_from_graphql"]
+__all__ = [
+    "problem_lines",
+    "read_schema",
+    "schema_from_text",
+    "subgraph_from_graphql",
+    "validate_like_graphql_js",
+]
 
 
 def schema_from_text(service: str, text: str) -> GraphQLSchema:
     """A schema from SDL or from an introspection result (``{"__schema": ...}`` or ``{"data": {"__schema": ...}}``)."""
+    return read_schema(service, text)[0]
+
+
+def read_schema(service: str, text: str) -> tuple[GraphQLSchema, list[str]]:
+    """:func:`schema_from_text` and the warnings for what graphql-js 16 accepts but the draft spec refuses."""
     if text.lstrip().startswith("{") and '"__schema"' in text:
         return _schema_from_introspection(service, text)
     document = parse_sdl(service, text)
     errors = validate_sdl(document)
     if errors:
-        raise SchemaError(
-            "invalid SDL: " + "; ".join(format_graphql_error(e) for e in errors), service=service
-        ) from errors[0]
-    return _validated(service, build_ast_schema(DocumentNode(definitions=document.definitions), assume_valid_sdl=True))
+        raise SchemaError(_sdl_problems(document, errors), service=service) from errors[0]
+    schema = build_ast_schema(DocumentNode(definitions=document.definitions), assume_valid_sdl=True)
+    return schema, _validated(service, schema)
 
 
-def _schema_from_introspection(service: str, text: str) -> GraphQLSchema:
+# Federation directives a plain GraphQL SDL may use only if it defines them itself.
+_FEDERATION_DIRECTIVES = frozenset(
+    {"key", "link", "shareable", "external", "requires", "provides", "extends", "override", "interfaceObject"}
+)
+_UNKNOWN_DIRECTIVE = re.compile(r"^Unknown directive '@(\w+)'\.$")
+
+
+def _sdl_problems(document: DocumentNode, errors: list[GraphQLError]) -> str:
+    """One problem per line; Federation directives in a plain service get one line that says what to declare."""
+    federation: list[str] = []
+    lines: list[str] = []
+    for error in errors:
+        match = _UNKNOWN_DIRECTIVE.match(error.message)
+        if match and match.group(1) in _FEDERATION_DIRECTIVES:
+            where = format_graphql_error(error).removeprefix(error.message).strip(" ()")
+            federation.append(f"@{match.group(1)} at {where}" if where else f"@{match.group(1)}")
+        else:
+            lines.append(_one_line(error))
+    if federation:
+        used = ", ".join(dict.fromkeys(federation))
+        lines.insert(
+            0,
+            f"the SDL uses Federation directives ({used}) that a plain GraphQL service does not define: declare the "
+            "service with protocol: federation (or define these directives in the SDL)",
+        )
+    return problem_lines("invalid SDL", lines)
+
+
+def _one_line(error: GraphQLError) -> str:
+    """``message (line L, column C)``, naming both places of a definition made twice."""
+    locations = error.locations or ()
+    if len(locations) == 2 and error.message.endswith("can only be defined once."):
+        first, second = locations
+        return (
+            f"{error.message.removesuffix('.')}: defined at line {first.line}, column {first.column} and again at "
+            f"line {second.line}, column {second.column}; remove one"
+        )
+    return format_graphql_error(error)
+
+
+def problem_lines(head: str, lines: list[str]) -> str:
+    """``head`` and one problem per line (a schema may have hundreds; one line of kilobytes helps nobody)."""
+    if len(lines) == 1:
+        return f"{head}: {lines[0]}"
+    return f"{head} ({len(lines)} problems):\n" + "\n".join(f"- {line}" for line in lines)
+
+
+def _schema_from_introspection(service: str, text: str) -> tuple[GraphQLSchema, list[str]]:
     try:
         data: Any = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -60,25 +118,86 @@ def _schema_from_introspection(service: str, text: str) -> GraphQLSchema:
         data = data["data"]
     if not isinstance(data, dict) or not isinstance(data.get("__schema"), dict):
         raise SchemaError('introspection result has no "__schema" object', service=service)
+    duplicates = _introspection_duplicates(data["__schema"])
+    if duplicates:
+        raise SchemaError(problem_lines("introspection result", duplicates), service=service)
     try:
         schema = build_client_schema(cast(IntrospectionQuery, data))
     except (GraphQLError, TypeError, KeyError, ValueError) as exc:
         raise SchemaError(f"introspection result is not a valid schema: {exc}", service=service) from exc
-    return _validated(service, schema)
+    return schema, _validated(service, schema)
 
 
-def _validated(service: str, schema: GraphQLSchema) -> GraphQLSchema:
-    errors = validate_schema(schema)
+def _introspection_duplicates(schema: Any) -> list[str]:
+    """Types, fields, arguments, input fields and enum values named twice: graphql-core would keep the last one
+    silently. Each names both places (their positions in the result's lists)."""
+    problems: list[str] = []
+
+    def check(items: Any, what: str, prefix: str, where: str, suffix: str = "") -> None:
+        seen: dict[str, int] = {}
+        for index, item in enumerate(items if isinstance(items, list) else ()):
+            name = item.get("name") if isinstance(item, dict) else None
+            if not isinstance(name, str):
+                continue
+            if name in seen:
+                problems.append(
+                    f"{what} {prefix}{name}{suffix} is defined twice (entries {seen[name]} and {index} of {where}); "
+                    "remove one"
+                )
+            else:
+                seen[name] = index
+
+    types = schema.get("types")
+    check(types, "type", "", "__schema.types")
+    for named in types if isinstance(types, list) else ():
+        if not isinstance(named, dict) or not isinstance(named.get("name"), str):
+            continue
+        type_name = named["name"]
+        for key, what in (("fields", "field"), ("inputFields", "input field"), ("enumValues", "enum value")):
+            check(named.get(key), what, f"{type_name}.", f"the {key} of {type_name}")
+        for field in named.get("fields") or ():
+            if isinstance(field, dict) and isinstance(field.get("name"), str):
+                coordinate = f"{type_name}.{field['name']}"
+                check(field.get("args"), "argument", f"{coordinate}(", f"the args of {coordinate}", ":)")
+    return problems
+
+
+# Rules of graphql-core 3.3 that come from draft spec changes (graphql-js 17) and that graphql-js 16, which the
+# publishers of most public schemas use, does not enforce. A schema breaking only these is taken, with a warning.
+_DRAFT_RULES = (
+    re.compile(r"^Interface field \S+ is not deprecated, so implementation field \S+ must not be deprecated\.$"),
+    re.compile(r"^\S+ has invalid default value"),
+)
+
+
+def validate_like_graphql_js(schema: GraphQLSchema) -> tuple[list[GraphQLError], list[str]]:
+    """(errors, warnings): graphql-core's schema validation with the draft-spec rules as warnings.
+
+    When only warnings remain, the schema is marked valid (graphql-core caches the result of validation on the
+    schema, and execution asserts it), so queries run against it as graphql-js 16 would run them."""
+    errors: list[GraphQLError] = []
+    warnings: list[str] = []
+    for error in validate_schema(schema):
+        if any(rule.search(error.message) for rule in _DRAFT_RULES):
+            warnings.append(f"{format_graphql_error(error)} (graphql-js 16 accepts this; taken as it is)")
+        else:
+            errors.append(error)
+    if not errors:
+        schema._validation_errors = []  # see the docstring
+    return errors, warnings
+
+
+def _validated(service: str, schema: GraphQLSchema) -> list[str]:
+    errors, warnings = validate_like_graphql_js(schema)
     if errors:
-        raise SchemaError(
-            "invalid schema: " + "; ".join(format_graphql_error(e) for e in errors), service=service
-        ) from errors[0]
-    return schema
+        message = problem_lines("invalid schema", [_one_line(e) for e in errors])
+        raise SchemaError(message, service=service) from errors[0]
+    return warnings
 
 
 def subgraph_from_graphql(spec: SourceSpec) -> Subgraph:
     """Read a plain GraphQL service and its merge configuration into the IR."""
-    schema = schema_from_text(spec.name, spec.schema)
+    schema, warnings = read_schema(spec.name, spec.schema)
     resolvers: dict[str, EntityResolver] = {}
     keys: dict[str, tuple[EntityKey, ...]] = {}
     problems: list[str] = []
@@ -90,9 +209,15 @@ def subgraph_from_graphql(spec: SourceSpec) -> Subgraph:
             continue
         keys[type_name] = (EntityKey(config.key),)
     if problems:
-        raise SchemaError("merge configuration: " + "; ".join(problems), service=spec.name)
+        raise SchemaError(problem_lines("merge configuration", problems), service=spec.name)
     return Subgraph(
-        name=spec.name, kind=SourceKind.GRAPHQL, schema=schema, url=spec.url, keys=keys, resolvers=resolvers
+        name=spec.name,
+        kind=SourceKind.GRAPHQL,
+        schema=schema,
+        url=spec.url,
+        keys=keys,
+        resolvers=resolvers,
+        warnings=warnings,
     )
 
 

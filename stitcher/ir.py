@@ -169,6 +169,9 @@ class Subgraph:
     # ``@tag(name:)`` on schema coordinates other than fields (same forms as ``inaccessible``), in order; fields
     # use ``FieldDirectives.tags``.
     tags: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # A Federation 1 subgraph (no ``@link`` to Federation 2): composed with Federation 1 rules, where every field
+    # is shareable (Apollo composition upgrades such a subgraph the same way).
+    federation_v1: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,9 @@ from stitcher.sources import EntityConfig, SourceSpec, Transforms
 
 SCHEMAS = Path(__file__).parent / "schemas"
 SHOP = ("accounts", "products", "reviews", "inventory")
+# Federation 2 rules apply to a subgraph that links the Federation 2 spec (without it: Federation 1, every field
+# shareable).
+LINK = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@shareable"]) '
 
 
 def fed(name: str, sdl: str | None = None, **kwargs: object) -> SourceSpec:
@@ -191,7 +194,7 @@ def test_nullability_differences_merge_to_the_nullable_type() -> None:
 
 
 def test_unshareable_field_resolved_twice_is_a_conflict() -> None:
-    a = fed("a", 'type Query { p: P } type P @key(fields: "id") { id: ID! name: String }')
+    a = fed("a", LINK + 'type Query { p: P } type P @key(fields: "id") { id: ID! name: String }')
     b = fed("b", 'type P @key(fields: "id") { id: ID! name: String @shareable }')
     (conflict,) = conflicts_of([a, b])
     assert conflict.startswith('P.name: "String" in service "a" vs "String" in service "b"')
@@ -306,7 +309,7 @@ def test_inaccessible_type_referenced_by_a_visible_field_is_a_conflict() -> None
 
 
 def test_all_conflicts_are_collected() -> None:
-    a = fed("a", 'type Query { p: P } type P @key(fields: "id") { id: ID! x: Int! @shareable y: String }')
+    a = fed("a", LINK + 'type Query { p: P } type P @key(fields: "id") { id: ID! x: Int! @shareable y: String }')
     b = fed("b", 'type P @key(fields: "id") { id: ID! x: String @shareable y: String }')
     conflicts = conflicts_of([a, b])
     assert len(conflicts) == 2
