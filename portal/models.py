@@ -36,6 +36,7 @@ __all__ = [
     "ConfigGeneration",
     "Credential",
     "CredentialKind",
+    "GatewayCheckin",
     "GatewayGrant",
     "Lifecycle",
     "LoginSession",
@@ -608,6 +609,22 @@ class ClusterSyncStatus(LoomModel, table=True):
     upstreams: list[Any] = _json(list)
     last_success_at: datetime | None = _when()
     updated_at: datetime = _created()
+
+
+class GatewayCheckin(LoomModel, table=True):
+    """A gateway that read its cluster's snapshot: as whom, its version, the snapshot it holds and when it last
+    asked (the snapshot endpoint writes it; the fleet status shows it). Gateways poll, so a gateway whose
+    ``last_seen_at`` is old has stopped."""
+
+    __tablename__ = "gateway_checkins"
+    __table_args__ = (sa.UniqueConstraint("cluster_id", "gateway"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cluster_id: int = _fk("clusters.id")
+    gateway: str = Field(max_length=64)  # the account it authenticates as (a robot, or ``embedded``)
+    version: str = Field(default="", max_length=64)
+    snapshot_etag: str = Field(default="", max_length=80)
+    last_seen_at: datetime = _created()
 
 
 class ConfigGeneration(LoomModel, table=True):

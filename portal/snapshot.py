@@ -29,6 +29,7 @@ import json
 import posixpath
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy.engine import Engine
@@ -43,6 +44,7 @@ from portal.authentication import require_actor
 from portal.authorization import Target, authorize
 from portal.db import session_scope
 from portal.errors import Forbidden, Invalid, LoomError, NotFound
+from portal.gateway_checkins import EMBEDDED, gateway_version, record_checkin
 from portal.models import (
     Application,
     Cluster,
@@ -82,7 +84,7 @@ from stitcher.snapshot import (
     SubscriptionState as SnapshotSubscriptionState,
     TransformsConfig,
 )
-from stitcher.snapshot_source import SNAPSHOT_PATH, SnapshotError
+from stitcher.snapshot_source import SNAPSHOT_PATH, VERSION as GATEWAY_VERSION, SnapshotError
 
 __all__ = ["SNAPSHOT_PATH", "LocalSnapshotSource", "build_snapshot", "bundle_openapi", "routes", "snapshot_endpoint"]
 
@@ -430,6 +432,13 @@ async def snapshot_endpoint(request: Request) -> Response:
     clock = cast(Callable[[], datetime], getattr(state, "clock", utcnow))
     snapshot = await run_in_threadpool(_build, state.engine, oauth.issuer(state.settings), clock, cluster)
     etag = _etag(snapshot)
+    if cluster is not None:  # a cluster's gateway checks in: it holds this snapshot from now on
+        version = gateway_version(request.headers.get("user-agent"))
+        await run_in_threadpool(
+            partial(record_checkin, cluster=cluster, gateway=actor.name, version=version, snapshot_etag=etag),
+            state.engine,
+            now=clock(),
+        )
     headers = {"etag": etag, "cache-control": "no-cache"}
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
@@ -455,6 +464,9 @@ class LocalSnapshotSource:
         except LoomError as exc:
             raise SnapshotError(f"cannot build the snapshot from the portal's database: {exc}") from exc
         fingerprint = snapshot.fingerprint()
+        if self._cluster is not None:
+            checkin = partial(record_checkin, cluster=self._cluster, gateway=EMBEDDED, version=GATEWAY_VERSION)
+            await run_in_threadpool(checkin, self._engine, snapshot_etag=f'"{fingerprint}"', now=self._clock())
         if fingerprint == self._fingerprint:
             return None
         self._fingerprint = fingerprint

@@ -8,6 +8,7 @@ The portal serves ``GET /api/gateway/snapshot`` with a bearer token; it answers 
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import tempfile
@@ -21,7 +22,26 @@ from pydantic import ValidationError
 from stitcher.errors import StitcherError
 from stitcher.snapshot import Snapshot
 
-__all__ = ["SNAPSHOT_PATH", "PortalSnapshotSource", "SnapshotError", "SnapshotSource", "StaticSnapshotSource"]
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("loom")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+unknown"
+
+
+VERSION = _version()
+USER_AGENT = f"loom-gateway/{VERSION}"  # the portal shows it in the fleet status (a gateway checks in by polling)
+
+__all__ = [
+    "SNAPSHOT_PATH",
+    "USER_AGENT",
+    "VERSION",
+    "PortalSnapshotSource",
+    "SnapshotError",
+    "SnapshotSource",
+    "StaticSnapshotSource",
+]
 
 SNAPSHOT_PATH = "/api/gateway/snapshot"
 _CACHE_FILE = "snapshot.json"
@@ -98,7 +118,7 @@ class PortalSnapshotSource:
         self._etag: str | None = None
 
     async def fetch(self) -> Snapshot | None:
-        headers = {"authorization": f"Bearer {self._token}", "accept": "application/json"}
+        headers = {"authorization": f"Bearer {self._token}", "accept": "application/json", "user-agent": USER_AGENT}
         if self._etag:
             headers["if-none-match"] = self._etag
         if self._http is None:

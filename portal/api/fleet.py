@@ -14,6 +14,7 @@ from strawberry.types import Info
 
 from portal.api.context import Context, run
 from portal.authorization import Actor
+from portal.gateway_checkins import GatewaySeen
 from portal.sync import status as sync_status
 
 __all__ = ["ClusterStatus", "ProductStatus", "UpstreamStatus", "fleet_status"]
@@ -61,6 +62,25 @@ class ProductStatus:
         )
 
 
+@strawberry.type(
+    description="A gateway that reads this cluster's snapshot (gateways poll, so an old lastSeenAt means it stopped)."
+)
+class GatewayStatus:
+    gateway: str = strawberry.field(description="The account it authenticates as (a robot), or embedded.")
+    version: str = strawberry.field(description="As its User-Agent states it (unknown for other clients).")
+    snapshot_etag: str = strawberry.field(description="The snapshot it holds since it last asked.")
+    last_seen_at: datetime
+
+    @classmethod
+    def of(cls, value: GatewaySeen) -> GatewayStatus:
+        return cls(
+            gateway=value.gateway,
+            version=value.version,
+            snapshot_etag=value.snapshot_etag,
+            last_seen_at=value.last_seen_at,
+        )
+
+
 @strawberry.type(description="A cluster as the sync worker last saw it.")
 class ClusterStatus:
     cluster: str
@@ -77,6 +97,7 @@ class ClusterStatus:
     last_success_at: datetime | None
     upstreams: list[UpstreamStatus]
     products: list[ProductStatus]
+    gateways: list[GatewayStatus]
 
     @classmethod
     def of(cls, value: sync_status.ClusterStatus) -> ClusterStatus:
@@ -95,6 +116,7 @@ class ClusterStatus:
             last_success_at=value.last_success_at,
             upstreams=[UpstreamStatus.of(u) for u in value.upstreams],
             products=[ProductStatus.of(p) for p in value.products],
+            gateways=[GatewayStatus.of(g) for g in value.gateways],
         )
 
 

@@ -37,7 +37,7 @@ _UPSTREAM_FIELDS = "upstream service serving failedOver endpoints"
 STATUS_QUERY = f"""query($cluster: String, $product: String) {{
   fleetStatus(cluster: $cluster, product: $product) {{
     cluster region zone residency target state message reachable versions observedGeneration appliedGeneration
-    lastSuccessAt upstreams {{ {_UPSTREAM_FIELDS} }}
+    lastSuccessAt upstreams {{ {_UPSTREAM_FIELDS} }} gateways {{ gateway version snapshotEtag lastSeenAt }}
     products {{ product cluster verdict reason appliedGeneration updatedAt upstreams {{ {_UPSTREAM_FIELDS} }} }}
   }}
 }}"""
@@ -130,6 +130,15 @@ def status_document(status: ClusterStatus) -> dict[str, Any]:
         "lastSuccessAt": _iso(status.last_success_at),
         "upstreams": [_upstream_document(u) for u in status.upstreams],
         "products": [_product_document(p) for p in status.products],
+        "gateways": [
+            {
+                "gateway": g.gateway,
+                "version": g.version,
+                "snapshotEtag": g.snapshot_etag,
+                "lastSeenAt": _iso(g.last_seen_at),
+            }
+            for g in status.gateways
+        ],
     }
 
 
@@ -165,7 +174,9 @@ def _table(clusters: Sequence[Mapping[str, Any]], product: str | None) -> str:
         return "no clusters"
     rows = [["CLUSTER", "REGION", "RESIDENCY", "STATE", "REACHABLE", "VERSIONS", "GENERATION", "LAST SYNC"]]
     for c in clusters:
-        versions = " ".join(f"{k} {v}" for k, v in sorted((c.get("versions") or {}).items())) or "-"
+        seen = sorted({g["version"] for g in c.get("gateways") or ()})
+        stated = sorted((c.get("versions") or {}).items()) + [("gateway", v) for v in seen]
+        versions = " ".join(f"{k} {v}" for k, v in stated) or "-"
         reachable = {True: "yes", False: "no", None: "-"}[c.get("reachable")]
         generation = f"{c['appliedGeneration']}/{c['observedGeneration']}"
         rows.append([c["cluster"], c["region"], c["residency"], c["state"], reachable, versions, generation, _when(c)])

@@ -22,6 +22,7 @@ from sqlmodel import Session, col, delete, select
 from portal.authorization import Actor, Target, is_allowed
 from portal.db import session_scope, writer
 from portal.errors import Forbidden, NotFound, Unauthenticated
+from portal.gateway_checkins import GatewaySeen, checkins
 from portal.models import Cluster, ClusterSyncStatus, Product, SyncState, Team, utcnow
 from portal.sync.errors import Permanent, Synced, Temporary
 from portal.sync.model import ClusterRouting
@@ -73,6 +74,7 @@ class ClusterStatus:
     upstreams: tuple[UpstreamStatus, ...]
     products: tuple[ProductStatus, ...]
     updated_at: datetime | None
+    gateways: tuple[GatewaySeen, ...] = ()  # the gateways that read this cluster's snapshot (they poll)
 
 
 class DatabaseStatus:
@@ -299,6 +301,7 @@ def fleet_status(session: Session, *, cluster: str | None = None, product: str |
                     for s in product_rows
                 ),
                 updated_at=own.updated_at if own else None,
+                gateways=checkins(session, row.id) if row.id is not None else (),
             )
         )
     return out

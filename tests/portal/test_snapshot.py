@@ -35,8 +35,9 @@ from portal.models import (
 )
 from portal.settings import Settings
 from portal.snapshot import build_snapshot, bundle_openapi
+from portal.sync.status import fleet_status
 from stitcher.snapshot import EgressConfig, Snapshot
-from stitcher.snapshot_source import SNAPSHOT_PATH
+from stitcher.snapshot_source import SNAPSHOT_PATH, VERSION, PortalSnapshotSource
 from tests.factories import (
     make_application,
     make_cluster,
@@ -334,6 +335,11 @@ async def test_a_gateway_robot_reads_its_own_clusters_snapshot_and_nothing_else(
         catalog = await client.post("/api/graphql", json={"query": "{ products { name } }"}, headers=auth)
     assert own.status_code == 200 and Snapshot.model_validate_json(own.text).cluster == "us-east"
     assert other.status_code == 403 and "gateway robot 'gw-east'" in other.text
+    with session_scope(engine) as session:  # the read was the gateway checking in; the refused ones were not
+        [east] = fleet_status(session, cluster="us-east")
+        assert [(g.gateway, g.snapshot_etag) for g in east.gateways] == [("gw-east", own.headers["etag"])]
+        assert east.gateways[0].version == "unknown"  # httpx's User-Agent, not a Loom gateway's
+        assert fleet_status(session, cluster="eu-central")[0].gateways == ()
     assert whole.status_code == 403 and "?cluster=" in whole.text
     assert catalog.status_code == 403 and "may only read its clusters' gateway snapshot" in catalog.text
 
@@ -349,6 +355,35 @@ async def test_the_embedded_gateway_reads_a_clusters_view_straight_from_the_data
     assert snapshot is not None and snapshot.cluster == "us-east"
     assert [p.name for p in snapshot.products] == ["lib"] and set(snapshot.elsewhere) == {"eu-lib"}
     assert await source.fetch() is None  # unchanged
+    with session_scope(engine) as session:
+        [seen] = fleet_status(session, cluster="us-east")[0].gateways
+    assert (seen.gateway, seen.version, seen.snapshot_etag) == ("embedded", VERSION, f'"{snapshot.fingerprint()}"')
+
+
+async def test_a_polling_gateway_checks_in_with_its_version_and_the_snapshot_it_holds(
+    settings: Settings, engine: Engine
+) -> None:
+    """The gateway's own snapshot client (``loom gateway --cluster``) against the real portal app: the fleet status
+    then names the gateway, the version it runs and the snapshot it holds, which changes when the config does."""
+    from portal.robots import create_gateway_robot
+
+    with session_scope(engine) as session:
+        _fleet(session)
+        robot = create_gateway_robot(session, SYSTEM, "gw-east", ["us-east"]).token
+    async with portal(settings, engine) as client:
+        source = PortalSnapshotSource("http://portal.test", robot, http=client, cluster="us-east")
+        first = await source.fetch()
+        assert first is not None
+        with session_scope(engine) as session:
+            [seen] = fleet_status(session, cluster="us-east")[0].gateways
+        assert (seen.gateway, seen.version, seen.snapshot_etag) == ("gw-east", VERSION, f'"{first.fingerprint()}"')
+        with session_scope(engine) as session:
+            make_plan(session, "silver")  # every gateway's snapshot carries every plan
+        second = await source.fetch()
+        assert second is not None and second.fingerprint() != first.fingerprint()
+        with session_scope(engine) as session:
+            [seen] = fleet_status(session, cluster="us-east")[0].gateways
+        assert seen.snapshot_etag == f'"{second.fingerprint()}"'
 
 
 async def test_a_key_without_a_subscription_is_told_to_subscribe_not_called_unknown(engine: Engine) -> None:
