@@ -143,6 +143,7 @@ class _Document:
 
 
 _INVALID: Any = object()
+_HIDDEN: Any = object()  # an object of a type the API schema hides
 
 
 class _Run:
@@ -1085,11 +1086,18 @@ def _shape_object(obj: dict[str, Any], shape: ObjectShape, link: Any, run: _Run)
         if type_name is None:
             run.visited.add(tuple(_unlink(link)))
             return _INVALID  # an abstract position whose concrete type is unknown (its typename fetch failed)
-        fields = shape.by_type.get(type_name, ())
+        found = shape.by_type.get(type_name)
+        if found is None:  # a type the API schema hides (@inaccessible): the object is null, never half-shown
+            run.visited.add(tuple(_unlink(link)))
+            return _HIDDEN
+        fields = found
     out: dict[str, Any] = {}
     for key, kind, nonnull, arg in fields:
         if kind == K_LEAF:
             value = obj.get(key)
+            if arg is not None and value is not None and value not in arg:
+                _hidden_value(value, nonnull, (link, key), run)
+                value = None
             if value is None:
                 if nonnull:
                     run.null_error((link, key))
@@ -1118,6 +1126,13 @@ def _complete(value: Any, type_shape: tuple[str, bool, Any], link: Any, run: _Ru
         return None
     if kind == "o":
         result = _shape_object(value, arg, link, run) if isinstance(value, dict) else _INVALID
+        if result is _HIDDEN:
+            if not nonnull:
+                return None
+            path = _unlink(link)
+            run.visited.add(tuple(path))
+            run.add_error({"message": f"Type {value.get('__typename')!r} is not in the API schema", "path": path})
+            return _INVALID
         if result is _INVALID:
             return _invalid(nonnull, link, run)
         return result
@@ -1131,7 +1146,19 @@ def _complete(value: Any, type_shape: tuple[str, bool, Any], link: Any, run: _Ru
                 return _invalid(nonnull, link, run)
             out.append(completed)
         return out
+    if arg is not None and value not in arg:  # an enum value the API schema hides
+        _hidden_value(value, nonnull, link, run)
+        return _INVALID if nonnull else None
     return value
+
+
+def _hidden_value(value: Any, nonnull: bool, link: Any, run: _Run) -> None:
+    """An @inaccessible enum value is never shown: null, and an error where null is not allowed."""
+    if nonnull:
+        path = _unlink(link)
+        run.visited.add(tuple(path))
+        run.add_error({"message": f"Enum value {value!r} is not in the API schema", "path": path})
+    return None
 
 
 def _invalid(nonnull: bool, link: Any, run: _Run) -> Any:

@@ -20,13 +20,14 @@ KEY_VARIABLE = "_k"
 
 # Result shape field kinds (ints compare fastest in the shaping loop).
 K_TYPENAME = 0
-K_LEAF = 1  # pass the value through; ``nonnull`` says whether null must propagate
+K_LEAF = 1  # pass the value through; ``nonnull`` says whether null must propagate; ``arg``: shown enum values
 K_COMPOSITE = 2  # object, abstract or list: ``arg`` is a TypeShape
 
 # A field set as a tree of upstream field names (``{}`` for a leaf): a @requires selection to cut values with.
 FieldTree = dict[str, Any]
 
-# TypeShape: ("o", nonnull, ObjectShape) | ("l", nonnull, TypeShape) | ("s", nonnull, None) for leaves inside lists
+# TypeShape: ("o", nonnull, ObjectShape) | ("l", nonnull, TypeShape) | ("s", nonnull, shown enum values or None)
+# for leaves inside lists
 TypeShape = tuple[str, bool, Any]
 ShapeField = tuple[str, int, bool, Any]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from graphql import (
@@ -10,6 +10,7 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLAbstractType,
+    GraphQLEnumType,
     GraphQLField,
     GraphQLList,
     GraphQLNamedType,
@@ -108,8 +109,8 @@ class Planner:
     def _applies(self, condition: str | None, runtime: GraphQLObjectType) -> bool:
         if condition is None or condition == runtime.name:
             return True
-        target = self.schema.get_type(condition)
-        return isinstance(target, GraphQLAbstractType) and self.schema.is_sub_type(target, runtime)
+        target = self.full_schema.get_type(condition)
+        return isinstance(target, GraphQLAbstractType) and self.full_schema.is_sub_type(target, runtime)
 
     def sub_fields(self, nodes: list[FieldNode], runtime: GraphQLObjectType) -> dict[str, list[FieldNode]]:
         out: dict[str, list[FieldNode]] = {}
@@ -181,8 +182,19 @@ class Planner:
         if isinstance(inner, GraphQLList):
             return ("l", nonnull, self.type_shape(inner.of_type, object_shape))
         if is_leaf_type(inner):
-            return ("s", nonnull, None)
+            return ("s", nonnull, self.shown_values(inner))
         return ("o", nonnull, object_shape)
+
+    def shown_values(self, type_: Any) -> frozenset[str] | None:
+        """The values a client may see of an enum some of whose values are @inaccessible (a subgraph may still
+        return those: they come out as null), or None when every value is shown (nothing to check)."""
+        named = get_named_type(type_)
+        if not isinstance(named, GraphQLEnumType) or self.full_schema is self.schema:
+            return None
+        full = self.full_schema.get_type(named.name)
+        if not isinstance(full, GraphQLEnumType) or len(full.values) == len(named.values):
+            return None
+        return frozenset(named.values)
 
     # -- planning --
 
@@ -252,7 +264,8 @@ class Planner:
         if is_leaf_type(named) and not isinstance(
             definition.type.of_type if isinstance(definition.type, GraphQLNonNull) else definition.type, GraphQLList
         ):
-            return (key, K_LEAF, isinstance(definition.type, GraphQLNonNull), None)
+            nonnull = isinstance(definition.type, GraphQLNonNull)
+            return (key, K_LEAF, nonnull, self.shown_values(definition.type))
         object_shape = ObjectShape(None) if is_composite_type(named) else None
         return (key, K_COMPOSITE, False, self.type_shape(definition.type, object_shape))
 
@@ -314,15 +327,19 @@ class Planner:
             return self.plan_interface_object(node, subgraph, named, nodes, selection, path, provided)
         selection.typename = True
         shape = ObjectShape(None)
-        for possible in self.schema.get_possible_types(named):
-            fields = self.sub_fields(nodes, possible)
+        # Types hidden by @inaccessible are planned too (a requirement may select them), but the shape leaves them
+        # out: such an object reaches the client as null.
+        full = self.full_schema.get_type(named.name)
+        assert isinstance(full, GraphQLAbstractType)
+        for possible in self.full_schema.get_possible_types(full):
             if not self.defines(subgraph, possible.name):
                 continue  # this subgraph never returns that type here
+            fields = self.sub_fields(nodes, possible)
             typed_path = (*path[:-1], (path[-1][0], frozenset({possible.name})))
             fragment = selection.fragment(self.upstream_type(subgraph, possible.name))
-            shape.by_type[possible.name] = self.plan_object(
-                node, subgraph, possible, fields, fragment, typed_path, provided, path
-            )
+            planned = self.plan_object(node, subgraph, possible, fields, fragment, typed_path, provided, path)
+            if possible.name not in self.sg.inaccessible:
+                shape.by_type[possible.name] = planned
         return shape
 
     def plan_interface_object(
@@ -619,7 +636,12 @@ class Planner:
                 return [], name
         item = selection.field(alias, upstream, arguments, node.selection_set is not None)
         if node.selection_set is not None and item.selection is not None:
-            _copy_plain(node.selection_set, item.selection, parent_node.used_variables)
+            _copy_plain(
+                node.selection_set,
+                item.selection,
+                parent_node.used_variables,
+                lambda type_name: self.upstream_type(source, type_name),
+            )
         return [], alias
 
 
@@ -634,13 +656,26 @@ def _union_paths(
     )
 
 
-def _copy_plain(selection_set: SelectionSetNode, into: Selection, used: set[str]) -> None:
+def _copy_plain(
+    selection_set: SelectionSetNode, into: Selection, used: set[str], rename: Callable[[str], str] = str
+) -> None:
+    """A key or requirement selection the source subgraph resolves itself, copied as it is written (type
+    conditions renamed to the subgraph's names; ``__typename`` wherever a fragment needs the concrete type)."""
     for child in selection_set.selections:
         if isinstance(child, FieldNode):
             arguments = printed_arguments(child, used)
+            if child.name.value == "__typename":
+                into.typename = True
+                continue
             item = into.field(child.name.value, child.name.value, arguments, child.selection_set is not None)
             if child.selection_set is not None and item.selection is not None:
-                _copy_plain(child.selection_set, item.selection, used)
+                _copy_plain(child.selection_set, item.selection, used, rename)
+        elif isinstance(child, InlineFragmentNode):
+            if child.type_condition is None:
+                _copy_plain(child.selection_set, into, used, rename)
+            else:
+                into.typename = True
+                _copy_plain(child.selection_set, into.fragment(rename(child.type_condition.name.value)), used, rename)
 
 
 def _field_tree(selection_set: SelectionSetNode, tree: FieldTree | None = None) -> FieldTree:
