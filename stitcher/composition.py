@@ -32,9 +32,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
+    DirectiveDefinitionNode,
+    DirectiveLocation,
     DocumentNode,
     FieldNode,
     GraphQLArgument,
+    GraphQLDirective,
     GraphQLEnumType,
     GraphQLError,
     GraphQLField,
@@ -66,6 +69,7 @@ from graphql import (
     is_non_null_type,
     is_required_argument,
     is_required_input_field,
+    is_specified_directive,
     is_specified_scalar_type,
     parse,
     print_ast,
@@ -445,6 +449,7 @@ class _Composer:
     implements: dict[str, list[str]] = field(default_factory=dict)  # object type -> its merged interfaces
     # Extra fields (name -> SDL line) that interface objects add to implementing object types.
     added_fields: dict[str, dict[str, str]] = field(default_factory=dict)
+    directives: dict[str, str] = field(default_factory=dict)  # "@name" -> merged executable directive definition
 
 
 def compose_subgraphs(subgraphs: Sequence[Subgraph]) -> Supergraph:
@@ -508,6 +513,7 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph]) -> Supergraph:
                         f'in service "{other.sub.name}"'
                     )
     _propagate_interface_objects(composer, definitions)
+    _merge_directives(composer)
     if "Query" in composer.types:  # every Federation subgraph has a Query root (for _entities), as Apollo records
         query_graphs = {j.graph for j in composer.types["Query"]}
         composer.types["Query"] = tuple(
@@ -521,10 +527,12 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph]) -> Supergraph:
         _check_reachability(composer, definitions)
     if composer.conflicts:
         raise CompositionError(list(dict.fromkeys(composer.conflicts)))
-    sdl = "\n\n".join(composer.sdl.values()) + "\n"
+    sdl = "\n\n".join((*composer.sdl.values(), *composer.directives.values())) + "\n"
     try:
         document = parse(sdl, no_location=True)
-        schema = _api_schema(composer, filter_document(document, composer.inaccessible))
+        api = filter_document(document, composer.inaccessible)  # it leaves out every directive definition
+        kept = tuple(d for d in document.definitions if isinstance(d, DirectiveDefinitionNode))
+        schema = _api_schema(composer, DocumentNode(definitions=(*api.definitions, *kept)))
         full = build_ast_schema(document, assume_valid_sdl=True) if composer.inaccessible else None
     except (GraphQLError, ValueError, TypeError) as exc:
         message = format_graphql_error(exc) if isinstance(exc, GraphQLError) else str(exc)
@@ -612,6 +620,8 @@ def _type_joins(name: str, defs: list[_Def]) -> tuple[TypeJoin, ...]:
 
 
 def _record_usage(composer: _Composer, schema: GraphQLSchema) -> None:
+    for directive in schema.directives:
+        composer.input_types.update(get_named_type(a.type).name for a in directive.args.values())
     for named in schema.type_map.values():
         if isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
             for gql_field in named.fields.values():
@@ -791,8 +801,23 @@ def _merge_arguments(composer: _Composer, coordinate: str, field_defs: list[tupl
             continue
         merged, default, description, deprecation = value
         described = f"{print_string(description)} " if description else ""
-        parts.append(f"{described}{arg_name}: {merged}{default}{_deprecated(deprecation)}")
+        deprecated = _optional_deprecation(composer, f"{coordinate}({arg_name}:)", merged, default, deprecation)
+        parts.append(f"{described}{arg_name}: {merged}{default}{deprecated}")
     return f"({', '.join(parts)})" if parts else ""
+
+
+def _optional_deprecation(composer: _Composer, coordinate: str, merged: str, default: str, reason: str | None) -> str:
+    """``@deprecated`` for an argument or input field, unless the merge made it required (the spec forbids
+    deprecating what a client must send): then a warning."""
+    if reason is None:
+        return ""
+    if merged.endswith("!") and not default:
+        composer.warnings.append(
+            f"{coordinate}: deprecated in a service but required in the product (another service requires it), and "
+            "a required argument or input field cannot be deprecated: the deprecation is left out"
+        )
+        return ""
+    return _deprecated(reason)
 
 
 def _merge_input_value(
@@ -896,6 +921,8 @@ def _merge_input(composer: _Composer, name: str, defs: list[_Def]) -> None:
     for d in defs:
         assert isinstance(d.type, GraphQLInputObjectType)
         field_names.update((f, None) for f in d.type.fields)
+    # @oneOf anywhere makes the product's input @oneOf: a value with exactly one member set suits every service.
+    one_of = [d.sub.name for d in defs if isinstance(d.type, GraphQLInputObjectType) and d.type.is_one_of]
     lines: list[str] = []
     for field_name in field_names:
         present = [
@@ -906,20 +933,36 @@ def _merge_input(composer: _Composer, name: str, defs: list[_Def]) -> None:
         missing = [
             d.sub for d in defs if isinstance(d.type, GraphQLInputObjectType) and field_name not in d.type.fields
         ]
-        value = _merge_input_value(
-            composer, f"{name}.{field_name}", present, missing, is_required_input_field, warn_left_out=False
-        )
+        coordinate = f"{name}.{field_name}"
+        value = _merge_input_value(composer, coordinate, present, missing, is_required_input_field, warn_left_out=True)
         if value is None:
             continue
-        merged, default, description, _deprecation = value
-        lines.append(f"{_description(description, '  ')}  {field_name}: {merged}{default}")
+        merged, default, description, deprecation = value
+        if one_of and (merged.endswith("!") or default):
+            required_in = next(
+                sub.name for sub, v in present if is_non_null_type(v.type) or get_default_value_ast(v) is not None
+            )
+            composer.conflicts.append(
+                f'{coordinate}: {name} is @oneOf in service "{one_of[0]}", so its fields must be nullable without a '
+                f'default, but service "{required_in}" gives "{merged}{default}" (make it @oneOf there too, or '
+                "rename one of the two inputs)"
+            )
+            continue
+        deprecated = _optional_deprecation(composer, coordinate, merged, default, deprecation)
+        lines.append(f"{_description(description, '  ')}  {field_name}: {merged}{default}{deprecated}")
     if not lines:
         composer.conflicts.append(
             f"{name}: input type has no field common to services " + " and ".join(f'"{d.sub.name}"' for d in defs)
         )
         return
+    if one_of and len(one_of) < len(defs):
+        composer.warnings.append(
+            f'{name}: @oneOf in service "{one_of[0]}" but not in service '
+            f'"{next(d.sub.name for d in defs if d.sub.name not in one_of)}": the product\'s input is @oneOf'
+        )
     description = _first([d.type.description for d in defs])
-    composer.sdl[name] = f"{_description(description, '')}input {name} {{\n" + "\n".join(lines) + "\n}"
+    directive = " @oneOf" if one_of else ""
+    composer.sdl[name] = f"{_description(description, '')}input {name}{directive} {{\n" + "\n".join(lines) + "\n}"
 
 
 def _merge_scalar(composer: _Composer, name: str, defs: list[_Def]) -> None:
@@ -928,6 +971,107 @@ def _merge_scalar(composer: _Composer, name: str, defs: list[_Def]) -> None:
     specified = f" @specifiedBy(url: {print_string(url)})" if url else ""
     description = _first([d.type.description for d in defs])
     composer.sdl[name] = f"{_description(description, '')}scalar {name}{specified}"
+
+
+_EXECUTABLE_LOCATIONS = frozenset(
+    {
+        DirectiveLocation.QUERY,
+        DirectiveLocation.MUTATION,
+        DirectiveLocation.SUBSCRIPTION,
+        DirectiveLocation.FIELD,
+        DirectiveLocation.FRAGMENT_DEFINITION,
+        DirectiveLocation.FRAGMENT_SPREAD,
+        DirectiveLocation.INLINE_FRAGMENT,
+        DirectiveLocation.VARIABLE_DEFINITION,
+    }
+)
+
+
+def _merge_directives(composer: _Composer) -> None:
+    """Custom directive definitions. Executable ones (``@inContext(country:) on QUERY``) are kept in the product
+    schema, so client operations may use them; the gateway forwards them to the services that define them. Where
+    several services define one, the product takes the locations all of them accept and merges the arguments like
+    a field's. Type-system directives (on fields, types, ...) are the services' own metadata: the product schema
+    carries only @deprecated, @specifiedBy and @oneOf, so each is reported as left out, never dropped silently."""
+    by_name: dict[str, list[tuple[Subgraph, GraphQLDirective]]] = {}
+    for sub in composer.subgraphs:
+        assert sub.schema is not None
+        for directive in sub.schema.directives:
+            if not is_specified_directive(directive):
+                by_name.setdefault(directive.name, []).append((sub, directive))
+    for name, defs in by_name.items():
+        for sub, directive in defs:
+            system = [loc.name for loc in directive.locations if loc not in _EXECUTABLE_LOCATIONS]
+            if system:
+                uses = _directive_uses(sub, name)
+                used = f"applied {uses} time{'s' if uses != 1 else ''}" if uses else "not applied"
+                composer.warnings.append(
+                    f'@{name}: a type-system directive of service "{sub.name}" (on {" | ".join(system)}; {used}) '
+                    "is left out of the product schema, which carries only @deprecated, @specifiedBy and @oneOf"
+                )
+        executable = [(sub, d) for sub, d in defs if any(loc in _EXECUTABLE_LOCATIONS for loc in d.locations)]
+        if executable:
+            _merge_executable_directive(composer, name, executable)
+
+
+def _merge_executable_directive(composer: _Composer, name: str, defs: list[tuple[Subgraph, GraphQLDirective]]) -> None:
+    locations = [loc for loc in defs[0][1].locations if all(loc in d.locations for _, d in defs)]
+    locations = [loc for loc in locations if loc in _EXECUTABLE_LOCATIONS]
+    everywhere = {loc for _, d in defs for loc in d.locations if loc in _EXECUTABLE_LOCATIONS}
+    services = " and ".join(f'"{sub.name}"' for sub, _ in defs)
+    if not locations:
+        composer.warnings.append(
+            f"@{name}: services {services} define it on different locations, none common to all: left out of the "
+            "product (rename it in one service, or define it alike)"
+        )
+        return
+    if len(locations) < len(everywhere):
+        left = sorted(loc.name for loc in everywhere - set(locations))
+        composer.warnings.append(
+            f"@{name}: locations {', '.join(left)} are not accepted by every service of {services}: left out"
+        )
+    parts: list[str] = []
+    arg_names = dict.fromkeys(a for _, d in defs for a in d.args)
+    for arg_name in arg_names:
+        present = [(sub, d.args[arg_name]) for sub, d in defs if arg_name in d.args]
+        missing = [sub for sub, d in defs if arg_name not in d.args]
+        coordinate = f"@{name}({arg_name}:)"
+        value = _merge_input_value(composer, coordinate, present, missing, is_required_argument, warn_left_out=True)
+        if value is None:
+            continue
+        merged, default, description, deprecation = value
+        described = f"{print_string(description)} " if description else ""
+        deprecated = _optional_deprecation(composer, coordinate, merged, default, deprecation)
+        parts.append(f"{described}{arg_name}: {merged}{default}{deprecated}")
+    args = f"({', '.join(parts)})" if parts else ""
+    repeatable = " repeatable" if all(d.is_repeatable for _, d in defs) else ""
+    description = _first([d.description for _, d in defs])
+    composer.directives[f"@{name}"] = (
+        f"{_description(description, '')}directive @{name}{args}{repeatable} on "
+        + " | ".join(loc.name for loc in locations)
+    )
+
+
+def _directive_uses(sub: Subgraph, name: str) -> int:
+    """How often a subgraph applies directive ``name`` in its SDL (an introspection result carries none)."""
+    assert sub.schema is not None
+    count = 0
+
+    def applied(node: Any) -> int:
+        return sum(1 for d in getattr(node, "directives", None) or () if d.name.value == name)
+
+    nodes: list[Any] = [sub.schema.ast_node, *sub.schema.extension_ast_nodes]
+    for named in sub.schema.type_map.values():
+        nodes.append(named.ast_node)
+        nodes.extend(named.extension_ast_nodes)
+    for node in nodes:
+        if node is None:
+            continue
+        count += applied(node)
+        for member in (*(getattr(node, "fields", None) or ()), *(getattr(node, "values", None) or ())):
+            count += applied(member)
+            count += sum(applied(a) for a in getattr(member, "arguments", None) or ())
+    return count
 
 
 def _propagate_interface_objects(composer: _Composer, definitions: dict[str, list[_Def]]) -> None:
