@@ -37,6 +37,7 @@ from stitcher.errors import StitcherError
 from stitcher.options import Limits
 
 __all__ = [
+    "SAFE_RETRY",
     "UPSTREAM_CLIENTS",
     "AiohttpTransport",
     "GuardedTransport",
@@ -81,6 +82,37 @@ def _too_large(method: str, url: str, max_bytes: int) -> UpstreamError:
         url=url,
         reason=f"answered more than the gateway's limit of {max_bytes} bytes (LOOM_GATEWAY_MAX_RESPONSE_BYTES)",
     )
+
+
+class _Unanswered(UpstreamError):
+    """The upstream closed the connection before any byte of an answer: most often a pooled keep-alive connection
+    that it closed (its idle timeout, 5 s in uvicorn and Node) just as this request went out on it."""
+
+
+# The header the executor puts on queries (read-only, so safe to send twice); Envoy's retry policy matches it too.
+SAFE_RETRY = ("x-loom-retry", "safe")
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def _once_more_if_unanswered(
+    exchange: Callable[[float], Awaitable[UpstreamResponse]],
+    method: str,
+    headers: Mapping[str, str] | None,
+    seconds: float,
+) -> UpstreamResponse:
+    """``exchange(seconds)``, and for a request that is safe to repeat, once more on a new connection when the first
+    went unanswered, within what is left of ``seconds``. Never for a mutation: it may have run."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    try:
+        return await exchange(seconds)
+    except _Unanswered:
+        safe = method in _SAFE_METHODS or (headers is not None and headers.get(SAFE_RETRY[0]) == SAFE_RETRY[1])
+        remaining = deadline - loop.time()
+        if not safe or remaining <= 0:
+            raise
+        log.debug("%s: the upstream closed a pooled connection unanswered; sending once more", method)
+        return await exchange(remaining)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,10 +223,29 @@ class AiohttpTransport:
         if session is None:
             raise RuntimeError("AiohttpTransport.start() was not awaited: create the transport in the app's lifespan")
         extra: dict[str, Any] = {"server_hostname": tls_server_name} if tls_server_name else {}
+
+        async def exchange(seconds: float) -> UpstreamResponse:
+            return await self._exchange(session, method, url, headers, body, seconds, max_bytes, extra)
+
+        return await _once_more_if_unanswered(exchange, method, headers, timeout)
+
+    async def _exchange(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        timeout: float,  # noqa: ASYNC109 - passed to aiohttp, which enforces it
+        max_bytes: int | None,
+        extra: Mapping[str, Any],
+    ) -> UpstreamResponse:
+        answered = False
         try:
             async with session.request(
                 method, url, headers=headers, data=body, timeout=self._timeout(timeout), allow_redirects=False, **extra
             ) as response:
+                answered = True
                 if max_bytes is None:
                     payload = await response.read()
                 else:
@@ -213,6 +264,12 @@ class AiohttpTransport:
             raise UpstreamError(f"{method} {url} timed out after {timeout:g} s", kind="timeout", url=url) from exc
         except aiohttp.ClientConnectionError as exc:
             if isinstance(exc, aiohttp.ServerDisconnectedError):
+                if not answered:
+                    raise _Unanswered(
+                        f"{method} {url}: the upstream closed the connection without answering ({exc})",
+                        kind="protocol",
+                        url=url,
+                    ) from exc
                 raise UpstreamError(
                     f"{method} {url}: the upstream closed the connection mid-response ({exc})", kind="protocol", url=url
                 ) from exc
@@ -306,12 +363,36 @@ class HttpxTransport:
         if client is None:
             raise RuntimeError("HttpxTransport.start() was not awaited: create the transport in the app's lifespan")
         extensions: dict[str, Any] = {"sni_hostname": tls_server_name} if tls_server_name else {}
+
+        async def exchange(seconds: float) -> UpstreamResponse:
+            return await self._exchange(client, method, url, headers, body, seconds, max_bytes, extensions)
+
+        return await _once_more_if_unanswered(exchange, method, headers, timeout)
+
+    async def _exchange(
+        self,
+        client: httpx.AsyncClient,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        timeout: float,  # noqa: ASYNC109 - enforced below as one deadline over the whole exchange
+        max_bytes: int | None,
+        extensions: dict[str, Any],
+    ) -> UpstreamResponse:
         try:
             async with asyncio.timeout(timeout):
                 request = client.build_request(
                     method, url, headers=headers, content=body, timeout=self._timeout(timeout), extensions=extensions
                 )
-                response = await client.send(request, stream=True)
+                try:
+                    response = await client.send(request, stream=True)
+                except httpx.RemoteProtocolError as exc:  # before any byte of an answer
+                    raise _Unanswered(
+                        f"{method} {url}: the upstream closed the connection without answering ({exc})",
+                        kind="protocol",
+                        url=url,
+                    ) from exc
                 try:
                     payload = await _read_capped(response, method, url, max_bytes)
                 finally:

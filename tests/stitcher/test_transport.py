@@ -24,6 +24,7 @@ from stitcher.ir import SourceKind
 from stitcher.sources import SourceSpec
 from stitcher.supergraph import print_supergraph_sdl
 from stitcher.transport import (
+    SAFE_RETRY,
     UPSTREAM_CLIENTS,
     AiohttpTransport,
     GuardedTransport,
@@ -127,6 +128,59 @@ class RawServer:
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
         await self.server.wait_closed()
+
+
+class ForgetfulServer:
+    """Answers the first request of each connection with keep-alive, then closes the connection unanswered when the
+    next request arrives on it: what an upstream does when its keep-alive timeout ends as a request goes out."""
+
+    OK = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok"
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.answered = 0
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def __aenter__(self) -> ForgetfulServer:
+        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/"
+        return self
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.writers.append(writer)
+        with contextlib.suppress(ConnectionError):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(self.OK)
+            await writer.drain()
+            self.answered += 1
+            await reader.readuntil(b"\r\n\r\n")  # the next request on this connection: never answered
+        writer.close()
+
+    async def __aexit__(self, *_: object) -> None:
+        self.server.close()
+        for writer in self.writers:
+            writer.close()
+        await self.server.wait_closed()
+
+
+async def test_a_query_on_a_connection_the_upstream_just_closed_is_sent_once_more(transport: AnyTransport) -> None:
+    """Issue 6 (test suite): a property test failed once with 'the upstream closed the connection mid-response' on
+    a loaded machine. A pooled connection that the upstream closes as a request goes out gets no answer; a query
+    (marked safe to repeat, as the executor marks queries) is sent once more on a new connection."""
+    async with ForgetfulServer() as server:
+        first = await transport.request("GET", server.url, timeout=2)
+        again = await transport.request("POST", server.url, headers=dict([SAFE_RETRY]), body=b"{}", timeout=2)
+        assert (first.status, first.body, again.status, again.body) == (200, b"ok", 200, b"ok")
+        assert (server.connections, server.answered) == (2, 2)
+
+
+async def test_a_mutation_on_a_connection_the_upstream_just_closed_is_not_sent_again(transport: AnyTransport) -> None:
+    async with ForgetfulServer() as server:
+        await transport.request("GET", server.url, timeout=2)
+        with pytest.raises(UpstreamError, match="closed the connection without answering") as caught:
+            await transport.request("POST", server.url, body=b'{"query": "mutation { pay }"}', timeout=2)
+        assert (server.connections, server.answered, caught.value.kind) == (1, 1, "protocol")
 
 
 def test_every_client_is_selectable_by_name() -> None:
