@@ -1,7 +1,7 @@
 import { GraphiQL } from "graphiql";
 import "graphiql/graphiql.css";
 import type { GraphQLSchema } from "graphql";
-import { useMemo } from "react";
+import { useEffect, useMemo, useRef } from "react";
 
 type FetcherParams = { query: string; operationName?: string | null; variables?: unknown };
 
@@ -33,9 +33,20 @@ export default function GraphiQLPanel({
     },
     [endpoint, apiKey],
   );
+  const frame = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const root = frame.current;
+    if (!root) return;
+    labelEditors(root);
+    const observer = new MutationObserver(() => labelEditors(root));
+    observer.observe(root, { childList: true, subtree: true });
+    observer.observe(document.body, { childList: true }); // CodeMirror's suggestion list is appended to <body>
+    return () => observer.disconnect();
+  }, []);
   return (
-    <div className="graphiql-frame">
+    <div className="graphiql-frame" ref={frame}>
       <GraphiQL
+        forcedTheme="light"
         fetcher={fetcher as never}
         schema={schema ?? undefined}
         defaultQuery={"# Write a query, then press the run button (or Ctrl-Enter)\n{\n  __typename\n}\n"}
@@ -45,6 +56,18 @@ export default function GraphiQLPanel({
       />
     </div>
   );
+}
+
+// CodeMirror's hidden textareas and suggestion list have no accessible name; screen readers need one.
+function labelEditors(root: HTMLElement) {
+  const name = (element: Element, label: string) => {
+    if (!element.hasAttribute("aria-label")) element.setAttribute("aria-label", label);
+  };
+  root.querySelectorAll(".graphiql-query-editor textarea").forEach((t) => name(t, "GraphQL query"));
+  root.querySelectorAll(".graphiql-response textarea").forEach((t) => name(t, "Response"));
+  root.querySelectorAll(".graphiql-editor-tool textarea").forEach((t) => name(t, "Variables"));
+  root.querySelectorAll("textarea").forEach((t) => name(t, "Editor"));
+  document.querySelectorAll(".CodeMirror-hints").forEach((list) => name(list, "Suggestions"));
 }
 
 // GraphiQL keeps tabs and history in localStorage by default; here every product starts clean and nothing of a

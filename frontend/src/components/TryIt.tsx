@@ -1,5 +1,6 @@
 import { lazy, Suspense, useMemo, useState } from "react";
 import { Link } from "react-router-dom";
+import { keyMatchesPrefix } from "../lib/api";
 import { useKeyVault } from "../lib/keyVault";
 import { parseSdl } from "../lib/schemaIndex";
 import { useQuery } from "../lib/useQuery";
@@ -49,7 +50,7 @@ export function TryIt({ product, sdl }: { product: string; sdl: string | null })
   }
   const choice = keys.find((k) => String(k.id) === chosen);
   const remembered = choice ? vault.secretOf(choice.id) : undefined;
-  const pastedFits = choice !== undefined && pasted.startsWith(choice.prefix);
+  const pastedFits = choice !== undefined && keyMatchesPrefix(pasted, choice.prefix);
   const apiKey = remembered ?? (pastedFits ? pasted : undefined);
   const endpoint = `/products/${encodeURIComponent(product)}/graphql`;
 
@@ -74,7 +75,7 @@ export function TryIt({ product, sdl }: { product: string; sdl: string | null })
         </label>
         {choice && !remembered ? (
           <label>
-            Paste the key (it starts with {choice.prefix})
+            Paste the key (its prefix is {choice.prefix})
             <input
               type="password"
               autoComplete="off"

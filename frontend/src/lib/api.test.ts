@@ -24,3 +24,13 @@ describe("errors of the admin API", () => {
     expect(signInUrl("/catalog/library?tab=try")).toBe("/login?next=%2Fcatalog%2Flibrary%3Ftab%3Dtry");
   });
 });
+
+describe("a pasted key", () => {
+  it("matches the prefix the API shows, and nothing else", async () => {
+    const { keyMatchesPrefix } = await import("./api");
+    expect(keyMatchesPrefix("lk_64b1cfbc_aftMCCr9", "64b1cfbc")).toBe(true);
+    expect(keyMatchesPrefix("lk_64b1cfbd_aftMCCr9", "64b1cfbc")).toBe(false);
+    expect(keyMatchesPrefix("lk_wrong", "64b1cfbc")).toBe(false);
+    expect(keyMatchesPrefix("anything", "")).toBe(false);
+  });
+});

@@ -75,3 +75,8 @@ export async function signOut(): Promise<void> {
   await fetch("/logout", { method: "POST", credentials: "same-origin", headers: { accept: "application/json" } });
   window.location.assign("/login");
 }
+
+/** Whether a pasted API key is the one whose prefix the API shows (keys read `lk_<prefix>_<secret>`). */
+export function keyMatchesPrefix(key: string, prefix: string): boolean {
+  return prefix !== "" && (key.startsWith(`lk_${prefix}_`) || key.startsWith(prefix));
+}

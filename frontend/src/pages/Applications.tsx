@@ -150,7 +150,7 @@ function ApplicationCard({ app, onChange }: { app: Application; onChange: () => 
       {active.length === 0 ? (
         <p>No active key{revoked ? ` (${revoked} revoked)` : ""}.</p>
       ) : (
-        <table>
+        <table className="stack">
           <caption className="visually-hidden">Credentials of {app.name}</caption>
           <thead>
             <tr>
@@ -166,12 +166,12 @@ function ApplicationCard({ app, onChange }: { app: Application; onChange: () => 
           <tbody>
             {active.map((c) => (
               <tr key={c.id}>
-                <td>{c.name || "—"}</td>
-                <td>{c.kind === "api_key" ? "API key" : "OAuth2 client"}</td>
-                <td>
+                <td data-label="Name">{c.name || "—"}</td>
+                <td data-label="Kind">{c.kind === "api_key" ? "API key" : "OAuth2 client"}</td>
+                <td data-label="Starts with">
                   <code>{c.prefix ?? c.clientId}</code>
                 </td>
-                <td>{c.lastUsedAt ? new Date(c.lastUsedAt).toLocaleString() : "never"}</td>
+                <td data-label="Last used">{c.lastUsedAt ? new Date(c.lastUsedAt).toLocaleString() : "never"}</td>
                 <td>
                   {confirming === c.id ? (
                     <>

@@ -90,7 +90,7 @@ export function ProductPage() {
         ) : tab === "versions" ? (
           <>
             <h2>Versions</h2>
-            <table>
+            <table className="stack">
               <caption className="visually-hidden">Versions of {product.name}</caption>
               <thead>
                 <tr>
@@ -104,16 +104,16 @@ export function ProductPage() {
               <tbody>
                 {[...product.versions].reverse().map((version) => (
                   <tr key={version.version}>
-                    <td>
+                    <td data-label="Version">
                       {version.version}
                       {version.version === product.currentVersion ? " (current)" : ""}
                     </td>
-                    <td>
+                    <td data-label="Lifecycle">
                       <span className={`badge badge-${version.lifecycle}`}>{version.lifecycle}</span>
                     </td>
-                    <td>{routingOf(version.routing).clusters.join(", ") || "none"}</td>
-                    <td>{version.createdBy}</td>
-                    <td>{new Date(version.createdAt).toLocaleString()}</td>
+                    <td data-label="Clusters">{routingOf(version.routing).clusters.join(", ") || "none"}</td>
+                    <td data-label="Published by">{version.createdBy}</td>
+                    <td data-label="Created">{new Date(version.createdAt).toLocaleString()}</td>
                   </tr>
                 ))}
               </tbody>

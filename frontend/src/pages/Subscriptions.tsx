@@ -52,7 +52,7 @@ export function SubscriptionsPage() {
           </p>
         </Empty>
       ) : (
-        <table>
+        <table className="stack">
           <caption className="visually-hidden">Subscriptions</caption>
           <thead>
             <tr>
@@ -73,14 +73,14 @@ export function SubscriptionsPage() {
               const own = s.requestedBy === viewer.name;
               return (
                 <tr key={s.id}>
-                  <td>{s.product}</td>
-                  <td>{s.application}</td>
-                  <td>{s.plan}</td>
-                  <td>
+                  <td data-label="Product">{s.product}</td>
+                  <td data-label="Application">{s.application}</td>
+                  <td data-label="Plan">{s.plan}</td>
+                  <td data-label="State">
                     <span className={`badge badge-${s.state}`}>{s.state}</span>
                     {s.decidedBy ? <span className="hint"> by {s.decidedBy}</span> : null}
                   </td>
-                  <td>{s.requestedBy}</td>
+                  <td data-label="Requested by">{s.requestedBy}</td>
                   <td className="actions">
                     {decides && s.state === "requested" ? (
                       <>

@@ -1,0 +1,259 @@
+"""The browser tests' world: ``loom serve``'s app (portal, admin API, embedded gateway) on a real port with a real
+SQLite database, the library example's ``members`` service on a real port behind it, and Debian's Chromium driven
+by Playwright (headless, ``/usr/bin/chromium``; a browser is never downloaded).
+
+The world is built once per test process (``make test`` runs several): a product ``people`` of team ``identity``
+(published, pinned to the EU) served from ``members``, a draft ``people-next``, a plan ``basic`` approved by the
+team, and four people who sign in with :data:`PASSWORD`: ``tara`` (team admin of ``identity``), ``vic`` (viewer
+of ``identity``), ``cora`` and ``carl`` (consumers, no role; ``carl`` has a request waiting for approval).
+
+Every page is checked as it is used: no Content-Security-Policy violation, no uncaught error, and axe-core (from
+``frontend/node_modules``, evaluated in the page, never fetched) finds no serious or critical violation.
+``LOOM_UI_SCREENSHOTS=1`` saves the main pages to ``docs/screenshots/`` (the README shows them).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from portal import manifests
+from portal.accounts import create_user, hash_password
+from portal.applications import create_application
+from portal.authorization import Actor
+from portal.db import create_engine_for, migrate, session_scope
+from portal.demo_services import LIBRARY_EXAMPLE, members_app
+from portal.resources import apply
+from portal.server import build_app
+from portal.settings import DatabaseSettings, Mode, Settings, SyncSettings
+from portal.subscriptions import request as request_subscription
+from stitcher.settings import GatewaySettings
+from tests._serving import serving
+from tests.factories import make_user
+
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = Path(__file__).parents[2] / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
+DIST = Path(__file__).parents[2] / "frontend" / "dist" / "index.html"
+SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+PASSWORD = "a long passphrase"
+PRODUCT = "people"
+
+
+def _documents(members_url: str) -> list[dict[str, Any]]:
+    meta = {"apiVersion": "loom.dev/v1alpha1"}
+    return [
+        {
+            **meta,
+            "kind": "Cluster",
+            "metadata": {"name": "eu-central"},
+            "spec": {
+                "region": "eu-central-1",
+                "zone": "eu-central-1a",
+                "residency": "eu",
+                "gloo": {"target": "gitops", "namespace": "gloo-system"},
+                "introspection": {"allowLoopback": True},
+            },
+        },
+        {
+            **meta,
+            "kind": "Team",
+            "metadata": {"name": "identity"},
+            "spec": {"placements": [{"cluster": "eu-central", "namespaces": ["*"]}]},
+        },
+        {
+            **meta,
+            "kind": "Service",
+            "metadata": {"name": "members", "team": "identity"},
+            "spec": {
+                "protocol": "federation",
+                "schema": {"file": "members.graphql"},
+                "deployments": [{"cluster": "eu-central", "address": members_url}],
+            },
+        },
+        {
+            **meta,
+            "kind": "Plan",
+            "metadata": {"name": "basic"},
+            "spec": {"rateLimit": {"requests": 60, "per": "minute"}, "auth": ["apiKey"], "approval": "manual"},
+        },
+        {
+            **meta,
+            "kind": "Product",
+            "metadata": {
+                "name": PRODUCT,
+                "team": "identity",
+                "description": "Library members: who they are and since when.",
+            },
+            "spec": {
+                "version": "1.0.0",
+                "lifecycle": "published",
+                "sources": [{"service": "members"}],
+                "routing": {"clusters": ["eu-central"], "residency": "eu"},
+                "plans": ["basic"],
+            },
+        },
+        {
+            **meta,
+            "kind": "Product",
+            "metadata": {"name": "people-next", "team": "identity"},
+            "spec": {
+                "version": "2.0.0-beta.1",
+                "lifecycle": "draft",
+                "sources": [{"service": "members"}],
+                "routing": {"clusters": ["eu-central"]},
+                "plans": ["basic"],
+            },
+        },
+    ]
+
+
+@dataclass
+class World:
+    url: str
+    settings: Settings
+    violations: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    if not DIST.exists():
+        pytest.fail("the web UI is not built: run `make install` (npm ci and the build in frontend/)", pytrace=False)
+    root = tmp_path_factory.mktemp("ui-world")
+    settings = Settings(
+        mode=Mode.DEVELOPMENT,
+        data_dir=root / "data",
+        database=DatabaseSettings(url=f"sqlite:///{root / 'loom.db'}"),
+        sync=SyncSettings(enabled=False),  # nothing to program: the gitops cluster is only where `people` runs
+        gateway=GatewaySettings(poll_interval_seconds=0.2),
+    )
+    engine = create_engine_for(settings)
+    migrate(engine)
+    system = Actor.system("ui-test")
+    with serving(members_app(), "members") as members_url:
+        with session_scope(engine) as session:
+            documents = manifests.parse_documents(_documents(members_url), source="ui", base_dir=LIBRARY_EXAMPLE)
+            apply(session, system, documents)
+        with session_scope(engine) as session:
+            create_user(session, system, name="tara", role="team-admin", team="identity", password=PASSWORD)
+            create_user(session, system, name="vic", role="viewer", team="identity", password=PASSWORD)
+            for consumer in ("cora", "carl"):
+                make_user(session, consumer, password_hash=hash_password(PASSWORD))
+        with session_scope(engine) as session:
+            carl = Actor(user_id=_user_id(engine, "carl"), name="carl")
+            application = create_application(session, carl, name="carl-reports")
+            assert application.id is not None
+            request_subscription(session, carl, application.id, PRODUCT, "basic")
+        with serving(build_app(settings, engine), "the portal") as url:
+            yield World(url=url, settings=settings)
+    engine.dispose()
+
+
+def _user_id(engine: Any, name: str) -> int:
+    from sqlmodel import col, select
+
+    from portal.models import User
+
+    with session_scope(engine) as session:
+        user_id = session.exec(select(User.id).where(col(User.name) == name)).one()
+        assert user_id is not None
+        return user_id
+
+
+# Per module, not per session: Playwright's sync API holds an event loop in the thread while it runs, and the
+# in-process async tests of another module (pytest-asyncio) cannot run theirs beside it.
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install chromium)", pytrace=False)
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+    yield browser
+    browser.close()
+
+
+_WATCH = """
+window.__loomProblems = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__loomProblems.push(`CSP: ${e.violatedDirective} blocked ${e.blockedURI}`);
+});
+"""
+
+
+class Session:
+    """One person's browser context on the world, checking every page as it goes."""
+
+    def __init__(self, world: World, context: BrowserContext) -> None:
+        self.world = world
+        self.context = context
+        self.page = context.new_page()
+        self.problems: list[str] = []
+        self.page.on("pageerror", lambda error: self.problems.append(f"uncaught: {error}"))
+        self.page.on(
+            "console",
+            lambda message: (
+                self.problems.append(f"console: {message.text}")
+                if message.type == "error" and "Content Security Policy" in message.text
+                else None
+            ),
+        )
+
+    def goto(self, path: str) -> Page:
+        self.page.goto(self.world.url + path)
+        return self.page
+
+    def sign_in(self, name: str, path: str = "/") -> Page:
+        page = self.goto(path)
+        page.get_by_label("User name").fill(name)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.get_by_role("button", name="Sign out").wait_for()
+        return page
+
+    def check(self, what: str) -> None:
+        """No CSP violation or uncaught error so far, and no serious accessibility violation on the page now."""
+        problems = [*self.problems, *self.page.evaluate("window.__loomProblems || []")]
+        assert problems == [], f"{what}: {problems}"
+        if not self.page.evaluate("typeof axe !== 'undefined'"):
+            self.page.evaluate(AXE.read_text())  # evaluated by the driver, not a <script>: the CSP stays as it is
+        result = self.page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+        serious = [
+            f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+            for v in result["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        assert serious == [], f"{what}: {serious}"
+
+    def screenshot(self, name: str) -> None:
+        if os.environ.get("LOOM_UI_SCREENSHOTS") == "1":
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+
+@pytest.fixture
+def people(world: World, browser: Browser) -> Iterator[Any]:
+    """``people(name?)`` opens a fresh browser context (its own cookies) on the world."""
+    contexts: list[BrowserContext] = []
+
+    def open_session(width: int = 1280, height: int = 860) -> Session:
+        context = browser.new_context(
+            viewport={"width": width, "height": height},
+            permissions=["clipboard-read", "clipboard-write"],
+        )
+        context.add_init_script(_WATCH)
+        contexts.append(context)
+        return Session(world, context)
+
+    yield open_session
+    for context in contexts:
+        context.close()

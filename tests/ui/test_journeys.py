@@ -1,0 +1,210 @@
+"""The web UI in a real browser against a real portal and gateway: sign in and out; a consumer creates an
+application and copies its key, requests a subscription, the team admin approves it, and the consumer runs a query
+in GraphiQL with that key and sees the data; a viewer and a consumer see no admin action, and the API refuses it
+anyway. Every page passes the portal's CSP and axe-core (see conftest)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.ui.conftest import PRODUCT, World
+
+pytestmark = pytest.mark.slow
+
+TIMEOUT = 30_000  # ms a condition may take on a loaded machine
+
+
+def test_sign_in_lands_where_one_was_going_and_sign_out_ends_the_session(people: Any, world: World) -> None:
+    person = people()
+    page = person.goto(f"/catalog/{PRODUCT}?tab=versions")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.get_by_label("User name").fill("cora")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_have_text("wrong user name or password")
+    person.sign_in("cora", f"/catalog/{PRODUCT}?tab=versions")
+    expect(page).to_have_url(f"{world.url}/catalog/{PRODUCT}?tab=versions")
+    expect(page.get_by_role("tab", name="Versions")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_role("cell", name="1.0.0 (current)")).to_be_visible()
+    person.check("the product's versions")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    page.goto(world.url + "/apps")  # the cookie the browser still has no longer signs anybody in
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Fapps$"))
+
+
+def test_the_catalog_searches_and_filters_and_the_product_page_documents_the_schema(people: Any) -> None:
+    person = people()
+    page = person.sign_in("cora")
+    cards = page.get_by_role("list", name="Products").get_by_role("listitem")
+    expect(cards).to_have_count(2, timeout=TIMEOUT)
+    card = cards.filter(has=page.get_by_role("link", name=PRODUCT, exact=True))
+    expect(card).to_contain_text("1.0.0")
+    expect(card).to_contain_text("published")
+    expect(card).to_contain_text("eu-central")
+    expect(card.locator("dd").nth(3)).to_have_text("eu")  # residency
+    person.check("the catalog")
+    person.screenshot("catalog")
+    page.get_by_label("Lifecycle").select_option("draft")
+    expect(cards).to_have_count(1)
+    expect(cards.first).to_contain_text("people-next")
+    page.get_by_label("Search").fill("nothing like this")
+    expect(page.get_by_text("No product matches these filters.")).to_be_visible()
+    person.check("the catalog, nothing matching")
+    page.get_by_role("button", name="Clear the filters").click()
+    page.get_by_label("Team").select_option("identity")
+    expect(cards).to_have_count(2)
+
+    page.get_by_role("link", name=PRODUCT, exact=True).click()
+    expect(page.get_by_role("heading", name=PRODUCT, level=1)).to_be_visible()
+    expect(page.get_by_text("Library members: who they are")).to_be_visible()
+    expect(page.get_by_text("approved by the team")).to_be_visible()
+    person.check("the product's overview")
+    page.get_by_role("tab", name="Schema").click()
+    page.get_by_label("Search types, fields and arguments").fill("joined")
+    expect(page.get_by_role("status")).to_have_text("1 of 3 types match")
+    expect(page.get_by_role("article")).to_contain_text("joinedYear: Int")
+    page.get_by_label("Search types, fields and arguments").fill("")
+    person.check("the schema reference")
+    person.screenshot("product-schema")
+
+
+def _create_app_and_key(page: Page, app: str) -> str:
+    page.get_by_role("link", name="Applications").click()
+    expect(page.get_by_text("You have no application yet")).to_be_visible(timeout=TIMEOUT)
+    page.get_by_label("Name", exact=True).fill(app)
+    page.get_by_label("Description").fill("the mobile app")
+    page.get_by_role("button", name="Create application").click()
+    section = page.get_by_role("region", name=app)
+    expect(section).to_contain_text("No active key")
+    section.get_by_label("Key name").fill("laptop")
+    section.get_by_role("button", name="Create API key").click()
+    shown = section.get_by_test_id("new-api-key")
+    expect(shown).to_have_text(re.compile(r"^lk_"))
+    key = shown.inner_text()
+    section.get_by_role("button", name=re.compile(r"^Copy the API key")).click()
+    expect(section.get_by_role("status")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == key
+    expect(section.get_by_role("cell", name="laptop")).to_be_visible()
+    return key
+
+
+def _choose_key(page: Page, label_start: str) -> None:
+    picker = page.get_by_label("API key")
+    option = picker.locator("option", has_text=label_start)
+    expect(option).to_have_count(1, timeout=TIMEOUT)
+    picker.select_option(option.get_attribute("value"))
+
+
+def test_a_consumer_gets_a_key_subscribes_and_queries_after_the_team_approves(people: Any, world: World) -> None:
+    cora = people()
+    page = cora.sign_in("cora")
+    key = _create_app_and_key(page, "cora-mobile")
+    cora.check("applications, with the key shown once")
+    cora.screenshot("applications")
+    page.get_by_role("button", name="I have copied it").click()
+    expect(page.get_by_test_id("new-api-key")).to_have_count(0)  # shown once: gone for good
+
+    page.get_by_role("link", name="Catalog").click()
+    page.get_by_role("link", name=PRODUCT, exact=True).click()
+    page.get_by_role("tab", name="Try it").click()
+    expect(page.get_by_text("None of your applications has an API key and an approved subscription")).to_be_visible()
+    page.get_by_role("tab", name="Subscribe").click()
+    page.get_by_label("Application").select_option(label="cora-mobile")
+    page.get_by_label("Plan").select_option("basic")
+    page.get_by_role("button", name="Request subscription").click()
+    expect(page.get_by_role("status")).to_contain_text("Requested (requested)")
+    cora.check("the subscribe tab")
+
+    tara = people()
+    admin = tara.sign_in("tara", "/subscriptions")
+    row = admin.get_by_role("row").filter(has_text="cora-mobile")
+    expect(row).to_contain_text("requested", timeout=TIMEOUT)
+    tara.check("subscriptions, as the team admin")
+    tara.screenshot("subscriptions")
+    row.get_by_role("button", name="Approve").click()
+    expect(row).to_contain_text("approved by tara")
+    expect(row.get_by_role("button", name="Approve")).to_have_count(0)
+
+    page.get_by_role("tab", name="Try it").click()
+    _choose_key(page, "cora-mobile: laptop")
+    # this tab created the key, so it knows it: nothing to paste
+    expect(page.get_by_label(re.compile("Paste the key"))).to_have_count(0)
+    editor = page.locator(".graphiql-query-editor .CodeMirror")
+    expect(editor).to_be_visible(timeout=TIMEOUT)
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    page.keyboard.type("{ members(first: 2) { displayName tier")  # the editor closes the braces itself
+    page.get_by_role("button", name=re.compile("Execute query")).click()
+    result = page.locator(".graphiql-response")
+    expect(result).to_contain_text("Ada Lovelace", timeout=TIMEOUT)
+    expect(result).to_contain_text("PATRON")
+    expect(result).not_to_contain_text("errors")
+    page.keyboard.press("Escape")  # close the editor's suggestion list
+    cora.check("GraphiQL with the consumer's key")
+    cora.screenshot("graphiql")
+
+    # a fresh tab does not know the key: it asks for it and refuses one that is not it
+    later = people()
+    other = later.sign_in("cora", f"/catalog/{PRODUCT}?tab=try")
+    _choose_key(other, "cora-mobile: laptop")
+    other.get_by_label(re.compile("Paste the key")).fill("lk_wrong")
+    expect(other.get_by_role("alert")).to_contain_text("That is not the key")
+    other.get_by_label(re.compile("Paste the key")).fill(key)
+    expect(other.locator(".graphiql-query-editor .CodeMirror")).to_be_visible(timeout=TIMEOUT)
+
+
+_APPROVE = """async (id) => {
+  const response = await fetch("/api/graphql", {
+    method: "POST",
+    headers: {"content-type": "application/json"},
+    body: JSON.stringify({query: "mutation($id: Int!) { approveSubscription(id: $id) { state } }", variables: {id}}),
+  });
+  return (await response.json()).errors?.[0]?.extensions?.code ?? "approved";
+}"""
+
+
+def test_a_viewer_and_a_consumer_see_no_admin_action_and_the_api_refuses_it(people: Any) -> None:
+    vic = people()
+    page = vic.sign_in("vic", "/subscriptions")
+    row = page.get_by_role("row").filter(has_text="carl-reports")
+    expect(row).to_contain_text("requested", timeout=TIMEOUT)  # the viewer sees the team's requests...
+    expect(page.get_by_role("button", name=re.compile("Approve|Reject|Revoke"))).to_have_count(0)  # ...and no action
+    vic.check("subscriptions, as a viewer")
+    subscription_id = page.evaluate(
+        """async () => {
+          const response = await fetch("/api/graphql", {method: "POST", headers: {"content-type": "application/json"},
+            body: JSON.stringify({query: '{ subscriptions(state: "requested") { id application } }'})});
+          return (await response.json()).data.subscriptions.find((s) => s.application === "carl-reports").id;
+        }"""
+    )
+    assert page.evaluate(_APPROVE, subscription_id) == "FORBIDDEN"
+
+    carl = people()
+    own = carl.sign_in("carl", "/subscriptions")
+    row = own.get_by_role("row").filter(has_text="carl-reports")
+    expect(row).to_contain_text("requested", timeout=TIMEOUT)
+    expect(own.get_by_role("button", name=re.compile("Approve|Reject"))).to_have_count(0)  # his own request
+    assert own.evaluate(_APPROVE, subscription_id) in ("FORBIDDEN", "NOT_FOUND")
+    carl.check("subscriptions, as a consumer")
+
+
+def test_the_pages_fit_a_narrow_window(people: Any) -> None:
+    person = people(width=390, height=844)
+    page = person.sign_in("tara")
+    _create_app_and_key(page, "tara-tools")  # the whole flow works on a phone too, and /apps gets a table
+    for path in ("/", f"/catalog/{PRODUCT}", f"/catalog/{PRODUCT}?tab=versions", "/apps", "/subscriptions"):
+        page.goto(person.world.url + path)
+        page.get_by_role("heading", level=1).first.wait_for()
+        expect(page.get_by_text(re.compile(r"^Loading "))).to_have_count(0, timeout=TIMEOUT)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at 390px"
+        person.check(f"{path} at 390px")
+    page.goto(person.world.url + "/")
+    expect(page.get_by_role("list", name="Products").get_by_role("listitem")).to_have_count(2, timeout=TIMEOUT)
+    person.screenshot("catalog-narrow")
