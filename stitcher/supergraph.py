@@ -37,8 +37,11 @@ from graphql import (
     InputObjectTypeExtensionNode,
     InterfaceTypeDefinitionNode,
     InterfaceTypeExtensionNode,
+    NamedTypeNode,
     ObjectTypeDefinitionNode,
     ObjectTypeExtensionNode,
+    ScalarTypeDefinitionNode,
+    ScalarTypeExtensionNode,
     SchemaDefinitionNode,
     SchemaExtensionNode,
     StringValueNode,
@@ -50,6 +53,7 @@ from graphql import (
     is_introspection_type,
     is_specified_scalar_type,
     parse,
+    parse_type,
     print_ast,
     validate_schema,
 )
@@ -655,6 +659,8 @@ def load_supergraph(sdl: str) -> Supergraph:
         fields[(type_name, field_name)] = tuple(joins)
 
     _fill_subgraphs(subgraphs, types, fields)
+    for name, schema in _subgraph_schemas(by_name, join, graph_name, is_machinery).items():
+        subgraphs[name].schema = schema
 
     def machinery(definition: DefinitionNode) -> bool:
         return isinstance(definition, TypeDefinitionNode | TypeExtensionNode) and is_machinery(definition.name.value)
@@ -677,6 +683,142 @@ def load_supergraph(sdl: str) -> Supergraph:
         inaccessible=frozenset(inaccessible),
         tags=tags,
     )
+
+
+def _subgraph_schemas(
+    by_name: dict[str, list[Any]],
+    join: str,
+    graph_name: dict[str, str],
+    is_machinery: Callable[[str], bool],
+) -> dict[str, GraphQLSchema]:
+    """Each subgraph's own schema as the ``join__*`` directives describe it: its types (an @interfaceObject as the
+    object type it is there), its fields with their types there (``join__field(type:)``), the interfaces it says a
+    type implements, its union members and enum values. The planner checks upstream selections against it; a
+    subgraph whose schema cannot be rebuilt is left without one (the planner then falls back to the supergraph)."""
+    documents: dict[str, list[DefinitionNode]] = {name: [] for name in graph_name.values()}
+
+    def graphs(nodes: Iterable[Any], directive: str, **match: str) -> set[str] | None:
+        applied = _named(nodes, f"{join}__{directive}")
+        if not applied:
+            return None
+        return {
+            graph_name.get(str(_argument_value(d, "graph")), "")
+            for d in applied
+            if all(_argument_value(d, k) == v for k, v in match.items())
+        }
+
+    for type_name, nodes in by_name.items():
+        if is_machinery(type_name) or type_name.startswith("__"):
+            continue
+        first = nodes[0]
+        type_graphs = graphs(nodes, "type")
+        owners = type_graphs if type_graphs is not None else set(documents)
+        interface_objects = {
+            graph_name.get(str(_argument_value(d, "graph")), "")
+            for d in _named(nodes, f"{join}__type")
+            if _argument_value(d, "isInterfaceObject") is True
+        }
+        members = [m for node in nodes for m in getattr(node, "fields", None) or getattr(node, "values", None) or ()]
+        for graph in owners & set(documents):
+            if isinstance(first, ScalarTypeDefinitionNode | ScalarTypeExtensionNode):
+                definition: DefinitionNode = ScalarTypeDefinitionNode(name=first.name, directives=())
+            elif isinstance(first, EnumTypeDefinitionNode | EnumTypeExtensionNode):
+                values = [v for v in members if (g := graphs([v], "enumValue")) is None or graph in g]
+                definition = EnumTypeDefinitionNode(
+                    name=first.name, directives=(), values=tuple(_copy(v, directives=()) for v in values)
+                )
+            elif isinstance(first, UnionTypeDefinitionNode | UnionTypeExtensionNode):
+                all_members = [t for node in nodes for t in node.types or ()]
+                chosen = [
+                    t
+                    for t in all_members
+                    if (g := graphs(nodes, "unionMember", member=t.name.value)) is None or graph in g
+                ]
+                definition = UnionTypeDefinitionNode(name=first.name, directives=(), types=tuple(chosen))
+            else:
+                kept = []
+                for member in members:
+                    field_graphs = graphs([member], "field")
+                    if field_graphs is not None and graph not in field_graphs:
+                        continue
+                    field_type = member.type
+                    for d in _named([member], f"{join}__field"):
+                        own_type = _argument_value(d, "type")
+                        if graph_name.get(str(_argument_value(d, "graph"))) == graph and isinstance(own_type, str):
+                            field_type = parse_type(own_type, no_location=True)
+                    changes: dict[str, Any] = {"directives": (), "type": field_type}
+                    if getattr(member, "arguments", None):
+                        changes["arguments"] = tuple(_copy(a, directives=()) for a in member.arguments)
+                    kept.append(_copy(member, **changes))
+                if isinstance(first, InputObjectTypeDefinitionNode | InputObjectTypeExtensionNode):
+                    definition = InputObjectTypeDefinitionNode(name=first.name, directives=(), fields=tuple(kept))
+                elif graph in interface_objects:
+                    definition = ObjectTypeDefinitionNode(
+                        name=first.name, directives=(), interfaces=(), fields=tuple(kept)
+                    )
+                else:
+                    interfaces = [i for node in nodes for i in getattr(node, "interfaces", None) or ()]
+                    implements = [
+                        i
+                        for i in interfaces
+                        if (g := graphs(nodes, "implements", interface=i.name.value)) is None or graph in g
+                    ]
+                    kind = (
+                        InterfaceTypeDefinitionNode
+                        if isinstance(first, InterfaceTypeDefinitionNode | InterfaceTypeExtensionNode)
+                        else ObjectTypeDefinitionNode
+                    )
+                    definition = kind(name=first.name, directives=(), interfaces=tuple(implements), fields=tuple(kept))
+            documents[graph].append(definition)
+    schemas: dict[str, GraphQLSchema] = {}
+    for graph, definitions in documents.items():
+        try:
+            schemas[graph] = build_ast_schema(DocumentNode(definitions=tuple(_closed(definitions))))
+        except (GraphQLError, TypeError, ValueError):
+            continue
+    return schemas
+
+
+def _closed(definitions: list[DefinitionNode]) -> list[DefinitionNode]:
+    """Drop what refers to types the subgraph lacks (fields, interfaces, members) and types left empty."""
+    while True:
+        names = {d.name.value for d in definitions if hasattr(d, "name")} | _SPECIFIED_SCALARS
+        out: list[DefinitionNode] = []
+        for d in definitions:
+            if isinstance(d, ObjectTypeDefinitionNode | InterfaceTypeDefinitionNode | InputObjectTypeDefinitionNode):
+                fields = tuple(f for f in d.fields or () if _named_type(f.type) in names)
+                interfaces = tuple(i for i in getattr(d, "interfaces", None) or () if i.name.value in names)
+                if not fields:
+                    continue
+                if isinstance(d, InputObjectTypeDefinitionNode):
+                    d = _copy(d, fields=fields)
+                else:
+                    d = _copy(d, fields=fields, interfaces=interfaces)
+            elif isinstance(d, UnionTypeDefinitionNode):
+                types = tuple(t for t in d.types or () if t.name.value in names)
+                if not types:
+                    continue
+                d = _copy(d, types=types)
+            out.append(d)
+        if len(out) == len(definitions):
+            return out
+        definitions = out
+
+
+_SPECIFIED_SCALARS = frozenset({"String", "Int", "Float", "Boolean", "ID"})
+
+
+def _named_type(node: Any) -> str:
+    while not isinstance(node, NamedTypeNode):
+        node = node.type
+    return str(node.name.value)
+
+
+def _copy(node: Any, **changes: Any) -> Any:
+    """An AST node with some attributes replaced (graphql-core nodes take their attributes as keywords)."""
+    values = {key: getattr(node, key) for key in node.keys if key != "loc"}
+    values.update(changes)
+    return type(node)(**values)
 
 
 def _spec_names(schema_nodes: list[Any]) -> tuple[str, str, str]:

@@ -239,6 +239,15 @@ class Planner:
             self.plan_entity(node, subgraph, target_graph, parent, group, selection, entity_path, path, shape)
         return tuple(shape)
 
+    def local_field_type(self, subgraph: str, type_name: str, field_name: str) -> GraphQLNamedType | None:
+        """The named type of a field in the subgraph's own schema (None when that schema is not known)."""
+        own = self.sg.subgraphs[subgraph].schema
+        if own is None or self.sg.subgraphs[subgraph].kind is not SourceKind.FEDERATION:
+            return None
+        owner = own.get_type(type_name)
+        definition = getattr(owner, "fields", {}).get(field_name)
+        return get_named_type(definition.type) if definition is not None else None
+
     def field_definition(self, parent: GraphQLObjectType, name: str) -> GraphQLField | None:
         """The field in the API schema, or in the full schema when it is @inaccessible (internal fields only)."""
         definition: GraphQLField | None = parent.fields.get(name)
@@ -292,7 +301,14 @@ class Planner:
         assert item.selection is not None
         sub_provided = self.provided_for(subgraph, parent.name, name, provided)
         object_shape = self.plan_composite(
-            node, subgraph, named, nodes, item.selection, (*path, (key, None)), sub_provided
+            node,
+            subgraph,
+            named,
+            nodes,
+            item.selection,
+            (*path, (key, None)),
+            sub_provided,
+            self.local_field_type(subgraph, parent.name, name),
         )
         return (key, K_COMPOSITE, False, self.type_shape(definition.type, object_shape))
 
@@ -316,7 +332,10 @@ class Planner:
         selection: Selection,
         path: tuple[tuple[str, frozenset[str] | None], ...],
         provided: dict[str, Any] | None,
+        local: GraphQLNamedType | None = None,
     ) -> ObjectShape:
+        """``local`` is the field's type in the subgraph's own schema when known: an abstract position may be a
+        concrete type there (no fragments then), or an interface with fewer implementations there."""
         if isinstance(named, GraphQLObjectType):
             fields = self.sub_fields(nodes, named)
             shape = ObjectShape(named.name)
@@ -331,12 +350,24 @@ class Planner:
         # out: such an object reaches the client as null.
         full = self.full_schema.get_type(named.name)
         assert isinstance(full, GraphQLAbstractType)
+        own = self.sg.subgraphs[subgraph].schema
         for possible in self.full_schema.get_possible_types(full):
             if not self.defines(subgraph, possible.name):
                 continue  # this subgraph never returns that type here
+            if own is not None and local is not None:
+                if isinstance(local, GraphQLObjectType):
+                    if local.name != possible.name:
+                        continue  # the subgraph's field has this one concrete type
+                else:
+                    there = own.get_type(possible.name)
+                    if not isinstance(there, GraphQLObjectType) or not own.is_sub_type(local, there):  # type: ignore[arg-type]
+                        continue  # an implementation (member) that exists only in other subgraphs
             fields = self.sub_fields(nodes, possible)
             typed_path = (*path[:-1], (path[-1][0], frozenset({possible.name})))
-            fragment = selection.fragment(self.upstream_type(subgraph, possible.name))
+            if isinstance(local, GraphQLObjectType):
+                fragment = selection
+            else:
+                fragment = selection.fragment(self.upstream_type(subgraph, possible.name))
             planned = self.plan_object(node, subgraph, possible, fields, fragment, typed_path, provided, path)
             if possible.name not in self.sg.inaccessible:
                 shape.by_type[possible.name] = planned
