@@ -3,9 +3,10 @@ SQLite database, the library example's ``members`` service on a real port behind
 by Playwright (headless, ``/usr/bin/chromium``; a browser is never downloaded).
 
 The world is built once per test process (``make test`` runs several): a product ``people`` of team ``identity``
-(published, pinned to the EU) served from ``members``, a draft ``people-next``, a plan ``basic`` approved by the
-team, and four people who sign in with :data:`PASSWORD`: ``tara`` (team admin of ``identity``), ``vic`` (viewer
-of ``identity``), ``cora`` and ``carl`` (consumers, no role; ``carl`` has a request waiting for approval).
+(published, pinned to the EU) served from ``members``, a draft ``people-next`` whose second beta hides a field, a
+plan ``basic`` approved by the team, and four people who sign in with :data:`PASSWORD`: ``tara`` (team admin of
+``identity``), ``vic`` (viewer of ``identity``), ``cora`` and ``carl`` (consumers, no role; ``carl`` has a request
+waiting for approval).
 
 Every page is checked as it is used: no Content-Security-Policy violation, no uncaught error, and axe-core (from
 ``frontend/node_modules``, evaluated in the page, never fetched) finds no serious or critical violation.
@@ -139,6 +140,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         with session_scope(engine) as session:
             documents = manifests.parse_documents(_documents(members_url), source="ui", base_dir=LIBRARY_EXAMPLE)
             apply(session, system, documents)
+        with session_scope(engine) as session:  # people-next's next beta hides a field: a breaking change
+            beta = _documents(members_url)[-1]
+            hidden = [{"service": "members", "hide": ["Member.joinedYear"]}]
+            beta["spec"] |= {"version": "2.0.0-beta.2", "sources": hidden}
+            apply(session, system, manifests.parse_documents([beta], source="ui", base_dir=LIBRARY_EXAMPLE))
         with session_scope(engine) as session:
             create_user(session, system, name="tara", role="team-admin", team="identity", password=PASSWORD)
             create_user(session, system, name="vic", role="viewer", team="identity", password=PASSWORD)

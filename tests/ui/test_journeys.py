@@ -72,6 +72,16 @@ def test_the_catalog_searches_and_filters_and_the_product_page_documents_the_sch
     person.check("the schema reference")
     person.screenshot("product-schema")
 
+    page.goto(person.world.url + "/catalog/people-next?tab=changes")
+    breaking = page.get_by_role("region", name="Breaking")
+    expect(breaking).to_contain_text("Member.joinedYear was removed.", timeout=TIMEOUT)
+    expect(page.get_by_label("From version")).to_have_value("2.0.0-beta.1")
+    expect(page.get_by_label("To version")).to_have_value("2.0.0-beta.2")
+    person.check("the changelog between versions")
+    person.screenshot("product-changes")
+    page.get_by_label("To version").select_option("2.0.0-beta.1")
+    expect(page.get_by_text("No schema change from 2.0.0-beta.1 to 2.0.0-beta.1.")).to_be_visible()
+
 
 def _create_app_and_key(page: Page, app: str) -> str:
     page.get_by_role("link", name="Applications").click()

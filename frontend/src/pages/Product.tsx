@@ -1,4 +1,5 @@
 import { Link, useParams, useSearchParams } from "react-router-dom";
+import { Changelog } from "../components/Changelog";
 import { SchemaReference } from "../components/SchemaReference";
 import { ErrorMessage, Loading } from "../components/States";
 import { SubscribeForm } from "../components/SubscribeForm";
@@ -11,6 +12,7 @@ import { ProductQuery } from "../operations";
 const TABS = [
   { id: "overview", title: "Overview" },
   { id: "versions", title: "Versions" },
+  { id: "changes", title: "Changes" },
   { id: "schema", title: "Schema" },
   { id: "try", title: "Try it" },
   { id: "subscribe", title: "Subscribe" },
@@ -119,6 +121,8 @@ export function ProductPage() {
               </tbody>
             </table>
           </>
+        ) : tab === "changes" ? (
+          <Changelog versions={product.versions} current={product.currentVersion} />
         ) : tab === "schema" ? (
           <SchemaReference sdl={current?.composedSdl ?? null} />
         ) : tab === "try" ? (
