@@ -220,6 +220,8 @@ def _degraded(observation: Observation) -> str | None:
     """Why a synced cluster is not serving as desired, or None when it is."""
     if not observation.reachable:
         return f"unreachable since the last sync: {observation.error or 'no answer'}"
+    if observation.warnings:
+        return "; ".join(observation.warnings)
     refused = [
         f"{v.product} ({v.state}: {v.reason})" for v in observation.verdicts if v.state in ("Rejected", "Warning")
     ]

@@ -84,6 +84,9 @@ class Observation:
     verdicts: tuple[ProductVerdict, ...] = ()
     upstreams: tuple[UpstreamHealth, ...] = ()
     error: str | None = None
+    # What is wrong with the cluster's own set-up, which Loom does not own (e.g. a Gloo Gateway that serves Loom's
+    # internal routes on the public listener): the cluster is degraded until its owner fixes it.
+    warnings: tuple[str, ...] = ()
 
 
 class Target(Protocol):

@@ -57,6 +57,7 @@ import httpx2
 
 from portal.sync.desired import ClusterSpec
 from portal.sync.errors import ClusterUnreachable, ConfigRejected, InvalidDesiredState
+from portal.sync.gloo_gateways import listener_problems
 from portal.sync.model import ClusterRouting
 from portal.sync.targets._base import ApplyReport, Observation, ProductVerdict, VerdictState
 from portal.sync.targets._kube import SERVICE_ACCOUNT_DIR, KubeApiError, KubeClient, ObjectKind
@@ -90,6 +91,8 @@ GLOO_KINDS = (
     ObjectKind("gateway.solo.io", "v1", "VirtualService", "virtualservices"),
     ObjectKind("gateway.solo.io", "v1", "Gateway", "gateways"),
 )
+
+_GATEWAY = next(k for k in GLOO_KINDS if k.kind == "Gateway")
 
 Renderer = Callable[[ClusterRouting], Sequence[Mapping[str, Any]]]
 # Checks a cluster's whole set (each object, then the rules across them: a route naming an Upstream that is not
@@ -208,9 +211,10 @@ class KubernetesTarget:
         try:
             client = self._connected()
             live = await self._live(client)
+            gateways = await self._gateways(client)
         except ClusterUnreachable as exc:
             return Observation(reachable=False, error=exc.message)
-        return self._observation(model, live)
+        return self._observation(model, live, gateways)
 
     async def watch(self, model: ClusterRouting | None) -> AsyncGenerator[Observation]:
         """An observation now, then a new one after every change to an owned object (Gloo writing a status, a
@@ -224,7 +228,8 @@ class KubernetesTarget:
             except KubeApiError as exc:
                 raise self._translate(exc, f"the list of {kind.plural}", 0, 0) from exc
             live.update({_key(kind, obj): obj for obj in objects})
-        yield self._observation(model, live)
+        gateways = await self._gateways(client)  # the installation's: read when the watch starts
+        yield self._observation(model, live, gateways)
 
         changes: asyncio.Queue[tuple[ObjectKind, str, dict[str, Any]] | BaseException] = asyncio.Queue()
 
@@ -248,7 +253,7 @@ class KubernetesTarget:
                     live.pop(_key(kind, obj), None)
                 else:
                     live[_key(kind, obj)] = obj
-                yield self._observation(model, live)
+                yield self._observation(model, live, gateways)
         finally:
             for task in tasks:
                 task.cancel()
@@ -394,8 +399,22 @@ class KubernetesTarget:
 
     # -- status ------------------------------------------------------------------------------------------------
 
+    async def _gateways(self, client: KubeClient) -> list[dict[str, Any]] | str:
+        """Every Gloo Gateway of the cluster (they are the installation's, not ours), or why they cannot be read."""
+        try:
+            gateways, _ = await client.list(_GATEWAY, {})
+        except KubeApiError as exc:
+            return (
+                f"cannot read the cluster's Gloo Gateways to check which serve Loom's routes ({exc.code} "
+                f"{exc.reason}: {exc.message}): allow the sync worker to list gateways.gateway.solo.io"
+            )
+        return gateways
+
     def _observation(
-        self, model: ClusterRouting | None, live: Mapping[tuple[ObjectKind, str, str], Mapping[str, Any]]
+        self,
+        model: ClusterRouting | None,
+        live: Mapping[tuple[ObjectKind, str, str], Mapping[str, Any]],
+        gateways: Sequence[Mapping[str, Any]] | str = (),
     ) -> Observation:
         gloo = self.cluster.namespace
         desired: dict[tuple[ObjectKind, str, str], _Desired] = {}
@@ -433,7 +452,12 @@ class KubernetesTarget:
                     reasons.append(f"{item.ref}: not in the cluster yet")
             generation = model.generation if model is not None and current and desired else min(generations or [0])
             verdicts.append(ProductVerdict(product, worst, "; ".join(reasons), generation))
-        return Observation(reachable=True, verdicts=tuple(verdicts))
+        if isinstance(gateways, str):
+            warnings = [gateways]
+        else:
+            rendered = [d.obj for d in desired.values() if d.kind.kind == "VirtualService"]
+            warnings = listener_problems(gateways, rendered) if rendered else []
+        return Observation(reachable=True, verdicts=tuple(verdicts), warnings=tuple(warnings))
 
 
 def verdict_of(obj: Mapping[str, Any], gloo_namespace: str) -> tuple[VerdictState, str]:
