@@ -118,6 +118,19 @@ export const CreateApiKeyMutation = graphql(`
   }
 `);
 
+export const CreateOAuthClientMutation = graphql(`
+  mutation CreateOAuthClient($applicationId: Int!, $name: String!) {
+    createOAuthClient(applicationId: $applicationId, name: $name) {
+      secret
+      credential {
+        id
+        clientId
+        name
+      }
+    }
+  }
+`);
+
 export const RevokeCredentialMutation = graphql(`
   mutation RevokeCredential($id: Int!) {
     revokeCredential(id: $id) {

@@ -91,9 +91,9 @@ def _create_app_and_key(page: Page, app: str) -> str:
     page.get_by_role("button", name="Create application").click()
     section = page.get_by_role("region", name=app)
     expect(section).to_contain_text("No active key")
-    section.get_by_label("Key name").fill("laptop")
+    section.get_by_label("Name of the new key or client").fill("laptop")
     section.get_by_role("button", name="Create API key").click()
-    shown = section.get_by_test_id("new-api-key")
+    shown = section.get_by_test_id("new-secret")
     expect(shown).to_have_text(re.compile(r"^lk_"))
     key = shown.inner_text()
     section.get_by_role("button", name=re.compile(r"^Copy the API key")).click()
@@ -117,7 +117,7 @@ def test_a_consumer_gets_a_key_subscribes_and_queries_after_the_team_approves(pe
     cora.check("applications, with the key shown once")
     cora.screenshot("applications")
     page.get_by_role("button", name="I have copied it").click()
-    expect(page.get_by_test_id("new-api-key")).to_have_count(0)  # shown once: gone for good
+    expect(page.get_by_test_id("new-secret")).to_have_count(0)  # shown once: gone for good
 
     page.get_by_role("link", name="Catalog").click()
     page.get_by_role("link", name=PRODUCT, exact=True).click()
@@ -207,7 +207,19 @@ def test_a_viewer_and_a_consumer_see_no_admin_action_and_the_api_refuses_it(peop
 def test_the_pages_fit_a_narrow_window(people: Any) -> None:
     person = people(width=390, height=844)
     page = person.sign_in("tara")
-    _create_app_and_key(page, "tara-tools")  # the whole flow works on a phone too, and /apps gets a table
+    old_key = _create_app_and_key(page, "tara-tools")  # the whole flow works on a phone too
+    section = page.get_by_role("region", name="tara-tools")
+    old_prefix = old_key.split("_")[1]
+    section.get_by_role("button", name=f"Rotate {old_prefix}: a new key, then this one revoked").click()
+    new_key = section.get_by_test_id("new-secret")
+    expect(new_key).not_to_have_text(old_key)
+    expect(section.get_by_role("cell", name=old_prefix)).to_have_count(0)  # revoked: no longer listed
+    expect(section.locator("td code", has_text=new_key.inner_text().split("_")[1])).to_be_visible()
+    section.get_by_label("Name of the new key or client").fill("backend")
+    section.get_by_role("button", name="Create OAuth2 client").click()
+    expect(section.get_by_role("region", name="New OAuth2 client secret")).to_contain_text("Client id: lc_")
+    expect(section.get_by_role("cell", name="OAuth2 client")).to_be_visible()
+    person.check("applications: a rotated key and an OAuth2 client")
     for path in ("/", f"/catalog/{PRODUCT}", f"/catalog/{PRODUCT}?tab=versions", "/apps", "/subscriptions"):
         page.goto(person.world.url + path)
         page.get_by_role("heading", level=1).first.wait_for()

@@ -10,10 +10,18 @@ import {
   ApplicationsQuery,
   CreateApiKeyMutation,
   CreateApplicationMutation,
+  CreateOAuthClientMutation,
   RevokeCredentialMutation,
 } from "../operations";
 
 type Application = ApplicationsResult["applications"][number];
+
+interface Issued {
+  kind: "API key" | "OAuth2 client secret";
+  secret: string;
+  label: string;
+  clientId?: string | null;
+}
 
 export function ApplicationsPage() {
   const [apps, reload] = useQuery(ApplicationsQuery);
@@ -97,22 +105,41 @@ function CreateApplication({ onCreated }: { onCreated: () => void }) {
 function ApplicationCard({ app, onChange }: { app: Application; onChange: () => void }) {
   const vault = useKeyVault();
   const [keyName, setKeyName] = useState("");
-  const [issued, setIssued] = useState<{ secret: string; prefix: string } | null>(null);
+  const [issued, setIssued] = useState<Issued | null>(null);
   const [confirming, setConfirming] = useState<number | null>(null);
   const createKey = useMutation(CreateApiKeyMutation);
+  const createClient = useMutation(CreateOAuthClientMutation);
   const revoke = useMutation(RevokeCredentialMutation);
   const titleId = `app-${app.id}-title`;
 
+  const issueKey = async (name: string): Promise<boolean> => {
+    const answer = await createKey.run({ applicationId: app.id, name });
+    if (!answer) return false;
+    const { secret, credential } = answer.createApiKey;
+    vault.remember(credential.id, secret);
+    setIssued({ kind: "API key", secret, label: credential.prefix ?? "" });
+    return true;
+  };
   const issue = async (event: FormEvent) => {
     event.preventDefault();
-    const answer = await createKey.run({ applicationId: app.id, name: keyName.trim() });
-    if (answer) {
-      const { secret, credential } = answer.createApiKey;
-      vault.remember(credential.id, secret);
-      setIssued({ secret, prefix: credential.prefix ?? "" });
+    if (await issueKey(keyName.trim())) {
       setKeyName("");
       onChange();
     }
+  };
+  const issueClient = async () => {
+    const answer = await createClient.run({ applicationId: app.id, name: keyName.trim() });
+    if (answer) {
+      const { secret, credential } = answer.createOAuthClient;
+      setIssued({ kind: "OAuth2 client secret", secret, label: credential.clientId ?? "", clientId: credential.clientId });
+      setKeyName("");
+      onChange();
+    }
+  };
+  // A new key under the same name first, then the old one revoked: the new one is shown before the old stops.
+  const rotate = async (id: number, name: string) => {
+    setConfirming(null);
+    if ((await issueKey(name)) && (await revoke.run({ id }))) onChange();
   };
   const revokeKey = async (id: number) => {
     setConfirming(null);
@@ -130,16 +157,21 @@ function ApplicationCard({ app, onChange }: { app: Application; onChange: () => 
         {app.description ? ` · ${app.description}` : ""}
       </p>
       {issued ? (
-        <div className="secret" role="region" aria-label="New API key">
+        <div className="secret" role="region" aria-label={`New ${issued.kind}`}>
           <p>
-            <strong>Your new API key, shown only this once.</strong> Copy it now and keep it somewhere safe; the portal
-            stores only its hash.
+            <strong>Your new {issued.kind}, shown only this once.</strong> Copy it now and keep it somewhere safe; the
+            portal stores only its hash.
           </p>
+          {issued.clientId ? (
+            <p>
+              Client id: <code>{issued.clientId}</code> (token endpoint <code>/oauth/token</code>, client credentials)
+            </p>
+          ) : null}
           <p className="secret-row">
-            <code className="secret-value" data-testid="new-api-key">
+            <code className="secret-value" data-testid="new-secret">
               {issued.secret}
             </code>{" "}
-            <CopyButton text={issued.secret} label={`Copy the API key ${issued.prefix}`} />
+            <CopyButton text={issued.secret} label={`Copy the ${issued.kind} ${issued.label}`} />
           </p>
           <button type="button" onClick={() => setIssued(null)}>
             I have copied it
@@ -183,9 +215,21 @@ function ApplicationCard({ app, onChange }: { app: Application; onChange: () => 
                       </button>
                     </>
                   ) : (
-                    <button type="button" onClick={() => setConfirming(c.id)} aria-label={`Revoke ${c.prefix ?? c.clientId}`}>
-                      Revoke
-                    </button>
+                    <>
+                      {c.kind === "api_key" ? (
+                        <button
+                          type="button"
+                          disabled={createKey.busy || revoke.busy}
+                          onClick={() => void rotate(c.id, c.name)}
+                          aria-label={`Rotate ${c.prefix}: a new key, then this one revoked`}
+                        >
+                          Rotate
+                        </button>
+                      ) : null}{" "}
+                      <button type="button" onClick={() => setConfirming(c.id)} aria-label={`Revoke ${c.prefix ?? c.clientId}`}>
+                        Revoke
+                      </button>
+                    </>
                   )}
                 </td>
               </tr>
@@ -194,16 +238,20 @@ function ApplicationCard({ app, onChange }: { app: Application; onChange: () => 
         </table>
       )}
       {revoke.error ? <ErrorMessage error={revoke.error} /> : null}
-      <form className="form form-inline" onSubmit={issue} aria-label={`New API key for ${app.name}`}>
+      <form className="form form-inline" onSubmit={issue} aria-label={`New credential for ${app.name}`}>
         <label>
-          Key name
+          Name of the new key or client
           <input value={keyName} onChange={(e) => setKeyName(e.target.value)} placeholder="e.g. ci" />
         </label>
         <button type="submit" disabled={createKey.busy}>
           {createKey.busy ? "Creating…" : "Create API key"}
         </button>
+        <button type="button" disabled={createClient.busy} onClick={() => void issueClient()}>
+          {createClient.busy ? "Creating…" : "Create OAuth2 client"}
+        </button>
       </form>
       {createKey.error ? <ErrorMessage error={createKey.error} /> : null}
+      {createClient.error ? <ErrorMessage error={createClient.error} /> : null}
       <h3>Subscriptions</h3>
       {app.subscriptions.length === 0 ? (
         <p>None yet: subscribe from a product's page in the catalog.</p>
