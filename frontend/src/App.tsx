@@ -7,6 +7,7 @@ import { ViewerContext } from "./lib/session";
 import { useQuery } from "./lib/useQuery";
 import { MeQuery } from "./operations";
 import { ApplicationsPage } from "./pages/Applications";
+import { AuditPage } from "./pages/Audit";
 import { CatalogPage } from "./pages/Catalog";
 import { NotFoundPage } from "./pages/NotFound";
 import { ProductPage } from "./pages/Product";
@@ -48,6 +49,7 @@ export function App() {
             </NavLink>
             <NavLink to="/apps">Applications</NavLink>
             <NavLink to="/subscriptions">Subscriptions</NavLink>
+            <NavLink to="/audit">Audit log</NavLink>
           </nav>
           <span className="who">
             <span className="who-name">{viewer.displayName || viewer.name}</span>{" "}
@@ -65,6 +67,7 @@ export function App() {
             <Route path="/catalog/:name" element={<ProductPage />} />
             <Route path="/apps" element={<ApplicationsPage />} />
             <Route path="/subscriptions" element={<SubscriptionsPage />} />
+            <Route path="/audit" element={<AuditPage />} />
             <Route path="*" element={<NotFoundPage />} />
           </Routes>
         </main>

@@ -197,3 +197,35 @@ export const RevokeSubscriptionMutation = graphql(`
     }
   }
 `);
+
+export const AuditQuery = graphql(`
+  query Audit(
+    $limit: Int!
+    $offset: Int!
+    $actor: String
+    $action: String
+    $targetKind: String
+    $targetName: String
+    $outcome: String
+  ) {
+    auditEvents(
+      limit: $limit
+      offset: $offset
+      actor: $actor
+      action: $action
+      targetKind: $targetKind
+      targetName: $targetName
+      outcome: $outcome
+    ) {
+      id
+      actor
+      action
+      targetKind
+      targetName
+      summary
+      outcome
+      via
+      createdAt
+    }
+  }
+`);

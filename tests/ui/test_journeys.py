@@ -159,6 +159,16 @@ def test_a_consumer_gets_a_key_subscribes_and_queries_after_the_team_approves(pe
     cora.check("GraphiQL with the consumer's key")
     cora.screenshot("graphiql")
 
+    page.get_by_role("link", name="Audit log").click()
+    page.get_by_label("Action").fill("subscription.request")
+    page.get_by_role("button", name="Filter").click()
+    rows = page.get_by_role("row").filter(has_text="subscription.request")
+    expect(rows).to_have_count(1, timeout=TIMEOUT)
+    expect(rows.first).to_contain_text("cora-mobile/people")
+    expect(page.get_by_role("button", name="Older")).to_be_disabled()
+    cora.check("the audit log")
+    cora.screenshot("audit")
+
     # a fresh tab does not know the key: it asks for it and refuses one that is not it
     later = people()
     other = later.sign_in("cora", f"/catalog/{PRODUCT}?tab=try")
@@ -220,7 +230,8 @@ def test_the_pages_fit_a_narrow_window(people: Any) -> None:
     expect(section.get_by_role("region", name="New OAuth2 client secret")).to_contain_text("Client id: lc_")
     expect(section.get_by_role("cell", name="OAuth2 client")).to_be_visible()
     person.check("applications: a rotated key and an OAuth2 client")
-    for path in ("/", f"/catalog/{PRODUCT}", f"/catalog/{PRODUCT}?tab=versions", "/apps", "/subscriptions"):
+    pages = ("/", f"/catalog/{PRODUCT}", f"/catalog/{PRODUCT}?tab=versions", "/apps", "/subscriptions", "/audit")
+    for path in pages:
         page.goto(person.world.url + path)
         page.get_by_role("heading", level=1).first.wait_for()
         expect(page.get_by_text(re.compile(r"^Loading "))).to_have_count(0, timeout=TIMEOUT)
