@@ -9,6 +9,7 @@ import { MeQuery } from "./operations";
 import { ApplicationsPage } from "./pages/Applications";
 import { AuditPage } from "./pages/Audit";
 import { CatalogPage } from "./pages/Catalog";
+import { FleetPage } from "./pages/Fleet";
 import { NotFoundPage } from "./pages/NotFound";
 import { ProductPage } from "./pages/Product";
 import { SubscriptionsPage } from "./pages/Subscriptions";
@@ -49,6 +50,7 @@ export function App() {
             </NavLink>
             <NavLink to="/apps">Applications</NavLink>
             <NavLink to="/subscriptions">Subscriptions</NavLink>
+            {viewer.memberships.length > 0 ? <NavLink to="/fleet">Fleet</NavLink> : null}
             <NavLink to="/audit">Audit log</NavLink>
           </nav>
           <span className="who">
@@ -67,6 +69,7 @@ export function App() {
             <Route path="/catalog/:name" element={<ProductPage />} />
             <Route path="/apps" element={<ApplicationsPage />} />
             <Route path="/subscriptions" element={<SubscriptionsPage />} />
+            <Route path="/fleet" element={<FleetPage />} />
             <Route path="/audit" element={<AuditPage />} />
             <Route path="*" element={<NotFoundPage />} />
           </Routes>

@@ -229,3 +229,42 @@ export const AuditQuery = graphql(`
     }
   }
 `);
+
+export const FleetQuery = graphql(`
+  query Fleet {
+    fleetStatus {
+      cluster
+      region
+      zone
+      residency
+      target
+      state
+      message
+      reachable
+      versions
+      appliedGeneration
+      observedGeneration
+      lastSuccessAt
+      gateways {
+        gateway
+        version
+        lastSeenAt
+      }
+      products {
+        product
+        cluster
+        verdict
+        reason
+        appliedGeneration
+        updatedAt
+        upstreams {
+          upstream
+          service
+          serving
+          failedOver
+          endpoints
+        }
+      }
+    }
+  }
+`);

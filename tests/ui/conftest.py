@@ -155,9 +155,59 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             application = create_application(session, carl, name="carl-reports")
             assert application.id is not None
             request_subscription(session, carl, application.id, PRODUCT, "basic")
+        with session_scope(engine) as session:
+            _sync_statuses(session)
         with serving(build_app(settings, engine), "the portal") as url:
             yield World(url=url, settings=settings)
     engine.dispose()
+
+
+REFUSAL = "VirtualService gloo-system/loom-people: domain 'people.example' is already served by VirtualService default"
+
+
+def _sync_statuses(session: Any) -> None:
+    """What the sync worker would have recorded (it is off here): eu-central synced, but Gloo refused `people`."""
+    from sqlmodel import col, select
+
+    from portal.models import Cluster, ClusterSyncStatus, Product, SyncState, utcnow
+
+    cluster_id = session.exec(select(Cluster.id).where(col(Cluster.name) == "eu-central")).one()
+    products = dict(session.exec(select(Product.name, Product.id)).all())
+    endpoint = {"cluster": "eu-central", "address": "127.0.0.1:7303", "priority": 0, "healthy": True, "ejected": False}
+    upstream = {
+        "upstream": "members-eu-central",
+        "service": "members",
+        "serving": "eu-central",
+        "endpoints": [endpoint],
+    }
+    now = utcnow()
+    session.add(
+        ClusterSyncStatus(
+            cluster_id=cluster_id,
+            state=SyncState.SYNCED,
+            reachable=True,
+            versions={"envoy": "1.40.0"},
+            applied_generation=7,
+            observed_generation=7,
+            upstreams=[upstream],
+            last_success_at=now,
+            updated_at=now,
+        )
+    )
+    for name, verdict, message in ((PRODUCT, "Rejected", REFUSAL), ("people-next", "Accepted", "")):
+        session.add(
+            ClusterSyncStatus(
+                cluster_id=cluster_id,
+                product_id=products[name],
+                state=SyncState.FAILED if verdict == "Rejected" else SyncState.SYNCED,
+                verdict=verdict,
+                message=message,
+                applied_generation=7,
+                observed_generation=7,
+                upstreams=[upstream],
+                updated_at=now,
+            )
+        )
 
 
 def _user_id(engine: Any, name: str) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.ui.conftest import PRODUCT, World
+from tests.ui.conftest import PRODUCT, REFUSAL, World
 
 pytestmark = pytest.mark.slow
 
@@ -230,7 +230,15 @@ def test_the_pages_fit_a_narrow_window(people: Any) -> None:
     expect(section.get_by_role("region", name="New OAuth2 client secret")).to_contain_text("Client id: lc_")
     expect(section.get_by_role("cell", name="OAuth2 client")).to_be_visible()
     person.check("applications: a rotated key and an OAuth2 client")
-    pages = ("/", f"/catalog/{PRODUCT}", f"/catalog/{PRODUCT}?tab=versions", "/apps", "/subscriptions", "/audit")
+    pages = (
+        "/",
+        f"/catalog/{PRODUCT}",
+        f"/catalog/{PRODUCT}?tab=versions",
+        "/apps",
+        "/subscriptions",
+        "/fleet",
+        "/audit",
+    )
     for path in pages:
         page.goto(person.world.url + path)
         page.get_by_role("heading", level=1).first.wait_for()
@@ -241,3 +249,30 @@ def test_the_pages_fit_a_narrow_window(people: Any) -> None:
     page.goto(person.world.url + "/")
     expect(page.get_by_role("list", name="Products").get_by_role("listitem")).to_have_count(2, timeout=TIMEOUT)
     person.screenshot("catalog-narrow")
+
+
+def test_the_fleet_shows_a_refused_product_and_its_reason_to_the_team_not_to_consumers(people: Any) -> None:
+    tara = people()
+    page = tara.sign_in("tara")
+    page.get_by_role("link", name="Fleet").click()
+    cluster = page.get_by_role("list", name="Clusters").get_by_role("listitem")
+    expect(cluster).to_contain_text("eu-central-1a", timeout=TIMEOUT)
+    expect(cluster).to_contain_text("envoy 1.40.0")
+    rows = page.get_by_role("row").filter(has_text="eu-central")
+    expect(rows).to_have_count(2)
+    page.get_by_label("Verdict").select_option("Rejected")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(REFUSAL)
+    expect(rows.first).to_contain_text("members: served by eu-central")
+    tara.check("the fleet, refused products only")
+    tara.screenshot("fleet")
+    page.get_by_label("Verdict").select_option("")
+    page.get_by_label("Only problems").check()
+    expect(rows).to_have_count(1)
+
+    cora = people()
+    consumer = cora.sign_in("cora")
+    expect(consumer.get_by_role("link", name="Fleet")).to_have_count(0)
+    consumer.goto(cora.world.url + "/fleet")
+    expect(consumer.get_by_role("alert")).to_contain_text("may not read the fleet status", timeout=TIMEOUT)
+    cora.check("the fleet, refused to a consumer")

@@ -63,7 +63,16 @@ async def _sign_in(client: httpx.AsyncClient) -> None:
 
 async def test_each_ui_path_is_the_page_once_signed_in(client: httpx.AsyncClient) -> None:
     await _sign_in(client)
-    for path in ("/", "/catalog", "/catalog/library", "/apps", "/subscriptions", "/audit", "/catalog/library?tab=try"):
+    for path in (
+        "/",
+        "/catalog",
+        "/catalog/library",
+        "/apps",
+        "/subscriptions",
+        "/fleet",
+        "/audit",
+        "/catalog/library?tab=try",
+    ):
         page = await client.get(path)
         assert page.status_code == 200, path
         assert page.headers["content-type"].startswith("text/html")
@@ -154,7 +163,16 @@ def test_loom_serve_serves_the_ui_from_the_checkouts_build(settings: Settings, e
     router = app.router
     assert isinstance(router, Router)
     paths = {getattr(route, "path", None) for route in router.routes}
-    assert {"/", "/catalog", "/catalog/{product}", "/apps", "/subscriptions", "/audit", web.ASSETS_PATH} <= paths
+    assert {
+        "/",
+        "/catalog",
+        "/catalog/{product}",
+        "/apps",
+        "/subscriptions",
+        "/fleet",
+        "/audit",
+        web.ASSETS_PATH,
+    } <= paths
     assert Path(__file__).parents[2] / "frontend" / "dist" == web.DEFAULT_DIST
 
 
