@@ -992,9 +992,11 @@ def _cut(value: Any, tree: dict[str, Any]) -> Any:
     if not isinstance(value, dict):
         return value
     out = {"__typename": value["__typename"]} if "__typename" in value else {}
-    for name, sub in tree.items():
-        if name in value:
-            out[name] = _cut(value[name], sub) if sub else value[name]
+    for name, (reads, sub) in tree.items():
+        for read in reads:
+            if read in value:
+                out[name] = _cut(value[read], sub) if sub else value[read]
+                break
     return out
 
 
@@ -1092,9 +1094,9 @@ def _shape_object(obj: dict[str, Any], shape: ObjectShape, link: Any, run: _Run)
             return _HIDDEN
         fields = found
     out: dict[str, Any] = {}
-    for key, kind, nonnull, arg in fields:
+    for key, kind, nonnull, arg, read in fields:
         if kind == K_LEAF:
-            value = obj.get(key)
+            value = obj.get(read)
             if arg is not None and value is not None and value not in arg:
                 _hidden_value(value, nonnull, (link, key), run)
                 value = None
@@ -1108,7 +1110,7 @@ def _shape_object(obj: dict[str, Any], shape: ObjectShape, link: Any, run: _Run)
         elif kind == K_TYPENAME:
             out[key] = type_name
         else:
-            value = _complete(obj.get(key), arg, (link, key), run)
+            value = _complete(obj.get(read), arg, (link, key), run)
             if value is _INVALID:
                 return _INVALID
             out[key] = value

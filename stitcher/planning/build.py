@@ -123,11 +123,11 @@ def build_plan(
     for key, nodes in fields.items():
         name = nodes[0].name.value
         if name == "__typename":
-            shape.append((key, K_TYPENAME, True, None))
+            shape.append((key, K_TYPENAME, True, None, key))
             continue
         if name in INTROSPECTION_FIELDS:
             introspection_keys.append(key)
-            shape.append((key, K_LEAF, False, None))  # graphql-core built the value; copied as is
+            shape.append((key, K_LEAF, False, None, key))  # graphql-core built the value; copied as is
             continue
         definition = root_type.fields[name]
         candidates = [j.graph for j in planner.joins(root_type.name, name) if not j.external]

@@ -23,13 +23,19 @@ K_TYPENAME = 0
 K_LEAF = 1  # pass the value through; ``nonnull`` says whether null must propagate; ``arg``: shown enum values
 K_COMPOSITE = 2  # object, abstract or list: ``arg`` is a TypeShape
 
-# A field set as a tree of upstream field names (``{}`` for a leaf): a @requires selection to cut values with.
+# A field set as a tree of upstream field names (``{}`` for a leaf).
 FieldTree = dict[str, Any]
+# A nested key or @requires value as the representation sends it: field name -> (the keys it may be read from in
+# the merged object, the tree below it or None for a leaf).
+CutTree = dict[str, tuple[tuple[str, ...], Any]]
 
 # TypeShape: ("o", nonnull, ObjectShape) | ("l", nonnull, TypeShape) | ("s", nonnull, shown enum values or None)
 # for leaves inside lists
 TypeShape = tuple[str, bool, Any]
-ShapeField = tuple[str, int, bool, Any]
+# (response key, kind, nonnull, arg, read key): the read key is the key in the merged upstream tree, the response key
+# itself unless the upstream selection had to alias the field (its type differs in that subgraph, see
+# ``Planner.read_key``).
+ShapeField = tuple[str, int, bool, Any, str]
 
 
 class PlanningError(StitcherError):
@@ -102,7 +108,7 @@ class EntityTarget:
     resolver_key_types: tuple[str, ...] = ()
     # Nested @requires values are cut to the fields the requirement names (index in ``representation`` -> field
     # tree): the merged object also holds the gateway's own aliases (keys of entity hops), which must not leak.
-    cuts: tuple[tuple[int, FieldTree], ...] = ()
+    cuts: tuple[tuple[int, CutTree], ...] = ()
 
 
 @dataclass(eq=False, slots=True)

@@ -35,6 +35,7 @@ from stitcher.planning.model import (
     K_COMPOSITE,
     K_LEAF,
     K_TYPENAME,
+    CutTree,
     EntityTarget,
     FetchNode,
     FieldTree,
@@ -74,6 +75,8 @@ class Planner:
         self._key_cache: dict[tuple[str, str], SelectionSetNode] = {}
         # Internal aliases of fields fetched with arguments: one alias per distinct argument list of a field.
         self._argument_aliases: dict[tuple[str, str], str] = {}
+        # Aliases of fields whose type in the subgraph differs in shape from the supergraph's: (key, shape) -> alias.
+        self._typed_aliases: dict[tuple[str, str], str] = {}
         # (source, type, field) being fetched as internal fields right now: a cycle is reported, never recursed.
         self._internal_stack: set[tuple[str, str, str]] = set()
 
@@ -220,7 +223,7 @@ class Planner:
         for key, nodes in fields.items():
             name = nodes[0].name.value
             if name == "__typename":
-                shape.append((key, K_TYPENAME, True, None))
+                shape.append((key, K_TYPENAME, True, None, key))
                 continue
             definition = self.field_definition(parent, name)
             if definition is None:
@@ -267,16 +270,42 @@ class Planner:
             alias = self._argument_aliases[(name, arguments)] = f"{self.prefix}{name}_{len(self._argument_aliases)}"
         return alias
 
-    def field_shape(self, key: str, definition: GraphQLField) -> ShapeField:
-        """A placeholder for a field resolved elsewhere; ``plan_entity`` fills the object shape in."""
+    def field_shape(self, key: str, definition: GraphQLField, read: str | None = None) -> ShapeField:
+        """The shape of a leaf, or a placeholder for a field resolved elsewhere (``plan_entity`` fills the object
+        shape in). ``read``: the field's key in the upstream result when the selection aliased it."""
         named = get_named_type(definition.type)
         if is_leaf_type(named) and not isinstance(
             definition.type.of_type if isinstance(definition.type, GraphQLNonNull) else definition.type, GraphQLList
         ):
             nonnull = isinstance(definition.type, GraphQLNonNull)
-            return (key, K_LEAF, nonnull, self.shown_values(definition.type))
+            return (key, K_LEAF, nonnull, self.shown_values(definition.type), read or key)
         object_shape = ObjectShape(None) if is_composite_type(named) else None
-        return (key, K_COMPOSITE, False, self.type_shape(definition.type, object_shape))
+        return (key, K_COMPOSITE, False, self.type_shape(definition.type, object_shape), read or key)
+
+    def type_signature(self, type_text: str) -> str:
+        """A printed type as far as response shapes go: list and non-null wrappers, and the name of a scalar or an
+        enum (object, interface and union types merge whatever their names)."""
+        name = type_text.strip("[]!")
+        if is_composite_type(self.full_schema.get_type(name)):
+            return type_text.replace(name, "_")
+        return type_text
+
+    def read_key(self, subgraph: str, type_name: str, field_name: str, key: str, definition: GraphQLField) -> str:
+        """The response key of a field in ``subgraph``'s selection: ``key`` itself, or an alias when the field's
+        type there has another shape than in the supergraph (``ID!`` where the supergraph says ``ID``). Sibling
+        fragments (``... on User { id } ... on Admin { id }``) would otherwise hold one response key with two types,
+        which the subgraph refuses ("fields conflict"); one alias per (key, shape) keeps them apart."""
+        join = self.join_of(subgraph, type_name, field_name)
+        if join is None or join.type is None:
+            return key
+        own = self.type_signature(join.type)
+        if own == self.type_signature(str(definition.type)):
+            return key
+        alias = self._typed_aliases.get((key, own))
+        if alias is None:
+            # ``__`` cannot start a field name, so no internal alias (prefix + field name) can be the same.
+            alias = self._typed_aliases[(key, own)] = f"{self.prefix}__{len(self._typed_aliases)}_{key}"
+        return alias
 
     def plan_field(
         self,
@@ -295,9 +324,10 @@ class Planner:
         named = get_named_type(definition.type)
         upstream_name = self.upstream_field(subgraph, parent.name, name)
         composite = is_composite_type(named)
-        item = selection.field(key, upstream_name, arguments, composite)
+        read = self.read_key(subgraph, parent.name, name, key, definition)
+        item = selection.field(read, upstream_name, arguments, composite)
         if not composite:
-            return self.field_shape(key, definition)
+            return self.field_shape(key, definition, read)
         assert item.selection is not None
         sub_provided = self.provided_for(subgraph, parent.name, name, provided)
         object_shape = self.plan_composite(
@@ -306,11 +336,11 @@ class Planner:
             named,
             nodes,
             item.selection,
-            (*path, (key, None)),
+            (*path, (read, None)),
             sub_provided,
             self.local_field_type(subgraph, parent.name, name),
         )
-        return (key, K_COMPOSITE, False, self.type_shape(definition.type, object_shape))
+        return (key, K_COMPOSITE, False, self.type_shape(definition.type, object_shape), read)
 
     def provided_for(
         self, subgraph: str, type_name: str, field_name: str, provided: dict[str, Any] | None
@@ -528,18 +558,20 @@ class Planner:
             if (join := self.join_of(target, parent.name, group[key_][0].name.value)) is not None and join.requires
         ]
         dependencies: list[FetchNode] = []
-        trees: dict[tuple[str, str], FieldTree] = {}
+        trees: dict[tuple[str, str], CutTree] = {}
         for field_set in (key_fields, *requires):
             for selection_node in self.key_selection(parent.name, field_set).selections:
                 if not isinstance(selection_node, FieldNode):
                     continue
                 field_name = selection_node.name.value
-                before, read_key = self.plan_internal(
+                before, read_key, planned = self.plan_internal(
                     parent_node, source, parent, selection_node, source_selection, path
                 )
                 needed.append((field_name, read_key))
-                if selection_node.selection_set is not None:
-                    trees[(field_name, read_key)] = _field_tree(selection_node.selection_set)
+                if planned is not None:
+                    trees[(field_name, read_key)] = planned
+                elif selection_node.selection_set is not None:
+                    trees[(field_name, read_key)] = _names_cut(_field_tree(selection_node.selection_set))
                 dependencies.extend(d for d in before if d not in dependencies)
         representation = tuple(dict.fromkeys(needed))
         cuts = tuple((i, trees[entry]) for i, entry in enumerate(representation) if entry in trees)
@@ -618,10 +650,11 @@ class Planner:
         node: FieldNode,
         selection: Selection,
         path: tuple[tuple[str, frozenset[str] | None], ...],
-    ) -> tuple[list[FetchNode], str]:
+    ) -> tuple[list[FetchNode], str, CutTree | None]:
         """Fetch a key or @requires field into the source object under an internal alias. Returns the fetches that
-        must run first (when the source subgraph cannot resolve it itself) and the key to read it from (the client's
-        own field when it selected the very same leaf, so it is not fetched twice)."""
+        must run first (when the source subgraph cannot resolve it itself), the key to read it from (the client's
+        own field when it selected the very same leaf, so it is not fetched twice), and for a nested selection
+        planned with entity hops of its own, where its values are read (None: by field name)."""
         name = node.name.value
         arguments = printed_arguments(node, parent_node.used_variables)
         alias = self.internal_alias(name, arguments)
@@ -654,7 +687,26 @@ class Planner:
             finally:
                 self._internal_stack.discard(marker)
             created = [child for child in parent_node.children if child not in before]
-            return created or [c for c in parent_node.children if c.subgraph == owner and c.path == path], alias
+            read = self.read_key(owner, parent.name, name, alias, definition)
+            return created or [c for c in parent_node.children if c.subgraph == owner and c.path == path], read, None
+        named = get_named_type(definition.type)
+        if (
+            node.selection_set is not None
+            and isinstance(named, GraphQLObjectType)
+            and not self.resolves_all(source, named, node.selection_set)
+        ):
+            # The source has the field but not everything below it (``products { id pid }`` where its Product has
+            # no ``pid``): plan the selection like a client's, with entity hops below the internal alias.
+            synthetic = FieldNode(
+                alias=None, name=node.name, arguments=node.arguments, directives=(), selection_set=node.selection_set
+            )
+            before = list(parent_node.children)
+            planned = self.plan_field(
+                parent_node, source, parent, alias, [synthetic], definition, selection, path, None
+            )
+            created = [child for child in parent_node.children if child not in before]
+            return created, planned[4], _shape_cut(planned[3])
+        alias = self.read_key(source, parent.name, name, alias, definition)
         upstream = self.upstream_field(source, parent.name, name)
         if node.selection_set is None:
             client = selection.fields.get(name)
@@ -664,7 +716,7 @@ class Planner:
                 and client.arguments == arguments
                 and client.selection is None
             ):
-                return [], name
+                return [], name, None
         item = selection.field(alias, upstream, arguments, node.selection_set is not None)
         if node.selection_set is not None and item.selection is not None:
             _copy_plain(
@@ -673,7 +725,25 @@ class Planner:
                 parent_node.used_variables,
                 lambda type_name: self.upstream_type(source, type_name),
             )
-        return [], alias
+        return [], alias, None
+
+    def resolves_all(self, source: str, parent: GraphQLObjectType, selection_set: SelectionSetNode) -> bool:
+        """Whether ``source`` resolves every field of a key or requirement selection on ``parent`` itself (below
+        an abstract type it is assumed to: the selection is then copied as written)."""
+        for child in selection_set.selections:
+            if not isinstance(child, FieldNode) or child.name.value == "__typename":
+                continue
+            if not self.local_join(source, parent.name, child.name.value, None):
+                return False
+            definition = self.field_definition(parent, child.name.value)
+            named = get_named_type(definition.type) if definition is not None else None
+            if (
+                child.selection_set is not None
+                and isinstance(named, GraphQLObjectType)
+                and not self.resolves_all(source, named, child.selection_set)
+            ):
+                return False
+        return True
 
 
 def _union_paths(
@@ -707,6 +777,35 @@ def _copy_plain(
             else:
                 into.typename = True
                 _copy_plain(child.selection_set, into.fragment(rename(child.type_condition.name.value)), used, rename)
+
+
+def _names_cut(tree: FieldTree) -> CutTree:
+    """A field set's tree read by field names."""
+    return {name: ((name,), _names_cut(sub) if sub else None) for name, sub in tree.items()}
+
+
+def _shape_cut(type_shape: Any) -> CutTree | None:
+    """Where a planned internal selection's values are: each field's read keys (aliases where its type differs in
+    the subgraph that resolved it; one per concrete type at most), from the shapes the planner built for it."""
+    kind, _nonnull, arg = type_shape
+    while kind == "l":
+        kind, _nonnull, arg = arg
+    if kind != "o" or arg is None:
+        return None
+    tree: CutTree = {}
+    for fields in (arg.fields, *arg.by_type.values()):
+        for key, field_kind, _field_nonnull, sub, read in fields:
+            if field_kind == K_TYPENAME:
+                continue
+            reads, subtree = tree.get(key, ((), None))
+            if read not in reads:
+                reads = (*reads, read)
+            if field_kind == K_COMPOSITE:
+                nested = _shape_cut(sub)
+                if nested is not None:
+                    subtree = nested if subtree is None else {**subtree, **nested}
+            tree[key] = (reads, subtree)
+    return tree
 
 
 def _field_tree(selection_set: SelectionSetNode, tree: FieldTree | None = None) -> FieldTree:

@@ -25,7 +25,7 @@ from stitcher.transport import AiohttpTransport
 from tests.stitcher.upstreams.app import GraphQLApp
 from tests.stitcher.upstreams.serving import UpstreamServers
 
-__all__ = ["Gateway", "Subgraph", "compose_subgraphs", "gateway_fixture"]
+__all__ = ["Gateway", "Subgraph", "compose_subgraphs", "gateway_fixture", "supergraph_sdl"]
 
 _IMPORTS = (
     '"@key", "@requires", "@provides", "@external", "@shareable", "@inaccessible", "@interfaceObject", '
@@ -139,12 +139,40 @@ def compose_subgraphs(subgraphs: tuple[Subgraph, ...], urls: dict[str, str] | No
     )
 
 
-def gateway_fixture(*subgraphs: Subgraph) -> Callable[[], Iterator[Gateway]]:
-    """A module-scoped fixture that serves ``subgraphs`` and composes them."""
+_SUPERGRAPH_HEAD = """schema @link(url: "https://specs.apollo.dev/link/v1.0")
+  @link(url: "https://specs.apollo.dev/join/v0.3", for: EXECUTION) { query: Query }
+directive @join__field(graph: join__Graph, requires: join__FieldSet, provides: join__FieldSet, type: String, \
+external: Boolean, override: String, usedOverridden: Boolean) repeatable on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
+directive @join__graph(name: String!, url: String!) on ENUM_VALUE
+directive @join__implements(graph: join__Graph!, interface: String!) repeatable on OBJECT | INTERFACE
+directive @join__type(graph: join__Graph!, key: join__FieldSet, extension: Boolean! = false, resolvable: Boolean! \
+= true, isInterfaceObject: Boolean! = false) repeatable on OBJECT | INTERFACE | UNION | ENUM | INPUT_OBJECT | SCALAR
+directive @join__unionMember(graph: join__Graph!, member: String!) repeatable on UNION
+directive @link(url: String, as: String, for: link__Purpose, import: [link__Import]) repeatable on SCHEMA
+scalar join__FieldSet
+scalar link__Import
+enum link__Purpose { SECURITY EXECUTION }
+"""
+
+
+def supergraph_sdl(body: str, urls: dict[str, str]) -> str:
+    """A supergraph SDL as Apollo's composition writes it: ``body`` (types with ``@join__*`` directives naming the
+    graphs by their upper-case names) after the join machinery and a ``join__Graph`` of ``urls``."""
+    members = " ".join(f'{name.upper()} @join__graph(name: "{name}", url: "{url}")' for name, url in urls.items())
+    return _SUPERGRAPH_HEAD + f"enum join__Graph {{ {members} }}\n" + body
+
+
+def gateway_fixture(*subgraphs: Subgraph, supergraph: str | None = None) -> Callable[[], Iterator[Gateway]]:
+    """A module-scoped fixture that serves ``subgraphs`` and composes them; or, with ``supergraph`` (a body for
+    :func:`supergraph_sdl`), loads that supergraph (a pattern Apollo composes and our composition refuses)."""
 
     @pytest.fixture(scope="module")
     def gateway() -> Iterator[Gateway]:
         with UpstreamServers({s.name: s.app() for s in subgraphs}) as servers:
+            if supergraph is not None:
+                loaded = load_supergraph(supergraph_sdl(supergraph, servers.urls))
+                yield Gateway(servers, loaded, loaded)
+                return
             composed = compose_subgraphs(subgraphs, servers.urls)
             yield Gateway(servers, composed, load_supergraph(print_supergraph_sdl(composed)))
 
