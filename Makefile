@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install node-deps test lint typecheck unit demo bench bench-sync bench-failover fed-audit clean
+.PHONY: install node-deps test lint typecheck unit demo bench bench-sync bench-failover bench-compose fed-audit clean
 
 install: $(STAMP)
 
@@ -54,6 +54,10 @@ bench-sync: install
 # Failover under a steady stream through real Envoys and gateways: failed requests, recovery, p99, fail-back.
 bench-failover: install
 	$(BIN)/python -m bench.failover
+
+# Composing big generated schemas (200 .. 3,200 GraphQL types, 0.2 .. 3.6 MB OpenAPI): CPU time and its growth.
+bench-compose: install
+	$(BIN)/python -m bench.compose_scale
 
 # The Federation gateway audit (issue 8): `make fed-audit [SUITE=name]`. It lives beside the checkout in ../shared,
 # which a clone of this repository does not have (then there is nothing to install or run).

@@ -25,13 +25,17 @@ Every conflict is collected; :class:`CompositionError` lists them all, each nami
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import re
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence, Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
+    DefinitionNode,
     DirectiveDefinitionNode,
     DirectiveLocation,
     DocumentNode,
@@ -87,7 +91,7 @@ from stitcher.federation import (
     print_field_set,
     subgraph_from_federation,
 )
-from stitcher.graphql_source import subgraph_from_graphql, validate_like_graphql_js
+from stitcher.graphql_source import subgraph_from_graphql, type_definition_node, validate_like_graphql_js
 from stitcher.ir import (
     EntityResolver,
     FieldDirectives,
@@ -216,9 +220,14 @@ def apply_transforms(subgraph: Subgraph, transforms: Transforms) -> Subgraph:
     for hidden in hidden_fields:
         fields[hidden] = dataclasses.replace(fields.get(hidden, FieldDirectives()), inaccessible=True)
     inaccessible = subgraph.inaccessible | hidden_other
+    # in product names, which the fields of the merge use
+    hidden_coordinates = frozenset(f"{type_map.get(t, t)}.{field_map.get((t, f), f)}" for t, f in hidden_fields)
+    changed = dataclasses.replace(
+        subgraph, fields=fields, inaccessible=inaccessible, hidden_fields=subgraph.hidden_fields | hidden_coordinates
+    )
     if not type_map and not field_map:
-        return dataclasses.replace(subgraph, fields=fields, inaccessible=inaccessible)
-    return _renamed(dataclasses.replace(subgraph, fields=fields, inaccessible=inaccessible), type_map, field_map)
+        return changed
+    return _renamed(changed, type_map, field_map)
 
 
 class _Renamer(Visitor):
@@ -422,7 +431,35 @@ def compose(specs: Sequence[SourceSpec]) -> Supergraph:
         raise CompositionError([f'service "{n}" is listed more than once' for n in duplicates])
     if not specs:
         raise CompositionError(["a product needs at least one source"])
-    return compose_subgraphs([build_subgraph(spec) for spec in specs])
+    with _without_gc_pauses():
+        return compose_subgraphs([build_subgraph(spec) for spec in specs])
+
+
+_gc_lock = threading.Lock()
+_gc_holders = 0
+_gc_was_enabled = False
+
+
+@contextlib.contextmanager
+def _without_gc_pauses() -> Iterator[None]:
+    """Composing a big schema allocates millions of long-lived objects (AST nodes, types), and each of CPython's
+    full collections walks all of them again: measured, half of the CPU time of composing a 1,600-type schema
+    (``make bench-compose``). What composition builds lives until it returns, and its intermediate garbage is freed
+    by reference counting, so the cyclic collector pauses meanwhile (process-wide; concurrent compositions share one
+    pause) and runs as usual after."""
+    global _gc_holders, _gc_was_enabled
+    with _gc_lock:
+        if _gc_holders == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_holders += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_holders -= 1
+            if _gc_holders == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 @dataclass
@@ -460,7 +497,9 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph]) -> Supergraph:
         assert sub.schema is not None, f"subgraph {sub.name} has no schema"
         composer.warnings.extend(f'service "{sub.name}": {w}' for w in sub.warnings)
         composer.inaccessible.update(sub.inaccessible)
-        composer.inaccessible.update(f"{t}.{f}" for (t, f), d in sub.fields.items() if d.inaccessible)
+        composer.inaccessible.update(
+            f"{t}.{f}" for (t, f), d in sub.fields.items() if d.inaccessible and f"{t}.{f}" not in sub.hidden_fields
+        )
         for type_name, keys in sub.keys.items():
             for key in keys:
                 try:
@@ -523,13 +562,14 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph]) -> Supergraph:
             )
         )
     _check_inaccessible(composer, definitions)
-    if not composer.conflicts:
-        _check_reachability(composer, definitions)
+    # Reachability too, so one run reports every conflict (it skips the types already in conflict, whose joins
+    # are incomplete and would only add noise).
+    in_conflict = {re.split(r"[.:(]", c, maxsplit=1)[0] for c in composer.conflicts}
+    _check_reachability(composer, definitions, skip=in_conflict)
     if composer.conflicts:
         raise CompositionError(list(dict.fromkeys(composer.conflicts)))
-    sdl = "\n\n".join((*composer.sdl.values(), *composer.directives.values())) + "\n"
     try:
-        document = parse(sdl, no_location=True)
+        document = _composed_document(composer, definitions)
         api = filter_document(document, composer.inaccessible)  # it leaves out every directive definition
         kept = tuple(d for d in document.definitions if isinstance(d, DirectiveDefinitionNode))
         schema = _api_schema(composer, DocumentNode(definitions=(*api.definitions, *kept)))
@@ -548,6 +588,28 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph]) -> Supergraph:
         inaccessible=frozenset(composer.inaccessible),
         tags=_tags(subgraphs),
     )
+
+
+def _composed_document(composer: _Composer, definitions: dict[str, list[_Def]]) -> DocumentNode:
+    """The merged definitions as one document. A type that one service alone defines, in one definition, is its
+    own AST node (the merge would print it as it is, and parsing the print again was a third of composing a large
+    schema); the merged ones are parsed from their printed SDL in one go."""
+    reused: dict[str, DefinitionNode] = {}
+    printed: list[str] = []
+    for name, block in composer.sdl.items():
+        defs = definitions.get(name, [])
+        if len(defs) != 1 or defs[0].type.extension_ast_nodes or name in composer.added_fields:
+            printed.append(block)
+            continue
+        named = defs[0].type
+        # An OpenAPI source or an introspection result has no AST: one is made from the type, as it is.
+        reused[name] = named.ast_node or type_definition_node(named)
+    printed.extend(composer.directives.values())
+    parsed = parse("\n\n".join(printed) + "\n", no_location=True).definitions if printed else ()
+    by_name = {d.name.value: d for d in parsed if isinstance(d, TypeDefinitionNode)}
+    ordered = [reused[name] if name in reused else by_name[name] for name in composer.sdl]
+    directives = [d for d in parsed if isinstance(d, DirectiveDefinitionNode)]
+    return DocumentNode(definitions=(*ordered, *directives))
 
 
 def _api_schema(composer: _Composer, document: DocumentNode) -> GraphQLSchema:
@@ -683,8 +745,9 @@ def _merge_composite(composer: _Composer, name: str, kind: str, defs: list[_Def]
             interfaces.update((i.name, None) for i in d.type.interfaces)
     lines: list[str] = []
     subgraph_names = {s.name for s in composer.subgraphs}
-    for field_name, field_defs in names.items():
+    for field_name, all_defs in names.items():
         coordinate = f"{name}.{field_name}"
+        field_defs = _unhidden(composer, name, field_name, all_defs)
         first_sub, first = field_defs[0]
         mismatch = False
         for sub, gql_field in field_defs[1:]:
@@ -754,6 +817,26 @@ def _merge_composite(composer: _Composer, name: str, kind: str, defs: list[_Def]
     if kind == "object":
         composer.implements[name] = list(interfaces)
     composer.sdl[name] = f"{_description(description, '')}{keyword} {name}{implements} {{\n" + "\n".join(lines) + "\n}"
+
+
+def _unhidden(
+    composer: _Composer, type_name: str, field_name: str, field_defs: list[tuple[Subgraph, GraphQLField]]
+) -> list[tuple[Subgraph, GraphQLField]]:
+    """The definitions of a field that take part in the product: a source whose transforms hide the field gives it
+    up where another source exposes it (unless it is part of that source's key, which the gateway still needs);
+    hidden everywhere, it stays as an @inaccessible field (usable in keys and @requires)."""
+    coordinate = f"{type_name}.{field_name}"
+    visible = [(sub, f) for sub, f in field_defs if coordinate not in sub.hidden_fields]
+    if len(visible) == len(field_defs):
+        return field_defs
+    if not visible:
+        composer.inaccessible.add(coordinate)
+        return field_defs
+    return [
+        (sub, f)
+        for sub, f in field_defs
+        if coordinate not in sub.hidden_fields or (sub.name, type_name, field_name) in composer.key_fields
+    ]
 
 
 def _check_sharing(
@@ -1150,7 +1233,9 @@ def _hider(definitions: dict[str, list[_Def]], type_name: str) -> str:
     return next((d.sub.name for d in definitions.get(type_name, []) if type_name in d.sub.inaccessible), "?")
 
 
-def _check_reachability(composer: _Composer, definitions: dict[str, list[_Def]]) -> None:
+def _check_reachability(
+    composer: _Composer, definitions: dict[str, list[_Def]], skip: AbstractSet[str] = frozenset()
+) -> None:
     """Every field of an object type must be resolvable from every subgraph that returns that type: by the
     subgraph itself, or after entity jumps to subgraphs whose resolvable key the subgraphs reached so far can
     provide (Apollo calls this satisfiability; without it a query fails only when it is run)."""
@@ -1170,7 +1255,7 @@ def _check_reachability(composer: _Composer, definitions: dict[str, list[_Def]])
         reached_types, provided = _types_returned(sub.schema, sub)
         for type_name in sorted(reached_types):
             defs = definitions.get(type_name, [])
-            if type_name in ROOT_TYPE_NAMES or type_name in composer.inaccessible:
+            if type_name in ROOT_TYPE_NAMES or type_name in composer.inaccessible or type_name in skip:
                 continue
             if not any(isinstance(d.type, GraphQLObjectType) and d.sub is sub for d in defs):
                 continue

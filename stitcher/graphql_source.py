@@ -13,12 +13,40 @@ import re
 from typing import Any, cast
 
 from graphql import (
+    ConstArgumentNode,
+    ConstDirectiveNode,
     DocumentNode,
+    EnumTypeDefinitionNode,
+    EnumValueDefinitionNode,
+    FieldDefinitionNode,
     GraphQLArgument,
+    GraphQLEnumType,
     GraphQLError,
+    GraphQLInputField,
     GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
     GraphQLSchema,
+    GraphQLType,
+    GraphQLUnionType,
+    InputObjectTypeDefinitionNode,
+    InputValueDefinitionNode,
+    InterfaceTypeDefinitionNode,
     IntrospectionQuery,
+    ListTypeNode,
+    NamedTypeNode,
+    NameNode,
+    NonNullTypeNode,
+    ObjectTypeDefinitionNode,
+    ScalarTypeDefinitionNode,
+    StringValueNode,
+    TypeDefinitionNode,
+    TypeNode,
+    UnionTypeDefinitionNode,
     build_ast_schema,
     build_client_schema,
     get_named_type,
@@ -29,6 +57,7 @@ from graphql import (
     is_required_input_field,
     validate_schema,
 )
+from graphql.utilities.get_default_value_ast import get_default_value_ast
 from graphql.validation.validate import validate_sdl
 
 from stitcher.errors import SchemaError
@@ -41,6 +70,7 @@ __all__ = [
     "read_schema",
     "schema_from_text",
     "subgraph_from_graphql",
+    "type_definition_node",
     "validate_like_graphql_js",
 ]
 
@@ -338,3 +368,82 @@ def _compound_argument(
             f"{key!r} does not give"
         )
     return candidate, tuple(names)
+
+
+# --- AST nodes from types (sources built without SDL: OpenAPI, introspection) ----------------------------------
+
+
+def type_definition_node(named: GraphQLNamedType) -> TypeDefinitionNode:
+    """The SDL definition of a type, as an AST node, with its descriptions, defaults, deprecations, @specifiedBy
+    and @oneOf (what graphql-core's printer would print, without printing and parsing it again)."""
+    name = NameNode(value=named.name)
+    description = _description_node(named.description)
+    if isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
+        fields = tuple(
+            FieldDefinitionNode(
+                description=_description_node(f.description),
+                name=NameNode(value=field_name),
+                arguments=tuple(_input_value_node(arg_name, a) for arg_name, a in f.args.items()),
+                type=_type_node(f.type),
+                directives=_deprecated_nodes(f.deprecation_reason),
+            )
+            for field_name, f in named.fields.items()
+        )
+        interfaces = tuple(NamedTypeNode(name=NameNode(value=i.name)) for i in named.interfaces)
+        node_class = ObjectTypeDefinitionNode if isinstance(named, GraphQLObjectType) else InterfaceTypeDefinitionNode
+        return node_class(description=description, name=name, interfaces=interfaces, directives=(), fields=fields)
+    if isinstance(named, GraphQLUnionType):
+        types = tuple(NamedTypeNode(name=NameNode(value=t.name)) for t in named.types)
+        return UnionTypeDefinitionNode(description=description, name=name, directives=(), types=types)
+    if isinstance(named, GraphQLEnumType):
+        values = tuple(
+            EnumValueDefinitionNode(
+                description=_description_node(v.description),
+                name=NameNode(value=value_name),
+                directives=_deprecated_nodes(v.deprecation_reason),
+            )
+            for value_name, v in named.values.items()
+        )
+        return EnumTypeDefinitionNode(description=description, name=name, directives=(), values=values)
+    if isinstance(named, GraphQLInputObjectType):
+        one_of = (ConstDirectiveNode(name=NameNode(value="oneOf"), arguments=()),) if named.is_one_of else ()
+        inputs = tuple(_input_value_node(field_name, f) for field_name, f in named.fields.items())
+        return InputObjectTypeDefinitionNode(description=description, name=name, directives=one_of, fields=inputs)
+    assert isinstance(named, GraphQLScalarType)
+    directives: tuple[ConstDirectiveNode, ...] = ()
+    if named.specified_by_url is not None:
+        url = ConstArgumentNode(name=NameNode(value="url"), value=StringValueNode(value=named.specified_by_url))
+        directives = (ConstDirectiveNode(name=NameNode(value="specifiedBy"), arguments=(url,)),)
+    return ScalarTypeDefinitionNode(description=description, name=name, directives=directives)
+
+
+def _description_node(text: str | None) -> StringValueNode | None:
+    return StringValueNode(value=text, block="\n" in text) if text is not None else None
+
+
+def _deprecated_nodes(reason: str | None) -> tuple[ConstDirectiveNode, ...]:
+    if reason is None:
+        return ()
+    argument = ConstArgumentNode(name=NameNode(value="reason"), value=StringValueNode(value=reason))
+    return (ConstDirectiveNode(name=NameNode(value="deprecated"), arguments=(argument,)),)
+
+
+def _input_value_node(name: str, value: GraphQLArgument | GraphQLInputField) -> InputValueDefinitionNode:
+    return InputValueDefinitionNode(
+        description=_description_node(value.description),
+        name=NameNode(value=name),
+        type=_type_node(value.type),
+        default_value=get_default_value_ast(value),
+        directives=_deprecated_nodes(value.deprecation_reason),
+    )
+
+
+def _type_node(type_: GraphQLType) -> TypeNode:
+    if isinstance(type_, GraphQLNonNull):
+        inner = _type_node(type_.of_type)
+        assert isinstance(inner, NamedTypeNode | ListTypeNode)
+        return NonNullTypeNode(type=inner)
+    if isinstance(type_, GraphQLList):
+        return ListTypeNode(type=_type_node(type_.of_type))
+    assert isinstance(type_, GraphQLNamedType)
+    return NamedTypeNode(name=NameNode(value=type_.name))

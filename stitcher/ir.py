@@ -172,6 +172,9 @@ class Subgraph:
     # A Federation 1 subgraph (no ``@link`` to Federation 2): composed with Federation 1 rules, where every field
     # is shareable (Apollo composition upgrades such a subgraph the same way).
     federation_v1: bool = False
+    # Fields hidden by this source's transforms ("Type.field", product names): where another source exposes the
+    # field, this source's definition takes no part in the product (nor in its conflicts).
+    hidden_fields: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,75 @@
+"""Conflicts a person can act on: hiding a field with a transform removes it from the conflicts, as the conflict
+messages suggest; every conflict is one line."""
+
+from __future__ import annotations
+
+import pytest
+from graphql import GraphQLObjectType
+
+from stitcher.composition import compose
+from stitcher.errors import CompositionError
+from stitcher.ir import FieldJoin, SourceKind
+from stitcher.sources import SourceSpec, Transforms
+
+
+def plain(name: str, sdl: str, hide: tuple[str, ...] = (), rename_types: dict[str, str] | None = None) -> SourceSpec:
+    transforms = Transforms(hide=hide, rename_types=rename_types or {})
+    return SourceSpec(name, SourceKind.GRAPHQL, sdl, url=f"http://{name}.test/graphql", transforms=transforms)
+
+
+ONE = "type Query { hello: String  version: Int  one: Int }"
+TWO = "type Query { hello(name: String!): Int  version: String  two: Int }"
+
+
+def test_hiding_a_clashing_root_field_in_one_service_removes_the_conflict() -> None:
+    with pytest.raises(CompositionError) as info:
+        compose([plain("one", ONE), plain("two", TWO)])
+    assert len(info.value.conflicts) == 2 and all("\n" not in c for c in info.value.conflicts)
+    sg = compose([plain("one", ONE), plain("two", TWO, hide=("Query.hello", "Query.version"))])
+    query = sg.schema.query_type
+    assert isinstance(query, GraphQLObjectType)
+    assert str(query.fields["hello"].type) == "String" and list(query.fields["hello"].args) == []
+    assert sg.fields[("Query", "hello")] == (FieldJoin("one"),)  # only the service that exposes it resolves it
+    assert sg.fields[("Query", "two")] == (FieldJoin("two"),)
+
+
+def test_a_field_hidden_by_every_service_is_inaccessible() -> None:
+    sg = compose([plain("one", ONE, hide=("Query.one",)), plain("two", TWO, hide=("Query.hello", "Query.version"))])
+    query = sg.schema.query_type
+    assert isinstance(query, GraphQLObjectType) and "one" not in query.fields
+    assert "Query.one" in sg.inaccessible and "Query.hello" not in sg.inaccessible
+
+
+def test_a_field_hidden_in_a_renamed_type_is_matched_in_product_names() -> None:
+    one = plain("one", "type Query { info: Info } type Info { a: Int b: String }")
+    # (two never returns Info: otherwise Info.b, which only "one" resolves, would be unreachable from "two")
+    two = plain("two", "type Query { count: Int } type Stats { a: Int b: Int }", rename_types={"Stats": "Info"})
+    with pytest.raises(CompositionError) as info:
+        compose([one, two])
+    assert info.value.conflicts == ['Info.b: "String" in service "one" vs "Int" in service "two"']
+    two = plain("two", two.schema, hide=("Stats.b",), rename_types={"Stats": "Info"})
+    sg = compose([one, two])
+    assert sg.fields[("Info", "b")] == (FieldJoin("one"),)
+    assert sg.fields[("Info", "a")] == (FieldJoin("one"), FieldJoin("two"))
+
+
+def test_type_conflicts_and_unreachable_fields_are_reported_in_one_run() -> None:
+    link = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@shareable"])\n'
+    a = SourceSpec(
+        "a",
+        SourceKind.FEDERATION,
+        link + 'type Query { p: P  m: M } type P @key(fields: "id") { id: ID! } type M @shareable { v: Int }',
+    )
+    # b's P has no resolvable key there, so "a" cannot get P.name; and M.v's types differ
+    b = SourceSpec(
+        "b",
+        SourceKind.FEDERATION,
+        link + 'type Query { q: P } type P @key(fields: "id", resolvable: false) { id: ID! name: String } '
+        "type M @shareable { v: String }",
+    )
+    with pytest.raises(CompositionError) as info:
+        compose([a, b])
+    conflicts = info.value.conflicts
+    assert conflicts[0] == 'M.v: "Int" in service "a" vs "String" in service "b"'
+    assert any(c.startswith('P.name: cannot be resolved for a P returned by service "a"') for c in conflicts)
+    assert str(info.value).count("\n") == len(conflicts)  # one conflict per line
