@@ -12,6 +12,7 @@ import { CatalogPage } from "./pages/Catalog";
 import { FleetPage } from "./pages/Fleet";
 import { NotFoundPage } from "./pages/NotFound";
 import { ProductPage } from "./pages/Product";
+import { PublishPage } from "./pages/Publish";
 import { SubscriptionsPage } from "./pages/Subscriptions";
 
 export function App() {
@@ -50,6 +51,9 @@ export function App() {
             </NavLink>
             <NavLink to="/apps">Applications</NavLink>
             <NavLink to="/subscriptions">Subscriptions</NavLink>
+            {viewer.memberships.some((m) => m.team !== null && m.role !== "viewer") ? (
+              <NavLink to="/publish">Publish</NavLink>
+            ) : null}
             {viewer.memberships.length > 0 ? <NavLink to="/fleet">Fleet</NavLink> : null}
             <NavLink to="/audit">Audit log</NavLink>
           </nav>
@@ -69,6 +73,7 @@ export function App() {
             <Route path="/catalog/:name" element={<ProductPage />} />
             <Route path="/apps" element={<ApplicationsPage />} />
             <Route path="/subscriptions" element={<SubscriptionsPage />} />
+            <Route path="/publish" element={<PublishPage />} />
             <Route path="/fleet" element={<FleetPage />} />
             <Route path="/audit" element={<AuditPage />} />
             <Route path="*" element={<NotFoundPage />} />

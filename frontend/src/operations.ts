@@ -268,3 +268,20 @@ export const FleetQuery = graphql(`
     }
   }
 `);
+
+export const ServiceResourcesQuery = graphql(`
+  query ServiceResources {
+    resources(kind: "Service")
+  }
+`);
+
+export const ApplyMutation = graphql(`
+  mutation Apply($documents: JSON!, $dryRun: Boolean!) {
+    apply(documents: $documents, dryRun: $dryRun) {
+      kind
+      name
+      action
+      details
+    }
+  }
+`);

@@ -276,3 +276,39 @@ def test_the_fleet_shows_a_refused_product_and_its_reason_to_the_team_not_to_con
     consumer.goto(cora.world.url + "/fleet")
     expect(consumer.get_by_role("alert")).to_contain_text("may not read the fleet status", timeout=TIMEOUT)
     cora.check("the fleet, refused to a consumer")
+
+
+def test_a_team_admin_sees_a_breaking_schema_refused_with_its_reason_then_publishes_an_addition(people: Any) -> None:
+    tara = people()
+    page = tara.sign_in("tara")
+    page.get_by_role("link", name="Publish").click()
+    page.get_by_label("Service").select_option("members")
+    schema = page.get_by_label("Schema (SDL)")
+    expect(schema).to_have_value(re.compile(r"joinedYear: Int"), timeout=TIMEOUT)
+    page.get_by_role("button", name="Check the impact").click()
+    expect(page.get_by_role("status", name="If you publish this")).to_contain_text("Nothing changes")
+    expect(page.get_by_role("button", name="Publish", exact=True)).to_be_disabled()
+
+    original = schema.input_value()
+    schema.fill(original.replace("  joinedYear: Int\n", ""))
+    page.get_by_role("button", name="Check the impact").click()
+    refusal = page.get_by_role("alert")
+    expect(refusal).to_contain_text("publishing members would break the API of published product 'people'")
+    expect(refusal).to_contain_text("joinedYear")
+    expect(schema).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_role("button", name="Publish", exact=True)).to_be_disabled()
+    tara.check("publishing: a breaking change refused")
+    tara.screenshot("publish-refused")
+
+    schema.fill(original.replace("  tier: Tier!\n", "  tier: Tier!\n  nickname: String\n"))
+    page.get_by_role("button", name="Check the impact").click()
+    expect(page.get_by_role("status", name="If you publish this")).to_contain_text("Service members: updated")
+    page.get_by_role("button", name="Publish", exact=True).click()
+    expect(page.get_by_role("status", name="Published")).to_contain_text("Service members: updated")
+    page.get_by_role("button", name="Check the impact").click()  # published: the same schema changes nothing now
+    expect(page.get_by_role("status", name="If you publish this")).to_contain_text("Nothing changes")
+    tara.check("publishing: an addition published")
+
+    cora = people()
+    consumer = cora.sign_in("cora")
+    expect(consumer.get_by_role("link", name="Publish")).to_have_count(0)
