@@ -2,204 +2,48 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLAbstractType,
-    GraphQLEnumType,
     GraphQLField,
-    GraphQLList,
+    GraphQLInterfaceType,
     GraphQLNamedType,
-    GraphQLNonNull,
     GraphQLObjectType,
-    GraphQLOutputType,
-    GraphQLSchema,
-    InlineFragmentNode,
-    OperationDefinitionNode,
     SelectionSetNode,
-    VariableDefinitionNode,
     get_named_type,
     is_composite_type,
-    is_leaf_type,
-    parse,
     print_ast,
 )
 
-from stitcher.ir import EntityResolver, FieldJoin, SourceKind, Subgraph, Supergraph
+from stitcher.ir import SourceKind
+from stitcher.planning.context import PlanningContext
+from stitcher.planning.fieldsets import (
+    copy_plain,
+    field_tree,
+    names_cut,
+    only_on,
+    resolver_argument_type,
+    shape_cut,
+    union_paths,
+)
 from stitcher.planning.model import (
-    INTERNAL_PREFIX,
     K_COMPOSITE,
-    K_LEAF,
     K_TYPENAME,
     CutTree,
     EntityTarget,
     FetchNode,
-    FieldTree,
     ObjectShape,
     PlanningError,
     Selection,
     ShapeField,
-    TypeShape,
 )
-from stitcher.planning.operation import included, internal_variables, printed_arguments
+from stitcher.planning.operation import printed_arguments
 
 
-class Planner:
-    def __init__(
-        self,
-        supergraph: Supergraph,
-        operation: OperationDefinitionNode,
-        fragments: Mapping[str, FragmentDefinitionNode],
-        conditions: Mapping[str, bool],
-        prefix: str = INTERNAL_PREFIX,
-    ) -> None:
-        self.sg = supergraph
-        self.prefix = prefix
-        self.reps_variable, self.key_variable = internal_variables(prefix)
-        self.schema: GraphQLSchema = supergraph.schema
-        # Keys and @requires may name @inaccessible fields: the gateway fetches them, the client never sees them.
-        self.full_schema: GraphQLSchema = supergraph.full_schema or supergraph.schema
-        self.operation = operation
-        self.fragments = fragments
-        self.conditions = conditions
-        self.variable_defs: dict[str, VariableDefinitionNode] = {
-            d.variable.name.value: d for d in operation.variable_definitions or ()
-        }
-        self.fetch_count = 0
-        self._entity_nodes: dict[tuple[int, tuple[Any, ...], str, frozenset[int], int], FetchNode] = {}
-        self._typename_nodes: dict[tuple[int, tuple[str, ...]], FetchNode] = {}
-        self._key_cache: dict[tuple[str, str], SelectionSetNode] = {}
-        # Internal aliases of fields fetched with arguments: one alias per distinct argument list of a field.
-        self._argument_aliases: dict[tuple[str, str], str] = {}
-        # Aliases of fields whose type in the subgraph differs in shape from the supergraph's: (key, shape) -> alias.
-        self._typed_aliases: dict[tuple[str, str], str] = {}
-        # (source, type, field) being fetched as internal fields right now: a cycle is reported, never recursed.
-        self._internal_stack: set[tuple[str, str, str]] = set()
-
-    # -- field collection (GraphQL spec CollectFields, merging sub-selections by response key) --
-
-    def collect(
-        self,
-        selection_set: SelectionSetNode,
-        runtime: GraphQLObjectType,
-        out: dict[str, list[FieldNode]],
-        seen: set[str],
-    ) -> dict[str, list[FieldNode]]:
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                if included(selection, self.conditions):
-                    key = selection.alias.value if selection.alias else selection.name.value
-                    out.setdefault(key, []).append(selection)
-            elif isinstance(selection, InlineFragmentNode):
-                if included(selection, self.conditions) and self._applies(
-                    selection.type_condition.name.value if selection.type_condition else None, runtime
-                ):
-                    self.collect(selection.selection_set, runtime, out, seen)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is None or name in seen or not included(selection, self.conditions):
-                    continue
-                if self._applies(fragment.type_condition.name.value, runtime):
-                    seen.add(name)
-                    self.collect(fragment.selection_set, runtime, out, seen)
-        return out
-
-    def _applies(self, condition: str | None, runtime: GraphQLObjectType) -> bool:
-        if condition is None or condition == runtime.name:
-            return True
-        target = self.full_schema.get_type(condition)
-        return isinstance(target, GraphQLAbstractType) and self.full_schema.is_sub_type(target, runtime)
-
-    def sub_fields(self, nodes: list[FieldNode], runtime: GraphQLObjectType) -> dict[str, list[FieldNode]]:
-        out: dict[str, list[FieldNode]] = {}
-        for node in nodes:
-            if node.selection_set is not None:
-                self.collect(node.selection_set, runtime, out, set())
-        return out
-
-    # -- join information --
-
-    def joins(self, type_name: str, field_name: str) -> tuple[FieldJoin, ...]:
-        return self.sg.fields.get((type_name, field_name), ())
-
-    def local_join(
-        self,
-        subgraph: str,
-        type_name: str,
-        field_name: str,
-        provided: dict[str, Any] | None,
-        entity_root: bool = False,
-    ) -> bool:
-        """Whether ``subgraph`` resolves the field in place at this position: not external (unless @provides'd),
-        and without @requires unless this is the object of an entity fetch (whose representation carries them)."""
-        if provided is not None and field_name in provided and self.defines(subgraph, type_name):
-            return True
-        join = self.join_of(subgraph, type_name, field_name)
-        if join is None:
-            return False
-        if join.requires:
-            return entity_root
-        return not join.external
-
-    def join_of(self, subgraph: str, type_name: str, field_name: str) -> FieldJoin | None:
-        """How ``subgraph`` resolves the field; for an implementation it knows only through an @interfaceObject,
-        the interface object's field (which carries its @requires and @external)."""
-        interface = self.interface_object(subgraph, type_name)
-        for join in self.joins(interface or type_name, field_name):
-            if join.graph == subgraph:
-                return join
-        return None
-
-    def defines(self, subgraph: str, type_name: str) -> bool:
-        return any(join.graph == subgraph for join in self.sg.types.get(type_name, ()))
-
-    def upstream_type(self, subgraph: str, type_name: str) -> str:
-        return self.sg.subgraphs[subgraph].renames.upstream_type(type_name)
-
-    def upstream_field(self, subgraph: str, type_name: str, field_name: str) -> str:
-        renames = self.sg.subgraphs[subgraph].renames
-        if (type_name, field_name) not in renames.fields:
-            interface = self.interface_object(subgraph, type_name)  # the subgraph knows only the interface object
-            if interface is not None:
-                type_name = interface
-        return renames.upstream_field(type_name, field_name)
-
-    def key_selection(self, type_name: str, fields: str) -> SelectionSetNode:
-        cached = self._key_cache.get((type_name, fields))
-        if cached is None:
-            operation = parse("{" + fields + "}", no_location=True).definitions[0]
-            assert isinstance(operation, OperationDefinitionNode)
-            cached = self._key_cache[(type_name, fields)] = operation.selection_set
-        return cached
-
-    # -- shapes --
-
-    def type_shape(self, type_: GraphQLOutputType, object_shape: ObjectShape | None) -> TypeShape:
-        nonnull = isinstance(type_, GraphQLNonNull)
-        inner = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
-        if isinstance(inner, GraphQLList):
-            return ("l", nonnull, self.type_shape(inner.of_type, object_shape))
-        if is_leaf_type(inner):
-            return ("s", nonnull, self.shown_values(inner))
-        return ("o", nonnull, object_shape)
-
-    def shown_values(self, type_: Any) -> frozenset[str] | None:
-        """The values a client may see of an enum some of whose values are @inaccessible (a subgraph may still
-        return those: they come out as null), or None when every value is shown (nothing to check)."""
-        named = get_named_type(type_)
-        if not isinstance(named, GraphQLEnumType) or self.full_schema is self.schema:
-            return None
-        full = self.full_schema.get_type(named.name)
-        if not isinstance(full, GraphQLEnumType) or len(full.values) == len(named.values):
-            return None
-        return frozenset(named.values)
-
-    # -- planning --
+class Planner(PlanningContext):
+    """Plans fields into fetches: what each subgraph resolves in place, and the entity fetches between them."""
 
     def plan_object(
         self,
@@ -242,71 +86,6 @@ class Planner:
             self.plan_entity(node, subgraph, target_graph, parent, group, selection, entity_path, path, shape)
         return tuple(shape)
 
-    def local_field_type(self, subgraph: str, type_name: str, field_name: str) -> GraphQLNamedType | None:
-        """The named type of a field in the subgraph's own schema (None when that schema is not known)."""
-        own = self.sg.subgraphs[subgraph].schema
-        if own is None or self.sg.subgraphs[subgraph].kind is not SourceKind.FEDERATION:
-            return None
-        owner = own.get_type(type_name)
-        definition = getattr(owner, "fields", {}).get(field_name)
-        return get_named_type(definition.type) if definition is not None else None
-
-    def field_definition(self, parent: GraphQLObjectType, name: str) -> GraphQLField | None:
-        """The field in the API schema, or in the full schema when it is @inaccessible (internal fields only)."""
-        definition: GraphQLField | None = parent.fields.get(name)
-        if definition is None and self.full_schema is not self.schema:
-            full = self.full_schema.get_type(parent.name)
-            if isinstance(full, GraphQLObjectType):
-                definition = full.fields.get(name)
-        return definition
-
-    def internal_alias(self, name: str, arguments: str) -> str:
-        """``<prefix><name>``, with a number when the field is fetched with arguments (two requirements may ask for
-        the same field with different arguments: each needs its own response key)."""
-        if not arguments:
-            return self.prefix + name
-        alias = self._argument_aliases.get((name, arguments))
-        if alias is None:
-            alias = self._argument_aliases[(name, arguments)] = f"{self.prefix}{name}_{len(self._argument_aliases)}"
-        return alias
-
-    def field_shape(self, key: str, definition: GraphQLField, read: str | None = None) -> ShapeField:
-        """The shape of a leaf, or a placeholder for a field resolved elsewhere (``plan_entity`` fills the object
-        shape in). ``read``: the field's key in the upstream result when the selection aliased it."""
-        named = get_named_type(definition.type)
-        if is_leaf_type(named) and not isinstance(
-            definition.type.of_type if isinstance(definition.type, GraphQLNonNull) else definition.type, GraphQLList
-        ):
-            nonnull = isinstance(definition.type, GraphQLNonNull)
-            return (key, K_LEAF, nonnull, self.shown_values(definition.type), read or key)
-        object_shape = ObjectShape(None) if is_composite_type(named) else None
-        return (key, K_COMPOSITE, False, self.type_shape(definition.type, object_shape), read or key)
-
-    def type_signature(self, type_text: str) -> str:
-        """A printed type as far as response shapes go: list and non-null wrappers, and the name of a scalar or an
-        enum (object, interface and union types merge whatever their names)."""
-        name = type_text.strip("[]!")
-        if is_composite_type(self.full_schema.get_type(name)):
-            return type_text.replace(name, "_")
-        return type_text
-
-    def read_key(self, subgraph: str, type_name: str, field_name: str, key: str, definition: GraphQLField) -> str:
-        """The response key of a field in ``subgraph``'s selection: ``key`` itself, or an alias when the field's
-        type there has another shape than in the supergraph (``ID!`` where the supergraph says ``ID``). Sibling
-        fragments (``... on User { id } ... on Admin { id }``) would otherwise hold one response key with two types,
-        which the subgraph refuses ("fields conflict"); one alias per (key, shape) keeps them apart."""
-        join = self.join_of(subgraph, type_name, field_name)
-        if join is None or join.type is None:
-            return key
-        own = self.type_signature(join.type)
-        if own == self.type_signature(str(definition.type)):
-            return key
-        alias = self._typed_aliases.get((key, own))
-        if alias is None:
-            # ``__`` cannot start a field name, so no internal alias (prefix + field name) can be the same.
-            alias = self._typed_aliases[(key, own)] = f"{self.prefix}__{len(self._typed_aliases)}_{key}"
-        return alias
-
     def plan_field(
         self,
         node: FetchNode,
@@ -342,17 +121,6 @@ class Planner:
         )
         return (key, K_COMPOSITE, False, self.type_shape(definition.type, object_shape), read)
 
-    def provided_for(
-        self, subgraph: str, type_name: str, field_name: str, provided: dict[str, Any] | None
-    ) -> dict[str, Any] | None:
-        if provided is not None and field_name in provided:
-            nested: dict[str, Any] | None = provided[field_name]
-            return nested
-        for join in self.joins(type_name, field_name):
-            if join.graph == subgraph and join.provides:
-                return _field_tree(self.key_selection("", join.provides))
-        return None
-
     def plan_composite(
         self,
         node: FetchNode,
@@ -372,14 +140,28 @@ class Planner:
             shape.fields = self.plan_object(node, subgraph, named, fields, selection, path, provided, path)
             return shape
         assert isinstance(named, GraphQLAbstractType)
-        if named.name in self.sg.subgraphs[subgraph].interface_objects:
+        full = self.full_schema.get_type(named.name)
+        assert isinstance(full, GraphQLAbstractType)
+        interface_object = named.name in self.sg.subgraphs[subgraph].interface_objects
+        if not self.full_schema.get_possible_types(full) or (
+            interface_object and self.typename_source(subgraph, named.name, provided) is None
+        ):
+            # No concrete type can be known (the interface has no implementation, or no subgraph that can be asked
+            # for it): fields the subgraph resolves on the interface itself are planned there.
+            direct = self.plan_on_interface(node, subgraph, named, nodes, selection, path, provided)
+            if direct is not None:
+                return direct
+            if not interface_object:
+                raise PlanningError(
+                    f"{named.name} has no implementation in the supergraph, and subgraph {subgraph!r}, which "
+                    f"returns it, does not resolve every field selected on it"
+                )
+        if interface_object:
             return self.plan_interface_object(node, subgraph, named, nodes, selection, path, provided)
         selection.typename = True
         shape = ObjectShape(None)
         # Types hidden by @inaccessible are planned too (a requirement may select them), but the shape leaves them
         # out: such an object reaches the client as null.
-        full = self.full_schema.get_type(named.name)
-        assert isinstance(full, GraphQLAbstractType)
         own = self.sg.subgraphs[subgraph].schema
         for possible in self.full_schema.get_possible_types(full):
             if not self.defines(subgraph, possible.name):
@@ -403,6 +185,34 @@ class Planner:
                 shape.by_type[possible.name] = planned
         return shape
 
+    def plan_on_interface(
+        self,
+        node: FetchNode,
+        subgraph: str,
+        interface: GraphQLAbstractType,
+        nodes: list[FieldNode],
+        selection: Selection,
+        path: tuple[tuple[str, frozenset[str] | None], ...],
+        provided: dict[str, Any] | None,
+    ) -> ObjectShape | None:
+        """The fields selected on interface ``interface`` planned on the interface itself, when ``subgraph``
+        resolves each of them there and nothing needs the concrete type (no ``__typename``, no fragment on another
+        type); None otherwise."""
+        if not isinstance(interface, GraphQLInterfaceType) or not only_on(
+            [n.selection_set for n in nodes if n.selection_set is not None], interface.name, self.fragments
+        ):
+            return None
+        # The interface stands for its objects here: its fields are looked up by name like an object's.
+        runtime = cast(GraphQLObjectType, interface)
+        fields = self.sub_fields(nodes, runtime)
+        for field_nodes in fields.values():
+            name = field_nodes[0].name.value
+            if name == "__typename" or not self.local_join(subgraph, interface.name, name, provided):
+                return None
+        shape = ObjectShape(interface.name)
+        shape.fields = self.plan_object(node, subgraph, runtime, fields, selection, path, provided, path)
+        return shape
+
     def plan_interface_object(
         self,
         node: FetchNode,
@@ -420,7 +230,7 @@ class Planner:
         registry_key = (id(node), tuple(step[0] for step in path))
         typename_fetch = self._typename_nodes.get(registry_key)
         if typename_fetch is not None:  # the same position below objects of another type: one fetch serves both
-            typename_fetch.path = _union_paths(typename_fetch.path, path)
+            typename_fetch.path = union_paths(typename_fetch.path, path)
         else:
             typename_fetch = self.typename_fetch(subgraph, name, selection, path, provided)
             self._typename_nodes[registry_key] = typename_fetch
@@ -451,17 +261,9 @@ class Planner:
     ) -> FetchNode:
         """``_entities`` with ``... on I { __typename }`` to a subgraph that defines the interface ``I`` with a
         resolvable key that ``subgraph`` (the interface object's) gives; the key goes into ``selection``."""
-        for join in self.sg.types.get(interface, ()):
-            if (
-                join.is_interface_object
-                or not join.key
-                or not join.resolvable
-                or self.sg.subgraphs[join.graph].kind is not SourceKind.FEDERATION
-            ):
-                continue
-            key_fields = [f for f in self.key_selection(interface, join.key).selections if isinstance(f, FieldNode)]
-            if not all(self.local_join(subgraph, interface, f.name.value, provided) for f in key_fields):
-                continue
+        found = self.typename_source(subgraph, interface, provided)
+        if found is not None:
+            join, key_fields = found
             representation: list[tuple[str, str]] = []
             for key_field in key_fields:
                 field_name = key_field.name.value
@@ -469,7 +271,7 @@ class Planner:
                 upstream = self.upstream_field(subgraph, interface, field_name)
                 item = selection.field(alias, upstream, "", key_field.selection_set is not None)
                 if key_field.selection_set is not None and item.selection is not None:
-                    _copy_plain(key_field.selection_set, item.selection, set())
+                    copy_plain(key_field.selection_set, item.selection, set())
                 representation.append((field_name, alias))
             fetch = FetchNode(join.graph, "entity", "query", path=path, default_type=interface)
             fetch.targets[interface] = EntityTarget(
@@ -480,41 +282,6 @@ class Planner:
             f"Subgraph {subgraph!r} returns {interface} as an @interfaceObject, and no subgraph defines the interface "
             f"{interface} with a resolvable @key that {subgraph!r} gives, so the concrete type cannot be found"
         )
-
-    def interface_object(self, target: str, parent: GraphQLObjectType | str) -> str | None:
-        """The interface of ``parent`` that ``target`` defines as an ``@interfaceObject`` (it resolves ``parent``'s
-        fields through that interface's key, with ``__typename`` the interface), or None."""
-        if not self.sg.subgraphs[target].interface_objects:
-            return None
-        if isinstance(parent, str):
-            named = self.schema.get_type(parent)
-            if not isinstance(named, GraphQLObjectType):
-                return None
-            parent = named
-        if self.defines(target, parent.name):
-            return None
-        for interface in parent.interfaces:
-            name: str = interface.name
-            if any(j.graph == target and j.is_interface_object for j in self.sg.types.get(name, ())):
-                return name
-        return None
-
-    def choose_key(self, source: str, target: str, type_name: str, key_type: str | None = None) -> str | None:
-        """A resolvable key of ``key_type`` (default ``type_name``) in ``target``, preferably one whose fields
-        ``source`` resolves itself on ``type_name``."""
-        joins = self.sg.types.get(key_type or type_name, ())
-        keys = [j.key for j in joins if j.graph == target and j.key and j.resolvable]
-        if not keys:
-            return None
-        for key in keys:
-            selection = self.key_selection(type_name, key)
-            if all(
-                self.local_join(source, type_name, f.name.value, None)
-                for f in selection.selections
-                if isinstance(f, FieldNode)
-            ):
-                return key
-        return keys[0]
 
     def plan_entity(
         self,
@@ -571,7 +338,7 @@ class Planner:
                 if planned is not None:
                     trees[(field_name, read_key)] = planned
                 elif selection_node.selection_set is not None:
-                    trees[(field_name, read_key)] = _names_cut(_field_tree(selection_node.selection_set))
+                    trees[(field_name, read_key)] = names_cut(field_tree(selection_node.selection_set))
                 dependencies.extend(d for d in before if d not in dependencies)
         representation = tuple(dict.fromkeys(needed))
         cuts = tuple((i, trees[entry]) for i, entry in enumerate(representation) if entry in trees)
@@ -585,7 +352,7 @@ class Planner:
             parent_node.children.append(node)
             self.fetch_count += 1
         else:  # the same fetch below objects of another type (``... on A { x { y } } ... on B { x { y } }``)
-            node.path = _union_paths(node.path, path)
+            node.path = union_paths(node.path, path)
         if len(node.targets) == 0:
             node.default_type = parent.name
         elif node.default_type != parent.name:
@@ -705,7 +472,7 @@ class Planner:
                 parent_node, source, parent, alias, [synthetic], definition, selection, path, None
             )
             created = [child for child in parent_node.children if child not in before]
-            return created, planned[4], _shape_cut(planned[3])
+            return created, planned[4], shape_cut(planned[3])
         alias = self.read_key(source, parent.name, name, alias, definition)
         upstream = self.upstream_field(source, parent.name, name)
         if node.selection_set is None:
@@ -719,7 +486,7 @@ class Planner:
                 return [], name, None
         item = selection.field(alias, upstream, arguments, node.selection_set is not None)
         if node.selection_set is not None and item.selection is not None:
-            _copy_plain(
+            copy_plain(
                 node.selection_set,
                 item.selection,
                 parent_node.used_variables,
@@ -744,90 +511,3 @@ class Planner:
             ):
                 return False
         return True
-
-
-def _union_paths(
-    first: tuple[tuple[str, frozenset[str] | None], ...], second: tuple[tuple[str, frozenset[str] | None], ...]
-) -> tuple[tuple[str, frozenset[str] | None], ...]:
-    """One path through the same response keys that reaches the objects of both: type filters are united."""
-    if first == second:
-        return first
-    return tuple(
-        (key, None if a is None or b is None else a | b) for (key, a), (_, b) in zip(first, second, strict=True)
-    )
-
-
-def _copy_plain(
-    selection_set: SelectionSetNode, into: Selection, used: set[str], rename: Callable[[str], str] = str
-) -> None:
-    """A key or requirement selection the source subgraph resolves itself, copied as it is written (type
-    conditions renamed to the subgraph's names; ``__typename`` wherever a fragment needs the concrete type)."""
-    for child in selection_set.selections:
-        if isinstance(child, FieldNode):
-            arguments = printed_arguments(child, used)
-            if child.name.value == "__typename":
-                into.typename = True
-                continue
-            item = into.field(child.name.value, child.name.value, arguments, child.selection_set is not None)
-            if child.selection_set is not None and item.selection is not None:
-                _copy_plain(child.selection_set, item.selection, used, rename)
-        elif isinstance(child, InlineFragmentNode):
-            if child.type_condition is None:
-                _copy_plain(child.selection_set, into, used, rename)
-            else:
-                into.typename = True
-                _copy_plain(child.selection_set, into.fragment(rename(child.type_condition.name.value)), used, rename)
-
-
-def _names_cut(tree: FieldTree) -> CutTree:
-    """A field set's tree read by field names."""
-    return {name: ((name,), _names_cut(sub) if sub else None) for name, sub in tree.items()}
-
-
-def _shape_cut(type_shape: Any) -> CutTree | None:
-    """Where a planned internal selection's values are: each field's read keys (aliases where its type differs in
-    the subgraph that resolved it; one per concrete type at most), from the shapes the planner built for it."""
-    kind, _nonnull, arg = type_shape
-    while kind == "l":
-        kind, _nonnull, arg = arg
-    if kind != "o" or arg is None:
-        return None
-    tree: CutTree = {}
-    for fields in (arg.fields, *arg.by_type.values()):
-        for key, field_kind, _field_nonnull, sub, read in fields:
-            if field_kind == K_TYPENAME:
-                continue
-            reads, subtree = tree.get(key, ((), None))
-            if read not in reads:
-                reads = (*reads, read)
-            if field_kind == K_COMPOSITE:
-                nested = _shape_cut(sub)
-                if nested is not None:
-                    subtree = nested if subtree is None else {**subtree, **nested}
-            tree[key] = (reads, subtree)
-    return tree
-
-
-def _field_tree(selection_set: SelectionSetNode, tree: FieldTree | None = None) -> FieldTree:
-    """Field names of a field set, with the fields of inline fragments merged in (values carry ``__typename``)."""
-    tree = {} if tree is None else tree
-    for child in selection_set.selections:
-        if isinstance(child, FieldNode):
-            sub = tree.setdefault(child.name.value, {})
-            if child.selection_set is not None:
-                _field_tree(child.selection_set, sub)
-        elif isinstance(child, InlineFragmentNode):
-            _field_tree(child.selection_set, tree)
-    return tree
-
-
-def resolver_argument_type(subgraph: Subgraph, resolver: EntityResolver, argument: str) -> str:
-    assert subgraph.schema is not None
-    query = subgraph.schema.query_type
-    definition = query.fields.get(resolver.field) if query is not None else None
-    if definition is None or argument not in definition.args:
-        raise PlanningError(
-            f"Subgraph {subgraph.name!r} resolves {resolver.type_name} with Query.{resolver.field}"
-            f"({argument}:), which its schema does not have"
-        )
-    return str(definition.args[argument].type)
