@@ -5,8 +5,8 @@ by Playwright (headless, ``/usr/bin/chromium``; a browser is never downloaded).
 The world is built once per test process (``make test`` runs several): a product ``people`` of team ``identity``
 (published, pinned to the EU) served from ``members``, a draft ``people-next`` whose second beta hides a field, a
 plan ``basic`` approved by the team, and four people who sign in with :data:`PASSWORD`: ``tara`` (team admin of
-``identity``), ``vic`` (viewer of ``identity``), ``cora`` and ``carl`` (consumers, no role; ``carl`` has a request
-waiting for approval).
+``identity``), ``vic`` (viewer of ``identity``), ``cora``, ``carl`` and ``dana`` (consumers, no role; ``carl`` has a
+request waiting for approval, ``dana`` a key on plan ``trial``: two requests a minute).
 
 Every page is checked as it is used: no Content-Security-Policy violation, no uncaught error, and axe-core (from
 ``frontend/node_modules``, evaluated in the page, never fetched) finds no serious or critical violation.
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +26,13 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 
 from portal import manifests
 from portal.accounts import create_user, hash_password
-from portal.applications import create_application
+from portal.applications import create_api_key, create_application
 from portal.authorization import Actor
 from portal.db import create_engine_for, migrate, session_scope
 from portal.demo_services import LIBRARY_EXAMPLE, members_app
 from portal.resources import apply
 from portal.server import build_app
-from portal.settings import DatabaseSettings, Mode, Settings, SyncSettings
+from portal.settings import DatabaseSettings, Mode, RedisSettings, Settings, SyncSettings
 from portal.subscriptions import request as request_subscription
 from stitcher.settings import GatewaySettings
 from tests._serving import serving
@@ -85,6 +85,12 @@ def _documents(members_url: str) -> list[dict[str, Any]]:
         },
         {
             **meta,
+            "kind": "Plan",
+            "metadata": {"name": "trial"},
+            "spec": {"rateLimit": {"requests": 2, "per": "minute"}, "auth": ["apiKey"], "approval": "automatic"},
+        },
+        {
+            **meta,
             "kind": "Product",
             "metadata": {
                 "name": PRODUCT,
@@ -96,7 +102,7 @@ def _documents(members_url: str) -> list[dict[str, Any]]:
                 "lifecycle": "published",
                 "sources": [{"service": "members"}],
                 "routing": {"clusters": ["eu-central"], "residency": "eu"},
-                "plans": ["basic"],
+                "plans": ["basic", "trial"],
             },
         },
         {
@@ -118,7 +124,7 @@ def _documents(members_url: str) -> list[dict[str, Any]]:
 class World:
     url: str
     settings: Settings
-    violations: list[str] = field(default_factory=list)
+    trial_key: str  # dana's, on plan trial (2 requests a minute)
 
 
 @pytest.fixture(scope="session")
@@ -132,6 +138,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         database=DatabaseSettings(url=f"sqlite:///{root / 'loom.db'}"),
         sync=SyncSettings(enabled=False),  # nothing to program: the gitops cluster is only where `people` runs
         gateway=GatewaySettings(poll_interval_seconds=0.2),
+        redis=RedisSettings(url=None),  # rate limits in memory: each test process's world counts its own
     )
     engine = create_engine_for(settings)
     migrate(engine)
@@ -148,17 +155,23 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         with session_scope(engine) as session:
             create_user(session, system, name="tara", role="team-admin", team="identity", password=PASSWORD)
             create_user(session, system, name="vic", role="viewer", team="identity", password=PASSWORD)
-            for consumer in ("cora", "carl"):
+            for consumer in ("cora", "carl", "dana"):
                 make_user(session, consumer, password_hash=hash_password(PASSWORD))
         with session_scope(engine) as session:
             carl = Actor(user_id=_user_id(engine, "carl"), name="carl")
             application = create_application(session, carl, name="carl-reports")
             assert application.id is not None
             request_subscription(session, carl, application.id, PRODUCT, "basic")
+        with session_scope(engine) as session:  # dana tries `people` on the trial plan (approved at once)
+            dana = Actor(user_id=_user_id(engine, "dana"), name="dana")
+            trial = create_application(session, dana, name="dana-trial")
+            assert trial.id is not None
+            trial_key = create_api_key(session, dana, trial, name="trial").secret
+            request_subscription(session, dana, trial.id, PRODUCT, "trial")
         with session_scope(engine) as session:
             _sync_statuses(session)
         with serving(build_app(settings, engine), "the portal") as url:
-            yield World(url=url, settings=settings)
+            yield World(url=url, settings=settings, trial_key=trial_key)
     engine.dispose()
 
 

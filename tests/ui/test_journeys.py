@@ -312,3 +312,26 @@ def test_a_team_admin_sees_a_breaking_schema_refused_with_its_reason_then_publis
     cora = people()
     consumer = cora.sign_in("cora")
     expect(consumer.get_by_role("link", name="Publish")).to_have_count(0)
+
+
+def test_hitting_the_plans_limit_in_graphiql_is_explained(people: Any, world: World) -> None:
+    dana = people()
+    page = dana.sign_in("dana", f"/catalog/{PRODUCT}?tab=try")
+    _choose_key(page, "dana-trial: trial")
+    expect(page.get_by_text("subscribed under plan trial")).to_be_visible()
+    page.get_by_label(re.compile("Paste the key")).fill(world.trial_key)  # made outside this tab: pasted
+    run = page.get_by_role("button", name=re.compile("Execute query"))
+    result = page.locator(".graphiql-response")
+    expect(run).to_be_visible(timeout=TIMEOUT)
+    statuses = []
+    for _ in range(3):  # the plan allows two requests a minute
+        with page.expect_response(lambda r: r.url.endswith(f"/products/{PRODUCT}/graphql")) as answer:
+            run.click()
+        statuses.append(answer.value.status)
+    assert statuses == [200, 200, 429]
+    explained = page.get_by_role("status").filter(has_text="429")
+    expect(explained).to_contain_text("429 Too Many Requests: plan 'trial' allows 2 requests per 60 s", timeout=TIMEOUT)
+    expect(explained).to_contain_text("all your applications on this plan and product")
+    expect(result).to_contain_text("RATE_LIMITED")
+    dana.check("GraphiQL after the plan's limit")
+    dana.screenshot("graphiql-rate-limited")

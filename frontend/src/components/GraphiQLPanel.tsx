@@ -11,10 +11,12 @@ export default function GraphiQLPanel({
   endpoint,
   apiKey,
   schema,
+  onAnswer,
 }: {
   endpoint: string;
   apiKey: string;
   schema: GraphQLSchema | null;
+  onAnswer?: (status: number, body: unknown, retryAfter: string | null) => void;
 }) {
   const fetcher = useMemo(
     () => async (params: FetcherParams) => {
@@ -25,13 +27,16 @@ export default function GraphiQLPanel({
         body: JSON.stringify(params),
       });
       const text = await response.text();
+      let body: unknown;
       try {
-        return JSON.parse(text) as unknown;
+        body = JSON.parse(text) as unknown;
       } catch {
-        return { errors: [{ message: `the gateway answered ${response.status}: ${text.slice(0, 500)}` }] };
+        body = { errors: [{ message: `the gateway answered ${response.status}: ${text.slice(0, 500)}` }] };
       }
+      onAnswer?.(response.status, body, response.headers.get("retry-after"));
+      return body;
     },
-    [endpoint, apiKey],
+    [endpoint, apiKey, onAnswer],
   );
   const frame = useRef<HTMLDivElement>(null);
   useEffect(() => {
@@ -49,7 +54,7 @@ export default function GraphiQLPanel({
         forcedTheme="light"
         fetcher={fetcher as never}
         schema={schema ?? undefined}
-        defaultQuery={"# Write a query, then press the run button (or Ctrl-Enter)\n{\n  __typename\n}\n"}
+        defaultQuery={"# Ctrl-Enter runs it\n{\n  __typename\n}\n"}
         shouldPersistHeaders={false}
         isHeadersEditorEnabled={false}
         storage={memoryStorage()}

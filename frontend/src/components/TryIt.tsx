@@ -1,6 +1,6 @@
-import { lazy, Suspense, useMemo, useState } from "react";
+import { lazy, Suspense, useCallback, useMemo, useState } from "react";
 import { Link } from "react-router-dom";
-import { keyMatchesPrefix } from "../lib/api";
+import { explainGatewayAnswer, keyMatchesPrefix } from "../lib/api";
 import { useKeyVault } from "../lib/keyVault";
 import { parseSdl } from "../lib/schemaIndex";
 import { useQuery } from "../lib/useQuery";
@@ -14,6 +14,7 @@ interface KeyChoice {
   id: number;
   label: string;
   prefix: string;
+  plan: string;
 }
 
 /** GraphiQL on the product's gateway endpoint, with one of the consumer's own API keys. */
@@ -22,6 +23,12 @@ export function TryIt({ product, sdl }: { product: string; sdl: string | null })
   const vault = useKeyVault();
   const [chosen, setChosen] = useState("");
   const [pasted, setPasted] = useState("");
+  const [explanation, setExplanation] = useState<string | null>(null);
+  const onAnswer = useCallback(
+    (status: number, body: unknown, retryAfter: string | null) =>
+      setExplanation(explainGatewayAnswer(status, body, retryAfter)),
+    [],
+  );
   const schema = useMemo(() => {
     const parsed = sdl ? parseSdl(sdl) : null;
     return parsed && "schema" in parsed ? parsed.schema : null; // none: GraphiQL asks the gateway (introspection)
@@ -31,11 +38,12 @@ export function TryIt({ product, sdl }: { product: string; sdl: string | null })
   if (apps.state === "error") return <ErrorMessage error={apps.error} onRetry={reload} />;
   const keys: KeyChoice[] = apps.data.applications
     .filter((app) => app.subscriptions.some((s) => s.product === product && s.state === "approved"))
-    .flatMap((app) =>
-      app.credentials
+    .flatMap((app) => {
+      const plan = app.subscriptions.find((s) => s.product === product && s.state === "approved")?.plan ?? "";
+      return app.credentials
         .filter((c) => c.kind === "api_key" && !c.revokedAt && c.prefix)
-        .map((c) => ({ id: c.id, prefix: c.prefix ?? "", label: `${app.name}: ${c.name || "key"} (${c.prefix}…)` })),
-    );
+        .map((c) => ({ id: c.id, prefix: c.prefix ?? "", plan, label: `${app.name}: ${c.name || "key"} (${c.prefix}…)` }));
+    });
   if (keys.length === 0) {
     return (
       <Empty>
@@ -64,7 +72,13 @@ export function TryIt({ product, sdl }: { product: string; sdl: string | null })
       <div className="form form-inline">
         <label>
           API key
-          <select value={chosen} onChange={(e) => setChosen(e.target.value)}>
+          <select
+            value={chosen}
+            onChange={(e) => {
+              setChosen(e.target.value);
+              setExplanation(null);
+            }}
+          >
             <option value="">Choose one of your keys</option>
             {keys.map((k) => (
               <option key={k.id} value={k.id}>
@@ -94,9 +108,13 @@ export function TryIt({ product, sdl }: { product: string; sdl: string | null })
       {choice && !remembered && pasted === "" ? (
         <p className="hint">Keys are shown only once, when created; this tab remembers the ones created here.</p>
       ) : null}
+      {choice?.plan ? <p className="hint">This key's application is subscribed under plan {choice.plan}.</p> : null}
+      <p role="status" aria-live="polite" className={explanation ? "state state-error" : "visually-hidden"}>
+        {explanation ?? ""}
+      </p>
       {apiKey ? (
         <Suspense fallback={<Loading what="GraphiQL" />}>
-          <GraphiQLPanel endpoint={endpoint} apiKey={apiKey} schema={schema} />
+          <GraphiQLPanel endpoint={endpoint} apiKey={apiKey} schema={schema} onAnswer={onAnswer} />
         </Suspense>
       ) : null}
     </>

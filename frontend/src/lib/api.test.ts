@@ -34,3 +34,19 @@ describe("a pasted key", () => {
     expect(keyMatchesPrefix("anything", "")).toBe(false);
   });
 });
+
+describe("a gateway answer", () => {
+  it("is explained for 429, 401 and 403, and silent on success", async () => {
+    const { explainGatewayAnswer } = await import("./api");
+    const limited = { errors: [{ message: "plan 'trial' allows 2 requests per 60 s; retry after 42 s" }] };
+    expect(explainGatewayAnswer(429, limited, "42")).toBe(
+      "429 Too Many Requests: plan 'trial' allows 2 requests per 60 s; retry after 42 s. " +
+        "The limit counts every request of all your applications on this plan and product; a bigger plan raises it.",
+    );
+    expect(explainGatewayAnswer(429, null, "7")).toContain("the plan's rate limit is reached. Try again in 7 s.");
+    expect(explainGatewayAnswer(403, { errors: [{ message: "no subscription" }] }, null)).toContain("Subscribe tab");
+    expect(explainGatewayAnswer(401, null, null)).toContain("does not know this key");
+    expect(explainGatewayAnswer(200, { data: {} }, null)).toBeNull();
+    expect(explainGatewayAnswer(502, "x", null)).toBe("502: the gateway refused the request.");
+  });
+});

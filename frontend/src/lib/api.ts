@@ -80,3 +80,25 @@ export async function signOut(): Promise<void> {
 export function keyMatchesPrefix(key: string, prefix: string): boolean {
   return prefix !== "" && (key.startsWith(`lk_${prefix}_`) || key.startsWith(prefix));
 }
+
+/** What a gateway answer means for the person trying the API, or null when it is a plain success. */
+export function explainGatewayAnswer(status: number, body: unknown, retryAfter: string | null): string | null {
+  const errors = body && typeof body === "object" ? (body as { errors?: { message?: unknown }[] }).errors : undefined;
+  const message = Array.isArray(errors) && typeof errors[0]?.message === "string" ? errors[0].message : "";
+  switch (status) {
+    case 200:
+      return null;
+    case 429:
+      return (
+        `429 Too Many Requests: ${message || "the plan's rate limit is reached"}. ` +
+        `${retryAfter && !/retry after/i.test(message) ? `Try again in ${retryAfter} s. ` : ""}` +
+        "The limit counts every request of all your applications on this plan and product; a bigger plan raises it."
+      );
+    case 401:
+      return `401 Unauthorized: ${message || "the gateway does not know this key"}. Check the key, or create a new one.`;
+    case 403:
+      return `403 Forbidden: ${message || "this key may not call this product"}. See the Subscribe tab.`;
+    default:
+      return `${status}: ${message || "the gateway refused the request"}.`;
+  }
+}
