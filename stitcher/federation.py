@@ -52,7 +52,6 @@ from graphql import (
     is_object_type,
     is_union_type,
     parse,
-    validate_schema,
 )
 from graphql.validation.validate import validate_sdl
 
@@ -278,17 +277,22 @@ def _user_defined_names(definitions: Sequence[DefinitionNode]) -> tuple[set[str]
     return types, directives
 
 
-def _build_schema(service: str, definitions: list[DefinitionNode]) -> GraphQLSchema:
+def _build_schema(service: str, definitions: list[DefinitionNode]) -> tuple[GraphQLSchema, list[str]]:
+    """The subgraph's schema and the warnings of its validation: what graphql-js 16 accepts is accepted (the
+    draft-spec rules of graphql-core 3.3 are warnings), as Apollo's subgraph libraries run on graphql-js."""
+    from stitcher.graphql_source import validate_like_graphql_js  # graphql_source imports this module
+
     try:
         schema = build_ast_schema(DocumentNode(definitions=tuple(definitions)), assume_valid_sdl=True)
     except (GraphQLError, TypeError) as exc:
         raise SchemaError(f"invalid schema: {exc}", service=service) from exc
-    errors = [e for e in validate_schema(schema) if "Query root type must be provided" not in e.message]
+    found, warnings = validate_like_graphql_js(schema)
+    errors = [e for e in found if "Query root type must be provided" not in e.message]
     if errors:
         raise SchemaError(
             "invalid schema: " + "; ".join(format_graphql_error(e) for e in errors), service=service
         ) from errors[0]
-    return schema
+    return schema, warnings
 
 
 def parse_sdl(service: str, sdl: str) -> DocumentNode:
@@ -351,7 +355,7 @@ def subgraph_from_federation(spec: SourceSpec) -> Subgraph:
         raise SchemaError(
             "invalid SDL: " + "; ".join(format_graphql_error(e) for e in sdl_errors), service=service
         ) from sdl_errors[0]
-    schema = _build_schema(service, _strip_machinery(definitions, frozenset(names)))
+    schema, schema_warnings = _build_schema(service, _strip_machinery(definitions, frozenset(names)))
     reader = _Reader(names)
 
     keys: dict[str, list[EntityKey]] = {}
@@ -449,7 +453,7 @@ def subgraph_from_federation(spec: SourceSpec) -> Subgraph:
         interface_objects=frozenset(interface_objects),
         inaccessible=frozenset(inaccessible),
         tags=tags,
-        warnings=warnings,
+        warnings=[*schema_warnings, *warnings],
     )
 
 

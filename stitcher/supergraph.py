@@ -55,7 +55,6 @@ from graphql import (
     parse,
     parse_type,
     print_ast,
-    validate_schema,
 )
 from graphql.language.print_string import print_string
 from graphql.utilities.get_default_value_ast import get_default_value_ast
@@ -274,15 +273,20 @@ def filter_document(
     return DocumentNode(definitions=tuple(out))
 
 
-def schema_from_document(document: DocumentNode) -> GraphQLSchema:
-    """Build a schema from a (filtered) document; ValueError lists every problem of the result."""
+def schema_from_document(document: DocumentNode, warnings: list[str] | None = None) -> GraphQLSchema:
+    """Build a schema from a (filtered) document; ValueError lists every problem of the result. What graphql-js 16
+    accepts is accepted (the draft-spec rules of graphql-core 3.3 become ``warnings``)."""
+    from stitcher.graphql_source import validate_like_graphql_js  # graphql_source imports this module
+
     try:
         schema = build_ast_schema(document, assume_valid_sdl=True)
     except (GraphQLError, TypeError) as exc:
         raise ValueError(str(exc)) from exc
-    errors = validate_schema(schema)
+    errors, found = validate_like_graphql_js(schema)
     if errors:
         raise ValueError("; ".join(format_graphql_error(e) for e in errors))
+    if warnings is not None:
+        warnings.extend(w for w in found if w not in warnings)
     return schema
 
 
@@ -665,12 +669,15 @@ def load_supergraph(sdl: str) -> Supergraph:
     def machinery(definition: DefinitionNode) -> bool:
         return isinstance(definition, TypeDefinitionNode | TypeExtensionNode) and is_machinery(definition.name.value)
 
+    warnings: list[str] = []
     try:
-        full = schema_from_document(filter_document(document, frozenset(), machinery))
+        full = schema_from_document(filter_document(document, frozenset(), machinery), warnings)
     except ValueError as exc:
         raise SchemaError(f"supergraph SDL is invalid: {exc}") from exc
     try:  # building a schema is costly for big supergraphs: only a second one when something is hidden
-        api = schema_from_document(filter_document(document, inaccessible, machinery)) if inaccessible else full
+        api = (
+            schema_from_document(filter_document(document, inaccessible, machinery), warnings) if inaccessible else full
+        )
     except ValueError as exc:
         raise SchemaError(f"supergraph API schema is invalid: {exc}") from exc
     return Supergraph(
@@ -678,6 +685,7 @@ def load_supergraph(sdl: str) -> Supergraph:
         subgraphs=subgraphs,
         types=types,
         fields=fields,
+        warnings=warnings,
         graph_enum={name: member for member, name in graph_name.items()},
         full_schema=full if inaccessible else None,
         inaccessible=frozenset(inaccessible),
