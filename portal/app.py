@@ -124,7 +124,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         body = {"code": ErrorCode.NOT_FOUND.value, "message": f"no such path: {request.url.path}"}
     elif exc.status_code == 405:
-        allowed = (exc.headers or {}).get("allow", "")
+        allowed = next((v for k, v in (exc.headers or {}).items() if k.lower() == "allow"), "")  # Starlette: "Allow"
         body = {"code": ErrorCode.INVALID.value, "message": f"{request.method} is not allowed here; use {allowed}"}
     else:
         body = {"code": ErrorCode.INVALID.value, "message": str(exc.detail)}
