@@ -45,6 +45,7 @@ export const ProductQuery = graphql(`
         version
         lifecycle
         routing
+        rest
         composedSdl
         createdBy
         createdAt

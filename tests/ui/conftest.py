@@ -103,6 +103,18 @@ def _documents(members_url: str) -> list[dict[str, Any]]:
                 "sources": [{"service": "members"}],
                 "routing": {"clusters": ["eu-central"], "residency": "eu"},
                 "plans": ["basic", "trial"],
+                "rest": [
+                    {
+                        "method": "GET",
+                        "path": "/members",
+                        "operation": "query($first: Int) { members(first: $first) { id } }",
+                    },
+                    {
+                        "method": "GET",
+                        "path": "/members/{id}",
+                        "operation": "query($id: ID!) { member(id: $id) { tier } }",
+                    },
+                ],
             },
         },
         {

@@ -72,6 +72,15 @@ def test_the_catalog_searches_and_filters_and_the_product_page_documents_the_sch
     person.check("the schema reference")
     person.screenshot("product-schema")
 
+    page.get_by_role("tab", name="REST").click()
+    route = page.get_by_role("article", name="GET /members/{id}")
+    expect(route).to_contain_text("/products/people/rest/members/{id}", timeout=TIMEOUT)
+    expect(route).to_contain_text("id in path: string, required")
+    expect(route).to_contain_text("Runs query($id: ID!) { member(id: $id) { tier } }")
+    expect(page.get_by_role("article")).to_have_count(2)
+    person.check("the REST reference")
+    person.screenshot("product-rest")
+
     page.goto(person.world.url + "/catalog/people-next?tab=changes")
     breaking = page.get_by_role("region", name="Breaking")
     expect(breaking).to_contain_text("Member.joinedYear was removed.", timeout=TIMEOUT)
@@ -320,14 +329,16 @@ def test_hitting_the_plans_limit_in_graphiql_is_explained(people: Any, world: Wo
     _choose_key(page, "dana-trial: trial")
     expect(page.get_by_text("subscribed under plan trial")).to_be_visible()
     page.get_by_label(re.compile("Paste the key")).fill(world.trial_key)  # made outside this tab: pasted
-    run = page.get_by_role("button", name=re.compile("Execute query"))
+    run = page.get_by_role("button", name="Execute query (Ctrl-Enter)")
     result = page.locator(".graphiql-response")
-    expect(run).to_be_visible(timeout=TIMEOUT)
+    expect(page.locator(".graphiql-query-editor .CodeMirror")).to_contain_text("__typename", timeout=TIMEOUT)
     statuses = []
     for _ in range(3):  # the plan allows two requests a minute
+        expect(run).to_be_enabled(timeout=TIMEOUT)  # not the Stop button of a request still running
         with page.expect_response(lambda r: r.url.endswith(f"/products/{PRODUCT}/graphql")) as answer:
             run.click()
         statuses.append(answer.value.status)
+        expect(run).to_be_visible(timeout=TIMEOUT)  # GraphiQL has taken the answer in
     assert statuses == [200, 200, 429]
     explained = page.get_by_role("status").filter(has_text="429")
     expect(explained).to_contain_text("429 Too Many Requests: plan 'trial' allows 2 requests per 60 s", timeout=TIMEOUT)

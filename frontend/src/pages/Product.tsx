@@ -1,5 +1,6 @@
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { Changelog } from "../components/Changelog";
+import { RestReference } from "../components/RestReference";
 import { SchemaReference } from "../components/SchemaReference";
 import { ErrorMessage, Loading } from "../components/States";
 import { SubscribeForm } from "../components/SubscribeForm";
@@ -14,6 +15,7 @@ const TABS = [
   { id: "versions", title: "Versions" },
   { id: "changes", title: "Changes" },
   { id: "schema", title: "Schema" },
+  { id: "rest", title: "REST" },
   { id: "try", title: "Try it" },
   { id: "subscribe", title: "Subscribe" },
 ] as const;
@@ -125,6 +127,8 @@ export function ProductPage() {
           <Changelog versions={product.versions} current={product.currentVersion} />
         ) : tab === "schema" ? (
           <SchemaReference sdl={current?.composedSdl ?? null} />
+        ) : tab === "rest" ? (
+          <RestReference product={product.name} rest={current?.rest} />
         ) : tab === "try" ? (
           <TryIt product={product.name} sdl={current?.composedSdl ?? null} />
         ) : (
