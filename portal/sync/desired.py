@@ -59,8 +59,11 @@ class HealthCheck:
     path: str = "/healthz"
     interval_ms: int = 250
     timeout_ms: int = 250
-    unhealthy_threshold: int = 1
-    healthy_threshold: int = 1
+    # Two misses, not one: a single health check slower than 250 ms (a busy host) marked a zone's only endpoint
+    # unhealthy and its pinned product answered 503. A dead or failing endpoint is taken out faster anyway, by
+    # outlier detection on the first failed request, which the retry then sends elsewhere.
+    unhealthy_threshold: int = 2
+    healthy_threshold: int = 1  # one good check brings it back: fail-back within a second
 
 
 @dataclass(frozen=True, slots=True)
