@@ -65,7 +65,7 @@ export function App() {
             Sign out
           </button>
         </header>
-        <main id="main" className="page">
+        <main id="main" className="page" tabIndex={-1}>
           {/* portal/web.py serves index.html for these paths only (tests/ui/test_web.py checks the two agree) */}
           <Routes>
             <Route path="/" element={<CatalogPage />} />

@@ -159,6 +159,11 @@ export const SubscriptionsQuery = graphql(`
       name
       team
     }
+    plans {
+      name
+      rateLimitRequests
+      rateLimitPerSeconds
+    }
   }
 `);
 

@@ -31,6 +31,17 @@ def test_sign_in_lands_where_one_was_going_and_sign_out_ends_the_session(people:
     expect(page.get_by_role("tab", name="Versions")).to_have_attribute("aria-selected", "true")
     expect(page.get_by_role("cell", name="1.0.0 (current)")).to_be_visible()
     person.check("the product's versions")
+    # the keyboard: the first Tab is the skip link, which lands in the page; the tabs follow the arrow keys
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Catalog").last).to_be_focused()  # the breadcrumb, first in the page
+    page.get_by_role("tab", name="Versions").focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("tab", name="Changes")).to_be_focused()
+    expect(page.get_by_role("tab", name="Changes")).to_have_attribute("aria-selected", "true")
+    expect(page).to_have_url(f"{world.url}/catalog/{PRODUCT}?tab=changes")
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/login$"))
     page.goto(world.url + "/apps")  # the cookie the browser still has no longer signs anybody in
@@ -143,6 +154,7 @@ def test_a_consumer_gets_a_key_subscribes_and_queries_after_the_team_approves(pe
     admin = tara.sign_in("tara", "/subscriptions")
     row = admin.get_by_role("row").filter(has_text="cora-mobile")
     expect(row).to_contain_text("requested", timeout=TIMEOUT)
+    expect(row).to_contain_text("basic (60 per 60 s)")  # the plan's limits
     tara.check("subscriptions, as the team admin")
     tara.screenshot("subscriptions")
     row.get_by_role("button", name="Approve").click()

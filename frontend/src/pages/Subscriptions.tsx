@@ -68,6 +68,15 @@ export function SubscriptionsPage() {
           </thead>
           <tbody>
             {result.data.subscriptions.map((s) => {
+              const limits = (name: string) => {
+                const plan = result.data.plans.find((p) => p.name === name);
+                return plan ? (
+                  <span className="hint">
+                    {" "}
+                    ({plan.rateLimitRequests} per {plan.rateLimitPerSeconds} s)
+                  </span>
+                ) : null;
+              };
               const team = result.data.products.find((p) => p.name === s.product)?.team;
               const decides = canDecideFor(viewer, team);
               const own = s.requestedBy === viewer.name;
@@ -75,7 +84,10 @@ export function SubscriptionsPage() {
                 <tr key={s.id}>
                   <td data-label="Product">{s.product}</td>
                   <td data-label="Application">{s.application}</td>
-                  <td data-label="Plan">{s.plan}</td>
+                  <td data-label="Plan">
+                    {s.plan}
+                    {limits(s.plan)}
+                  </td>
                   <td data-label="State">
                     <span className={`badge badge-${s.state}`}>{s.state}</span>
                     {s.decidedBy ? <span className="hint"> by {s.decidedBy}</span> : null}
