@@ -199,6 +199,17 @@ def test_a_consumer_gets_a_key_subscribes_and_queries_after_the_team_approves(pe
     other.get_by_label(re.compile("Paste the key")).fill(key)
     expect(other.locator(".graphiql-query-editor .CodeMirror")).to_be_visible(timeout=TIMEOUT)
 
+    # the consumer ends her subscription: the key no longer reaches the product, and Try it says what is missing
+    other.get_by_role("link", name="Subscriptions").click()
+    own = other.get_by_role("row").filter(has_text="cora-mobile")
+    expect(own.get_by_role("button", name="Approve")).to_have_count(0, timeout=TIMEOUT)
+    own.get_by_role("button", name="Revoke").click()
+    expect(own).to_contain_text("revoked by cora")
+    other.goto(later.world.url + f"/catalog/{PRODUCT}?tab=try")
+    expect(other.get_by_text("None of your applications has an API key and an approved subscription")).to_be_visible(
+        timeout=TIMEOUT
+    )
+
 
 _APPROVE = """async (id) => {
   const response = await fetch("/api/graphql", {
