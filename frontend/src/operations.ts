@@ -282,8 +282,8 @@ export const ServiceResourcesQuery = graphql(`
 `);
 
 export const ApplyMutation = graphql(`
-  mutation Apply($documents: JSON!, $dryRun: Boolean!) {
-    apply(documents: $documents, dryRun: $dryRun) {
+  mutation Apply($documents: JSON!, $dryRun: Boolean!, $force: Boolean! = false) {
+    apply(documents: $documents, dryRun: $dryRun, force: $force) {
       kind
       name
       action

@@ -341,6 +341,23 @@ def test_a_team_admin_sees_a_breaking_schema_refused_with_its_reason_then_publis
     expect(page.get_by_role("status", name="If you publish this")).to_contain_text("Nothing changes")
     tara.check("publishing: an addition published")
 
+    # a breaking change the product's team admin decides to make anyway: forced, and audited
+    added = schema.input_value()
+    schema.fill(added.replace("displayName: String!", "displayName: String"))
+    page.get_by_role("button", name="Check the impact").click()
+    expect(page.get_by_role("alert")).to_contain_text("would break the API of published product 'people'")
+    force = page.get_by_role("button", name="Publish anyway")
+    expect(force).to_be_disabled()
+    page.get_by_label("I understand this breaks the product").check()
+    force.click()
+    expect(page.get_by_role("status", name="Published")).to_contain_text("Service members: updated")
+    expect(page.get_by_role("alert")).to_have_count(0)
+    tara.check("publishing: a breaking change forced")
+    page.get_by_role("link", name="Audit log").click()
+    page.get_by_label("Action").fill("service.publish.force")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("row").filter(has_text="service.publish.force")).to_have_count(1, timeout=TIMEOUT)
+
     cora = people()
     consumer = cora.sign_in("cora")
     expect(consumer.get_by_role("link", name="Publish")).to_have_count(0)

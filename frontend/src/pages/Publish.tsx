@@ -2,6 +2,8 @@ import { useState, type ChangeEvent } from "react";
 import { Empty, ErrorMessage, Loading } from "../components/States";
 import type { ApplyMutation as ApplyResult } from "../gql/graphql";
 import { sdlOf, serviceDocuments, withSdl, type ServiceDocument } from "../lib/publishing";
+import { isPlatformAdmin } from "../lib/roles";
+import { useViewer } from "../lib/session";
 import { useMutation, useQuery } from "../lib/useQuery";
 import { ApplyMutation, ServiceResourcesQuery } from "../operations";
 
@@ -10,7 +12,9 @@ type Changes = ApplyResult["apply"];
 /** A team publishes a new schema of one of its services: the impact first (a dry run of `loom apply`, which
  * names every product it would break and why), then for real. */
 export function PublishPage() {
+  const viewer = useViewer();
   const [resources, reload] = useQuery(ServiceResourcesQuery);
+  const [understood, setUnderstood] = useState(false);
   const [name, setName] = useState("");
   const [sdl, setSdl] = useState("");
   const [checked, setChecked] = useState<{ sdl: string; changes: Changes } | null>(null);
@@ -42,6 +46,7 @@ export function PublishPage() {
     setSdl(value);
     setChecked(null);
     setPublished(null);
+    setUnderstood(false);
   };
   const upload = async (event: ChangeEvent<HTMLInputElement>) => {
     const file = event.target.files?.[0];
@@ -53,16 +58,22 @@ export function PublishPage() {
     const answer = await check.run({ documents: [withSdl(chosen, sdl)], dryRun: true });
     setChecked(answer ? { sdl, changes: answer.apply } : null);
   };
-  const runPublish = async () => {
+  const runPublish = async (force = false) => {
     if (!chosen) return;
-    const answer = await publish.run({ documents: [withSdl(chosen, sdl)], dryRun: false });
+    const answer = await publish.run({ documents: [withSdl(chosen, sdl)], dryRun: false, force });
     if (answer) {
+      check.clearError();
+      setUnderstood(false);
       setPublished(answer.apply);
       setChecked(null);
       reload();
     }
   };
   const error = check.error ?? publish.error;
+  // A refusal for breaking a published product may be forced by its team's admins (the API decides whose it is).
+  const mayForce =
+    check.error?.code === "CONFLICT" &&
+    (isPlatformAdmin(viewer) || viewer.memberships.some((m) => m.team !== null && m.role === "team-admin"));
   const readyToPublish = checked !== null && checked.sdl === sdl && checked.changes.some((c) => c.action !== "unchanged");
 
   return (
@@ -110,7 +121,7 @@ export function PublishPage() {
                 <button type="button" disabled={check.busy} onClick={() => void runCheck()}>
                   {check.busy ? "Checking…" : "Check the impact"}
                 </button>
-                <button type="submit" disabled={!readyToPublish || publish.busy} onClick={() => void runPublish()}>
+                <button type="submit" disabled={!readyToPublish || publish.busy} onClick={() => void runPublish(false)}>
                   {publish.busy ? "Publishing…" : "Publish"}
                 </button>
               </div>
@@ -122,6 +133,22 @@ export function PublishPage() {
         <div id="publish-error">
           <ErrorMessage error={error} />
           {error.field ? <p className="hint">Where: {error.field}</p> : null}
+          {mayForce ? (
+            <div className="form-inline">
+              <label className="checkbox">
+                <input type="checkbox" checked={understood} onChange={(e) => setUnderstood(e.target.checked)} />
+                I understand this breaks the product for its consumers (the audit log records it)
+              </label>
+              <button
+                type="button"
+                className="danger"
+                disabled={!understood || publish.busy}
+                onClick={() => void runPublish(true)}
+              >
+                Publish anyway
+              </button>
+            </div>
+          ) : null}
         </div>
       ) : null}
       {checked ? <ChangeList title="If you publish this" changes={checked.changes} /> : null}
