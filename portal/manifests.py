@@ -461,10 +461,30 @@ class ProductSpec(_Model):
         return value
 
 
+_TAG = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
+
+
+class ProductMetadata(TeamMetadata):
+    """A product's metadata: the catalog shows ``displayName`` (the name when empty) and filters by ``tags``."""
+
+    display_name: Annotated[str, Field(max_length=200)] | None = None
+    tags: Annotated[list[str], Field(max_length=20)] = Field(default_factory=list)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        for tag in value:
+            if not _TAG.match(tag):
+                raise ValueError(f"tag {tag!r}: use lower-case letters, digits and '-' (at most 40), e.g. payments")
+        if len(set(value)) != len(value):
+            raise ValueError("a tag is listed twice")
+        return value
+
+
 class Product(_Model):
     api_version: Literal["loom.dev/v1alpha1"]
     kind: Literal["Product"]
-    metadata: TeamMetadata
+    metadata: ProductMetadata
     spec: ProductSpec
 
 

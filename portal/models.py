@@ -393,6 +393,7 @@ class Product(LoomModel, table=True):
     name: str = Field(max_length=63, unique=True)
     display_name: str = Field(default="", max_length=200)
     description: str = Field(default="", sa_type=sa.Text)
+    tags: list[str] = _json(list)  # what the catalog filters by (``metadata.tags``)
     current_version: str | None = Field(default=None, max_length=64)
     created_at: datetime = _created()
     updated_at: datetime = _created()

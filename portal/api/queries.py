@@ -215,13 +215,18 @@ class Query:
         return await run(info, work)
 
     @strawberry.field
-    async def products(self, info: Info[Context, None], team: str | None = None) -> list[t.Product]:
+    async def products(
+        self, info: Info[Context, None], team: str | None = None, tag: str | None = None
+    ) -> list[t.Product]:
+        """Every product (of ``team``; carrying ``tag``), by name."""
+
         def work(session: Session, actor: Actor) -> list[t.Product]:
             _signed_in(actor)
             query = select(m.Product).order_by(col(m.Product.name))
             if team is not None:
                 query = query.where(col(m.Product.team_id) == find_by_name(session, m.Team, "team", team).id)
-            return [t.Product.of(session, r) for r in session.exec(query)]
+            rows = session.exec(query).all()
+            return [t.Product.of(session, r) for r in rows if tag is None or tag in r.tags]
 
         return await run(info, work)
 

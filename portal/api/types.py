@@ -326,6 +326,7 @@ class Product:
     team: str
     display_name: str
     description: str
+    tags: list[str]
     current_version: str | None
     versions: list[ProductVersion]
     plans: list[str]
@@ -350,6 +351,7 @@ class Product:
             team=name_of(session, m.Team, row.team_id) or "",
             display_name=row.display_name,
             description=row.description,
+            tags=list(row.tags),
             current_version=row.current_version,
             versions=[_product_version(session, v) for v in versions],
             plans=list(plans),

@@ -113,6 +113,8 @@ class ProductHandler:
                     "name": row.name,
                     "team": names.teams[row.team_id],
                     "description": row.description or None,
+                    "displayName": row.display_name or None,
+                    "tags": list(row.tags),
                 },
                 "spec": {
                     "version": version.version,
@@ -213,6 +215,10 @@ class ProductHandler:
                 changed.append(f"current version {row.current_version} -> {spec.version}")
         if row.description != (resource.metadata.description or ""):
             changed.append("description")
+        if row.display_name != (resource.metadata.display_name or ""):
+            changed.append("display name")
+        if list(row.tags) != resource.metadata.tags:
+            changed.append("tags")
         if _plans_of(session, row) != sorted(spec.plans):
             changed.append("plans")
         return Change("Product", doc.name, "updated" if changed else "unchanged", tuple(changed))
@@ -228,6 +234,8 @@ class ProductHandler:
             row = Product(name=resource.metadata.name, team_id=team.id)
             world.products[row.name] = row
         row.description = resource.metadata.description or ""
+        row.display_name = resource.metadata.display_name or ""
+        row.tags = list(resource.metadata.tags)
         row.current_version = spec.version
         row.updated_at = utcnow()
         session.add(row)

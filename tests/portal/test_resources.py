@@ -345,3 +345,37 @@ def test_team_member_may_not_delete_another_teams_service(engine: Engine) -> Non
     with session_scope(engine) as session, pytest.raises(Forbidden, match=r"lacks permission 'service\.delete'"):
         delete(session, member_of("identity", Role.TEAM_ADMIN), "service", "loans")
     assert counts(engine) == before
+
+
+def test_a_products_display_name_and_tags_apply_round_trip_and_change_without_a_new_version(
+    engine: Engine, library: Path
+) -> None:
+    """Issue 9: the catalog shows a product's display name and filters by its tags, so a Product resource sets them."""
+    product = library / "product.yaml"
+    edit(
+        product,
+        "metadata: {name: library, team: storefront}",
+        "metadata: {name: library, team: storefront, displayName: The Library, tags: [books, lending]}",
+    )
+    run(engine, load_documents([library]))
+    with session_scope(engine) as session:
+        [printed] = get(session, ADMIN, "product", "library")
+        assert printed["metadata"] == {
+            "name": "library",
+            "team": "storefront",
+            "displayName": "The Library",
+            "tags": ["books", "lending"],
+        }
+        row = session.exec(select(Product).where(Product.name == "library")).one()
+        assert (row.display_name, row.tags) == ("The Library", ["books", "lending"])
+
+    edit(product, "tags: [books, lending]", "tags: [books]")
+    lines = run(engine, load_documents([library]))
+    assert "product/library updated (tags)" in lines  # a published version's sources are fixed; its tags are not
+    with session_scope(engine) as session:
+        versions = session.exec(select(ProductVersion)).all()
+        assert sorted(v.version for v in versions) == ["1.0.0", "1.0.0"]  # library and library-eu: no new version
+
+    edit(product, "tags: [books]", "tags: [Books, books]")
+    with pytest.raises(Invalid, match=r"metadata\.tags: .*tag 'Books': use lower-case letters, digits and '-'"):
+        load_documents([library])

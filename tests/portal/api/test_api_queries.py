@@ -115,3 +115,26 @@ async def test_tokens_of_others_only_for_platform_admins(gql: Gql, people: dict[
     assert codes(await gql(query, as_=people["team-admin"])) == ["FORBIDDEN"]
     assert (await gql(query, as_=people["platform-admin"]))["data"]["tokens"] == [{"name": "test", "revokedAt": None}]
     assert (await gql(query, as_=people["team-member"]))["data"]["tokens"] == [{"name": "test", "revokedAt": None}]
+
+
+async def test_the_catalog_filters_products_by_tag(gql: Gql, people: dict[str, Person], engine: Engine) -> None:
+    with Session(engine, expire_on_commit=False) as session:
+        from sqlmodel import col, select
+
+        from portal.models import Team
+
+        alpha = session.exec(select(Team).where(col(Team.name) == "alpha")).one()
+        service = make_service(session, "inventory", team=alpha)
+        make_product(session, "shop", team=alpha, sources=[service], tags=["retail", "payments"])
+        make_product(session, "ledger", team=alpha, sources=[service], tags=["payments"], display_name="Ledger")
+        make_product(session, "stock", team=alpha, sources=[service])
+        session.commit()
+    query = "query($tag: String) { products(tag: $tag) { name displayName tags } }"
+    everything = (await gql(query, as_=people["consumer"]))["data"]["products"]
+    assert [p["name"] for p in everything] == ["ledger", "shop", "stock"]
+    payments = (await gql(query, {"tag": "payments"}, as_=people["consumer"]))["data"]["products"]
+    assert payments == [
+        {"name": "ledger", "displayName": "Ledger", "tags": ["payments"]},
+        {"name": "shop", "displayName": "", "tags": ["retail", "payments"]},
+    ]
+    assert (await gql(query, {"tag": "nothing"}, as_=people["consumer"]))["data"]["products"] == []
