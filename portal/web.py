@@ -38,7 +38,7 @@ DEFAULT_DIST = Path(__file__).resolve().parents[1] / "frontend" / "dist"
 """Where ``npm run build`` writes the UI in a source checkout (``make install`` installs the portal editable)."""
 ASSETS_PATH = "/_loom/ui"
 """The build's hashed files (Vite's ``assetsDir``); no portal or gateway route is under it."""
-UI_PATHS = ("/", "/catalog", "/apps", "/subscriptions", "/publish", "/fleet", "/audit")
+UI_PATHS = ("/", "/catalog", "/apps", "/subscriptions", "/publish", "/compose", "/fleet", "/audit")
 """The UI router's pages (``frontend/src/App.tsx``); ``/catalog/<product>`` too."""
 
 _NOT_BUILT = (

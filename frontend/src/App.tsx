@@ -9,6 +9,7 @@ import { MeQuery } from "./operations";
 import { ApplicationsPage } from "./pages/Applications";
 import { AuditPage } from "./pages/Audit";
 import { CatalogPage } from "./pages/Catalog";
+import { ComposePage } from "./pages/Compose";
 import { FleetPage } from "./pages/Fleet";
 import { NotFoundPage } from "./pages/NotFound";
 import { ProductPage } from "./pages/Product";
@@ -52,7 +53,10 @@ export function App() {
             <NavLink to="/apps">Applications</NavLink>
             <NavLink to="/subscriptions">Subscriptions</NavLink>
             {viewer.memberships.some((m) => m.team !== null && m.role !== "viewer") ? (
-              <NavLink to="/publish">Publish</NavLink>
+              <>
+                <NavLink to="/publish">Publish</NavLink>
+                <NavLink to="/compose">Compose</NavLink>
+              </>
             ) : null}
             {viewer.memberships.length > 0 ? <NavLink to="/fleet">Fleet</NavLink> : null}
             <NavLink to="/audit">Audit log</NavLink>
@@ -74,6 +78,7 @@ export function App() {
             <Route path="/apps" element={<ApplicationsPage />} />
             <Route path="/subscriptions" element={<SubscriptionsPage />} />
             <Route path="/publish" element={<PublishPage />} />
+            <Route path="/compose" element={<ComposePage />} />
             <Route path="/fleet" element={<FleetPage />} />
             <Route path="/audit" element={<AuditPage />} />
             <Route path="*" element={<NotFoundPage />} />

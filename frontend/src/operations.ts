@@ -291,3 +291,14 @@ export const ApplyMutation = graphql(`
     }
   }
 `);
+
+export const ComposerQuery = graphql(`
+  query Composer {
+    products: resources(kind: "Product")
+    services: resources(kind: "Service")
+    clusters {
+      name
+      residency
+    }
+  }
+`);

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from portal import manifests
 from portal.accounts import create_user, hash_password
@@ -39,6 +39,8 @@ from tests._serving import serving
 from tests.factories import make_user
 
 CHROMIUM = Path("/usr/bin/chromium")
+TIMEOUT_MS = 30_000  # what a condition or an action may take on a loaded machine (2 cores, several test processes)
+expect.set_options(timeout=TIMEOUT_MS)
 AXE = Path(__file__).parents[2] / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
 DIST = Path(__file__).parents[2] / "frontend" / "dist" / "index.html"
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
@@ -74,6 +76,16 @@ def _documents(members_url: str) -> list[dict[str, Any]]:
             "spec": {
                 "protocol": "federation",
                 "schema": {"file": "members.graphql"},
+                "deployments": [{"cluster": "eu-central", "address": members_url}],
+            },
+        },
+        {  # a plain GraphQL service whose Query.member clashes with members' (the composer's conflict)
+            **meta,
+            "kind": "Service",
+            "metadata": {"name": "directory", "team": "identity"},
+            "spec": {
+                "protocol": "graphql",
+                "schema": {"sdl": "type Query {\n  member(id: ID!): String\n  branches: [String!]!\n}\n"},
                 "deployments": [{"cluster": "eu-central", "address": members_url}],
             },
         },
@@ -278,6 +290,7 @@ class Session:
         self.world = world
         self.context = context
         self.page = context.new_page()
+        self.page.set_default_timeout(TIMEOUT_MS)
         self.problems: list[str] = []
         self.page.on("pageerror", lambda error: self.problems.append(f"uncaught: {error}"))
         self.page.on(
