@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
@@ -26,7 +27,7 @@ from starlette.requests import HTTPConnection
 from portal import login_sessions
 from portal.accounts import verify_token
 from portal.authorization import Actor
-from portal.db import session_scope
+from portal.db import is_locked, session_scope, writer
 from portal.errors import Forbidden, Unauthenticated
 from portal.models import Cluster, GatewayGrant, Membership, Role, Team, User
 from stitcher.snapshot_source import SNAPSHOT_PATH
@@ -117,7 +118,15 @@ def _resolve(
 def _authenticate(
     engine: Engine, headers: Mapping[str, str], session_data: Mapping[str, Any]
 ) -> tuple[Actor, int | None]:
-    with session_scope(engine) as session:
+    try:
+        with session_scope(engine) as session:
+            return _resolve(session, headers, session_data)
+    except OperationalError as exc:
+        # Reading is all a request needs, but once a minute it records that a token or session was used, and on
+        # SQLite that write fails at once when another request wrote meanwhile: resolve again holding the lock.
+        if not is_locked(exc):
+            raise
+    with session_scope(writer(engine)) as session:
         return _resolve(session, headers, session_data)
 
 

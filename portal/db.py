@@ -51,6 +51,7 @@ __all__ = [
     "find_by_name",
     "head_revision",
     "integrity_errors",
+    "is_locked",
     "migrate",
     "migrate_command",
     "name_of",
@@ -189,6 +190,12 @@ def name_of(session: Session, model: Any, row_id: int | None) -> str | None:
     """The ``name`` of the ``model`` row with ``row_id``, or None when there is no id or no such row."""
     row = session.get(model, row_id) if row_id is not None else None
     return None if row is None else str(row.name)
+
+
+def is_locked(exc: BaseException) -> bool:
+    """SQLite's "database is locked": a transaction that read first could not then write, because another wrote
+    meanwhile (its busy timeout does not apply to that upgrade). Run it again under :func:`writer`."""
+    return isinstance(exc, sa.exc.OperationalError) and "database is locked" in str(exc.orig)
 
 
 def writer(engine: Engine) -> Engine:

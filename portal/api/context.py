@@ -18,7 +18,7 @@ from starlette.requests import Request
 
 from portal.audit import audit_scope, record_denied
 from portal.authorization import Actor
-from portal.db import session_scope
+from portal.db import session_scope, writer
 from portal.errors import Unauthenticated
 from portal.settings import Settings
 
@@ -77,7 +77,9 @@ async def run_mutation(
     ctx = info.context
 
     def in_thread() -> T:
-        with audit_scope(request_id=ctx.request_id, via="api"), session_scope(ctx.engine) as session:
+        # writer(): a mutation reads, then writes; on SQLite it takes the write lock as it begins, so concurrent
+        # mutations queue (busy timeout) instead of failing at once with "database is locked"
+        with audit_scope(request_id=ctx.request_id, via="api"), session_scope(writer(ctx.engine)) as session:
             refusal = ctx.auth_error
             if refusal is None and not ctx.actor.is_authenticated:
                 refusal = Unauthenticated(
