@@ -328,10 +328,10 @@ class Session:
         ]
         assert serious == [], f"{what}: {serious}"
 
-    def screenshot(self, name: str) -> None:
+    def screenshot(self, name: str, *, full_page: bool = False) -> None:
         if os.environ.get("LOOM_UI_SCREENSHOTS") == "1":
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+            self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
 
 @pytest.fixture

@@ -405,7 +405,7 @@ def test_a_team_composes_a_product_sees_a_conflict_named_then_saves_a_draft_and_
     expect(refusal).to_contain_text("Query.member")
     expect(page.get_by_role("button", name="Save this version")).to_be_disabled()
     tara.check("the composer: a conflict named")
-    tara.screenshot("compose-refused")
+    tara.screenshot("compose-refused", full_page=True)
 
     page.get_by_label("Hide from directory").fill("Query.member")
     page.get_by_label("Hide from members").fill("Member.joinedYear")

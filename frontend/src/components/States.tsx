@@ -24,7 +24,7 @@ export function adviceFor(error: ApiError): string {
     case "NOT_FOUND":
       return "It may have been deleted, or it is not yours to see.";
     case "CONFLICT":
-      return "Something changed meanwhile: reload and try again.";
+      return "It clashes with what is there now: change it as the message says, then try again.";
     case "NETWORK":
       return "Check your connection to the portal, then try again.";
     case "INTERNAL":

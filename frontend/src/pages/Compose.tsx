@@ -197,7 +197,7 @@ export function ComposePage() {
       {error ? (
         <>
           <ErrorMessage error={error} />
-          {error.field ? <p className="hint">Where: {error.field}</p> : null}
+          {error.field && !error.message.includes(error.field) ? <p className="hint">Where: {error.field}</p> : null}
         </>
       ) : null}
       {checked ? (

@@ -132,7 +132,7 @@ export function PublishPage() {
       {error ? (
         <div id="publish-error">
           <ErrorMessage error={error} />
-          {error.field ? <p className="hint">Where: {error.field}</p> : null}
+          {error.field && !error.message.includes(error.field) ? <p className="hint">Where: {error.field}</p> : null}
           {mayForce ? (
             <div className="form-inline">
               <label className="checkbox">
