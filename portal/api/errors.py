@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLInputObjectType
 from strawberry import Schema
 from strawberry.types import ExecutionContext
 
@@ -69,9 +69,23 @@ def format_error(error: GraphQLError, request_id: str | None) -> dict[str, Any]:
 class LoomSchema(Schema):
     """A Strawberry schema that logs only unexpected errors: refusals and bad input are the caller's business."""
 
+    def _extend_introspection(self) -> None:
+        """Strawberry answers ``__Type.isOneOf`` for its own types by replacing the resolver of graphql-core's
+        ``__Type``, which every schema in the process shares: every other input then said it was not @oneOf (the
+        gateway that ``loom serve`` embeds introspected products wrongly). This resolver answers both."""
+        super()._extend_introspection()
+        self._schema.type_map["__Type"].fields["isOneOf"].resolve = _is_one_of  # type: ignore[attr-defined]
+
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         for error in errors:
             if loom_error_of(error) is not None or _is_input_error(error):
                 continue
             request_id = getattr(getattr(execution_context, "context", None), "request_id", None)
             logger.error("admin API internal error (request id %s)", request_id, exc_info=error.original_error or error)
+
+
+def _is_one_of(type_: Any, _info: Any) -> bool | None:
+    definition = (type_.extensions or {}).get("strawberry-definition")
+    if definition is not None:
+        return bool(definition.is_one_of)
+    return type_.is_one_of if isinstance(type_, GraphQLInputObjectType) else None  # graphql-core's own answer
