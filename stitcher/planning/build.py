@@ -5,12 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from graphql import (
+    FieldNode,
     FragmentDefinitionNode,
+    GraphQLField,
+    GraphQLObjectType,
     ListTypeNode,
     NamedTypeNode,
     NonNullTypeNode,
     OperationDefinitionNode,
+    SelectionSetNode,
     TypeNode,
+    get_named_type,
     print_ast,
 )
 
@@ -25,6 +30,7 @@ from stitcher.planning.model import (
     PlanningError,
     QueryPlan,
     ShapeField,
+    TypeShape,
 )
 from stitcher.planning.operation import INTROSPECTION_FIELDS, introspection_operation
 from stitcher.planning.planner import Planner
@@ -92,6 +98,78 @@ def _finish(node: FetchNode, planner: Planner) -> None:
     node.stages = tuple(tuple(stages[s]) for s in sorted(stages))
 
 
+def _root_node(planner: Planner, graph: str, by_graph: dict[str, FetchNode], roots: list[FetchNode]) -> FetchNode:
+    """The query root fetch of ``graph`` (one per subgraph; a REST subgraph gets one per field)."""
+    shared = by_graph.get(graph) if planner.sg.subgraphs[graph].kind is not SourceKind.OPENAPI else None
+    if shared is None:
+        shared = FetchNode(graph, "root", "query")
+        by_graph.setdefault(graph, shared)
+        roots.append(shared)
+        planner.fetch_count += 1
+    return shared
+
+
+def _value_type(definition: GraphQLField) -> GraphQLObjectType:
+    named = get_named_type(definition.type)
+    assert isinstance(named, GraphQLObjectType)
+    return named
+
+
+def _value_parts(
+    planner: Planner, graph: str, candidates: list[str], definition: GraphQLField, nodes: list[FieldNode]
+) -> list[tuple[str, list[FieldNode]]]:
+    """A shareable root field of a value type (an object type with no key, so no entity fetch can complete it)
+    whose selected fields are spread over the subgraphs that share the field: the field is sent to each subgraph
+    with the fields it resolves, and the answers merge at the same response key. Otherwise one part, ``graph``."""
+    named = get_named_type(definition.type)
+    if len(candidates) < 2 or not isinstance(named, GraphQLObjectType):
+        return [(graph, nodes)]
+    if any(join.key for join in planner.sg.types.get(named.name, ())):
+        return [(graph, nodes)]  # an entity: entity fetches complete it
+    groups: dict[str, list[FieldNode]] = {}
+    for sub_nodes in planner.sub_fields(nodes, named).values():
+        field_name = sub_nodes[0].name.value
+        owner = graph
+        if field_name != "__typename" and not planner.local_join(graph, named.name, field_name, None):
+            owner = next((g for g in candidates if planner.local_join(g, named.name, field_name, None)), graph)
+        groups.setdefault(owner, []).extend(sub_nodes)
+    if len(groups) < 2:
+        return [(graph, nodes)]
+    first = nodes[0]
+    return [
+        (
+            part_graph,
+            [
+                FieldNode(
+                    alias=first.alias,
+                    name=first.name,
+                    arguments=first.arguments,
+                    directives=(),
+                    selection_set=SelectionSetNode(selections=tuple(sub_nodes)),
+                )
+            ],
+        )
+        for part_graph, sub_nodes in groups.items()
+    ]
+
+
+def _merged_shape(planned: list[ShapeField], order: list[str]) -> ShapeField:
+    """One shape for a field whose parts came from several root fetches (their data merges in one tree)."""
+
+    def merge(shapes: list[TypeShape]) -> TypeShape:
+        kind, nonnull, _ = shapes[0]
+        if kind == "l":
+            return (kind, nonnull, merge([s[2] for s in shapes]))
+        objects: list[ObjectShape] = [s[2] for s in shapes]
+        fields = {f[0]: f for o in objects for f in o.fields}
+        rank = {key: index for index, key in enumerate(order)}
+        ordered = tuple(sorted(fields.values(), key=lambda f: rank.get(f[0], len(rank))))
+        return (kind, nonnull, ObjectShape(objects[0].static, ordered))
+
+    first = planned[0]
+    return (first[0], first[1], first[2], merge([p[3] for p in planned]), first[4])
+
+
 def _span(node: FetchNode) -> int:
     """How many levels below its own the fetches under ``node`` occupy."""
     return max((child.stage + 1 + _span(child) for child in node.children), default=0)
@@ -143,13 +221,22 @@ def build_plan(
             node = last
         else:
             graph = next((g for g in candidates if g in by_graph), candidates[0])
-            shared = by_graph.get(graph) if supergraph.subgraphs[graph].kind is not SourceKind.OPENAPI else None
-            if shared is None:
-                shared = FetchNode(graph, "root", "query")
-                by_graph.setdefault(graph, shared)
-                roots.append(shared)
-                planner.fetch_count += 1
-            node = shared
+            parts = _value_parts(planner, graph, candidates, definition, nodes)
+            planned: list[ShapeField] = []
+            for part_graph, part_nodes in parts:
+                node = _root_node(planner, part_graph, by_graph, roots)
+                node.root_fields.append((key, name, part_nodes[0]))
+                planned.append(
+                    planner.plan_field(
+                        node, part_graph, root_type, key, part_nodes, definition, node.selection, (), None
+                    )
+                )
+            shape.append(
+                _merged_shape(planned, [k for k in planner.sub_fields(nodes, _value_type(definition))])
+                if len(planned) > 1
+                else planned[0]
+            )
+            continue
         node.root_fields.append((key, name, nodes[0]))
         shape.append(planner.plan_field(node, graph, root_type, key, nodes, definition, node.selection, (), None))
     for root in roots:
