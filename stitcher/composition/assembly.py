@@ -1,0 +1,295 @@
+"""Subgraphs -> one supergraph: collect definitions, merge each type, check, build the API schema."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from graphql import (
+    DefinitionNode,
+    DirectiveDefinitionNode,
+    DocumentNode,
+    GraphQLEnumType,
+    GraphQLError,
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    TypeDefinitionNode,
+    build_ast_schema,
+    get_named_type,
+    parse,
+)
+
+from stitcher.composition.checks import _check_inaccessible, _check_reachability, _field_lines
+from stitcher.composition.directives import _merge_directives
+from stitcher.composition.fields import _merge_composite
+from stitcher.composition.state import _Composer, _Def, _is_builtin
+from stitcher.composition.values import _merge_enum, _merge_input, _merge_scalar, _merge_union
+from stitcher.errors import CompositionError
+from stitcher.federation import (
+    field_set_fields,
+    format_graphql_error,
+)
+from stitcher.graphql_source import type_definition_node, validate_like_graphql_js
+from stitcher.ir import (
+    FieldJoin,
+    Subgraph,
+    Supergraph,
+    TypeJoin,
+)
+from stitcher.supergraph import ROOT_TYPE_NAMES, filter_document
+
+
+def graph_enum_names(names: Sequence[str]) -> dict[str, str]:
+    """Subgraph name -> ``join__Graph`` member: upper snake case, a valid GraphQL name, unique."""
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for name in names:
+        base = re.sub(r"[^A-Za-z0-9]+", "_", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)).strip("_").upper() or "G"
+        if base[0].isdigit():
+            base = f"_{base}"
+        member, n = base, 1
+        while member in used:
+            n += 1
+            member = f"{base}_{n}"
+        used.add(member)
+        out[name] = member
+    return out
+
+
+def compose_subgraphs(subgraphs: Sequence[Subgraph]) -> Supergraph:
+    """Merge subgraphs (already in product names) into a supergraph."""
+    composer = _Composer(list(subgraphs))
+    definitions: dict[str, list[_Def]] = {}
+    for sub in subgraphs:
+        assert sub.schema is not None, f"subgraph {sub.name} has no schema"
+        composer.warnings.extend(f'service "{sub.name}": {w}' for w in sub.warnings)
+        composer.inaccessible.update(sub.inaccessible)
+        composer.inaccessible.update(
+            f"{t}.{f}" for (t, f), d in sub.fields.items() if d.inaccessible and f"{t}.{f}" not in sub.hidden_fields
+        )
+        for type_name, keys in sub.keys.items():
+            for key in keys:
+                try:
+                    composer.key_fields.update(
+                        (sub.name, t, f) for t, f in field_set_fields(sub.schema, type_name, key.fields)
+                    )
+                except ValueError as exc:
+                    composer.conflicts.append(f'service "{sub.name}": @key on {type_name}: {exc}')
+        _record_usage(composer, sub.schema)
+        for name, named in sub.schema.type_map.items():
+            if not _is_builtin(named):
+                definitions.setdefault(name, []).append(_Def(sub, named))
+    if "Query" not in definitions:
+        composer.conflicts.append("no service defines a Query type: a product needs at least one Query field")
+
+    for name in _type_order(definitions):
+        defs = definitions[name]
+        kind = _kind_of(defs)
+        if kind is None:
+            continue
+        composer.types[name] = _type_joins(name, defs)
+        if kind in ("object", "interface"):
+            _merge_composite(composer, name, kind, defs)
+        elif kind == "union":
+            _merge_union(composer, name, defs)
+        elif kind == "enum":
+            _merge_enum(composer, name, defs)
+        elif kind == "input":
+            _merge_input(composer, name, defs)
+        else:
+            _merge_scalar(composer, name, defs)
+        if (
+            kind in ("object", "interface")
+            and any(isinstance(d.type, GraphQLObjectType) and name in d.sub.interface_objects for d in defs)
+            and kind != "interface"
+        ):
+            composer.conflicts.append(
+                f"{name}: @interfaceObject in service "
+                + ", ".join(f'"{d.sub.name}"' for d in defs if name in d.sub.interface_objects)
+                + " but no service defines an interface with that name"
+            )
+    for name, defs in definitions.items():
+        kinds = {_kind(d) for d in defs}
+        if len(kinds) > 1:
+            first = defs[0]
+            for other in defs[1:]:
+                if _kind(other) != _kind(first):
+                    composer.conflicts.append(
+                        f'{name}: {_kind(first)} in service "{first.sub.name}" vs {_kind(other)} '
+                        f'in service "{other.sub.name}"'
+                    )
+    _propagate_interface_objects(composer, definitions)
+    _merge_directives(composer)
+    if "Query" in composer.types:  # every Federation subgraph has a Query root (for _entities), as Apollo records
+        query_graphs = {j.graph for j in composer.types["Query"]}
+        composer.types["Query"] = tuple(
+            sorted(
+                (*composer.types["Query"], *(TypeJoin(s.name) for s in subgraphs if s.name not in query_graphs)),
+                key=lambda j: [s.name for s in subgraphs].index(j.graph),
+            )
+        )
+    _check_inaccessible(composer, definitions)
+    # Reachability too, so one run reports every conflict (it skips the types already in conflict, whose joins
+    # are incomplete and would only add noise).
+    in_conflict = {re.split(r"[.:(]", c, maxsplit=1)[0] for c in composer.conflicts}
+    _check_reachability(composer, definitions, skip=in_conflict)
+    if composer.conflicts:
+        raise CompositionError(list(dict.fromkeys(composer.conflicts)))
+    try:
+        document = _composed_document(composer, definitions)
+        api = filter_document(document, composer.inaccessible)  # it leaves out every directive definition
+        kept = tuple(d for d in document.definitions if isinstance(d, DirectiveDefinitionNode))
+        schema = _api_schema(composer, DocumentNode(definitions=(*api.definitions, *kept)))
+        full = build_ast_schema(document, assume_valid_sdl=True) if composer.inaccessible else None
+    except (GraphQLError, ValueError, TypeError) as exc:
+        message = format_graphql_error(exc) if isinstance(exc, GraphQLError) else str(exc)
+        raise CompositionError([f"the composed schema is invalid: {message}"]) from exc
+    return Supergraph(
+        schema=schema,
+        subgraphs={s.name: s for s in subgraphs},
+        types=composer.types,
+        fields=composer.fields,
+        warnings=composer.warnings,
+        graph_enum=graph_enum_names([s.name for s in subgraphs]),
+        full_schema=full,
+        inaccessible=frozenset(composer.inaccessible),
+        tags=_tags(subgraphs),
+    )
+
+
+def _composed_document(composer: _Composer, definitions: dict[str, list[_Def]]) -> DocumentNode:
+    """The merged definitions as one document. A type that one service alone defines, in one definition, is its
+    own AST node (the merge would print it as it is, and parsing the print again was a third of composing a large
+    schema); the merged ones are parsed from their printed SDL in one go."""
+    reused: dict[str, DefinitionNode] = {}
+    printed: list[str] = []
+    for name, block in composer.sdl.items():
+        defs = definitions.get(name, [])
+        if len(defs) != 1 or defs[0].type.extension_ast_nodes or name in composer.added_fields:
+            printed.append(block)
+            continue
+        named = defs[0].type
+        # An OpenAPI source or an introspection result has no AST: one is made from the type, as it is.
+        reused[name] = named.ast_node or type_definition_node(named)
+    printed.extend(composer.directives.values())
+    parsed = parse("\n\n".join(printed) + "\n", no_location=True).definitions if printed else ()
+    by_name = {d.name.value: d for d in parsed if isinstance(d, TypeDefinitionNode)}
+    ordered = [reused[name] if name in reused else by_name[name] for name in composer.sdl]
+    directives = [d for d in parsed if isinstance(d, DirectiveDefinitionNode)]
+    return DocumentNode(definitions=(*ordered, *directives))
+
+
+def _api_schema(composer: _Composer, document: DocumentNode) -> GraphQLSchema:
+    """The product's schema, validated like graphql-js 16 validates (draft-spec rules are warnings, reported once
+    when a subgraph already reported them); ValueError lists every problem."""
+    schema = build_ast_schema(document, assume_valid_sdl=True)
+    errors, warnings = validate_like_graphql_js(schema)
+    if errors:
+        raise ValueError("; ".join(format_graphql_error(e) for e in errors))
+    for warning in warnings:
+        message = warning.partition(" (graphql-js 16")[0]
+        if not any(message in w for w in composer.warnings):
+            composer.warnings.append(f"composed schema: {warning}")
+    return schema
+
+
+def _tags(subgraphs: Sequence[Subgraph]) -> dict[str, tuple[str, ...]]:
+    """Every subgraph's ``@tag`` names (fields, types, arguments, enum values, input fields), merged per coordinate
+    (Apollo keeps the union)."""
+    tags: dict[str, tuple[str, ...]] = {}
+    for sub in subgraphs:
+        found = [(f"{t}.{f}", d.tags) for (t, f), d in sub.fields.items() if d.tags]
+        for coordinate, names in (*found, *sub.tags.items()):
+            tags[coordinate] = tuple(dict.fromkeys((*tags.get(coordinate, ()), *names)))
+    return tags
+
+
+def _type_order(definitions: dict[str, list[_Def]]) -> list[str]:
+    roots = [r for r in ROOT_TYPE_NAMES if r in definitions]
+    return roots + sorted(n for n in definitions if n not in ROOT_TYPE_NAMES)
+
+
+def _kind(d: _Def) -> str:
+    named = d.type
+    if isinstance(named, GraphQLObjectType):
+        return "interface" if named.name in d.sub.interface_objects else "object type"
+    if isinstance(named, GraphQLInterfaceType):
+        return "interface"
+    if isinstance(named, GraphQLUnionType):
+        return "union"
+    if isinstance(named, GraphQLEnumType):
+        return "enum"
+    if isinstance(named, GraphQLInputObjectType):
+        return "input type"
+    return "scalar"
+
+
+def _kind_of(defs: list[_Def]) -> str | None:
+    kinds = {_kind(d) for d in defs}
+    if len(kinds) != 1:
+        return None  # reported as a conflict
+    kind = kinds.pop()
+    if kind == "interface" and all(isinstance(d.type, GraphQLObjectType) for d in defs):
+        return "object"  # only interface objects: reported as a conflict below
+    return {"object type": "object", "input type": "input"}.get(kind, kind)
+
+
+def _type_joins(name: str, defs: list[_Def]) -> tuple[TypeJoin, ...]:
+    joins: list[TypeJoin] = []
+    for d in defs:
+        is_object = name in d.sub.interface_objects
+        keys = d.sub.keys.get(name, ())
+        if keys:
+            joins.extend(
+                TypeJoin(d.sub.name, key=k.fields, resolvable=k.resolvable, is_interface_object=is_object) for k in keys
+            )
+        else:
+            joins.append(TypeJoin(d.sub.name, is_interface_object=is_object))
+    return tuple(joins)
+
+
+def _record_usage(composer: _Composer, schema: GraphQLSchema) -> None:
+    for directive in schema.directives:
+        composer.input_types.update(get_named_type(a.type).name for a in directive.args.values())
+    for named in schema.type_map.values():
+        if isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
+            for gql_field in named.fields.values():
+                composer.output_types.add(get_named_type(gql_field.type).name)
+                composer.input_types.update(get_named_type(a.type).name for a in gql_field.args.values())
+        elif isinstance(named, GraphQLInputObjectType):
+            composer.input_types.update(get_named_type(f.type).name for f in named.fields.values())
+
+
+def _propagate_interface_objects(composer: _Composer, definitions: dict[str, list[_Def]]) -> None:
+    """A field that an @interfaceObject adds to interface I is a field of every object type implementing I, and
+    the interface object's subgraph resolves it for them (through ``_entities`` with ``__typename: I``)."""
+    implementations: dict[str, list[str]] = {}
+    for name, defs in definitions.items():
+        for d in defs:
+            if isinstance(d.type, GraphQLObjectType) and name not in d.sub.interface_objects:
+                for interface in d.type.interfaces:
+                    if name not in implementations.setdefault(interface.name, []):
+                        implementations[interface.name].append(name)
+    for interface, defs in definitions.items():
+        object_defs = [d for d in defs if interface in d.sub.interface_objects]
+        if not object_defs:
+            continue
+        interface_lines = _field_lines(composer, interface)
+        for type_name in implementations.get(interface, []):
+            # Only fields the type's own subgraphs do not resolve: those are what the interface object adds.
+            own_fields = {f for (t, f) in composer.fields if t == type_name}
+            for d in object_defs:
+                assert isinstance(d.type, GraphQLObjectType)
+                for field_name in d.type.fields:
+                    if field_name in own_fields or field_name not in interface_lines:
+                        continue
+                    joins = composer.fields.get((type_name, field_name), ())
+                    if all(j.graph != d.sub.name for j in joins):
+                        composer.fields[(type_name, field_name)] = (*joins, FieldJoin(d.sub.name))
+                    composer.added_fields.setdefault(type_name, {})[field_name] = interface_lines[field_name]
+    for type_name, extra in composer.added_fields.items():
+        block = composer.sdl[type_name]
+        composer.sdl[type_name] = block[: block.rindex("}")] + "\n".join(extra.values()) + "\n}"

@@ -1,0 +1,119 @@
+"""Merging custom directive definitions (executable ones are kept, type-system ones warned about)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import (
+    DirectiveLocation,
+    GraphQLDirective,
+    is_required_argument,
+    is_specified_directive,
+)
+from graphql.language.print_string import print_string
+
+from stitcher.composition.fields import _description, _first, _merge_input_value, _optional_deprecation
+from stitcher.composition.state import _Composer
+from stitcher.ir import (
+    Subgraph,
+)
+
+_EXECUTABLE_LOCATIONS = frozenset(
+    {
+        DirectiveLocation.QUERY,
+        DirectiveLocation.MUTATION,
+        DirectiveLocation.SUBSCRIPTION,
+        DirectiveLocation.FIELD,
+        DirectiveLocation.FRAGMENT_DEFINITION,
+        DirectiveLocation.FRAGMENT_SPREAD,
+        DirectiveLocation.INLINE_FRAGMENT,
+        DirectiveLocation.VARIABLE_DEFINITION,
+    }
+)
+
+
+def _merge_directives(composer: _Composer) -> None:
+    """Custom directive definitions. Executable ones (``@inContext(country:) on QUERY``) are kept in the product
+    schema, so client operations may use them; the gateway forwards them to the services that define them. Where
+    several services define one, the product takes the locations all of them accept and merges the arguments like
+    a field's. Type-system directives (on fields, types, ...) are the services' own metadata: the product schema
+    carries only @deprecated, @specifiedBy and @oneOf, so each is reported as left out, never dropped silently."""
+    by_name: dict[str, list[tuple[Subgraph, GraphQLDirective]]] = {}
+    for sub in composer.subgraphs:
+        assert sub.schema is not None
+        for directive in sub.schema.directives:
+            if not is_specified_directive(directive):
+                by_name.setdefault(directive.name, []).append((sub, directive))
+    for name, defs in by_name.items():
+        for sub, directive in defs:
+            system = [loc.name for loc in directive.locations if loc not in _EXECUTABLE_LOCATIONS]
+            if system:
+                uses = _directive_uses(sub, name)
+                used = f"applied {uses} time{'s' if uses != 1 else ''}" if uses else "not applied"
+                composer.warnings.append(
+                    f'@{name}: a type-system directive of service "{sub.name}" (on {" | ".join(system)}; {used}) '
+                    "is left out of the product schema, which carries only @deprecated, @specifiedBy and @oneOf"
+                )
+        executable = [(sub, d) for sub, d in defs if any(loc in _EXECUTABLE_LOCATIONS for loc in d.locations)]
+        if executable:
+            _merge_executable_directive(composer, name, executable)
+
+
+def _merge_executable_directive(composer: _Composer, name: str, defs: list[tuple[Subgraph, GraphQLDirective]]) -> None:
+    locations = [loc for loc in defs[0][1].locations if all(loc in d.locations for _, d in defs)]
+    locations = [loc for loc in locations if loc in _EXECUTABLE_LOCATIONS]
+    everywhere = {loc for _, d in defs for loc in d.locations if loc in _EXECUTABLE_LOCATIONS}
+    services = " and ".join(f'"{sub.name}"' for sub, _ in defs)
+    if not locations:
+        composer.warnings.append(
+            f"@{name}: services {services} define it on different locations, none common to all: left out of the "
+            "product (rename it in one service, or define it alike)"
+        )
+        return
+    if len(locations) < len(everywhere):
+        left = sorted(loc.name for loc in everywhere - set(locations))
+        composer.warnings.append(
+            f"@{name}: locations {', '.join(left)} are not accepted by every service of {services}: left out"
+        )
+    parts: list[str] = []
+    arg_names = dict.fromkeys(a for _, d in defs for a in d.args)
+    for arg_name in arg_names:
+        present = [(sub, d.args[arg_name]) for sub, d in defs if arg_name in d.args]
+        missing = [sub for sub, d in defs if arg_name not in d.args]
+        coordinate = f"@{name}({arg_name}:)"
+        value = _merge_input_value(composer, coordinate, present, missing, is_required_argument, warn_left_out=True)
+        if value is None:
+            continue
+        merged, default, description, deprecation = value
+        described = f"{print_string(description)} " if description else ""
+        deprecated = _optional_deprecation(composer, coordinate, merged, default, deprecation)
+        parts.append(f"{described}{arg_name}: {merged}{default}{deprecated}")
+    args = f"({', '.join(parts)})" if parts else ""
+    repeatable = " repeatable" if all(d.is_repeatable for _, d in defs) else ""
+    description = _first([d.description for _, d in defs])
+    composer.directives[f"@{name}"] = (
+        f"{_description(description, '')}directive @{name}{args}{repeatable} on "
+        + " | ".join(loc.name for loc in locations)
+    )
+
+
+def _directive_uses(sub: Subgraph, name: str) -> int:
+    """How often a subgraph applies directive ``name`` in its SDL (an introspection result carries none)."""
+    assert sub.schema is not None
+    count = 0
+
+    def applied(node: Any) -> int:
+        return sum(1 for d in getattr(node, "directives", None) or () if d.name.value == name)
+
+    nodes: list[Any] = [sub.schema.ast_node, *sub.schema.extension_ast_nodes]
+    for named in sub.schema.type_map.values():
+        nodes.append(named.ast_node)
+        nodes.extend(named.extension_ast_nodes)
+    for node in nodes:
+        if node is None:
+            continue
+        count += applied(node)
+        for member in (*(getattr(node, "fields", None) or ()), *(getattr(node, "values", None) or ())):
+            count += applied(member)
+            count += sum(applied(a) for a in getattr(member, "arguments", None) or ())
+    return count

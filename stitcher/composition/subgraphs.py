@@ -1,0 +1,44 @@
+"""Sources -> subgraphs: each protocol's reader, then the source's transforms."""
+
+from __future__ import annotations
+
+import re
+
+from stitcher.composition.transforms import apply_transforms
+from stitcher.errors import SchemaError
+from stitcher.federation import (
+    subgraph_from_federation,
+)
+from stitcher.graphql_source import subgraph_from_graphql
+from stitcher.ir import (
+    SourceKind,
+    Subgraph,
+)
+from stitcher.sources import SourceSpec
+
+
+def build_subgraph(spec: SourceSpec) -> Subgraph:
+    """One source as a subgraph in product names (transforms applied; ``renames`` maps back to upstream names)."""
+    if spec.protocol is SourceKind.FEDERATION:
+        subgraph = subgraph_from_federation(spec)
+        if not _FEDERATION_2_LINK.search(spec.schema):
+            subgraph.federation_v1 = True
+    elif spec.protocol is SourceKind.GRAPHQL:
+        subgraph = subgraph_from_graphql(spec)
+    elif spec.protocol is SourceKind.OPENAPI:
+        from stitcher.openapi import subgraph_from_openapi  # written separately; imported only when needed
+
+        subgraph = subgraph_from_openapi(spec)
+    else:  # pragma: no cover - SourceKind is closed
+        raise SchemaError(f"unknown protocol {spec.protocol!r}", service=spec.name)
+    if subgraph.url is None:
+        subgraph.url = spec.url
+    return apply_transforms(subgraph, spec.transforms)
+
+
+# What makes a subgraph a Federation 2 one: ``@link`` to the federation spec (``.../federation/v2.x``), usually
+# ``extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: [...])``. Apollo refuses the
+# Federation 2 directives below in a Federation 1 subgraph; we take a subgraph using them as Federation 2 (its
+# author thinks in Federation 2: what is not @shareable is not shared). Read from the text: the subgraph reader does
+# not keep schema extensions, and parsing a large SDL twice would cost more than this search.
+_FEDERATION_2_LINK = re.compile(r"@link\s*\([^)]*/federation/v2|@(?:shareable|override|interfaceObject)\b")

@@ -1,0 +1,128 @@
+"""Merging unions, enums, input objects and scalars."""
+
+from __future__ import annotations
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLScalarType,
+    GraphQLUnionType,
+    is_non_null_type,
+    is_required_input_field,
+)
+from graphql.language.print_string import print_string
+from graphql.utilities.get_default_value_ast import get_default_value_ast
+
+from stitcher.composition.fields import _deprecated, _description, _first, _merge_input_value, _optional_deprecation
+from stitcher.composition.state import _Composer, _Def
+
+
+def _merge_union(composer: _Composer, name: str, defs: list[_Def]) -> None:
+    members: dict[str, None] = {}
+    for d in defs:
+        assert isinstance(d.type, GraphQLUnionType)
+        members.update((t.name, None) for t in d.type.types)
+    description = _first([d.type.description for d in defs])
+    composer.sdl[name] = f"{_description(description, '')}union {name} = {' | '.join(members)}"
+
+
+def _merge_enum(composer: _Composer, name: str, defs: list[_Def]) -> None:
+    value_sets = []
+    for d in defs:
+        assert isinstance(d.type, GraphQLEnumType)
+        value_sets.append(list(d.type.values))
+    as_input, as_output = name in composer.input_types, name in composer.output_types
+    if as_input and as_output:
+        first = defs[0]
+        for d, values in zip(defs[1:], value_sets[1:], strict=True):
+            if set(values) != set(value_sets[0]):
+                composer.conflicts.append(
+                    f'{name}: values {" ".join(value_sets[0])} in service "{first.sub.name}" vs {" ".join(values)} '
+                    f'in service "{d.sub.name}" (an enum used as input and output must be the same everywhere)'
+                )
+        chosen = value_sets[0]
+    elif as_input:
+        chosen = [v for v in value_sets[0] if all(v in vs for vs in value_sets)]
+        dropped = sorted({v for vs in value_sets for v in vs} - set(chosen))
+        if not chosen:
+            composer.conflicts.append(
+                f"{name}: input enum has no value common to services " + " and ".join(f'"{d.sub.name}"' for d in defs)
+            )
+        elif dropped:
+            composer.warnings.append(
+                f"{name}: input enum values {', '.join(dropped)} are not in every service: left out"
+            )
+    else:
+        chosen = list(dict.fromkeys(v for vs in value_sets for v in vs))
+    lines = []
+    for value in chosen:
+        descriptions = [
+            d.type.values[value].description
+            for d in defs
+            if isinstance(d.type, GraphQLEnumType) and value in d.type.values
+        ]
+        deprecations = [
+            d.type.values[value].deprecation_reason
+            for d in defs
+            if isinstance(d.type, GraphQLEnumType) and value in d.type.values
+        ]
+        lines.append(f"{_description(_first(descriptions), '  ')}  {value}{_deprecated(_first(deprecations))}")
+    description = _first([d.type.description for d in defs])
+    composer.sdl[name] = f"{_description(description, '')}enum {name} {{\n" + "\n".join(lines) + "\n}"
+
+
+def _merge_input(composer: _Composer, name: str, defs: list[_Def]) -> None:
+    field_names: dict[str, None] = {}
+    for d in defs:
+        assert isinstance(d.type, GraphQLInputObjectType)
+        field_names.update((f, None) for f in d.type.fields)
+    # @oneOf anywhere makes the product's input @oneOf: a value with exactly one member set suits every service.
+    one_of = [d.sub.name for d in defs if isinstance(d.type, GraphQLInputObjectType) and d.type.is_one_of]
+    lines: list[str] = []
+    for field_name in field_names:
+        present = [
+            (d.sub, d.type.fields[field_name])
+            for d in defs
+            if isinstance(d.type, GraphQLInputObjectType) and field_name in d.type.fields
+        ]
+        missing = [
+            d.sub for d in defs if isinstance(d.type, GraphQLInputObjectType) and field_name not in d.type.fields
+        ]
+        coordinate = f"{name}.{field_name}"
+        value = _merge_input_value(composer, coordinate, present, missing, is_required_input_field, warn_left_out=True)
+        if value is None:
+            continue
+        merged, default, description, deprecation = value
+        if one_of and (merged.endswith("!") or default):
+            required_in = next(
+                sub.name for sub, v in present if is_non_null_type(v.type) or get_default_value_ast(v) is not None
+            )
+            composer.conflicts.append(
+                f'{coordinate}: {name} is @oneOf in service "{one_of[0]}", so its fields must be nullable without a '
+                f'default, but service "{required_in}" gives "{merged}{default}" (make it @oneOf there too, or '
+                "rename one of the two inputs)"
+            )
+            continue
+        deprecated = _optional_deprecation(composer, coordinate, merged, default, deprecation)
+        lines.append(f"{_description(description, '  ')}  {field_name}: {merged}{default}{deprecated}")
+    if not lines:
+        composer.conflicts.append(
+            f"{name}: input type has no field common to services " + " and ".join(f'"{d.sub.name}"' for d in defs)
+        )
+        return
+    if one_of and len(one_of) < len(defs):
+        composer.warnings.append(
+            f'{name}: @oneOf in service "{one_of[0]}" but not in service '
+            f'"{next(d.sub.name for d in defs if d.sub.name not in one_of)}": the product\'s input is @oneOf'
+        )
+    description = _first([d.type.description for d in defs])
+    directive = " @oneOf" if one_of else ""
+    composer.sdl[name] = f"{_description(description, '')}input {name}{directive} {{\n" + "\n".join(lines) + "\n}"
+
+
+def _merge_scalar(composer: _Composer, name: str, defs: list[_Def]) -> None:
+    urls = [d.type.specified_by_url for d in defs if isinstance(d.type, GraphQLScalarType)]
+    url = _first(urls)
+    specified = f" @specifiedBy(url: {print_string(url)})" if url else ""
+    description = _first([d.type.description for d in defs])
+    composer.sdl[name] = f"{_description(description, '')}scalar {name}{specified}"
