@@ -78,6 +78,9 @@ class PlanningContext:
         self._typed_aliases: dict[tuple[str, str], str] = {}
         # (source, type, field) being fetched as internal fields right now: a cycle is reported, never recursed.
         self._internal_stack: set[tuple[str, str, str]] = set()
+        self._frames: list[Any] = []  # fields being planned in place, innermost last (``planner._Frame``)
+        # The fetch, subgraph, selection and paths of the object an entity fetch being planned completes.
+        self._entity_source: tuple[Any, str, Any, Any, Any] | None = None
 
     def collect(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, cast
 
 from graphql import (
@@ -11,6 +12,7 @@ from graphql import (
     GraphQLInterfaceType,
     GraphQLNamedType,
     GraphQLObjectType,
+    NameNode,
     SelectionSetNode,
     get_named_type,
     is_composite_type,
@@ -40,6 +42,58 @@ from stitcher.planning.model import (
     ShapeField,
 )
 from stitcher.planning.operation import printed_arguments
+
+
+@dataclass(slots=True)
+class _Frame:
+    """A field being planned in place, with what an entity fetch of its parent object needs."""
+
+    node: FetchNode
+    subgraph: str
+    parent: GraphQLObjectType
+    key: str
+    nodes: list[FieldNode]
+    selection: Selection
+    path: tuple[tuple[str, frozenset[str] | None], ...]
+    entity_path: tuple[tuple[str, frozenset[str] | None], ...]
+
+
+def _narrowed(node: FieldNode, selections: list[FieldNode]) -> FieldNode:
+    """``node`` (alias, arguments kept) selecting only ``selections``."""
+    return FieldNode(
+        alias=node.alias,
+        name=node.name,
+        arguments=node.arguments,
+        directives=(),
+        selection_set=SelectionSetNode(selections=tuple(selections)),
+    )
+
+
+def _aliased(node: FieldNode, key: str) -> FieldNode:
+    return FieldNode(
+        alias=NameNode(value=key),
+        name=node.name,
+        arguments=node.arguments,
+        directives=node.directives,
+        selection_set=node.selection_set,
+    )
+
+
+def _object_of(field: ShapeField) -> ObjectShape:
+    type_shape = field[3]
+    while type_shape[0] == "l":
+        type_shape = type_shape[2]
+    object_shape = type_shape[2]
+    if not isinstance(object_shape, ObjectShape) or object_shape.by_type:
+        raise PlanningError(f"Cannot plan the fields below {field[0]!r} through an entity above an abstract type")
+    return object_shape
+
+
+def _field_in(field: ShapeField, key: str) -> ShapeField:
+    for child in _object_of(field).fields:
+        if child[0] == key:
+            return child
+    raise PlanningError(f"The entity fetch planned no field {key!r}")
 
 
 class Planner(PlanningContext):
@@ -73,7 +127,18 @@ class Planner(PlanningContext):
             if definition is None:
                 raise PlanningError(f"Cannot query field {name!r} on type {parent.name!r}")
             if self.local_join(subgraph, parent.name, name, provided, entity_root):
-                shape.append(self.plan_field(node, subgraph, parent, key, nodes, definition, selection, path, provided))
+                frame = _Frame(node, subgraph, parent, key, nodes, selection, path, entity_path)
+                if entity_root and self._entity_source is not None:
+                    # The object of an entity fetch is the source's object too: an entity hop above a value type
+                    # is asked with the key as the source has it (it may be @external in this subgraph).
+                    source_node, source, source_selection, source_path, source_typed = self._entity_source
+                    frame = _Frame(source_node, source, parent, key, nodes, source_selection, source_typed, source_path)
+                self._frames.append(frame)
+                try:
+                    planned = self.plan_field(node, subgraph, parent, key, nodes, definition, selection, path, provided)
+                finally:
+                    self._frames.pop()
+                shape.append(planned)
                 continue
             candidates = [j for j in self.joins(parent.name, name) if not j.external]
             if not candidates:
@@ -83,8 +148,71 @@ class Planner(PlanningContext):
             remote.setdefault(chosen, {})[key] = nodes
             shape.append(self.field_shape(key, definition))
         for target_graph, group in remote.items():
+            if self._frames and self.keyless(subgraph, target_graph, parent):
+                self.plan_through_ancestor(target_graph, group, shape)
+                continue
             self.plan_entity(node, subgraph, target_graph, parent, group, selection, entity_path, path, shape)
         return tuple(shape)
+
+    def keyless(self, source: str, target: str, parent: GraphQLObjectType) -> bool:
+        """Whether ``target`` is a Federation subgraph that cannot be asked for ``parent`` objects (no resolvable
+        key there: a value type, or an entity that subgraph only returns)."""
+        if self.sg.subgraphs[target].kind is not SourceKind.FEDERATION:
+            return False
+        return self.choose_key(source, target, parent.name, self.interface_object(target, parent)) is None
+
+    def plan_through_ancestor(
+        self, target: str, group: dict[str, list[FieldNode]], shape: list[ShapeField]
+    ) -> tuple[FetchNode, list[FetchNode]]:
+        """Fields of an object ``target`` cannot be asked for (a value type) are fetched by asking ``target`` for
+        the nearest enclosing entity it has a key for, with the fields between them (``_entities { ... on Product
+        { category { details { ... } } } }``); the answer merges into the same objects."""
+        for depth in range(len(self._frames) - 1, -1, -1):
+            frame = self._frames[depth]
+            if self.keyless(frame.subgraph, target, frame.parent):
+                continue
+            chain = self._frames[depth + 1 :]
+            inner: list[FieldNode] = [
+                n if (n.alias or n.name).value == key else _aliased(n, key)
+                for key, nodes in group.items()
+                for n in nodes
+            ]
+            before = list(frame.node.children)
+            for step in reversed(chain):
+                inner = [_narrowed(step.nodes[0], inner)]
+            top = _narrowed(frame.nodes[0], inner)
+            placeholder: list[ShapeField] = [(frame.key, K_COMPOSITE, False, None, frame.key)]
+            saved, self._frames = self._frames, []
+            try:
+                self.plan_entity(
+                    frame.node,
+                    frame.subgraph,
+                    target,
+                    frame.parent,
+                    {frame.key: [top]},
+                    frame.selection,
+                    frame.entity_path,
+                    frame.path,
+                    placeholder,
+                )
+            finally:
+                self._frames = saved
+            found = placeholder[0]
+            for step in chain:
+                found = _field_in(found, step.key)
+            by_key = {f[0]: f for f in _object_of(found).fields}
+            for index, existing in enumerate(shape):
+                if existing[0] in group and existing[0] in by_key:
+                    shape[index] = by_key[existing[0]]
+            created = [child for child in frame.node.children if child not in before]
+            # None new: the hop was planned already (for another field) and now fetches this one too.
+            return frame.node, created or [
+                c for c in frame.node.children if c.subgraph == target and c.path == frame.entity_path
+            ]
+        raise PlanningError(
+            f"Fields {sorted(group)} live in subgraph {target!r}, which has no resolvable key for their type nor for "
+            f"any entity above them"
+        )
 
     def plan_field(
         self,
@@ -378,7 +506,16 @@ class Planner(PlanningContext):
                 cuts,
             )
             node.targets[parent.name] = entity_target
-        fields = self.plan_object(node, target, parent, group, entity_target.selection, typed_path, None, path, True)
+        saved, self._frames = self._frames, []  # the fields around belong to another fetch
+        saved_source = self._entity_source
+        self._entity_source = (parent_node, source, source_selection, path, typed_path)
+        try:
+            fields = self.plan_object(
+                node, target, parent, group, entity_target.selection, typed_path, None, path, True
+            )
+        finally:
+            self._frames = saved
+            self._entity_source = saved_source
         # Fill the placeholders ``plan_object`` left in the parent's shape with the entity fetch's shapes.
         by_key = {f[0]: f for f in fields}
         for index, existing in enumerate(shape):
@@ -446,8 +583,21 @@ class Planner(PlanningContext):
                 alias=None, name=node.name, arguments=node.arguments, directives=(), selection_set=node.selection_set
             )
             group = {alias: [synthetic]}
+            placeholder: list[ShapeField] = [self.field_shape(alias, definition)]
+            if self._frames and self.keyless(source, owner, parent):
+                # A value type: ``owner`` is asked for the entity above it (``id`` of a keyless Category, say).
+                self._internal_stack.add(marker)
+                try:
+                    frame_node, created = self.plan_through_ancestor(owner, group, placeholder)
+                finally:
+                    self._internal_stack.discard(marker)
+                if frame_node is parent_node:
+                    return created, alias, None
+                # The hop hangs above this fetch: this fetch (and so what it plans below) waits for it.
+                parent_node.depends_on.extend(c for c in created if all(c is not d for d in parent_node.depends_on))
+                return [], alias, None
             before = list(parent_node.children)
-            placeholder: list[ShapeField] = []
+            placeholder = []
             self._internal_stack.add(marker)
             try:
                 self.plan_entity(parent_node, source, owner, parent, group, selection, path, path, placeholder)
