@@ -175,6 +175,9 @@ class Subgraph:
     # Fields hidden by this source's transforms ("Type.field", product names): where another source exposes the
     # field, this source's definition takes no part in the product (nor in its conflicts).
     hidden_fields: frozenset[str] = frozenset()
+    # Types hidden by this source's transforms (product names): where another source exposes the type, this
+    # source's definition takes no part in the product (nor in its conflicts).
+    hidden_types: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from stitcher.federation import (
 )
 from stitcher.graphql_source import type_definition_node, validate_like_graphql_js
 from stitcher.ir import (
+    FieldDirectives,
     FieldJoin,
     Subgraph,
     Supergraph,
@@ -59,14 +60,50 @@ def graph_enum_names(names: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def _left_out_types(composer: _Composer, subgraphs: Sequence[Subgraph]) -> set[tuple[str, str]]:
+    """(service, type) pairs where the service hides the type and another service exposes it: that service's
+    definition takes no part in the merge or its conflicts. Its visible fields must not return the type (the
+    product's type would then be resolved with the hiding service's shape): a conflict that says so."""
+    exposed = {
+        name
+        for sub in subgraphs
+        if sub.schema is not None
+        for name in sub.schema.type_map
+        if name not in sub.hidden_types and name not in sub.inaccessible
+    }
+    left_out: set[tuple[str, str]] = set()
+    for sub in subgraphs:
+        if sub.schema is None:
+            continue
+        for name in sorted(sub.hidden_types & exposed):
+            left_out.add((sub.name, name))
+            for owner in sub.schema.type_map.values():
+                if _is_builtin(owner) or owner.name in sub.hidden_types:
+                    continue
+                if not isinstance(owner, GraphQLObjectType | GraphQLInterfaceType):
+                    continue
+                for field_name, fld in owner.fields.items():
+                    visible = not (
+                        f"{owner.name}.{field_name}" in sub.hidden_fields
+                        or sub.fields.get((owner.name, field_name), FieldDirectives()).inaccessible
+                    )
+                    if visible and get_named_type(fld.type).name == name:
+                        composer.conflicts.append(
+                            f'service "{sub.name}" hides type {name} but its field {owner.name}.{field_name} '
+                            f"returns it: hide {owner.name}.{field_name} too"
+                        )
+    return left_out
+
+
 def compose_subgraphs(subgraphs: Sequence[Subgraph]) -> Supergraph:
     """Merge subgraphs (already in product names) into a supergraph."""
     composer = _Composer(list(subgraphs))
     definitions: dict[str, list[_Def]] = {}
+    left_out = _left_out_types(composer, subgraphs)
     for sub in subgraphs:
         assert sub.schema is not None, f"subgraph {sub.name} has no schema"
         composer.warnings.extend(f'service "{sub.name}": {w}' for w in sub.warnings)
-        composer.inaccessible.update(sub.inaccessible)
+        composer.inaccessible.update(c for c in sub.inaccessible if (sub.name, c) not in left_out)
         composer.inaccessible.update(
             f"{t}.{f}" for (t, f), d in sub.fields.items() if d.inaccessible and f"{t}.{f}" not in sub.hidden_fields
         )
@@ -80,7 +117,7 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph]) -> Supergraph:
                     composer.conflicts.append(f'service "{sub.name}": @key on {type_name}: {exc}')
         _record_usage(composer, sub.schema)
         for name, named in sub.schema.type_map.items():
-            if not _is_builtin(named):
+            if not _is_builtin(named) and (sub.name, name) not in left_out:
                 definitions.setdefault(name, []).append(_Def(sub, named))
     if "Query" not in definitions:
         composer.conflicts.append("no service defines a Query type: a product needs at least one Query field")

@@ -125,8 +125,13 @@ def apply_transforms(subgraph: Subgraph, transforms: Transforms) -> Subgraph:
     inaccessible = subgraph.inaccessible | hidden_other
     # in product names, which the fields of the merge use
     hidden_coordinates = frozenset(f"{type_map.get(t, t)}.{field_map.get((t, f), f)}" for t, f in hidden_fields)
+    hidden_types = frozenset(type_map.get(t, t) for t in hidden_other if "." not in t)
     changed = dataclasses.replace(
-        subgraph, fields=fields, inaccessible=inaccessible, hidden_fields=subgraph.hidden_fields | hidden_coordinates
+        subgraph,
+        fields=fields,
+        inaccessible=inaccessible,
+        hidden_fields=subgraph.hidden_fields | hidden_coordinates,
+        hidden_types=subgraph.hidden_types | hidden_types,
     )
     if not type_map and not field_map:
         return changed

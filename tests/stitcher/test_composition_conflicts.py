@@ -73,3 +73,25 @@ def test_type_conflicts_and_unreachable_fields_are_reported_in_one_run() -> None
     assert conflicts[0] == 'M.v: "Int" in service "a" vs "String" in service "b"'
     assert any(c.startswith('P.name: cannot be resolved for a P returned by service "a"') for c in conflicts)
     assert str(info.value).count("\n") == len(conflicts)  # one conflict per line
+
+
+USERS = "type Query { user(id: ID!): User }  type User { id: ID!  name: String }"
+BILLING = (
+    "type Query { invoice: Invoice  owner: User }  type Invoice { total: Int }  type User { id: Int  login: String }"
+)
+
+
+def test_hiding_a_clashing_type_in_one_service_removes_it_from_the_conflicts() -> None:
+    with pytest.raises(CompositionError, match="User"):
+        compose([plain("users", USERS), plain("billing", BILLING)])
+    sg = compose([plain("users", USERS), plain("billing", BILLING, hide=("User", "Query.owner"))])
+    user = sg.schema.get_type("User")
+    assert isinstance(user, GraphQLObjectType) and sorted(user.fields) == ["id", "name"]
+    assert str(user.fields["id"].type) == "ID!" and "User" not in sg.inaccessible
+    assert [j.graph for j in sg.types["User"]] == ["users"]
+
+
+def test_a_hidden_type_still_returned_by_a_visible_field_is_a_conflict_that_says_what_to_hide() -> None:
+    with pytest.raises(CompositionError) as info:
+        compose([plain("users", USERS), plain("billing", BILLING, hide=("User",))])
+    assert any("Query.owner returns it: hide Query.owner too" in c for c in info.value.conflicts)
