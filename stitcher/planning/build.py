@@ -98,6 +98,34 @@ def _finish(node: FetchNode, planner: Planner) -> None:
     node.stages = tuple(tuple(stages[s]) for s in sorted(stages))
 
 
+def _viable(
+    planner: Planner,
+    supergraph: Supergraph,
+    operation: OperationDefinitionNode,
+    root_type: GraphQLObjectType,
+    key: str,
+    nodes: list[FieldNode],
+    definition: GraphQLField,
+    candidates: list[str],
+    by_graph: dict[str, FetchNode],
+) -> str:
+    """The subgraph to ask for a shared root field: one already asked, otherwise the first; but one whose plan
+    works (a key @external there can make the selection unplannable from one subgraph and fine from another).
+    Each candidate is tried on a throwaway planner; when none works, the usual choice gives the error."""
+    ordered = sorted(candidates, key=lambda g: g not in by_graph)
+    if len(ordered) == 1:
+        return ordered[0]
+    for graph in ordered:
+        trial = Planner(supergraph, operation, planner.fragments, planner.conditions, planner.prefix)
+        node = FetchNode(graph, "root", "query")
+        try:
+            trial.plan_field(node, graph, root_type, key, nodes, definition, node.selection, (), None)
+        except PlanningError:
+            continue
+        return graph
+    return ordered[0]
+
+
 def _root_node(planner: Planner, graph: str, by_graph: dict[str, FetchNode], roots: list[FetchNode]) -> FetchNode:
     """The query root fetch of ``graph`` (one per subgraph; a REST subgraph gets one per field)."""
     shared = by_graph.get(graph) if planner.sg.subgraphs[graph].kind is not SourceKind.OPENAPI else None
@@ -220,7 +248,7 @@ def build_plan(
                 planner.fetch_count += 1
             node = last
         else:
-            graph = next((g for g in candidates if g in by_graph), candidates[0])
+            graph = _viable(planner, supergraph, operation, root_type, key, nodes, definition, candidates, by_graph)
             parts = _value_parts(planner, graph, candidates, definition, nodes)
             planned: list[ShapeField] = []
             for part_graph, part_nodes in parts:

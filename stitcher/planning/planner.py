@@ -151,7 +151,9 @@ class Planner(PlanningContext):
             if self._frames and self.keyless(subgraph, target_graph, parent):
                 self.plan_through_ancestor(target_graph, group, shape)
                 continue
-            self.plan_entity(node, subgraph, target_graph, parent, group, selection, entity_path, path, shape)
+            self.plan_entity(
+                node, subgraph, target_graph, parent, group, selection, entity_path, path, shape, provided=provided
+            )
         return tuple(shape)
 
     def keyless(self, source: str, target: str, parent: GraphQLObjectType) -> bool:
@@ -423,12 +425,24 @@ class Planner(PlanningContext):
         typed_path: tuple[tuple[str, frozenset[str] | None], ...],
         shape: list[ShapeField],
         part: int = 0,
+        provided: dict[str, Any] | None = None,
     ) -> None:
+        """``provided``: what the source's field @provides at this position (a key it resolves there)."""
         parts = self.requirement_parts(target, parent.name, group)
         if len(parts) > 1:  # requirements that ask for one field with different arguments go in separate fetches
             for index, sub_group in enumerate(parts):
                 self.plan_entity(
-                    parent_node, source, target, parent, sub_group, source_selection, path, typed_path, shape, index
+                    parent_node,
+                    source,
+                    target,
+                    parent,
+                    sub_group,
+                    source_selection,
+                    path,
+                    typed_path,
+                    shape,
+                    index,
+                    provided,
                 )
             return
         subgraph = self.sg.subgraphs[target]
@@ -460,7 +474,7 @@ class Planner(PlanningContext):
                     continue
                 field_name = selection_node.name.value
                 before, read_key, planned = self.plan_internal(
-                    parent_node, source, parent, selection_node, source_selection, path
+                    parent_node, source, parent, selection_node, source_selection, path, provided
                 )
                 needed.append((field_name, read_key))
                 if planned is not None:
@@ -554,6 +568,7 @@ class Planner(PlanningContext):
         node: FieldNode,
         selection: Selection,
         path: tuple[tuple[str, frozenset[str] | None], ...],
+        provided: dict[str, Any] | None = None,
     ) -> tuple[list[FetchNode], str, CutTree | None]:
         """Fetch a key or @requires field into the source object under an internal alias. Returns the fetches that
         must run first (when the source subgraph cannot resolve it itself), the key to read it from (the client's
@@ -565,7 +580,7 @@ class Planner(PlanningContext):
         definition = self.field_definition(parent, name)
         if definition is None:
             raise PlanningError(f"Key or @requires field {parent.name}.{name} is not in the supergraph")
-        owner = source if self.local_join(source, parent.name, name, None) else None
+        owner = source if self.local_join(source, parent.name, name, provided) else None
         if owner is None:
             # A field with @requires of its own is fine: its entity fetch plans those requirements in turn.
             candidates = [j for j in self.joins(parent.name, name) if not j.external]
