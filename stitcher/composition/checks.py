@@ -23,6 +23,7 @@ from stitcher.federation import (
     parse_field_set,
 )
 from stitcher.ir import (
+    SourceKind,
     Subgraph,
     TypeJoin,
 )
@@ -115,11 +116,21 @@ def _check_reachability(
                     f"{type_name}.{field_name}: cannot be resolved for a {type_name} returned by service "
                     f'"{sub.name}": it is resolved by service '
                     + " and ".join(f'"{o}"' for o in owners)
-                    + f', but no @key of {type_name} there can be provided by service "{sub.name}" '
-                    f"(add a resolvable @key to {type_name} in "
-                    + " or ".join(f'"{o}"' for o in owners)
+                    + f', but no key of {type_name} there can be provided by service "{sub.name}" ('
+                    + " or ".join(_key_hint(subs[o], type_name) for o in owners)
                     + f', or resolve the field in "{sub.name}" too)'
                 )
+
+
+def _key_hint(owner: Subgraph, type_name: str) -> str:
+    """What gives ``type_name`` a key in ``owner``: @key in a Federation subgraph, an entity lookup otherwise."""
+    if owner.kind is SourceKind.FEDERATION:
+        return f'add a resolvable @key to {type_name} in "{owner.name}"'
+    lookup = "a Query field" if owner.kind is SourceKind.GRAPHQL else "an operation"
+    return (
+        f'declare {type_name} an entity of service "{owner.name}" (spec.entities.{type_name}: a key '
+        f"and {lookup} that fetches it by that key)"
+    )
 
 
 def _distinct_graphs(joins: tuple[TypeJoin, ...]) -> list[str]:
@@ -157,8 +168,25 @@ def _reached_graphs(
     start: str,
     graphs_by_type: dict[str, list[str]],
     resolving: dict[tuple[str, str], set[str]],
+    visiting: frozenset[str] = frozenset(),
 ) -> set[str]:
-    """Subgraphs an entity of ``type_name`` can reach from ``start`` by entity jumps."""
+    """Subgraphs an entity of ``type_name`` can reach from ``start`` by entity jumps. A key's fields may come from
+    several of the subgraphs reached so far, and a nested key field (``books { isbn }``) from a subgraph that the
+    nested entity reaches by its own jumps, as Apollo's satisfiability allows (the planner fetches them first)."""
+    visiting = visiting | {type_name}
+
+    def available(reached: set[str], t: str, f: str) -> bool:
+        if any(f in resolving.get((t, g), set()) for g in reached):
+            return True
+        if t in visiting:
+            return False
+        for source in reached:
+            if source in graphs_by_type.get(t, ()):
+                nested = _reached_graphs(composer, subs, t, [], source, graphs_by_type, resolving, visiting)
+                if any(f in resolving.get((t, g), set()) for g in nested):
+                    return True
+        return False
+
     targets: list[tuple[str, str, str]] = [  # (graph, key, type the key is on)
         (j.graph, j.key, type_name) for j in composer.types.get(type_name, ()) if j.key and j.resolvable
     ]
@@ -175,16 +203,21 @@ def _reached_graphs(
         for graph, key, on_type in targets:
             if graph in reached:
                 continue
-            for source in list(reached):
-                schema = subs[source].schema
-                if source not in graphs_by_type.get(on_type, ()) or schema is None:
+            # read the key where it is declared, else (an interface object's key) in a reached subgraph of the type
+            readers = [graph, *(s for s in sorted(reached) if s in graphs_by_type.get(on_type, ()))]
+            needed = None
+            for reader in readers:
+                schema = subs[reader].schema
+                if schema is None or schema.get_type(on_type) is None:
                     continue
                 try:
                     needed = field_set_fields(schema, on_type, key)
+                    break
                 except ValueError:
                     continue
-                if all(f in resolving.get((t, source), set()) for t, f in needed):
-                    reached.add(graph)
-                    changed = True
-                    break
+            if needed is None or not any(s in graphs_by_type.get(on_type, ()) for s in reached):
+                continue
+            if all(available(reached, t, f) for t, f in needed):
+                reached.add(graph)
+                changed = True
     return reached

@@ -95,3 +95,35 @@ def test_a_hidden_type_still_returned_by_a_visible_field_is_a_conflict_that_says
     with pytest.raises(CompositionError) as info:
         compose([plain("users", USERS), plain("billing", BILLING, hide=("User",))])
     assert any("Query.owner returns it: hide Query.owner too" in c for c in info.value.conflicts)
+
+
+FED = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@shareable"]) '
+CATALOG = (
+    FED + 'type Query { shelf: Shelf! } type Shelf @key(fields: "books { id }") { books: [Book!]! } '
+    'type Book @key(fields: "id") { id: ID! title: String! }'
+)
+ISBNS = FED + 'type Book @key(fields: "id") { id: ID! isbn: String! @shareable }'
+RANKING = (
+    FED + 'type Shelf @key(fields: "books { id isbn }") { books: [Book!]! top: Book } '
+    'type Book @key(fields: "id isbn") { id: ID! isbn: String! }'
+)
+
+
+def federation(name: str, sdl: str) -> SourceSpec:
+    return SourceSpec(name, SourceKind.FEDERATION, sdl, url=f"http://{name}.test/graphql")
+
+
+def test_a_key_completed_through_another_services_entity_lookup_composes() -> None:
+    """catalog returns a Shelf knowing its books by id only; ranking's key needs the books' isbn, which isbns
+    resolves for a Book reached by id (Apollo composes this; the planner fetches isbn first)."""
+    sg = compose([federation("catalog", CATALOG), federation("isbns", ISBNS), federation("ranking", RANKING)])
+    assert [j.graph for j in sg.fields[("Shelf", "top")]] == ["ranking"]
+
+
+def test_a_plain_graphql_service_is_told_to_declare_an_entity_not_a_key_directive() -> None:
+    users = "type Query { users: [User] }  type User { id: ID!  name: String }"
+    ranks = "type Query { top: Rank }  type Rank { user: User }  type User { id: ID!  rank: Int }"
+    with pytest.raises(CompositionError) as info:
+        compose([plain("users", users), plain("ranks", ranks)])
+    message = next(c for c in info.value.conflicts if c.startswith("User.name"))
+    assert 'declare User an entity of service "users" (spec.entities.User' in message and "@key" not in message
