@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 import yaml
 
-__all__ = ["RefError", "RefResolver", "load_text"]
+__all__ = ["RefError", "RefResolver", "load_text", "pointer_tokens"]
 
 
 class RefError(Exception):
@@ -68,6 +68,13 @@ def load_text(text: str) -> Any:
 
 def _unescape(token: str) -> str:
     return unquote(token).replace("~1", "/").replace("~0", "~")
+
+
+def pointer_tokens(pointer: str) -> list[str]:
+    """The keys of a ``$ref`` fragment (``/definitions/Transaction%20Id`` -> ``["definitions", "Transaction Id"]``),
+    read as composition reads them: percent-decoded (the fragment is a URI), then ``~1`` and ``~0`` unescaped. Any
+    other reader of ``$ref`` (the portal's apply check) must use this so both give the same verdict."""
+    return [_unescape(token) for token in pointer.split("/") if token]
 
 
 class RefResolver:

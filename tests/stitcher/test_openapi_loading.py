@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from stitcher import _jsonref
-from stitcher._jsonref import load_text
+from stitcher._jsonref import load_text, pointer_tokens
 
 SPECS = sorted((Path(__file__).parent / "specs").rglob("*.yaml")) + sorted(
     (Path(__file__).parent / "schemas").glob("*.yaml")
@@ -49,3 +49,9 @@ def test_a_yaml_syntax_error_says_where_on_one_line() -> None:
     with pytest.raises(ValueError, match=r"^invalid YAML: .*line 2, column 2") as info:
         load_text("a: [1, 2\nb: 3")
     assert "\n" not in str(info.value)
+
+
+def test_pointer_tokens_are_read_as_composition_resolves_them() -> None:
+    assert pointer_tokens("/definitions/Transaction%20Id") == ["definitions", "Transaction Id"]
+    assert pointer_tokens("/paths/~1users~1{id}/get") == ["paths", "/users/{id}", "get"]
+    assert pointer_tokens("/a%7E1b/~01") == ["a/b", "~1"]
