@@ -47,6 +47,12 @@ class Transforms:
     rename_types: Mapping[str, str] = field(default_factory=dict)
     rename_fields: Mapping[str, str] = field(default_factory=dict)
     hide: tuple[str, ...] = ()
+    # Renames by pattern: regular expression (matching the whole source name) -> replacement (``\\1`` for groups),
+    # the first matching pattern wins; an explicit rename wins over a pattern. ``type_patterns`` rename types
+    # (not root types; they replace ``prefix`` for the types they match), ``root_field_patterns`` the fields of
+    # Query, Mutation and Subscription (``"(.*)": "artsy_\\1"``).
+    type_patterns: Mapping[str, str] = field(default_factory=dict)
+    root_field_patterns: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 
 from graphql import (
     DocumentNode,
@@ -47,6 +48,28 @@ from stitcher.sources import Transforms
 _OPERATION_ROOTS = {"query": "Query", "mutation": "Mutation", "subscription": "Subscription"}
 
 
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
+
+
+def _compiled(patterns: Mapping[str, str], label: str, problems: list[str]) -> list[tuple[re.Pattern[str], str]]:
+    compiled: list[tuple[re.Pattern[str], str]] = []
+    for pattern, replacement in patterns.items():
+        try:
+            compiled.append((re.compile(pattern), replacement))
+        except re.error as exc:
+            problems.append(f"{label}: {pattern!r} is not a regular expression: {exc}")
+    return compiled
+
+
+def _by_pattern(patterns: list[tuple[re.Pattern[str], str]], name: str) -> str | None:
+    """The name the first fully matching pattern gives, None when none matches."""
+    for pattern, replacement in patterns:
+        match = pattern.fullmatch(name)
+        if match is not None:
+            return match.expand(replacement)
+    return None
+
+
 def apply_transforms(subgraph: Subgraph, transforms: Transforms) -> Subgraph:
     """Prefix/rename types, rename fields, hide elements; root types are always named Query/Mutation/Subscription.
 
@@ -62,6 +85,7 @@ def apply_transforms(subgraph: Subgraph, transforms: Transforms) -> Subgraph:
         root = schema.get_root_type(OperationType(operation))
         if root is not None:
             root_names[root.name] = canonical
+    type_patterns = _compiled(transforms.type_patterns, "type_patterns", problems)
     type_map: dict[str, str] = {}
     for name, schema_type in schema.type_map.items():
         if _is_builtin(schema_type):
@@ -72,12 +96,17 @@ def apply_transforms(subgraph: Subgraph, transforms: Transforms) -> Subgraph:
                 problems.append(f"rename_types: {name} is a root type and cannot be renamed")
         elif name in transforms.rename_types:
             new = transforms.rename_types[name]
+        elif (patterned := _by_pattern(type_patterns, name)) is not None:
+            new = patterned
         elif transforms.prefix:
             new = f"{transforms.prefix}{name}"
         else:
             new = name
         if new != name:
             type_map[name] = new
+    problems.extend(
+        f"type_patterns: {n} becomes {m!r}, not a name" for n, m in type_map.items() if not _NAME.fullmatch(m)
+    )
     for name in transforms.rename_types:
         if name not in schema.type_map:
             problems.append(f"rename_types: type {name} does not exist")
@@ -87,6 +116,23 @@ def apply_transforms(subgraph: Subgraph, transforms: Transforms) -> Subgraph:
         problems.append("two types are renamed to the same name")
 
     field_map: dict[tuple[str, str], str] = {}
+    root_patterns = _compiled(transforms.root_field_patterns, "root_field_patterns", problems)
+    for root_name in root_names if root_patterns else ():
+        root_type = schema.get_type(root_name)
+        assert isinstance(root_type, GraphQLObjectType)
+        for field_name in root_type.fields:
+            patterned = _by_pattern(root_patterns, field_name)
+            if (
+                patterned is not None
+                and patterned != field_name
+                and f"{root_name}.{field_name}" not in (transforms.rename_fields)
+            ):
+                if not _NAME.fullmatch(patterned):
+                    problems.append(f"root_field_patterns: {root_name}.{field_name} becomes {patterned!r}, not a name")
+                elif patterned in root_type.fields or patterned in field_map.values():
+                    problems.append(f"root_field_patterns: {root_name} already has a field {patterned}")
+                else:
+                    field_map[(root_name, field_name)] = patterned
     for coordinate, new_name in transforms.rename_fields.items():
         type_name, _, field_name = coordinate.partition(".")
         owner = schema.get_type(type_name)

@@ -7,7 +7,7 @@ import pytest
 from graphql import GraphQLObjectType
 
 from stitcher.composition import compose
-from stitcher.errors import CompositionError
+from stitcher.errors import CompositionError, SchemaError
 from stitcher.ir import FieldJoin, SourceKind
 from stitcher.sources import SourceSpec, Transforms
 
@@ -127,3 +127,19 @@ def test_a_plain_graphql_service_is_told_to_declare_an_entity_not_a_key_directiv
         compose([plain("users", users), plain("ranks", ranks)])
     message = next(c for c in info.value.conflicts if c.startswith("User.name"))
     assert 'declare User an entity of service "users" (spec.entities.User' in message and "@key" not in message
+
+
+def test_renames_by_pattern_for_types_and_root_fields() -> None:
+    artworks = "type Query { artwork(id: ID!): Artwork  artworks: [Artwork] }  type Artwork { id: ID!  title: String }"
+    transforms = Transforms(
+        type_patterns={"Art(.*)": r"Gravity\1"}, root_field_patterns={"art(.*)": r"gravityArt\1"}, prefix="G"
+    )
+    spec = SourceSpec("gravity", SourceKind.GRAPHQL, artworks, url="http://gravity.test/graphql", transforms=transforms)
+    sg = compose([spec])
+    query = sg.schema.query_type
+    assert isinstance(query, GraphQLObjectType)
+    assert sorted(query.fields) == ["gravityArtwork", "gravityArtworks"]
+    assert str(query.fields["gravityArtworks"].type) == "[Gravitywork]"
+    bad = Transforms(type_patterns={"(": "x"}, root_field_patterns={"(.*)": r"\1-x"})
+    with pytest.raises(SchemaError, match=r"not a regular expression: .*; root_field_patterns: Query.artwork becomes"):
+        compose([SourceSpec("gravity", SourceKind.GRAPHQL, artworks, url="http://g.test/graphql", transforms=bad)])
