@@ -27,6 +27,7 @@ from sqlmodel import Session, col, select
 
 from portal.errors import Invalid
 from portal.models import Service, ServiceVersion, utcnow
+from stitcher import pointer_tokens
 from stitcher.ir import SourceKind
 from stitcher.sources import SourceSpec
 
@@ -167,8 +168,7 @@ def _load(text: str, where: str, service: str) -> Any:
 
 def _pointer(document: Any, pointer: str) -> bool:
     node = document
-    for raw in [p for p in pointer.split("/") if p]:
-        token = raw.replace("~1", "/").replace("~0", "~")
+    for token in pointer_tokens(pointer):  # read as composition reads it (percent-decoded, then ~1 and ~0)
         if isinstance(node, Mapping) and token in node:
             node = node[token]
         elif isinstance(node, list) and token.isdigit() and int(token) < len(node):

@@ -12,7 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from stitcher._jsonref import load_text as load_text
+    from stitcher._jsonref import load_text as load_text, pointer_tokens as pointer_tokens
     from stitcher.composition import (
         apply_transforms as apply_transforms,
         build_subgraph as build_subgraph,
@@ -98,6 +98,7 @@ if TYPE_CHECKING:
 # public name -> the module that defines it
 _EXPORTS: dict[str, str] = {
     "load_text": "stitcher._jsonref",
+    "pointer_tokens": "stitcher._jsonref",
     "apply_transforms": "stitcher.composition",
     "build_subgraph": "stitcher.composition",
     "compose": "stitcher.composition",

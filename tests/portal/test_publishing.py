@@ -357,3 +357,31 @@ def test_dropping_an_operation_of_a_published_product_is_breaking(engine: Engine
                                  "{schema: {type: array, items: {type: string}}}}}}\n  /holds:\n"))  # fmt: skip
     catalog = [d for d in load_documents([library]) if d.name == "catalog"]
     assert run(engine, catalog) == ["service/catalog updated (version 2)"]  # an addition breaks nothing
+
+
+def test_a_percent_encoded_ref_pointer_is_read_as_composition_reads_it() -> None:
+    """Issue 10: `#/definitions/Transaction%20Id` (a definition named with a space, as real specs have) was refused
+    by apply although compose took it; both now read the pointer the same way."""
+    from stitcher import SourceKind, SourceSpec, compose
+
+    spec = {
+        "swagger": "2.0",
+        "info": {"title": "Payments", "version": "1"},
+        "paths": {
+            "/transactions/{id}": {
+                "get": {
+                    "operationId": "getTransaction",
+                    "parameters": [{"name": "id", "in": "path", "required": True, "type": "string"}],
+                    "responses": {"200": {"description": "ok", "schema": {"$ref": "#/definitions/Transaction%20Id"}}},
+                }
+            }
+        },
+        "definitions": {"Transaction Id": {"type": "object", "properties": {"id": {"type": "string"}}}},
+    }
+    text = json.dumps(spec)
+    assert validate_schema("payments", "openapi", text).files == {}  # apply's check
+    composed = compose([SourceSpec("payments", SourceKind.OPENAPI, text, url="http://payments.test")])
+    assert "getTransaction" in str(composed.schema.query_type.fields if composed.schema.query_type else {})
+    broken = text.replace("Transaction%20Id", "Transaction%20Ids")
+    with pytest.raises(Invalid, match=r"\$ref '#/definitions/Transaction%20Ids'"):
+        validate_schema("payments", "openapi", broken)
