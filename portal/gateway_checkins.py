@@ -53,9 +53,12 @@ def record_checkin(
         if found is None:
             return
         _, row = found
-        same = row is not None and (row.version, row.snapshot_etag) == (version, snapshot_etag)
-        if same and row is not None and now - row.last_seen_at < REFRESH:
-            return
+        if (
+            row is not None
+            and (row.version, row.snapshot_etag) == (version, snapshot_etag)
+            and now - row.last_seen_at < REFRESH
+        ):
+            return  # nothing new to say, and said recently
     try:
         with session_scope(writer(engine)) as session:
             found = _find(session, cluster, gateway)

@@ -29,7 +29,6 @@ import json
 import posixpath
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from functools import partial
 from typing import Any, cast
 
 from sqlalchemy.engine import Engine
@@ -435,8 +434,12 @@ async def snapshot_endpoint(request: Request) -> Response:
     if cluster is not None:  # a cluster's gateway checks in: it holds this snapshot from now on
         version = gateway_version(request.headers.get("user-agent"))
         await run_in_threadpool(
-            partial(record_checkin, cluster=cluster, gateway=actor.name, version=version, snapshot_etag=etag),
+            record_checkin,
             state.engine,
+            cluster=cluster,
+            gateway=actor.name,
+            version=version,
+            snapshot_etag=etag,
             now=clock(),
         )
     headers = {"etag": etag, "cache-control": "no-cache"}
@@ -465,8 +468,15 @@ class LocalSnapshotSource:
             raise SnapshotError(f"cannot build the snapshot from the portal's database: {exc}") from exc
         fingerprint = snapshot.fingerprint()
         if self._cluster is not None:
-            checkin = partial(record_checkin, cluster=self._cluster, gateway=EMBEDDED, version=GATEWAY_VERSION)
-            await run_in_threadpool(checkin, self._engine, snapshot_etag=f'"{fingerprint}"', now=self._clock())
+            await run_in_threadpool(
+                record_checkin,
+                self._engine,
+                cluster=self._cluster,
+                gateway=EMBEDDED,
+                version=GATEWAY_VERSION,
+                snapshot_etag=_etag(snapshot),
+                now=self._clock(),
+            )
         if fingerprint == self._fingerprint:
             return None
         self._fingerprint = fingerprint
