@@ -116,6 +116,8 @@ def source_spec(
             rename_types=dict(t.get("renameTypes") or {}),
             rename_fields=dict(t.get("renameFields") or {}),
             hide=tuple(t.get("hide") or ()),
+            type_patterns=dict(t.get("typePatterns") or {}),
+            root_field_patterns=dict(t.get("rootFieldPatterns") or {}),
         ),
         base_path=base_path if base_path is not None else _files_dir(files or {}),
     )

@@ -414,11 +414,43 @@ class Service(_Model):
 # --- Product --------------------------------------------------------------------------------------------------
 
 
+_GROUP_REFERENCE = re.compile(r"\\g<([^>]*)>|\\(\d+)")
+
+
+def _patterns(value: dict[str, str]) -> dict[str, str]:
+    """Each key a regular expression, each value a replacement that names only groups the pattern has; the error
+    names the pattern."""
+    for pattern, replacement in value.items():
+        try:
+            compiled = re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from exc
+        for match in _GROUP_REFERENCE.finditer(replacement):
+            group = match.group(1) if match.group(1) is not None else match.group(2)
+            known = int(group) <= compiled.groups if group.isdigit() else group in compiled.groupindex
+            if not known:
+                raise ValueError(
+                    f"{pattern!r}: the replacement {replacement!r} refers to group {group}, which the pattern does "
+                    f"not have (it has {compiled.groups})"
+                )
+    return value
+
+
+Patterns = Annotated[dict[str, str], AfterValidator(_patterns)]
+
+
 class SourceRef(_Model):
+    """One service as a source of a product, with its transforms (in the service's own names): ``prefix`` for its
+    types, ``renameTypes``/``renameFields`` one by one, ``typePatterns``/``rootFieldPatterns`` by regular
+    expression (matching the whole name; the replacement may use ``\\1``; the first matching pattern wins, an
+    explicit rename wins over a pattern), and ``hide`` (``Type`` or ``Type.field``)."""
+
     service: Name
     prefix: str | None = None
     rename_types: dict[str, str] = Field(default_factory=dict)
     rename_fields: dict[str, str] = Field(default_factory=dict)
+    type_patterns: Patterns = Field(default_factory=dict)
+    root_field_patterns: Patterns = Field(default_factory=dict)
     hide: list[str] = Field(default_factory=list)
 
 

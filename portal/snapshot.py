@@ -265,6 +265,8 @@ def _source_config(
             rename_types=dict(transforms.get("renameTypes") or {}),
             rename_fields=dict(transforms.get("renameFields") or {}),
             hide=list(transforms.get("hide") or []),
+            type_patterns=dict(transforms.get("typePatterns") or {}),
+            root_field_patterns=dict(transforms.get("rootFieldPatterns") or {}),
         ),
     )
 

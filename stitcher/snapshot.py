@@ -79,6 +79,8 @@ class TransformsConfig(_Model):
     rename_types: dict[str, str] = Field(default_factory=dict)
     rename_fields: dict[str, str] = Field(default_factory=dict)
     hide: list[str] = Field(default_factory=list)
+    type_patterns: dict[str, str] = Field(default_factory=dict)
+    root_field_patterns: dict[str, str] = Field(default_factory=dict)
 
 
 class EgressConfig(_Model):
@@ -119,6 +121,8 @@ class SourceConfig(_Model):
                 rename_types=dict(self.transforms.rename_types),
                 rename_fields=dict(self.transforms.rename_fields),
                 hide=tuple(self.transforms.hide),
+                type_patterns=dict(self.transforms.type_patterns),
+                root_field_patterns=dict(self.transforms.root_field_patterns),
             ),
         )
 

@@ -1,0 +1,222 @@
+"""Stitching a product owner expresses in the Product resource: renames by pattern, which service's definition of a
+shared type wins (``prefer``), and ``links`` between services that share no entity. Each is applied through
+``apply`` (the code behind ``loom apply`` and the admin API), and the gateway built from the portal's snapshot
+answers with real upstream services on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from graphql import build_schema
+from sqlalchemy.engine import Engine
+
+from portal.db import session_scope
+from portal.errors import LoomError
+from portal.manifests import parse_documents
+from portal.resources import apply, get
+from portal.snapshot import build_snapshot
+from stitcher.app import create_gateway_app
+from stitcher.options import GatewayOptions, Timeouts
+from stitcher.snapshot_source import StaticSnapshotSource
+from tests._serving import serving
+from tests.portal._apply import ADMIN, counts
+from tests.stitcher.upstreams.app import GraphQLApp
+
+MEMBERS_SDL = """
+type Query {
+  member(id: ID!): Member
+  membersByIds(ids: [ID!]!): [Member]!
+  status: Status!
+}
+"A library member."
+type Member { id: ID! name: String! }
+type Status { healthy: Boolean! since: String }
+"""
+
+LOANS_SDL = """
+type Query {
+  loans: [Loan!]!
+  loan(id: ID!): Loan
+  status: Status!
+}
+type Loan { id: ID! memberId: ID! title: String! }
+type Status { healthy: Int! }
+"""
+
+MEMBERS = {"m1": {"id": "m1", "name": "Ada"}, "m2": {"id": "m2", "name": "Grace"}}
+LOANS = [
+    {"id": "l1", "memberId": "m1", "title": "Dune"},
+    {"id": "l2", "memberId": "m2", "title": "Emma"},
+    {"id": "l3", "memberId": "m1", "title": "Ulysses"},
+]
+
+
+def members_app() -> GraphQLApp:
+    root = {
+        "member": lambda _info, id: MEMBERS.get(id),
+        "membersByIds": lambda _info, ids: [MEMBERS.get(i) for i in ids],
+        "status": lambda _info: {"healthy": True, "since": "2020"},
+    }
+    return GraphQLApp(build_schema(MEMBERS_SDL), root, cache=False)
+
+
+def loans_app() -> GraphQLApp:
+    root = {
+        "loans": lambda _info: LOANS,
+        "loan": lambda _info, id: next((loan for loan in LOANS if loan["id"] == id), None),
+        "status": lambda _info: {"healthy": 1},
+    }
+    return GraphQLApp(build_schema(LOANS_SDL), root, cache=False)
+
+
+@dataclass
+class Upstreams:
+    members: GraphQLApp
+    loans: GraphQLApp
+    members_url: str
+    loans_url: str
+
+
+@pytest.fixture(scope="module")
+def upstreams() -> Iterator[Upstreams]:
+    members, loans = members_app(), loans_app()
+    with serving(members, "members") as members_url, serving(loans, "loans") as loans_url:
+        yield Upstreams(members, loans, members_url, loans_url)
+
+
+def _meta(name: str, **more: Any) -> dict[str, Any]:
+    return {"name": name, **more}
+
+
+def resources(up: Upstreams, product_spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """A cluster, a team, the two services (inline SDL, reached on loopback) and the product."""
+    head = {"apiVersion": "loom.dev/v1alpha1"}
+    cluster = {
+        "region": "local",
+        "residency": "eu",
+        "gloo": {"target": "gitops"},
+        "introspection": {"allowLoopback": True},
+    }
+
+    def service(name: str, sdl: str, url: str) -> dict[str, Any]:
+        spec = {"protocol": "graphql", "schema": {"sdl": sdl}, "deployments": [{"cluster": "here", "address": url}]}
+        return {**head, "kind": "Service", "metadata": _meta(name, team="library"), "spec": spec}
+
+    return [
+        {**head, "kind": "Cluster", "metadata": _meta("here"), "spec": cluster},
+        {**head, "kind": "Team", "metadata": _meta("library"), "spec": {"placements": [{"cluster": "here"}]}},
+        service("members", MEMBERS_SDL, f"{up.members_url}/graphql"),
+        service("loans", LOANS_SDL, f"{up.loans_url}/graphql"),
+        {
+            **head,
+            "kind": "Product",
+            "metadata": _meta("lending", team="library"),
+            "spec": {"version": "1.0.0", "lifecycle": "published", **product_spec},
+        },
+    ]
+
+
+def applied(engine: Engine, documents: list[dict[str, Any]]) -> None:
+    with session_scope(engine) as session:
+        apply(session, ADMIN, parse_documents(documents))
+
+
+def refused(engine: Engine, documents: list[dict[str, Any]]) -> str:
+    """The error of an apply that must change nothing."""
+    before = counts(engine)
+    with pytest.raises(LoomError) as info, session_scope(engine) as session:
+        apply(session, ADMIN, parse_documents(documents))
+    assert counts(engine) == before
+    return str(info.value)
+
+
+@contextlib.asynccontextmanager
+async def gateway(engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway serving the portal's snapshot (products open, so no credentials are needed)."""
+    with session_scope(engine) as session:
+        snapshot = build_snapshot(session, issuer="http://portal.test")
+    products = [p.model_copy(update={"auth_required": False}) for p in snapshot.products]
+    source = StaticSnapshotSource(snapshot.model_copy(update={"products": products}))
+    options = GatewayOptions(freeze_gc=False, timeouts=Timeouts(poll_interval_seconds=0.05))
+    app = create_gateway_app(source=source, options=options)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
+    ):
+        for _ in range(500):
+            if (await client.get("/readyz")).status_code == 200:
+                break
+            await asyncio.sleep(0.01)
+        yield client
+
+
+async def ask(client: httpx.AsyncClient, query: str, product: str = "lending") -> dict[str, Any]:
+    answer = await client.post(f"/products/{product}/graphql", json={"query": query})
+    assert answer.status_code == 200, answer.text
+    data: dict[str, Any] = answer.json()
+    return data
+
+
+# --- renames by pattern ---------------------------------------------------------------------------------------
+
+
+async def test_pattern_renames_in_the_product_reach_the_gateway(engine: Engine, upstreams: Upstreams) -> None:
+    loans = {
+        "service": "loans",
+        "typePatterns": {"(Loan|Status)": "Lending\\1"},
+        "rootFieldPatterns": {"(.*)": "lending_\\1"},
+    }
+    applied(engine, resources(upstreams, {"sources": [{"service": "members"}, loans]}))
+    async with gateway(engine) as client:
+        answer = await ask(client, "{ lending_loans { id title } lending_status { healthy } status { healthy } }")
+        shape = await ask(client, '{ __type(name: "LendingLoan") { name } loan: __type(name: "Loan") { name } }')
+    assert answer == {
+        "data": {
+            "lending_loans": [
+                {"id": "l1", "title": "Dune"},
+                {"id": "l2", "title": "Emma"},
+                {"id": "l3", "title": "Ulysses"},
+            ],
+            "lending_status": {"healthy": 1},
+            "status": {"healthy": True},
+        }
+    }
+    assert shape == {"data": {"__type": {"name": "LendingLoan"}, "loan": None}}
+    with session_scope(engine) as session:  # get prints them back as written
+        printed = get(session, ADMIN, "Product", "lending")
+    assert printed[0]["spec"]["sources"][1] == loans
+
+
+@pytest.mark.parametrize(
+    ("source", "where", "message"),
+    [
+        (
+            {"typePatterns": {"(Loan": "X"}},
+            "spec.sources[1].typePatterns",
+            "'(Loan' is not a regular expression: missing ), unterminated subpattern at position 0",
+        ),
+        (
+            {"rootFieldPatterns": {"(.*)": "lending_\\2"}},
+            "spec.sources[1].rootFieldPatterns",
+            "'(.*)': the replacement 'lending_\\\\2' refers to group 2, which the pattern does not have (it has 1)",
+        ),
+    ],
+)
+def test_a_bad_pattern_is_refused_at_apply_naming_it(
+    engine: Engine, upstreams: Upstreams, source: dict[str, Any], where: str, message: str
+) -> None:
+    spec = {"sources": [{"service": "members"}, {"service": "loans", **source}]}
+    error = refused(engine, resources(upstreams, spec))
+    assert error == f"request: document 5 (Product/lending): {where}: {message}"
+
+
+def test_a_pattern_giving_no_name_is_refused_by_composition(engine: Engine, upstreams: Upstreams) -> None:
+    spec = {"sources": [{"service": "members"}, {"service": "loans", "typePatterns": {"Loan": "Loan-Item"}}]}
+    error = refused(engine, resources(upstreams, spec))
+    assert "type_patterns: Loan becomes 'Loan-Item', not a name" in error
