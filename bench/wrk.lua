@@ -1,7 +1,9 @@
--- One benchmark request: the same 4-subgraph query for every gateway, with `first` varied per request so no
--- cache or deduplication can answer from an identical earlier request. Counts bad responses per thread.
-local query = "query Top($first: Int) { topProducts(first: $first) { upc name price inStock shippingEstimate "
-  .. "reviews { id body author { id username name } } } }"
+-- One benchmark request: the shape's query (BENCH_QUERY, set by bench/run.py) with `first` drawn per request from
+-- BENCH_FIRST_MIN..BENCH_FIRST_MAX, so no cache or deduplication can answer from an identical earlier request.
+-- Counts bad responses (not 200, an "errors" key, or no "topProducts") per thread.
+local query = os.getenv("BENCH_QUERY")
+local first_min = tonumber(os.getenv("BENCH_FIRST_MIN") or "1")
+local first_max = tonumber(os.getenv("BENCH_FIRST_MAX") or "10")
 local threads = {}
 local bad = 0
 
@@ -14,7 +16,7 @@ function init(args)
 end
 
 request = function()
-  local body = string.format('{"query":"%s","variables":{"first":%d}}', query, math.random(1, 10))
+  local body = string.format('{"query":"%s","variables":{"first":%d}}', query, math.random(first_min, first_max))
   return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
 end
 
