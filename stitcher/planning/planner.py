@@ -272,39 +272,41 @@ class Planner(PlanningContext):
         assert isinstance(named, GraphQLAbstractType)
         full = self.full_schema.get_type(named.name)
         assert isinstance(full, GraphQLAbstractType)
-        interface_object = named.name in self.sg.subgraphs[subgraph].interface_objects
-        if not self.full_schema.get_possible_types(full) or (
-            interface_object and self.typename_source(subgraph, named.name, provided) is None
-        ):
-            # No concrete type can be known (the interface has no implementation, or no subgraph that can be asked
-            # for it): fields the subgraph resolves on the interface itself are planned there.
+        if named.name in self.sg.subgraphs[subgraph].interface_objects:
+            # Objects typed only by their interface: when nothing needs the concrete type (no ``__typename``, no
+            # fragment on an implementation), the fields are planned on the interface itself, those of other
+            # subgraphs through the interface's key (Apollo's plan; an implementation's own resolver of a shared
+            # field is not asked). Otherwise the concrete type is fetched first.
+            direct = self.plan_on_interface(node, subgraph, named, nodes, selection, path, provided, remote=True)
+            if direct is not None:
+                return direct
+            return self.plan_interface_object(node, subgraph, named, nodes, selection, path, provided)
+        if not self.full_schema.get_possible_types(full):
+            # No concrete type can be known (the interface has no implementation): fields the subgraph resolves on
+            # the interface itself are planned there.
             direct = self.plan_on_interface(node, subgraph, named, nodes, selection, path, provided)
             if direct is not None:
                 return direct
-            if not interface_object:
-                raise PlanningError(
-                    f"{named.name} has no implementation in the supergraph, and subgraph {subgraph!r}, which "
-                    f"returns it, does not resolve every field selected on it"
-                )
-        if interface_object:
-            return self.plan_interface_object(node, subgraph, named, nodes, selection, path, provided)
+            raise PlanningError(
+                f"{named.name} has no implementation in the supergraph, and subgraph {subgraph!r}, which "
+                f"returns it, does not resolve every field selected on it"
+            )
         selection.typename = True
         shape = ObjectShape(None)
         # Types hidden by @inaccessible are planned too (a requirement may select them), but the shape leaves them
         # out: such an object reaches the client as null.
-        own = self.sg.subgraphs[subgraph].schema
+        sharing = self.sharing_subgraphs(subgraph, nodes)
         for possible in self.full_schema.get_possible_types(full):
-            if not self.defines(subgraph, possible.name):
-                continue  # this subgraph never returns that type here
-            if own is not None and local is not None:
-                if isinstance(local, GraphQLObjectType):
-                    if local.name != possible.name:
-                        continue  # the subgraph's field has this one concrete type
-                else:
-                    there = own.get_type(possible.name)
-                    if not isinstance(there, GraphQLObjectType) or not own.is_sub_type(local, there):  # type: ignore[arg-type]
-                        continue  # an implementation (member) that exists only in other subgraphs
+            if not self.returns_type(subgraph, possible.name, local):
+                continue  # an implementation (member) this subgraph never returns here
             fields = self.sub_fields(nodes, possible)
+            if not all(self.returns_type(other, possible.name, there) for other, there in sharing):
+                # Another subgraph could resolve this position as well and never returns this type there: only the
+                # types common to all of them are fetched (Apollo's plan); such an object keeps its __typename and
+                # its other fields come out null.
+                if possible.name not in self.sg.inaccessible:
+                    shape.by_type[possible.name] = self.unfetched(possible, fields)
+                continue
             typed_path = (*path[:-1], (path[-1][0], frozenset({possible.name})))
             if isinstance(local, GraphQLObjectType):
                 fragment = selection
@@ -315,6 +317,50 @@ class Planner(PlanningContext):
                 shape.by_type[possible.name] = planned
         return shape
 
+    def returns_type(self, subgraph: str, type_name: str, local: GraphQLNamedType | None) -> bool:
+        """Whether ``subgraph`` may return objects of ``type_name`` at a position whose type in its own schema is
+        ``local`` (None when unknown: any type it defines)."""
+        if not self.defines(subgraph, type_name):
+            return False
+        own = self.sg.subgraphs[subgraph].schema
+        if own is None or local is None:
+            return True
+        if isinstance(local, GraphQLObjectType):
+            return local.name == type_name  # the subgraph's field has this one concrete type
+        there = own.get_type(type_name)
+        return isinstance(there, GraphQLObjectType) and own.is_sub_type(local, there)  # type: ignore[arg-type]
+
+    def sharing_subgraphs(self, subgraph: str, nodes: list[FieldNode]) -> list[tuple[str, GraphQLNamedType | None]]:
+        """Other Federation subgraphs that could resolve the abstract field being planned (``nodes``, the innermost
+        frame) just as well: each resolves every field from the nearest enclosing entity down to it, and has a
+        resolvable key for that entity. Returns each with the field's type in its own schema."""
+        if not self._frames or self._frames[-1].nodes is not nodes:
+            return []
+        innermost = self._frames[-1]
+        field_name = innermost.nodes[0].name.value
+        found: list[tuple[str, GraphQLNamedType | None]] = []
+        for other, source in self.sg.subgraphs.items():
+            if other == subgraph or source.kind is not SourceKind.FEDERATION:
+                continue
+            for frame in reversed(self._frames):
+                if not self.local_join(other, frame.parent.name, frame.nodes[0].name.value, None):
+                    break
+                if self.choose_key(subgraph, other, frame.parent.name, self.interface_object(other, frame.parent)):
+                    found.append((other, self.local_field_type(other, innermost.parent.name, field_name)))
+                    break
+        return found
+
+    def unfetched(self, possible: GraphQLObjectType, fields: dict[str, list[FieldNode]]) -> tuple[ShapeField, ...]:
+        """The shape of objects of a type the plan fetches no fields of: ``__typename`` and nulls."""
+        shape: list[ShapeField] = []
+        for key, nodes in fields.items():
+            name = nodes[0].name.value
+            if name == "__typename":
+                shape.append((key, K_TYPENAME, True, None, key))
+            elif (definition := self.field_definition(possible, name)) is not None:
+                shape.append(self.field_shape(key, definition))
+        return tuple(shape)
+
     def plan_on_interface(
         self,
         node: FetchNode,
@@ -324,10 +370,11 @@ class Planner(PlanningContext):
         selection: Selection,
         path: tuple[tuple[str, frozenset[str] | None], ...],
         provided: dict[str, Any] | None,
+        remote: bool = False,
     ) -> ObjectShape | None:
         """The fields selected on interface ``interface`` planned on the interface itself, when ``subgraph``
-        resolves each of them there and nothing needs the concrete type (no ``__typename``, no fragment on another
-        type); None otherwise."""
+        resolves each of them there (``remote``: or another subgraph does, through the interface's key) and nothing
+        needs the concrete type (no ``__typename``, no fragment on another type); None otherwise."""
         if not isinstance(interface, GraphQLInterfaceType) or not only_on(
             [n.selection_set for n in nodes if n.selection_set is not None], interface.name, self.fragments
         ):
@@ -337,11 +384,39 @@ class Planner(PlanningContext):
         fields = self.sub_fields(nodes, runtime)
         for field_nodes in fields.values():
             name = field_nodes[0].name.value
-            if name == "__typename" or not self.local_join(subgraph, interface.name, name, provided):
+            if name == "__typename":
+                return None
+            if not self.local_join(subgraph, interface.name, name, provided) and not (
+                remote and self.through_interface_key(subgraph, interface.name, name, provided)
+            ):
                 return None
         shape = ObjectShape(interface.name)
         shape.fields = self.plan_object(node, subgraph, runtime, fields, selection, path, provided, path)
         return shape
+
+    def through_interface_key(
+        self, subgraph: str, interface: str, field_name: str, provided: dict[str, Any] | None
+    ) -> bool:
+        """Whether every other subgraph resolving ``interface.field_name`` can be asked for it through a resolvable
+        key of the interface whose fields ``subgraph`` gives (``__typename`` the interface in the representation),
+        with no @requires."""
+        joins = [j for j in self.joins(interface, field_name) if not j.external]
+        if not joins:
+            return False
+        for join in joins:
+            if join.requires or self.sg.subgraphs[join.graph].kind is not SourceKind.FEDERATION:
+                return False
+            keys = [j.key for j in self.sg.types.get(interface, ()) if j.graph == join.graph and j.key and j.resolvable]
+            if not any(
+                all(
+                    self.local_join(subgraph, interface, f.name.value, provided)
+                    for f in self.key_selection(interface, key).selections
+                    if isinstance(f, FieldNode)
+                )
+                for key in keys
+            ):
+                return False
+        return True
 
     def plan_interface_object(
         self,

@@ -129,6 +129,29 @@ async def test_interface_objects_returned_by_their_own_subgraph_get_their_type_f
     assert fields_fetch["variables"]["_loomReps"] == [{"__typename": by_id[i], "id": i} for i in top]
 
 
+async def test_fields_selected_on_the_interface_alone_need_no_concrete_type(
+    servers: UpstreamServers, composed: Supergraph, transport: Any
+) -> None:
+    """No ``__typename`` and no fragment on an implementation: the interface-object subgraph's own fields come from
+    it alone, and the interface's other fields through the interface's key (``__typename: "Media"``), as Apollo
+    plans it; no request asks for the concrete type."""
+    counts = {name: servers.apps[name].requests for name in ("media", "ratings")}
+    query = "{ topRated(first: 3) { id reviewCount } }"
+    response = await Executor(composed, transport).execute(query)
+    assert response.errors is None
+    assert response.data == monolith(servers, query)
+    assert servers.apps["media"].requests == counts["media"]
+    query = "{ topRated(first: 3) { title reviewCount similar { title } } }"
+    response = await Executor(composed, transport).execute(query)
+    assert response.errors is None
+    assert response.data == monolith(servers, query)
+    assert servers.apps["media"].requests == counts["media"] + 1  # both levels' titles in one batched request
+    body = servers.apps["media"].bodies[-1]
+    assert "__typename}" not in body["query"].replace(" ", "")
+    reps = [r for name, value in body["variables"].items() if name.startswith("_loomReps") for r in value]
+    assert {r["__typename"] for r in reps} == {"Media"}
+
+
 def test_an_interface_object_without_a_subgraph_defining_the_interface_key_is_refused_clearly() -> None:
     """Without a resolvable key on the interface in another subgraph, nobody can tell the concrete type."""
     media_sdl = media.MEDIA_SDL.replace('interface Media @key(fields: "id")', "interface Media")
@@ -149,7 +172,8 @@ def test_an_interface_object_without_a_subgraph_defining_the_interface_key_is_re
 async def test_a_failed_typename_fetch_nulls_the_objects_with_errors_at_their_paths(
     servers: UpstreamServers, transport: Any
 ) -> None:
-    """``media`` is unreachable (nothing listens on port 9): ``ratings`` answers, but no object gets a type."""
+    """``media`` is unreachable (nothing listens on port 9): ``ratings`` answers, but no object gets a type
+    (``__typename`` is selected: the concrete type is needed)."""
     supergraph = compose(
         [
             SourceSpec(name="media", protocol=SourceKind.FEDERATION, schema=media.MEDIA_SDL, url="http://127.0.0.1:9"),
@@ -158,7 +182,7 @@ async def test_a_failed_typename_fetch_nulls_the_objects_with_errors_at_their_pa
             ),
         ]
     )
-    response = await Executor(supergraph, transport).execute("{ topRated { id reviewCount } }")
+    response = await Executor(supergraph, transport).execute("{ topRated { __typename id reviewCount } }")
     assert response.data is None  # [Media!]! : a lost item nulls the list, and the non-null list the data
     assert response.errors is not None
     # As graphql-core: completing the list stops at its first lost item, so item 1 is never reached or reported.
