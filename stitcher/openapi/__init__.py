@@ -1,0 +1,136 @@
+"""OpenAPI 2.0 (Swagger), 3.0 and 3.1 documents as GraphQL subgraphs.
+
+:func:`subgraph_from_openapi` turns a REST service's description into a :class:`~stitcher.ir.Subgraph` whose schema
+is always a valid GraphQL schema and whose :class:`~stitcher.ir.RestBinding` tells :mod:`stitcher.rest` how to build
+requests and shape responses. Decisions worth knowing:
+
+* GET and HEAD operations become ``Query`` fields, every other method a ``Mutation`` field. The field is named by
+  the operationId in camelCase (``list_books`` -> ``listBooks``), else by method and path
+  (``GET /books/{isbn}`` -> ``getBooksByIsbn``); names are claimed in document order, operationIds first, so a new
+  operation never renames an existing one. Root fields are nullable: a failed fetch is ``null`` plus an error.
+* The field's type is the schema of the lowest 2xx response that has content (``default`` when there is no 2xx).
+  An operation whose success has no content (204, HEAD, no schema) returns ``Boolean``: ``true`` on success.
+* Parameters become arguments (sanitized camelCase names; :class:`~stitcher.ir.RestParameter` keeps the original),
+  the request body the argument ``input``. ``Accept``, ``Content-Type`` and ``Authorization`` header parameters are
+  left to the gateway, as OpenAPI 3 says.
+* Object schemas become object types (output) and input object types (input, named ``<Name>Input``), named after
+  their component/definition or, when inline, after where they appear (``PlaceHoldInput``, ``BookFormat``).
+  ``readOnly`` properties are left out of input types and ``writeOnly`` ones out of output types. ``allOf`` merges
+  its members; ``oneOf``/``anyOf`` of objects becomes a union resolved by the discriminator (explicit mapping,
+  schema names and single-valued ``enum``/``const`` of the discriminator property) or, without one, by each member's
+  required properties. A base schema with a ``discriminator`` that other schemas extend through ``allOf``
+  (Swagger's inheritance) becomes an interface that they implement. Recursive schemas are recursive types. A property
+  is non-null when it is required and not nullable; list items are non-null unless nullable. ``integer`` with
+  ``format: int64`` is the ``BigInt`` scalar (GraphQL ``Int`` is 32-bit).
+* Property, parameter and enum names that are valid GraphQL names are kept as they are and win over sanitized ones
+  (``type`` stays, ``@type`` becomes ``type2``); ``RestBinding.json_names`` lists only the renamed ones.
+* String enums become enum types; a value that is not a valid GraphQL name is sanitized (``in-progress`` ->
+  ``in_progress``) and mapped back through ``RestBinding.enum_values``. Enum values' internal values are their
+  GraphQL names. Numeric enums are just ``Int``/``Float``.
+* Whatever cannot be typed (free-form objects, ``additionalProperties`` maps, mixed primitive unions, ``oneOf`` in
+  input, unresolvable or refused ``$ref``) becomes the ``JSON`` scalar and adds a warning to
+  ``Subgraph.warnings``. Only a document that is not OpenAPI at all raises :class:`~stitcher.errors.SchemaError`.
+* A path template parameter that is not declared becomes a required ``String`` argument (with a warning). A spec
+  with no GET operation gets a placeholder ``Query._empty: Boolean`` (GraphQL needs a query type).
+* Paths in :class:`~stitcher.ir.RestOperation` include Swagger's ``basePath`` or the path of the first
+  ``servers`` URL, so the service URL is just scheme, host and port.
+
+One module per concept: :mod:`~stitcher.openapi.names` (GraphQL names), :mod:`~stitcher.openapi.context` (where a
+schema is: every cache is keyed by document and JSON pointer), :mod:`~stitcher.openapi.classification` (what a
+schema is, as a :class:`Kind`), :mod:`~stitcher.openapi.leaves` (scalars, enums),
+:mod:`~stitcher.openapi.outputs` and :mod:`~stitcher.openapi.inputs` (object, union, interface and input types),
+:mod:`~stitcher.openapi.operations` (root fields and REST operations), :mod:`~stitcher.openapi.entities`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, cast
+
+from graphql import GraphQLBoolean, GraphQLField, GraphQLObjectType, GraphQLSchema, validate_schema
+
+from stitcher._jsonref import load_text
+from stitcher.errors import SchemaError
+from stitcher.ir import SourceKind, Subgraph
+from stitcher.openapi.classification import Classifier, Kind, Prop
+from stitcher.openapi.context import Context, Location, Node
+from stitcher.openapi.entities import bind_entities
+from stitcher.openapi.inputs import InputTypes
+from stitcher.openapi.leaves import BIG_INT, JSON_SCALAR, Leaves
+from stitcher.openapi.names import camel_name, enum_value_name, field_name, pascal_name, type_name
+from stitcher.openapi.operations import Operations
+from stitcher.openapi.outputs import OutputTypes
+from stitcher.sources import SourceSpec
+
+__all__ = [
+    "BIG_INT",
+    "JSON_SCALAR",
+    "Kind",
+    "Location",
+    "Node",
+    "Prop",
+    "camel_name",
+    "enum_value_name",
+    "field_name",
+    "pascal_name",
+    "subgraph_from_openapi",
+    "type_name",
+]
+
+
+def _detect_version(document: Any, service: str) -> bool:
+    """True for Swagger 2.0, False for OpenAPI 3.x; SchemaError for anything else."""
+    if not isinstance(document, dict):
+        kind = type(document).__name__ if document is not None else "an empty document"
+        raise SchemaError(f"not an OpenAPI document: expected a mapping at the top level, got {kind}", service=service)
+    if "swagger" in document:
+        if str(document["swagger"]).startswith("2"):
+            return True
+        raise SchemaError(f"unsupported Swagger version {document['swagger']!r}; use 2.0 or OpenAPI 3", service=service)
+    if "openapi" in document:
+        version = str(document["openapi"])
+        if re.match(r"^3\.[01](\.|$)", version):
+            return False
+        raise SchemaError(f"unsupported OpenAPI version {version!r}; use 2.0, 3.0 or 3.1", service=service)
+    raise SchemaError("not an OpenAPI document: it has neither an `openapi` nor a `swagger` field", service=service)
+
+
+def subgraph_from_openapi(spec: SourceSpec) -> Subgraph:
+    """Translate ``spec.schema`` (OpenAPI 2.0/3.0/3.1, JSON or YAML) into a REST-bound subgraph.
+
+    Raises :class:`~stitcher.errors.SchemaError` when the text is not an OpenAPI document or when ``spec.entities``
+    does not fit the operations; everything else degrades to ``JSON`` plus a warning.
+    """
+    try:
+        document = load_text(spec.schema)
+    except ValueError as exc:
+        raise SchemaError(f"cannot parse the OpenAPI document: {exc}", service=spec.name) from exc
+    swagger = _detect_version(document, spec.name)
+    context = Context(spec, cast(dict[str, Any], document), swagger)
+    classifier = Classifier(context)
+    leaves = Leaves(context)
+    outputs = OutputTypes(context, classifier, leaves)
+    operations = Operations(context, outputs, InputTypes(context, classifier, leaves))
+    operations.translate()
+    outputs.finish_interfaces()
+    query_fields = operations.query_fields
+    if not query_fields:
+        context.warn("no GET operation: Query has only the placeholder field `_empty`")
+        query_fields = {"_empty": GraphQLField(GraphQLBoolean, description="Placeholder: always null.")}
+    query = GraphQLObjectType("Query", query_fields)
+    mutation = GraphQLObjectType("Mutation", operations.mutation_fields) if operations.mutation_fields else None
+    schema = GraphQLSchema(query=query, mutation=mutation, types=outputs.extra_types)
+    errors = validate_schema(schema)
+    if errors:  # a translation bug, not the user's fault: say so plainly
+        details = "; ".join(e.message for e in errors[:5])
+        raise SchemaError(f"the OpenAPI translation produced an invalid GraphQL schema ({details})", service=spec.name)
+    subgraph = Subgraph(
+        name=spec.name,
+        kind=SourceKind.OPENAPI,
+        schema=schema,
+        url=spec.url,
+        rest=context.binding,
+        warnings=context.warnings,
+    )
+    bind_entities(subgraph, context.binding, operations.query_fields, spec.name, spec.entities)
+    return subgraph

@@ -1,0 +1,267 @@
+"""What a schema is, as a typed value: :class:`Kind` (object, array, enum, union, a scalar, JSON or null).
+
+The classification follows ``$ref``, merges ``allOf``, flattens nested ``oneOf``/``anyOf`` and reads the 3.0, 3.1
+and Swagger spellings of types and nullability. Object properties (``allOf`` members merged in order, later
+definitions winning) are :class:`Prop` values.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from stitcher._jsonref import RefError
+from stitcher.openapi.context import Context, Location, Node
+
+__all__ = [
+    "Classifier",
+    "Kind",
+    "Prop",
+    "constraint_only",
+    "is_json_media",
+    "is_null_schema",
+    "nullable",
+    "type_list",
+]
+
+
+class Kind(enum.Enum):
+    """What a schema translates to."""
+
+    OBJECT = "object"
+    ARRAY = "array"
+    ENUM = "enum"
+    UNION = "union"
+    JSON = "json"
+    NULL = "null"
+    STRING = "String"
+    INT = "Int"
+    FLOAT = "Float"
+    BOOLEAN = "Boolean"
+    BIG_INT = "BigInt"
+
+    @property
+    def is_scalar(self) -> bool:
+        return self in _SCALARS
+
+    @property
+    def is_composite(self) -> bool:
+        return self in (Kind.OBJECT, Kind.UNION)
+
+
+_SCALARS = frozenset({Kind.STRING, Kind.INT, Kind.FLOAT, Kind.BOOLEAN, Kind.BIG_INT})
+_JSON_TYPES = {"string": Kind.STRING, "number": Kind.FLOAT, "boolean": Kind.BOOLEAN, "file": Kind.STRING}
+
+
+@dataclass(frozen=True, slots=True)
+class Prop:
+    """A property of an object schema: its JSON name, its schema and whether the object requires it."""
+
+    json_name: str
+    node: Node
+    required: bool
+
+
+def type_list(value: dict[str, Any]) -> tuple[list[str], bool]:
+    """The JSON types a schema allows (without ``null``) and whether it is nullable (3.0, 3.1 and Swagger forms)."""
+    raw = value.get("type")
+    types = [t for t in raw if isinstance(t, str)] if isinstance(raw, list) else [raw] if isinstance(raw, str) else []
+    is_nullable = value.get("nullable") is True or value.get("x-nullable") is True or "null" in types
+    enum_values = value.get("enum")
+    if isinstance(enum_values, list) and None in enum_values:
+        is_nullable = True
+    return [t for t in types if t != "null"], is_nullable
+
+
+def nullable(value: dict[str, Any]) -> bool:
+    members = value.get("oneOf") or value.get("anyOf") or []
+    return type_list(value)[1] or (isinstance(members, list) and any(is_null_schema(m) for m in members))
+
+
+def is_null_schema(value: Any) -> bool:
+    return isinstance(value, dict) and (value.get("type") == "null" or ("const" in value and value["const"] is None))
+
+
+def constraint_only(value: Any) -> bool:
+    """True for allOf members that add only validation keywords, ``required`` or docs (``type: object`` allowed)."""
+    keys = ("properties", "items", "allOf", "oneOf", "anyOf", "enum", "const", "$ref", "additionalProperties")
+    return isinstance(value, dict) and value.get("type", "object") == "object" and not any(k in value for k in keys)
+
+
+def is_json_media(media: str) -> bool:
+    media = media.split(";")[0].strip().lower()
+    return media == "application/json" or media.endswith("+json") or media == "*/*"
+
+
+def scalar_of_value(value: Any) -> Kind:
+    if isinstance(value, bool):
+        return Kind.BOOLEAN
+    if isinstance(value, int):
+        return Kind.INT
+    if isinstance(value, float):
+        return Kind.FLOAT
+    return Kind.STRING if isinstance(value, str) else Kind.JSON
+
+
+def members_of(node: Node) -> list[Node]:
+    """The raw ``oneOf`` (else ``anyOf``) members of a schema, located."""
+    for key in ("oneOf", "anyOf"):
+        found = node.value.get(key)
+        if found:
+            return [node.child(key, i) for i in range(len(found))] if isinstance(found, list) else []
+    return []
+
+
+def all_of(node: Node) -> list[Node]:
+    found = node.value.get("allOf")
+    return [node.child("allOf", i) for i in range(len(found))] if isinstance(found, list) else []
+
+
+class Classifier:
+    """Classifies schemas (memoised by location) and lists object properties and union members."""
+
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        self._kinds: dict[Location, Kind] = {}
+
+    def members(self, node: Node, seen: frozenset[Location] = frozenset()) -> list[Node]:
+        """The oneOf/anyOf members of a schema, refs followed, nested unions flattened, null members dropped."""
+        out: list[Node] = []
+        seen = seen | {node.at}
+        for member in members_of(node):
+            try:
+                target, _ = self.context.follow(member)
+            except RefError as exc:  # stands as a free-form member, which makes the whole union JSON
+                self.context.warn(f"oneOf/anyOf member: {exc}")
+                target = self.context.synthetic({})
+            if is_null_schema(target.value) or target.at in seen or target.too_deep:
+                continue  # a union that lists itself adds nothing
+            value = target.value
+            if isinstance(value, dict) and ("oneOf" in value or "anyOf" in value) and "properties" not in value:
+                known = {o.at for o in out}
+                out.extend(m for m in self.members(target, seen) if m.at not in known)
+            elif all(target.at != o.at for o in out):
+                out.append(target)
+        return out
+
+    def kind(self, node: Node, stack: tuple[Location, ...] = ()) -> Kind:
+        """What ``node`` translates to."""
+        if stack:
+            return self._kind(node, stack)
+        if node.at not in self._kinds:  # memoised for top-level calls only: inside a cycle it depends on the path
+            self._kinds[node.at] = self._kind(node, ())
+        return self._kinds[node.at]
+
+    def _kind(self, node: Node, stack: tuple[Location, ...]) -> Kind:
+        try:
+            node, _ = self.context.follow(node)
+        except RefError:
+            return Kind.JSON
+        value = node.value
+        if not isinstance(value, dict) or node.too_deep:
+            return Kind.JSON
+        if node.at in stack:
+            return Kind.OBJECT
+        stack = (*stack, node.at)
+        if is_null_schema(value):
+            return Kind.NULL
+        if "allOf" in value:
+            parts = [self.kind(m, stack) for m in all_of(node) if not constraint_only(m.value)]
+            if value.get("properties") or (parts and all(p is Kind.OBJECT for p in parts)):
+                return Kind.OBJECT if all(p is Kind.OBJECT for p in parts) else Kind.JSON
+            return parts[0] if len(parts) == 1 else Kind.JSON
+        if "oneOf" in value or "anyOf" in value:
+            kinds = [self.kind(m, stack) for m in self.members(node)]
+            if len(kinds) == 1:
+                return kinds[0]
+            if kinds and all(k.is_composite for k in kinds):
+                return Kind.UNION
+            scalars = set(kinds)
+            if scalars == {Kind.INT, Kind.FLOAT}:
+                return Kind.FLOAT
+            if len(scalars) == 1 and kinds[0].is_scalar:
+                return kinds[0]
+            return Kind.JSON
+        if "const" in value:
+            return scalar_of_value(value["const"])
+        types, _ = type_list(value)
+        enum_values = value.get("enum")
+        if isinstance(enum_values, list):
+            values = [v for v in enum_values if v is not None]
+            if values and all(isinstance(v, str) for v in values):
+                return Kind.ENUM
+            scalars = {scalar_of_value(v) for v in values}
+            if len(scalars) == 1:
+                return scalars.pop()
+            return Kind.FLOAT if scalars == {Kind.INT, Kind.FLOAT} else Kind.JSON
+        if not types:
+            if isinstance(value.get("properties"), dict) and value["properties"]:
+                return Kind.OBJECT
+            return Kind.ARRAY if "items" in value else Kind.JSON
+        if len(types) > 1:
+            return Kind.FLOAT if set(types) == {"integer", "number"} else Kind.JSON
+        return _kind_of_type(types[0], value)
+
+    def props(self, node: Node, stack: tuple[Location, ...] = ()) -> list[Prop]:
+        """All properties of an object schema, allOf members merged in order (later definitions win)."""
+        merged: dict[str, Prop] = {}
+        required: set[str] = set()
+        stack = (*stack, node.at)
+        value = node.value
+        for member in all_of(node):
+            try:
+                target, _ = self.context.follow(member)
+            except RefError:
+                continue  # the allOf as a whole is typed as JSON (kind() says so); nothing to merge
+            if isinstance(target.value, dict) and target.at not in stack and not target.too_deep:
+                for prop in self.props(target, stack):
+                    merged[prop.json_name] = prop
+                    if prop.required:
+                        required.add(prop.json_name)
+                if isinstance(target.value.get("required"), list):  # a member may require what another defines
+                    required.update(str(r) for r in target.value["required"])
+        if isinstance(value.get("required"), list):
+            required.update(str(r) for r in value["required"])
+        properties = value.get("properties")
+        if isinstance(properties, dict):
+            for raw in properties:
+                merged[str(raw)] = Prop(str(raw), node.child("properties", raw), False)
+        return [Prop(p.json_name, p.node, p.json_name in required) for p in merged.values()]
+
+    def flag(self, prop: Prop, flag: str) -> bool:
+        """Whether the property or the schema it refers to sets ``flag`` (``readOnly``, ``deprecated``...)."""
+        try:
+            target, _ = self.context.follow(prop.node)
+        except RefError:
+            return False
+        own = isinstance(prop.node.value, dict) and prop.node.value.get(flag) is True
+        return own or (isinstance(target.value, dict) and target.value.get(flag) is True)
+
+    def wrapped(self, node: Node) -> Node | None:
+        """The one schema that an ``allOf``/``oneOf``/``anyOf`` wrapper (no own properties) stands for, if any."""
+        value = node.value
+        if value.get("properties"):
+            return None
+        if "allOf" in value:
+            parts = [m for m in all_of(node) if not constraint_only(m.value)]
+            # A member that only adds ``required`` changes the type: merge instead of reusing the one named schema.
+            adds_required = any(isinstance(m, dict) and m.get("required") for m in [value, *value["allOf"]])
+            return parts[0] if len(parts) == 1 and not adds_required else None
+        if "oneOf" in value or "anyOf" in value:
+            try:
+                members = self.members(node)
+            except RefError:
+                return None
+            return members[0] if len(members) == 1 else None
+        return None
+
+
+def _kind_of_type(json_type: str, value: dict[str, Any]) -> Kind:
+    if json_type == "object":
+        return Kind.OBJECT if isinstance(value.get("properties"), dict) and value["properties"] else Kind.JSON
+    if json_type == "array":
+        return Kind.ARRAY
+    if json_type == "integer":
+        return Kind.BIG_INT if value.get("format") == "int64" else Kind.INT
+    return _JSON_TYPES.get(json_type, Kind.JSON)
