@@ -134,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gateway.add_argument("--host", default="127.0.0.1")
     gateway.add_argument("--port", type=int, default=4000)
+    gateway.add_argument(
+        "--workers", type=int, default=None, help="processes serving the port (default LOOM_GATEWAY_WORKERS, 1)"
+    )
     return parser
 
 

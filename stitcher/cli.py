@@ -10,21 +10,26 @@ called with aiohttp, or with httpx when ``LOOM_GATEWAY_UPSTREAM_CLIENT=httpx`` (
 Uvicorn runs programmatically with a short keep-alive and a short graceful-shutdown timeout: on SIGTERM the gateway
 stops accepting, closes idle keep-alive connections, lets in-flight requests finish for up to
 ``LOOM_GATEWAY_SHUTDOWN_GRACE_SECONDS`` and exits. Logs are JSON lines on stderr, each with the request id.
-Connections are hardened (:mod:`stitcher.serving`): request headers must arrive within
-``LOOM_GATEWAY_HEADER_TIMEOUT_SECONDS``, idle kept-alive ones close after ``LOOM_GATEWAY_KEEP_ALIVE_SECONDS``, at
-most ``LOOM_GATEWAY_MAX_CONNECTIONS`` are open, and no ``X-Forwarded-*`` header is believed.
+``--workers N`` (``LOOM_GATEWAY_WORKERS``) serves the port from N processes (:mod:`stitcher.workers`): one /metrics
+view, and SIGTERM stops them all the same way. Connections are hardened (:mod:`stitcher.serving`): request headers
+must arrive within ``LOOM_GATEWAY_HEADER_TIMEOUT_SECONDS``, idle kept-alive ones close after
+``LOOM_GATEWAY_KEEP_ALIVE_SECONDS``, at most ``LOOM_GATEWAY_MAX_CONNECTIONS`` are open, and no ``X-Forwarded-*``
+header is believed.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -38,6 +43,7 @@ from stitcher.serving import ConnectionLimits, uvicorn_config
 from stitcher.settings import GatewaySettings
 from stitcher.snapshot_source import PortalSnapshotSource
 from stitcher.supergraph import load_supergraph
+from stitcher.workers import parent_sentinel, run_workers
 
 __all__ = ["JsonLogFormatter", "ListenError", "gateway_command", "listen", "serve"]
 
@@ -82,18 +88,49 @@ class ListenError(StitcherError):
     """The server's port cannot be bound (busy, or not ours to bind)."""
 
 
-def listen(host: str, port: int) -> socket.socket:
+def listen(host: str, port: int, *, reuse_port: bool = False, backlog: int | None = 2048) -> socket.socket:
     """The server's listening socket, bound before anything else happens: a busy port is one line and a non-zero
-    exit, before anything is loaded or printed (uvicorn binds late and logs a trace)."""
+    exit, before anything is loaded or printed (uvicorn binds late and logs a trace). ``reuse_port``: several
+    workers bind the port, each with its own accept queue (``SO_REUSEPORT``); ``backlog=None`` binds only (the
+    supervisor holds the port that way and never accepts)."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
         raise ListenError(f"cannot serve on {host}:{port} ({exc.strerror}): pass --port with a free port") from exc
-    sock.listen(2048)
+    if backlog is not None:
+        sock.listen(backlog)
     return sock
+
+
+class _Server(uvicorn.Server):
+    """Uvicorn's server, telling ``on_started`` once it serves, and stopping when ``parent_sentinel`` (a worker's
+    supervisor) becomes readable, i.e. the supervisor is gone."""
+
+    def __init__(
+        self, config: uvicorn.Config, on_started: Callable[[], None] | None, parent_sentinel: int | None
+    ) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+        self._parent_sentinel = parent_sentinel
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if not self.started:
+            return
+        if self._parent_sentinel is not None:
+            asyncio.get_running_loop().add_reader(self._parent_sentinel, self._parent_gone)
+        if self._on_started is not None:
+            self._on_started()
+
+    def _parent_gone(self) -> None:
+        assert self._parent_sentinel is not None
+        asyncio.get_running_loop().remove_reader(self._parent_sentinel)
+        self.should_exit = True
 
 
 def serve(
@@ -104,6 +141,8 @@ def serve(
     grace_seconds: int = 1,
     limits: ConnectionLimits | None = None,
     sock: socket.socket | None = None,
+    on_started: Callable[[], None] | None = None,
+    parent_sentinel: int | None = None,
 ) -> int:
     """Run ``app`` until SIGINT/SIGTERM; 0 after a clean shutdown, 1 when it could not start."""
     sock = sock or listen(host, port)
@@ -118,7 +157,7 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=grace_seconds,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config, on_started, parent_sentinel)
     # Uvicorn re-raises SIGTERM after its graceful shutdown, under the handler that was there before it ran. A
     # no-op handler there makes the clean shutdown exit 0 instead of dying by the signal (SIGINT stays as it is).
     previous = signal.signal(signal.SIGTERM, _ignore_signal)
@@ -134,38 +173,64 @@ def _ignore_signal(signum: int, frame: FrameType | None) -> None:
     return None
 
 
-def gateway_command(args: argparse.Namespace) -> int:
-    """``loom gateway``: ``args`` has supergraph, portal, token, host and port."""
-    env = GatewaySettings()
+def _build_app(args: argparse.Namespace, env: GatewaySettings) -> Starlette:
+    """The gateway app that ``args`` (supergraph, portal, token, cluster) and the settings describe."""
     options = env.options()
     transport_factory = env.transport_factory()
     redis_url = os.environ.get("LOOM_REDIS_URL") or None
     if args.supergraph:
-        if getattr(args, "cluster", None):
-            raise ValueError("--cluster needs --portal: a supergraph file knows no clusters")
+        _check_usage(args, env)
         path = Path(args.supergraph)
         try:
             sdl = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ValueError(f"cannot read the supergraph file {path}: {exc.strerror}") from exc
-        app = create_gateway_app(
+        return create_gateway_app(
             supergraph=load_supergraph(sdl),
             transport_factory=transport_factory,
             redis_url=redis_url,
             options=options,
         )
-    else:
-        token = args.token or env.token
-        if not token:
-            raise ValueError("--portal needs --token (or LOOM_GATEWAY_TOKEN): the portal's gateway token")
-        cache_dir = env.cache_dir or Path(os.environ.get("LOOM_DATA_DIR") or ".loom") / "gateway"
-        cluster = getattr(args, "cluster", None) or env.cluster
-        if cluster:  # one cache per cluster: two gateways on one host must not serve each other's snapshot
-            cache_dir = cache_dir / cluster
-        source = PortalSnapshotSource(args.portal, token, cache_dir=cache_dir, cluster=cluster)
-        app = create_gateway_app(
-            source=source, transport_factory=transport_factory, redis_url=redis_url, options=options
-        )
+    token = _check_usage(args, env)
+    assert token is not None  # _check_usage refused portal mode without one
+    cache_dir = env.cache_dir or Path(os.environ.get("LOOM_DATA_DIR") or ".loom") / "gateway"
+    cluster = getattr(args, "cluster", None) or env.cluster
+    if cluster:  # one cache per cluster: two gateways on one host must not serve each other's snapshot
+        cache_dir = cache_dir / cluster
+    source = PortalSnapshotSource(args.portal, token, cache_dir=cache_dir, cluster=cluster)
+    return create_gateway_app(source=source, transport_factory=transport_factory, redis_url=redis_url, options=options)
+
+
+def _check_usage(args: argparse.Namespace, env: GatewaySettings) -> str | None:
+    """Usage errors as one line (before anything is started); the portal token in portal mode."""
+    if args.supergraph:
+        if getattr(args, "cluster", None):
+            raise ValueError("--cluster needs --portal: a supergraph file knows no clusters")
+        return None
+    token: str | None = args.token or env.token
+    if not token:
+        raise ValueError("--portal needs --token (or LOOM_GATEWAY_TOKEN): the portal's gateway token")
+    return token
+
+
+def gateway_command(args: argparse.Namespace) -> int:
+    """``loom gateway``: ``args`` has supergraph, portal, token, cluster, host, port and workers."""
+    env = GatewaySettings()
+    workers = getattr(args, "workers", None) or env.workers
+    if getattr(args, "workers", None) is not None and args.workers < 1:
+        raise ValueError(f"--workers must be at least 1 (got {args.workers})")
+    if workers > 1:
+        _check_usage(args, env)
+        env.transport_factory()  # an unknown upstream client is one line here, not one per worker
+        # The supervisor holds the port (bound, never accepting): a busy port is one line before any worker starts.
+        holder = listen(args.host, args.port, reuse_port=True, backlog=None)
+        args = argparse.Namespace(**{**vars(args), "port": holder.getsockname()[1]})  # --port 0: the one it got
+        _configure_logging(env.log_level)
+        try:
+            return run_workers(workers, _serve_worker, (args,), grace_seconds=env.shutdown_grace_seconds)
+        finally:
+            holder.close()
+    app = _build_app(args, env)
     # Arguments first (a usage error is one plain line), then the port (busy: one line, before any log output).
     sock = listen(args.host, args.port)
     _configure_logging(env.log_level)
@@ -177,3 +242,28 @@ def gateway_command(args: argparse.Namespace) -> int:
         limits=env.connection_limits(),
         sock=sock,
     )
+
+
+def _serve_worker(args: argparse.Namespace, supervisor: Connection) -> None:
+    """One worker of ``loom gateway --workers N`` (in its own process): build the app, listen on the shared port,
+    tell the supervisor it serves, serve until SIGTERM or until the supervisor is gone."""
+    env = GatewaySettings()
+    try:
+        app = _build_app(args, env)
+        sock = listen(args.host, args.port, reuse_port=True)
+    except Exception as exc:  # the supervisor reports it as the command's one-line error
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        supervisor.send(("error", message))
+        sys.exit(1)
+    _configure_logging(env.log_level)
+    code = serve(
+        app,
+        args.host,
+        args.port,
+        grace_seconds=env.shutdown_grace_seconds,
+        limits=env.connection_limits(),
+        sock=sock,
+        on_started=lambda: supervisor.send("ready"),
+        parent_sentinel=parent_sentinel(),
+    )
+    sys.exit(code)

@@ -5,10 +5,16 @@ count and time every request (``kind`` is graphql, rest, openapi or other); ``lo
 counts errors by ``reason`` (auth, rate_limit, request, execution, internal, upstream);
 ``loom_gateway_upstream_fetches_total{subgraph,outcome}`` and ``loom_gateway_upstream_duration_seconds{subgraph}``
 count and time each upstream fetch (:class:`MeteredTransport` wraps the executor's transport to see them).
+
+Under ``loom gateway --workers N`` (:mod:`stitcher.workers`) each worker runs prometheus_client's multiprocess
+mode (``PROMETHEUS_MULTIPROC_DIR``, set by the supervisor for its workers only): the values live in that directory,
+and :meth:`GatewayMetrics.render` sums every worker's, so a scrape served by any worker is the whole gateway's
+view. Gauges take the highest value among the live workers (they all serve the same snapshot).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from urllib.parse import urlsplit
@@ -47,7 +53,9 @@ class GatewayMetrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
-        self.products = Gauge("loom_gateway_products", "Products being served", registry=self.registry)
+        self.products = Gauge(
+            "loom_gateway_products", "Products being served", registry=self.registry, multiprocess_mode="livemax"
+        )
         self.snapshot_swaps = Counter(
             "loom_gateway_snapshot_swaps", "Config snapshots swapped in", registry=self.registry
         )
@@ -63,7 +71,14 @@ class GatewayMetrics:
         self.errors.labels(product, reason).inc()
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")  # prometheus_client's own switch (see above)
+        if not directory:
+            return generate_latest(self.registry)
+        from prometheus_client import multiprocess
+
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged, path=directory)  # type: ignore[no-untyped-call]
+        return generate_latest(merged)
 
 
 class MeteredTransport:

@@ -33,6 +33,8 @@ class GatewaySettings(BaseSettings):
     log_level: str = "INFO"
     shutdown_grace_seconds: int = 1
     upstream_client: str = "aiohttp"
+    # loom gateway only (--workers overrides it): processes serving one port; see stitcher/workers.py, docs/sizing.md
+    workers: int = Field(default=1, ge=1)
 
     # --- GatewayOptions, flat as environment variables ---
     introspection: bool = _DEFAULT.introspection
