@@ -56,8 +56,8 @@ from stitcher.restsurface import RestInputError, RestSurface
 from stitcher.snapshot import OAuthConfig, ProductConfig, Snapshot
 from stitcher.snapshot_source import SnapshotError, SnapshotSource
 from stitcher.transport import (
-    AiohttpTransport,
     GuardedTransport,
+    Http11Transport,
     Transport,
     Upstream,
     UpstreamError,
@@ -130,11 +130,11 @@ def default_executor_factory(supergraph: Supergraph, transport: Transport, optio
 def default_compiler(config: ProductConfig) -> Supergraph:
     from stitcher.composition import compose
 
-    return compose(config.source_specs())
+    return compose(config.source_specs(), config.stitching())
 
 
 async def default_transport_factory() -> Transport:
-    return await AiohttpTransport.create()
+    return await Http11Transport.create()
 
 
 @dataclass(slots=True)

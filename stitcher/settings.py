@@ -32,7 +32,7 @@ class GatewaySettings(BaseSettings):
     cache_dir: Path | None = None  # last good snapshot; default LOOM_DATA_DIR/gateway
     log_level: str = "INFO"
     shutdown_grace_seconds: int = 1
-    upstream_client: str = "aiohttp"
+    upstream_client: str = "http11"
     # loom gateway only (--workers overrides it): processes serving one port; see stitcher/workers.py, docs/sizing.md
     workers: int = Field(default=1, ge=1)
 

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from stitcher.transport._aiohttp import AiohttpTransport
 from stitcher.transport._base import SAFE_RETRY, Transport, UpstreamError, UpstreamResponse
 from stitcher.transport._guard import GuardedTransport, Upstream
+from stitcher.transport._http11 import Http11Transport
 from stitcher.transport._httpx import HttpxTransport
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "UPSTREAM_CLIENTS",
     "AiohttpTransport",
     "GuardedTransport",
+    "Http11Transport",
     "HttpxTransport",
     "Transport",
     "Upstream",
@@ -43,5 +45,6 @@ __all__ = [
 UPSTREAM_CLIENTS: Mapping[str, Callable[[], Awaitable[Transport]]] = {
     "aiohttp": AiohttpTransport.create,
     "httpx": HttpxTransport.create,
+    "http11": Http11Transport.create,
 }
 """The upstream clients ``loom gateway`` can use (``LOOM_GATEWAY_UPSTREAM_CLIENT``), each as a lifespan factory."""

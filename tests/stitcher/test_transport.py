@@ -28,6 +28,7 @@ from stitcher.transport import (
     UPSTREAM_CLIENTS,
     AiohttpTransport,
     GuardedTransport,
+    Http11Transport,
     HttpxTransport,
     Upstream,
     UpstreamError,
@@ -37,10 +38,11 @@ from tests.stitcher.test_gateway_cli import Gateway
 from tests.stitcher.upstreams.app import Receive, Scope, Send, read_body, respond
 from tests.stitcher.upstreams.serving import UpstreamServers
 
-AnyTransport = AiohttpTransport | HttpxTransport
-CLIENTS: dict[str, type[AiohttpTransport] | type[HttpxTransport]] = {
+AnyTransport = AiohttpTransport | HttpxTransport | Http11Transport
+CLIENTS: dict[str, type[AiohttpTransport] | type[HttpxTransport] | type[Http11Transport]] = {
     "aiohttp": AiohttpTransport,
     "httpx": HttpxTransport,
+    "http11": Http11Transport,
 }
 
 
@@ -209,7 +211,10 @@ async def test_keep_alive_uses_one_connection_and_close_releases_it(servers: Ups
             break
         await asyncio.sleep(0.02)
     assert servers.connections("echo") == 0
-    assert (transport.connector if isinstance(transport, AiohttpTransport) else transport.client) is None
+    if isinstance(transport, Http11Transport):
+        assert transport.connections == 0
+    else:
+        assert (transport.connector if isinstance(transport, AiohttpTransport) else transport.client) is None
 
 
 async def test_timeout_drops_the_connection(transport: AnyTransport) -> None:
@@ -298,7 +303,7 @@ async def test_not_started_is_a_clear_error(client: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("setting", "user_agent"), [(None, None), ("aiohttp", None), ("httpx", "python-httpx/")])
+@pytest.mark.parametrize(("setting", "user_agent"), [(None, None), ("aiohttp", None), ("httpx", "python-httpx/"), ("http11", None)])
 def test_loom_gateway_calls_upstreams_with_the_client_the_environment_names(
     setting: str | None, user_agent: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -333,7 +338,7 @@ def test_an_unknown_upstream_client_is_a_one_line_error(
     monkeypatch.setenv("LOOM_GATEWAY_UPSTREAM_CLIENT", "requests")
     assert main(["gateway", "--supergraph", str(tmp_path / "unread.graphql")]) == 1
     assert capsys.readouterr().err == (
-        "loom: error: LOOM_GATEWAY_UPSTREAM_CLIENT='requests' is not an upstream client: use aiohttp or httpx\n"
+        "loom: error: LOOM_GATEWAY_UPSTREAM_CLIENT='requests' is not an upstream client: use aiohttp or httpx or http11\n"
     )
 
 
