@@ -35,6 +35,7 @@ built), which takes the long-lived schema objects out of the collector's generat
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import re
 from collections import OrderedDict
@@ -79,7 +80,15 @@ from stitcher.planning import (
     condition_variables,
     internal_prefix,
 )
-from stitcher.rest import RestResponseError, RestStatusError, build_request, check_status, shape_result
+from stitcher.rest import (
+    InvalidValue,
+    RestResponseError,
+    RestStatusError,
+    build_request,
+    check_status,
+    settle,
+    shape_result,
+)
 from stitcher.transport import Transport, UpstreamError, UpstreamResponse
 
 __all__ = ["ExecutionResponse", "Executor"]
@@ -641,17 +650,18 @@ class Executor:
 
     async def _rest_call(
         self, subgraph: Subgraph, root: str, field_name: str, arguments: Mapping[str, Any], run: _Run
-    ) -> tuple[Any, dict[str, Any] | None]:
-        """One REST request for root field ``root.field_name`` (upstream names); returns (shaped value, failure)."""
+    ) -> tuple[Any, dict[str, Any] | None, bool]:
+        """One REST request for root field ``root.field_name`` (upstream names); returns (shaped value, failure,
+        whether the value holds :class:`~stitcher.rest.InvalidValue` positions for :meth:`_settle` to report)."""
         root_type = subgraph.schema.get_type(root) if subgraph.schema is not None else None
         if subgraph.url is None or not isinstance(root_type, GraphQLObjectType) or field_name not in root_type.fields:
             message = f"Subgraph {subgraph.name!r} has no URL or no REST operation for {root}.{field_name}"
-            return None, _failure(message, "UPSTREAM_ERROR", subgraph.name)
+            return None, _failure(message, "UPSTREAM_ERROR", subgraph.name), False
         return_type = root_type.fields[field_name].type
         try:
             request = build_request(subgraph, root, field_name, arguments)
         except StitcherError as exc:
-            return None, _failure(f"Subgraph {subgraph.name!r}: {exc}", "UPSTREAM_ERROR", subgraph.name)
+            return None, _failure(f"Subgraph {subgraph.name!r}: {exc}", "UPSTREAM_ERROR", subgraph.name), False
         url = subgraph.url.rstrip("/") + request.path
         if request.query:
             url += "?" + urlencode(request.query)
@@ -663,20 +673,33 @@ class Executor:
                 request.method, url, headers=headers, body=request.body, timeout=self.options.timeouts.upstream_seconds
             )
         except Exception as exc:
-            return None, _upstream_failure(subgraph.name, exc)
+            return None, _upstream_failure(subgraph.name, exc), False
+        invalid: list[InvalidValue] = []
         try:
             check_status(response.status, response.body)
-            value = shape_result(subgraph, return_type, response.body)
+            value = shape_result(subgraph, return_type, response.body, invalid)
         except RestStatusError as exc:
             failure = _failure(f"Subgraph {subgraph.name!r}: {exc}", f"UPSTREAM_HTTP_{exc.status}", subgraph.name)
             failure["extensions"]["status"] = exc.status
-            return None, failure
+            return None, failure, False
         except RestResponseError as exc:
-            return None, _failure(f"Subgraph {subgraph.name!r}: {exc}", "UPSTREAM_INVALID_RESPONSE", subgraph.name)
+            message = f"Subgraph {subgraph.name!r}: {exc}"
+            return None, _failure(message, "UPSTREAM_INVALID_RESPONSE", subgraph.name), False
         reverse = self._reverse_types.get(subgraph.name)
         if reverse:
             _rename_typenames(value, reverse)
-        return value, None
+        return value, None, bool(invalid)
+
+    @staticmethod
+    def _settle(value: Any, base: list[Any], subgraph: Subgraph, run: _Run) -> Any:
+        """Values of a REST answer that its schema cannot represent become null and a field error at their path."""
+        value, found = settle(value)
+        for relative, message in found:
+            if any(isinstance(key, str) and key.startswith(run.prefix) for key in relative):
+                continue  # a field only the gateway asked for (a key): the fetch that needs it reports the null
+            extensions = {"code": "UPSTREAM_INVALID_VALUE", "subgraph": subgraph.name}
+            run.add_error({"message": message, "path": [*base, *relative], "extensions": extensions})
+        return value
 
     async def _rest_root_fetch(self, node: FetchNode, subgraph: Subgraph, run: _Run) -> bool:
         root_name = "Mutation" if node.operation == "mutation" else "Query"
@@ -693,7 +716,7 @@ class Executor:
                 ok = False
                 continue
             upstream = subgraph.renames.upstream_field(product_root.name, name)
-            value, failure = await self._rest_call(subgraph, root_name, upstream, arguments, run)
+            value, failure, invalid = await self._rest_call(subgraph, root_name, upstream, arguments, run)
             if failure is not None:
                 run.data[key] = None
                 run.add_error({**failure, "path": [key]})
@@ -701,6 +724,8 @@ class Executor:
                 continue
             item = node.selection.fields.get(key)
             run.data[key] = _project(value, item.selection if item is not None else None)
+            if invalid:
+                run.data[key] = self._settle(run.data[key], [key], subgraph, run)
         return ok
 
     async def _rest_entity_fetch(self, node: FetchNode, subgraph: Subgraph, run: _Run, objects: list[Any]) -> bool:
@@ -725,7 +750,8 @@ class Executor:
                     calls.append(([i], False, self._rest_call(subgraph, "Query", resolver.field, arguments, run)))
         results = await asyncio.gather(*(call for _p, _b, call in calls))
         any_ok = False
-        for (positions, batched, _call), (value, failure) in zip(calls, results, strict=True):
+        paths: dict[int, list[Any]] | None = None
+        for (positions, batched, _call), (value, failure, invalid) in zip(calls, results, strict=True):
             type_name = types[positions[0]]
             target = node.targets[type_name]
             if failure is not None:
@@ -746,7 +772,11 @@ class Executor:
                 if isinstance(item, dict):
                     projected = _project(item, target.selection)
                     for obj in groups[i]:
-                        _merge(obj, projected)
+                        if invalid:
+                            paths = self._object_paths(node, run) if paths is None else paths
+                            _merge(obj, self._settle(copy.deepcopy(projected), paths.get(id(obj), []), subgraph, run))
+                        else:
+                            _merge(obj, projected)
         return any_ok
 
     def _object_paths(self, node: FetchNode, run: _Run) -> dict[int, list[Any]]:
@@ -863,7 +893,7 @@ class Executor:
                         passed.append(f"{name}: ${k}{slot}_{n}")
                     fields.append(f"_e{slot}: {resolver.field}({', '.join(passed)}){selection}")
                     slots.append((f"_e{slot}", [i], False))
-        query = "query(" + ", ".join(definitions) + "){" + " ".join(fields) + "}"
+        query = "query(" + ", ".join(definitions) + ")" + node.operation_directives + "{" + " ".join(fields) + "}"
         data, errors, failure = await self._graphql(node, subgraph, run, query, variables)
         if errors:
             self._resolver_errors(node, run, errors, groups, slots)

@@ -48,6 +48,7 @@ def _upstream_type_node(node: TypeNode, subgraph: Subgraph) -> str:
 def _finish(node: FetchNode, planner: Planner) -> None:
     """Print the upstream document of ``node`` and order its children into stages (recursively)."""
     subgraph = planner.sg.subgraphs[node.subgraph]
+    node.operation_directives = planner.operation_directives(node.subgraph, node.used_variables)
     node.variables = tuple(sorted(node.used_variables))
     definitions = []
     for name in node.variables:
@@ -62,7 +63,7 @@ def _finish(node: FetchNode, planner: Planner) -> None:
     if subgraph.kind is not SourceKind.OPENAPI:
         if node.kind == "root":
             head = node.operation if not definitions else f"{node.operation}({node.variable_definitions})"
-            node.query = head + node.selection.print()
+            node.query = head + node.operation_directives + node.selection.print()
         elif subgraph.kind is SourceKind.FEDERATION:
             # Implementations resolved through one @interfaceObject print the same fragment: send it once.
             fragments = " ".join(
@@ -71,7 +72,7 @@ def _finish(node: FetchNode, planner: Planner) -> None:
             extra = f", {node.variable_definitions}" if definitions else ""
             node.entities_selection = f"{{{fragments}}}"
             node.query = (
-                f"query(${planner.reps_variable}: [_Any!]!{extra})"
+                f"query(${planner.reps_variable}: [_Any!]!{extra}){node.operation_directives}"
                 f"{{_entities(representations: ${planner.reps_variable}){{{fragments}}}}}"
             )
     for child in node.children:
@@ -172,7 +173,7 @@ def _value_parts(
                     alias=first.alias,
                     name=first.name,
                     arguments=first.arguments,
-                    directives=(),
+                    directives=first.directives,
                     selection_set=SelectionSetNode(selections=tuple(sub_nodes)),
                 )
             ],
@@ -339,5 +340,5 @@ def _batch_query(batch: FetchBatch, planner: Planner) -> None:
         f"_e{i}: _entities(representations: ${planner.reps_variable}{i}){node.entities_selection}"
         for i, node in enumerate(batch.nodes)
     )
-    batch.query = f"query({', '.join(definitions)}){{{fields}}}"
+    batch.query = f"query({', '.join(definitions)}){batch.nodes[0].operation_directives}{{{fields}}}"
     batch.variables = tuple(used)

@@ -42,7 +42,7 @@ from stitcher.planning.model import (
     ShapeField,
     TypeShape,
 )
-from stitcher.planning.operation import included, internal_variables
+from stitcher.planning.operation import included, internal_variables, printed_directives
 
 
 class PlanningContext:
@@ -81,6 +81,7 @@ class PlanningContext:
         self._frames: list[Any] = []  # fields being planned in place, innermost last (``planner._Frame``)
         # The fetch, subgraph, selection and paths of the object an entity fetch being planned completes.
         self._entity_source: tuple[Any, str, Any, Any, Any] | None = None
+        self._directive_owners: dict[str, frozenset[str]] = {}
 
     def collect(
         self,
@@ -121,6 +122,33 @@ class PlanningContext:
             if node.selection_set is not None:
                 self.collect(node.selection_set, runtime, out, set())
         return out
+
+    def forwards_directive(self, subgraph: str, name: str) -> bool:
+        """Whether the client's executable directive ``@name`` goes to ``subgraph``: it defines the directive in its
+        own schema. When no subgraph schema defines it (a supergraph loaded from SDL keeps no subgraph's directive
+        definitions), every GraphQL subgraph does, as Apollo composes an executable directive into the supergraph
+        only when all subgraphs define it."""
+        owners = self._directive_owners.get(name)
+        if owners is None:
+            graphql = {g: s for g, s in self.sg.subgraphs.items() if s.kind is not SourceKind.OPENAPI}
+            defining = frozenset(
+                g for g, s in graphql.items() if s.schema is not None and s.schema.get_directive(name) is not None
+            )
+            owners = self._directive_owners[name] = defining or frozenset(graphql)
+        return subgraph in owners
+
+    def field_directives(self, subgraph: str, node: FieldNode, used: set[str]) -> str:
+        """The client's executable directives on a field that ``subgraph`` defines, printed."""
+        if not node.directives:
+            return ""
+        return printed_directives(node.directives, used, lambda name: self.forwards_directive(subgraph, name))
+
+    def operation_directives(self, subgraph: str, used: set[str]) -> str:
+        """The operation's executable directives (``query @inContext(country: DE)``) that ``subgraph`` defines,
+        printed for each of its upstream documents (root and entity fetches alike)."""
+        if not self.operation.directives:
+            return ""
+        return printed_directives(self.operation.directives, used, lambda name: self.forwards_directive(subgraph, name))
 
     def joins(self, type_name: str, field_name: str) -> tuple[FieldJoin, ...]:
         return self.sg.fields.get((type_name, field_name), ())

@@ -57,6 +57,7 @@ class SelectionField:
     name: str  # upstream field name
     arguments: str  # printed argument list including parentheses, or ""
     selection: Selection | None = None
+    directives: str = ""  # the client's executable directives the subgraph defines, printed (" @name(...)")
 
 
 @dataclass(slots=True)
@@ -67,10 +68,10 @@ class Selection:
     fragments: dict[str, Selection] = field(default_factory=dict)  # upstream type name -> selection
     typename: bool = False
 
-    def field(self, alias: str, name: str, arguments: str, composite: bool) -> SelectionField:
+    def field(self, alias: str, name: str, arguments: str, composite: bool, directives: str = "") -> SelectionField:
         existing = self.fields.get(alias)
         if existing is None:
-            existing = SelectionField(alias, name, arguments, Selection() if composite else None)
+            existing = SelectionField(alias, name, arguments, Selection() if composite else None, directives)
             self.fields[alias] = existing
         return existing
 
@@ -85,7 +86,7 @@ class Selection:
         for item in self.fields.values():
             head = item.name if item.alias == item.name else f"{item.alias}: {item.name}"
             sub = item.selection.print() if item.selection is not None else ""
-            parts.append(f"{head}{item.arguments}{sub}")
+            parts.append(f"{head}{item.arguments}{item.directives}{sub}")
         for type_name, selection in self.fragments.items():
             if selection.fields or selection.fragments or selection.typename:
                 parts.append(f"... on {type_name}{selection.print()}")
@@ -132,6 +133,8 @@ class FetchNode:
     entities_selection: str = ""  # Federation: the ``{... on T {...}}`` of ``_entities``, for batched requests
     # Sibling fetches whose results (and their own children's) this fetch's representations need: @requires.
     depends_on: list[FetchNode] = field(default_factory=list)
+    # The operation's executable directives this subgraph defines, printed after the operation's variables.
+    operation_directives: str = ""
 
 
 @dataclass(eq=False, slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from graphql import (
@@ -67,6 +67,21 @@ def printed_arguments(node: FieldNode, used: set[str]) -> str:
     for argument in node.arguments:
         _collect_variables(argument.value, used)
     return "(" + ", ".join(f"{a.name.value}: {print_ast(a.value)}" for a in node.arguments) + ")"
+
+
+def printed_directives(directives: Iterable[DirectiveNode], used: set[str], forwarded: Callable[[str], bool]) -> str:
+    """The client's executable directives that ``forwarded`` accepts (those the subgraph defines), printed for the
+    upstream document (``" @inContext(country: DE)"``); ``@skip``/``@include`` are the gateway's own (the plan
+    is made for their values) and never forwarded."""
+    out: list[str] = []
+    for directive in directives:
+        name = directive.name.value
+        if name in ("skip", "include") or not forwarded(name):
+            continue
+        for argument in directive.arguments or ():
+            _collect_variables(argument.value, used)
+        out.append(" " + print_ast(directive))
+    return "".join(out)
 
 
 def _collect_variables(value: Any, used: set[str]) -> None:

@@ -59,12 +59,12 @@ class _Frame:
 
 
 def _narrowed(node: FieldNode, selections: list[FieldNode]) -> FieldNode:
-    """``node`` (alias, arguments kept) selecting only ``selections``."""
+    """``node`` (alias, arguments and directives kept) selecting only ``selections``."""
     return FieldNode(
         alias=node.alias,
         name=node.name,
         arguments=node.arguments,
-        directives=(),
+        directives=node.directives,
         selection_set=SelectionSetNode(selections=tuple(selections)),
     )
 
@@ -234,7 +234,8 @@ class Planner(PlanningContext):
         upstream_name = self.upstream_field(subgraph, parent.name, name)
         composite = is_composite_type(named)
         read = self.read_key(subgraph, parent.name, name, key, definition)
-        item = selection.field(read, upstream_name, arguments, composite)
+        directives = self.field_directives(subgraph, nodes[0], node.used_variables)
+        item = selection.field(read, upstream_name, arguments, composite, directives)
         if not composite:
             return self.field_shape(key, definition, read)
         assert item.selection is not None
@@ -722,6 +723,7 @@ class Planner(PlanningContext):
                 and client.name == upstream
                 and client.arguments == arguments
                 and client.selection is None
+                and not client.directives  # a directive may change the client's value: the key is fetched as is
             ):
                 return [], name, None
         item = selection.field(alias, upstream, arguments, node.selection_set is not None)
