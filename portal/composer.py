@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from portal.errors import Conflict, Invalid, NotFound
 from stitcher.ir import SourceKind, Supergraph
-from stitcher.sources import EntityConfig, SourceSpec, Transforms
+from stitcher.sources import EntityConfig, Link, SourceSpec, Stitching, Transforms
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -38,6 +38,8 @@ __all__ = [
     "source_spec",
     "source_specs_for",
     "specs_from_documents",
+    "stitching_from",
+    "stitching_from_documents",
     "stored_source_spec",
 ]
 
@@ -123,15 +125,35 @@ def source_spec(
     )
 
 
-def compose_specs(product: str, specs: Sequence[SourceSpec]) -> Supergraph:
-    """Compose ``specs`` into the product's supergraph; raise :class:`CompositionFailed` naming the product."""
+def stitching_from(data: Mapping[str, Any] | None) -> Stitching:
+    """The stitcher's :class:`Stitching` from a Product's ``prefer`` and ``links`` as written in YAML (or stored)."""
+    data = data or {}
+    return Stitching(
+        prefer={str(k): str(v) for k, v in (data.get("prefer") or {}).items()},
+        links=tuple(
+            Link(
+                type_name=str(link["type"]),
+                field=str(link["field"]),
+                service=str(link["service"]),
+                operation=str(link["operation"]),
+                arguments={str(k): str(v) for k, v in (link.get("arguments") or {}).items()},
+                description=link.get("description"),
+            )
+            for link in data.get("links") or ()
+        ),
+    )
+
+
+def compose_specs(product: str, specs: Sequence[SourceSpec], stitching: Stitching | None = None) -> Supergraph:
+    """Compose ``specs`` (and what the product says of them as a whole, ``stitching``) into the product's
+    supergraph; raise :class:`CompositionFailed` naming the product."""
     module = _composition_module()
     if module is None or not callable(getattr(module, "compose", None)):
         raise Invalid("the stitcher's composer (stitcher.composition) is not available in this installation")
     from stitcher.errors import CompositionError, StitcherError
 
     try:
-        supergraph: Supergraph = module.compose(list(specs))
+        supergraph: Supergraph = module.compose(list(specs), stitching)
     except CompositionError as exc:
         raise CompositionFailed(
             f"product {product!r} does not compose: " + "; ".join(exc.conflicts), exc.conflicts
@@ -212,7 +234,8 @@ def compose_product(session: Session, product_version: ProductVersion) -> Superg
 
     product = session.get(Product, product_version.product_id)
     name = product.name if product is not None else f"product {product_version.product_id}"
-    return compose_specs(name, source_specs_for(session, product_version))
+    stitching = stitching_from(product_version.stitching)
+    return compose_specs(name, source_specs_for(session, product_version), stitching)
 
 
 # --- from resource YAML ----------------------------------------------------------------------------------------
@@ -250,6 +273,16 @@ def specs_from_documents(documents: Sequence[Document], product: str) -> list[So
     return specs
 
 
+def stitching_from_documents(documents: Sequence[Document], product: str) -> Stitching:
+    """The ``prefer`` and ``links`` of ``product`` from loaded resources (none when the product is not there)."""
+    from portal.manifests import Product
+
+    for doc in documents:
+        if isinstance(doc.resource, Product) and doc.name == product:
+            return stitching_from(doc.resource.spec.stitching())
+    return Stitching()
+
+
 def _supergraph_json(supergraph: Supergraph, sdl: str, product: str) -> str:
     return json.dumps(
         {
@@ -277,8 +310,9 @@ def compose_command(args: argparse.Namespace) -> int:
         product = products[0]
     else:
         product = args.product
+    stitching = stitching_from_documents(documents, product)
     try:
-        supergraph = compose_specs(product, specs_from_documents(documents, product))
+        supergraph = compose_specs(product, specs_from_documents(documents, product), stitching)
     except CompositionFailed as exc:
         print(f"loom: error: product {product!r} does not compose:", file=sys.stderr)
         for conflict in exc.conflicts:

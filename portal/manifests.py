@@ -40,6 +40,7 @@ __all__ = [
     "Introspect",
     "IntrospectionPolicy",
     "KubeRef",
+    "LinkSpec",
     "Metadata",
     "Placement",
     "Plan",
@@ -454,6 +455,39 @@ class SourceRef(_Model):
     hide: list[str] = Field(default_factory=list)
 
 
+_GRAPHQL_NAME = r"^[_A-Za-z][_0-9A-Za-z]*$"
+GraphQLName = Annotated[str, Field(pattern=_GRAPHQL_NAME, description="a GraphQL name, e.g. Loan or memberId")]
+
+
+class LinkSpec(_Model):
+    """A field the product adds to a type, resolved by another source's operation, joining two services that share
+    no entity without changing either: ``{type: Loan, field: member, service: members, operation: member,
+    arguments: {id: memberId}}`` resolves ``Loan.member`` with ``member(id: <the loan's memberId>)``.
+
+    Names are the product's (after the sources' transforms). ``operation`` is a Query field of ``service`` (for an
+    OpenAPI service, its operationId or the field bound to it); ``arguments`` maps each argument of the operation
+    to the field of ``type`` that gives its value. One list argument means one batched call for all the objects,
+    the results in the same order."""
+
+    type: GraphQLName
+    field: GraphQLName
+    service: Name
+    operation: str
+    arguments: dict[str, str]
+    description: str | None = None
+
+    @field_validator("arguments")
+    @classmethod
+    def _arguments(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("map at least one argument of the operation to a field of the type, e.g. {id: memberId}")
+        for argument, source in value.items():
+            for name in (argument, source):
+                if not re.match(_GRAPHQL_NAME, name):
+                    raise ValueError(f"{name!r} is not a GraphQL name")
+        return value
+
+
 class RestRoute(_Model):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
     path: str
@@ -479,6 +513,18 @@ class ProductSpec(_Model):
     rest: list[RestRoute] = Field(default_factory=list)
     routing: Routing = Field(default_factory=Routing)
     plans: list[Name] = Field(default_factory=list)
+    # Type (product name) -> the source whose definition of that shared type wins.
+    prefer: dict[GraphQLName, Name] = Field(default_factory=dict)
+    links: list[LinkSpec] = Field(default_factory=list)
+
+    def stitching(self) -> dict[str, Any]:
+        """``prefer`` and ``links`` as written (unset ones left out): what the database keeps per version."""
+        out: dict[str, Any] = {}
+        if self.prefer:
+            out["prefer"] = dict(self.prefer)
+        if self.links:
+            out["links"] = [link.model_dump(mode="json", by_alias=True, exclude_none=True) for link in self.links]
+        return out
 
     @field_validator("sources")
     @classmethod

@@ -412,6 +412,8 @@ class ProductVersion(LoomModel, table=True):
     lifecycle: Lifecycle = Field(default=Lifecycle.DRAFT, sa_type=_enum(Lifecycle, "lifecycle"), nullable=False)
     routing: dict[str, Any] = _json(dict)
     rest: list[dict[str, Any]] = _json(list)
+    # The resource's ``prefer`` and ``links`` as written (``{"prefer": {...}, "links": [...]}``, unset ones left out).
+    stitching: dict[str, Any] = _json(dict)
     composed_sdl: str | None = Field(default=None, sa_type=sa.Text)
     supergraph_sdl: str | None = Field(default=None, sa_type=sa.Text)
     created_by: str = Field(max_length=100)

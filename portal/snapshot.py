@@ -72,6 +72,7 @@ from stitcher.snapshot import (
     CredentialKind as SnapshotCredentialKind,
     EgressConfig,
     EntityConfigModel,
+    LinkConfig,
     OAuthConfig,
     PlanConfig,
     ProductConfig,
@@ -220,6 +221,18 @@ def _product_config(
             for route in version.rest
         ],
         residency=routing.get("residency"),
+        prefer=dict((version.stitching or {}).get("prefer") or {}),
+        links=[
+            LinkConfig(
+                type_name=link["type"],
+                field=link["field"],
+                service=link["service"],
+                operation=link["operation"],
+                arguments=dict(link.get("arguments") or {}),
+                description=link.get("description"),
+            )
+            for link in (version.stitching or {}).get("links") or ()
+        ],
     )
 
 

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from stitcher.egress import EgressPolicy
 from stitcher.ir import SourceKind
-from stitcher.sources import EntityConfig, SourceSpec, Transforms
+from stitcher.sources import EntityConfig, Link, SourceSpec, Stitching, Transforms
 
 __all__ = [
     "ApplicationConfig",
@@ -38,6 +38,7 @@ __all__ = [
     "CredentialKind",
     "EgressConfig",
     "EntityConfigModel",
+    "LinkConfig",
     "OAuthConfig",
     "PlanConfig",
     "ProductConfig",
@@ -136,6 +137,17 @@ class RestRoute(_Model):
     operation_name: str | None = None
 
 
+class LinkConfig(_Model):
+    """:class:`stitcher.sources.Link` as JSON: a field the product adds to a type, resolved by another source."""
+
+    type_name: str
+    field: str
+    service: str
+    operation: str
+    arguments: dict[str, str]
+    description: str | None = None
+
+
 class ProductConfig(_Model):
     """A published product: its sources, the supergraph the portal composed (to check ours), REST routes."""
 
@@ -148,6 +160,9 @@ class ProductConfig(_Model):
     residency: str | None = None
     # False: the product is served without credentials (no subscription or plan applies).
     auth_required: bool = True
+    # How the sources are stitched as a whole: type -> the source whose definition wins, and links.
+    prefer: dict[str, str] = Field(default_factory=dict)
+    links: list[LinkConfig] = Field(default_factory=list)
 
     def fingerprint(self) -> str:
         """A stable hash of this product's config: the gateway recompiles a product only when it changes."""
@@ -155,6 +170,13 @@ class ProductConfig(_Model):
 
     def source_specs(self) -> list[SourceSpec]:
         return [s.to_source_spec() for s in self.sources]
+
+    def stitching(self) -> Stitching:
+        """What composition takes with :meth:`source_specs`: ``prefer`` and ``links``."""
+        links = tuple(
+            Link(k.type_name, k.field, k.service, k.operation, dict(k.arguments), k.description) for k in self.links
+        )
+        return Stitching(prefer=dict(self.prefer), links=links)
 
 
 class RateLimitConfig(_Model):

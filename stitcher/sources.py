@@ -12,7 +12,7 @@ from pathlib import Path
 
 from stitcher.ir import SourceKind
 
-__all__ = ["EntityConfig", "SourceSpec", "Transforms"]
+__all__ = ["EntityConfig", "Link", "SourceSpec", "Stitching", "Transforms"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,3 +71,37 @@ class SourceSpec:
     entities: Mapping[str, EntityConfig] = field(default_factory=dict)
     transforms: Transforms = field(default_factory=Transforms)
     base_path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A field the product adds to one service's type, resolved by another service's operation, so that two services
+    that share no entity are joined without changing either (GraphQL Mesh's additional resolvers, Hasura's remote
+    relationships): ``Loan.member`` is ``member(id: <the loan's memberId>)`` of the members service.
+
+    ``type_name``, ``operation`` and the fields named in ``arguments`` are product names (after transforms).
+    ``operation`` is a Query field of ``service`` (for an OpenAPI service, the field bound to the operation, or its
+    operationId). ``arguments`` maps each argument of the operation to the field of ``type_name`` that gives its
+    value. With one argument that is a list, the call is batched: the values of every object at once, and the
+    results in the same order. The new field's type is the operation's (its item type when batched).
+    """
+
+    type_name: str
+    field: str
+    service: str
+    operation: str
+    arguments: Mapping[str, str]
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stitching:
+    """What a product says about the composition of its sources as a whole.
+
+    ``prefer``: type (product name) -> the service whose definition of that shared type wins: where the services'
+    definitions of a field differ, that service's is the product's and the others stop resolving the field; an enum,
+    input, union or scalar is that service's definition. ``links``: fields joining services (:class:`Link`).
+    """
+
+    prefer: Mapping[str, str] = field(default_factory=dict)
+    links: tuple[Link, ...] = ()

@@ -4,6 +4,7 @@ built from."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from portal.composer import (
     composition_available,
     print_product,
     source_spec,
+    stitching_from,
     stored_source_spec,
 )
 from portal.errors import Conflict, Invalid, NotFound
@@ -68,6 +70,7 @@ class ProductAfter:
     lifecycle: str
     sources: list[dict[str, Any]]
     rest: list[dict[str, Any]]
+    stitching: dict[str, Any]
 
 
 def products_after(session: Session, world: World, pending: Sequence[Pending]) -> dict[str, ProductAfter]:
@@ -82,6 +85,7 @@ def products_after(session: Session, world: World, pending: Sequence[Pending]) -
                 version.lifecycle.value,
                 sources_of(session, version, service_names),
                 list(version.rest),
+                dict(version.stitching or {}),
             )
     for item in pending:
         resource = item.doc.resource
@@ -91,6 +95,7 @@ def products_after(session: Session, world: World, pending: Sequence[Pending]) -
                 resource.spec.lifecycle,
                 [source_dict(s) for s in resource.spec.sources],
                 [r.model_dump(mode="json", by_alias=True) for r in resource.spec.rest],
+                resource.spec.stitching(),
             )
     return out
 
@@ -139,6 +144,8 @@ def check_compositions(
     forced: list[Forced] = []
     for product, after in sorted(products_after(session, world, pending).items()):
         doc = world.docs.get(("Product", product))
+        if product in touched_products and after.stitching and doc is not None:
+            _check_stitching(doc, product, after, services)
         if after.lifecycle == "draft" and product in touched_products and _served(session, world, product):
             forced.append(_unserved(session, actor, doc, product, after, force=force))
             continue
@@ -154,7 +161,8 @@ def check_compositions(
         publishing = sorted(touched_services.intersection(names))
         culprit = f"publishing {', '.join(publishing)}" if publishing else "this change"
         try:
-            supergraph = compose_specs(product, [spec_of(s, services[s["service"]]) for s in after.sources])
+            specs = [spec_of(s, services[s["service"]]) for s in after.sources]
+            supergraph = compose_specs(product, specs, stitching_from(after.stitching))
         except CompositionFailed as exc:
             conflicts = "; ".join(exc.conflicts)
             message = f"{culprit} would break the composition of {after.lifecycle} product {product!r}: {conflicts}"
@@ -168,6 +176,26 @@ def check_compositions(
             _refuse_unless_forced(session, actor, doc, product, after.team, message, force=force, cause=None)
             forced.append(Forced(product, [], [str(c) for c in changes]))
     return forced
+
+
+_STITCHING_PROBLEM = re.compile(r"^((?:prefer\.[_A-Za-z][_0-9A-Za-z]*)|(?:links\[\d+\](?:\.[\w.]+)?)): (.*)$", re.S)
+
+
+def _check_stitching(doc: m.Document, product: str, after: ProductAfter, services: Mapping[str, Any]) -> None:
+    """A product's ``prefer`` and ``links`` are checked at every apply that changes the product, whatever its
+    lifecycle (a draft need not compose yet, but a link to an operation that does not exist is wrong already): the
+    error names the field, e.g. ``spec.links[0].operation``. Other conflicts are left to the composition check."""
+    if any(s["service"] not in services for s in after.sources):
+        return  # a source without a schema yet: nothing to check against
+    try:
+        compose_specs(
+            product, [spec_of(s, services[s["service"]]) for s in after.sources], stitching_from(after.stitching)
+        )
+    except CompositionFailed as exc:
+        for conflict in exc.conflicts:
+            match = _STITCHING_PROBLEM.match(conflict)
+            if match is not None:
+                raise doc.error(f"spec.{match.group(1)}", match.group(2)) from exc
 
 
 def _unserved(
@@ -253,7 +281,7 @@ def recompose(session: Session) -> None:
             composed: str | None = None
             super_sdl: str | None = None
             try:
-                supergraph = compose_specs(product.name, specs)
+                supergraph = compose_specs(product.name, specs, stitching_from(version.stitching))
                 composed, super_sdl = print_product(supergraph), _maybe_supergraph(supergraph)
             except (CompositionFailed, Invalid):
                 pass  # a draft may not compose yet; published ones were checked before

@@ -1,5 +1,5 @@
-"""Product resources: semver versions with a lifecycle, their sources (services and transforms), REST routes,
-routing (clusters, residency) and the plans they offer."""
+"""Product resources: semver versions with a lifecycle, their sources (services and transforms), how they are
+stitched (``prefer``, ``links``), REST routes, routing (clusters, residency) and the plans they offer."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ _LIFECYCLE: dict[str, frozenset[str]] = {
     "deprecated": frozenset({"deprecated", "published", "retired"}),
     "retired": frozenset({"retired"}),
 }
-_FIXED_WHAT = {"sources": "sources", "rest": "REST routes"}  # what a published version keeps, said in words
+# What a published version keeps, said in words.
+_FIXED_WHAT = {"sources": "sources", "rest": "REST routes", "stitching": "prefer and links"}
 
 
 def current_version(session: Session, row: Product) -> ProductVersion | None:
@@ -83,6 +84,7 @@ def _version_values(resource: m.Product) -> dict[str, Any]:
         "routing": {"clusters": list(spec.routing.clusters), "residency": spec.routing.residency},
         "rest": [r.model_dump(mode="json", by_alias=True) for r in spec.rest],
         "sources": [source_dict(s) for s in spec.sources],
+        "stitching": spec.stitching(),
     }
 
 
@@ -126,6 +128,7 @@ class ProductHandler:
                         "residency": version.routing.get("residency"),
                     },
                     "plans": _plans_of(session, row),
+                    **dict(version.stitching or {}),
                 },
             }
         )
@@ -140,6 +143,20 @@ class ProductHandler:
         for i, source in enumerate(spec.sources):
             if not world.has("Service", source.service):
                 raise doc.error(f"spec.sources[{i}].service", missing("Service", source.service, world.services))
+        sources = [ref.service for ref in spec.sources]
+        listed = ", ".join(sources)
+        for type_name, service in spec.prefer.items():
+            if service not in sources:
+                raise doc.error(f"spec.prefer.{type_name}", f"{service!r} is not a source of this product ({listed})")
+        linked: set[tuple[str, str]] = set()
+        for i, link in enumerate(spec.links):
+            if link.service not in sources:
+                raise doc.error(
+                    f"spec.links[{i}].service", f"{link.service!r} is not a source of this product ({listed})"
+                )
+            if (link.type, link.field) in linked:
+                raise doc.error(f"spec.links[{i}].field", f"{link.type}.{link.field} is linked twice")
+            linked.add((link.type, link.field))
         for i, plan in enumerate(spec.plans):
             if not world.has("Plan", plan):
                 raise doc.error(f"spec.plans[{i}]", missing("Plan", plan, world.plans))
@@ -191,20 +208,26 @@ class ProductHandler:
             if spec.lifecycle != old:
                 changed.append(f"lifecycle {old} -> {spec.lifecycle}")
             service_names = {s.id: n for n, s in world.services.items()}
-            current = {
+            current: dict[str, Any] = {
                 "routing": {
                     "clusters": list(same.routing.get("clusters", [])),
                     "residency": same.routing.get("residency"),
                 },
                 "rest": list(same.rest),
                 "sources": sources_of(session, same, service_names),
+                "stitching": dict(same.stitching or {}),
             }
             desired = _version_values(resource)
-            for key in ("sources", "rest"):
+            for key in ("sources", "rest", "stitching"):
                 if current[key] != desired[key]:
                     if old != "draft":
+                        if key == "stitching":  # the field that changed
+                            links_changed = current[key].get("links") != desired[key].get("links")
+                            key_path = "spec.links" if links_changed else "spec.prefer"
+                        else:
+                            key_path = f"spec.{key}"
                         raise doc.error(
-                            f"spec.{key}",
+                            key_path,
                             f"version {spec.version} is {old}, so its {_FIXED_WHAT[key]} are fixed; bump "
                             "spec.version to change them",
                         )
@@ -250,6 +273,7 @@ class ProductHandler:
         version.lifecycle = Lifecycle(spec.lifecycle)
         version.routing = values["routing"]
         version.rest = values["rest"]
+        version.stitching = values["stitching"]
         version.updated_at = utcnow()
         session.add(version)
         session.flush()

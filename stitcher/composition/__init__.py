@@ -37,13 +37,15 @@ from stitcher.composition.subgraphs import build_subgraph
 from stitcher.composition.transforms import apply_transforms
 from stitcher.errors import CompositionError
 from stitcher.ir import Supergraph
-from stitcher.sources import SourceSpec
+from stitcher.sources import SourceSpec, Stitching
 
 __all__ = ["apply_transforms", "build_subgraph", "compose", "compose_subgraphs", "graph_enum_names"]
 
 
-def compose(specs: Sequence[SourceSpec]) -> Supergraph:
-    """Compose a product from its sources; raises SchemaError for a bad source, CompositionError for conflicts."""
+def compose(specs: Sequence[SourceSpec], stitching: Stitching | None = None) -> Supergraph:
+    """Compose a product from its sources and what the product says of them as a whole (``stitching``: which
+    service's definition of a shared type wins, links between services); raises SchemaError for a bad source,
+    CompositionError for conflicts."""
     names = [s.name for s in specs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -51,4 +53,5 @@ def compose(specs: Sequence[SourceSpec]) -> Supergraph:
     if not specs:
         raise CompositionError(["a product needs at least one source"])
     with _without_gc_pauses():
-        return compose_subgraphs([build_subgraph(spec) for spec in specs])
+        stitching = stitching or Stitching()
+        return compose_subgraphs([build_subgraph(spec) for spec in specs], prefer=stitching.prefer)

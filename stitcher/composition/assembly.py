@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from graphql import (
     DefinitionNode,
@@ -95,9 +95,10 @@ def _left_out_types(composer: _Composer, subgraphs: Sequence[Subgraph]) -> set[t
     return left_out
 
 
-def compose_subgraphs(subgraphs: Sequence[Subgraph]) -> Supergraph:
-    """Merge subgraphs (already in product names) into a supergraph."""
-    composer = _Composer(list(subgraphs))
+def compose_subgraphs(subgraphs: Sequence[Subgraph], prefer: Mapping[str, str] | None = None) -> Supergraph:
+    """Merge subgraphs (already in product names) into a supergraph; ``prefer`` names, per shared type, the service
+    whose definition wins (:class:`stitcher.sources.Stitching`)."""
+    composer = _Composer(list(subgraphs), prefer=dict(prefer or {}))
     definitions: dict[str, list[_Def]] = {}
     left_out = _left_out_types(composer, subgraphs)
     for sub in subgraphs:
@@ -122,12 +123,14 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph]) -> Supergraph:
     if "Query" not in definitions:
         composer.conflicts.append("no service defines a Query type: a product needs at least one Query field")
 
+    _check_prefer(composer, definitions)
     for name in _type_order(definitions):
         defs = definitions[name]
         kind = _kind_of(defs)
         if kind is None:
             continue
         composer.types[name] = _type_joins(name, defs)
+        defs = _preferred_first(composer, name, kind, defs)
         if kind in ("object", "interface"):
             _merge_composite(composer, name, kind, defs)
         elif kind == "union":
@@ -195,6 +198,39 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph]) -> Supergraph:
         inaccessible=frozenset(composer.inaccessible),
         tags=_tags(subgraphs),
     )
+
+
+def _check_prefer(composer: _Composer, definitions: dict[str, list[_Def]]) -> None:
+    """Each ``prefer`` entry names a type that the named source defines, and that is not a root type."""
+    sources = [s.name for s in composer.subgraphs]
+    for type_name, service in composer.prefer.items():
+        where = f"prefer.{type_name}"
+        if service not in sources:
+            listed = ", ".join(sources)
+            composer.conflicts.append(f"{where}: {service} is not a source of the product (sources: {listed})")
+        elif type_name in ROOT_TYPE_NAMES:
+            composer.conflicts.append(
+                f"{where}: {type_name} is a root type, merged field by field; rename or hide the root fields that clash"
+            )
+        elif type_name not in definitions:
+            composer.conflicts.append(f"{where}: no source defines a type {type_name} (names are the product's)")
+        elif all(d.sub.name != service for d in definitions[type_name]):
+            defined = ", ".join(f'"{d.sub.name}"' for d in definitions[type_name])
+            composer.conflicts.append(
+                f'{where}: service "{service}" does not define {type_name} (defined by {defined})'
+            )
+
+
+def _preferred_first(composer: _Composer, name: str, kind: str, defs: list[_Def]) -> list[_Def]:
+    """The definitions that take part in the merge of ``name``: with a ``prefer``, the preferred one first (its
+    descriptions win), and for an enum, input, union or scalar that one alone."""
+    service = composer.prefer.get(name)
+    chosen = [d for d in defs if d.sub.name == service]
+    if not chosen:
+        return defs
+    if kind in ("object", "interface"):
+        return chosen + [d for d in defs if d.sub.name != service]
+    return chosen
 
 
 def _composed_document(composer: _Composer, definitions: dict[str, list[_Def]]) -> DocumentNode:

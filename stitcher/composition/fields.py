@@ -87,6 +87,9 @@ def _merge_composite(composer: _Composer, name: str, kind: str, defs: list[_Def]
     for field_name, all_defs in names.items():
         coordinate = f"{name}.{field_name}"
         field_defs = _unhidden(composer, name, field_name, all_defs)
+        preferred = composer.prefer.get(name)
+        if preferred is not None:
+            field_defs = _preferred(field_defs, preferred)
         first_sub, first = field_defs[0]
         mismatch = False
         for sub, gql_field in field_defs[1:]:
@@ -94,7 +97,7 @@ def _merge_composite(composer: _Composer, name: str, kind: str, defs: list[_Def]
                 mismatch = True
                 composer.conflicts.append(
                     f'{coordinate}: "{first.type}" in service "{first_sub.name}" vs "{gql_field.type}" '
-                    f'in service "{sub.name}"'
+                    f'in service "{sub.name}"' + composer.prefer_hint(name, first_sub.name)
                 )
         if mismatch:
             continue
@@ -156,6 +159,34 @@ def _merge_composite(composer: _Composer, name: str, kind: str, defs: list[_Def]
     if kind == "object":
         composer.implements[name] = list(interfaces)
     composer.sdl[name] = f"{_description(description, '')}{keyword} {name}{implements} {{\n" + "\n".join(lines) + "\n}"
+
+
+def _preferred(field_defs: list[tuple[Subgraph, GraphQLField]], service: str) -> list[tuple[Subgraph, GraphQLField]]:
+    """The definitions of a field of a type whose ``service`` definition wins (the product's ``prefer``): that
+    service's first, then the others that agree with it (the same type up to nullability, arguments that fit);
+    a service whose definition differs no longer resolves the field. A field that ``service`` lacks is merged as
+    usual."""
+    winner = next((f for sub, f in field_defs if sub.name == service), None)
+    if winner is None:
+        return field_defs
+    agreeing = [(sub, f) for sub, f in field_defs if sub.name != service and _agrees(f, winner)]
+    return [(sub, f) for sub, f in field_defs if sub.name == service] + agreeing
+
+
+def _agrees(candidate: GraphQLField, winner: GraphQLField) -> bool:
+    if _strip(candidate.type) != _strip(winner.type):
+        return False
+    for arg_name in {*candidate.args, *winner.args}:
+        mine, theirs = candidate.args.get(arg_name), winner.args.get(arg_name)
+        if mine is None or theirs is None:
+            present = mine or theirs
+            if present is not None and is_required_argument(present):
+                return False
+        elif _strip(mine.type) != _strip(theirs.type) or (
+            is_required_argument(mine) and not is_required_argument(theirs)
+        ):
+            return False  # another type, or required where the product's is not
+    return True
 
 
 def _unhidden(
@@ -254,12 +285,13 @@ def _merge_input_value(
     """Merge one argument or input field over the services that define it: it must have one type everywhere, and
     one that a service lacks is left out (a conflict when it is required). Returns (type, printed default,
     description, deprecation reason), or None when it is left out or in conflict (recorded on ``composer``)."""
+    type_name = coordinate.partition(".")[0]
     if missing:
         required = [(sub, v) for sub, v in present if is_required(v)]
         if required:
             composer.conflicts.append(
                 f'{coordinate}: "{required[0][1].type}" required in service "{required[0][0].name}" but missing '
-                f'in service "{missing[0].name}"'
+                f'in service "{missing[0].name}"' + composer.prefer_hint(type_name, required[0][0].name)
             )
         elif warn_left_out:
             composer.warnings.append(
@@ -271,7 +303,7 @@ def _merge_input_value(
     if other is not None:
         composer.conflicts.append(
             f'{coordinate}: "{first.type}" in service "{first_sub.name}" vs "{other[1].type}" in service '
-            f'"{other[0].name}"'
+            f'"{other[0].name}"' + composer.prefer_hint(type_name, first_sub.name)
         )
         return None
     merged = _merge_type([v.type for _, v in present], output=False)

@@ -15,6 +15,7 @@ from stitcher.ir import (
     Subgraph,
     TypeJoin,
 )
+from stitcher.supergraph import ROOT_TYPE_NAMES
 
 
 @dataclass
@@ -42,6 +43,14 @@ class _Composer:
     # Extra fields (name -> SDL line) that interface objects add to implementing object types.
     added_fields: dict[str, dict[str, str]] = field(default_factory=dict)
     directives: dict[str, str] = field(default_factory=dict)  # "@name" -> merged executable directive definition
+    # Type -> the service whose definition wins (the product's ``prefer``).
+    prefer: dict[str, str] = field(default_factory=dict)
+
+    def prefer_hint(self, type_name: str, service: str) -> str:
+        """What a conflict over the definitions of a shared type may add: the product can let one of them win."""
+        if type_name.startswith("@") or type_name in ROOT_TYPE_NAMES or type_name in self.prefer:
+            return ""
+        return f" (or let one service's definition win: prefer: {{{type_name}: {service}}} in the Product)"
 
 
 def _is_builtin(named: GraphQLNamedType) -> bool:

@@ -36,9 +36,11 @@ def _merge_enum(composer: _Composer, name: str, defs: list[_Def]) -> None:
         first = defs[0]
         for d, values in zip(defs[1:], value_sets[1:], strict=True):
             if set(values) != set(value_sets[0]):
+                hint = composer.prefer_hint(name, first.sub.name).strip(" ()")
                 composer.conflicts.append(
                     f'{name}: values {" ".join(value_sets[0])} in service "{first.sub.name}" vs {" ".join(values)} '
-                    f'in service "{d.sub.name}" (an enum used as input and output must be the same everywhere)'
+                    f'in service "{d.sub.name}" (an enum used as input and output must be the same everywhere'
+                    + (f"; {hint})" if hint else ")")
                 )
         chosen = value_sets[0]
     elif as_input:
@@ -46,7 +48,9 @@ def _merge_enum(composer: _Composer, name: str, defs: list[_Def]) -> None:
         dropped = sorted({v for vs in value_sets for v in vs} - set(chosen))
         if not chosen:
             composer.conflicts.append(
-                f"{name}: input enum has no value common to services " + " and ".join(f'"{d.sub.name}"' for d in defs)
+                f"{name}: input enum has no value common to services "
+                + " and ".join(f'"{d.sub.name}"' for d in defs)
+                + composer.prefer_hint(name, defs[0].sub.name)
             )
         elif dropped:
             composer.warnings.append(
@@ -107,7 +111,9 @@ def _merge_input(composer: _Composer, name: str, defs: list[_Def]) -> None:
         lines.append(f"{_description(description, '  ')}  {field_name}: {merged}{default}{deprecated}")
     if not lines:
         composer.conflicts.append(
-            f"{name}: input type has no field common to services " + " and ".join(f'"{d.sub.name}"' for d in defs)
+            f"{name}: input type has no field common to services "
+            + " and ".join(f'"{d.sub.name}"' for d in defs)
+            + composer.prefer_hint(name, defs[0].sub.name)
         )
         return
     if one_of and len(one_of) < len(defs):

@@ -35,21 +35,23 @@ type Query {
   status: Status!
 }
 "A library member."
-type Member { id: ID! name: String! }
+type Member { id: ID! name: String! level: Int }
 type Status { healthy: Boolean! since: String }
 """
 
+# The loans service knows a borrower by id and has its own idea of a member's level, and of a status.
 LOANS_SDL = """
 type Query {
   loans: [Loan!]!
   loan(id: ID!): Loan
   status: Status!
 }
-type Loan { id: ID! memberId: ID! title: String! }
+type Loan { id: ID! memberId: ID! title: String! borrower: Member }
+type Member { id: ID! level: String }
 type Status { healthy: Int! }
 """
 
-MEMBERS = {"m1": {"id": "m1", "name": "Ada"}, "m2": {"id": "m2", "name": "Grace"}}
+MEMBERS = {"m1": {"id": "m1", "name": "Ada", "level": 3}, "m2": {"id": "m2", "name": "Grace", "level": 5}}
 LOANS = [
     {"id": "l1", "memberId": "m1", "title": "Dune"},
     {"id": "l2", "memberId": "m2", "title": "Emma"},
@@ -66,10 +68,14 @@ def members_app() -> GraphQLApp:
     return GraphQLApp(build_schema(MEMBERS_SDL), root, cache=False)
 
 
+def _loan(loan: dict[str, Any]) -> dict[str, Any]:
+    return {**loan, "borrower": {"id": loan["memberId"], "level": "gold"}}
+
+
 def loans_app() -> GraphQLApp:
     root = {
-        "loans": lambda _info: LOANS,
-        "loan": lambda _info, id: next((loan for loan in LOANS if loan["id"] == id), None),
+        "loans": lambda _info: [_loan(loan) for loan in LOANS],
+        "loan": lambda _info, id: next((_loan(loan) for loan in LOANS if loan["id"] == id), None),
         "status": lambda _info: {"healthy": 1},
     }
     return GraphQLApp(build_schema(LOANS_SDL), root, cache=False)
@@ -94,6 +100,16 @@ def _meta(name: str, **more: Any) -> dict[str, Any]:
     return {"name": name, **more}
 
 
+# members resolves a Member by id (merge configuration), so loans' borrowers get their other fields there.
+MEMBER_ENTITY = {"Member": {"key": "id", "operation": "member"}}
+# loans' root fields and its Status type are renamed, so they do not clash with members' own.
+LOANS_APART = {
+    "service": "loans",
+    "typePatterns": {"Status": "LendingStatus"},
+    "rootFieldPatterns": {"(.*)": "lending_\\1"},
+}
+
+
 def resources(up: Upstreams, product_spec: dict[str, Any]) -> list[dict[str, Any]]:
     """A cluster, a team, the two services (inline SDL, reached on loopback) and the product."""
     head = {"apiVersion": "loom.dev/v1alpha1"}
@@ -106,6 +122,8 @@ def resources(up: Upstreams, product_spec: dict[str, Any]) -> list[dict[str, Any
 
     def service(name: str, sdl: str, url: str) -> dict[str, Any]:
         spec = {"protocol": "graphql", "schema": {"sdl": sdl}, "deployments": [{"cluster": "here", "address": url}]}
+        if name == "members":
+            spec["entities"] = MEMBER_ENTITY
         return {**head, "kind": "Service", "metadata": _meta(name, team="library"), "spec": spec}
 
     return [
@@ -169,7 +187,7 @@ async def ask(client: httpx.AsyncClient, query: str, product: str = "lending") -
 async def test_pattern_renames_in_the_product_reach_the_gateway(engine: Engine, upstreams: Upstreams) -> None:
     loans = {
         "service": "loans",
-        "typePatterns": {"(Loan|Status)": "Lending\\1"},
+        "typePatterns": {"(Loan|Status|Member)": "Lending\\1"},
         "rootFieldPatterns": {"(.*)": "lending_\\1"},
     }
     applied(engine, resources(upstreams, {"sources": [{"service": "members"}, loans]}))
@@ -220,3 +238,48 @@ def test_a_pattern_giving_no_name_is_refused_by_composition(engine: Engine, upst
     spec = {"sources": [{"service": "members"}, {"service": "loans", "typePatterns": {"Loan": "Loan-Item"}}]}
     error = refused(engine, resources(upstreams, spec))
     assert "type_patterns: Loan becomes 'Loan-Item', not a name" in error
+
+
+# --- which service's definition of a shared type wins --------------------------------------------------------
+
+
+def test_a_conflict_over_a_shared_type_suggests_prefer(engine: Engine, upstreams: Upstreams) -> None:
+    error = refused(engine, resources(upstreams, {"sources": [{"service": "members"}, LOANS_APART]}))
+    assert (
+        'Member.level: "Int" in service "members" vs "String" in service "loans" (or let one service\'s definition '
+        "win: prefer: {Member: members} in the Product)" in error
+    )
+
+
+async def test_the_preferred_definition_wins_and_the_gateway_fetches_it_there(
+    engine: Engine, upstreams: Upstreams
+) -> None:
+    spec = {"sources": [{"service": "members"}, LOANS_APART], "prefer": {"Member": "members"}}
+    applied(engine, resources(upstreams, spec))
+    async with gateway(engine) as client:
+        answer = await ask(client, '{ lending_loan(id: "l2") { title borrower { id name level } } }')
+        level = await ask(client, '{ __type(name: "Member") { fields { name type { name } } } }')
+    # loans' level (a String) left the product: the level comes from members, with the name, in one entity fetch
+    assert answer == {
+        "data": {"lending_loan": {"title": "Emma", "borrower": {"id": "m2", "name": "Grace", "level": 5}}}
+    }
+    fields = {f["name"]: f["type"]["name"] for f in level["data"]["__type"]["fields"]}
+    assert fields == {"id": None, "name": None, "level": "Int"}
+    with session_scope(engine) as session:
+        assert get(session, ADMIN, "Product", "lending")[0]["spec"]["prefer"] == {"Member": "members"}
+
+
+@pytest.mark.parametrize(
+    ("prefer", "where", "message"),
+    [
+        ({"Member": "catalog"}, "spec.prefer.Member", "'catalog' is not a source of this product (members, loans)"),
+        ({"Ghost": "members"}, "spec.prefer.Ghost", "no source defines a type Ghost (names are the product's)"),
+        ({"Loan": "members"}, "spec.prefer.Loan", 'service "members" does not define Loan (defined by "loans")'),
+    ],
+)
+def test_a_prefer_that_does_not_fit_is_refused_naming_it(
+    engine: Engine, upstreams: Upstreams, prefer: dict[str, str], where: str, message: str
+) -> None:
+    spec = {"sources": [{"service": "members"}, LOANS_APART], "prefer": prefer, "lifecycle": "draft"}
+    error = refused(engine, resources(upstreams, spec))
+    assert error == f"request: document 5 (Product/lending): {where}: {message}"

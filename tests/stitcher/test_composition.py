@@ -181,7 +181,10 @@ def test_field_type_conflict_names_both_services_and_definitions() -> None:
         "catalog", 'type Query { p: Product } type Product @key(fields: "id") { id: ID! price: String @shareable }'
     )
     conflicts = conflicts_of([inventory, catalog])
-    assert conflicts == ['Product.price: "Float!" in service "inventory" vs "String" in service "catalog"']
+    assert conflicts == [
+        'Product.price: "Float!" in service "inventory" vs "String" in service "catalog" (or let one service\'s '
+        "definition win: prefer: {Product: inventory} in the Product)"
+    ]
 
 
 def test_nullability_differences_merge_to_the_nullable_type() -> None:
@@ -255,8 +258,9 @@ def test_argument_conflicts() -> None:
     a = fed("a", "type Query { x: X } type X @shareable { f(n: Int!, m: Int): Int  g(s: String!): Int }")
     b = fed("b", "type X @shareable { f(m: Int): Int  g(s: Int): Int }")
     conflicts = conflicts_of([a, b])
-    assert 'X.f(n:): "Int!" required in service "a" but missing in service "b"' in conflicts
-    assert 'X.g(s:): "String!" in service "a" vs "Int" in service "b"' in conflicts
+    hint = " (or let one service's definition win: prefer: {X: a} in the Product)"
+    assert 'X.f(n:): "Int!" required in service "a" but missing in service "b"' + hint in conflicts
+    assert 'X.g(s:): "String!" in service "a" vs "Int" in service "b"' + hint in conflicts
 
 
 def test_optional_argument_missing_somewhere_is_left_out_with_a_warning() -> None:
@@ -278,7 +282,8 @@ def test_input_types_merge_by_intersection_and_refuse_missing_required_fields() 
     assert {n: str(v.type) for n, v in f.fields.items()} == {"q": "String!", "limit": "Int"}
     c = plain("c", "type Query { u(f: F): Int } input F { q: String, must: Int! }")
     conflicts = conflicts_of([a, c])
-    assert 'F.must: "Int!" required in service "c" but missing in service "a"' in conflicts
+    hint = " (or let one service's definition win: prefer: {F: c} in the Product)"
+    assert 'F.must: "Int!" required in service "c" but missing in service "a"' + hint in conflicts
 
 
 def test_enums_union_for_output_intersection_for_input_and_must_match_when_both() -> None:
@@ -298,7 +303,7 @@ def test_enums_union_for_output_intersection_for_input_and_must_match_when_both(
     conflicts = conflicts_of([both_a, out_b])
     assert conflicts == [
         'E: values X Y in service "a" vs Y Z in service "b" (an enum used as input and output must be the same '
-        "everywhere)"
+        "everywhere; or let one service's definition win: prefer: {E: a} in the Product)"
     ]
 
 

@@ -46,7 +46,10 @@ def test_a_field_hidden_in_a_renamed_type_is_matched_in_product_names() -> None:
     two = plain("two", "type Query { count: Int } type Stats { a: Int b: Int }", rename_types={"Stats": "Info"})
     with pytest.raises(CompositionError) as info:
         compose([one, two])
-    assert info.value.conflicts == ['Info.b: "String" in service "one" vs "Int" in service "two"']
+    assert info.value.conflicts == [
+        'Info.b: "String" in service "one" vs "Int" in service "two" (or let one service\'s definition win: prefer: '
+        "{Info: one} in the Product)"
+    ]
     two = plain("two", two.schema, hide=("Stats.b",), rename_types={"Stats": "Info"})
     sg = compose([one, two])
     assert sg.fields[("Info", "b")] == (FieldJoin("one"),)
@@ -70,7 +73,10 @@ def test_type_conflicts_and_unreachable_fields_are_reported_in_one_run() -> None
     with pytest.raises(CompositionError) as info:
         compose([a, b])
     conflicts = info.value.conflicts
-    assert conflicts[0] == 'M.v: "Int" in service "a" vs "String" in service "b"'
+    assert conflicts[0] == (
+        'M.v: "Int" in service "a" vs "String" in service "b" (or let one service\'s definition win: prefer: {M: a} '
+        "in the Product)"
+    )
     assert any(c.startswith('P.name: cannot be resolved for a P returned by service "a"') for c in conflicts)
     assert str(info.value).count("\n") == len(conflicts)  # one conflict per line
 
