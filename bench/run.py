@@ -307,7 +307,7 @@ def gateway_commands(supergraph: Path, port: int, grafbase_toml: Path) -> dict[s
     loom = [str(ROOT / ".venv" / "bin" / "loom"), "gateway", "--supergraph", str(supergraph), "--port", str(port)]
     listen = f"127.0.0.1:{port}"
     return {
-        "loom": GatewayCommand(loom, ROOT, {"LOOM_GATEWAY_UPSTREAM_CLIENT": "aiohttp"}),
+        "loom": GatewayCommand(loom, ROOT),  # the default upstream client, as shipped
         "loom-httpx": GatewayCommand(loom, ROOT, {"LOOM_GATEWAY_UPSTREAM_CLIENT": "httpx"}, shapes=("top",)),
         "grafbase": GatewayCommand(
             [str(GRAFBASE), "dev", "-c", str(grafbase_toml), "--listen-address", listen], grafbase_toml.parent

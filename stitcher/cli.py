@@ -20,7 +20,6 @@ header is believed.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -32,18 +31,15 @@ from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import uvicorn
-from starlette.applications import Starlette
-
-from stitcher.app import create_gateway_app, request_id
 from stitcher.errors import StitcherError
-from stitcher.serving import ConnectionLimits, uvicorn_config
+from stitcher.serving import ConnectionLimits, uvicorn_config, uvicorn_server
 from stitcher.settings import GatewaySettings
-from stitcher.snapshot_source import PortalSnapshotSource
-from stitcher.supergraph import load_supergraph
 from stitcher.workers import parent_sentinel, run_workers
+
+if TYPE_CHECKING:  # the app's modules load lazily: the --workers supervisor serves nothing and stays small
+    from starlette.applications import Starlette
 
 __all__ = ["JsonLogFormatter", "ListenError", "gateway_command", "listen", "serve"]
 
@@ -52,8 +48,17 @@ __all__ = ["JsonLogFormatter", "ListenError", "gateway_command", "listen", "serv
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName", "color_message"}
 
 
+def _no_request() -> str | None:
+    return None
+
+
 class JsonLogFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, the request id, and any ``extra`` fields."""
+    """One JSON object per line: time, level, logger, message, the request id (from ``request_id``, the app's
+    :func:`stitcher.app.request_id`), and any ``extra`` fields."""
+
+    def __init__(self, request_id: Callable[[], str | None] = _no_request) -> None:
+        super().__init__()
+        self._request_id = request_id
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -62,7 +67,7 @@ class JsonLogFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        rid = request_id()
+        rid = self._request_id()
         if rid is not None:
             line["request_id"] = rid
         for key, value in record.__dict__.items():
@@ -73,9 +78,9 @@ class JsonLogFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
-def _configure_logging(level: str) -> None:
+def _configure_logging(level: str, request_id: Callable[[], str | None] = _no_request) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonLogFormatter())
+    handler.setFormatter(JsonLogFormatter(request_id))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -107,32 +112,6 @@ def listen(host: str, port: int, *, reuse_port: bool = False, backlog: int | Non
     return sock
 
 
-class _Server(uvicorn.Server):
-    """Uvicorn's server, telling ``on_started`` once it serves, and stopping when ``parent_sentinel`` (a worker's
-    supervisor) becomes readable, i.e. the supervisor is gone."""
-
-    def __init__(
-        self, config: uvicorn.Config, on_started: Callable[[], None] | None, parent_sentinel: int | None
-    ) -> None:
-        super().__init__(config)
-        self._on_started = on_started
-        self._parent_sentinel = parent_sentinel
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        if not self.started:
-            return
-        if self._parent_sentinel is not None:
-            asyncio.get_running_loop().add_reader(self._parent_sentinel, self._parent_gone)
-        if self._on_started is not None:
-            self._on_started()
-
-    def _parent_gone(self) -> None:
-        assert self._parent_sentinel is not None
-        asyncio.get_running_loop().remove_reader(self._parent_sentinel)
-        self.should_exit = True
-
-
 def serve(
     app: Starlette,
     host: str,
@@ -157,7 +136,7 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=grace_seconds,
     )
-    server = _Server(config, on_started, parent_sentinel)
+    server = uvicorn_server(config, on_started=on_started, stop_when_readable=parent_sentinel)
     # Uvicorn re-raises SIGTERM after its graceful shutdown, under the handler that was there before it ran. A
     # no-op handler there makes the clean shutdown exit 0 instead of dying by the signal (SIGINT stays as it is).
     previous = signal.signal(signal.SIGTERM, _ignore_signal)
@@ -175,6 +154,10 @@ def _ignore_signal(signum: int, frame: FrameType | None) -> None:
 
 def _build_app(args: argparse.Namespace, env: GatewaySettings) -> Starlette:
     """The gateway app that ``args`` (supergraph, portal, token, cluster) and the settings describe."""
+    from stitcher.app import create_gateway_app
+    from stitcher.snapshot_source import PortalSnapshotSource
+    from stitcher.supergraph import load_supergraph
+
     options = env.options()
     transport_factory = env.transport_factory()
     redis_url = os.environ.get("LOOM_REDIS_URL") or None
@@ -233,7 +216,7 @@ def gateway_command(args: argparse.Namespace) -> int:
     app = _build_app(args, env)
     # Arguments first (a usage error is one plain line), then the port (busy: one line, before any log output).
     sock = listen(args.host, args.port)
-    _configure_logging(env.log_level)
+    _configure_logging(env.log_level, _app_request_id())
     return serve(
         app,
         args.host,
@@ -242,6 +225,12 @@ def gateway_command(args: argparse.Namespace) -> int:
         limits=env.connection_limits(),
         sock=sock,
     )
+
+
+def _app_request_id() -> Callable[[], str | None]:
+    from stitcher.app import request_id  # loaded by _build_app already
+
+    return request_id
 
 
 def _serve_worker(args: argparse.Namespace, supervisor: Connection) -> None:
@@ -255,7 +244,7 @@ def _serve_worker(args: argparse.Namespace, supervisor: Connection) -> None:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         supervisor.send(("error", message))
         sys.exit(1)
-    _configure_logging(env.log_level)
+    _configure_logging(env.log_level, _app_request_id())
     code = serve(
         app,
         args.host,

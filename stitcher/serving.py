@@ -18,11 +18,13 @@ the portal's login lockout counts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import socket
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["ConnectionLimits", "uvicorn_config"]
+__all__ = ["ConnectionLimits", "uvicorn_config", "uvicorn_server"]
 
 
 @dataclass(frozen=True)
@@ -67,3 +69,29 @@ def uvicorn_config(
         forwarded_allow_ips=list(trusted_proxies) if trusted_proxies else None,
         **config,
     )
+
+
+def uvicorn_server(
+    config: Any, *, on_started: Callable[[], None] | None = None, stop_when_readable: int | None = None
+) -> Any:
+    """A ``uvicorn.Server`` for ``config`` that calls ``on_started`` once it serves, and shuts down gracefully (as on
+    SIGTERM) when the file descriptor ``stop_when_readable`` becomes readable: a ``--workers`` worker passes its
+    supervisor's process sentinel, so it does not outlive a supervisor that was killed."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if not self.started:
+                return
+            if stop_when_readable is not None:
+                asyncio.get_running_loop().add_reader(stop_when_readable, self._stop)
+            if on_started is not None:
+                on_started()
+
+        def _stop(self) -> None:
+            assert stop_when_readable is not None
+            asyncio.get_running_loop().remove_reader(stop_when_readable)
+            self.should_exit = True
+
+    return Server(config)
