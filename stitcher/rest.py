@@ -13,9 +13,13 @@ Pure functions, no I/O: the executor sends the :class:`RestRequest` with its tra
 * ``shape_result(subgraph, return_type, body)`` parses the JSON and shapes the whole value by the field's GraphQL
   type: property names mapped back by ``json_names``, ``__typename`` on every object (the concrete type of a union
   picked by its :class:`~stitcher.ir.Discriminator`), enum values mapped to their GraphQL names, JSON scalars left
-  as they are. A ``Boolean`` field of an operation without content is ``true``. A body that does not fit the type
-  (invalid JSON, a list where an object belongs) raises :class:`RestResponseError`; the executor reports it as an
-  error at the field's path.
+  as they are. A ``Boolean`` field of an operation without content is ``true``. Leaves are coerced as the GraphQL
+  spec's result coercion says (graphql-core's serializers, plus ``BigInt``): ``"12"`` for an ``Int`` is 12, a
+  number for a ``String`` its text. A value that cannot be coerced (``"high"`` for an ``Int``, an object for a
+  ``String``, an enum value the schema does not list, a number where a list belongs) is never passed through: it
+  is an :class:`InvalidValue` at its position, which :func:`settle` turns into ``null`` plus a field error with
+  its path, as GraphQL Mesh (graphql-js) reports it. A body that is not JSON, or whose whole value does not fit,
+  raises :class:`RestResponseError`; the executor reports it as an error at the field's path.
 """
 
 from __future__ import annotations
@@ -23,13 +27,14 @@ from __future__ import annotations
 import http
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from graphql import (
     GraphQLEnumType,
+    GraphQLError,
     GraphQLInputObjectType,
     GraphQLInputType,
     GraphQLInterfaceType,
@@ -37,6 +42,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLScalarType,
     GraphQLSchema,
     GraphQLUnionType,
 )
@@ -45,11 +51,13 @@ from stitcher.errors import StitcherError
 from stitcher.ir import RestBinding, RestOperation, Subgraph
 
 __all__ = [
+    "InvalidValue",
     "RestRequest",
     "RestResponseError",
     "RestStatusError",
     "build_request",
     "check_status",
+    "settle",
     "shape_result",
     "shape_value",
 ]
@@ -244,8 +252,12 @@ def check_status(status: int, body: bytes) -> None:
     raise RestStatusError(status, summary, parsed)
 
 
-def shape_result(subgraph: Subgraph, return_type: GraphQLOutputType, body: bytes) -> Any:
-    """Parse a 2xx body and shape it as the GraphQL value of ``return_type`` (see the module docstring)."""
+def shape_result(
+    subgraph: Subgraph, return_type: GraphQLOutputType, body: bytes, invalid: list[InvalidValue] | None = None
+) -> Any:
+    """Parse a 2xx body and shape it as the GraphQL value of ``return_type`` (see the module docstring). Positions
+    whose value does not fit the schema hold an :class:`InvalidValue`, also appended to ``invalid``; the root
+    value not fitting raises :class:`RestResponseError`."""
     named = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
     text = body.strip()
     if getattr(named, "name", None) == "Boolean":
@@ -260,47 +272,145 @@ def shape_result(subgraph: Subgraph, return_type: GraphQLOutputType, body: bytes
         if getattr(named, "name", None) == "String":
             return body.decode("utf-8", "replace")
         raise RestResponseError(f"upstream returned a body that is not JSON: {exc}") from exc
-    return shape_value(subgraph, return_type, value)
+    return shape_value(subgraph, return_type, value, invalid)
 
 
-def shape_value(subgraph: Subgraph, return_type: GraphQLOutputType, value: Any) -> Any:
-    """Shape already parsed JSON as the GraphQL value of ``return_type``."""
+def shape_value(
+    subgraph: Subgraph, return_type: GraphQLOutputType, value: Any, invalid: list[InvalidValue] | None = None
+) -> Any:
+    """Shape already parsed JSON as the GraphQL value of ``return_type`` (see :func:`shape_result`)."""
     binding, schema = _binding(subgraph)
-    return _shape(binding, schema, return_type, value, "")
+    found: list[InvalidValue] = [] if invalid is None else invalid
+    shaped = _shape(binding, schema, return_type, value, "", "", found)
+    if isinstance(shaped, InvalidValue):  # the whole value does not fit: the root field fails
+        raise RestResponseError(shaped.message)
+    return shaped
 
 
-def _shape(binding: RestBinding, schema: GraphQLSchema, type_: GraphQLOutputType, value: Any, path: str) -> Any:
-    if value is None:
-        return None
-    if isinstance(type_, GraphQLNonNull):
-        type_ = type_.of_type
-    if isinstance(type_, GraphQLList):
-        if not isinstance(value, list):
-            raise RestResponseError(f"expected a list at {path or 'the top'}, got {type(value).__name__}")
-        item_type = type_.of_type
-        return [_shape(binding, schema, item_type, item, f"{path}[{i}]") for i, item in enumerate(value)]
-    if isinstance(type_, GraphQLUnionType | GraphQLInterfaceType):
-        if not isinstance(value, dict):
-            raise RestResponseError(f"expected an object at {path or 'the top'}, got {type(value).__name__}")
-        type_ = _concrete(binding, schema, type_, value)
-    if isinstance(type_, GraphQLObjectType):
-        if not isinstance(value, dict):
-            raise RestResponseError(f"expected an object at {path or 'the top'}, got {type(value).__name__}")
-        names = binding.json_names
-        type_name = type_.name
-        shaped: dict[str, Any] = {"__typename": type_name}
-        for name, field_def in type_.fields.items():
-            item = value.get(names.get((type_name, name), name))
-            shaped[name] = None if item is None else _shape(binding, schema, field_def.type, item, f"{path}.{name}")
-        return shaped
+class InvalidValue:
+    """A position of a shaped REST value whose upstream value does not fit the schema (a ``"high"`` for an
+    ``Int``, an object for a ``String``, an unknown enum value, an object where a list belongs). :func:`settle`
+    turns each into ``null`` and a field error at its path, as GraphQL execution does; it never reaches a client."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"InvalidValue({self.message!r})"
+
+
+def settle(value: Any) -> tuple[Any, list[tuple[list[str | int], str]]]:
+    """Replace every :class:`InvalidValue` in a shaped (and re-keyed) value by ``None``, in place; returns the value
+    and, for each one, its path relative to ``value`` and the error message."""
+    found: list[tuple[list[str | int], str]] = []
+    if isinstance(value, InvalidValue):
+        return None, [([], value.message)]
+    _settle(value, [], found)
+    return value, found
+
+
+def _settle(value: Any, path: list[str | int], found: list[tuple[list[str | int], str]]) -> None:
+    items: Any = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in list(items):
+        if isinstance(item, InvalidValue):
+            value[key] = None
+            found.append(([*path, key], item.message))
+        elif isinstance(item, dict | list):
+            _settle(item, [*path, key], found)
+
+
+def _is_int32(value: Any) -> bool:
+    return value.__class__ is int and -(2**31) <= value < 2**31
+
+
+# Values that need no coercion, by scalar name; anything else goes through the scalar's own ``serialize``.
+_FITS: dict[str, Callable[[Any], bool]] = {
+    "String": lambda value: value.__class__ is str,
+    "ID": lambda value: value.__class__ is str,
+    "Int": _is_int32,
+    "Float": lambda value: value.__class__ is float or value.__class__ is int,
+    "Boolean": lambda value: value.__class__ is bool,
+    "BigInt": lambda value: value.__class__ is int,
+    "JSON": lambda value: True,
+}
+
+
+def _leaf(binding: RestBinding, type_: GraphQLScalarType | GraphQLEnumType, value: Any) -> Any:
+    """A leaf as the GraphQL spec's result coercion makes it (graphql-core's serializers: ``"12"`` is the Int 12,
+    ``1`` the Boolean true), or an :class:`InvalidValue` with the serializer's message."""
     if isinstance(type_, GraphQLEnumType):
         back = binding.enum_values.get(type_.name)
         if back:
             for graphql_name, json_value in back.items():
                 if json_value == value:
                     return graphql_name
+        if isinstance(value, str) and value in type_.values and not (back and value in back):
+            return value
+        return InvalidValue(f"Enum {type_.name!r} cannot represent value: {value!r}")
+    fits = _FITS.get(type_.name)
+    if fits is not None and fits(value):
         return value
+    try:
+        return type_.serialize(value)
+    except (GraphQLError, TypeError, ValueError, OverflowError) as exc:
+        return InvalidValue(exc.message if isinstance(exc, GraphQLError) else str(exc))
+
+
+def _shape(
+    binding: RestBinding,
+    schema: GraphQLSchema,
+    type_: GraphQLOutputType,
+    value: Any,
+    path: str,
+    field: str,
+    invalid: list[InvalidValue],
+) -> Any:
+    """``path`` locates ``value`` for messages about the whole body, ``field`` (``Type.field``) for field errors."""
+    if value is None:
+        return None
+    if isinstance(type_, GraphQLNonNull):
+        type_ = type_.of_type
+    if isinstance(type_, GraphQLList):
+        if not isinstance(value, list):
+            if field:  # graphql-js's (and Mesh's) wording
+                return _invalid(invalid, f"Expected Iterable, but did not find one for field '{field}'.")
+            return _invalid(invalid, f"expected a list at {path or 'the top'}, got {type(value).__name__}")
+        item_type = type_.of_type
+        return [
+            _shape(binding, schema, item_type, item, f"{path}[{i}]", field, invalid) for i, item in enumerate(value)
+        ]
+    if isinstance(type_, GraphQLUnionType | GraphQLInterfaceType):
+        if not isinstance(value, dict):
+            return _invalid(invalid, f"expected an object at {path or 'the top'}, got {type(value).__name__}")
+        type_ = _concrete(binding, schema, type_, value)
+    if isinstance(type_, GraphQLObjectType):
+        if not isinstance(value, dict):
+            return _invalid(invalid, f"expected an object at {path or 'the top'}, got {type(value).__name__}")
+        names = binding.json_names
+        type_name = type_.name
+        shaped: dict[str, Any] = {"__typename": type_name}
+        for name, field_def in type_.fields.items():
+            item = value.get(names.get((type_name, name), name))
+            if item is None:
+                shaped[name] = None
+            else:
+                label = f"{type_name}.{name}"
+                shaped[name] = _shape(binding, schema, field_def.type, item, f"{path}.{name}", label, invalid)
+        return shaped
+    if isinstance(type_, GraphQLScalarType | GraphQLEnumType):
+        leaf = _leaf(binding, type_, value)
+        if isinstance(leaf, InvalidValue):
+            invalid.append(leaf)
+        return leaf
     return value
+
+
+def _invalid(invalid: list[InvalidValue], message: str) -> InvalidValue:
+    found = InvalidValue(message)
+    invalid.append(found)
+    return found
 
 
 def _concrete(

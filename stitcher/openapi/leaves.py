@@ -4,12 +4,14 @@ string enums as enum types (values that are not GraphQL names sanitized and mapp
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from graphql import (
     GraphQLBoolean,
     GraphQLEnumType,
     GraphQLEnumValue,
+    GraphQLError,
     GraphQLFloat,
     GraphQLInt,
     GraphQLScalarType,
@@ -51,10 +53,22 @@ def _parse_big_int_literal(node: ValueNode, _variables: dict[str, Any] | None = 
     raise TypeError("BigInt expects an integer literal")
 
 
+def _serialize_big_int(value: Any) -> int:
+    """Result coercion as for ``Int`` without the 32-bit range: an integer, a float with no fraction, a string of
+    digits, a boolean (1/0); anything else is an error naming the value."""
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+        return int(value)
+    raise GraphQLError(f"BigInt cannot represent non-integer value: {value!r}")
+
+
 BIG_INT = GraphQLScalarType(
     "BigInt",
     description="A 64-bit integer (OpenAPI `integer` with `format: int64`), sent and received as a JSON number.",
-    serialize=lambda value: value,
+    serialize=_serialize_big_int,
     parse_value=_parse_big_int,
     parse_literal=_parse_big_int_literal,
 )

@@ -12,11 +12,13 @@ from graphql import GraphQLObjectType, GraphQLOutputType
 from stitcher import Subgraph
 from stitcher.errors import StitcherError
 from stitcher.rest import (
+    InvalidValue,
     RestRequest,
     RestResponseError,
     RestStatusError,
     build_request,
     check_status,
+    settle,
     shape_result,
     shape_value,
 )
@@ -279,14 +281,28 @@ def test_no_content_text_and_scalars() -> None:
     [
         (b"<html>oops</html>", "not JSON"),
         (b"\xff\xfe", "not JSON"),
-        (b'{"items": {"id": 1}}', "expected a list at .items"),
-        (b'{"items": [3]}', r"expected an object at .items\[0\]"),
         (b"[]", "expected an object at the top"),
     ],
 )
 def test_garbage_bodies_raise_a_response_error(orders: Subgraph, body: bytes, message: str) -> None:
     with pytest.raises(RestResponseError, match=message):
         shape_result(orders, return_type(orders, "Query", "listOrders"), body)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"items": {"id": 1}}', "Expected Iterable, but did not find one for field 'OrderPage.items'."),
+        (b'{"items": [3]}', "expected an object at .items[0], got int"),
+    ],
+)
+def test_a_misshapen_part_of_a_body_is_an_invalid_value_there(orders: Subgraph, body: bytes, message: str) -> None:
+    """Only the part that does not fit is lost (a field error at its path); the rest of the answer stays."""
+    found: list[InvalidValue] = []
+    shaped = shape_result(orders, return_type(orders, "Query", "listOrders"), body, found)
+    assert [f.message for f in found] == [message]
+    settled, errors = settle(shaped)
+    assert settled["__typename"] == "OrderPage" and errors == [(["items", 0] if b"[3]" in body else ["items"], message)]
 
 
 def test_round_trip_create_then_read_back(orders: Subgraph) -> None:
