@@ -20,8 +20,10 @@ introspection fields (``__schema``/``__type``), against the API schema.
 Failures give partial results: a failed fetch leaves its fields null and adds errors with ``path`` and
 ``extensions.code`` (``UPSTREAM_TIMEOUT``, ``UPSTREAM_ERROR``, ``UPSTREAM_HTTP_<status>`` with
 ``extensions.status``, ``UPSTREAM_INVALID_RESPONSE``, ``UPSTREAM_TOO_LARGE``, ``UPSTREAM_REFUSED``: the egress
-policy); an upstream's own GraphQL errors are passed through with
-their paths rewritten to the client's result.
+policy); an upstream's own GraphQL errors are passed through with their ``extensions``, their paths rewritten to the
+client's result (the gateway's internal aliases undone; a field only the gateway fetched points at the object that
+needed it) and their ``locations`` mapped onto the client's field at that path (dropped when there is none). That
+work happens only for responses with errors.
 
 In-flight deduplication (``GatewayOptions.upstream.dedupe_inflight``, off by default): identical upstream *query*
 requests (same URL, same body, same forwarded headers) that are in flight at the same moment share one upstream call
@@ -49,16 +51,19 @@ from graphql import (
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
     GraphQLObjectType,
     GraphQLSchema,
+    InlineFragmentNode,
     OperationDefinitionNode,
+    SelectionSetNode,
     execute_sync,
     parse,
     validate,
 )
 from graphql.execution.values import get_argument_values, get_variable_values
-from graphql.language import Visitor, visit
+from graphql.language import Visitor, get_location, visit
 
 from stitcher.errors import StitcherError
 from stitcher.ir import SourceKind, Subgraph, Supergraph
@@ -439,8 +444,10 @@ class Executor:
         if data is _INVALID:
             data = None
             run.nulled.append(None)
-        if run.nulled and run.errors:
-            run.errors = _reached_errors(run)
+        if run.errors:
+            if run.nulled:
+                run.errors = _reached_errors(run)
+            _locate_errors(run.errors, entry)
         return ExecutionResponse(data, run.errors or None, False, plan.operation)
 
     def _introspect(self, plan: QueryPlan, entry: _Document, run: _Run) -> None:
@@ -514,7 +521,7 @@ class Executor:
                 error_path = error.get("path")
                 at = aliases.get(error_path[0]) if isinstance(error_path, list) and error_path else None
                 if at is None or not isinstance(error_path, list):
-                    run.add_error(_pass_through(error, None, drop_path=True))
+                    run.add_error(_pass_through(error, None, run.prefix, drop_path=True))
                 else:
                     self._entity_errors(parts[at][0], run, [error], parts[at][2], (error_path[0],))
         for index, (node, objects, groups, types) in enumerate(parts):
@@ -638,7 +645,7 @@ class Executor:
             return await self._rest_root_fetch(node, subgraph, run)
         data, errors, failure = await self._graphql(node, subgraph, run, node.query, self._variables(node, run))
         for error in errors:
-            run.add_error(_pass_through(error, None))
+            run.add_error(_pass_through(error, None, run.prefix))
         if failure is not None or data is None:
             for key, _name, _ast in node.root_fields:
                 run.data[key] = None
@@ -927,9 +934,9 @@ class Executor:
                     paths = self._object_paths(node, run)
                 position = path[1]
                 base = paths.get(id(groups[position][0])) if 0 <= position < len(groups) else None
-                run.add_error(_pass_through(error, [*base, *path[2:]] if base is not None else None))
+                run.add_error(_pass_through(error, [*base, *path[2:]] if base is not None else None, run.prefix))
             else:
-                run.add_error(_pass_through(error, None, drop_path=True))
+                run.add_error(_pass_through(error, None, run.prefix, drop_path=True))
 
     def _resolver_errors(
         self,
@@ -945,7 +952,7 @@ class Executor:
             path = error.get("path")
             slot = by_alias.get(path[0]) if isinstance(path, list) and path else None
             if slot is None or not isinstance(path, list):
-                run.add_error(_pass_through(error, None, drop_path=True))
+                run.add_error(_pass_through(error, None, run.prefix, drop_path=True))
                 continue
             positions, batched = slot
             rest = path[1:]
@@ -955,7 +962,7 @@ class Executor:
             if paths is None:
                 paths = self._object_paths(node, run)
             base = paths.get(id(groups[position][0]))
-            run.add_error(_pass_through(error, [*base, *rest] if base is not None else None))
+            run.add_error(_pass_through(error, [*base, *rest] if base is not None else None, run.prefix))
 
     def _fail_objects(
         self,
@@ -979,7 +986,7 @@ class Executor:
                 if base is None:
                     continue
                 for suffix in suffixes:
-                    path = [*base, *suffix]
+                    path = _client_path([*base, *suffix], run.prefix)
                     if reported < _MAX_FETCH_ERRORS:
                         run.add_error({**failure, "path": path})
                         reported += 1
@@ -1260,16 +1267,93 @@ def _failure(message: str, code: str, subgraph: str) -> dict[str, Any]:
     return {"message": message, "extensions": {"code": code, "subgraph": subgraph}}
 
 
-def _pass_through(error: dict[str, Any], path: list[Any] | None, drop_path: bool = False) -> dict[str, Any]:
+def _pass_through(
+    error: dict[str, Any], path: list[Any] | None, prefix: str, drop_path: bool = False
+) -> dict[str, Any]:
+    """An upstream error as the client gets it: its message and ``extensions``; its path in the client's terms
+    (below the gateway's aliases); its ``locations``, which point into the upstream document, are marked to be
+    mapped onto the client's document once the response is complete (:func:`_locate_errors`)."""
     out: dict[str, Any] = {"message": str(error.get("message", "Upstream error"))}
+    if path is None and not drop_path and isinstance(error.get("path"), list):
+        path = error["path"]
     if path is not None:
-        out["path"] = path
-    elif not drop_path and isinstance(error.get("path"), list):
-        out["path"] = error["path"]
+        out["path"] = _client_path(path, prefix)
+    if error.get("locations"):
+        out["locations"] = None
     extensions = error.get("extensions")
     if isinstance(extensions, dict):
         out["extensions"] = extensions
     return out
+
+
+def _client_path(path: list[Any], prefix: str) -> list[Any]:
+    """``path`` with the gateway's aliases undone: a field aliased because its type differs in the subgraph
+    (``<prefix>__<n>_<key>``) is the client's ``key``; a field only the gateway fetched (a key, a @requires input)
+    is not the client's, so the path stops at the object that needed it."""
+    if not any(isinstance(step, str) and step.startswith(prefix) for step in path):
+        return path
+    typed = prefix + "__"
+    out: list[Any] = []
+    for step in path:
+        if isinstance(step, str) and step.startswith(prefix):
+            key = step[len(typed) :].partition("_")[2] if step.startswith(typed) else ""
+            if not key or key.startswith(prefix):
+                break
+            step = key
+        out.append(step)
+    return out
+
+
+def _locate_errors(errors: list[dict[str, Any]], entry: _Document) -> None:
+    """Upstream errors that had ``locations`` get the location of the client's field at their path (the first
+    field with that response key, fragments included), or none when the path names no field of the document."""
+    assert entry.operation is not None
+    for error in errors:
+        if "locations" in error and error["locations"] is None:
+            node = _field_at(entry.operation.selection_set, error.get("path") or (), entry.fragments)
+            if node is not None and node.loc is not None:
+                at = get_location(node.loc.source, node.loc.start)
+                error["locations"] = [{"line": at.line, "column": at.column}]
+            else:
+                del error["locations"]
+
+
+def _field_at(
+    selection_set: SelectionSetNode, path: Any, fragments: Mapping[str, FragmentDefinitionNode]
+) -> FieldNode | None:
+    found: FieldNode | None = None
+    sets = [selection_set]
+    for step in path:
+        if not isinstance(step, str):
+            continue
+        fields: list[FieldNode] = []
+        for one in sets:
+            _fields_keyed(one, step, fragments, fields, set())
+        if not fields:
+            return None
+        found = fields[0]
+        sets = [f.selection_set for f in fields if f.selection_set is not None]
+    return found
+
+
+def _fields_keyed(
+    selection_set: SelectionSetNode,
+    key: str,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    out: list[FieldNode],
+    seen: set[str],
+) -> None:
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            if (selection.alias or selection.name).value == key:
+                out.append(selection)
+        elif isinstance(selection, InlineFragmentNode):
+            _fields_keyed(selection.selection_set, key, fragments, out, seen)
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+            seen.add(selection.name.value)
+            fragment = fragments.get(selection.name.value)
+            if fragment is not None:
+                _fields_keyed(fragment.selection_set, key, fragments, out, seen)
 
 
 def _uses_introspection(document: DocumentNode) -> bool:
