@@ -239,7 +239,9 @@ def _serve_worker(args: argparse.Namespace, supervisor: Connection) -> None:
     env = GatewaySettings()
     try:
         app = _build_app(args, env)
-        sock = listen(args.host, args.port, reuse_port=True)
+        # Bound only: the server listens once the app has started (asyncio's create_server calls listen()), so no
+        # connection waits in the queue of a worker that is still loading (a restarted one, say).
+        sock = listen(args.host, args.port, reuse_port=True, backlog=None)
     except Exception as exc:  # the supervisor reports it as the command's one-line error
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         supervisor.send(("error", message))
