@@ -68,6 +68,7 @@ from graphql.language import Visitor, get_location, visit
 from stitcher.errors import StitcherError
 from stitcher.ir import SourceKind, Subgraph, Supergraph
 from stitcher.limits import DocumentLimits, LimitExceeded, check_cost, check_document, sized_by_variables
+from stitcher.linking import link_parts, linked_value
 from stitcher.options import GatewayOptions
 from stitcher.planning import (
     INTERNAL_PREFIX,
@@ -771,13 +772,18 @@ class Executor:
                 key_field = target.resolver.key
                 by_key = {item.get(key_field): item for item in items if isinstance(item, dict)}
                 matched = [by_key.get(reps[i]) for i in positions]
-                if not any(m is not None for m in matched):
+                if target.resolver.link is not None or not any(m is not None for m in matched):
                     matched = list(items)  # no key in the result: the operation returns them in key order
             else:
                 matched = items
+            link = target.resolver.link if target.resolver is not None else None
             for i, item in zip(positions, matched, strict=False):
-                if isinstance(item, dict):
-                    projected = _project(item, target.selection)
+                if isinstance(item, dict) or link is not None:
+                    projected = (
+                        _project(item, target.selection)
+                        if link is None
+                        else {key: _project(item, part.selection) for key, part in target.selection.fields.items()}
+                    )
                     for obj in groups[i]:
                         if invalid:
                             paths = self._object_paths(node, run) if paths is None else paths
@@ -867,39 +873,40 @@ class Executor:
         k = run.key_variable
         fields: list[str] = []
         definitions: list[str] = [node.variable_definitions] if node.variable_definitions else []
-        slots: list[tuple[str, list[int], bool]] = []  # (alias, rep positions, batched)
+        slots: list[tuple[str, list[int], bool, str | None]] = []  # (alias, rep positions, batched, link key)
         for type_name, target in node.targets.items():
             resolver = target.resolver
             assert resolver is not None
             positions = [i for i, t in enumerate(types) if t == type_name]
             if not positions:
                 continue
-            selection = target.selection.print()
-            if resolver.batched:
-                alias = f"_e{len(slots)}"
-                variables[f"{k}{len(slots)}"] = [reps[i] for i in positions]
-                definitions.append(f"${k}{len(slots)}: {target.resolver_argument_type}")
-                fields.append(f"{alias}: {resolver.field}({resolver.argument}: ${k}{len(slots)}){selection}")
-                slots.append((alias, positions, True))
-            elif resolver.argument:
-                for i in positions:
+            field = subgraph.renames.upstream_field("Query", resolver.field)
+            for part, selection in link_parts(target):
+                if resolver.batched:
                     alias = f"_e{len(slots)}"
-                    variables[f"{k}{len(slots)}"] = reps[i]
+                    variables[f"{k}{len(slots)}"] = [reps[i] for i in positions]
                     definitions.append(f"${k}{len(slots)}: {target.resolver_argument_type}")
-                    fields.append(f"{alias}: {resolver.field}({resolver.argument}: ${k}{len(slots)}){selection}")
-                    slots.append((alias, [i], False))
-            else:  # a compound key, one argument per key field
-                for i in positions:
-                    slot = len(slots)
-                    passed: list[str] = []
-                    for n, (name, type_text) in enumerate(
-                        zip(resolver.key_arguments, target.resolver_key_types, strict=True)
-                    ):
-                        variables[f"{k}{slot}_{n}"] = reps[i][name]
-                        definitions.append(f"${k}{slot}_{n}: {type_text}")
-                        passed.append(f"{name}: ${k}{slot}_{n}")
-                    fields.append(f"_e{slot}: {resolver.field}({', '.join(passed)}){selection}")
-                    slots.append((f"_e{slot}", [i], False))
+                    fields.append(f"{alias}: {field}({resolver.argument}: ${k}{len(slots)}){selection}")
+                    slots.append((alias, positions, True, part))
+                elif resolver.argument:
+                    for i in positions:
+                        alias = f"_e{len(slots)}"
+                        variables[f"{k}{len(slots)}"] = reps[i]
+                        definitions.append(f"${k}{len(slots)}: {target.resolver_argument_type}")
+                        fields.append(f"{alias}: {field}({resolver.argument}: ${k}{len(slots)}){selection}")
+                        slots.append((alias, [i], False, part))
+                else:  # a compound key, one argument per key field
+                    for i in positions:
+                        slot = len(slots)
+                        passed: list[str] = []
+                        for n, (name, type_text) in enumerate(
+                            zip(resolver.key_arguments, target.resolver_key_types, strict=True)
+                        ):
+                            variables[f"{k}{slot}_{n}"] = reps[i][name]
+                            definitions.append(f"${k}{slot}_{n}: {type_text}")
+                            passed.append(f"{name}: ${k}{slot}_{n}")
+                        fields.append(f"_e{slot}: {field}({', '.join(passed)}){selection}")
+                        slots.append((f"_e{slot}", [i], False, part))
         query = "query(" + ", ".join(definitions) + ")" + node.operation_directives + "{" + " ".join(fields) + "}"
         data, errors, failure = await self._graphql(node, subgraph, run, query, variables)
         if errors:
@@ -907,15 +914,16 @@ class Executor:
         if failure is not None or data is None:
             self._fail_objects(node, run, groups, types, failure)
             return False
-        for alias, positions, batched in slots:
+        for alias, positions, batched, part in slots:
             value = data.get(alias)
             results = value if batched else [value]
             if not isinstance(results, list):
                 continue
             for position, result in zip(positions, results, strict=False):
-                if isinstance(result, dict):
+                merged = linked_value(part, result)
+                if merged is not None:
                     for obj in groups[position]:
-                        _merge(obj, result)
+                        _merge(obj, merged)
         return True
 
     def _entity_errors(
@@ -944,9 +952,9 @@ class Executor:
         run: _Run,
         errors: list[dict[str, Any]],
         groups: list[list[dict[str, Any]]],
-        slots: list[tuple[str, list[int], bool]],
+        slots: list[tuple[str, list[int], bool, str | None]],
     ) -> None:
-        by_alias = {alias: (positions, batched) for alias, positions, batched in slots}
+        by_alias = {alias: (positions, batched, part) for alias, positions, batched, part in slots}
         paths: dict[int, list[Any]] | None = None
         for error in errors:
             path = error.get("path")
@@ -954,11 +962,13 @@ class Executor:
             if slot is None or not isinstance(path, list):
                 run.add_error(_pass_through(error, None, run.prefix, drop_path=True))
                 continue
-            positions, batched = slot
+            positions, batched, part = slot
             rest = path[1:]
             position = positions[0]
             if batched and rest and isinstance(rest[0], int) and rest[0] < len(positions):
                 position, rest = positions[rest[0]], rest[1:]
+            if part is not None:  # a link's result is the value of the link field
+                rest = [part, *rest]
             if paths is None:
                 paths = self._object_paths(node, run)
             base = paths.get(id(groups[position][0]))

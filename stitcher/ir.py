@@ -73,6 +73,9 @@ class EntityResolver:
     argument: str
     batched: bool
     key_arguments: tuple[str, ...] = ()
+    # A product's link (:class:`stitcher.sources.Link`): the field's result is the value of the entity's field
+    # ``link`` (``Loan.member``), not the entity itself; ``key`` holds the entity's fields the arguments come from.
+    link: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

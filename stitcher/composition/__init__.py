@@ -24,7 +24,7 @@ Every conflict is collected; :class:`CompositionError` lists them all, each nami
 
 Modules: ``subgraphs`` (sources -> subgraphs), ``transforms`` (prefix, renames, hide), ``assembly`` (subgraphs ->
 supergraph), ``fields`` (object and interface types), ``values`` (unions, enums, inputs, scalars), ``directives``,
-``checks`` (@inaccessible, reachability).
+``checks`` (@inaccessible, reachability), ``links`` (a product's links, as one more subgraph each).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from collections.abc import Sequence
 
 from stitcher.composition._gc import _without_gc_pauses
 from stitcher.composition.assembly import compose_subgraphs, graph_enum_names
+from stitcher.composition.links import link_subgraphs
 from stitcher.composition.subgraphs import build_subgraph
 from stitcher.composition.transforms import apply_transforms
 from stitcher.errors import CompositionError
@@ -54,4 +55,8 @@ def compose(specs: Sequence[SourceSpec], stitching: Stitching | None = None) -> 
         raise CompositionError(["a product needs at least one source"])
     with _without_gc_pauses():
         stitching = stitching or Stitching()
-        return compose_subgraphs([build_subgraph(spec) for spec in specs], prefer=stitching.prefer)
+        subgraphs = [build_subgraph(spec) for spec in specs]
+        linked, problems = link_subgraphs(subgraphs, stitching.links)
+        if problems:
+            raise CompositionError(problems)
+        return compose_subgraphs([*subgraphs, *linked], prefer=stitching.prefer)

@@ -283,3 +283,95 @@ def test_a_prefer_that_does_not_fit_is_refused_naming_it(
     spec = {"sources": [{"service": "members"}, LOANS_APART], "prefer": prefer, "lifecycle": "draft"}
     error = refused(engine, resources(upstreams, spec))
     assert error == f"request: document 5 (Product/lending): {where}: {message}"
+
+
+# --- links between services that share no entity -------------------------------------------------------------
+
+LINKS = [
+    {"type": "Loan", "field": "member", "service": "members", "operation": "member", "arguments": {"id": "memberId"}},
+    {
+        "type": "Loan",
+        "field": "holder",
+        "service": "members",
+        "operation": "membersByIds",
+        "arguments": {"ids": "memberId"},
+        "description": "Who holds the book now.",
+    },
+]
+
+
+async def test_links_join_services_through_the_gateway(engine: Engine, upstreams: Upstreams) -> None:
+    spec = {"sources": [{"service": "members"}, LOANS_APART], "prefer": {"Member": "members"}, "links": LINKS}
+    applied(engine, resources(upstreams, spec))
+    before = len(upstreams.members.bodies)
+    async with gateway(engine) as client:
+        answer = await ask(client, "{ lending_loans { title member { name } holder { id level } h: holder { name } } }")
+        described = await ask(client, '{ __type(name: "Loan") { fields { name description } } }')
+    ada, grace = {"name": "Ada"}, {"name": "Grace"}
+    assert answer == {
+        "data": {
+            "lending_loans": [
+                {"title": "Dune", "member": ada, "holder": {"id": "m1", "level": 3}, "h": ada},
+                {"title": "Emma", "member": grace, "holder": {"id": "m2", "level": 5}, "h": grace},
+                {"title": "Ulysses", "member": ada, "holder": {"id": "m1", "level": 3}, "h": ada},
+            ]
+        }
+    }
+    sent = upstreams.members.bodies[before:]
+    # two links, so two entity fetches of one request each: member() once per distinct id, membersByIds once with
+    # every id (each response key of the link field a call of its own)
+    assert len(sent) == 2
+    queries = sorted(body["query"] for body in sent)
+    assert queries[0].count("member(id:") == 2 and "membersByIds" not in queries[0]
+    assert queries[1].count("membersByIds(ids:") == 2
+    fields = {f["name"]: f["description"] for f in described["data"]["__type"]["fields"]}
+    assert fields["holder"] == "Who holds the book now."
+    assert fields["member"] == "Linked by the product: member(id: Loan.memberId) of service members"
+    with session_scope(engine) as session:
+        assert get(session, ADMIN, "Product", "lending")[0]["spec"]["links"] == LINKS
+
+
+def _link(**changes: Any) -> list[dict[str, Any]]:
+    return [{**LINKS[0], **changes}]
+
+
+@pytest.mark.parametrize(
+    ("links", "where", "message"),
+    [
+        (
+            _link(service="catalog"),
+            "spec.links[0].service",
+            "'catalog' is not a source of this product (members, loans)",
+        ),
+        (_link(type="Book"), "spec.links[0].type", "no source defines an object type Book (names are the product's)"),
+        (
+            _link(field="title"),
+            "spec.links[0].field",
+            'Loan.title exists already (in service "loans"); choose a free name for the link',
+        ),
+        (
+            _link(operation="memberById"),
+            "spec.links[0].operation",
+            'service "members" has no Query field or operation memberById (its Query fields: member, membersByIds, '
+            "status)",
+        ),
+        (
+            _link(arguments={"memberId": "memberId"}),
+            "spec.links[0].arguments.memberId",
+            "Query.member of service 'members' has no argument memberId (arguments: id)",
+        ),
+        (_link(arguments={"id": "borrowerId"}), "spec.links[0].arguments.id", "Loan has no field borrowerId"),
+        (
+            _link(arguments={"id": "borrower"}),
+            "spec.links[0].arguments.id",
+            "Loan.borrower is Member; a link passes scalar or enum fields",
+        ),
+        ([LINKS[0], LINKS[0]], "spec.links[1].field", "Loan.member is linked twice"),
+    ],
+)
+def test_a_link_that_does_not_fit_is_refused_naming_it(
+    engine: Engine, upstreams: Upstreams, links: list[dict[str, Any]], where: str, message: str
+) -> None:
+    spec = {"sources": [{"service": "members"}, LOANS_APART], "prefer": {"Member": "members"}, "links": links}
+    error = refused(engine, resources(upstreams, {**spec, "lifecycle": "draft"}))
+    assert error == f"request: document 5 (Product/lending): {where}: {message}"
