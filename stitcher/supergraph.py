@@ -51,10 +51,12 @@ from graphql import (
     UnionTypeExtensionNode,
     build_ast_schema,
     is_introspection_type,
+    is_specified_directive,
     is_specified_scalar_type,
     parse,
     parse_type,
     print_ast,
+    print_directive,
 )
 from graphql.language.print_string import print_string
 from graphql.utilities.get_default_value_ast import get_default_value_ast
@@ -205,6 +207,18 @@ def _print(schema: GraphQLSchema, hooks: _Hooks) -> str:
 
 
 _KEPT_DIRECTIVES = frozenset({"deprecated", "specifiedBy", "oneOf"})
+_EXECUTABLE_LOCATIONS = frozenset(
+    {
+        "QUERY",
+        "MUTATION",
+        "SUBSCRIPTION",
+        "FIELD",
+        "FRAGMENT_DEFINITION",
+        "FRAGMENT_SPREAD",
+        "INLINE_FRAGMENT",
+        "VARIABLE_DEFINITION",
+    }
+)
 
 
 def filter_document(
@@ -437,6 +451,16 @@ def print_supergraph_sdl(sg: Supergraph) -> str:
         for name, sub in sg.subgraphs.items()
     )
     extra.append(f"enum join__Graph {{\n{graph_lines}\n}}")
+    # Executable directives every GraphQL subgraph defines, as Apollo composes them: a loaded supergraph forwards
+    # them to every subgraph (one that only some subgraphs define stays in the composed product only). A loaded
+    # supergraph's subgraph schemas hold no directive definitions: its own are printed again.
+    graphql_subgraphs = [sub for sub in sg.subgraphs.values() if sub.kind is not SourceKind.OPENAPI]
+    for directive in sg.schema.directives:
+        if is_specified_directive(directive):
+            continue
+        defining = [s for s in graphql_subgraphs if s.schema is not None and s.schema.get_directive(directive.name)]
+        if not defining or len(defining) == len(graphql_subgraphs):
+            extra.append(print_directive(directive))
     hooks = _Hooks(
         skip=lambda coordinate: False,
         type_directives=type_directives,
@@ -670,13 +694,26 @@ def load_supergraph(sdl: str) -> Supergraph:
         return isinstance(definition, TypeDefinitionNode | TypeExtensionNode) and is_machinery(definition.name.value)
 
     warnings: list[str] = []
+    # Executable directive definitions are the clients' to use (Apollo composes one into the supergraph when every
+    # subgraph defines it); the planner forwards them to the subgraphs.
+    executable = tuple(
+        d
+        for d in document.definitions
+        if isinstance(d, DirectiveDefinitionNode) and all(loc.value in _EXECUTABLE_LOCATIONS for loc in d.locations)
+    )
+
+    def kept(filtered: DocumentNode) -> DocumentNode:
+        return DocumentNode(definitions=(*filtered.definitions, *executable)) if executable else filtered
+
     try:
-        full = schema_from_document(filter_document(document, frozenset(), machinery), warnings)
+        full = schema_from_document(kept(filter_document(document, frozenset(), machinery)), warnings)
     except ValueError as exc:
         raise SchemaError(f"supergraph SDL is invalid: {exc}") from exc
     try:  # building a schema is costly for big supergraphs: only a second one when something is hidden
         api = (
-            schema_from_document(filter_document(document, inaccessible, machinery), warnings) if inaccessible else full
+            schema_from_document(kept(filter_document(document, inaccessible, machinery)), warnings)
+            if inaccessible
+            else full
         )
     except ValueError as exc:
         raise SchemaError(f"supergraph API schema is invalid: {exc}") from exc

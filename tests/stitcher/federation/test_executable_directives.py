@@ -16,8 +16,9 @@ from stitcher.composition import compose
 from stitcher.execution import Executor
 from stitcher.ir import SourceKind, Supergraph
 from stitcher.sources import SourceSpec
+from stitcher.supergraph import load_supergraph, print_supergraph_sdl
 from stitcher.transport import AiohttpTransport
-from tests.stitcher.federation.kit import LINK, Subgraph
+from tests.stitcher.federation.kit import LINK, Gateway, Subgraph, gateway_fixture
 from tests.stitcher.upstreams.app import GraphQLApp
 from tests.stitcher.upstreams.serving import UpstreamServers
 
@@ -145,3 +146,53 @@ async def test_without_a_directive_nothing_changes(
     response = await Executor(supergraph, transport).execute("{ product { name price review } }")
     assert response.data == {"product": {"name": "Bicycle", "price": 100, "review": "great"}}
     assert "@" not in _last(servers, "shop")["query"]
+
+
+async def test_a_directive_only_some_subgraphs_define_is_not_in_the_printed_supergraph(
+    served: tuple[UpstreamServers, Supergraph], transport: AiohttpTransport
+) -> None:
+    """Apollo composes an executable directive into the supergraph only when every subgraph defines it, and a
+    loaded supergraph cannot say which subgraphs do: the printed supergraph leaves such a directive out, so a
+    gateway serving it refuses the directive clearly instead of sending it where it is unknown."""
+    _servers, supergraph = served
+    sdl = print_supergraph_sdl(supergraph)
+    assert "directive @inContext" not in sdl and "directive @currency" not in sdl
+    response = await Executor(load_supergraph(sdl), transport).execute('query @inContext(country: "DE") { forecast }')
+    assert response.data is None and response.errors is not None
+    assert response.errors[0]["message"] == "Unknown directive '@inContext'."
+
+
+def _greeting(greeting_id: str) -> dict[str, Any]:
+    return {"id": greeting_id, "text": lambda info: {"FR": "Bonjour", "DE": "Hallo"}.get(_country(info), "Hello")}
+
+
+EVERYWHERE = (
+    Subgraph(
+        "desk",
+        IN_CONTEXT + 'type Query { greeting: Greeting }\ntype Greeting @key(fields: "id") { id: ID! text: String! }',
+        entities=["Greeting"],
+        query={"greeting": lambda: _greeting("g1")},
+        resolve=lambda rep: _greeting(rep["id"]),
+    ),
+    Subgraph(
+        "clock",
+        IN_CONTEXT + 'type Greeting @key(fields: "id") { id: ID! hour: Int! }',
+        entities=["Greeting"],
+        resolve=lambda rep: {"id": rep["id"], "hour": lambda info: {"FR": 9, "DE": 8}.get(_country(info), 0)},
+    ),
+)
+everywhere = gateway_fixture(*EVERYWHERE)
+
+
+async def test_a_directive_every_subgraph_defines_survives_the_printed_supergraph(
+    everywhere: Gateway, transport: AiohttpTransport
+) -> None:
+    """The ``loom gateway --supergraph`` path: the printed supergraph keeps the directive and the loaded gateway
+    forwards it to every subgraph (its subgraph schemas, rebuilt from ``join__*``, hold no directives)."""
+    query = 'query @inContext(country: "FR") { greeting { text hour } }'
+    for loaded in (False, True):
+        response = await everywhere.run(transport, query, loaded=loaded)
+        assert response.errors is None
+        assert response.data == {"greeting": {"text": "Bonjour", "hour": 9}}
+        for name in ("desk", "clock"):
+            assert '@inContext(country: "FR")' in everywhere.requests(name)[-1]["query"]
