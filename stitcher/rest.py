@@ -120,6 +120,11 @@ def _to_json(binding: RestBinding, type_: GraphQLInputType, value: Any) -> Any:
         return [_to_json(binding, type_.of_type, item) for item in items]
     if isinstance(type_, GraphQLInputObjectType) and isinstance(value, Mapping):
         fields = type_.fields
+        if type_.is_one_of:  # a choice between schemas (oneOf, subtypes): the chosen member's JSON is the value
+            for key, item in value.items():
+                if key in fields and item is not None:
+                    return _to_json(binding, fields[key].type, item)
+            return None
         names = binding.json_names
         return {
             names.get((type_.name, key), key): _to_json(binding, fields[key].type, item)
@@ -419,25 +424,26 @@ def _concrete(
     abstract: GraphQLUnionType | GraphQLInterfaceType,
     value: dict[str, Any],
 ) -> GraphQLObjectType:
-    """The object type of a union/interface value: discriminator value, then required properties, then overlap."""
+    """The object type of a union/interface value. The discriminator's value decides when it names a type;
+    otherwise the properties present do: the types that declare every property of the value, narrowed to those
+    whose required properties are all present, then the one declaring most of them (the first on a tie); when no
+    type declares them all, the types whose required properties are present, then the largest overlap."""
     candidates = schema.get_possible_types(abstract)
-    by_name = {t.name: t for t in candidates}
-    disc = binding.discriminators.get(abstract.name)
-    if disc is not None:
-        if disc.property_name is not None and disc.property_name in value:
-            chosen = disc.mapping.get(_text(value[disc.property_name]))
-            if chosen in by_name:
-                return by_name[chosen]
-        keys = value.keys()
-        fitting = [(len(req), name) for name, req in disc.required.items() if req <= keys and name in by_name]
-        if fitting:
-            best = max(fitting, key=lambda pair: pair[0])
-            return by_name[best[1]]
-
-    def overlap(candidate: GraphQLObjectType) -> int:
-        names = binding.json_names
-        return sum(1 for f in candidate.fields if names.get((candidate.name, f), f) in value)
-
     if not candidates:
         raise RestResponseError(f"{abstract.name} has no possible types")
-    return max(candidates, key=overlap)
+    disc = binding.discriminators.get(abstract.name)
+    if disc is not None and disc.property_name is not None and disc.property_name in value:
+        chosen = disc.mapping.get(_text(value[disc.property_name]))
+        for candidate in candidates:
+            if candidate.name == chosen:
+                return candidate
+    if len(candidates) == 1:
+        return candidates[0]
+    names = binding.json_names
+    present = {key for key, item in value.items() if item is not None}
+    declared = {t.name: {names.get((t.name, f), f) for f in t.fields} for t in candidates}
+    pool = [t for t in candidates if present <= declared[t.name]] or list(candidates)
+    if len(pool) > 1:
+        required = disc.required if disc is not None else {}
+        pool = [t for t in pool if required.get(t.name, frozenset()) <= present] or pool
+    return max(pool, key=lambda t: len(present & declared[t.name]))

@@ -16,10 +16,13 @@ requests and shape responses. Decisions worth knowing:
 * Object schemas become object types (output) and input object types (input, named ``<Name>Input``), named after
   their component/definition or, when inline, after where they appear (``PlaceHoldInput``, ``BookFormat``).
   ``readOnly`` properties are left out of input types and ``writeOnly`` ones out of output types. ``allOf`` merges
-  its members; ``oneOf``/``anyOf`` of objects becomes a union resolved by the discriminator (explicit mapping,
-  schema names and single-valued ``enum``/``const`` of the discriminator property) or, without one, by each member's
-  required properties. A base schema with a ``discriminator`` that other schemas extend through ``allOf``
-  (Swagger's inheritance) becomes an interface that they implement. Recursive schemas are recursive types. A property
+  its members; ``oneOf``/``anyOf`` of objects becomes a union resolved by the discriminator (explicit mapping, then
+  Azure's ``x-ms-discriminator-value``, then a single-valued ``enum``/``const`` of the discriminator property, then
+  schema names) or, without one, by the properties present (see :func:`stitcher.rest.shape_result`). A base schema
+  with a ``discriminator`` that other schemas extend through ``allOf``, directly or through another subtype
+  (Swagger's and Azure's inheritance), becomes an interface that they implement. In input, both are ``@oneOf`` input
+  objects with one field per member (``{cat: {...}}``), each member's discriminator property defaulting to the value
+  that names it. Recursive schemas are recursive types. A property
   is non-null when it is required and not nullable; list items are non-null unless nullable. ``integer`` with
   ``format: int64`` is the ``BigInt`` scalar (GraphQL ``Int`` is 32-bit).
 * Property, parameter and enum names that are valid GraphQL names are kept as they are and win over sanitized ones
@@ -27,9 +30,9 @@ requests and shape responses. Decisions worth knowing:
 * String enums become enum types; a value that is not a valid GraphQL name is sanitized (``in-progress`` ->
   ``in_progress``) and mapped back through ``RestBinding.enum_values``. Enum values' internal values are their
   GraphQL names. Numeric enums are just ``Int``/``Float``.
-* Whatever cannot be typed (free-form objects, ``additionalProperties`` maps, mixed primitive unions, ``oneOf`` in
-  input, unresolvable or refused ``$ref``) becomes the ``JSON`` scalar and adds a warning to
-  ``Subgraph.warnings``. Only a document that is not OpenAPI at all raises :class:`~stitcher.errors.SchemaError`.
+* Whatever cannot be typed (free-form objects, ``additionalProperties`` maps, mixed primitive unions, unresolvable
+  or refused ``$ref``) becomes the ``JSON`` scalar and adds a warning to ``Subgraph.warnings``. Only a document
+  that is not OpenAPI at all raises :class:`~stitcher.errors.SchemaError`.
 * A path template parameter that is not declared becomes a required ``String`` argument (with a warning). A spec
   with no GET operation gets a placeholder ``Query._empty: Boolean`` (GraphQL needs a query type).
 * Paths in :class:`~stitcher.ir.RestOperation` include Swagger's ``basePath`` or the path of the first

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stitcher._jsonref import RefError
-from stitcher.openapi.context import Context, Location, Node
+from stitcher.openapi.context import Context, Location, Node, escape_token, schema_sections
 
 __all__ = [
     "Classifier",
@@ -124,6 +124,118 @@ class Classifier:
     def __init__(self, context: Context) -> None:
         self.context = context
         self._kinds: dict[Location, Kind] = {}
+        self._children: dict[Location, list[Node]] | None = None
+
+    # Polymorphism by inheritance (Swagger's style): a base schema with a ``discriminator`` that other named schemas
+    # include through ``allOf``, directly or through another subtype (Lion -> Cat -> Pet).
+
+    def subtypes(self, node: Node) -> list[Node]:
+        """The named schemas that extend ``node`` through ``allOf``, transitively, when ``node`` has a discriminator
+        (in document order, nearest first)."""
+        if not isinstance(node.value, dict) or not node.value.get("discriminator"):
+            return []
+        children = self._child_index()
+        found: list[Node] = []
+        seen = {node.at}
+        queue = list(children.get(node.at, []))
+        while queue:
+            child = queue.pop(0)
+            if child.at in seen:
+                continue
+            seen.add(child.at)
+            found.append(child)
+            queue.extend(children.get(child.at, []))
+        return found
+
+    def ancestors(self, node: Node) -> list[Node]:
+        """The schemas ``node`` includes through ``allOf``, transitively (refs followed, nearest first)."""
+        found: list[Node] = []
+        seen = {node.at}
+        queue = [node]
+        while queue:
+            current = queue.pop(0)
+            for member in all_of(current):
+                try:
+                    target, _ = self.context.follow(member)
+                except RefError:
+                    continue
+                if isinstance(target.value, dict) and target.at not in seen and not target.too_deep:
+                    seen.add(target.at)
+                    found.append(target)
+                    queue.append(target)
+        return found
+
+    def _child_index(self) -> dict[Location, list[Node]]:
+        if self._children is None:
+            index: dict[Location, list[Node]] = {}
+            for doc_key, document in list(self.context.refs.documents.items()):
+                for prefix, section in schema_sections(document):
+                    for raw, candidate in section.items():
+                        if not isinstance(candidate, dict) or not isinstance(candidate.get("allOf"), list):
+                            continue
+                        located = Node(candidate, Location(doc_key, f"{prefix}/{escape_token(str(raw))}"), doc_key)
+                        for member in all_of(located):
+                            try:
+                                target, _ = self.context.follow(member)
+                            except RefError:
+                                continue
+                            if isinstance(target.value, dict) and target.at != located.at:
+                                index.setdefault(target.at, []).append(located)
+            self._children = index
+        return self._children
+
+    def discriminator_property(self, node: Node) -> str | None:
+        raw = node.value.get("discriminator") if isinstance(node.value, dict) else None
+        name = raw if isinstance(raw, str) else raw.get("propertyName") if isinstance(raw, dict) else None
+        return name if isinstance(name, str) else None
+
+    def discriminator_values(self, node: Node, members: list[Node]) -> list[tuple[str, Location]]:
+        """The discriminator values of ``node`` (a union or a base with subtypes) and the member each names, by
+        precedence: the explicit ``mapping``, then Azure's ``x-ms-discriminator-value``, then a discriminator
+        property pinned to one value (``const``, one-valued ``enum``), then the member's schema name. Weakest
+        first: where two give one value, the later one counts."""
+        prop_name = self.discriminator_property(node)
+        context = self.context
+        locations = {m.at for m in members}
+        values: list[tuple[str, Location]] = []
+        if prop_name is None:
+            return values
+        for member in members:  # weakest first: later assignments win
+            raw_name = context.component_raw.get(member.at)
+            if raw_name is not None:
+                values.append((raw_name, member.at))
+        for member in members:
+            for prop in self.props(member):
+                if prop.json_name != prop_name:
+                    continue
+                try:
+                    target, _ = context.follow(prop.node)
+                except RefError:
+                    continue
+                pinned = target.value
+                if isinstance(pinned, dict) and "const" in pinned:
+                    values.append((str(pinned["const"]), member.at))
+                elif isinstance(pinned, dict) and isinstance(pinned.get("enum"), list) and len(pinned["enum"]) == 1:
+                    values.append((str(pinned["enum"][0]), member.at))
+        for member in members:
+            azure = member.value.get("x-ms-discriminator-value") if isinstance(member.value, dict) else None
+            if isinstance(azure, str | int | float | bool):
+                values.append((str(azure), member.at))
+        raw = node.value.get("discriminator")
+        explicit = raw.get("mapping") if isinstance(raw, dict) else None
+        if isinstance(explicit, dict):
+            for value, ref in explicit.items():
+                ref_text = str(ref) if "/" in str(ref) or "#" in str(ref) else context.component_ref(str(ref))
+                try:
+                    target, _ = context.follow(Node({"$ref": ref_text}, node.at, node.ref_doc))
+                except RefError as exc:
+                    context.warn(f"discriminator mapping {value!r}: {exc}")
+                    continue
+                if target.at in locations:
+                    values.append((str(value), target.at))
+                else:
+                    context.warn(f"discriminator mapping {value!r} -> {ref}: not one of the oneOf/anyOf members")
+        return values
 
     def members(self, node: Node, seen: frozenset[Location] = frozenset()) -> list[Node]:
         """The oneOf/anyOf members of a schema, refs followed, nested unions flattened, null members dropped."""

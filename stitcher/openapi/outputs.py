@@ -15,11 +15,10 @@ from graphql import (
     GraphQLUnionType,
 )
 
-from stitcher._jsonref import RefError
 from stitcher.ir import Discriminator
 from stitcher.openapi.building import TypeBuilder, why_json
-from stitcher.openapi.classification import Classifier, Kind, Prop, all_of, nullable, type_list
-from stitcher.openapi.context import Context, Location, Node, escape_token, schema_sections
+from stitcher.openapi.classification import Classifier, Kind, Prop, nullable, type_list
+from stitcher.openapi.context import Context, Location, Node
 from stitcher.openapi.leaves import Leaves
 from stitcher.openapi.names import assign, field_name, pascal_name
 
@@ -111,23 +110,7 @@ class OutputTypes(TypeBuilder[GraphQLNullableOutputType]):
     # include through ``allOf`` becomes an interface, and those schemas implement it.
 
     def _subtypes(self, node: Node) -> list[Node]:
-        if self._subtype_index is None:
-            index: dict[Location, list[Node]] = {}
-            for doc_key, document in list(self.context.refs.documents.items()):
-                for prefix, section in schema_sections(document):
-                    for raw, candidate in section.items():
-                        if not isinstance(candidate, dict) or not isinstance(candidate.get("allOf"), list):
-                            continue
-                        located = Node(candidate, Location(doc_key, f"{prefix}/{escape_token(str(raw))}"), doc_key)
-                        for member in all_of(located):
-                            try:
-                                target, _ = self.context.follow(member)
-                            except RefError:
-                                continue
-                            if isinstance(target.value, dict) and target.at != located.at:
-                                index.setdefault(target.at, []).append(located)
-            self._subtype_index = index
-        return self._subtype_index.get(node.at, []) if node.value.get("discriminator") else []
+        return self.classifier.subtypes(node)
 
     def _interface(self, node: Node, where: str) -> GraphQLNullableOutputType:
         props = self._readable(node)
@@ -147,12 +130,9 @@ class OutputTypes(TypeBuilder[GraphQLNullableOutputType]):
         return interface
 
     def _implemented(self, node: Node, name: str) -> list[GraphQLInterfaceType]:
+        """The interfaces of the bases ``node`` extends, directly or through other subtypes."""
         found: list[GraphQLInterfaceType] = []
-        for member in all_of(node):
-            try:
-                target, _ = self.context.follow(member)
-            except RefError:
-                continue
+        for target in self.classifier.ancestors(node):
             if (
                 not isinstance(target.value, dict)
                 or not self._subtypes(target)
@@ -213,45 +193,13 @@ class OutputTypes(TypeBuilder[GraphQLNullableOutputType]):
         return union
 
     def _discriminator(self, node: Node, built: list[_Built]) -> Discriminator:
-        context = self.context
-        raw = node.value.get("discriminator")
-        prop_name = raw if isinstance(raw, str) else raw.get("propertyName") if isinstance(raw, dict) else None
-        mapping: dict[str, str] = {}
         required: dict[str, frozenset[str]] = {}
         by_location = {member.at: t.name for t, member in built if member is not None}
         for object_type, member in built:
-            if member is None:
-                continue
-            props = self.classifier.props(member)
-            required[object_type.name] = frozenset(p.json_name for p in props if p.required)
-            if prop_name is None:
-                continue
-            raw_name = context.component_raw.get(member.at)
-            if raw_name is not None:
-                mapping.setdefault(raw_name, object_type.name)
-            for prop in props:  # a discriminator property pinned to one value names its type
-                if prop.json_name != prop_name:
-                    continue
-                try:
-                    target, _ = context.follow(prop.node)
-                except RefError:
-                    continue
-                pinned = target.value
-                if isinstance(pinned, dict) and "const" in pinned:
-                    mapping[str(pinned["const"])] = object_type.name
-                elif isinstance(pinned, dict) and isinstance(pinned.get("enum"), list) and len(pinned["enum"]) == 1:
-                    mapping[str(pinned["enum"][0])] = object_type.name
-        explicit = raw.get("mapping") if isinstance(raw, dict) else None
-        if isinstance(explicit, dict):
-            for value, ref in explicit.items():
-                ref_text = str(ref) if "/" in str(ref) or "#" in str(ref) else context.component_ref(str(ref))
-                try:
-                    target, _ = context.follow(Node({"$ref": ref_text}, node.at, node.ref_doc))
-                except RefError as exc:
-                    context.warn(f"discriminator mapping {value!r}: {exc}")
-                    continue
-                if target.at in by_location:
-                    mapping[str(value)] = by_location[target.at]
-                else:
-                    context.warn(f"discriminator mapping {value!r} -> {ref}: not one of the oneOf/anyOf members")
-        return Discriminator(property_name=prop_name, mapping=mapping, required=required)
+            if member is not None:
+                props = self.classifier.props(member)
+                required[object_type.name] = frozenset(p.json_name for p in props if p.required)
+        members = [member for _, member in built if member is not None]
+        values = self.classifier.discriminator_values(node, members)
+        mapping = {value: by_location[at] for value, at in values}  # later (stronger) claims win
+        return Discriminator(self.classifier.discriminator_property(node), mapping=mapping, required=required)
