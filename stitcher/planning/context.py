@@ -39,6 +39,7 @@ from stitcher.planning.model import (
     K_LEAF,
     FetchNode,
     ObjectShape,
+    PlanningError,
     ShapeField,
     TypeShape,
 )
@@ -137,11 +138,21 @@ class PlanningContext:
             owners = self._directive_owners[name] = defining or frozenset(graphql)
         return subgraph in owners
 
-    def field_directives(self, subgraph: str, node: FieldNode, used: set[str]) -> str:
-        """The client's executable directives on a field that ``subgraph`` defines, printed."""
+    def field_directives(self, subgraph: str, type_name: str, node: FieldNode, used: set[str]) -> str:
+        """The client's executable directives on a field, printed for ``subgraph``, which resolves it. A directive
+        that subgraph does not define cannot be honoured there: a planning error rather than a silent drop (a shared
+        root field then goes to a subgraph that defines it)."""
         if not node.directives:
             return ""
-        return printed_directives(node.directives, used, lambda name: self.forwards_directive(subgraph, name))
+        for directive in node.directives:
+            name = directive.name.value
+            if name not in ("skip", "include") and not self.forwards_directive(subgraph, name):
+                owners = sorted(self._directive_owners.get(name, ()))
+                raise PlanningError(
+                    f"@{name} on {type_name}.{node.name.value} cannot be honoured: subgraph {subgraph!r}, which "
+                    f"resolves the field, does not define @{name} (defined by {', '.join(map(repr, owners))})"
+                )
+        return printed_directives(node.directives, used, lambda name: True)
 
     def operation_directives(self, subgraph: str, used: set[str]) -> str:
         """The operation's executable directives (``query @inContext(country: DE)``) that ``subgraph`` defines,

@@ -59,12 +59,13 @@ class _Frame:
 
 
 def _narrowed(node: FieldNode, selections: list[FieldNode]) -> FieldNode:
-    """``node`` (alias, arguments and directives kept) selecting only ``selections``."""
+    """``node`` (alias and arguments kept) selecting only ``selections``: a hop that reaches nested fields through
+    it (the client's directives on it are the source subgraph's, which resolves the field itself)."""
     return FieldNode(
         alias=node.alias,
         name=node.name,
         arguments=node.arguments,
-        directives=node.directives,
+        directives=(),
         selection_set=SelectionSetNode(selections=tuple(selections)),
     )
 
@@ -234,7 +235,7 @@ class Planner(PlanningContext):
         upstream_name = self.upstream_field(subgraph, parent.name, name)
         composite = is_composite_type(named)
         read = self.read_key(subgraph, parent.name, name, key, definition)
-        directives = self.field_directives(subgraph, nodes[0], node.used_variables)
+        directives = self.field_directives(subgraph, parent.name, nodes[0], node.used_variables)
         item = selection.field(read, upstream_name, arguments, composite, directives)
         if not composite:
             return self.field_shape(key, definition, read)

@@ -16,7 +16,6 @@ from stitcher.composition import compose
 from stitcher.execution import Executor
 from stitcher.ir import SourceKind, Supergraph
 from stitcher.sources import SourceSpec
-from stitcher.supergraph import load_supergraph, print_supergraph_sdl
 from stitcher.transport import AiohttpTransport
 from tests.stitcher.federation.kit import LINK, Gateway, Subgraph, gateway_fixture
 from tests.stitcher.upstreams.app import GraphQLApp
@@ -139,6 +138,22 @@ async def test_directive_arguments_may_be_variables_and_each_request_gets_its_ow
     assert "$code" not in _last(servers, "reviews")["query"]  # only the variables a subgraph's document uses
 
 
+async def test_a_field_directive_its_subgraph_does_not_define_is_a_planning_error(
+    served: tuple[UpstreamServers, Supergraph], transport: AiohttpTransport
+) -> None:
+    """``inStock`` is resolved by ``stock``, which does not define ``@currency``: never dropped silently."""
+    servers, supergraph = served
+    before = servers.apps["stock"].requests
+    response = await Executor(supergraph, transport).execute('{ product { inStock @currency(code: "EUR") } }')
+    assert response.data is None and response.errors is not None
+    assert response.errors[0]["extensions"]["code"] == "QUERY_PLANNING_FAILED"
+    assert response.errors[0]["message"] == (
+        "@currency on Product.inStock cannot be honoured: subgraph 'stock', which resolves the field, does not "
+        "define @currency (defined by 'shop')"
+    )
+    assert servers.apps["stock"].requests == before
+
+
 async def test_without_a_directive_nothing_changes(
     served: tuple[UpstreamServers, Supergraph], transport: AiohttpTransport
 ) -> None:
@@ -146,20 +161,6 @@ async def test_without_a_directive_nothing_changes(
     response = await Executor(supergraph, transport).execute("{ product { name price review } }")
     assert response.data == {"product": {"name": "Bicycle", "price": 100, "review": "great"}}
     assert "@" not in _last(servers, "shop")["query"]
-
-
-async def test_a_directive_only_some_subgraphs_define_is_not_in_the_printed_supergraph(
-    served: tuple[UpstreamServers, Supergraph], transport: AiohttpTransport
-) -> None:
-    """Apollo composes an executable directive into the supergraph only when every subgraph defines it, and a
-    loaded supergraph cannot say which subgraphs do: the printed supergraph leaves such a directive out, so a
-    gateway serving it refuses the directive clearly instead of sending it where it is unknown."""
-    _servers, supergraph = served
-    sdl = print_supergraph_sdl(supergraph)
-    assert "directive @inContext" not in sdl and "directive @currency" not in sdl
-    response = await Executor(load_supergraph(sdl), transport).execute('query @inContext(country: "DE") { forecast }')
-    assert response.data is None and response.errors is not None
-    assert response.errors[0]["message"] == "Unknown directive '@inContext'."
 
 
 def _greeting(greeting_id: str) -> dict[str, Any]:
@@ -196,3 +197,29 @@ async def test_a_directive_every_subgraph_defines_survives_the_printed_supergrap
         assert response.data == {"greeting": {"text": "Bonjour", "hour": 9}}
         for name in ("desk", "clock"):
             assert '@inContext(country: "FR")' in everywhere.requests(name)[-1]["query"]
+
+
+APOLLO_SUPERGRAPH = """
+directive @inContext(country: String!) on QUERY
+type Query @join__type(graph: DESK) @join__type(graph: CLOCK) {
+  greeting: Greeting @join__field(graph: DESK)
+}
+type Greeting @join__type(graph: DESK, key: "id") @join__type(graph: CLOCK, key: "id") {
+  id: ID!
+  text: String! @join__field(graph: DESK)
+  hour: Int! @join__field(graph: CLOCK)
+}
+"""
+apollo = gateway_fixture(*EVERYWHERE, supergraph=APOLLO_SUPERGRAPH)
+
+
+async def test_a_directive_in_an_apollo_supergraph_goes_to_every_subgraph(
+    apollo: Gateway, transport: AiohttpTransport
+) -> None:
+    """Apollo composes an executable directive into the supergraph only when every subgraph defines it, and its
+    supergraph does not say more: a gateway that loaded it forwards the directive to every subgraph."""
+    response = await apollo.run(transport, 'query @inContext(country: "DE") { greeting { text hour } }')
+    assert response.errors is None
+    assert response.data == {"greeting": {"text": "Hallo", "hour": 8}}
+    for name in ("desk", "clock"):
+        assert '@inContext(country: "DE")' in apollo.requests(name)[-1]["query"]
