@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install node-deps test lint typecheck unit demo bench bench-sync bench-failover bench-compose fed-audit clean
+.PHONY: install node-deps test lint typecheck unit demo bench bench-startup bench-sync bench-failover bench-compose fed-audit clean
 
 install: $(STAMP)
 
@@ -44,8 +44,14 @@ test: lint typecheck unit
 demo: install
 	$(BIN)/loom up
 
+# Every peer (Grafbase, Hive Gateway JS and Rust planner, Apollo Gateway) and Loom, both query shapes, one run; a
+# full run rewrites the results section of bench/README.md.
 bench: install node-deps
 	$(BIN)/python -m bench.run
+
+# loom gateway's start-up time and resident memory on the largest generated supergraph, 1 and 2 workers.
+bench-startup: install
+	$(BIN)/python -m bench.startup
 
 # The sync worker at scale: render and diff 100 .. 1,000 products x 10 clusters (no peers: nothing else does this).
 bench-sync: install

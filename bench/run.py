@@ -224,8 +224,21 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], deadline: float = 120.0)
     raise RuntimeError(f"gateway at {url} did not answer within {deadline:.0f}s")
 
 
+def settle(base: int) -> None:
+    """Until the subgraphs have had no call for 0.3 s: a gateway still works off the previous load's queued requests
+    after wrk stops (their calls would be counted as the checked requests' ones)."""
+    calls = subgraph_calls(base)
+    quiet_since = time.monotonic()
+    while time.monotonic() - quiet_since < 0.3:
+        time.sleep(0.05)
+        now = subgraph_calls(base)
+        if now != calls:
+            calls, quiet_since = now, time.monotonic()
+
+
 def check_bodies(url: str, shape: Shape, base: int) -> float:
     """Every answer of the shape checked, one request at a time; the upstream calls each one made."""
+    settle(base)
     before = subgraph_calls(base)
     firsts = range(shape.first_min, shape.first_max + 1)
     for first in firsts:
@@ -390,9 +403,9 @@ def main() -> int:
     base = 4101
     while any(not _port_free(base + i) for i in range(len(SUBGRAPHS))):
         base += 10
-    supergraph = work / "supergraph.graphql"
+    supergraph = work / f"supergraph-{base}.graphql"  # per port base: two runs at once never share one
     subprocess.run(["node", str(BENCH / "compose.mjs"), str(base), str(supergraph)], check=True)
-    grafbase_toml = grafbase_config(base, work / "grafbase.toml")
+    grafbase_toml = grafbase_config(base, work / f"grafbase-{base}.toml")
     load = os.getloadavg()
     started_at = datetime.now(UTC)
     results: list[Result] = []
