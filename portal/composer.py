@@ -25,7 +25,7 @@ from stitcher.sources import EntityConfig, Link, SourceSpec, Stitching, Transfor
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from portal.manifests import Document
+    from portal.manifests import Document, Service as ServiceResource
     from portal.models import ProductSource, ProductVersion, Service, ServiceVersion
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "compose_product",
     "compose_specs",
     "composition_available",
+    "deployment_url",
     "print_product",
     "source_spec",
     "source_specs_for",
@@ -241,6 +242,19 @@ def compose_product(session: Session, product_version: ProductVersion) -> Superg
 # --- from resource YAML ----------------------------------------------------------------------------------------
 
 
+def deployment_url(service: ServiceResource) -> str | None:
+    """Where a gateway reaches a Service resource: its first deployment's address, else its first Kubernetes
+    deployment by the service's cluster DNS name (as the portal's snapshot gives it), else None."""
+    for deployment in service.spec.deployments:
+        if deployment.address:
+            return deployment.address
+    for deployment in service.spec.deployments:
+        if deployment.kube is not None:
+            kube = deployment.kube
+            return f"http://{kube.service}.{kube.namespace}.svc.cluster.local:{kube.port}"
+    return None
+
+
 def specs_from_documents(documents: Sequence[Document], product: str) -> list[SourceSpec]:
     """The SourceSpecs of ``product`` from loaded resources alone (its Services must be among them)."""
     from portal.manifests import Product, Service
@@ -257,7 +271,7 @@ def specs_from_documents(documents: Sequence[Document], product: str) -> list[So
         if service_doc is None or not isinstance(service_doc.resource, Service):
             raise doc.error(f"spec.sources[{index}].service", f"no Service {ref.service!r} in the files")
         service = service_doc.resource
-        address = next((d.address for d in service.spec.deployments if d.address), None)
+        address = deployment_url(service)
         specs.append(
             source_spec(
                 name=service.metadata.name,
@@ -318,6 +332,19 @@ def compose_command(args: argparse.Namespace) -> int:
         for conflict in exc.conflicts:
             print(f"- {conflict}", file=sys.stderr)
         return 1
+    if args.supergraph:
+        from stitcher.carried import uncarried
+
+        problems = uncarried(supergraph)
+        if problems:
+            raise Invalid("a gateway could not serve this supergraph: " + "; ".join(problems))
+        nowhere = [spec.name for spec in supergraph.sources if not spec.url]
+        if nowhere:
+            raise Invalid(
+                f"service(s) {', '.join(nowhere)} have no deployment (an address or a Kubernetes service), so a "
+                "supergraph could not say where the gateway reaches them; add one to spec.deployments, or leave out "
+                "--supergraph to print the product's schema"
+            )
     sdl = print_product(supergraph, supergraph_sdl=bool(args.supergraph))
     if args.output == "json":
         print(_supergraph_json(supergraph, sdl, product))

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from graphql import GraphQLSchema
+
+if TYPE_CHECKING:
+    from stitcher.sources import SourceSpec, Stitching
 
 __all__ = [
     "Discriminator",
@@ -102,6 +105,9 @@ class RestParameter:
     # Arrays: True sends one parameter per item (form/explode, ``collectionFormat: multi``), False one value with
     # the items comma-separated (``explode: false``, ``style: simple``, Swagger's default ``csv``).
     explode: bool = True
+    # What separates the items of an unexploded array (``,``; `` `` for spaceDelimited/ssv, ``|`` for
+    # pipeDelimited/pipes, a tab for tsv); an item's own separator characters are percent-encoded.
+    separator: str = ","
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,3 +231,8 @@ class Supergraph:
     # "Enum.VALUE", "Input.field"), in first-seen order; the supergraph SDL carries them (for contracts and schema
     # tooling), execution ignores them.
     tags: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # What the product was composed from (set by composition, empty for a supergraph composed elsewhere): the
+    # supergraph SDL carries them (``@loom__source``, ``@loom__stitching``) so a gateway serving it composes the same
+    # product, REST bindings, merge configuration, transforms and links included.
+    sources: tuple[SourceSpec, ...] = ()
+    stitching: Stitching | None = None

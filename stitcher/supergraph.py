@@ -8,6 +8,7 @@ Gateway or Hive Gateway can load what we print, and :func:`load_supergraph` read
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Iterable, Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +62,7 @@ from graphql import (
 from graphql.language.print_string import print_string
 from graphql.utilities.get_default_value_ast import get_default_value_ast
 
+from stitcher.carried import carried_definitions, graph_directive, recomposed, schema_directive
 from stitcher.errors import SchemaError
 from stitcher.federation import format_graphql_error
 from stitcher.ir import EntityKey, FieldDirectives, FieldJoin, SourceKind, Subgraph, Supergraph, TypeJoin
@@ -157,6 +159,8 @@ def _print_type(named: GraphQLNamedType, hooks: _Hooks) -> str:
         ]
         return f"{head}enum {name}{directives} {{\n" + "\n".join(lines) + "\n}"
     assert isinstance(named, GraphQLInputObjectType)
+    if named.is_one_of:
+        directives = " @oneOf" + directives
     lines = [
         f"{_description(input_field.description, '  ')}  {field_name}: {input_field.type}{_default(input_field)}"
         f"{_deprecated(input_field.deprecation_reason)}{hooks.field_directives(name, field_name)}"
@@ -185,10 +189,30 @@ def _ordered_types(schema: GraphQLSchema, hooks: _Hooks) -> list[GraphQLNamedTyp
 
 
 def print_schema_sdl(schema: GraphQLSchema, *, skip: Iterable[str] = ()) -> str:
-    """SDL of a schema's types in a stable order (root types, then by name), without the elements in ``skip``
-    (schema coordinates) and without custom directive definitions."""
+    """SDL of a schema's custom directive definitions and types in a stable order (directives by name, root types,
+    then types by name), without the elements in ``skip`` (schema coordinates)."""
     hidden = frozenset(skip)
-    return _print(schema, _Hooks(skip=hidden.__contains__))
+    return _print(schema, _Hooks(skip=hidden.__contains__, extra=_directive_definitions(schema)))
+
+
+# The gateway's own directives in a supergraph (printed with the machinery) and the ones every schema has.
+_MACHINERY_DIRECTIVE = re.compile(r"^(join__|link$|inaccessible$|tag$|loom__)")
+
+
+def _directive_definitions(schema: GraphQLSchema) -> list[str]:
+    """The custom directive definitions of ``schema`` (``@inContext``...), by name; the specified ones and the
+    supergraph's machinery are left out."""
+    out = []
+    for directive in sorted(schema.directives, key=lambda d: d.name):
+        if is_specified_directive(directive) or _MACHINERY_DIRECTIVE.match(directive.name):
+            continue
+        args = _print_args(f"@{directive.name}", directive.args, _Hooks())
+        repeatable = " repeatable" if directive.is_repeatable else ""
+        locations = " | ".join(location.name for location in directive.locations)
+        out.append(
+            f"{_description(directive.description, '')}directive @{directive.name}{args}{repeatable} on {locations}"
+        )
+    return out
 
 
 def _print(schema: GraphQLSchema, hooks: _Hooks) -> str:
@@ -445,9 +469,11 @@ def print_supergraph_sdl(sg: Supergraph) -> str:
     if sg.tags:
         links.append(f'\n  @link(url: "{_TAG_SPEC}")')
         extra.append(_TAG_DIRECTIVE)
+    links.append(schema_directive(sg))  # the sources, for Loom's gateway (stitcher.carried)
+    extra.extend(carried_definitions(sg))
     extra.append(_MACHINERY)
     graph_lines = "\n".join(
-        f"  {enum_of[name]}{_directive('join__graph', name=name, url=sub.url or '')}"
+        f"  {enum_of[name]}{_directive('join__graph', name=name, url=sub.url or '')}{graph_directive(sg, name)}"
         for name, sub in sg.subgraphs.items()
     )
     extra.append(f"enum join__Graph {{\n{graph_lines}\n}}")
@@ -579,6 +605,7 @@ def load_supergraph(sdl: str) -> Supergraph:
         raise SchemaError(f"supergraph SDL has no {join}__Graph enum: is it a Federation v2 supergraph?")
     graph_name: dict[str, str] = {}
     subgraphs: dict[str, Subgraph] = {}
+    graph_directives: list[tuple[str, str | None, list[ConstDirectiveNode]]] = []
     for node in graph_nodes:
         for value in node.values or ():
             member = value.name.value
@@ -589,6 +616,7 @@ def load_supergraph(sdl: str) -> Supergraph:
             graph_name[member] = name
             url = _argument_value(found[0], "url")
             subgraphs[name] = Subgraph(name=name, kind=SourceKind.FEDERATION, schema=None, url=url or None)
+            graph_directives.append((name, url or None, list(value.directives or ())))
 
     def is_machinery(type_name: str) -> bool:
         return type_name.startswith((f"{join}__", "link__"))
@@ -717,6 +745,14 @@ def load_supergraph(sdl: str) -> Supergraph:
         )
     except ValueError as exc:
         raise SchemaError(f"supergraph API schema is invalid: {exc}") from exc
+    composed = recomposed(document, graph_directives)
+    if composed is not None:  # Loom's own supergraph: the product its sources compose into, checked against it
+        if print_schema_sdl(composed.schema) != print_schema_sdl(api):
+            raise SchemaError(
+                "the supergraph's schema is not what the sources it carries (@loom__source) compose into: was it "
+                "edited? Print it again with loom compose --supergraph"
+            )
+        return composed
     return Supergraph(
         schema=api,
         subgraphs=subgraphs,

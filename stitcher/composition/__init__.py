@@ -59,4 +59,6 @@ def compose(specs: Sequence[SourceSpec], stitching: Stitching | None = None) -> 
         linked, problems = link_subgraphs(subgraphs, stitching.links)
         if problems:
             raise CompositionError(problems)
-        return compose_subgraphs([*subgraphs, *linked], prefer=stitching.prefer)
+        supergraph = compose_subgraphs([*subgraphs, *linked], prefer=stitching.prefer)
+    supergraph.sources, supergraph.stitching = tuple(specs), stitching
+    return supergraph

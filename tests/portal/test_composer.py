@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,8 @@ from portal.manifests import load_documents
 from portal.models import Product, ProductVersion
 from portal.resources import apply
 from stitcher.ir import SourceKind
-from tests.portal._apply import LIBRARY, library_with_a_clash
+from stitcher.supergraph import load_supergraph
+from tests.portal._apply import LIBRARY, library_copy, library_with_a_clash
 
 
 def current_version(session: Session, name: str) -> ProductVersion:
@@ -96,3 +98,36 @@ def test_compose_names_a_missing_service(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["compose", "-f", str(LIBRARY / "product.yaml"), "--product", "library"]) == 1
     err = capsys.readouterr().err
     assert "product.yaml: document 1 (Product/library): spec.sources[0].service: no Service 'members'" in err
+
+
+def test_compose_supergraph_carries_what_the_gateway_needs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 10: the printed supergraph lost the REST binding of OpenAPI sources (404 when served) and gave
+    Kubernetes-deployed sources ``url: ""``. The sources ride along (@loom__source) and a Kubernetes deployment is
+    reached by its cluster DNS name, as the portal's snapshot does."""
+    assert main(["compose", "-f", str(LIBRARY), "--product", "library", "--supergraph"]) == 0
+    sdl = capsys.readouterr().out
+    assert 'url: ""' not in sdl
+    assert '@join__graph(name: "loans", url: "http://loans.library.svc.cluster.local:8080")' in sdl
+    loaded = load_supergraph(sdl)
+    catalog = loaded.subgraphs["catalog"]
+    assert catalog.kind is SourceKind.OPENAPI and catalog.rest is not None
+    assert catalog.url == "http://catalog.library.svc.cluster.local:8080"
+    assert loaded.subgraphs["loans"].kind is SourceKind.GRAPHQL
+
+
+def test_compose_supergraph_refuses_a_service_with_no_deployment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = library_copy(tmp_path / "lib")
+    services = folder / "services.yaml"
+    text = services.read_text()
+    without = re.sub(r"(schema: \{file: loans\.graphql\}\n)  deployments:\n(    - .*\n)+", r"\1", text)
+    assert without != text
+    services.write_text(without)
+    assert main(["compose", "-f", str(folder), "--product", "library", "--supergraph"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "loom: error: service(s) loans have no deployment (an address or a Kubernetes service), so a supergraph "
+        "could not say where the gateway reaches them; add one to spec.deployments, or leave out --supergraph to "
+        "print the product's schema"
+    )
+    assert main(["compose", "-f", str(folder), "--product", "library"]) == 0  # the product's schema needs no URL

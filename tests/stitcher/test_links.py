@@ -1,0 +1,217 @@
+"""A product's links (:class:`stitcher.sources.Link`) composed and executed against real upstreams: a GraphQL type
+linked to a REST operation's result (one call per key, or one batched call), and the problems of links that do not
+fit, each naming the link's field."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+import httpx
+import pytest
+from graphql import GraphQLObjectType, build_schema
+
+from stitcher.app import create_gateway_app
+from stitcher.composition import compose
+from stitcher.errors import CompositionError, SchemaError
+from stitcher.ir import SourceKind, Supergraph
+from stitcher.options import GatewayOptions
+from stitcher.sources import Link, SourceSpec, Stitching
+from stitcher.supergraph import load_supergraph, print_supergraph_sdl
+from tests._serving import serving
+from tests.stitcher.upstreams.app import GraphQLApp, JsonRestApp
+
+LOANS_SDL = """
+type Query { loans: [Loan!]! }
+type Loan { id: ID! isbn: String! }
+"""
+
+BOOKS_OPENAPI = """
+openapi: 3.0.3
+info: {title: Books, version: "1.0"}
+paths:
+  /books:
+    get:
+      operationId: booksByIsbns
+      parameters:
+        - name: isbns
+          in: query
+          required: true
+          style: form
+          explode: false
+          schema: {type: array, items: {type: string}}
+      responses:
+        "200":
+          description: the books, in the order asked (null for an unknown one)
+          content:
+            application/json:
+              schema: {type: array, items: {$ref: "#/components/schemas/Book"}}
+  /books/{isbn}:
+    get:
+      operationId: getBook
+      parameters:
+        - {name: isbn, in: path, required: true, schema: {type: string}}
+      responses:
+        "200":
+          description: one book
+          content:
+            application/json:
+              schema: {$ref: "#/components/schemas/Book"}
+components:
+  schemas:
+    Book:
+      type: object
+      required: [isbn, title]
+      properties:
+        isbn: {type: string}
+        title: {type: string}
+        pages: {type: integer}
+"""
+
+BOOKS = {
+    "111": {"isbn": "111", "title": "Dune", "pages": 412},
+    "222": {"isbn": "222", "title": "Emma", "pages": 474},
+}
+LOANS = [{"id": "l1", "isbn": "111"}, {"id": "l2", "isbn": "222"}, {"id": "l3", "isbn": "111"}]
+
+
+class BooksApp(JsonRestApp):
+    def answer(self, path: str, query: str) -> Any:
+        if path == "/books":
+            return [BOOKS.get(isbn) for isbn in parse_qs(query)["isbns"][0].split(",")]
+        return BOOKS.get(path.removeprefix("/books/"))
+
+
+@dataclass
+class Upstreams:
+    books: BooksApp
+    loans: str
+    books_url: str
+
+
+@pytest.fixture(scope="module")
+def upstreams() -> Iterator[Upstreams]:
+    books = BooksApp()
+    loans = GraphQLApp(build_schema(LOANS_SDL), {"loans": lambda _info: LOANS}, cache=False)
+    with serving(books, "books") as books_url, serving(loans, "loans") as loans_url:
+        yield Upstreams(books, f"{loans_url}/graphql", books_url)
+
+
+def specs(up: Upstreams | None = None) -> list[SourceSpec]:
+    return [
+        SourceSpec("loans", SourceKind.GRAPHQL, LOANS_SDL, url=up.loans if up else "http://loans.test"),
+        SourceSpec("books", SourceKind.OPENAPI, BOOKS_OPENAPI, url=up.books_url if up else "http://books.test"),
+    ]
+
+
+BOOK = Link("Loan", "book", "books", "getBook", {"isbn": "isbn"})
+BATCHED = Link("Loan", "volume", "books", "booksByIsbns", {"isbns": "isbn"})
+
+
+@contextlib.asynccontextmanager
+async def gateway(
+    up: Upstreams, *links: Link, supergraph: Supergraph | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    served = supergraph or compose(specs(up), Stitching(links=links))
+    app = create_gateway_app(supergraph=served, options=GatewayOptions(freeze_gc=False))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
+    ):
+        yield client
+
+
+async def test_a_graphql_type_linked_to_a_rest_operation(upstreams: Upstreams) -> None:
+    async with gateway(upstreams, BOOK, BATCHED) as client:
+        before = len(upstreams.books.paths)
+        single = await client.post("/graphql", json={"query": "{ loans { id book { title pages } } }"})
+        singles = upstreams.books.paths[before:]
+        before = len(upstreams.books.paths)
+        batched = await client.post("/graphql", json={"query": "{ loans { id volume { title } } }"})
+        batches = upstreams.books.paths[before:]
+    assert single.json() == {
+        "data": {
+            "loans": [
+                {"id": "l1", "book": {"title": "Dune", "pages": 412}},
+                {"id": "l2", "book": {"title": "Emma", "pages": 474}},
+                {"id": "l3", "book": {"title": "Dune", "pages": 412}},
+            ]
+        }
+    }
+    assert sorted(singles) == ["/books/111", "/books/222"]  # one request per distinct key
+    assert batched.json()["data"]["loans"][2] == {"id": "l3", "volume": {"title": "Dune"}}
+    assert [v["volume"]["title"] for v in batched.json()["data"]["loans"]] == ["Dune", "Emma", "Dune"]
+    assert [unquote(path) for path in batches] == ["/books?isbns=111,222"]  # every key in one request
+
+
+def test_the_link_field_is_in_the_product_schema() -> None:
+    supergraph = compose(specs(), Stitching(links=(BOOK, BATCHED)))
+    loan = supergraph.schema.get_type("Loan")
+    assert isinstance(loan, GraphQLObjectType)
+    assert str(loan.fields["book"].type) == "Book" and str(loan.fields["volume"].type) == "Book"
+    query = supergraph.schema.query_type
+    assert query is not None and "getBook" in query.fields  # the operation stays where books serves it
+    assert [j.graph for j in supergraph.fields[("Loan", "book")]] == ["books (link Loan.book)"]
+
+
+@pytest.mark.parametrize(
+    ("link", "problem"),
+    [
+        (
+            Link("Loan", "isbn", "books", "getBook", {"isbn": "isbn"}),
+            'links[0].field: Loan.isbn exists already (in service "loans"); choose a free name for the link',
+        ),
+        (
+            Link("Book", "loans", "loans", "loans", {"x": "isbn"}),
+            "links[0].arguments.x: Query.loans of service 'loans' has no argument x (arguments: none)",
+        ),
+        (
+            Link("Loan", "book", "books", "getBook", {"isbn": "isbn", "id": "id"}),
+            "links[0].arguments.id: Query.getBook of service 'books' has no argument id (arguments: isbn)",
+        ),
+    ],
+)
+def test_a_link_that_does_not_fit_is_named(link: Link, problem: str) -> None:
+    with pytest.raises(CompositionError) as info:
+        compose(specs(), Stitching(links=(link,)))
+    assert info.value.conflicts == [problem]
+
+
+async def test_the_supergraph_carries_rest_bindings_and_links_to_the_gateway(upstreams: Upstreams) -> None:
+    """What ``loom compose --supergraph`` prints and ``loom gateway --supergraph`` serves: the REST operations and
+    the links survive (they are no join information: the SDL carries the sources, @loom__source)."""
+    sdl = print_supergraph_sdl(compose(specs(upstreams), Stitching(links=(BOOK,))))
+    assert '@link(url: "https://specs.loom.dev/loom/v0.1")' in sdl and "@loom__stitching(" in sdl
+    assert sdl.count('@loom__source(protocol: "') == 2  # loans and books; the link's own graph is composed again
+    loaded = load_supergraph(sdl)
+    assert loaded.subgraphs["books"].kind is SourceKind.OPENAPI and loaded.subgraphs["books"].rest is not None
+    async with gateway(upstreams, supergraph=loaded) as client:
+        answer = await client.post(
+            "/graphql", json={"query": '{ getBook(isbn: "222") { title } loans { book { pages } } }'}
+        )
+    assert answer.json() == {
+        "data": {
+            "getBook": {"title": "Emma"},
+            "loans": [{"book": {"pages": 412}}, {"book": {"pages": 474}}, {"book": {"pages": 412}}],
+        }
+    }
+
+
+def test_a_supergraph_whose_schema_was_edited_is_refused() -> None:
+    sdl = print_supergraph_sdl(compose(specs(), Stitching(links=(BOOK,))))
+    edited = sdl.replace(
+        "  id: ID! @join__field(graph: LOANS)\n", "  id: ID! @join__field(graph: LOANS)\n  extra: Int\n", 1
+    )
+    assert edited != sdl
+    with pytest.raises(SchemaError, match=r"not what the sources it carries .* compose into: was it edited"):
+        load_supergraph(edited)
+
+
+def test_a_supergraph_served_elsewhere_uses_the_urls_it_says() -> None:
+    sdl = print_supergraph_sdl(compose(specs(), Stitching(links=(BOOK,))))
+    moved = load_supergraph(sdl.replace("http://books.test", "http://books.internal:8080"))
+    assert moved.subgraphs["books"].url == "http://books.internal:8080"
+    assert moved.subgraphs["books (link Loan.book)"].url == "http://books.internal:8080"
