@@ -44,7 +44,6 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import orjson
 from graphql import (
@@ -670,9 +669,7 @@ class Executor:
             request = build_request(subgraph, root, field_name, arguments)
         except StitcherError as exc:
             return None, _failure(f"Subgraph {subgraph.name!r}: {exc}", "UPSTREAM_ERROR", subgraph.name), False
-        url = subgraph.url.rstrip("/") + request.path
-        if request.query:
-            url += "?" + urlencode(request.query)
+        url = request.url(subgraph.url)  # percent-encoded by stitcher.rest: sent as it is
         headers = request.headers
         if request.method in _SAFE_METHODS:
             headers = {**headers, SAFE_RETRY[0]: SAFE_RETRY[1]}

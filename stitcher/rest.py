@@ -5,9 +5,11 @@ Pure functions, no I/O: the executor sends the :class:`RestRequest` with its tra
 * ``build_request(subgraph, root_type, field_name, arguments)`` -> :class:`RestRequest`. ``root_type`` is
   ``"Query"`` or ``"Mutation"``, ``field_name`` the subgraph's (upstream) field name, ``arguments`` the GraphQL
   argument values already coerced (enum values are their GraphQL names, as :mod:`stitcher.openapi` builds them).
-  Path parameters are substituted and percent-encoded; arrays follow ``RestParameter.explode`` (repeated query
-  parameters, else comma-separated); input objects are turned back into JSON with the original property names and
-  enum values; the body is encoded per ``RestOperation.content_type`` (JSON, form, multipart or text).
+  Path and query values are percent-encoded here (``RestRequest.url`` is sent as it is); arrays follow
+  ``RestParameter.explode`` (repeated query parameters) or ``RestParameter.separator`` (``a,b``, ``a%20b``,
+  ``a|b``), and an item's own ``,`` or ``&`` stays encoded (``b%2Cc``); input objects are turned back into JSON
+  with the original property names and enum values; the body is encoded per ``RestOperation.content_type`` (JSON,
+  form, multipart or text).
 * ``check_status(status, body)`` raises :class:`RestStatusError` for a non-2xx response; map it to a GraphQL error
   with ``error.extensions`` (``{"code": "UPSTREAM_HTTP_ERROR", "status": ...}``).
 * ``shape_result(subgraph, return_type, body)`` parses the JSON and shapes the whole value by the field's GraphQL
@@ -46,6 +48,7 @@ from graphql import (
     GraphQLSchema,
     GraphQLUnionType,
 )
+from graphql.pyutils import inspect
 
 from stitcher.errors import StitcherError
 from stitcher.ir import RestBinding, RestOperation, Subgraph
@@ -91,13 +94,23 @@ class RestResponseError(StitcherError):
 
 @dataclass(slots=True)
 class RestRequest:
-    """One upstream HTTP request; ``path`` is relative to the service URL, ``query`` in order, values as text."""
+    """One upstream HTTP request. ``path`` is relative to the service URL and ``query`` in order, both already
+    percent-encoded: an array's separators (``a,b``) stay literal while the same characters inside an item are
+    encoded (``b%2Cc``), so the upstream can tell them apart. :meth:`url` is what to send (the transport must not
+    decode it again)."""
 
     method: str
     path: str
     query: list[tuple[str, str]] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | None = None
+
+    def url(self, base: str) -> str:
+        """The request's URL under the service URL ``base``."""
+        url = base.rstrip("/") + self.path
+        if self.query:
+            url += "?" + "&".join(f"{name}={value}" for name, value in self.query)
+        return url
 
 
 # -- requests ---------------------------------------------------------------------------------------------------
@@ -146,15 +159,28 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _joined(value: Any, explode: bool) -> str:
-    """Simple style: ``a,b,c`` for arrays, ``k,v,k2,v2`` (or ``k=v,k2=v2`` exploded) for objects."""
+def _joined(value: Any, explode: bool, separator: str = ",", encode: bool = False) -> str:
+    """Simple style: ``a,b,c`` for arrays, ``k,v,k2,v2`` (or ``k=v,k2=v2`` exploded) for objects. With ``encode``,
+    each item is percent-encoded (its own ``,`` or ``&`` too) and the separators are left as they are."""
+
+    def text(item: Any) -> str:
+        return _encoded(_text(item)) if encode else _text(item)
+
     if isinstance(value, list):
-        return ",".join(_text(v) for v in value)
+        return separator.join(text(v) for v in value)
     if isinstance(value, dict):
         if explode:
-            return ",".join(f"{k}={_text(v)}" for k, v in value.items())
-        return ",".join(f"{k},{_text(v)}" for k, v in value.items())
-    return _text(value)
+            return separator.join(f"{text(k)}={text(v)}" for k, v in value.items())
+        return separator.join(f"{text(k)}{separator}{text(v)}" for k, v in value.items())
+    return text(value)
+
+
+def _encoded(text: str) -> str:
+    return quote(text, safe="")
+
+
+# What stands between the items of an unexploded query array, as sent (a space is %20).
+_SENT_SEPARATORS = {" ": "%20", "\t": "%09"}
 
 
 def build_request(subgraph: Subgraph, root_type: str, field_name: str, arguments: Mapping[str, Any]) -> RestRequest:
@@ -177,18 +203,20 @@ def build_request(subgraph: Subgraph, root_type: str, field_name: str, arguments
             continue
         value = _to_json(binding, args[param.argument].type, raw)
         if param.location == "path":
-            path = path.replace("{" + param.name + "}", quote(_joined(value, param.explode), safe=""))
+            path = path.replace("{" + param.name + "}", _joined(value, param.explode, encode=True))
         elif param.location == "query":
+            name = _encoded(param.name)
             if isinstance(value, list) and param.explode:
-                query.extend((param.name, _text(v)) for v in value)
+                query.extend((name, _encoded(_text(v))) for v in value)
             elif isinstance(value, dict) and param.explode:
-                query.extend((str(k), _text(v)) for k, v in value.items() if v is not None)
+                query.extend((_encoded(str(k)), _encoded(_text(v))) for k, v in value.items() if v is not None)
             else:
-                query.append((param.name, _joined(value, False)))
+                separator = _SENT_SEPARATORS.get(param.separator, param.separator)
+                query.append((name, _joined(value, False, separator, encode=True)))
         elif param.location == "header":
             headers[param.name] = _joined(value, param.explode)
         else:
-            cookies.append(f"{param.name}={quote(_joined(value, False), safe='')}")
+            cookies.append(f"{param.name}={_joined(value, False, encode=True)}")
     if cookies:
         headers["Cookie"] = "; ".join(cookies)
     body: bytes | None = None
@@ -353,7 +381,7 @@ def _leaf(binding: RestBinding, type_: GraphQLScalarType | GraphQLEnumType, valu
                     return graphql_name
         if isinstance(value, str) and value in type_.values and not (back and value in back):
             return value
-        return InvalidValue(f"Enum {type_.name!r} cannot represent value: {value!r}")
+        return InvalidValue(f"Enum {type_.name!r} cannot represent value: {inspect(value)}")
     fits = _FITS.get(type_.name)
     if fits is not None and fits(value):
         return value

@@ -36,6 +36,8 @@ __all__ = ["Operations"]
 
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
+_SWAGGER_SEPARATORS = {"csv": ",", "ssv": " ", "tsv": "\t", "pipes": "|"}
+_STYLE_SEPARATORS = {"spaceDelimited": " ", "pipeDelimited": "|"}
 
 
 class Operations:
@@ -162,8 +164,8 @@ class Operations:
             arg_type: GraphQLInputType = GraphQLNonNull(base_type) if required else base_type
             default = self._default(schema, arg_type)
             args[arg] = GraphQLArgument(arg_type, default_value=default, description=param.get("description"))
-            explode = self._explode(param, location, where)
-            rest_params.append(RestParameter(name, location, arg, required=required, explode=explode))
+            explode, separator = self._serialization(param, location, where)
+            rest_params.append(RestParameter(name, location, arg, required, explode, separator))
         if form_params:
             properties = {p.value["name"]: self._param_schema(p).value for p in form_params}
             required_names = [p.value["name"] for p in form_params if p.value.get("required") is True]
@@ -194,20 +196,24 @@ class Operations:
             operation_id=operation_id,
         )
 
-    def _explode(self, param: dict[str, Any], location: str, where: str) -> bool:
+    def _serialization(self, param: dict[str, Any], location: str, where: str) -> tuple[bool, str]:
+        """Whether an array parameter is exploded (one parameter per item) and what separates its items if not."""
         if self.context.swagger:
             fmt = param.get("collectionFormat", "csv")
-            if fmt in ("ssv", "tsv", "pipes"):
-                self.context.warn(f"{where}: collectionFormat {fmt!r} of {param['name']!r} is sent comma-separated")
-            return bool(fmt == "multi")
+            return fmt == "multi", _SWAGGER_SEPARATORS.get(str(fmt), ",")
         style = param.get("style", "form" if location in ("query", "cookie") else "simple")
-        if style in ("spaceDelimited", "pipeDelimited"):
-            self.context.warn(f"{where}: style {style!r} of {param['name']!r} is sent comma-separated")
-        elif style == "deepObject":
+        if style == "deepObject":
             self.context.warn(
                 f"{where}: style 'deepObject' of {param['name']!r} is sent as form (one parameter per property)"
             )
-        return bool(param.get("explode", style == "form"))
+        elif style in ("label", "matrix"):
+            self.context.warn(f"{where}: style {style!r} of {param['name']!r} is sent as 'simple'")
+        explode = bool(param.get("explode", style == "form"))
+        separator = _STYLE_SEPARATORS.get(str(style), ",")
+        if separator != "," and location != "query":
+            self.context.warn(f"{where}: style {style!r} is for query parameters; {param['name']!r} is comma-separated")
+            separator = ","
+        return explode, separator
 
     def _param_schema(self, param: Node) -> Node:
         if self.context.swagger:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from stitcher.transport._base import UpstreamError, UpstreamResponse, _once_more_if_unanswered, _too_large, _Unanswered
 
@@ -109,7 +111,13 @@ class AiohttpTransport:
         answered = False
         try:
             async with session.request(
-                method, url, headers=headers, data=body, timeout=self._timeout(timeout), allow_redirects=False, **extra
+                method,
+                _target(url),
+                headers=headers,
+                data=body,
+                timeout=self._timeout(timeout),
+                allow_redirects=False,
+                **extra,
             ) as response:
                 answered = True
                 if max_bytes is None:
@@ -147,3 +155,13 @@ class AiohttpTransport:
         session, self._session = self._session, None
         if session is not None:
             await session.close()
+
+
+_NOT_ENCODED = re.compile(r"[^\x21-\x7e]|[\"<>\\^`{}]|%(?![0-9A-Fa-f]{2})")
+
+
+def _target(url: str) -> URL | str:
+    """An already percent-encoded URL is sent exactly as it is: yarl would otherwise decode ``%2C`` and ``%26`` in
+    the path and query, and a REST array item ``b,c`` would reach the upstream as two items. Anything else (a space,
+    non-ASCII) is left for yarl to encode."""
+    return url if _NOT_ENCODED.search(url) else URL(url, encoded=True)

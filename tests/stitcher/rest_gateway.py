@@ -12,7 +12,7 @@ from stitcher.composition import compose
 from stitcher.execution import ExecutionResponse, Executor
 from stitcher.ir import SourceKind, Supergraph
 from stitcher.sources import SourceSpec
-from stitcher.transport import AiohttpTransport
+from stitcher.transport import AiohttpTransport, HttpxTransport
 from tests._serving import serving
 from tests.stitcher.upstreams.scripted import ScriptedRestApp
 
@@ -35,8 +35,13 @@ def supergraph_of(document: dict[str, Any] | str, url: str, name: str = "svc") -
     return compose([SourceSpec(name, SourceKind.OPENAPI, text, url=url)])
 
 
-async def run(supergraph: Supergraph, query: str, variables: dict[str, Any] | None = None) -> ExecutionResponse:
-    transport = await AiohttpTransport.create()
+async def run(
+    supergraph: Supergraph,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    transport_class: type[AiohttpTransport | HttpxTransport] = AiohttpTransport,
+) -> ExecutionResponse:
+    transport = await transport_class.create()
     try:
         return await Executor(supergraph, transport).execute(query, variables)
     finally:

@@ -27,6 +27,7 @@ class Received:
 class ScriptedRestApp:
     answers: dict[tuple[str, str], tuple[int, bytes, str]] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list, repr=False)
+    fallback: tuple[int, bytes, str] | None = None  # the answer to anything not scripted (else 404)
 
     def answer(self, method: str, path: str, value: Any, status: int = 200) -> None:
         """Answer ``method path`` with ``value`` as JSON (``...`` for an empty body)."""
@@ -48,7 +49,7 @@ class ScriptedRestApp:
                 body,
             )
         )
-        found = self.answers.get((scope["method"], scope["path"]))
+        found = self.answers.get((scope["method"], scope["path"]), self.fallback)
         if found is None:
             await respond(send, 404, orjson.dumps({"message": f"nothing scripted for {scope['path']}"}))
             return
