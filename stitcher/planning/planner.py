@@ -334,8 +334,9 @@ class Planner(PlanningContext):
 
     def sharing_subgraphs(self, subgraph: str, nodes: list[FieldNode]) -> list[tuple[str, GraphQLNamedType | None]]:
         """Other Federation subgraphs that could resolve the abstract field being planned (``nodes``, the innermost
-        frame) just as well: each resolves every field from the nearest enclosing entity down to it, and has a
-        resolvable key for that entity. Returns each with the field's type in its own schema."""
+        frame) just as well: each resolves every field from an enclosing entity down to it, and has a resolvable
+        key for that entity whose fields ``subgraph`` gives there (or the entity is the object of the entity fetch
+        being planned, whose key is known). Returns each with the field's type in its own schema."""
         if not self._frames or self._frames[-1].nodes is not nodes:
             return []
         innermost = self._frames[-1]
@@ -345,9 +346,18 @@ class Planner(PlanningContext):
             if other == subgraph or source.kind is not SourceKind.FEDERATION:
                 continue
             for frame in reversed(self._frames):
-                if not self.local_join(other, frame.parent.name, frame.nodes[0].name.value, None):
+                parent = frame.parent.name
+                if not self.local_join(other, parent, frame.nodes[0].name.value, None):
                     break
-                if self.choose_key(subgraph, other, frame.parent.name, self.interface_object(other, frame.parent)):
+                key = self.choose_key(subgraph, other, parent, self.interface_object(other, frame.parent))
+                if key is not None and (
+                    (self._entity_source is not None and frame is self._frames[0])
+                    or all(
+                        self.local_join(subgraph, parent, f.name.value, None)
+                        for f in self.key_selection(parent, key).selections
+                        if isinstance(f, FieldNode)
+                    )
+                ):
                     found.append((other, self.local_field_type(other, innermost.parent.name, field_name)))
                     break
         return found
