@@ -361,3 +361,21 @@ def test_we_judge_compositions_as_apollo_does(name: str, apollo_verdicts: dict[s
     assert print_product_sdl(ours) == print_product_sdl(theirs)
     assert ours.tags == theirs.tags
     assert validate_schema(build_schema(print_supergraph_sdl(ours))) == []
+
+
+def test_the_product_sdl_keeps_custom_directive_definitions_and_one_of() -> None:
+    """Issue 10: the printers dropped custom directive definitions (a client's @inContext) and @oneOf."""
+    sdl = """
+"Where the shopper is"
+directive @inContext(country: String, language: String = "en") on QUERY | FIELD
+type Query { find(by: By!): String }
+input By @oneOf { id: ID name: String }
+"""
+    supergraph = compose([SourceSpec("shop", SourceKind.GRAPHQL, sdl, url="http://shop.test/graphql")])
+    printed = print_product_sdl(supergraph)
+    assert printed.startswith(
+        '"Where the shopper is"\ndirective @inContext(country: String, language: String = "en") on QUERY | FIELD\n'
+    )
+    assert "input By @oneOf {" in printed
+    again = load_supergraph(print_supergraph_sdl(supergraph))
+    assert print_product_sdl(again) == printed
