@@ -238,9 +238,27 @@ def _operation_type(document: str, operation_name: str | None) -> str | None:
 class _RequestContext:
     """Pure ASGI middleware: request id in and out, one structured access-log line, request metrics."""
 
-    def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
+    def __init__(self, app: ASGIApp, gateway: Gateway, graphql_route: Route) -> None:
         self.app = app
         self.gateway = gateway
+        self.graphql_route = graphql_route
+
+    def _graphql_post(self, scope: Scope) -> str | None:
+        """The product a POST to a GraphQL endpoint is for (``SINGLE`` at ``/graphql``), else None: the router
+        matches it as it would (``/products/{product}/graphql``, a product name without ``/``)."""
+        if scope["method"] != "POST":
+            return None
+        path: str = scope["path"]
+        root: str = scope.get("root_path", "")
+        if root and path.startswith(root):  # mounted (the portal's embedded gateway): match below the mount
+            path = path[len(root) :]
+        if self.gateway.single:
+            return SINGLE if path == "/graphql" else None
+        if path.startswith("/products/") and path.endswith("/graphql"):
+            product = path[10:-8]
+            if product and "/" not in product:
+                return product
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -268,7 +286,16 @@ class _RequestContext:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            product = self._graphql_post(scope)
+            if product is None:
+                await self.app(scope, receive, send_with_id)
+            else:  # the hot path, straight to its endpoint: no router match, no per-request exception wrapper
+                # What the router would have set: the portal's metrics label requests by the route's template.
+                scope["route"] = self.graphql_route
+                scope["endpoint"] = self.gateway.graphql
+                scope["path_params"] = {"product": product} if product else {}
+                response = await self.gateway.graphql(Request(scope, receive))
+                await response(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             product = info["product"]
@@ -833,11 +860,12 @@ def create_gateway_app(gateway: Gateway) -> Starlette:
         Route("/metrics", gateway.metrics_endpoint, methods=["GET"]),
         Mount(ASSETS_PATH, app=StaticFiles(directory=ASSETS_DIR), name="graphiql"),
     ]
-    if gateway.single:
-        routes.append(Route("/graphql", gateway.graphql, methods=graphql_methods))
-    else:
+    graphql = Route(
+        "/graphql" if gateway.single else "/products/{product}/graphql", gateway.graphql, methods=graphql_methods
+    )
+    routes.append(graphql)
+    if not gateway.single:
         routes += [
-            Route("/products/{product}/graphql", gateway.graphql, methods=graphql_methods),
             Route("/products/{product}/openapi.json", gateway.openapi, methods=["GET"]),
             Route(
                 "/products/{product}/rest/{path:path}",
@@ -847,5 +875,5 @@ def create_gateway_app(gateway: Gateway) -> Starlette:
         ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _routing_error})
     app.state.gateway = gateway
-    app.add_middleware(_RequestContext, gateway=gateway)
+    app.add_middleware(_RequestContext, gateway=gateway, graphql_route=graphql)
     return app

@@ -57,6 +57,11 @@ SAFE_RETRY = ("x-loom-retry", "safe")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def _repeatable(method: str, headers: Mapping[str, str] | None) -> bool:
+    """Whether a request is safe to send twice: a safe method, or marked so by the executor (a query)."""
+    return method in _SAFE_METHODS or (headers is not None and headers.get(SAFE_RETRY[0]) == SAFE_RETRY[1])
+
+
 async def _once_more_if_unanswered(
     exchange: Callable[[float], Awaitable[UpstreamResponse]],
     method: str,
@@ -70,9 +75,8 @@ async def _once_more_if_unanswered(
     try:
         return await exchange(seconds)
     except _Unanswered:
-        safe = method in _SAFE_METHODS or (headers is not None and headers.get(SAFE_RETRY[0]) == SAFE_RETRY[1])
         remaining = deadline - loop.time()
-        if not safe or remaining <= 0:
+        if not _repeatable(method, headers) or remaining <= 0:
             raise
         log.debug("%s: the upstream closed a pooled connection unanswered; sending once more", method)
         return await exchange(remaining)

@@ -14,6 +14,7 @@ deflate if an upstream compresses anyway.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import ssl
 import zlib
@@ -24,7 +25,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
-from stitcher.transport._base import UpstreamError, UpstreamResponse, _once_more_if_unanswered, _too_large, _Unanswered
+from stitcher.transport._base import UpstreamError, UpstreamResponse, _repeatable, _too_large, _Unanswered, log
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _UNSAFE_VALUE = re.compile(r"[\r\n\x00]")
@@ -315,11 +316,15 @@ class Http11Transport:
         except ValueError as exc:
             raise UpstreamError(f"{method} {url}: {exc}", kind="protocol", url=url) from exc
         data = _request_bytes(method, target, headers, body, url)
-
-        async def exchange(seconds: float) -> UpstreamResponse:
-            return await self._exchange(method, url, target, data, seconds, max_bytes, tls_server_name)
-
-        return await _once_more_if_unanswered(exchange, method, headers, timeout)
+        loop = self._loop
+        deadline = loop.time() + timeout
+        try:
+            return await self._exchange(method, url, target, data, deadline, timeout, max_bytes, tls_server_name)
+        except _Unanswered:  # the contract's one retry (see _once_more_if_unanswered), inline on the hot path
+            if not _repeatable(method, headers) or loop.time() >= deadline:
+                raise
+            log.debug("%s: the upstream closed a pooled connection unanswered; sending once more", method)
+            return await self._exchange(method, url, target, data, deadline, timeout, max_bytes, tls_server_name)
 
     async def _exchange(
         self,
@@ -327,17 +332,17 @@ class Http11Transport:
         url: str,
         target: _Target,
         data: bytes,
-        timeout: float,  # noqa: ASYNC109 - one timer below
+        deadline: float,
+        timeout: float,  # noqa: ASYNC109 - the whole request's, for the message; ``deadline`` is when it ends
         max_bytes: int | None,
         tls_server_name: str | None,
     ) -> UpstreamResponse:
         loop = self._loop
         assert loop is not None
         key = (*target.key, tls_server_name)
-        deadline = loop.time() + timeout
         connection = self._idle(key, loop.time())
         if connection is None:
-            connection = await self._connect(method, url, target, tls_server_name, timeout)
+            connection = await self._connect(method, url, target, tls_server_name, deadline - loop.time())
         waiter = connection.begin(method, url, data, max_bytes)
         self._busy.add(connection)
         timer = loop.call_at(deadline, _expire, connection, method, url, timeout)
@@ -429,38 +434,48 @@ def _expire(connection: _Connection, method: str, url: str, timeout: float) -> N
 def _request_bytes(
     method: str, target: _Target, headers: Mapping[str, str] | None, body: bytes | None, url: str
 ) -> bytes:
-    host = target.host_header
-    lines = [f"{method} {target.request_target} HTTP/1.1\r\n"]
-    if headers:
-        for name, value in headers.items():
-            lowered = name.lower()
-            if lowered in _FRAMING:
-                if lowered == "host":  # the guard pins the URL to an address and keeps the name here
-                    host = value
-                continue
-            if _TOKEN.fullmatch(name) is None or _UNSAFE_VALUE.search(value) is not None:
-                raise UpstreamError(
-                    f"{method} {url}: the header {name!r} is not a valid HTTP field (a name of token characters, a "
-                    "value without CR, LF or NUL)",
-                    kind="protocol",
-                    url=url,
-                    reason="was not called: a header of the request is not valid HTTP",
-                )
-            lines.append(f"{name}: {value}\r\n")
+    try:
+        fields, host = _fields(tuple(headers.items()) if headers else ())
+    except _NotHttp as exc:
+        raise UpstreamError(
+            f"{method} {url}: the header {exc.args[0]!r} is not a valid HTTP field (a name of token characters, a "
+            "value without CR, LF or NUL)",
+            kind="protocol",
+            url=url,
+            reason="was not called: a header of the request is not valid HTTP",
+        ) from None
+    host = host or target.host_header
+    start = f"{method} {target.request_target} HTTP/1.1\r\n{fields}host: {host}\r\n"
     if _UNSAFE_VALUE.search(host) is not None or _UNSAFE_VALUE.search(target.request_target) is not None:
         raise UpstreamError(f"{method} {url}: the URL or Host is not valid HTTP", kind="protocol", url=url)
-    lines.append(f"host: {host}\r\n")
     if body is not None:
-        lines.append(f"content-length: {len(body)}\r\n\r\n")
-        return _encoded(lines) + body
-    if method in ("POST", "PUT", "PATCH"):
-        lines.append("content-length: 0\r\n")
-    lines.append("\r\n")
-    return _encoded(lines)
+        return _encoded(f"{start}content-length: {len(body)}\r\n\r\n") + body
+    return _encoded(f"{start}content-length: 0\r\n\r\n" if method in ("POST", "PUT", "PATCH") else f"{start}\r\n")
 
 
-def _encoded(lines: list[str]) -> bytes:
-    text = "".join(lines)
+class _NotHttp(ValueError):
+    """A header field that cannot be sent as HTTP/1.1 (its name is the argument)."""
+
+
+@functools.lru_cache(maxsize=256)
+def _fields(items: tuple[tuple[str, str], ...]) -> tuple[str, str | None]:
+    """The header block of ``items`` (checked, framing left out) and the guard's pinned Host if any. Cached: the
+    executor sends the same few header sets on every fetch."""
+    host = None
+    lines = []
+    for name, value in items:
+        lowered = name.lower()
+        if lowered in _FRAMING:
+            if lowered == "host":  # the guard pins the URL to an address and keeps the name here
+                host = value
+            continue
+        if _TOKEN.fullmatch(name) is None or _UNSAFE_VALUE.search(value) is not None:
+            raise _NotHttp(name)
+        lines.append(f"{name}: {value}\r\n")
+    return "".join(lines), host
+
+
+def _encoded(text: str) -> bytes:
     try:
         return text.encode("latin-1")  # what HTTP/1.1 fields are; a client's header arrives decoded as latin-1
     except UnicodeEncodeError:
