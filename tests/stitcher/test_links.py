@@ -19,13 +19,13 @@ from stitcher.composition import compose
 from stitcher.errors import CompositionError, SchemaError
 from stitcher.ir import SourceKind, Supergraph
 from stitcher.options import GatewayOptions
-from stitcher.sources import Link, SourceSpec, Stitching
+from stitcher.sources import Link, SourceSpec, Stitching, Transforms
 from stitcher.supergraph import load_supergraph, print_supergraph_sdl
 from tests._serving import serving
 from tests.stitcher.upstreams.app import GraphQLApp, JsonRestApp
 
 LOANS_SDL = """
-type Query { loans: [Loan!]! }
+type Query { loans: [Loan!]!  loansOfBook(isbn: String!): [Loan!]! }
 type Loan { id: ID! isbn: String! }
 """
 
@@ -95,14 +95,24 @@ class Upstreams:
 @pytest.fixture(scope="module")
 def upstreams() -> Iterator[Upstreams]:
     books = BooksApp()
-    loans = GraphQLApp(build_schema(LOANS_SDL), {"loans": lambda _info: LOANS}, cache=False)
+    root = {
+        "loans": lambda _info: LOANS,
+        "loansOfBook": lambda _info, isbn: [loan for loan in LOANS if loan["isbn"] == isbn],
+    }
+    loans = GraphQLApp(build_schema(LOANS_SDL), root, cache=False)
     with serving(books, "books") as books_url, serving(loans, "loans") as loans_url:
         yield Upstreams(books, f"{loans_url}/graphql", books_url)
 
 
-def specs(up: Upstreams | None = None) -> list[SourceSpec]:
+def specs(up: Upstreams | None = None, loans: Transforms | None = None) -> list[SourceSpec]:
     return [
-        SourceSpec("loans", SourceKind.GRAPHQL, LOANS_SDL, url=up.loans if up else "http://loans.test"),
+        SourceSpec(
+            "loans",
+            SourceKind.GRAPHQL,
+            LOANS_SDL,
+            url=up.loans if up else "http://loans.test",
+            transforms=loans or Transforms(),
+        ),
         SourceSpec("books", SourceKind.OPENAPI, BOOKS_OPENAPI, url=up.books_url if up else "http://books.test"),
     ]
 
@@ -215,3 +225,16 @@ def test_a_supergraph_served_elsewhere_uses_the_urls_it_says() -> None:
     moved = load_supergraph(sdl.replace("http://books.test", "http://books.internal:8080"))
     assert moved.subgraphs["books"].url == "http://books.internal:8080"
     assert moved.subgraphs["books (link Loan.book)"].url == "http://books.internal:8080"
+
+
+async def test_a_rest_type_linked_to_a_renamed_graphql_operation_one_to_many(upstreams: Upstreams) -> None:
+    """The other way round: the REST source's Book gets the loans of each book from the GraphQL service, whose root
+    fields the product renames (the link names the product's field, the upstream gets its own)."""
+    renamed = Transforms(root_field_patterns={"(.*)": "lending_\\1"})
+    link = Link("Book", "loans", "loans", "lending_loansOfBook", {"isbn": "isbn"})
+    supergraph = compose(specs(upstreams, loans=renamed), Stitching(links=(link,)))
+    book = supergraph.schema.get_type("Book")
+    assert isinstance(book, GraphQLObjectType) and str(book.fields["loans"].type) == "[Loan!]"
+    async with gateway(upstreams, supergraph=supergraph) as client:
+        answer = await client.post("/graphql", json={"query": '{ getBook(isbn: "111") { title loans { id } } }'})
+    assert answer.json() == {"data": {"getBook": {"title": "Dune", "loans": [{"id": "l1"}, {"id": "l3"}]}}}
