@@ -682,7 +682,7 @@ class Executor:
         invalid: list[InvalidValue] = []
         try:
             check_status(response.status, response.body)
-            value = shape_result(subgraph, return_type, response.body, invalid)
+            value = shape_result(subgraph, return_type, response.body, invalid, response.status)
         except RestStatusError as exc:
             failure = _failure(f"Subgraph {subgraph.name!r}: {exc}", f"UPSTREAM_HTTP_{exc.status}", subgraph.name)
             failure["extensions"]["status"] = exc.status

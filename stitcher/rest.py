@@ -286,11 +286,16 @@ def check_status(status: int, body: bytes) -> None:
 
 
 def shape_result(
-    subgraph: Subgraph, return_type: GraphQLOutputType, body: bytes, invalid: list[InvalidValue] | None = None
+    subgraph: Subgraph,
+    return_type: GraphQLOutputType,
+    body: bytes,
+    invalid: list[InvalidValue] | None = None,
+    status: int | None = None,
 ) -> Any:
     """Parse a 2xx body and shape it as the GraphQL value of ``return_type`` (see the module docstring). Positions
     whose value does not fit the schema hold an :class:`InvalidValue`, also appended to ``invalid``; the root
-    value not fitting raises :class:`RestResponseError`."""
+    value not fitting raises :class:`RestResponseError`. ``status`` (the answer's HTTP status) picks the type of an
+    operation whose 2xx responses have different bodies; a success without a body (204) is ``null``."""
     named = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
     text = body.strip()
     if getattr(named, "name", None) == "Boolean":
@@ -305,19 +310,38 @@ def shape_result(
         if getattr(named, "name", None) == "String":
             return body.decode("utf-8", "replace")
         raise RestResponseError(f"upstream returned a body that is not JSON: {exc}") from exc
-    return shape_value(subgraph, return_type, value, invalid)
+    return shape_value(subgraph, return_type, value, invalid, status)
 
 
 def shape_value(
-    subgraph: Subgraph, return_type: GraphQLOutputType, value: Any, invalid: list[InvalidValue] | None = None
+    subgraph: Subgraph,
+    return_type: GraphQLOutputType,
+    value: Any,
+    invalid: list[InvalidValue] | None = None,
+    status: int | None = None,
 ) -> Any:
     """Shape already parsed JSON as the GraphQL value of ``return_type`` (see :func:`shape_result`)."""
     binding, schema = _binding(subgraph)
     found: list[InvalidValue] = [] if invalid is None else invalid
+    if status is not None and isinstance(value, dict):
+        return_type = _by_status(binding, schema, return_type, status)
     shaped = _shape(binding, schema, return_type, value, "", "", found)
     if isinstance(shaped, InvalidValue):  # the whole value does not fit: the root field fails
         raise RestResponseError(shaped.message)
     return shaped
+
+
+def _by_status(binding: RestBinding, schema: GraphQLSchema, type_: GraphQLOutputType, status: int) -> GraphQLOutputType:
+    """The member of a union of an operation's 2xx responses that answers ``status`` (``201``, else ``2XX``)."""
+    named = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+    if not isinstance(named, GraphQLUnionType):
+        return type_
+    disc = binding.discriminators.get(named.name)
+    if disc is None or disc.property_name is not None:
+        return type_
+    chosen = disc.mapping.get(str(status)) or disc.mapping.get(f"{str(status)[0]}XX")
+    member = schema.get_type(chosen) if chosen else None
+    return member if isinstance(member, GraphQLObjectType) else type_
 
 
 class InvalidValue:

@@ -8,7 +8,10 @@ requests and shape responses. Decisions worth knowing:
   the operationId in camelCase (``list_books`` -> ``listBooks``), else by method and path
   (``GET /books/{isbn}`` -> ``getBooksByIsbn``); names are claimed in document order, operationIds first, so a new
   operation never renames an existing one. Root fields are nullable: a failed fetch is ``null`` plus an error.
-* The field's type is the schema of the lowest 2xx response that has content (``default`` when there is no 2xx).
+* The field's type is the schema of the lowest 2xx response that has content (``default`` when there is no 2xx);
+  when 2xx responses have different object schemas, a union of them resolved by the answer's status code
+  (``StartJobResponses = Job | Ticket``), and ``JSON`` (with a warning) when they are not all objects. A success
+  without content (204) among others is ``null``.
   An operation whose success has no content (204, HEAD, no schema) returns ``Boolean``: ``true`` on success.
 * Parameters become arguments (sanitized camelCase names; :class:`~stitcher.ir.RestParameter` keeps the original),
   the request body the argument ``input``. ``Accept``, ``Content-Type`` and ``Authorization`` header parameters are

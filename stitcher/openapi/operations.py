@@ -17,6 +17,8 @@ from graphql import (
     GraphQLNonNull,
     GraphQLNullableInputType,
     GraphQLNullableOutputType,
+    GraphQLObjectType,
+    GraphQLUnionType,
     get_named_type,
     is_list_type,
     is_non_null_type,
@@ -25,7 +27,7 @@ from graphql.pyutils import Undefined
 
 from stitcher._jsonref import RefError
 from stitcher.errors import SchemaError
-from stitcher.ir import RestOperation, RestParameter
+from stitcher.ir import Discriminator, RestOperation, RestParameter
 from stitcher.openapi.classification import is_json_media
 from stitcher.openapi.context import Context, Node
 from stitcher.openapi.inputs import InputTypes
@@ -303,6 +305,9 @@ class Operations:
         return arg, media
 
     def _result_type(self, operation: Node, method: str, op_hint: str, where: str) -> GraphQLNullableOutputType:
+        """The type of the lowest 2xx response with content (``default`` when there is no 2xx). When 2xx responses
+        have different object schemas (200 a Pet, 202 a Job), a union of them, whose concrete type is chosen by the
+        status code of the answer; a success without content (204) is ``null``."""
         if method == "head":
             return GraphQLBoolean
         responses = operation.get("responses")
@@ -311,7 +316,7 @@ class Operations:
         codes = {str(code).upper(): code for code in responses.value}
         success = sorted(c for c in codes if re.fullmatch(r"2(?:\d\d|XX)", c))
         candidates = success or (["DEFAULT"] if "DEFAULT" in codes else [])
-        chosen: tuple[str, Node] | None = None
+        chosen: list[tuple[str, Node]] = []  # one per distinct schema, lowest code first
         for code in candidates:
             try:
                 response, _ = self.context.follow(responses.child(codes[code]))
@@ -319,20 +324,42 @@ class Operations:
                 self.context.warn(f"{where} response {code}: {exc}")
                 continue
             schema = self._response_schema(response, operation.value)
-            if schema is not None:
-                if chosen is None:
-                    chosen = (code, schema)
-                elif not self._same_schema(schema, chosen[1]):
-                    self.context.warn(
-                        f"{where}: responses {chosen[0]} and {code} differ; the field is typed by {chosen[0]}"
-                    )
-        if chosen is None:
+            if schema is not None and not any(self._same_schema(schema, other) for _, other in chosen):
+                chosen.append((code, schema))
+        if not chosen:
             return GraphQLBoolean
-        code, schema = chosen
+        code, schema = chosen[0]
         if code == "DEFAULT":
             self.context.warn(f"{where}: no 2xx response; the field is typed by the default response")
         result, _ = self.outputs.type_of(schema, f"{op_hint} Response", f"{where} response {code.lower()}")
-        return result
+        if len(chosen) == 1:
+            return result
+        return self._by_status(chosen, result, op_hint, where)
+
+    def _by_status(
+        self, chosen: list[tuple[str, Node]], first: GraphQLNullableOutputType, op_hint: str, where: str
+    ) -> GraphQLNullableOutputType:
+        """A union of the object types of several 2xx responses, resolved by status code (the discriminator's
+        mapping is keyed by code: ``"201"``, ``"2XX"``)."""
+        members: list[tuple[str, GraphQLNullableOutputType]] = [(chosen[0][0], first)]
+        for code, schema in chosen[1:]:
+            member, _ = self.outputs.type_of(schema, f"{op_hint} Response {code}", f"{where} response {code.lower()}")
+            members.append((code, member))
+        if not all(isinstance(t, GraphQLObjectType) for _, t in members):
+            kinds = ", ".join(f"{code}: {t}" for code, t in members)
+            return self.outputs.leaves.json_fallback(
+                where, f"2xx responses have different bodies that are not all objects ({kinds})"
+            )
+        types: list[GraphQLObjectType] = []
+        for _, t in members:
+            if isinstance(t, GraphQLObjectType) and all(t is not known for known in types):
+                types.append(t)
+        if len(types) == 1:
+            return types[0]
+        name = self.context.types.claim(pascal_name(f"{op_hint} Responses"))
+        mapping = {code: str(t) for code, t in members}
+        self.context.binding.discriminators[name] = Discriminator(property_name=None, mapping=mapping)
+        return GraphQLUnionType(name, types, description=f"The answer of {where}, by its status code.")
 
     def _same_schema(self, a: Node, b: Node) -> bool:
         try:
