@@ -375,3 +375,45 @@ def test_a_link_that_does_not_fit_is_refused_naming_it(
     spec = {"sources": [{"service": "members"}, LOANS_APART], "prefer": {"Member": "members"}, "links": links}
     error = refused(engine, resources(upstreams, {**spec, "lifecycle": "draft"}))
     assert error == f"request: document 5 (Product/lending): {where}: {message}"
+
+
+# --- the same through the admin API --------------------------------------------------------------------------
+
+APPLY = "mutation($d: JSON!) { apply(documents: $d) { kind name action } }"
+
+
+def _admin_token(engine: Engine) -> str:
+    from sqlmodel import Session
+
+    from portal.accounts import create_token, create_user
+    from portal.authorization import Actor
+
+    with Session(engine) as session:
+        user = create_user(session, Actor.system("test-setup"), name="root", role="platform-admin")
+        token = create_token(session, Actor.system("test-setup"), user, name="test").token
+        session.commit()
+    return token
+
+
+async def test_the_admin_api_applies_links_and_names_a_bad_one(
+    engine: Engine, upstreams: Upstreams, client: httpx.AsyncClient
+) -> None:
+    headers = {"authorization": f"Bearer {_admin_token(engine)}"}
+    spec = {"sources": [{"service": "members"}, LOANS_APART], "prefer": {"Member": "members"}}
+    bad = resources(upstreams, {**spec, "links": _link(operation="memberById")})
+    refused = (
+        await client.post("/api/graphql", json={"query": APPLY, "variables": {"d": bad}}, headers=headers)
+    ).json()
+    assert refused["data"] is None
+    assert refused["errors"][0]["message"].startswith(
+        'request: document 5 (Product/lending): spec.links[0].operation: service "members" has no Query field or '
+        "operation memberById"
+    )
+    good = resources(upstreams, {**spec, "links": LINKS})
+    applied_now = (
+        await client.post("/api/graphql", json={"query": APPLY, "variables": {"d": good}}, headers=headers)
+    ).json()
+    assert "errors" not in applied_now, applied_now
+    async with gateway(engine) as served:
+        answer = await ask(served, '{ lending_loan(id: "l1") { member { name } } }')
+    assert answer == {"data": {"lending_loan": {"member": {"name": "Ada"}}}}
