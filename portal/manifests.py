@@ -23,6 +23,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic.alias_generators import to_camel
 
 from portal.errors import Invalid
+from portal.settings import DEFAULT_MAX_DOCUMENT_BYTES
 from portal.sync.desired import duration_ms, host_port
 
 __all__ = [
@@ -67,7 +68,7 @@ __all__ = [
 ]
 
 API_VERSION = "loom.dev/v1alpha1"
-DEFAULT_MAX_BYTES = 2 * 1024 * 1024
+DEFAULT_MAX_BYTES = DEFAULT_MAX_DOCUMENT_BYTES  # LOOM_AUTH_MAX_DOCUMENT_BYTES's default: one knob
 
 _NAME = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 _SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"

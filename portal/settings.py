@@ -22,7 +22,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from stitcher.serving import ConnectionLimits
 from stitcher.settings import GatewaySettings  # the gateway's group is the stitcher's own
 
+DEFAULT_MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+"""``LOOM_AUTH_MAX_DOCUMENT_BYTES``'s default: the size of the largest public API descriptions, with room."""
+
 __all__ = [
+    "DEFAULT_MAX_DOCUMENT_BYTES",
     "AuthSettings",
     "DatabaseSettings",
     "GatewaySettings",
@@ -88,7 +92,9 @@ class AuthSettings(BaseSettings):
     bootstrap_password: SecretStr | None = None  # unset: a one-time password is printed once at first start
     access_token_ttl_seconds: int = 3600
     session_max_age_seconds: int = 8 * 3600
-    max_document_bytes: int = 2 * 1024 * 1024
+    # The one limit on a resource document and the schema it carries (a Service's OpenAPI spec, SDL or fetched
+    # schema): real public specs reach 3 MB (OpenAI's, PagerDuty's) and more (Stripe's, GitHub's REST description).
+    max_document_bytes: int = Field(default=DEFAULT_MAX_DOCUMENT_BYTES, gt=0)
     # Failed password logins (portal.lockout, in memory per replica): this many failures within the lockout period
     # lock the account name, or the client address, for the lockout period.
     login_max_failures_per_account: int = Field(default=5, ge=1)

@@ -20,6 +20,7 @@ import httpx
 from graphql import build_client_schema, get_introspection_query, print_schema
 
 from portal.errors import Invalid
+from portal.settings import DEFAULT_MAX_DOCUMENT_BYTES
 from stitcher import egress as _egress
 
 __all__ = [
@@ -34,7 +35,7 @@ __all__ = [
 IPAddress = _egress.IPAddress
 EgressPolicy = _egress.EgressPolicy
 _MAX_REDIRECTS = 3
-_DEFAULT_MAX_BYTES = 2 * 1024 * 1024
+_DEFAULT_MAX_BYTES = DEFAULT_MAX_DOCUMENT_BYTES  # a fetched schema is a document: LOOM_AUTH_MAX_DOCUMENT_BYTES
 
 
 class RefusedTarget(Invalid):
