@@ -131,3 +131,23 @@ def test_compose_supergraph_refuses_a_service_with_no_deployment(
         "print the product's schema"
     )
     assert main(["compose", "-f", str(folder), "--product", "library"]) == 0  # the product's schema needs no URL
+
+
+def test_compose_takes_the_products_links_and_prefer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = library_copy(tmp_path / "lib")
+    product = folder / "product.yaml"
+    link = "{type: Loan, field: profile, service: members, operation: member, arguments: {id: memberId}}"
+    text = product.read_text()
+    product.write_text(
+        text.replace(
+            "  sources: [{service: members}, {service: loans}, {service: catalog}]\n",
+            (f"  sources: [{{service: members}}, {{service: loans}}, {{service: catalog}}]\n  links: [{link}]\n"),
+            1,
+        )
+    )
+    assert main(["compose", "-f", str(folder), "--product", "library"]) == 0
+    assert "  profile: Member\n" in capsys.readouterr().out
+    product.write_text(product.read_text().replace("operation: member,", "operation: memberById,"))
+    assert main(["compose", "-f", str(folder), "--product", "library"]) == 1
+    err = capsys.readouterr().err
+    assert '- links[0].operation: service "members" has no Query field or operation memberById' in err
