@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -63,9 +64,30 @@ class GatewayMetrics:
             "loom_gateway_snapshot_failures", "Snapshot polls or compilations that failed", registry=self.registry
         )
 
+        # labels() validates, stringifies and locks on every call; on the hot path each label set is looked up once.
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._fetch_children: dict[tuple[str, str], Any] = {}
+        self._fetch_latency_children: dict[str, Any] = {}
+
     def observe_request(self, product: str, kind: str, status: int, seconds: float) -> None:
-        self.requests.labels(product, kind, str(status)).inc()
-        self.latency.labels(product, kind).observe(seconds)
+        key = (product, kind, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (self.requests.labels(product, kind, str(status)), self.latency.labels(product, kind))
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def observe_fetch(self, subgraph: str, outcome: str, seconds: float) -> None:
+        """One upstream fetch: ``outcome`` is ok, http_error or the :class:`UpstreamError` kind."""
+        fetches = self._fetch_children.get((subgraph, outcome))
+        if fetches is None:
+            fetches = self._fetch_children[(subgraph, outcome)] = self.upstream_fetches.labels(subgraph, outcome)
+        latency = self._fetch_latency_children.get(subgraph)
+        if latency is None:
+            latency = self._fetch_latency_children[subgraph] = self.upstream_latency.labels(subgraph)
+        fetches.inc()
+        latency.observe(seconds)
 
     def error(self, product: str, reason: str) -> None:
         self.errors.labels(product, reason).inc()
@@ -131,11 +153,13 @@ class MeteredTransport:
                 tls_server_name=tls_server_name,
             )
         except UpstreamError as exc:
-            self._metrics.upstream_fetches.labels(subgraph, exc.kind).inc()
+            self._metrics.observe_fetch(subgraph, exc.kind, time.perf_counter() - started)
             raise
-        finally:
+        except BaseException:  # cancelled: timed, as before, but not counted as an outcome
             self._metrics.upstream_latency.labels(subgraph).observe(time.perf_counter() - started)
-        self._metrics.upstream_fetches.labels(subgraph, "ok" if response.status < 400 else "http_error").inc()
+            raise
+        outcome = "ok" if response.status < 400 else "http_error"
+        self._metrics.observe_fetch(subgraph, outcome, time.perf_counter() - started)
         return response
 
     async def aclose(self) -> None:
