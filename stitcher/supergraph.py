@@ -747,7 +747,9 @@ def load_supergraph(sdl: str) -> Supergraph:
         raise SchemaError(f"supergraph API schema is invalid: {exc}") from exc
     composed = recomposed(document, graph_directives)
     if composed is not None:  # Loom's own supergraph: the product its sources compose into, checked against it
-        if print_schema_sdl(composed.schema) != print_schema_sdl(api):
+        # Types only: the SDL prints only the executable directives every subgraph defines (Apollo's rule), the
+        # composition knows which subgraph defines each.
+        if _print(composed.schema, _Hooks()) != _print(api, _Hooks()):
             raise SchemaError(
                 "the supergraph's schema is not what the sources it carries (@loom__source) compose into: was it "
                 "edited? Print it again with loom compose --supergraph"

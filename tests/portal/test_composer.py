@@ -133,7 +133,7 @@ def test_compose_supergraph_refuses_a_service_with_no_deployment(
     assert main(["compose", "-f", str(folder), "--product", "library"]) == 0  # the product's schema needs no URL
 
 
-def test_compose_takes_the_products_links_and_prefer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_compose_takes_the_products_links(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = library_copy(tmp_path / "lib")
     product = folder / "product.yaml"
     link = "{type: Loan, field: profile, service: members, operation: member, arguments: {id: memberId}}"

@@ -3,6 +3,7 @@ their kind, merge configuration, transforms and REST binding; what cannot be car
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,15 @@ def test_an_openapi_document_with_file_references_is_refused_with_the_reason(tmp
     with pytest.raises(SchemaError) as info:
         load_supergraph(print_supergraph_sdl(supergraph))
     assert str(info.value) == f"this supergraph cannot be served: {reason}"
+
+
+def test_a_directive_only_one_service_defines_comes_back_with_its_sources() -> None:
+    """The supergraph prints an executable directive only when every GraphQL subgraph defines it (Apollo's rule);
+    the sources it carries know which one does, so the loaded product has it again."""
+    a = SourceSpec("a", SourceKind.GRAPHQL, "directive @inContext(country: String) on QUERY\ntype Query { a: Int }")
+    b = SourceSpec("b", SourceKind.GRAPHQL, "type Query { b: Int }")
+    supergraph = compose([a, b])
+    sdl = print_supergraph_sdl(supergraph)
+    assert re.search(r"^directive @inContext", sdl, re.MULTILINE) is None
+    loaded = load_supergraph(sdl)
+    assert loaded.schema.get_directive("inContext") is not None
