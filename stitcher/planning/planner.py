@@ -442,7 +442,9 @@ class Planner(PlanningContext):
     ) -> ObjectShape:
         """Objects of interface ``interface`` returned by its ``@interfaceObject`` subgraph carry no concrete type.
         A typename fetch (``_entities`` with ``... on I { __typename }`` to a subgraph defining the interface) gets
-        it; the fields are then planned per implementation as usual, and every fetch they need runs after it."""
+        it; the fields are then planned per implementation as usual, and every fetch they need runs after it.
+        Fields the typename fetch's subgraph resolves on an implementation are asked in that same fetch
+        (``... on I { __typename ... on Book { pages } }``), as Apollo plans it: no second request for them."""
         name = interface.name
         registry_key = (id(node), tuple(step[0] for step in path))
         typename_fetch = self._typename_nodes.get(registry_key)
@@ -461,12 +463,67 @@ class Planner(PlanningContext):
         for possible in self.schema.get_possible_types(interface):
             typed_path = (*path[:-1], (path[-1][0], frozenset({possible.name})))
             fields = self.sub_fields(nodes, possible)
-            shape.by_type[possible.name] = self.plan_object(
-                node, subgraph, possible, fields, selection, typed_path, provided, path
-            )
+            folded = {
+                key: field_nodes
+                for key, field_nodes in fields.items()
+                if self.foldable(typename_fetch.subgraph, subgraph, possible, field_nodes[0].name.value, provided)
+            }
+            planned = {
+                f[0]: f
+                for f in self.plan_object(
+                    node,
+                    subgraph,
+                    possible,
+                    {k: v for k, v in fields.items() if k not in folded},
+                    selection,
+                    typed_path,
+                    provided,
+                    path,
+                )
+            }
+            if folded:
+                target = typename_fetch.targets[name]
+                fragment = target.selection.fragment(self.upstream_type(typename_fetch.subgraph, possible.name))
+                saved, self._frames = self._frames, []  # the fields around belong to another fetch
+                saved_source = self._entity_source
+                self._entity_source = (node, subgraph, selection, path, typed_path)
+                try:
+                    for f in self.plan_object(
+                        typename_fetch,
+                        typename_fetch.subgraph,
+                        possible,
+                        folded,
+                        fragment,
+                        typed_path,
+                        None,
+                        path,
+                        True,
+                    ):
+                        planned[f[0]] = f
+                finally:
+                    self._frames = saved
+                    self._entity_source = saved_source
+            shape.by_type[possible.name] = tuple(planned[key] for key in fields)
         typename_fetch.children.extend(node.children)
         node.children = earlier
         return shape
+
+    def foldable(
+        self,
+        typed_by: str,
+        subgraph: str,
+        possible: GraphQLObjectType,
+        field_name: str,
+        provided: dict[str, Any] | None,
+    ) -> bool:
+        """Whether a field of implementation ``possible`` can be asked in the typename fetch to ``typed_by``: the
+        interface-object subgraph does not resolve it, and ``typed_by`` resolves it on ``possible`` in place."""
+        if field_name == "__typename" or self.local_join(subgraph, possible.name, field_name, provided):
+            return False
+        if not self.defines(typed_by, possible.name):
+            return False
+        join = self.join_of(typed_by, possible.name, field_name)
+        return join is not None and not join.external and not join.requires
 
     def typename_fetch(
         self,
