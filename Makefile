@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install node-deps test lint typecheck unit demo bench bench-startup bench-sync bench-failover bench-compose fed-audit clean
+.PHONY: install node-deps test lint typecheck unit demo bench bench-profile bench-startup bench-sync bench-failover bench-compose fed-audit clean
 
 install: $(STAMP)
 
@@ -48,6 +48,10 @@ demo: install
 # full run rewrites the results section of bench/README.md.
 bench: install node-deps
 	$(BIN)/python -m bench.run
+
+# Where one request's CPU goes, per stage (py-spy under the bench's load): `make bench-profile [SHAPE=top]`.
+bench-profile: install node-deps
+	$(BIN)/python -m bench.profile --shape $(or $(SHAPE),top)
 
 # loom gateway's start-up time and resident memory on the largest generated supergraph, 1 and 2 workers.
 bench-startup: install
