@@ -3,7 +3,7 @@
 @interfaceObject; ``presence`` adds ``active`` to every Member as an @interfaceObject too. With no ``__typename`` and
 no fragment on an implementation, the concrete type is never needed: ``active`` comes from ``presence`` for every
 member (through Member's key, ``__typename: "Member"``) and ``people`` is not asked, as Apollo plans it. A fragment
-on Staff needs the type: ``people`` types the objects first and Staff's own ``active`` is used."""
+on Staff needs the type: ``people`` types the objects and answers Staff's own ``active`` in that same request."""
 
 from __future__ import annotations
 
@@ -70,11 +70,16 @@ async def test_fields_on_the_interface_come_from_the_interface_object(
 async def test_a_fragment_on_an_implementation_asks_for_the_type_first(
     gateway: Gateway, transport: AiohttpTransport
 ) -> None:
+    before = {name: len(gateway.requests(name)) for name in ("people", "presence")}
     await gateway.check(
         transport,
         "{ members { id ... on Staff { active } } }",
         {"members": [{"id": "m1", "active": True}, {"id": "m2"}]},
     )
+    # One request to ``people`` per run (composed and loaded): the type and Staff's ``active`` together.
+    assert len(gateway.requests("people")) == before["people"] + 2
+    assert len(gateway.requests("presence")) == before["presence"]
+    assert "... on Member{__typename ... on Staff{active}}" in gateway.requests("people")[-1]["query"]
     await gateway.check(
         transport,
         "{ members { __typename id active } }",
