@@ -139,6 +139,7 @@ def stitching_from(data: Mapping[str, Any] | None) -> Stitching:
                 operation=str(link["operation"]),
                 arguments={str(k): str(v) for k, v in (link.get("arguments") or {}).items()},
                 description=link.get("description"),
+                returns=link.get("returns"),
             )
             for link in data.get("links") or ()
         ),

@@ -476,6 +476,8 @@ class LinkSpec(_Model):
     operation: str
     arguments: dict[str, str]
     description: str | None = None
+    # The named type the new field returns (``Member``): when given, the operation must return it.
+    returns: GraphQLName | None = None
 
     @field_validator("arguments")
     @classmethod

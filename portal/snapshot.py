@@ -230,6 +230,7 @@ def _product_config(
                 operation=link["operation"],
                 arguments=dict(link.get("arguments") or {}),
                 description=link.get("description"),
+                returns=link.get("returns"),
             )
             for link in (version.stitching or {}).get("links") or ()
         ],

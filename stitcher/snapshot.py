@@ -146,6 +146,7 @@ class LinkConfig(_Model):
     operation: str
     arguments: dict[str, str]
     description: str | None = None
+    returns: str | None = None
 
 
 class ProductConfig(_Model):
@@ -174,7 +175,8 @@ class ProductConfig(_Model):
     def stitching(self) -> Stitching:
         """What composition takes with :meth:`source_specs`: ``prefer`` and ``links``."""
         links = tuple(
-            Link(k.type_name, k.field, k.service, k.operation, dict(k.arguments), k.description) for k in self.links
+            Link(k.type_name, k.field, k.service, k.operation, dict(k.arguments), k.description, k.returns)
+            for k in self.links
         )
         return Stitching(prefer=dict(self.prefer), links=links)
 

@@ -92,6 +92,8 @@ class Link:
     operation: str
     arguments: Mapping[str, str]
     description: str | None = None
+    # The type the new field returns (its named type, e.g. ``Member``), checked against the operation's when given.
+    returns: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,6 +145,13 @@ def _link_subgraph(subgraphs: Sequence[Subgraph], link: Link, where: str, proble
             )
             return None
         result = cast(GraphQLOutputType, get_nullable_type(result.of_type))
+    if link.returns is not None and get_named_type(result).name != link.returns:
+        problems.append(
+            f"{where}.returns: {coordinate} returns {get_named_type(result).name}"
+            + (f" ({definition.type})" if str(definition.type) != get_named_type(result).name else "")
+            + f", not {link.returns}"
+        )
+        return None
     reachable = _reachable(target.schema, get_named_type(definition.type))
     if link.type_name in reachable:
         problems.append(

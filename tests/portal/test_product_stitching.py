@@ -288,7 +288,14 @@ def test_a_prefer_that_does_not_fit_is_refused_naming_it(
 # --- links between services that share no entity -------------------------------------------------------------
 
 LINKS = [
-    {"type": "Loan", "field": "member", "service": "members", "operation": "member", "arguments": {"id": "memberId"}},
+    {
+        "type": "Loan",
+        "field": "member",
+        "service": "members",
+        "operation": "member",
+        "arguments": {"id": "memberId"},
+        "returns": "Member",
+    },
     {
         "type": "Loan",
         "field": "holder",
@@ -367,6 +374,11 @@ def _link(**changes: Any) -> list[dict[str, Any]]:
             "Loan.borrower is Member; a link passes scalar or enum fields",
         ),
         ([LINKS[0], LINKS[0]], "spec.links[1].field", "Loan.member is linked twice"),
+        (
+            _link(returns="Status"),
+            "spec.links[0].returns",
+            "Query.member of service 'members' returns Member, not Status",
+        ),
     ],
 )
 def test_a_link_that_does_not_fit_is_refused_naming_it(

@@ -117,7 +117,7 @@ def specs(up: Upstreams | None = None, loans: Transforms | None = None) -> list[
     ]
 
 
-BOOK = Link("Loan", "book", "books", "getBook", {"isbn": "isbn"})
+BOOK = Link("Loan", "book", "books", "getBook", {"isbn": "isbn"}, returns="Book")
 BATCHED = Link("Loan", "volume", "books", "booksByIsbns", {"isbns": "isbn"})
 
 
@@ -173,6 +173,10 @@ def test_the_link_field_is_in_the_product_schema() -> None:
         (
             Link("Loan", "isbn", "books", "getBook", {"isbn": "isbn"}),
             'links[0].field: Loan.isbn exists already (in service "loans"); choose a free name for the link',
+        ),
+        (
+            Link("Loan", "book", "books", "booksByIsbns", {"isbns": "isbn"}, returns="Author"),
+            "links[0].returns: Query.booksByIsbns of service 'books' returns Book ([Book!]), not Author",
         ),
         (
             Link("Book", "loans", "loans", "loans", {"x": "isbn"}),
