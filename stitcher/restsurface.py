@@ -8,15 +8,19 @@ Under ``/products/<name>/rest``:
   body, the members of a JSON object body. Values from the path and query are coerced to the variable's type
   (``Int``, ``Float``, ``Boolean``; others stay strings). The answer is the operation's ``data``; when there are
   errors it is ``{"data": ..., "errors": [...]}``.
-* ``/<service>/...`` for each OpenAPI source: the request goes unchanged to that service's upstream URL.
+* ``/<service>/...`` for each OpenAPI source: the request goes unchanged to that service's upstream URL. The
+  document describes each such operation as the service's own description does (parameters, request body,
+  responses and the schemas they use, as components named ``<service>.<Name>``: see
+  :mod:`stitcher.openapi.description`).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from graphql import (
@@ -38,8 +42,12 @@ from stitcher.errors import StitcherError
 from stitcher.ir import SourceKind, Supergraph
 from stitcher.snapshot import RestRoute
 
+if TYPE_CHECKING:
+    from stitcher.openapi.description import Described
+
 __all__ = ["CompiledRoute", "RestInputError", "RestSurface", "RestSurfaceError"]
 
+log = logging.getLogger(__name__)
 _METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _PARAM_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _TEMPLATE_RE = re.compile(r"\{([^{}/]+)\}")
@@ -191,6 +199,25 @@ def _compile_route(route: RestRoute, schema: GraphQLSchema, index: int) -> Compi
     )
 
 
+def _passthrough(service: str, path_names: tuple[str, ...], described: dict[str, Any] | None) -> dict[str, Any]:
+    """A pass-through operation: as its service describes it (parameters, body, responses), else bare."""
+    if described is not None:
+        operation = {"summary": f"Passed through to service {service}", **described, "tags": [service]}
+        if "operationId" in operation:  # unique in the product's document: services may share operation names
+            operation["operationId"] = f"{service}.{operation['operationId']}"
+        return operation
+    bare: dict[str, Any] = {
+        "summary": f"Passed through to service {service}",
+        "tags": [service],
+        "responses": {"default": {"description": f"The answer of service {service}"}},
+    }
+    if path_names:
+        bare["parameters"] = [
+            {"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in path_names
+        ]
+    return bare
+
+
 class RestSurface:
     """The compiled REST surface of one product."""
 
@@ -208,6 +235,11 @@ class RestSurface:
                         path_names = tuple(dict.fromkeys(_TEMPLATE_RE.findall(op.path)))
                         operations.append((op.method.upper(), op.path, path_names))
                 self.services[name] = (subgraph.url.rstrip("/"), operations)
+        self._sources = {
+            spec.name: spec
+            for spec in supergraph.sources
+            if spec.protocol is SourceKind.OPENAPI and spec.name in self.services
+        }
         self._openapi: dict[str, Any] | None = None
 
     def match(self, method: str, path: str) -> tuple[CompiledRoute, dict[str, str]] | None:
@@ -242,6 +274,19 @@ class RestSurface:
         if self._openapi is None:
             self._openapi = self._build_openapi()
         return {**self._openapi, "servers": [{"url": server_url}]}
+
+    def _described(self, service: str) -> Described:
+        """The service's own description of its operations (empty when its source is not at hand or unreadable)."""
+        from stitcher.openapi.description import Described, describe_operations  # only when openapi.json is asked
+
+        spec = self._sources.get(service)
+        if spec is None:
+            return Described()
+        try:
+            return describe_operations(spec, prefix=f"{service}.")
+        except StitcherError as exc:
+            log.warning("REST surface of %s: service %s is described bare: %s", self.product, service, exc)
+            return Described()
 
     def _build_openapi(self) -> dict[str, Any]:
         paths: dict[str, dict[str, Any]] = {}
@@ -289,25 +334,20 @@ class RestSurface:
             if parameters:
                 operation["parameters"] = parameters
             paths.setdefault(route.path, {})[route.method.lower()] = operation
+        schemas: dict[str, Any] = {}
         for service, (_, operations) in sorted(self.services.items()):
+            described = self._described(service)
+            schemas.update(described.schemas)
             for method, path, path_names in operations:
                 item = paths.setdefault(f"/{service}/{path.lstrip('/')}", {})
-                passthrough: dict[str, Any] = {
-                    "summary": f"Passed through to service {service}",
-                    "tags": [service],
-                    "responses": {"default": {"description": f"The answer of service {service}"}},
-                }
-                if path_names:
-                    passthrough["parameters"] = [
-                        {"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in path_names
-                    ]
-                item[method.lower()] = passthrough
+                item[method.lower()] = _passthrough(service, path_names, described.operations.get((method, path)))
         return {
             "openapi": "3.1.0",
             "info": {"title": f"{self.product} REST API", "version": self.version},
             "paths": paths,
             "components": {
                 "schemas": {
+                    **schemas,
                     "Errors": {
                         "type": "object",
                         "properties": {
@@ -316,7 +356,7 @@ class RestSurface:
                                 "items": {"type": "object", "properties": {"message": {"type": "string"}}},
                             }
                         },
-                    }
+                    },
                 },
                 "securitySchemes": {
                     "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},

@@ -50,7 +50,6 @@ schema is, as a :class:`Kind`), :mod:`~stitcher.openapi.leaves` (scalars, enums)
 
 from __future__ import annotations
 
-import re
 from typing import Any, cast
 
 from graphql import GraphQLBoolean, GraphQLField, GraphQLObjectType, GraphQLSchema, validate_schema
@@ -59,7 +58,7 @@ from stitcher._jsonref import load_text
 from stitcher.errors import SchemaError
 from stitcher.ir import SourceKind, Subgraph
 from stitcher.openapi.classification import Classifier, Kind, Prop
-from stitcher.openapi.context import Context, Location, Node
+from stitcher.openapi.context import Context, Location, Node, detect_version
 from stitcher.openapi.entities import bind_entities
 from stitcher.openapi.inputs import InputTypes
 from stitcher.openapi.leaves import BIG_INT, JSON_SCALAR, Leaves
@@ -84,23 +83,6 @@ __all__ = [
 ]
 
 
-def _detect_version(document: Any, service: str) -> bool:
-    """True for Swagger 2.0, False for OpenAPI 3.x; SchemaError for anything else."""
-    if not isinstance(document, dict):
-        kind = type(document).__name__ if document is not None else "an empty document"
-        raise SchemaError(f"not an OpenAPI document: expected a mapping at the top level, got {kind}", service=service)
-    if "swagger" in document:
-        if str(document["swagger"]).startswith("2"):
-            return True
-        raise SchemaError(f"unsupported Swagger version {document['swagger']!r}; use 2.0 or OpenAPI 3", service=service)
-    if "openapi" in document:
-        version = str(document["openapi"])
-        if re.match(r"^3\.[01](\.|$)", version):
-            return False
-        raise SchemaError(f"unsupported OpenAPI version {version!r}; use 2.0, 3.0 or 3.1", service=service)
-    raise SchemaError("not an OpenAPI document: it has neither an `openapi` nor a `swagger` field", service=service)
-
-
 def subgraph_from_openapi(spec: SourceSpec) -> Subgraph:
     """Translate ``spec.schema`` (OpenAPI 2.0/3.0/3.1, JSON or YAML) into a REST-bound subgraph.
 
@@ -111,7 +93,7 @@ def subgraph_from_openapi(spec: SourceSpec) -> Subgraph:
         document = load_text(spec.schema)
     except ValueError as exc:
         raise SchemaError(f"cannot parse the OpenAPI document: {exc}", service=spec.name) from exc
-    swagger = _detect_version(document, spec.name)
+    swagger = detect_version(document, spec.name)
     context = Context(spec, cast(dict[str, Any], document), swagger)
     classifier = Classifier(context)
     leaves = Leaves(context)

@@ -18,11 +18,21 @@ from pathlib import Path
 from typing import Any
 
 from stitcher._jsonref import RefError, RefResolver, pointer_tokens
+from stitcher.errors import SchemaError
 from stitcher.ir import RestBinding
 from stitcher.openapi.names import RESERVED_TYPES, Names, type_name
 from stitcher.sources import SourceSpec
 
-__all__ = ["MAX_DEPTH", "SYNTHETIC_DOC", "Context", "Location", "Node", "escape_token", "schema_sections"]
+__all__ = [
+    "MAX_DEPTH",
+    "SYNTHETIC_DOC",
+    "Context",
+    "Location",
+    "Node",
+    "detect_version",
+    "escape_token",
+    "schema_sections",
+]
 
 SYNTHETIC_DOC = "loom:"  # the document of schemas made up by the translation
 MAX_DEPTH = 256  # JSON pointer depth: deeper only through a YAML alias that contains itself
@@ -170,3 +180,20 @@ def _ref_name(at: Location) -> str | None:
     if at.doc and not tokens:
         return Path(at.doc).name.split(".")[0]
     return None
+
+
+def detect_version(document: Any, service: str) -> bool:
+    """True for Swagger 2.0, False for OpenAPI 3.x; SchemaError for anything else."""
+    if not isinstance(document, dict):
+        kind = type(document).__name__ if document is not None else "an empty document"
+        raise SchemaError(f"not an OpenAPI document: expected a mapping at the top level, got {kind}", service=service)
+    if "swagger" in document:
+        if str(document["swagger"]).startswith("2"):
+            return True
+        raise SchemaError(f"unsupported Swagger version {document['swagger']!r}; use 2.0 or OpenAPI 3", service=service)
+    if "openapi" in document:
+        version = str(document["openapi"])
+        if re.match(r"^3\.[01](\.|$)", version):
+            return False
+        raise SchemaError(f"unsupported OpenAPI version {version!r}; use 2.0, 3.0 or 3.1", service=service)
+    raise SchemaError("not an OpenAPI document: it has neither an `openapi` nor a `swagger` field", service=service)

@@ -34,9 +34,9 @@ from stitcher.openapi.inputs import InputTypes
 from stitcher.openapi.names import Names, camel_name, field_name, pascal_name, path_name
 from stitcher.openapi.outputs import OutputTypes
 
-__all__ = ["Operations"]
+__all__ = ["METHODS", "Operations", "base_path", "pick_media"]
 
-_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
 _SWAGGER_SEPARATORS = {"csv": ",", "ssv": " ", "tsv": "\t", "pipes": "|"}
 _STYLE_SEPARATORS = {"spaceDelimited": " ", "pipeDelimited": "|"}
@@ -73,26 +73,11 @@ class Operations:
             params = item.value.get("parameters")
             common = [item.child("parameters", i) for i in range(len(params))] if isinstance(params, list) else []
             for method, operation in item.value.items():
-                if method in _METHODS and isinstance(operation, dict):
+                if method in METHODS and isinstance(operation, dict):
                     yield str(path), str(method), item.child(method), common
 
     def base_path(self) -> str:
-        root = self.context.root
-        if self.context.swagger:
-            raw = root.get("basePath")
-            prefix = raw if isinstance(raw, str) else ""
-        else:
-            servers = root.get("servers")
-            prefix = ""
-            if isinstance(servers, list) and servers and isinstance(servers[0], dict):
-                url = str(servers[0].get("url", ""))
-                variables = servers[0].get("variables")
-                if isinstance(variables, dict):
-                    for var, spec in variables.items():
-                        if isinstance(spec, dict):
-                            url = url.replace("{" + str(var) + "}", str(spec.get("default", "")))
-                prefix = re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*", "", url)
-        return prefix.rstrip("/")
+        return base_path(self.context.root, self.context.swagger)
 
     def translate(self) -> None:
         ops = list(self.operations())
@@ -408,3 +393,23 @@ def pick_media(content: dict[str, Any]) -> str:
         ),
     )
     return str(ranked[0])
+
+
+def base_path(root: dict[str, Any], swagger: bool) -> str:
+    """The path every operation's path is under: Swagger's ``basePath``, else the path of the first ``servers`` URL
+    (its variables at their defaults), without a trailing slash."""
+    if swagger:
+        raw = root.get("basePath")
+        prefix = raw if isinstance(raw, str) else ""
+    else:
+        servers = root.get("servers")
+        prefix = ""
+        if isinstance(servers, list) and servers and isinstance(servers[0], dict):
+            url = str(servers[0].get("url", ""))
+            variables = servers[0].get("variables")
+            if isinstance(variables, dict):
+                for var, spec in variables.items():
+                    if isinstance(spec, dict):
+                        url = url.replace("{" + str(var) + "}", str(spec.get("default", "")))
+            prefix = re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*", "", url)
+    return prefix.rstrip("/")

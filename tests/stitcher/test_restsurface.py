@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from openapi_spec_validator import validate
 
@@ -9,7 +11,7 @@ from stitcher.composition import compose
 from stitcher.ir import SourceKind
 from stitcher.restsurface import RestInputError, RestSurface, RestSurfaceError
 from stitcher.snapshot import RestRoute
-from stitcher.sources import SourceSpec
+from stitcher.sources import SourceSpec, Transforms
 
 SDL = """
 enum Sort { NEWEST OLDEST }
@@ -98,3 +100,68 @@ def test_the_openapi_document_is_valid_openapi_31() -> None:
     body = document["paths"]["/search"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body["required"] == ["filter"]
     assert body["properties"]["filter"]["required"] == ["author"]
+
+
+SPECS = Path(__file__).parent / "specs"
+
+
+def test_pass_through_routes_are_described_as_their_services_describe_them() -> None:
+    """openapi.json gives each pass-through operation the source's parameters, body and responses (Swagger 2.0
+    converted; $refs to other files inlined; named schemas as <service>.<Name> components), not a bare default."""
+    orders = SourceSpec(
+        "orders",
+        SourceKind.OPENAPI,
+        (SPECS / "orders.openapi.yaml").read_text(),
+        url="http://127.0.0.1:9",
+        base_path=SPECS,
+    )
+    pets = SourceSpec(
+        "pets",
+        SourceKind.OPENAPI,
+        (SPECS / "petstore.swagger.yaml").read_text(),
+        url="http://127.0.0.1:8",
+        transforms=Transforms(prefix="Pets", root_field_patterns={"(.*)": "pets_\\1"}),
+    )
+    surface = RestSurface("shop", "1.0.0", [], compose([orders, pets]))
+    document = surface.openapi("/products/shop/rest")
+    validate(document)  # still a valid OpenAPI 3.1 document
+    paths = document["paths"]
+    listing = paths["/orders/api/v3/orders"]["get"]
+    params = {p["name"]: p for p in listing["parameters"]}
+    assert params["page-size"]["in"] == "query"  # a $ref'd parameter, inlined
+    assert params["ids"]["style"] == "form" and params["ids"]["explode"] is False
+    assert params["X-Tenant-Id"]["required"] is True
+    assert params["status"]["schema"] == {"$ref": "#/components/schemas/orders.OrderStatus"}
+    assert listing["operationId"] == "orders.list-orders" and listing["tags"] == ["orders"]
+    page = listing["responses"]["200"]["content"]["application/json"]["schema"]
+    assert page == {"$ref": "#/components/schemas/orders.OrderPage"}
+    assert "default" in listing["responses"]  # the error response, from components/responses
+    create = paths["/orders/api/v3/orders"]["post"]
+    assert "application/json" in create["requestBody"]["content"]
+    schemas = document["components"]["schemas"]
+    assert "orders.Order" in schemas and "Errors" in schemas
+    cancel = paths["/orders/api/v3/orders/{order-id}"]["delete"]
+    assert {p["name"] for p in cancel["parameters"]} == {"order-id", "reason"}
+    assert cancel["responses"]["204"] == {"description": "cancelled"}
+    # Swagger 2.0: a body parameter becomes the request body, form parameters a form body, schema -> content
+    add = paths["/pets/v2/pet"]["post"]
+    assert add["requestBody"]["required"] is True and "parameters" not in add
+    form = paths["/pets/v2/pet/{petId}"]["post"]["requestBody"]["content"]
+    assert list(form) == ["application/x-www-form-urlencoded"]
+    by_status = paths["/pets/v2/pet/findByStatus"]["get"]
+    status_param = next(p for p in by_status["parameters"] if p["name"] == "status")
+    assert status_param["explode"] is True and status_param["schema"]["type"] == "array"
+    pet = by_status["responses"]["200"]["content"]
+    assert pet["application/json"]["schema"] == {"type": "array", "items": {"$ref": "#/components/schemas/pets.Pet"}}
+
+
+def test_a_service_without_its_source_is_described_bare() -> None:
+    orders = SourceSpec(
+        "orders", SourceKind.OPENAPI, (SPECS / "orders.openapi.yaml").read_text(), url="http://1", base_path=SPECS
+    )
+    supergraph = compose([orders])
+    supergraph.sources = ()  # a supergraph composed elsewhere carries no sources
+    document = RestSurface("shop", "1.0.0", [], supergraph).openapi("/rest")
+    validate(document)
+    listing = document["paths"]["/orders/api/v3/orders"]["get"]
+    assert listing["responses"] == {"default": {"description": "The answer of service orders"}}
