@@ -196,17 +196,49 @@ def _safe_next(target: str | None) -> str:
 # --- local accounts ----------------------------------------------------------------------------------------------
 
 
+# The sign-in page looks like the web UI (its colours, system fonts, nothing fetched); the portal's CSP allows
+# inline styles and no inline script, and the page needs none: it works without JavaScript.
+_LOGIN_STYLE = """
+:root { --ink: #1b1f24; --muted: #57606a; --line: #d0d7de; --paper: #fff; --wash: #f6f8fa; --accent: #0a5bc4;
+  --danger: #b42318; font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+  color: var(--ink); background: var(--wash); line-height: 1.45; }
+body { margin: 0; }
+.top { padding: 0.6rem 1.25rem; background: #0d1b2a; color: #fff; font-weight: 700; letter-spacing: 0.04em; }
+main { max-width: 24rem; margin: 3rem auto; padding: 1.5rem; background: var(--paper); border: 1px solid var(--line);
+  border-radius: 8px; }
+h1 { font-size: 1.4rem; margin: 0 0 1rem; }
+form { display: grid; gap: 0.75rem; }
+label { display: flex; flex-direction: column; gap: 0.25rem; font-weight: 600; }
+input { font: inherit; padding: 0.45rem 0.5rem; border: 1px solid #8c959f; border-radius: 6px; }
+button, .button { font: inherit; padding: 0.5rem 0.9rem; border-radius: 6px; border: 1px solid var(--accent);
+  cursor: pointer; text-align: center; text-decoration: none; display: block; }
+button { background: var(--accent); color: #fff; }
+.button { background: var(--paper); color: var(--accent); font-weight: 600; }
+button:focus-visible, .button:focus-visible, input:focus-visible { outline: 3px solid #7aa7e8; outline-offset: 1px; }
+.or { display: flex; align-items: center; gap: 0.75rem; color: var(--muted); margin: 1.25rem 0; }
+.or::before, .or::after { content: ""; flex: 1; border-top: 1px solid var(--line); }
+[role=alert] { color: var(--danger); background: #fff1f0; border: 1px solid #f3b8b3; border-radius: 6px;
+  padding: 0.5rem 0.75rem; margin: 0 0 1rem; }
+"""
+
+
 def _login_page(request: Request, *, error: str | None = None) -> str:
     settings: Settings = request.app.state.settings
     message = f'<p role="alert">{html.escape(error)}</p>' if error else ""
-    sso = '<p><a href="/login/oidc">Log in with single sign-on</a></p>' if settings.oidc.issuer else ""
     next_value = html.escape(_safe_next(request.query_params.get("next")), quote=True)
+    sso = ""
+    if settings.oidc.issuer:
+        # the provider brings the person back to /login/oidc/callback, which lands on the home page
+        sso = '<p class="or">or</p><a class="button" href="/login/oidc">Sign in with single sign-on</a>'
     return (
-        "<!doctype html><html><head><title>Loom: log in</title></head><body><h1>Log in to Loom</h1>"
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"><title>Loom: log in</title>'
+        f"<style>{_LOGIN_STYLE}</style></head><body>"
+        '<header class="top"><span>Loom</span></header><main><h1>Log in to Loom</h1>'
         f'{message}<form method="post" action="/login"><input type="hidden" name="next" value="{next_value}">'
         '<label>User name <input name="username" autocomplete="username" required></label> '
         '<label>Password <input name="password" type="password" autocomplete="current-password" required></label> '
-        f'<button type="submit">Log in</button></form>{sso}</body></html>'
+        f'<button type="submit">Log in</button></form>{sso}</main></body></html>'
     )
 
 

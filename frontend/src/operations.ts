@@ -21,12 +21,16 @@ export const CatalogQuery = graphql(`
       team
       displayName
       description
+      tags
       currentVersion
       plans
       versions {
         version
         lifecycle
-        routing
+        routing {
+          clusters
+          residency
+        }
       }
     }
   }
@@ -39,13 +43,21 @@ export const ProductQuery = graphql(`
       team
       displayName
       description
+      tags
       currentVersion
       plans
       versions {
         version
         lifecycle
-        routing
-        rest
+        routing {
+          clusters
+          residency
+        }
+        rest {
+          method
+          path
+          operation
+        }
         composedSdl
         createdBy
         createdAt
@@ -213,6 +225,8 @@ export const AuditQuery = graphql(`
     $targetKind: String
     $targetName: String
     $outcome: String
+    $since: DateTime
+    $until: DateTime
   ) {
     auditEvents(
       limit: $limit
@@ -222,13 +236,18 @@ export const AuditQuery = graphql(`
       targetKind: $targetKind
       targetName: $targetName
       outcome: $outcome
+      since: $since
+      until: $until
     ) {
       id
       actor
       action
       targetKind
       targetName
-      summary
+      summary {
+        key
+        value
+      }
       outcome
       via
       createdAt
@@ -247,7 +266,10 @@ export const FleetQuery = graphql(`
       state
       message
       reachable
-      versions
+      versions {
+        component
+        version
+      }
       appliedGeneration
       observedGeneration
       lastSuccessAt
@@ -268,16 +290,31 @@ export const FleetQuery = graphql(`
           service
           serving
           failedOver
-          endpoints
+          endpoints {
+            cluster
+            address
+            priority
+            healthy
+            ejected
+          }
         }
       }
     }
   }
 `);
 
-export const ServiceResourcesQuery = graphql(`
-  query ServiceResources {
-    resources(kind: "Service")
+export const PublishQuery = graphql(`
+  query Publish {
+    services: resources(kind: "Service")
+    clusters {
+      name
+    }
+    teams {
+      name
+      placements {
+        cluster
+      }
+    }
   }
 `);
 
@@ -299,6 +336,17 @@ export const ComposerQuery = graphql(`
     clusters {
       name
       residency
+    }
+  }
+`);
+
+export const ComposePreviewQuery = graphql(`
+  query ComposePreview($document: JSON!) {
+    composePreview(document: $document) {
+      composes
+      sdl
+      conflicts
+      unpublished
     }
   }
 `);

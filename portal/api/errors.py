@@ -1,7 +1,11 @@
 """GraphQL errors with a code: every error the admin API returns has ``extensions.code``.
 
 - A ``portal.errors.LoomError`` keeps its message and gets its code (UNAUTHENTICATED, FORBIDDEN, NOT_FOUND,
-  INVALID, CONFLICT); ``extensions.path`` names the field to fix when the error knows it.
+  INVALID, CONFLICT). When the error knows where the problem is, ``extensions.field`` is that place as one line and
+  ``extensions.location`` the same in parts: ``{file, document, kind, name, field}`` (a document's number counts
+  from 1 in the request's ``documents``; ``field`` a path like ``spec.deployments[0].cluster``, or an argument
+  name), and ``extensions.detail`` the message without the place, so a form can show it beside that field.
+  A refusal of the SSRF guard (a URL the portal will not fetch) says so: ``extensions.refusedBy: egress-guard``.
 - A GraphQL syntax or validation error, or a variable of the wrong type, is the caller's input: INVALID.
 - Anything else is a bug: it is logged with its traceback and the request id, and the caller gets INTERNAL with the
   request id and no detail, never a traceback.
@@ -10,6 +14,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from graphql import GraphQLError, GraphQLInputObjectType
@@ -17,8 +22,9 @@ from strawberry import Schema
 from strawberry.types import ExecutionContext
 
 from portal.errors import ErrorCode, LoomError
+from portal.ssrf import RefusedTarget
 
-__all__ = ["INTERNAL", "LoomSchema", "format_error", "loom_error_of"]
+__all__ = ["INTERNAL", "LoomSchema", "format_error", "location_of", "loom_error_of"]
 
 INTERNAL = "INTERNAL"
 logger = logging.getLogger("portal.api")
@@ -43,6 +49,28 @@ def _is_input_error(error: GraphQLError) -> bool:
     return _root_cause(error) is None
 
 
+# "FILE: document N (Kind/name): field.path", every part after FILE optional; see portal.manifests.Document.where
+_WHERE = re.compile(
+    r"^(?P<file>[^:]+?): document (?P<document>\d+)(?: \((?P<kind>\w+)/(?P<name>[^)]*)\))?(?:: (?P<field>.+))?$",
+    re.DOTALL,
+)
+_FILE = re.compile(r"^[\w.-]+\.(?:ya?ml|json|graphqls?|gql)$")
+
+
+def location_of(path: str) -> dict[str, Any]:
+    """A ``LoomError.path`` in parts: ``{file, document, kind, name, field}``, each null when the path lacks it."""
+    location: dict[str, Any] = {"file": None, "document": None, "kind": None, "name": None, "field": None}
+    found = _WHERE.match(path)
+    if found is not None:
+        location.update(found.groupdict())
+        location["document"] = int(found["document"])
+    elif _FILE.match(path):
+        location["file"] = path
+    else:
+        location["field"] = path  # an argument or a field path
+    return location
+
+
 def format_error(error: GraphQLError, request_id: str | None) -> dict[str, Any]:
     """The JSON of one error, with ``extensions.code`` (and ``requestId`` for internal errors)."""
     formatted: dict[str, Any] = {"message": error.message}
@@ -55,8 +83,12 @@ def format_error(error: GraphQLError, request_id: str | None) -> dict[str, Any]:
     if loom is not None:
         formatted["message"] = str(loom)
         extensions = {"code": loom.code.value}
+        if isinstance(loom, RefusedTarget):  # the SSRF guard: the UI explains the egress policy beside it
+            extensions["refusedBy"] = "egress-guard"
         if loom.path:
             extensions["field"] = loom.path
+            extensions["location"] = location_of(loom.path)
+            extensions["detail"] = loom.message
     elif _is_input_error(error):
         extensions = {"code": ErrorCode.INVALID.value}
     else:

@@ -9,9 +9,9 @@ from datetime import datetime
 
 import strawberry
 from sqlmodel import Session
-from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from portal.api import shapes as sh
 from portal.api.context import Context, run
 from portal.authorization import Actor
 from portal.gateway_checkins import GatewaySeen
@@ -26,7 +26,7 @@ class UpstreamStatus:
     service: str | None
     serving: str | None = strawberry.field(description="The cluster taking traffic now; null: nothing is healthy.")
     failed_over: bool = strawberry.field(description="Traffic goes to another cluster than the first priority.")
-    endpoints: list[JSON] = strawberry.field(description="{cluster, address, priority, healthy, ejected} each.")
+    endpoints: list[sh.Endpoint]
 
     @classmethod
     def of(cls, value: sync_status.UpstreamStatus) -> UpstreamStatus:
@@ -35,7 +35,7 @@ class UpstreamStatus:
             service=value.service,
             serving=value.serving,
             failed_over=value.failed_over,
-            endpoints=[JSON(dict(e)) for e in value.endpoints],
+            endpoints=[sh.Endpoint.of(e) for e in value.endpoints],
         )
 
 
@@ -91,7 +91,7 @@ class ClusterStatus:
     state: str = strawberry.field(description="synced, degraded, failed or pending.")
     message: str
     reachable: bool | None
-    versions: JSON = strawberry.field(description='e.g. {"envoy": "1.40.0"}')
+    versions: list[sh.ComponentVersion]
     observed_generation: int
     applied_generation: int
     last_success_at: datetime | None
@@ -110,7 +110,7 @@ class ClusterStatus:
             state=value.state,
             message=value.message,
             reachable=value.reachable,
-            versions=JSON(dict(value.versions)),
+            versions=sh.component_versions(value.versions),
             observed_generation=value.observed_generation,
             applied_generation=value.applied_generation,
             last_success_at=value.last_success_at,

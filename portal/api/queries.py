@@ -5,6 +5,7 @@ to platform admins; the audit log shows a platform admin everything and anybody 
 from __future__ import annotations
 
 import enum
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import strawberry
@@ -14,7 +15,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from portal import models as m
-from portal.api import fleet, types as t
+from portal.api import fleet, shapes as sh, types as t
 from portal.api.context import Context, run
 from portal.authorization import Actor, Target, is_allowed
 from portal.db import find_by_name
@@ -51,6 +52,10 @@ def _enum_value(enum_type: type[E], value: str, argument: str) -> E:
     except ValueError as exc:
         allowed = ", ".join(v.value for v in enum_type)
         raise Invalid(f"'{value}' is not a valid {argument}: use one of {allowed}", path=argument) from exc
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def _page(limit: int) -> int:
@@ -238,6 +243,55 @@ class Query:
 
         return await run(info, work)
 
+    @t.described(
+        "Compose a Product resource (as `apply` takes it) from its services' published schemas, without saving "
+        "anything: the schema it would serve, or its conflicts. A wrong document is refused with its location."
+    )
+    async def compose_preview(self, info: Info[Context, None], document: JSON) -> sh.CompositionPreview:
+        from portal import resources
+        from portal.composer import CompositionFailed, compose_specs, print_product
+        from portal.manifests import Product
+        from portal.publishing import latest_version
+        from portal.resources.composition import spec_of
+        from portal.resources.product import source_dict
+
+        max_bytes = info.context.settings.auth.max_document_bytes
+
+        def work(session: Session, actor: Actor) -> sh.CompositionPreview:
+            _staff_only(actor, "a composition preview (it shows services' schemas)")
+            doc = resources.parse_json([document], max_bytes=max_bytes)[0]
+            product = doc.resource
+            if not isinstance(product, Product):
+                raise doc.error("kind", f"a composition preview takes a Product, not a {doc.kind}")
+            sources, unpublished = [], []
+            for index, source in enumerate(product.spec.sources):
+                service = session.exec(select(m.Service).where(col(m.Service.name) == source.service)).first()
+                if service is None:
+                    raise doc.error(f"spec.sources[{index}].service", f"no service named {source.service!r}")
+                version = latest_version(session, service)
+                if version is None:
+                    unpublished.append(source.service)
+                    continue
+                inputs = {
+                    "protocol": service.protocol.value,
+                    "schema": version.schema_text,
+                    "files": dict(version.schema_files),
+                    "entities": dict(service.entities),
+                }
+                sources.append(spec_of(source_dict(source), inputs))
+            if not sources:
+                return sh.CompositionPreview(composes=False, sdl=None, conflicts=[], unpublished=unpublished)
+            try:
+                supergraph = compose_specs(doc.name, sources)
+            except CompositionFailed as exc:
+                return sh.CompositionPreview(
+                    composes=False, sdl=None, conflicts=list(exc.conflicts), unpublished=unpublished
+                )
+            sdl = print_product(supergraph)
+            return sh.CompositionPreview(composes=not unpublished, sdl=sdl, conflicts=[], unpublished=unpublished)
+
+        return await run(info, work)
+
     @strawberry.field
     async def plans(self, info: Info[Context, None]) -> list[t.Plan]:
         def work(session: Session, actor: Actor) -> list[t.Plan]:
@@ -311,7 +365,10 @@ class Query:
 
         return await run(info, work)
 
-    @t.described("The audit log, newest first: everything for a platform admin, else one's own.")
+    @t.described(
+        "The audit log, newest first: everything for a platform admin, else one's own; since and until bound the "
+        "time (since inclusive, until exclusive; a time without a zone is UTC)."
+    )
     async def audit_events(
         self,
         info: Info[Context, None],
@@ -322,7 +379,13 @@ class Query:
         target_name: str | None = None,
         actor: str | None = None,
         outcome: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[t.AuditEvent]:
+        since, until = _utc(since), _utc(until)
+        if since is not None and until is not None and until <= since:
+            raise Invalid(f"until ({until.isoformat()}) must be later than since ({since.isoformat()})", path="until")
+
         def work(session: Session, who: Actor) -> list[t.AuditEvent]:
             _signed_in(who)
             query = select(m.AuditEvent).order_by(col(m.AuditEvent.id).desc())
@@ -338,6 +401,10 @@ class Query:
             ):
                 if value is not None:
                     query = query.where(col(column) == value)
+            if since is not None:
+                query = query.where(col(m.AuditEvent.created_at) >= since)
+            if until is not None:
+                query = query.where(col(m.AuditEvent.created_at) < until)
             rows = session.exec(query.offset(max(0, offset)).limit(_page(limit)))
             return [t.AuditEvent.of(r) for r in rows]
 

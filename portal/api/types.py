@@ -12,9 +12,9 @@ from typing import Any, TypeVar, cast
 
 import strawberry
 from sqlmodel import Session, col, select
-from strawberry.scalars import JSON
 
 from portal import models as m
+from portal.api import shapes as sh
 from portal.db import name_of
 
 __all__ = [
@@ -201,10 +201,10 @@ class Cluster:
     region: str
     zone: str
     residency: str
-    gloo: JSON
+    gloo: sh.GlooSettings
     allow_loopback: bool
     allowed_hosts: list[str]
-    labels: JSON
+    labels: list[sh.Label]
     sync_status: list[SyncStatus]
 
     @classmethod
@@ -217,10 +217,10 @@ class Cluster:
             region=row.region,
             zone=row.zone,
             residency=row.residency,
-            gloo=JSON(row.gloo),
+            gloo=sh.GlooSettings.of(row.gloo),
             allow_loopback=row.allow_loopback,
             allowed_hosts=list(row.allowed_hosts),
-            labels=JSON(row.labels),
+            labels=sh.labels(row.labels),
             sync_status=[SyncStatus.of(session, s) for s in statuses],
         )
 
@@ -250,7 +250,7 @@ class Service:
     name: str
     team: str
     protocol: str
-    entities: JSON
+    entities: list[sh.Entity]
     description: str
     current_version: int | None
     versions: list[ServiceVersion]
@@ -272,7 +272,7 @@ class Service:
             name=row.name,
             team=name_of(session, m.Team, row.team_id) or "",
             protocol=row.protocol.value,
-            entities=JSON(row.entities),
+            entities=sh.entities(row.entities),
             description=row.description,
             current_version=row.current_version,
             versions=[
@@ -304,15 +304,15 @@ class ProductSource:
     service: str
     service_version: int | None
     position: int
-    transforms: JSON
+    transforms: sh.Transforms
 
 
 @strawberry.type
 class ProductVersion:
     version: str
     lifecycle: str
-    routing: JSON
-    rest: JSON
+    routing: sh.Routing
+    rest: list[sh.RestRoute]
     composed_sdl: str | None
     sources: list[ProductSource]
     created_by: str
@@ -372,14 +372,14 @@ def _product_version(session: Session, row: m.ProductVersion) -> ProductVersion:
                 service=name_of(session, m.Service, s.service_id) or "",
                 service_version=pinned.version if pinned is not None else None,
                 position=s.position,
-                transforms=JSON(s.transforms),
+                transforms=sh.Transforms.of(s.transforms),
             )
         )
     return ProductVersion(
         version=row.version,
         lifecycle=row.lifecycle.value,
-        routing=JSON(row.routing),
-        rest=JSON(row.rest),
+        routing=sh.Routing.of(row.routing),
+        rest=sh.rest_routes(row.rest),
         composed_sdl=row.composed_sdl,
         sources=out,
         created_by=row.created_by,
@@ -518,7 +518,7 @@ class AuditEvent:
     action: str
     target_kind: str
     target_name: str
-    summary: JSON
+    summary: list[sh.AuditDetail]
     outcome: str
     via: str
     request_id: str | None
@@ -533,7 +533,7 @@ class AuditEvent:
             action=row.action,
             target_kind=row.target_kind,
             target_name=row.target_name,
-            summary=JSON(row.summary),
+            summary=sh.audit_details(row.summary),
             outcome=row.outcome.value,
             via=row.via,
             request_id=row.request_id,

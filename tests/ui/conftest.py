@@ -3,7 +3,8 @@ SQLite database, the library example's ``members`` service on a real port behind
 by Playwright (headless, ``/usr/bin/chromium``; a browser is never downloaded).
 
 The world is built once per test process (``make test`` runs several): a product ``people`` of team ``identity``
-(published, pinned to the EU) served from ``members``, a draft ``people-next`` whose second beta hides a field, a
+(published, pinned to the EU, tagged library and members) served from ``members``, a draft ``people-next`` (tagged
+beta and members) whose second beta hides a field, a
 plan ``basic`` approved by the team, and four people who sign in with :data:`PASSWORD`: ``tara`` (team admin of
 ``identity``), ``vic`` (viewer of ``identity``), ``cora``, ``carl`` and ``dana`` (consumers, no role; ``carl`` has a
 request waiting for approval, ``dana`` a key on plan ``trial``: two requests a minute).
@@ -108,6 +109,7 @@ def _documents(members_url: str) -> list[dict[str, Any]]:
                 "name": PRODUCT,
                 "team": "identity",
                 "description": "Library members: who they are and since when.",
+                "tags": ["library", "members"],
             },
             "spec": {
                 "version": "1.0.0",
@@ -132,7 +134,7 @@ def _documents(members_url: str) -> list[dict[str, Any]]:
         {
             **meta,
             "kind": "Product",
-            "metadata": {"name": "people-next", "team": "identity"},
+            "metadata": {"name": "people-next", "team": "identity", "tags": ["beta", "members"]},
             "spec": {
                 "version": "2.0.0-beta.1",
                 "lifecycle": "draft",
@@ -149,6 +151,7 @@ class World:
     url: str
     settings: Settings
     trial_key: str  # dana's, on plan trial (2 requests a minute)
+    members_url: str  # the members service (GraphQL at /graphql), deployed in eu-central
 
 
 @pytest.fixture(scope="session")
@@ -195,7 +198,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         with session_scope(engine) as session:
             _sync_statuses(session)
         with serving(build_app(settings, engine), "the portal") as url:
-            yield World(url=url, settings=settings, trial_key=trial_key)
+            yield World(url=url, settings=settings, trial_key=trial_key, members_url=members_url)
     engine.dispose()
 
 

@@ -1,11 +1,11 @@
 import { useEffect, useState } from "react";
-import { operationBehind, routesOf, type Route } from "../lib/openapi";
+import { operationBehind, routesOf, type RestRoute, type Route } from "../lib/openapi";
 import { Empty, Loading } from "./States";
 
 type Loaded = { state: "loading" } | { state: "error"; message: string } | { state: "done"; base: string; routes: Route[] };
 
 /** The product's REST routes, from the openapi.json its gateway serves (public: it needs no key). */
-export function RestReference({ product, rest }: { product: string; rest: unknown }) {
+export function RestReference({ product, rest }: { product: string; rest: RestRoute[] }) {
   const [loaded, setLoaded] = useState<Loaded>({ state: "loading" });
   const [attempt, setAttempt] = useState(0);
   const url = `/products/${encodeURIComponent(product)}/openapi.json`;

@@ -50,3 +50,44 @@ describe("a gateway answer", () => {
     expect(explainGatewayAnswer(502, "x", null)).toBe("502: the gateway refused the request.");
   });
 });
+
+describe("an error's location", () => {
+  const located = errorOf(200, {
+    data: null,
+    errors: [
+      {
+        message: "request: document 1 (Service/books): spec.deployments[0].address: loopback is not allowed",
+        extensions: {
+          code: "FORBIDDEN",
+          field: "request: document 1 (Service/books): spec.deployments[0].address",
+          location: { file: "request", document: 1, kind: "Service", name: "books", field: "spec.deployments[0].address" },
+          detail: "loopback is not allowed",
+        },
+      },
+    ],
+  });
+
+  it("is read in parts, with the message without the place", () => {
+    expect(located?.location).toEqual({
+      file: "request",
+      document: 1,
+      kind: "Service",
+      name: "books",
+      field: "spec.deployments[0].address",
+    });
+    expect(located?.detail).toBe("loopback is not allowed");
+    expect(errorOf(200, { errors: [{ message: "x", extensions: { code: "INVALID" } }] })?.detail).toBe("x");
+  });
+
+  it("puts the error beside its field, or a field that holds it, in its document", async () => {
+    const { fieldError, isAbout, placed } = await import("./fieldErrors");
+    expect(fieldError(located, "spec.deployments[0].address")).toBe("loopback is not allowed");
+    expect(isAbout(located, "spec.deployments[0]")).toBe(true);
+    expect(isAbout(located, "spec.deployments")).toBe(true);
+    expect(isAbout(located, "spec.deployments[1]")).toBe(false);
+    expect(isAbout(located, "spec.deploy")).toBe(false);
+    expect(isAbout(located, "spec.deployments[0].address", 2)).toBe(false);
+    expect(placed(located, ["metadata.name", "spec.deployments[0].address"])).toBe(true);
+    expect(fieldError(null, "x")).toBeNull();
+  });
+});

@@ -4,22 +4,65 @@ import type { TypedDocumentString } from "../gql/graphql";
 
 export const API_PATH = "/api/graphql";
 
+/** Where an error is, in parts (the admin API's `extensions.location`): the file (or "request"), the document's
+ * number in it (from 1), its kind and name, and the field path in it (`spec.deployments[0].cluster`) or the
+ * argument. Each is null when the API does not know it. */
+export interface ErrorLocation {
+  file: string | null;
+  document: number | null;
+  kind: string | null;
+  name: string | null;
+  field: string | null;
+}
+
 /** An error the UI can say something useful about: the admin API's code and, when it knows, the field to fix. */
 export class ApiError extends Error {
   readonly code: string;
   readonly field: string | undefined;
+  readonly location: ErrorLocation | undefined;
+  /** The message without the place (for showing beside the field it is about). */
+  readonly detail: string;
+  /** "egress-guard" when the portal's SSRF guard refused a URL. */
+  readonly refusedBy: string | undefined;
 
-  constructor(message: string, code: string, field?: string) {
+  constructor(
+    message: string,
+    code: string,
+    field?: string,
+    location?: ErrorLocation,
+    detail?: string,
+    refusedBy?: string,
+  ) {
     super(message);
     this.name = "ApiError";
     this.code = code;
     this.field = field;
+    this.location = location;
+    this.detail = detail ?? message;
+    this.refusedBy = refusedBy;
   }
 }
 
 interface GraphQLErrorJson {
   message?: unknown;
-  extensions?: { code?: unknown; field?: unknown };
+  extensions?: { code?: unknown; field?: unknown; location?: unknown; detail?: unknown; refusedBy?: unknown };
+}
+
+function text(value: unknown): string | null {
+  return typeof value === "string" ? value : null;
+}
+
+/** `extensions.location`, read defensively (errors come from the guard and proxies too). */
+export function locationOf(value: unknown): ErrorLocation | undefined {
+  if (!value || typeof value !== "object") return undefined;
+  const v = value as Record<string, unknown>;
+  return {
+    file: text(v.file),
+    document: typeof v.document === "number" ? v.document : null,
+    kind: text(v.kind),
+    name: text(v.name),
+    field: text(v.field),
+  };
 }
 
 /** The first error of an answer from /api/graphql (or its guard), or null when it carries none. */
@@ -35,7 +78,9 @@ export function errorOf(status: number, body: unknown): ApiError | null {
       const code = typeof first.extensions?.code === "string" ? first.extensions.code : "INVALID";
       const field = typeof first.extensions?.field === "string" ? first.extensions.field : undefined;
       const message = typeof first.message === "string" ? first.message : "the request failed";
-      return new ApiError(message, code, field);
+      const detail = typeof first.extensions?.detail === "string" ? first.extensions.detail : undefined;
+      const refusedBy = typeof first.extensions?.refusedBy === "string" ? first.extensions.refusedBy : undefined;
+      return new ApiError(message, code, field, locationOf(first.extensions?.location), detail, refusedBy);
     }
     if ("data" in body && status < 400) return null;
   }

@@ -1,10 +1,21 @@
-// The audit log's summaries are free-form JSON; the table shows them as one line.
+// The audit log's summaries: typed entries (`{key, value}`, lists and mappings as compact JSON), shown as one line.
 
-/** A short, readable line of an event's summary (it is free-form JSON). */
-export function summaryText(summary: unknown): string {
-  if (!summary || typeof summary !== "object") return "";
-  return Object.entries(summary as Record<string, unknown>)
-    .filter(([, value]) => value !== null && value !== undefined && value !== "")
-    .map(([key, value]) => `${key}: ${typeof value === "object" ? JSON.stringify(value) : String(value)}`)
+export interface AuditDetail {
+  key: string;
+  value: string;
+}
+
+/** A short, readable line of an event's summary. */
+export function summaryText(details: AuditDetail[]): string {
+  return details
+    .filter((d) => d.value !== "")
+    .map((d) => `${d.key}: ${d.value}`)
     .join(", ");
+}
+
+/** The ISO instant of a `datetime-local` input's value (the browser's own zone), or null when it is empty. */
+export function instantOf(local: string): string | null {
+  if (!local.trim()) return null;
+  const moment = new Date(local);
+  return Number.isNaN(moment.getTime()) ? null : moment.toISOString();
 }

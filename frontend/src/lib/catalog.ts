@@ -1,9 +1,14 @@
 // The catalog's logic: what a card shows of a product, and the search and filters.
 
+export interface Routing {
+  clusters: string[];
+  residency: string | null | undefined;
+}
+
 export interface VersionLike {
   version: string;
   lifecycle: string;
-  routing: unknown;
+  routing: Routing;
 }
 
 export interface ProductLike {
@@ -11,21 +16,9 @@ export interface ProductLike {
   team: string;
   displayName: string;
   description: string;
+  tags: string[];
   currentVersion: string | null | undefined;
   versions: VersionLike[];
-}
-
-export interface Routing {
-  clusters: string[];
-  residency: string | null;
-}
-
-/** A version's routing (`{"clusters": [...], "residency": "eu" | null}`), read defensively: it is JSON. */
-export function routingOf(routing: unknown): Routing {
-  const value = routing && typeof routing === "object" ? (routing as Record<string, unknown>) : {};
-  const clusters = Array.isArray(value.clusters) ? value.clusters.filter((c): c is string => typeof c === "string") : [];
-  const residency = typeof value.residency === "string" && value.residency ? value.residency : null;
-  return { clusters, residency };
 }
 
 /** The version people get by default: the current one, else the newest. */
@@ -38,6 +31,7 @@ export interface Card {
   title: string;
   team: string;
   description: string;
+  tags: string[];
   version: string | null;
   lifecycle: string;
   clusters: string[];
@@ -46,39 +40,63 @@ export interface Card {
 
 export function cardOf(product: ProductLike): Card {
   const version = shownVersion(product);
-  const routing = routingOf(version?.routing);
   return {
     name: product.name,
     title: product.displayName || product.name,
     team: product.team,
     description: product.description,
+    tags: product.tags,
     version: version?.version ?? null,
     lifecycle: version?.lifecycle ?? "draft",
-    clusters: routing.clusters,
-    residency: routing.residency,
+    clusters: version?.routing.clusters ?? [],
+    residency: version?.routing.residency || null,
   };
 }
 
 export interface Filters {
   search: string;
   team: string;
+  tag: string;
   lifecycle: string;
 }
 
-export const NO_FILTERS: Filters = { search: "", team: "", lifecycle: "" };
+export const NO_FILTERS: Filters = { search: "", team: "", tag: "", lifecycle: "" };
 
-/** Cards matching every filter; the search looks in the name, title, description and team, any case, every word. */
+/** Cards matching every filter; the search looks in the name, title, description, team and tags, any case, every
+ * word. */
 export function filterCards(cards: Card[], filters: Filters): Card[] {
   const words = filters.search.toLowerCase().split(/\s+/).filter(Boolean);
   return cards.filter((card) => {
     if (filters.team && card.team !== filters.team) return false;
+    if (filters.tag && !card.tags.includes(filters.tag)) return false;
     if (filters.lifecycle && card.lifecycle !== filters.lifecycle) return false;
-    const text = `${card.name} ${card.title} ${card.description} ${card.team}`.toLowerCase();
+    const text = `${card.name} ${card.title} ${card.description} ${card.team} ${card.tags.join(" ")}`.toLowerCase();
     return words.every((word) => text.includes(word));
   });
 }
 
 /** The distinct values of one field, sorted, for a filter's choices. */
-export function choices(cards: Card[], field: "team" | "lifecycle"): string[] {
-  return [...new Set(cards.map((card) => card[field]))].sort();
+export function choices(cards: Card[], field: "team" | "lifecycle" | "tag"): string[] {
+  const values = field === "tag" ? cards.flatMap((card) => card.tags) : cards.map((card) => card[field]);
+  return [...new Set(values)].sort();
+}
+
+/** The filters a catalog address carries (`/?tag=payments&team=storefront`), so a tag link and a reload keep them. */
+export function filtersOf(params: URLSearchParams): Filters {
+  return {
+    search: params.get("q") ?? "",
+    team: params.get("team") ?? "",
+    tag: params.get("tag") ?? "",
+    lifecycle: params.get("lifecycle") ?? "",
+  };
+}
+
+/** The address parameters of `filters` (empty ones left out). */
+export function paramsOf(filters: Filters): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (filters.search) out.q = filters.search;
+  if (filters.team) out.team = filters.team;
+  if (filters.tag) out.tag = filters.tag;
+  if (filters.lifecycle) out.lifecycle = filters.lifecycle;
+  return out;
 }

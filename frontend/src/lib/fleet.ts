@@ -7,30 +7,17 @@ export interface EndpointHealth {
   ejected: boolean;
 }
 
-/** An endpoint of the status JSON (`{cluster, address, priority, healthy, ejected}`), read defensively. */
-export function endpointOf(value: unknown): EndpointHealth | null {
-  if (!value || typeof value !== "object") return null;
-  const e = value as Record<string, unknown>;
-  if (typeof e.address !== "string") return null;
-  return {
-    cluster: typeof e.cluster === "string" ? e.cluster : "",
-    address: e.address,
-    healthy: e.healthy === true,
-    ejected: e.ejected === true,
-  };
-}
-
 export interface UpstreamLike {
   upstream: string;
   service?: string | null;
   serving?: string | null;
   failedOver: boolean;
-  endpoints: unknown[];
+  endpoints: EndpointHealth[];
 }
 
 /** How an upstream is served now, said in a few words. */
 export function upstreamHealth(upstream: UpstreamLike): string {
-  const endpoints = upstream.endpoints.map(endpointOf).filter((e): e is EndpointHealth => e !== null);
+  const endpoints = upstream.endpoints;
   const ejected = endpoints.filter((e) => e.ejected).length;
   const unhealthy = endpoints.filter((e) => !e.healthy && !e.ejected).length;
   const name = upstream.service ?? upstream.upstream;

@@ -38,6 +38,6 @@ describe("the REST reference", () => {
     const rest = [{ method: "GET", path: "/members/{id}", operation: "query($id: ID!) { member(id: $id) { id } }" }];
     expect(operationBehind(rest, "GET", "/members/{id}")).toContain("member(id: $id)");
     expect(operationBehind(rest, "POST", "/members/{id}")).toBeNull();
-    expect(operationBehind({}, "GET", "/x")).toBeNull();
+    expect(operationBehind([], "GET", "/x")).toBeNull();
   });
 });

@@ -67,9 +67,14 @@ export function routesOf(document: unknown): { base: string; routes: Route[] } {
   return { base, routes };
 }
 
-/** The GraphQL operation behind a route, from the product version's `rest` JSON (`[{method, path, operation}]`). */
-export function operationBehind(rest: unknown, method: string, path: string): string | null {
-  if (!Array.isArray(rest)) return null;
-  const found = rest.map(record).find((r) => String(r.method).toUpperCase() === method && r.path === path);
-  return found && typeof found.operation === "string" ? found.operation : null;
+export interface RestRoute {
+  method: string;
+  path: string;
+  operation: string;
+}
+
+/** The GraphQL operation behind a route, from the product version's REST routes. */
+export function operationBehind(rest: RestRoute[], method: string, path: string): string | null {
+  const found = rest.find((r) => r.method.toUpperCase() === method && r.path === path);
+  return found ? found.operation : null;
 }

@@ -26,3 +26,65 @@ describe("publishing a service", () => {
     expect(doc.spec.schema).toEqual({ sdl: "type Query { a: Int }" }); // the original is untouched
   });
 });
+
+describe("the service form", () => {
+  it("reads a resource and writes it back the same, keeping what it does not edit", async () => {
+    const { formOfService, serviceResourceOf } = await import("./publishing");
+    const doc = {
+      apiVersion: "loom.dev/v1alpha1",
+      kind: "Service" as const,
+      metadata: { name: "members", team: "identity" },
+      spec: {
+        protocol: "federation",
+        schema: { sdl: "type Query { a: Int }" },
+        entities: { Member: { key: "id", operation: "member" } },
+        deployments: [
+          { cluster: "eu", address: "http://127.0.0.1:7000", healthCheck: { path: "/healthz" } },
+          { cluster: "us", kube: { service: "members", namespace: "identity", port: 8080 } },
+        ],
+      },
+    };
+    const form = formOfService(doc);
+    expect(form.deployments.map((d) => d.target)).toEqual(["address", "kube"]);
+    expect(serviceResourceOf(form)).toEqual(doc);
+  });
+
+  it("writes an OpenAPI document with its files, or an introspection", async () => {
+    const { emptyService, serviceResourceOf, emptyDeployment } = await import("./publishing");
+    const form = { ...emptyService("identity"), name: " books ", protocol: "openapi" as const, text: "openapi: 3.0.0" };
+    expect(serviceResourceOf({ ...form, files: { "schemas/pet.yaml": "type: object" } }).spec.schema).toEqual({
+      openapi: "openapi: 3.0.0",
+      files: { "schemas/pet.yaml": "type: object" },
+    });
+    const introspected = serviceResourceOf({
+      ...form,
+      protocol: "graphql",
+      mode: "introspect",
+      introspectCluster: "eu",
+      deployments: [{ ...emptyDeployment("eu"), address: "http://10.0.0.1:4000" }],
+    });
+    expect(introspected.metadata.name).toBe("books");
+    expect(introspected.spec.schema).toEqual({ introspect: { cluster: "eu" } });
+    expect(introspected.spec.deployments).toEqual([{ cluster: "eu", address: "http://10.0.0.1:4000" }]);
+  });
+
+  it("finds the deployment row an error is about", async () => {
+    const { deploymentRowOf } = await import("./publishing");
+    expect(deploymentRowOf("spec.deployments[2].address")).toBe(2);
+    expect(deploymentRowOf("spec.schema.introspect")).toBeNull();
+    expect(deploymentRowOf(null)).toBeNull();
+  });
+});
+
+describe("a deployment's health check", () => {
+  it("reads a health check without a path as the default /healthz", async () => {
+    const { formOfService } = await import("./publishing");
+    const doc = {
+      apiVersion: "loom.dev/v1alpha1",
+      kind: "Service" as const,
+      metadata: { name: "m", team: "t" },
+      spec: { protocol: "graphql", schema: { sdl: "" }, deployments: [{ cluster: "eu", address: "http://x", healthCheck: {} }] },
+    };
+    expect(formOfService(doc).deployments[0]?.healthPath).toBe("/healthz");
+  });
+});

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { Empty, ErrorMessage, Loading } from "../components/States";
-import { summaryText } from "../lib/audit";
+import { instantOf, summaryText } from "../lib/audit";
 import { isPlatformAdmin } from "../lib/roles";
 import { useViewer } from "../lib/session";
 import { useQuery } from "../lib/useQuery";
@@ -14,9 +14,11 @@ interface Filters {
   targetKind: string;
   targetName: string;
   outcome: string;
+  since: string; // datetime-local values, in the browser's zone
+  until: string;
 }
 
-const NONE: Filters = { actor: "", action: "", targetKind: "", targetName: "", outcome: "" };
+const NONE: Filters = { actor: "", action: "", targetKind: "", targetName: "", outcome: "", since: "", until: "" };
 
 export function AuditPage() {
   const viewer = useViewer();
@@ -32,6 +34,8 @@ export function AuditPage() {
     targetKind: or(filters.targetKind),
     targetName: or(filters.targetName),
     outcome: or(filters.outcome),
+    since: instantOf(filters.since),
+    until: instantOf(filters.until),
   });
   const apply = (event: FormEvent) => {
     event.preventDefault();
@@ -67,15 +71,38 @@ export function AuditPage() {
             <option value="failed">failed</option>
           </select>
         </label>
+        <label>
+          From
+          <input
+            type="datetime-local"
+            value={draft.since}
+            onChange={(e) => setDraft({ ...draft, since: e.target.value })}
+            aria-invalid={result.state === "error" && result.error.location?.field === "since"}
+          />
+        </label>
+        <label>
+          Until
+          <input
+            type="datetime-local"
+            value={draft.until}
+            onChange={(e) => setDraft({ ...draft, until: e.target.value })}
+            aria-invalid={result.state === "error" && result.error.location?.field === "until"}
+          />
+        </label>
         <button type="submit">Filter</button>
+        <button type="button" onClick={() => { setDraft(NONE); setFilters(NONE); setOffset(0); }}>
+          Clear
+        </button>
       </form>
       {result.state === "loading" ? (
         <Loading what="the audit log" />
       ) : result.state === "error" ? (
-        <ErrorMessage error={result.error} onRetry={reload} />
+        <div id="audit-error">
+          <ErrorMessage error={result.error} onRetry={reload} />
+        </div>
       ) : events.length === 0 ? (
         <Empty>
-          <p>{offset > 0 ? "No more events." : "No event matches."}</p>
+          <p>{offset > 0 ? "No more events." : "No event matches these filters."}</p>
         </Empty>
       ) : (
         <table className="stack">

@@ -1,16 +1,21 @@
-import { useMemo, useState } from "react";
-import { Link } from "react-router-dom";
+import { useMemo } from "react";
+import { Link, useSearchParams } from "react-router-dom";
 import { Empty, ErrorMessage, Loading } from "../components/States";
-import { cardOf, choices, filterCards, NO_FILTERS, type Card, type Filters } from "../lib/catalog";
+import { TagList } from "../components/TagList";
+import { cardOf, choices, filterCards, filtersOf, NO_FILTERS, paramsOf, type Card, type Filters } from "../lib/catalog";
 import { useQuery } from "../lib/useQuery";
 import { CatalogQuery } from "../operations";
 
 export function CatalogPage() {
   const [result, reload] = useQuery(CatalogQuery);
-  const [filters, setFilters] = useState<Filters>(NO_FILTERS);
+  const [params, setParams] = useSearchParams();
+  const filters = filtersOf(params);
   const cards = useMemo(() => (result.state === "done" ? result.data.products.map(cardOf) : []), [result]);
   const shown = filterCards(cards, filters);
-  const set = (change: Partial<Filters>) => setFilters((previous) => ({ ...previous, ...change }));
+  const setFilters = (next: Filters) => setParams(paramsOf(next), { replace: true });
+  const set = (change: Partial<Filters>) => setFilters({ ...filters, ...change });
+  const tags = choices(cards, "tag");
+  if (filters.tag && !tags.includes(filters.tag)) tags.push(filters.tag); // a link to a tag nobody has (yet)
 
   return (
     <>
@@ -26,6 +31,15 @@ export function CatalogPage() {
             <option value="">Any team</option>
             {choices(cards, "team").map((team) => (
               <option key={team}>{team}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Tag
+          <select value={filters.tag} onChange={(e) => set({ tag: e.target.value })}>
+            <option value="">Any tag</option>
+            {tags.map((tag) => (
+              <option key={tag}>{tag}</option>
             ))}
           </select>
         </label>
@@ -73,6 +87,7 @@ function ProductCard({ card }: { card: Card }) {
       </h2>
       <p className="card-team">by {card.team}</p>
       {card.description ? <p>{card.description}</p> : null}
+      {card.tags.length ? <TagList tags={card.tags} /> : null}
       <dl className="facts">
         <dt>Version</dt>
         <dd>{card.version ?? "none yet"}</dd>

@@ -1,16 +1,50 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { Link } from "react-router-dom";
+import { FieldError, invalidProps } from "../components/FieldError";
 import { Empty, ErrorMessage, Loading } from "../components/States";
-import type { ApplyMutation as ApplyResult } from "../gql/graphql";
-import { emptyForm, formOf, resourceOf, type ProductForm, type SourceForm } from "../lib/composer";
+import type { ApplyMutation as ApplyResult, ComposePreviewQuery as PreviewResult } from "../gql/graphql";
+import { ApiError, request } from "../lib/api";
+import { emptyForm, emptySource, formOf, resourceOf, type ProductForm, type SourceForm } from "../lib/composer";
+import { placed } from "../lib/fieldErrors";
 import { serviceDocuments } from "../lib/publishing";
 import { teamsOf } from "../lib/roles";
 import { useViewer } from "../lib/session";
 import { useMutation, useQuery } from "../lib/useQuery";
-import { ApplyMutation, ComposerQuery } from "../operations";
+import { ApplyMutation, ComposePreviewQuery, ComposerQuery } from "../operations";
 
 type Changes = ApplyResult["apply"];
+type Preview = PreviewResult["composePreview"];
 const NEW = "";
+const PREVIEW_DELAY_MS = 400; // after the last keystroke
+
+/** The composition of `resource` as the API previews it, again whenever it changes (a moment after the last change,
+ * and only the answer to the latest change counts). */
+function useLivePreview(resource: Record<string, unknown>, enabled: boolean) {
+  const [preview, setPreview] = useState<
+    { state: "idle" } | { state: "checking" } | { state: "done"; preview: Preview } | { state: "error"; error: ApiError }
+  >({ state: "idle" });
+  const key = JSON.stringify(resource);
+  useEffect(() => {
+    if (!enabled) {
+      setPreview({ state: "idle" });
+      return;
+    }
+    let current = true;
+    setPreview({ state: "checking" });
+    const timer = window.setTimeout(() => {
+      request(ComposePreviewQuery, { document: JSON.parse(key) as unknown })
+        .then((data) => current && setPreview({ state: "done", preview: data.composePreview }))
+        .catch((error: unknown) => {
+          if (current) setPreview({ state: "error", error: error instanceof ApiError ? error : new ApiError(String(error), "INTERNAL") });
+        });
+    }, PREVIEW_DELAY_MS);
+    return () => {
+      current = false;
+      window.clearTimeout(timer);
+    };
+  }, [key, enabled]);
+  return preview;
+}
 
 /** A team composes a product from services (with prefix and hide transforms), checks it (a dry run: conflicts are
  * refused with the services, types and fields named), and saves it as a version; its schema is on the product page. */
@@ -23,6 +57,10 @@ export function ComposePage() {
   const [saved, setSaved] = useState<string | null>(null);
   const check = useMutation(ApplyMutation);
   const save = useMutation(ApplyMutation);
+  const live = useLivePreview(
+    resourceOf({ ...form, name: form.name.trim() || "new-product" }),
+    data.state === "done" && form.sources.length > 0,
+  );
 
   if (data.state === "loading") return <Loading what="products and services" />;
   if (data.state === "error") {
@@ -46,6 +84,8 @@ export function ComposePage() {
   const update = (change: Partial<ProductForm>) => {
     setForm((previous) => ({ ...previous, ...change }));
     setSaved(null);
+    check.clearError(); // the error was about what the form said before
+    save.clearError();
   };
   const choose = (name: string) => {
     setSelected(name);
@@ -59,7 +99,7 @@ export function ComposePage() {
   const toggleService = (service: string, on: boolean) =>
     update({
       sources: on
-        ? [...form.sources, { service, prefix: "", hide: "" }]
+        ? [...form.sources, emptySource(service)]
         : form.sources.filter((s) => s.service !== service),
     });
   const editSource = (service: string, change: Partial<SourceForm>) =>
@@ -82,6 +122,10 @@ export function ComposePage() {
     }
   };
   const error = check.error ?? save.error;
+  // an error beside its field: the check's or save's, else the live preview's (a version that is no semver, ...)
+  const located = error ?? (live.state === "error" ? live.error : null);
+  const sourceAt = (service: string) => `spec.sources[${form.sources.findIndex((s) => s.service === service)}]`;
+  const fields = ["metadata.name", "metadata.team", "metadata.displayName", "metadata.tags", "spec.version", "spec.lifecycle", "spec.sources", "spec.routing"];
 
   if (teams.length === 0) {
     return (
@@ -112,10 +156,18 @@ export function ComposePage() {
         </label>
         {!selected ? (
           <div className="form-inline">
+            <div className="field">
             <label>
               Name
-              <input required value={form.name} onChange={(e) => update({ name: e.target.value })} />
+              <input
+                required
+                value={form.name}
+                onChange={(e) => update({ name: e.target.value })}
+                {...invalidProps(located, "metadata.name", "compose-name-error")}
+              />
             </label>
+            <FieldError error={located} field="metadata.name" id="compose-name-error" />
+            </div>
             <label>
               Team
               <select value={form.team} onChange={(e) => update({ team: e.target.value })}>
@@ -127,10 +179,42 @@ export function ComposePage() {
           </div>
         ) : null}
         <div className="form-inline">
+          <div className="field">
+          <label>
+            Display name in the catalog
+            <input
+              value={form.displayName}
+              onChange={(e) => update({ displayName: e.target.value })}
+              {...invalidProps(located, "metadata.displayName", "compose-display-name-error")}
+            />
+          </label>
+          <FieldError error={located} field="metadata.displayName" id="compose-display-name-error" />
+          </div>
+          <div className="field">
+          <label>
+            Tags (comma-separated)
+            <input
+              value={form.tags}
+              onChange={(e) => update({ tags: e.target.value })}
+              {...invalidProps(located, "metadata.tags", "compose-tags-error")}
+            />
+          </label>
+          <FieldError error={located} field="metadata.tags" id="compose-tags-error" />
+          </div>
+        </div>
+        <div className="form-inline">
+          <div className="field">
           <label>
             Version
-            <input required value={form.version} onChange={(e) => update({ version: e.target.value })} />
+            <input
+              required
+              value={form.version}
+              onChange={(e) => update({ version: e.target.value })}
+              {...invalidProps(located, "spec.version", "compose-version-error")}
+            />
           </label>
+          <FieldError error={located} field="spec.version" id="compose-version-error" />
+          </div>
           <label>
             Lifecycle
             <select value={form.lifecycle} onChange={(e) => update({ lifecycle: e.target.value })}>
@@ -164,7 +248,29 @@ export function ComposePage() {
                       Hide from {service} (Type or Type.field, comma-separated)
                       <input value={source.hide} onChange={(e) => editSource(service, { hide: e.target.value })} />
                     </label>
+                    <label>
+                      Rename types of {service} (Old=New, comma-separated)
+                      <input
+                        value={source.renameTypes}
+                        onChange={(e) => editSource(service, { renameTypes: e.target.value })}
+                        {...invalidProps(located, `${sourceAt(service)}.renameTypes`, `rename-types-${service}-error`)}
+                      />
+                    </label>
+                    <label>
+                      Rename fields of {service} (Type.field=newName, comma-separated)
+                      <input
+                        value={source.renameFields}
+                        onChange={(e) => editSource(service, { renameFields: e.target.value })}
+                        {...invalidProps(located, `${sourceAt(service)}.renameFields`, `rename-fields-${service}-error`)}
+                      />
+                    </label>
                   </div>
+                ) : null}
+                {source ? (
+                  <>
+                    <FieldError error={located} field={`${sourceAt(service)}.renameTypes`} id={`rename-types-${service}-error`} />
+                    <FieldError error={located} field={`${sourceAt(service)}.renameFields`} id={`rename-fields-${service}-error`} />
+                  </>
                 ) : null}
               </div>
             );
@@ -194,11 +300,18 @@ export function ComposePage() {
           </button>
         </div>
       </form>
+      <LivePanel live={live} located={placed(located, fields)} />
       {error ? (
-        <>
-          <ErrorMessage error={error} />
-          {error.field && !error.message.includes(error.field) ? <p className="hint">Where: {error.field}</p> : null}
-        </>
+        placed(error, fields) ? (
+          <p className="state state-error" role="alert">
+            Not saved: see the field marked above.
+          </p>
+        ) : (
+          <>
+            <ErrorMessage error={error} />
+            {error.field && !error.message.includes(error.field) ? <p className="hint">Where: {error.field}</p> : null}
+          </>
+        )
       ) : null}
       {checked ? (
         <section className="state state-ok" role="status" aria-label="If you save this">
@@ -219,5 +332,60 @@ export function ComposePage() {
         </p>
       ) : null}
     </>
+  );
+}
+
+/** The composition as it stands, as one changes it: the conflicts (each naming both services, the type and the
+ * field), or the schema consumers would see. */
+function LivePanel({ live, located }: { live: ReturnType<typeof useLivePreview>; located: boolean }) {
+  if (live.state === "idle") {
+    return (
+      <section className="panel" aria-label="Live composition">
+        <h2>Composition</h2>
+        <p className="hint">Pick a service: its composition shows here as you change it.</p>
+      </section>
+    );
+  }
+  return (
+    <section className="panel" aria-label="Live composition" aria-busy={live.state === "checking"}>
+      <h2>Composition</h2>
+      <div role="status" aria-live="polite">
+        {live.state === "checking" ? (
+          <p className="hint">Composing…</p>
+        ) : live.state === "error" ? (
+          located ? (
+            <p className="field-error">Cannot compose yet: see the field marked above.</p>
+          ) : (
+            <p className="field-error">Cannot compose: {live.error.message}</p>
+          )
+        ) : live.preview.conflicts.length ? (
+          <>
+            <p className="field-error">
+              <strong>{live.preview.conflicts.length} conflict(s)</strong>: hide, prefix or rename what clashes.
+            </p>
+            <ul aria-label="Conflicts">
+              {live.preview.conflicts.map((conflict) => (
+                <li key={conflict}>{conflict}</li>
+              ))}
+            </ul>
+          </>
+        ) : (
+          <p className="state-ok-text">
+            Composes{live.preview.unpublished.length ? "" : " without conflicts"}.
+            {live.preview.unpublished.length
+              ? ` Not included yet (no published schema): ${live.preview.unpublished.join(", ")}.`
+              : ""}
+          </p>
+        )}
+      </div>
+      {live.state === "done" && live.preview.sdl ? (
+        <details open>
+          <summary>The resulting schema</summary>
+          <pre className="sdl" tabIndex={0} aria-label="The resulting schema">
+            {live.preview.sdl}
+          </pre>
+        </details>
+      ) : null}
+    </section>
   );
 }

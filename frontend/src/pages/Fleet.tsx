@@ -7,11 +7,8 @@ import { FleetQuery } from "../operations";
 const STATE_BADGE: Record<string, string> = { synced: "approved", degraded: "requested", failed: "rejected", pending: "draft" };
 const VERDICT_BADGE: Record<string, string> = { Accepted: "approved", Warning: "requested", Rejected: "rejected", Pending: "draft" };
 
-function versionsText(versions: unknown): string {
-  if (!versions || typeof versions !== "object") return "";
-  return Object.entries(versions as Record<string, unknown>)
-    .map(([name, version]) => `${name} ${String(version)}`)
-    .join(", ");
+function versionsText(versions: { component: string; version: string }[]): string {
+  return versions.map((v) => `${v.component} ${v.version}`).join(", ");
 }
 
 export function FleetPage() {

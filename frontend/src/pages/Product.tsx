@@ -6,7 +6,8 @@ import { ErrorMessage, Loading } from "../components/States";
 import { SubscribeForm } from "../components/SubscribeForm";
 import { Tabs } from "../components/Tabs";
 import { TryIt } from "../components/TryIt";
-import { routingOf, shownVersion } from "../lib/catalog";
+import { shownVersion } from "../lib/catalog";
+import { TagList } from "../components/TagList";
 import { useQuery } from "../lib/useQuery";
 import { ProductQuery } from "../operations";
 
@@ -43,7 +44,7 @@ export function ProductPage() {
   }
   const { product, plans } = result.data;
   const current = shownVersion(product);
-  const routing = routingOf(current?.routing);
+  const routing = current?.routing ?? { clusters: [], residency: null };
   const productPlans = plans.filter((plan) => product.plans.includes(plan.name));
 
   return (
@@ -56,6 +57,7 @@ export function ProductPage() {
         by {product.team} · version {current?.version ?? "none yet"} ·{" "}
         <span className={`badge badge-${current?.lifecycle ?? "draft"}`}>{current?.lifecycle ?? "draft"}</span>
       </p>
+      {product.tags.length ? <TagList tags={product.tags} /> : null}
       <Tabs label="Product sections" tabs={TABS} current={tab} onChange={choose} idPrefix="product" />
       <section role="tabpanel" id="product-panel" aria-labelledby={`product-tab-${tab}`} className="panel">
         {tab === "overview" ? (
@@ -115,7 +117,7 @@ export function ProductPage() {
                     <td data-label="Lifecycle">
                       <span className={`badge badge-${version.lifecycle}`}>{version.lifecycle}</span>
                     </td>
-                    <td data-label="Clusters">{routingOf(version.routing).clusters.join(", ") || "none"}</td>
+                    <td data-label="Clusters">{version.routing.clusters.join(", ") || "none"}</td>
                     <td data-label="Published by">{version.createdBy}</td>
                     <td data-label="Created">{new Date(version.createdAt).toLocaleString()}</td>
                   </tr>
@@ -128,7 +130,7 @@ export function ProductPage() {
         ) : tab === "schema" ? (
           <SchemaReference sdl={current?.composedSdl ?? null} />
         ) : tab === "rest" ? (
-          <RestReference product={product.name} rest={current?.rest} />
+          <RestReference product={product.name} rest={current?.rest ?? []} />
         ) : tab === "try" ? (
           <TryIt product={product.name} sdl={current?.composedSdl ?? null} />
         ) : (

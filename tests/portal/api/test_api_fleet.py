@@ -16,8 +16,11 @@ from tests.portal.api.conftest import Gql, Person, codes
 
 QUERY = """query($cluster: String, $product: String) {
   fleetStatus(cluster: $cluster, product: $product) {
-    cluster residency state message reachable versions appliedGeneration
-    products { product verdict reason upstreams { upstream serving failedOver endpoints } }
+    cluster residency state message reachable versions { component version } appliedGeneration
+    products {
+      product verdict reason
+      upstreams { upstream serving failedOver endpoints { cluster address priority healthy ejected } }
+    }
   }
 }"""
 
@@ -76,10 +79,11 @@ async def test_a_platform_admin_sees_every_cluster_and_product(
     body = await gql(QUERY, as_=people["platform-admin"])
     (eu,) = body["data"]["fleetStatus"]
     assert (eu["cluster"], eu["state"], eu["reachable"], eu["appliedGeneration"]) == ("eu", "synced", True, 7)
-    assert eu["versions"] == {"envoy": "1.40.0"}
+    assert eu["versions"] == [{"component": "envoy", "version": "1.40.0"}]
     shop, beta = eu["products"]
     assert (shop["product"], shop["verdict"]) == ("alpha-shop", "Accepted")
     assert shop["upstreams"][0]["serving"] == "eu-2" and shop["upstreams"][0]["failedOver"] is True
+    assert shop["upstreams"][0]["endpoints"] == FAILED_OVER["endpoints"]  # typed, field for field
     assert (beta["verdict"], beta["reason"]) == ("Rejected", "route /products/beta-shop claimed twice")
 
 

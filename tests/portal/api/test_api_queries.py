@@ -22,11 +22,14 @@ query {
   me { name memberships { team role } }
   teams { name placements { cluster namespaces } members { user role } }
   users { name memberships { team role } }
-  clusters { name residency gloo syncStatus { state } }
+  clusters { name residency gloo { target namespace } labels { key value } syncStatus { state } }
   services {
     name team protocol currentVersion versions { version schemaHash createdBy } deployments { cluster address }
   }
-  products { name team currentVersion plans versions { version lifecycle routing sources { service serviceVersion } } }
+  products {
+    name team currentVersion plans
+    versions { version lifecycle routing { clusters residency } rest { method path operation }
+    sources { service serviceVersion transforms { prefix hide renameTypes { from to } } } } }
   plans { name rateLimitRequests rateLimitPerSeconds authKinds autoApprove }
   applications { name owner credentials { kind prefix clientId } subscriptions { product plan state } }
   subscriptions { application product plan state }
@@ -73,7 +76,11 @@ async def test_every_entity_is_readable(gql: Gql, people: dict[str, Person], eng
     assert data["services"][0]["deployments"] == [{"cluster": "eu", "address": "http://127.0.0.1:7000"}]
     [product] = data["products"]
     assert product["plans"] == ["gold"] and product["versions"][0]["lifecycle"] == "published"
-    assert product["versions"][0]["sources"] == [{"service": "inventory", "serviceVersion": None}]
+    no_transforms = {"prefix": None, "hide": [], "renameTypes": []}
+    assert product["versions"][0]["sources"] == [
+        {"service": "inventory", "serviceVersion": None, "transforms": no_transforms}
+    ]
+    assert product["versions"][0]["routing"] == {"clusters": ["eu"], "residency": None}
     [app] = data["applications"]
     assert app["owner"] == "carl"
     assert app["credentials"][0]["kind"] == "api_key"

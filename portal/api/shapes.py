@@ -1,0 +1,248 @@
+"""Real types for what the tables keep as JSON (labels, Gloo settings, entities, transforms, routing, REST routes,
+endpoints, versions, audit summaries), so a client selects fields the schema names instead of parsing free JSON.
+
+Each ``of`` reads the stored value defensively: rows written by older versions may lack keys, and a value of the
+wrong shape becomes the type's empty value rather than an internal error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import strawberry
+
+__all__ = [
+    "AuditDetail",
+    "ComponentVersion",
+    "CompositionPreview",
+    "Endpoint",
+    "Entity",
+    "GlooProxy",
+    "GlooSettings",
+    "HostPort",
+    "Label",
+    "Rename",
+    "RestRoute",
+    "Routing",
+    "Transforms",
+    "audit_details",
+    "component_versions",
+    "entities",
+    "labels",
+    "rest_routes",
+]
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _strings(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+@strawberry.type(description="A label of a cluster.")
+class Label:
+    key: str
+    value: str
+
+
+def labels(value: Any) -> list[Label]:
+    return [Label(key=str(k), value=str(v)) for k, v in sorted(_mapping(value).items())]
+
+
+@strawberry.type(description="A host and a port.")
+class HostPort:
+    host: str
+    port: int
+
+
+@strawberry.type(description="Where a local-envoy cluster's Envoy listens (host:port each).")
+class GlooProxy:
+    listener: str | None
+    internal: str | None
+    admin: str | None
+
+
+@strawberry.type(description="A cluster's spec.gloo: how the sync worker reaches its gateway.")
+class GlooSettings:
+    target: str = strawberry.field(description="local-envoy, kubernetes or gitops.")
+    namespace: str | None
+    kube_context: str | None
+    failover_gateway: HostPort | None
+    proxy: GlooProxy | None
+
+    @classmethod
+    def of(cls, value: Any) -> GlooSettings:
+        gloo = _mapping(value)
+        failover = _mapping(gloo.get("failoverGateway"))
+        proxy = gloo.get("proxy")
+        host, port = _str(failover.get("host")), _int(failover.get("port"))
+        return cls(
+            target=_str(gloo.get("target")) or "",
+            namespace=_str(gloo.get("namespace")),
+            kube_context=_str(gloo.get("kubeContext")),
+            failover_gateway=HostPort(host=host, port=port) if host is not None and port is not None else None,
+            proxy=(
+                GlooProxy(
+                    listener=_str(_mapping(proxy).get("listener")),
+                    internal=_str(_mapping(proxy).get("internal")),
+                    admin=_str(_mapping(proxy).get("admin")),
+                )
+                if isinstance(proxy, Mapping)
+                else None
+            ),
+        )
+
+
+@strawberry.type(description="How the gateway fetches one entity type from a service (spec.entities).")
+class Entity:
+    type: str
+    key: str
+    operation: str
+    argument: str | None
+    batched: bool | None
+
+
+def entities(value: Any) -> list[Entity]:
+    out: list[Entity] = []
+    for name, spec in sorted(_mapping(value).items()):
+        entity = _mapping(spec)
+        batched = entity.get("batched")
+        out.append(
+            Entity(
+                type=str(name),
+                key=_str(entity.get("key")) or "",
+                operation=_str(entity.get("operation")) or "",
+                argument=_str(entity.get("argument")),
+                batched=batched if isinstance(batched, bool) else None,
+            )
+        )
+    return out
+
+
+@strawberry.type(description="A rename: `from` becomes `to`.")
+class Rename:
+    from_: str = strawberry.field(name="from")
+    to: str
+
+
+def _renames(value: Any) -> list[Rename]:
+    return [Rename(from_=str(k), to=str(v)) for k, v in _mapping(value).items()]
+
+
+@strawberry.type(description="What a product does to one source's schema before composing it.")
+class Transforms:
+    prefix: str | None = strawberry.field(description="Put before each of the source's type names.")
+    rename_types: list[Rename]
+    rename_fields: list[Rename] = strawberry.field(description="`Type.field` to a new field name.")
+    hide: list[str] = strawberry.field(description="`Type` or `Type.field`, left out of the product.")
+
+    @classmethod
+    def of(cls, value: Any) -> Transforms:
+        transforms = _mapping(value)
+        return cls(
+            prefix=_str(transforms.get("prefix")),
+            rename_types=_renames(transforms.get("renameTypes")),
+            rename_fields=_renames(transforms.get("renameFields")),
+            hide=_strings(transforms.get("hide")),
+        )
+
+
+@strawberry.type(description="Where a product version is served: its clusters, and the residency they must have.")
+class Routing:
+    clusters: list[str]
+    residency: str | None
+
+    @classmethod
+    def of(cls, value: Any) -> Routing:
+        routing = _mapping(value)
+        return cls(clusters=_strings(routing.get("clusters")), residency=_str(routing.get("residency")) or None)
+
+
+@strawberry.type(description="A REST route of a product: METHOD path runs a GraphQL operation.")
+class RestRoute:
+    method: str
+    path: str
+    operation: str
+
+
+def rest_routes(value: Any) -> list[RestRoute]:
+    items = value if isinstance(value, list) else []
+    return [
+        RestRoute(
+            method=_str(route.get("method")) or "",
+            path=_str(route.get("path")) or "",
+            operation=_str(route.get("operation")) or "",
+        )
+        for route in (_mapping(item) for item in items)
+    ]
+
+
+@strawberry.type(description="One endpoint of an upstream, as the gateway's health checks see it.")
+class Endpoint:
+    cluster: str
+    address: str
+    priority: int = strawberry.field(description="0 takes traffic first; higher ones are failover.")
+    healthy: bool
+    ejected: bool = strawberry.field(description="Outlier detection took it out of the pool for now.")
+
+    @classmethod
+    def of(cls, value: Any) -> Endpoint:
+        endpoint = _mapping(value)
+        return cls(
+            cluster=_str(endpoint.get("cluster")) or "",
+            address=_str(endpoint.get("address")) or "",
+            priority=_int(endpoint.get("priority")) or 0,
+            healthy=endpoint.get("healthy") is True,
+            ejected=endpoint.get("ejected") is True,
+        )
+
+
+@strawberry.type(description="The version of one component of a cluster's gateway (e.g. envoy 1.40.0).")
+class ComponentVersion:
+    component: str
+    version: str
+
+
+def component_versions(value: Any) -> list[ComponentVersion]:
+    return [ComponentVersion(component=str(k), version=str(v)) for k, v in sorted(_mapping(value).items())]
+
+
+@strawberry.type(
+    description="One entry of an audit event's summary: `value` is the text, or compact JSON for a list or mapping."
+)
+class AuditDetail:
+    key: str
+    value: str
+
+
+def audit_details(value: Any) -> list[AuditDetail]:
+    out: list[AuditDetail] = []
+    for key, item in _mapping(value).items():
+        if item is None or item == "":
+            continue
+        text = item if isinstance(item, str) else json.dumps(item, separators=(",", ":"), sort_keys=True, default=str)
+        out.append(AuditDetail(key=str(key), value=text))
+    return out
+
+
+@strawberry.type(
+    description="A product's composition before it is saved: the schema consumers would see, or the conflicts that "
+    "stop it (each naming both services, the type and the field)."
+)
+class CompositionPreview:
+    composes: bool
+    sdl: str | None = strawberry.field(description="The product's schema when it composes.")
+    conflicts: list[str]
+    unpublished: list[str] = strawberry.field(description="Sources whose service has no published schema yet.")
