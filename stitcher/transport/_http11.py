@@ -29,17 +29,33 @@ from stitcher.transport._base import UpstreamError, UpstreamResponse, _repeatabl
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _UNSAFE_VALUE = re.compile(r"[\r\n\x00]")
+# The response fields the client itself reads (the rest is decoded only if a caller asks).
+_FRAMING_FIELDS = frozenset({b"content-length", b"transfer-encoding", b"content-encoding"})
 # Framing headers are the client's to write; a caller's copy would contradict them (request smuggling).
 _FRAMING = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 
 
 class _Headers(Mapping[str, str]):
-    """A response's headers: case-insensitive names, repeated fields joined with ``", "`` (RFC 9110 5.3)."""
+    """A response's headers: case-insensitive names, repeated fields joined with ``", "`` (RFC 9110 5.3). Decoded
+    on first use: the executor reads the status and the body of almost every answer, not its headers."""
 
-    __slots__ = ("_fields",)
+    __slots__ = ("_decoded", "_raw")
 
-    def __init__(self, fields: dict[str, str]) -> None:
-        self._fields = fields  # lower-case names
+    def __init__(self, raw: list[tuple[bytes, bytes]], decoded: dict[str, str] | None = None) -> None:
+        self._raw = raw
+        self._decoded = decoded
+
+    @property
+    def _fields(self) -> dict[str, str]:
+        fields = self._decoded
+        if fields is None:
+            fields = self._decoded = {}
+            for name, value in self._raw:
+                key = name.decode("latin-1").lower()
+                text = value.decode("latin-1")
+                known = fields.get(key)
+                fields[key] = text if known is None else f"{known}, {text}"
+        return fields
 
     def __getitem__(self, name: str) -> str:
         return self._fields[name.lower()]
@@ -93,7 +109,8 @@ class _Connection(asyncio.Protocol):
         self._method = "GET"
         self._url = ""
         self._max_bytes: int | None = None
-        self._fields: dict[str, str] = {}
+        self._raw: list[tuple[bytes, bytes]] = []
+        self._framing: dict[bytes, bytes] = {}  # content-length, transfer-encoding, content-encoding (lower-case)
         self._chunks: list[bytes] = []
         self._size = 0
         self._answered = False  # a byte of the answer arrived
@@ -133,17 +150,19 @@ class _Connection(asyncio.Protocol):
 
     def _answer(self) -> UpstreamResponse:
         body = b"".join(self._chunks)
-        fields = self._fields
-        encoding = fields.get("content-encoding")
-        if encoding is not None and encoding in ("gzip", "deflate", "x-gzip"):
+        headers = _Headers(self._raw)
+        encoding = self._framing.get(b"content-encoding", b"").strip().lower()
+        if encoding in (b"gzip", b"deflate", b"x-gzip"):
             # aiohttp and httpx decode these too; upstreams rarely compress without Accept-Encoding.
             try:
                 body = zlib.decompress(body, 47)  # 32 + 15: gzip or zlib header, detected
             except zlib.error as exc:
-                raise self._protocol(f"its {encoding} body does not decode ({exc})") from exc
+                raise self._protocol(f"its {encoding.decode()} body does not decode ({exc})") from exc
+            fields = dict(headers)
             del fields["content-encoding"]
             fields.pop("content-length", None)
-        return UpstreamResponse(self._parser.get_status_code(), _Headers(fields), body)
+            headers = _Headers([], fields)
+        return UpstreamResponse(self._parser.get_status_code(), headers, body)
 
     def _protocol(self, what: str) -> UpstreamError:
         return UpstreamError(f"{self._method} {self._url}: {what}", kind="protocol", url=self._url)
@@ -196,22 +215,25 @@ class _Connection(asyncio.Protocol):
     # --- httptools callbacks ------------------------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        self._fields = {}
+        self._raw = []
+        self._framing = {}
         self._chunks = []
         self._size = 0
         self._headers_done = False
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
-        known = self._fields.get(key)
-        self._fields[key] = text if known is None else f"{known}, {text}"
+        self._raw.append((name, value))
+        key = name.lower()
+        if key in _FRAMING_FIELDS:
+            known = self._framing.get(key)
+            self._framing[key] = value if known is None else known + b", " + value
 
     def on_headers_complete(self) -> None:
         self._headers_done = True
-        fields = self._fields
-        length = fields.get("content-length")
-        self._delimited = length is not None or "chunked" in fields.get("transfer-encoding", "")
+        framing = self._framing
+        raw_length = framing.get(b"content-length")
+        length = None if raw_length is None else raw_length.decode("latin-1").strip()
+        self._delimited = length is not None or b"chunked" in framing.get(b"transfer-encoding", b"").lower()
         limit = self._max_bytes
         if limit is not None and length is not None and length.isdigit() and int(length) > limit:
             self._error = _too_large(self._method, self._url, limit)
