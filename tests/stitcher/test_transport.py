@@ -1,7 +1,8 @@
-"""stitcher.transport: the same contract for both upstream clients (AiohttpTransport, HttpxTransport) against real
-servers on loopback (a raw asyncio server plays the broken ones: one that never answers, one that speaks garbage
-instead of HTTP). Each test runs once per client. At the end, ``loom gateway`` as a real process proves that
-``LOOM_GATEWAY_UPSTREAM_CLIENT`` switches the client its upstream requests are made with."""
+"""stitcher.transport: the same contract for every upstream client (AiohttpTransport, HttpxTransport, Loom's own
+Http11Transport) against real servers on loopback (a raw asyncio server plays the broken ones: one that never
+answers, one that speaks garbage instead of HTTP). Each test runs once per client. At the end, ``loom gateway`` as
+a real process proves that ``LOOM_GATEWAY_UPSTREAM_CLIENT`` switches the client its upstream requests are made
+with."""
 
 from __future__ import annotations
 
@@ -303,13 +304,15 @@ async def test_not_started_is_a_clear_error(client: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("setting", "user_agent"), [(None, None), ("aiohttp", None), ("httpx", "python-httpx/"), ("http11", None)])
+@pytest.mark.parametrize(
+    ("setting", "user_agent"), [(None, None), ("aiohttp", None), ("httpx", "python-httpx/"), ("http11", None)]
+)
 def test_loom_gateway_calls_upstreams_with_the_client_the_environment_names(
     setting: str | None, user_agent: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The upstream sees which client called it: httpx sends its ``python-httpx/<version>`` User-Agent, the aiohttp
-    transport sends none (``skip_auto_headers``). Unset, the gateway uses aiohttp. httpx's own INFO line per request
-    stays out of the gateway's logs."""
+    transport sends none (``skip_auto_headers``), nor does Loom's own. Unset, the gateway uses its own (http11).
+    httpx's own INFO line per request stays out of the gateway's logs."""
     calls: list[dict[str, Any]] = []
     with ServerThread(books_app(calls)) as books:
         supergraph = tmp_path / "supergraph.graphql"
@@ -338,7 +341,8 @@ def test_an_unknown_upstream_client_is_a_one_line_error(
     monkeypatch.setenv("LOOM_GATEWAY_UPSTREAM_CLIENT", "requests")
     assert main(["gateway", "--supergraph", str(tmp_path / "unread.graphql")]) == 1
     assert capsys.readouterr().err == (
-        "loom: error: LOOM_GATEWAY_UPSTREAM_CLIENT='requests' is not an upstream client: use aiohttp or httpx or http11\n"
+        "loom: error: LOOM_GATEWAY_UPSTREAM_CLIENT='requests' is not an upstream client: "
+        "use aiohttp or httpx or http11\n"
     )
 
 
