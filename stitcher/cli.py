@@ -4,8 +4,8 @@
 ``loom gateway --portal URL --token TOKEN`` polls ``URL/api/gateway/snapshot`` and serves its products; the last
 good snapshot is kept in ``LOOM_GATEWAY_CACHE_DIR`` (default ``LOOM_DATA_DIR/gateway``) and served after a restart
 while the portal is down. Rate limits are shared through Redis when ``LOOM_REDIS_URL`` is set. Upstreams are
-called with aiohttp, or with httpx when ``LOOM_GATEWAY_UPSTREAM_CLIENT=httpx`` (to measure the choice again: see
-``stitcher/transport.py`` and ``bench/README.md``).
+called with Loom's own HTTP/1.1 client, or aiohttp or httpx when ``LOOM_GATEWAY_UPSTREAM_CLIENT`` says so (to
+measure the choice again: see ``stitcher/transport/`` and ``bench/README.md``).
 
 Uvicorn runs programmatically with a short keep-alive and a short graceful-shutdown timeout: on SIGTERM the gateway
 stops accepting, closes idle keep-alive connections, lets in-flight requests finish for up to
