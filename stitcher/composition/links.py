@@ -155,9 +155,9 @@ def _link_subgraph(subgraphs: Sequence[Subgraph], link: Link, where: str, proble
     reachable = _reachable(target.schema, get_named_type(definition.type))
     if link.type_name in reachable:
         problems.append(
-            f"{where}.type: {coordinate} returns {link.type_name} objects itself (through {definition.type}); link "
-            f"{link.type_name} to a type the operation does not return, or declare {link.type_name} an entity of "
-            f'service "{target.name}" (spec.entities)'
+            f"{where}.type: {coordinate} returns {link.type_name} objects itself (through {definition.type}), and a "
+            f"link cannot add a field to a type its own operation returns; link another type, or declare "
+            f'{link.type_name} an entity of service "{target.name}" (spec.entities) to merge the two'
         )
         return None
     schema = _link_schema(target.schema, link, field_name, result, source_fields, reachable)
