@@ -330,7 +330,7 @@ def gateway_commands(supergraph: Path, port: int, grafbase_toml: Path) -> dict[s
         "apollo-gateway": GatewayCommand(
             ["node", str(BENCH / "gateways" / "apollo.mjs"), str(supergraph), str(port)], BENCH
         ),
-        "loom-2-workers": GatewayCommand([*loom, "--workers", "2"], ROOT, cores="0,1", shapes=("top",)),
+        "loom-2-workers": GatewayCommand([*loom, "--workers", "2"], ROOT, cores="0,1", shapes=("top", "merge-100")),
     }
 
 
@@ -515,7 +515,8 @@ def report(
             rps = [by[(name, s.name)].rps if (name, s.name) in by else 0.0 for s in merges]
             fall = f"{rps[-1] / rps[0]:.3f}" if rps[0] and rps[-1] else "-"
             ratio = f"{loom_last.rps / rps[-1]:.2f}x" if loom_last and rps[-1] else "-"
-            lines.append("| " + " | ".join([name, *(f"{v:.0f}" for v in rps), fall, ratio]) + " |")
+            cells = [f"{v:.0f}" if v else "-" for v in rps]
+            lines.append("| " + " | ".join([name, *cells, fall, ratio]) + " |")
         out += ["", "**How RPS falls as the answer grows** (merge shape):", "", *lines]
     if footprints:
         lines = [
