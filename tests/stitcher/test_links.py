@@ -25,7 +25,7 @@ from tests._serving import serving
 from tests.stitcher.upstreams.app import GraphQLApp, JsonRestApp
 
 LOANS_SDL = """
-type Query { loans: [Loan!]!  loansOfBook(isbn: String!): [Loan!]! }
+type Query { loans: [Loan!]!  loansOfBook(isbn: String!): [Loan!]!  loanCount(isbn: String!, minPages: Int!): Int! }
 type Loan { id: ID! isbn: String! }
 """
 
@@ -98,6 +98,7 @@ def upstreams() -> Iterator[Upstreams]:
     root = {
         "loans": lambda _info: LOANS,
         "loansOfBook": lambda _info, isbn: [loan for loan in LOANS if loan["isbn"] == isbn],
+        "loanCount": lambda _info, isbn, minPages: sum(loan["isbn"] == isbn for loan in LOANS) if minPages < 450 else 0,
     }
     loans = GraphQLApp(build_schema(LOANS_SDL), root, cache=False)
     with serving(books, "books") as books_url, serving(loans, "loans") as loans_url:
@@ -242,3 +243,14 @@ async def test_a_rest_type_linked_to_a_renamed_graphql_operation_one_to_many(ups
     async with gateway(upstreams, supergraph=supergraph) as client:
         answer = await client.post("/graphql", json={"query": '{ getBook(isbn: "111") { title loans { id } } }'})
     assert answer.json() == {"data": {"getBook": {"title": "Dune", "loans": [{"id": "l1"}, {"id": "l3"}]}}}
+
+
+async def test_a_link_with_two_arguments_to_a_scalar(upstreams: Upstreams) -> None:
+    """Each argument from its own field (one call per object), and a result that is no object."""
+    link = Link("Book", "loanCount", "loans", "loanCount", {"isbn": "isbn", "minPages": "pages"})
+    async with gateway(upstreams, link) as client:
+        answer = await client.post(
+            "/graphql",
+            json={"query": '{ a: getBook(isbn: "111") { loanCount } b: getBook(isbn: "222") { loanCount } }'},
+        )
+    assert answer.json() == {"data": {"a": {"loanCount": 2}, "b": {"loanCount": 0}}}
