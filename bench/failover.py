@@ -31,6 +31,7 @@ from pathlib import Path
 import httpx
 
 from portal.sync.desired import ProductSpec, RetryPolicy
+from stitcher.transport import Http11Transport, Transport
 from tests.portal.sync._e2e import QUERY, Fleet, OpenLoop, Sent, eventually, fleet
 
 LIBRARY = ProductSpec("library", ("members",), ("a", "b", "e"))
@@ -61,7 +62,9 @@ def _settled_from(results: list[Sent], start: float, end: float, replica: str) -
     return (min(later) - start) if later else None
 
 
-async def _case(world: Fleet, http: httpx.AsyncClient, fault: str, rate: float, spans: tuple[float, ...]) -> Case:
+async def _case(
+    world: Fleet, http: httpx.AsyncClient, stream_client: Transport, fault: str, rate: float, spans: tuple[float, ...]
+) -> Case:
     before, during, after = spans
     url = world.product_url("a", "library")
     await eventually(lambda: _whoami(http, url), lambda r: r == "members-a", "a's replica serving")
@@ -83,7 +86,11 @@ async def _case(world: Fleet, http: httpx.AsyncClient, fault: str, rate: float, 
             replica.app.recover()
 
     stream = OpenLoop(
-        http, url, rate=rate, total=int((before + during + after) * rate), actions={fault_at: inject, repair_at: repair}
+        stream_client,
+        url,
+        rate=rate,
+        total=int((before + during + after) * rate),
+        actions={fault_at: inject, repair_at: repair},
     )
     results = await stream.run()
     t_fault, t_repair = stream.marks[fault_at], stream.marks[repair_at]
@@ -139,7 +146,11 @@ async def _main(args: argparse.Namespace) -> dict[str, object]:
                 for cluster in "ab":
                     url = world.product_url(cluster, "library")
                     await eventually(lambda url=url: _whoami(http, url), lambda r: r is not None, f"{cluster} ready")
-                cases.append(await _case(world, http, fault, args.rate, spans))
+                stream_client = await Http11Transport.create()  # cheap per request: it shares the GIL with the fleet
+                try:
+                    cases.append(await _case(world, http, stream_client, fault, args.rate, spans))
+                finally:
+                    await stream_client.aclose()
         async with (
             fleet(Path(directory) / "propagation") as world,
             httpx.AsyncClient(trust_env=False, timeout=10.0) as http,

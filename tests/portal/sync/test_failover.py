@@ -23,6 +23,7 @@ from portal.sync.model import service_upstream_name
 from portal.sync.status import DatabaseStatus, UpstreamStatus, fleet_status
 from portal.sync.worker import Reconciler
 from stitcher.execution import SAFE_RETRY
+from stitcher.transport import Http11Transport
 from tests.factories import make_cluster, make_product, make_team
 from tests.portal.sync._e2e import QUERY, Fleet, OpenLoop, eventually, fleet
 
@@ -96,8 +97,12 @@ async def test_a_faulted_service_fails_over_with_no_failed_request_and_fails_bac
         else:
             replica.app.hang()
 
-    stream = OpenLoop(http, url, rate=100, total=300, actions={100: inject})
-    results = await stream.run()
+    client = await Http11Transport.create()
+    try:
+        stream = OpenLoop(client, url, rate=100, total=300, actions={100: inject})
+        results = await stream.run()
+    finally:
+        await client.aclose()
     assert stream.failed == [], stream.failed[:5]
     assert {s.replica for s in results[:100]} == {"members-a"}
     assert results[-1].replica == "members-b"  # failed over to the next priority: the same region
