@@ -29,6 +29,11 @@ export function SubscriptionsPage() {
     <>
       <h1>Subscriptions</h1>
       <p className="hint">Your applications' subscriptions, and requests for your teams' products.</p>
+      <p className="hint" id="usage-note">
+        Each plan's limit counts the requests of all of one person's applications on that plan and product. Current
+        usage is not shown here: the gateway keeps its counters (in Redis, or in its own memory) where the portal
+        does not read them. When a limit is reached, the gateway answers 429 with the time to wait.
+      </p>
       <form className="filters" aria-label="Filter subscriptions" onSubmit={(e) => e.preventDefault()}>
         <label>
           State
