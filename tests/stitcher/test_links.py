@@ -85,6 +85,12 @@ class BooksApp(JsonRestApp):
         return BOOKS.get(path.removeprefix("/books/"))
 
 
+def _count(isbn: str, pages: int) -> int:
+    if pages > 450:
+        raise ValueError(f"no count for books of {pages} pages")
+    return sum(loan["isbn"] == isbn for loan in LOANS)
+
+
 @dataclass
 class Upstreams:
     books: BooksApp
@@ -98,7 +104,7 @@ def upstreams() -> Iterator[Upstreams]:
     root = {
         "loans": lambda _info: LOANS,
         "loansOfBook": lambda _info, isbn: [loan for loan in LOANS if loan["isbn"] == isbn],
-        "loanCount": lambda _info, isbn, minPages: sum(loan["isbn"] == isbn for loan in LOANS) if minPages < 450 else 0,
+        "loanCount": lambda _info, isbn, minPages: _count(isbn, minPages),
     }
     loans = GraphQLApp(build_schema(LOANS_SDL), root, cache=False)
     with serving(books, "books") as books_url, serving(loans, "loans") as loans_url:
@@ -246,11 +252,21 @@ async def test_a_rest_type_linked_to_a_renamed_graphql_operation_one_to_many(ups
 
 
 async def test_a_link_with_two_arguments_to_a_scalar(upstreams: Upstreams) -> None:
-    """Each argument from its own field (one call per object), and a result that is no object."""
+    """Each argument from its own field (one call per object), and a result that is no object; an upstream error
+    points at the link field of the object it was for."""
     link = Link("Book", "loanCount", "loans", "loanCount", {"isbn": "isbn", "minPages": "pages"})
     async with gateway(upstreams, link) as client:
         answer = await client.post(
             "/graphql",
             json={"query": '{ a: getBook(isbn: "111") { loanCount } b: getBook(isbn: "222") { loanCount } }'},
         )
-    assert answer.json() == {"data": {"a": {"loanCount": 2}, "b": {"loanCount": 0}}}
+    assert answer.json() == {
+        "data": {"a": {"loanCount": 2}, "b": {"loanCount": None}},
+        "errors": [
+            {
+                "message": "no count for books of 474 pages",
+                "path": ["b", "loanCount"],
+                "locations": [{"line": 1, "column": 67}],  # the client's second loanCount
+            }
+        ],
+    }
