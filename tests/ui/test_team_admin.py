@@ -9,6 +9,7 @@ import io
 import re
 import zipfile
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -101,7 +102,9 @@ def test_the_catalog_shows_tags_and_filters_by_them(people: Any) -> None:
     expect(cards).to_have_count(1, timeout=TIMEOUT)
 
 
-def test_a_team_publishes_new_services_and_sees_errors_beside_their_fields(people: Any, world: World) -> None:
+def test_a_team_publishes_new_services_and_sees_errors_beside_their_fields(
+    people: Any, world: World, tmp_path: Path
+) -> None:
     tara = people()
     page = tara.sign_in("tara")
     page.get_by_role("link", name="Publish").click()
@@ -153,6 +156,18 @@ def test_a_team_publishes_new_services_and_sees_errors_beside_their_fields(peopl
     _add_deployment(page, world.members_url)
     _check_then_publish(page, "Service branch-api: created")
     tara.check("publishing: an OpenAPI document with its $ref files")
+
+    # the same as a folder: its files keep their paths inside it
+    folder = tmp_path / "branches-api"
+    (folder / "schemas").mkdir(parents=True)
+    (folder / "openapi.yaml").write_text(OPENAPI.replace("title: Branches", "title: Branches again"))
+    (folder / "schemas" / "branch.yaml").write_text(BRANCH)
+    _new_service(page, "branch-api-2", "openapi")
+    page.get_by_label("Upload a folder").set_input_files(folder)
+    expect(page.get_by_label("Main document")).to_have_value("openapi.yaml")
+    expect(page.get_by_label("Referenced files")).to_contain_text("schemas/branch.yaml")
+    _add_deployment(page, world.members_url)
+    _check_then_publish(page, "Service branch-api-2: created")
 
     # the new services are the team's: they are in the list to change later, their schema as published
     _select(page, "Service").select_option("members-mirror")
