@@ -187,6 +187,9 @@ class Subgraph:
     # Types hidden by this source's transforms (product names): where another source exposes the type, this
     # source's definition takes no part in the product (nor in its conflicts).
     hidden_types: frozenset[str] = frozenset()
+    # A link's subgraph (:mod:`stitcher.composition.links`): the source that serves it. Its types are copies of
+    # that source's, but for the linked type (the type its resolver is for).
+    link_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -240,7 +240,8 @@ def _composed_document(composer: _Composer, definitions: dict[str, list[_Def]]) 
     reused: dict[str, DefinitionNode] = {}
     printed: list[str] = []
     for name, block in composer.sdl.items():
-        defs = definitions.get(name, [])
+        # A link's copy of its target's type merges into what the target has (the linked type aside).
+        defs = [d for d in definitions.get(name, []) if d.sub.link_of is None or name in d.sub.resolvers]
         if len(defs) != 1 or defs[0].type.extension_ast_nodes or name in composer.added_fields:
             printed.append(block)
             continue

@@ -192,6 +192,7 @@ def _link_subgraph(subgraphs: Sequence[Subgraph], link: Link, where: str, proble
         hidden_fields=frozenset({f"Query.{field_name}"})
         | {c for c in target.hidden_fields if c.partition(".")[0] in reachable},
         hidden_types=frozenset(t for t in target.hidden_types if t in reachable),
+        link_of=target.name,
     )
 
 
