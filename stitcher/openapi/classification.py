@@ -8,8 +8,7 @@ definitions winning) are :class:`Prop` values.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from stitcher._jsonref import RefError
 from stitcher.openapi.context import Context, Location, Node, escape_token, schema_sections
@@ -54,8 +53,7 @@ _SCALARS = frozenset({Kind.STRING, Kind.INT, Kind.FLOAT, Kind.BOOLEAN, Kind.BIG_
 _JSON_TYPES = {"string": Kind.STRING, "number": Kind.FLOAT, "boolean": Kind.BOOLEAN, "file": Kind.STRING}
 
 
-@dataclass(frozen=True, slots=True)
-class Prop:
+class Prop(NamedTuple):
     """A property of an object schema: its JSON name, its schema and whether the object requires it."""
 
     json_name: str
@@ -124,6 +122,7 @@ class Classifier:
     def __init__(self, context: Context) -> None:
         self.context = context
         self._kinds: dict[Location, Kind] = {}
+        self._prop_lists: dict[Location, list[Prop]] = {}
         self._children: dict[Location, list[Node]] | None = None
 
     # Polymorphism by inheritance (Swagger's style): a base schema with a ``discriminator`` that other named schemas
@@ -317,6 +316,14 @@ class Classifier:
 
     def props(self, node: Node, stack: tuple[Location, ...] = ()) -> list[Prop]:
         """All properties of an object schema, allOf members merged in order (later definitions win)."""
+        if stack:
+            return self._props(node, stack)
+        found = self._prop_lists.get(node.at)  # memoised for top-level calls, as kind() is
+        if found is None:
+            found = self._prop_lists[node.at] = self._props(node, ())
+        return found
+
+    def _props(self, node: Node, stack: tuple[Location, ...]) -> list[Prop]:
         merged: dict[str, Prop] = {}
         required: set[str] = set()
         stack = (*stack, node.at)

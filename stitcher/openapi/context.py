@@ -13,9 +13,8 @@ being filled.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from stitcher._jsonref import RefError, RefResolver, pointer_tokens
 from stitcher.errors import SchemaError
@@ -41,17 +40,20 @@ _SECTIONS = (("definitions",), ("components", "schemas"), ("$defs",))
 
 
 def escape_token(token: str | int) -> str:
-    return str(token).replace("~", "~0").replace("/", "~1")
+    text = str(token)
+    if "~" in text or "/" in text:
+        return text.replace("~", "~0").replace("/", "~1")
+    return text
 
 
 def _unescape_token(token: str) -> str:
     return token.replace("~1", "/").replace("~0", "~")
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
+class Location(NamedTuple):
     """A schema's place: the document key (``""`` for the root document, a file's absolute path, ``loom:``) and the
-    canonical JSON pointer (``/components/schemas/Book``; ``~0``/``~1`` escaped, never percent-encoded)."""
+    canonical JSON pointer (``/components/schemas/Book``; ``~0``/``~1`` escaped, never percent-encoded). A tuple,
+    so that keying every cache by it costs what keying by a pair of strings does."""
 
     doc: str
     pointer: str
@@ -60,22 +62,33 @@ class Location:
         return f"{self.doc}#{self.pointer}"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class Node:
     """A JSON value (a schema, parameter, response...) and where it is; ``$ref`` inside it resolve against
-    ``ref_doc`` (its own document, or for a made-up schema the document its parts come from)."""
+    ``ref_doc`` (its own document, or for a made-up schema the document its parts come from). Not to be changed
+    once made (a plain class: a frozen dataclass costs twice as much to create, and translation creates one per
+    schema it visits)."""
 
-    value: Any
-    at: Location
-    ref_doc: str
-    depth: int = 0
+    __slots__ = ("at", "depth", "ref_doc", "value")
 
-    def child(self, *keys: str | int) -> Node:
-        value = self.value
-        for key in keys:
-            value = value[key]
-        pointer = self.at.pointer + "".join("/" + escape_token(k) for k in keys)
-        return Node(value, Location(self.at.doc, pointer), self.ref_doc, self.depth + len(keys))
+    def __init__(self, value: Any, at: Location, ref_doc: str, depth: int = 0) -> None:
+        self.value = value
+        self.at = at
+        self.ref_doc = ref_doc
+        self.depth = depth
+
+    def __repr__(self) -> str:
+        return f"Node({self.at})"
+
+    def child(self, key: str | int, *more: str | int) -> Node:
+        value = self.value[key]
+        token = key if key.__class__ is str else str(key)
+        if "~" in token or "/" in token:
+            token = escape_token(token)
+        pointer = f"{self.at.pointer}/{token}"
+        for extra in more:
+            value = value[extra]
+            pointer = f"{pointer}/{escape_token(extra)}"
+        return Node(value, Location(self.at.doc, pointer), self.ref_doc, self.depth + 1 + len(more))
 
     def get(self, key: str) -> Node | None:
         """The child at ``key`` when the value is a mapping that has it."""
@@ -144,6 +157,8 @@ class Context:
     def follow(self, node: Node) -> tuple[Node, bool]:
         """Follow a chain of ``$ref`` (cycle-safe); returns the target and whether a ``$ref`` sibling said nullable.
         Raises :class:`~stitcher._jsonref.RefError` for a reference that cannot be followed."""
+        if not (isinstance(node.value, dict) and "$ref" in node.value):
+            return node, False  # most schemas are no reference: no bookkeeping for them
         nullable = False
         seen: set[Location] = set()
         while isinstance(node.value, dict) and "$ref" in node.value:
