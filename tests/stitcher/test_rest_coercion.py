@@ -4,12 +4,17 @@ field error with its path (null in the result), never passed through; through Lo
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from graphql import GraphQLEnumType, GraphQLScalarType, build_schema, execute_sync, parse, print_schema
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from stitcher.composition import compose
+from stitcher.ir import SourceKind
 from stitcher.openapi import BIG_INT, JSON_SCALAR
+from stitcher.sources import EntityConfig, SourceSpec
+from tests._serving import serving
 from tests.stitcher.rest_gateway import get_json, openapi, run, supergraph_of, upstream
 from tests.stitcher.upstreams.scripted import ScriptedRestApp
 
@@ -222,3 +227,63 @@ def test_execution_through_loom_equals_graphql_execution_over_the_upstream_data(
     response = asyncio.run(run(supergraph, query))
     assert response.data == expected_data
     assert errors_by_path(response.errors) == expected_errors
+
+
+def _book_service(name: str, schema: dict[str, Any], listing: bool) -> dict[str, Any]:
+    isbn = [{"name": "isbn", "in": "path", "required": True, "schema": {"type": "string"}}]
+    book = {"$ref": "#/components/schemas/Book"}
+    paths = {f"/{name}/{{isbn}}": get_json(f"{name}Book", book, parameters=isbn)}
+    if listing:
+        paths["/books"] = get_json("books", {"type": "array", "items": book})
+    return openapi(paths, {"Book": schema})
+
+
+async def test_values_fetched_for_entities_are_field_errors_at_the_entitys_path(
+    upstream: tuple[ScriptedRestApp, str],
+) -> None:
+    """Book comes from `catalog`; `stock` adds its count by key: a bad count is an error at books[0].count."""
+    catalog_app, catalog_url = upstream
+    stock_app = ScriptedRestApp()
+    title = {"isbn": {"type": "string"}, "title": {"type": "string"}}
+    count = {
+        "isbn": {"type": "string"},
+        "count": {"type": "integer"},
+        "shelf": {"type": "object", "properties": {"row": {"type": "integer"}}},
+    }
+    with serving(stock_app, "stock upstream") as stock_url:
+        supergraph = compose(
+            [
+                SourceSpec(
+                    "catalog",
+                    SourceKind.OPENAPI,
+                    json.dumps(
+                        _book_service("catalog", {"type": "object", "required": ["isbn"], "properties": title}, True)
+                    ),
+                    url=catalog_url,
+                    entities={"Book": EntityConfig(key="isbn", operation="catalogBook")},
+                ),
+                SourceSpec(
+                    "stock",
+                    SourceKind.OPENAPI,
+                    json.dumps(
+                        _book_service("stock", {"type": "object", "required": ["isbn"], "properties": count}, False)
+                    ),
+                    url=stock_url,
+                    entities={"Book": EntityConfig(key="isbn", operation="stockBook")},
+                ),
+            ]
+        )
+        catalog_app.answer("GET", "/books", [{"isbn": "1", "title": "One"}, {"isbn": "2", "title": "Two"}])
+        stock_app.answer("GET", "/stock/1", {"isbn": "1", "count": "many", "shelf": {"row": "x"}})
+        stock_app.answer("GET", "/stock/2", {"isbn": "2", "count": 3, "shelf": {"row": 2}})
+        response = await run(supergraph, "{ books { title count shelf { row } } }")
+    assert response.data == {
+        "books": [
+            {"title": "One", "count": None, "shelf": {"row": None}},
+            {"title": "Two", "count": 3, "shelf": {"row": 2}},
+        ]
+    }
+    assert errors_by_path(response.errors) == {
+        ("books", 0, "count"): "Int cannot represent non-integer value: 'many'",
+        ("books", 0, "shelf", "row"): "Int cannot represent non-integer value: 'x'",
+    }
