@@ -15,7 +15,11 @@ requests and shape responses. Decisions worth knowing:
   An operation whose success has no content (204, HEAD, no schema) returns ``Boolean``: ``true`` on success.
 * Parameters become arguments (sanitized camelCase names; :class:`~stitcher.ir.RestParameter` keeps the original),
   the request body the argument ``input``. ``Accept``, ``Content-Type`` and ``Authorization`` header parameters are
-  left to the gateway, as OpenAPI 3 says.
+  left to the gateway, as OpenAPI 3 says. Arrays are sent as their ``style``/``explode`` (``form``, ``simple``,
+  ``spaceDelimited``, ``pipeDelimited``) or Swagger ``collectionFormat`` (``csv``, ``ssv``, ``tsv``, ``pipes``,
+  ``multi``) say, each item percent-encoded on its own (:mod:`stitcher.rest`); ``deepObject`` is sent as form and
+  ``label``/``matrix`` as ``simple``, with a warning. An argument has a default only where the description
+  declares one that fits its type; a parameter the client leaves out without one is not sent.
 * Object schemas become object types (output) and input object types (input, named ``<Name>Input``), named after
   their component/definition or, when inline, after where they appear (``PlaceHoldInput``, ``BookFormat``).
   ``readOnly`` properties are left out of input types and ``writeOnly`` ones out of output types. ``allOf`` merges
@@ -45,7 +49,8 @@ One module per concept: :mod:`~stitcher.openapi.names` (GraphQL names), :mod:`~s
 schema is: every cache is keyed by document and JSON pointer), :mod:`~stitcher.openapi.classification` (what a
 schema is, as a :class:`Kind`), :mod:`~stitcher.openapi.leaves` (scalars, enums),
 :mod:`~stitcher.openapi.outputs` and :mod:`~stitcher.openapi.inputs` (object, union, interface and input types),
-:mod:`~stitcher.openapi.operations` (root fields and REST operations), :mod:`~stitcher.openapi.entities`.
+:mod:`~stitcher.openapi.operations` (root fields and REST operations), :mod:`~stitcher.openapi.entities`, and
+:mod:`~stitcher.openapi.description` (the operations as OpenAPI 3.1, for the REST surface's ``openapi.json``).
 """
 
 from __future__ import annotations
