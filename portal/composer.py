@@ -303,7 +303,7 @@ def _supergraph_json(supergraph: Supergraph, sdl: str, product: str) -> str:
         {
             "product": product,
             "sdl": sdl,
-            "subgraphs": sorted(supergraph.subgraphs),
+            "subgraphs": sorted(name for name, sub in supergraph.subgraphs.items() if sub.link_of is None),
             "warnings": list(supergraph.warnings),
         },
         indent=2,

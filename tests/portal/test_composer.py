@@ -147,6 +147,8 @@ def test_compose_takes_the_products_links(tmp_path: Path, capsys: pytest.Capture
     )
     assert main(["compose", "-f", str(folder), "--product", "library"]) == 0
     assert "  profile: Member\n" in capsys.readouterr().out
+    assert main(["compose", "-f", str(folder), "--product", "library", "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["subgraphs"] == ["catalog", "loans", "members"]  # the services
     product.write_text(product.read_text().replace("operation: member,", "operation: memberById,"))
     assert main(["compose", "-f", str(folder), "--product", "library"]) == 1
     err = capsys.readouterr().err
