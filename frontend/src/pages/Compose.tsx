@@ -157,16 +157,16 @@ export function ComposePage() {
         {!selected ? (
           <div className="form-inline">
             <div className="field">
-            <label>
-              Name
-              <input
-                required
-                value={form.name}
-                onChange={(e) => update({ name: e.target.value })}
-                {...invalidProps(located, "metadata.name", "compose-name-error")}
-              />
-            </label>
-            <FieldError error={located} field="metadata.name" id="compose-name-error" />
+              <label>
+                Name
+                <input
+                  required
+                  value={form.name}
+                  onChange={(e) => update({ name: e.target.value })}
+                  {...invalidProps(located, "metadata.name", "compose-name-error")}
+                />
+              </label>
+              <FieldError error={located} field="metadata.name" id="compose-name-error" />
             </div>
             <label>
               Team
@@ -180,40 +180,40 @@ export function ComposePage() {
         ) : null}
         <div className="form-inline">
           <div className="field">
-          <label>
-            Display name in the catalog
-            <input
-              value={form.displayName}
-              onChange={(e) => update({ displayName: e.target.value })}
-              {...invalidProps(located, "metadata.displayName", "compose-display-name-error")}
-            />
-          </label>
-          <FieldError error={located} field="metadata.displayName" id="compose-display-name-error" />
+            <label>
+              Display name in the catalog
+              <input
+                value={form.displayName}
+                onChange={(e) => update({ displayName: e.target.value })}
+                {...invalidProps(located, "metadata.displayName", "compose-display-name-error")}
+              />
+            </label>
+            <FieldError error={located} field="metadata.displayName" id="compose-display-name-error" />
           </div>
           <div className="field">
-          <label>
-            Tags (comma-separated)
-            <input
-              value={form.tags}
-              onChange={(e) => update({ tags: e.target.value })}
-              {...invalidProps(located, "metadata.tags", "compose-tags-error")}
-            />
-          </label>
-          <FieldError error={located} field="metadata.tags" id="compose-tags-error" />
+            <label>
+              Tags (comma-separated)
+              <input
+                value={form.tags}
+                onChange={(e) => update({ tags: e.target.value })}
+                {...invalidProps(located, "metadata.tags", "compose-tags-error")}
+              />
+            </label>
+            <FieldError error={located} field="metadata.tags" id="compose-tags-error" />
           </div>
         </div>
         <div className="form-inline">
           <div className="field">
-          <label>
-            Version
-            <input
-              required
-              value={form.version}
-              onChange={(e) => update({ version: e.target.value })}
-              {...invalidProps(located, "spec.version", "compose-version-error")}
-            />
-          </label>
-          <FieldError error={located} field="spec.version" id="compose-version-error" />
+            <label>
+              Version
+              <input
+                required
+                value={form.version}
+                onChange={(e) => update({ version: e.target.value })}
+                {...invalidProps(located, "spec.version", "compose-version-error")}
+              />
+            </label>
+            <FieldError error={located} field="spec.version" id="compose-version-error" />
           </div>
           <label>
             Lifecycle

@@ -179,46 +179,46 @@ export function PublishPage() {
         {isNew ? (
           <div className="form-inline">
             <div className="field">
-            <label>
-              Name
-              <input
-                required
-                value={form.name}
-                onChange={(e) => update({ name: e.target.value })}
-                {...invalidProps(error, "metadata.name", "service-name-error")}
-              />
-            </label>
-            <FieldError error={error} field="metadata.name" id="service-name-error" />
+              <label>
+                Name
+                <input
+                  required
+                  value={form.name}
+                  onChange={(e) => update({ name: e.target.value })}
+                  {...invalidProps(error, "metadata.name", "service-name-error")}
+                />
+              </label>
+              <FieldError error={error} field="metadata.name" id="service-name-error" />
             </div>
             <div className="field">
-            <label>
-              Team
-              <select
-                value={form.team}
-                onChange={(e) => update({ team: e.target.value })}
-                {...invalidProps(error, "metadata.team", "service-team-error")}
-              >
-                {teams.map((t) => (
-                  <option key={t}>{t}</option>
-                ))}
-              </select>
-            </label>
-            <FieldError error={error} field="metadata.team" id="service-team-error" />
+              <label>
+                Team
+                <select
+                  value={form.team}
+                  onChange={(e) => update({ team: e.target.value })}
+                  {...invalidProps(error, "metadata.team", "service-team-error")}
+                >
+                  {teams.map((t) => (
+                    <option key={t}>{t}</option>
+                  ))}
+                </select>
+              </label>
+              <FieldError error={error} field="metadata.team" id="service-team-error" />
             </div>
             <div className="field">
-            <label>
-              Protocol
-              <select
-                value={form.protocol}
-                onChange={(e) => update({ protocol: e.target.value as Protocol, files: {} })}
-                {...invalidProps(error, "spec.protocol", "service-protocol-error")}
-              >
-                <option value="graphql">GraphQL</option>
-                <option value="federation">GraphQL (Federation subgraph)</option>
-                <option value="openapi">OpenAPI (REST)</option>
-              </select>
-            </label>
-            <FieldError error={error} field="spec.protocol" id="service-protocol-error" />
+              <label>
+                Protocol
+                <select
+                  value={form.protocol}
+                  onChange={(e) => update({ protocol: e.target.value as Protocol, files: {} })}
+                  {...invalidProps(error, "spec.protocol", "service-protocol-error")}
+                >
+                  <option value="graphql">GraphQL</option>
+                  <option value="federation">GraphQL (Federation subgraph)</option>
+                  <option value="openapi">OpenAPI (REST)</option>
+                </select>
+              </label>
+              <FieldError error={error} field="spec.protocol" id="service-protocol-error" />
             </div>
           </div>
         ) : null}
@@ -440,20 +440,20 @@ function DeploymentRow({
     <div className="source" role="group" aria-label={`Deployment ${index + 1}`}>
       <div className="form-inline">
         <div className="field">
-        <label>
-          Cluster
-          <select
-            value={deployment.cluster}
-            onChange={(e) => onChange({ cluster: e.target.value })}
-            {...invalidProps(error, `${at}.cluster`, id("cluster"))}
-          >
-            <option value="">Choose a cluster</option>
-            {options.map((c) => (
-              <option key={c}>{c}</option>
-            ))}
-          </select>
-        </label>
-        <FieldError error={error} field={`${at}.cluster`} id={id("cluster")} />
+          <label>
+            Cluster
+            <select
+              value={deployment.cluster}
+              onChange={(e) => onChange({ cluster: e.target.value })}
+              {...invalidProps(error, `${at}.cluster`, id("cluster"))}
+            >
+              <option value="">Choose a cluster</option>
+              {options.map((c) => (
+                <option key={c}>{c}</option>
+              ))}
+            </select>
+          </label>
+          <FieldError error={error} field={`${at}.cluster`} id={id("cluster")} />
         </div>
         <label>
           Runs at
@@ -464,16 +464,16 @@ function DeploymentRow({
         </label>
         {deployment.target === "address" ? (
           <div className="field">
-          <label>
-            Address
-            <input
-              value={deployment.address}
-              placeholder="http://members.internal:4000"
-              onChange={(e) => onChange({ address: e.target.value })}
-              {...invalidProps(error, `${at}.address`, id("address"))}
-            />
-          </label>
-          <FieldError error={error} field={`${at}.address`} id={id("address")} />
+            <label>
+              Address
+              <input
+                value={deployment.address}
+                placeholder="http://members.internal:4000"
+                onChange={(e) => onChange({ address: e.target.value })}
+                {...invalidProps(error, `${at}.address`, id("address"))}
+              />
+            </label>
+            <FieldError error={error} field={`${at}.address`} id={id("address")} />
           </div>
         ) : (
           <>
@@ -492,16 +492,16 @@ function DeploymentRow({
           </>
         )}
         <div className="field">
-        <label>
-          Health check path
-          <input
-            value={deployment.healthPath}
-            placeholder="/healthz"
-            onChange={(e) => onChange({ healthPath: e.target.value })}
-            {...invalidProps(error, `${at}.healthCheck`, id("health"))}
-          />
-        </label>
-        <FieldError error={error} field={`${at}.healthCheck`} id={id("health")} />
+          <label>
+            Health check path
+            <input
+              value={deployment.healthPath}
+              placeholder="/healthz"
+              onChange={(e) => onChange({ healthPath: e.target.value })}
+              {...invalidProps(error, `${at}.healthCheck`, id("health"))}
+            />
+          </label>
+          <FieldError error={error} field={`${at}.healthCheck`} id={id("health")} />
         </div>
         <button type="button" className="danger" onClick={onRemove} aria-label={`Remove deployment ${index + 1}`}>
           Remove
