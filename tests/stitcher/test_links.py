@@ -26,7 +26,7 @@ from tests.stitcher.upstreams.app import GraphQLApp, JsonRestApp
 
 LOANS_SDL = """
 type Query { loans: [Loan!]!  loansOfBook(isbn: String!): [Loan!]!  loanCount(isbn: String!, minPages: Int!): Int! }
-type Loan { id: ID! isbn: String! }
+type Loan { id: ID! isbn: String! wishlist: [String!]! }
 """
 
 BOOKS_OPENAPI = """
@@ -75,13 +75,18 @@ BOOKS = {
     "111": {"isbn": "111", "title": "Dune", "pages": 412},
     "222": {"isbn": "222", "title": "Emma", "pages": 474},
 }
-LOANS = [{"id": "l1", "isbn": "111"}, {"id": "l2", "isbn": "222"}, {"id": "l3", "isbn": "111"}]
+LOANS = [
+    {"id": "l1", "isbn": "111", "wishlist": ["222"]},
+    {"id": "l2", "isbn": "222", "wishlist": []},
+    {"id": "l3", "isbn": "111", "wishlist": ["111", "222"]},
+]
 
 
 class BooksApp(JsonRestApp):
     def answer(self, path: str, query: str) -> Any:
         if path == "/books":
-            return [BOOKS.get(isbn) for isbn in parse_qs(query)["isbns"][0].split(",")]
+            asked = parse_qs(query).get("isbns", [""])[0]
+            return [BOOKS.get(isbn) for isbn in asked.split(",") if isbn]
         return BOOKS.get(path.removeprefix("/books/"))
 
 
@@ -270,3 +275,24 @@ async def test_a_link_with_two_arguments_to_a_scalar(upstreams: Upstreams) -> No
             }
         ],
     }
+
+
+async def test_a_list_field_to_a_list_argument_is_one_to_many_without_batching(upstreams: Upstreams) -> None:
+    link = Link("Loan", "wishes", "books", "booksByIsbns", {"isbns": "wishlist"})
+    supergraph = compose(specs(upstreams), Stitching(links=(link,)))
+    loan = supergraph.schema.get_type("Loan")
+    assert isinstance(loan, GraphQLObjectType) and str(loan.fields["wishes"].type) == "[Book!]"
+    async with gateway(upstreams, supergraph=supergraph) as client:
+        before = len(upstreams.books.paths)
+        answer = await client.post("/graphql", json={"query": "{ loans { id wishes { title } } }"})
+        sent = sorted(unquote(path) for path in upstreams.books.paths[before:])
+    assert answer.json() == {
+        "data": {
+            "loans": [
+                {"id": "l1", "wishes": [{"title": "Emma"}]},
+                {"id": "l2", "wishes": []},
+                {"id": "l3", "wishes": [{"title": "Dune"}, {"title": "Emma"}]},
+            ]
+        }
+    }
+    assert len(sent) == 3 and "/books?isbns=111,222" in sent and "/books?isbns=222" in sent  # one call per loan
