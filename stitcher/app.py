@@ -710,7 +710,9 @@ class Gateway:
                 raise _HttpError(400, str(exc), "BAD_REQUEST") from exc
             route_path = path.rstrip("/") or "/"
             matched = runtime.rest.match(request.method, route_path)
-            upstream = None if matched is not None else runtime.rest.passthrough(path)
+            raw = request.scope.get("raw_path")  # as the client encoded it: %2C stays one path item
+            raw_path = raw.decode("latin-1") if isinstance(raw, bytes) else None
+            upstream = None if matched is not None else runtime.rest.passthrough(path, raw_path)
             if matched is None and upstream is None:
                 allowed = runtime.rest.methods_for(route_path)
                 if allowed:  # the path exists, with other methods: 405 says which, where 404 said "no route"

@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from graphql import (
     GraphQLEnumType,
@@ -116,6 +116,7 @@ def _coerce(raw: str, t: GraphQLInputType, name: str) -> Any:
 
 # RFC 3986 pchar and '/', minus '%': every other character of a decoded path is sent percent-encoded.
 _PATH_SAFE = "/!$&'()*+,;=:@"
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +219,22 @@ def _passthrough(service: str, path_names: tuple[str, ...], described: dict[str,
     return bare
 
 
+def _raw_rest(raw_path: str, path: str) -> str | None:
+    """The end of ``raw_path`` that is the encoded form of the rest of ``path`` (after ``/<service>/``), when there
+    is one with only valid escapes; else None (then the decoded path is encoded again)."""
+    rest = path.lstrip("/").partition("/")[2]
+    raw_path = raw_path.partition("?")[0]  # some servers (httpx's ASGI transport) leave the query on it
+    if not rest or _BAD_ESCAPE.search(raw_path) is not None:
+        return None
+    end = len(raw_path)
+    while (slash := raw_path.rfind("/", 0, end)) >= 0:
+        candidate = raw_path[slash + 1 :]
+        if unquote(candidate) == rest:
+            return quote(candidate, safe=_PATH_SAFE + "%")
+        end = slash
+    return None
+
+
 class RestSurface:
     """The compiled REST surface of one product."""
 
@@ -258,16 +275,19 @@ class RestSurface:
             methods.add("HEAD")
         return sorted(methods)
 
-    def passthrough(self, path: str) -> str | None:
+    def passthrough(self, path: str, raw_path: str | None = None) -> str | None:
         """The upstream URL for ``/<service>/rest-of-path`` when ``<service>`` is an OpenAPI source.
 
         ``path`` is the decoded request path: it is percent-encoded again, so an encoded ``?``, ``#`` or control
-        character stays part of the upstream path instead of starting a query the gateway never saw."""
+        character stays part of the upstream path instead of starting a query the gateway never saw. ``raw_path``,
+        the whole path as the client sent it (``scope["raw_path"]``), keeps what the client encoded: ``a%2Cb`` is
+        one path item for the upstream, where the decoded ``a,b`` would be two."""
         service, _, rest = path.lstrip("/").partition("/")
         target = self.services.get(service)
         if target is None:
             return None
-        return f"{target[0]}/{quote(rest, safe=_PATH_SAFE)}"
+        kept = _raw_rest(raw_path, path) if raw_path is not None else None
+        return f"{target[0]}/{kept if kept is not None else quote(rest, safe=_PATH_SAFE)}"
 
     def openapi(self, server_url: str) -> dict[str, Any]:
         """An OpenAPI 3.1 document of this surface (computed once)."""

@@ -113,7 +113,10 @@ def inventory_app(calls: list[dict[str, Any]]) -> Starlette:
     """The inventory REST service; each request is appended to ``calls``."""
 
     async def stock(request: Request) -> Response:
-        calls.append({"path": request.url.path, "query": request.url.query, "headers": dict(request.headers)})
+        raw = request.scope["raw_path"].decode()
+        calls.append(
+            {"path": request.url.path, "raw_path": raw, "query": request.url.query, "headers": dict(request.headers)}
+        )
         item = request.path_params["id"]
         if not item.isdigit():
             return JSONResponse({"message": f"no item {item}"}, 404)

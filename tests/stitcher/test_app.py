@@ -359,6 +359,13 @@ async def test_rest_routes_pass_through_and_openapi(upstreams: Upstreams) -> Non
         call = upstreams.inventory_calls[-1]
         assert (call["path"], call["query"]) == ("/stock/7", "verbose=1")
         assert "x-api-key" not in call["headers"] and call["headers"]["x-request-id"] == "rest-1"
+        # what the client encoded stays encoded: one path item "a,b" and one query item "1,2" (issue 10)
+        encoded = await client.get("/products/shop/rest/inventory/stock/a%2Cb?ids=1%2C2,3", headers=auth)
+        assert encoded.status_code == 404 and encoded.json() == {"message": "no item a,b"}
+        assert (upstreams.inventory_calls[-1]["raw_path"], upstreams.inventory_calls[-1]["query"]) == (
+            "/stock/a%2Cb",
+            "ids=1%2C2,3",
+        )
         not_found = await client.get("/products/shop/rest/inventory/stock/abc", headers=auth)
         assert not_found.status_code == 404 and not_found.json() == {"message": "no item abc"}
         echoed = await client.post("/products/shop/rest/inventory/echo", content=b'{"a":1}', headers=auth)

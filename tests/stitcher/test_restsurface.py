@@ -165,3 +165,22 @@ def test_a_service_without_its_source_is_described_bare() -> None:
     validate(document)
     listing = document["paths"]["/orders/api/v3/orders"]["get"]
     assert listing["responses"] == {"default": {"description": "The answer of service orders"}}
+
+
+@pytest.mark.parametrize(
+    ("path", "raw_path", "upstream"),
+    [
+        ("/orders/items/a,b&c", "/products/shop/rest/orders/items/a%2Cb%26c", "http://1/items/a%2Cb%26c"),
+        ("/orders/files/a/b", "/products/shop/rest/orders/files/a%2Fb?x=1", "http://1/files/a%2Fb"),
+        ("/orders/x?y", "/products/shop/rest/orders/x%3Fy", "http://1/x%3Fy"),  # never a query
+        ("/orders/items/a,b", None, "http://1/items/a,b"),  # no raw path: the decoded one, encoded again
+        ("/orders/x%zz", "/products/shop/rest/orders/x%zz", "http://1/x%25zz"),  # a broken escape: encoded again
+        ("/orders/items/a b", "/products/shop/rest/orders/other", "http://1/items/a%20b"),  # raw does not match
+    ],
+)
+def test_pass_through_keeps_what_the_client_encoded(path: str, raw_path: str | None, upstream: str) -> None:
+    orders = SourceSpec(
+        "orders", SourceKind.OPENAPI, (SPECS / "orders.openapi.yaml").read_text(), url="http://1", base_path=SPECS
+    )
+    surface = RestSurface("shop", "1.0.0", [], compose([orders]))
+    assert surface.passthrough(path, raw_path) == upstream
