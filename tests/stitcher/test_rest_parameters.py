@@ -5,11 +5,13 @@ both HTTP clients the gateway can use."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import unquote
 
 import pytest
 from graphql import print_schema
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from stitcher.transport import AiohttpTransport, HttpxTransport
 from tests.stitcher.rest_gateway import openapi, run, supergraph_of, upstream
@@ -135,3 +137,36 @@ async def test_swagger_collection_formats(upstream: tuple[ScriptedRestApp, str])
         "multi=a%20b",
         "multi=c%2Cd",
     ]
+
+
+_ITEMS = st.lists(
+    st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=1, max_size=8),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(keys=_ITEMS, ids=_ITEMS, tags=_ITEMS, codes=_ITEMS)
+def test_any_items_reach_the_upstream_as_sent(
+    upstream: tuple[ScriptedRestApp, str], keys: list[str], ids: list[str], tags: list[str], codes: list[str]
+) -> None:
+    """Whatever the items hold (',', '&', '=', '|', '%', '/', '?', '#', spaces, any script), an upstream that
+    splits on the separators and then decodes each item gets exactly the client's items."""
+    app, url = upstream
+    app.fallback = (204, b"", "application/json")
+    supergraph = supergraph_of(document(), url)
+    query = """query($keys: [String!]!, $ids: [String!], $tags: [String!], $codes: [String!]) {
+                 items(keys: $keys, ids: $ids, tags: $tags, codes: $codes, page: null) }"""
+    variables = {"keys": keys, "ids": ids, "tags": tags, "codes": codes}
+    response = asyncio.run(run(supergraph, query, variables))
+    assert response.errors is None
+    sent = app.received[-1]
+    assert [unquote(item) for item in sent.raw_path.removeprefix("/items/").split(",")] == keys
+    pairs = [pair.partition("=") for pair in sent.query.split("&")]
+    received: dict[str, list[str]] = {}
+    for name, _, value in pairs:
+        received.setdefault(name, []).append(value)
+    assert [unquote(item) for item in received["ids"][0].split(",")] == ids
+    assert [unquote(item) for item in received["tags"]] == tags
+    assert [unquote(item) for item in received["codes"][0].split("|")] == codes
