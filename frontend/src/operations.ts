@@ -64,6 +64,18 @@ export const ProductQuery = graphql(`
         sources {
           service
           serviceVersion
+          transforms {
+            prefix
+            renameTypes {
+              from
+              to
+            }
+            renameFields {
+              from
+              to
+            }
+            hide
+          }
         }
       }
     }

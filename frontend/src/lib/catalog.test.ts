@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cardOf, choices, filterCards, filtersOf, NO_FILTERS, paramsOf } from "./catalog";
+import { cardOf, choices, filterCards, filtersOf, NO_FILTERS, paramsOf, sourceText } from "./catalog";
 
 const product = (
   name: string,
@@ -74,5 +74,21 @@ describe("filters", () => {
     expect(filters).toEqual({ ...NO_FILTERS, tag: "books", search: "loans" });
     expect(paramsOf(filters)).toEqual({ tag: "books", q: "loans" });
     expect(paramsOf(NO_FILTERS)).toEqual({});
+  });
+});
+
+describe("a version's sources", () => {
+  it("read as the service, its version and its transforms", () => {
+    const none = { prefix: null, renameTypes: [], renameFields: [], hide: [] };
+    expect(sourceText({ service: "members", serviceVersion: 3, transforms: none })).toBe("members v3");
+    const some = {
+      prefix: "Dir",
+      renameTypes: [{ from: "Branch", to: "Site" }],
+      renameFields: [{ from: "Query.member", to: "person" }],
+      hide: ["Member.tier"],
+    };
+    expect(sourceText({ service: "directory", transforms: some })).toBe(
+      "directory (prefix Dir, Branch → Site, Query.member → person, hides Member.tier)",
+    );
   });
 });

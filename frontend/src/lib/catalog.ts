@@ -100,3 +100,25 @@ export function paramsOf(filters: Filters): Record<string, string> {
   if (filters.lifecycle) out.lifecycle = filters.lifecycle;
   return out;
 }
+
+/** One source of a version in words: the service (and the version it was composed from) and its transforms. */
+export function sourceText(source: {
+  service: string;
+  serviceVersion?: number | null;
+  transforms: { prefix?: string | null; renameTypes: Rename[]; renameFields: Rename[]; hide: string[] };
+}): string {
+  const t = source.transforms;
+  const parts = [
+    t.prefix ? `prefix ${t.prefix}` : "",
+    ...[...t.renameTypes, ...t.renameFields].map((r) => `${r.from} → ${r.to}`),
+    t.hide.length ? `hides ${t.hide.join(", ")}` : "",
+  ].filter(Boolean);
+  const name = source.serviceVersion ? `${source.service} v${source.serviceVersion}` : source.service;
+  return parts.length ? `${name} (${parts.join(", ")})` : name;
+}
+
+interface Rename {
+  from: string;
+  to: string;
+}
+

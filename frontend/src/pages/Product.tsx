@@ -6,7 +6,7 @@ import { ErrorMessage, Loading } from "../components/States";
 import { SubscribeForm } from "../components/SubscribeForm";
 import { Tabs } from "../components/Tabs";
 import { TryIt } from "../components/TryIt";
-import { shownVersion } from "../lib/catalog";
+import { shownVersion, sourceText } from "../lib/catalog";
 import { TagList } from "../components/TagList";
 import { useQuery } from "../lib/useQuery";
 import { ProductQuery } from "../operations";
@@ -103,6 +103,7 @@ export function ProductPage() {
                   <th scope="col">Version</th>
                   <th scope="col">Lifecycle</th>
                   <th scope="col">Clusters</th>
+                  <th scope="col">Built from</th>
                   <th scope="col">Published by</th>
                   <th scope="col">Created</th>
                 </tr>
@@ -118,6 +119,7 @@ export function ProductPage() {
                       <span className={`badge badge-${version.lifecycle}`}>{version.lifecycle}</span>
                     </td>
                     <td data-label="Clusters">{version.routing.clusters.join(", ") || "none"}</td>
+                    <td data-label="Built from">{version.sources.map(sourceText).join("; ")}</td>
                     <td data-label="Published by">{version.createdBy}</td>
                     <td data-label="Created">{new Date(version.createdAt).toLocaleString()}</td>
                   </tr>
