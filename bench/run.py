@@ -126,6 +126,9 @@ class Result:
     upstream_calls_per_request: float  # under load: requests in flight at the window's edges make it noisy
     load_core_busy: float
     calls_per_checked_request: float  # one request at a time, while the answers are checked: exact
+    cpu_ms_per_request: (
+        float  # the gateway's process tree's CPU time over the window / requests: holds on a busy machine
+    )
 
 
 @dataclass
@@ -171,6 +174,16 @@ def process_tree(pid: int) -> list[int]:
         tree.append(current)
         todo.extend(children.get(current, []))
     return tree
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by the process tree (live members)."""
+    ticks = 0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def tree_memory_mb(pid: int, key: str) -> float:
@@ -369,14 +382,27 @@ def measure(
                 continue
             checked = check_bodies(url, shape, base)
             run_wrk(url, shape, args.warmup, args.connections)
-            before = subgraph_calls(base)
+            before, cpu_before = subgraph_calls(base), tree_cpu_seconds(proc.pid)
             out, busy = run_wrk(url, shape, args.seconds, args.connections)
-            calls = subgraph_calls(base) - before
+            calls, cpu = subgraph_calls(base) - before, tree_cpu_seconds(proc.pid) - cpu_before
             rps, requests, p50, p99, bad = parse_wrk(out)
-            result = Result(name, shape.name, rps, p50, p99, requests, bad, calls / max(requests, 1), busy, checked)
+            result = Result(
+                name,
+                shape.name,
+                rps,
+                p50,
+                p99,
+                requests,
+                bad,
+                calls / max(requests, 1),
+                busy,
+                checked,
+                1000 * cpu / max(requests, 1),
+            )
             results.append(result)
             print(
-                f"{name:26s} {shape.name:10s} {rps:8.0f} rps  p50 {p50:8.2f} ms  p99 {p99:8.2f} ms  "
+                f"{name:26s} {shape.name:10s} {rps:8.0f} rps  cpu {result.cpu_ms_per_request:7.2f} ms/req  "
+                f"p50 {p50:8.2f} ms  p99 {p99:8.2f} ms  "
                 f"upstream/req {checked:4.2f} ({result.upstream_calls_per_request:4.2f} under load)  "
                 f"core1 busy {busy:4.0%}  bad {bad}",
                 flush=True,
@@ -447,12 +473,17 @@ def wait_subgraphs(base: int, proc: subprocess.Popen[bytes]) -> None:
 
 def _table(rows: list[Result], looms: list[Result]) -> list[str]:
     headers = [f"{'Loom' if r.gateway == 'loom' else r.gateway} RPS ratio" for r in looms]
-    columns = ["gateway", "RPS", "p50 ms", "p99 ms", "upstream calls/req", "under load", "load core busy", "bad"]
-    columns += headers
+    headers += [f"{'Loom' if r.gateway == 'loom' else r.gateway} CPU/req ratio" for r in looms]
+    columns = ["gateway", "RPS", "CPU ms/req", "p50 ms", "p99 ms", "upstream calls/req", "under load"]
+    columns += ["load core busy", "bad", *headers]
     lines = ["| " + " | ".join(columns) + " |", "|---|" + "---:|" * (len(columns) - 1)]
     for r in rows:
         ratios = [f"{loom.rps / r.rps:.2f}x" if r.rps else "-" for loom in looms]
-        cells = [r.gateway, f"{r.rps:.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}"]
+        ratios += [
+            f"{r.cpu_ms_per_request / loom.cpu_ms_per_request:.2f}x" if loom.cpu_ms_per_request else "-"
+            for loom in looms
+        ]
+        cells = [r.gateway, f"{r.rps:.0f}", f"{r.cpu_ms_per_request:.2f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}"]
         cells += [f"{r.calls_per_checked_request:.2f}", f"{r.upstream_calls_per_request:.2f}"]
         cells += [f"{r.load_core_busy:.0%}", str(r.bad_responses), *ratios]
         lines.append("| " + " | ".join(cells) + " |")
@@ -488,6 +519,9 @@ def report(
         f"{args.connections} connections). Load average at the start: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} "
         "(other sessions share this machine: numbers are noisy, ratios within one run are what compares).",
         "Each gateway on core 0; wrk (1 thread) and the subgraphs on core 1 (`load core busy`; >= 80% is flagged).",
+        "`CPU ms/req`: the gateway's CPU time (its process tree, user + system) over the window per request served: "
+        "unlike RPS it holds on a busy machine (1000 / CPU ms/req is the RPS one free core would give); `CPU/req "
+        "ratio` is the peer's CPU per request over Loom's (above 1: Loom spends less per request).",
         "`upstream calls/req`: counted at the subgraphs over the checked answers, one request at a time (exact); "
         "`under load`: over the measured window, where requests in flight at its edges add calls (slow gateways "
         "with many in flight show more); deduplication would show as fewer.",
@@ -518,6 +552,13 @@ def report(
             cells = [f"{v:.0f}" if v else "-" for v in rps]
             lines.append("| " + " | ".join([name, *cells, fall, ratio]) + " |")
         out += ["", "**How RPS falls as the answer grows** (merge shape):", "", *lines]
+        header = ["gateway", *(f"CPU ms/req {s.name}" for s in merges), f"Loom CPU/req ratio {merges[-1].name}"]
+        lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+        for name in names:
+            cpu = [by[(name, s.name)].cpu_ms_per_request if (name, s.name) in by else 0.0 for s in merges]
+            ratio = f"{cpu[-1] / loom_last.cpu_ms_per_request:.2f}x" if loom_last and cpu[-1] else "-"
+            lines.append("| " + " | ".join([name, *(f"{v:.2f}" if v else "-" for v in cpu), ratio]) + " |")
+        out += ["", "**CPU per request as the answer grows** (merge shape; holds on a busy machine):", "", *lines]
     if footprints:
         lines = [
             "| gateway | first answer after start s | RSS idle MB | RSS peak under load MB |",
