@@ -212,3 +212,28 @@ async def test_without_a_discriminator_the_properties_present_decide(upstream: t
             {"__typename": "Card", "id": "3", "pan": None},  # nothing tells them apart: the first member
         ]
     }
+
+
+async def test_a_base_that_names_itself_is_a_concrete_type_too(upstream: tuple[ScriptedRestApp, str]) -> None:
+    """Azure: a base with its own x-ms-discriminator-value is answered as itself, not as a subtype."""
+    app, url = upstream
+    document = azure_document()
+    document["definitions"]["Resource"]["x-ms-discriminator-value"] = "Microsoft.Resources/generic"
+    supergraph = supergraph_of(document, url)
+    resource = supergraph.schema.get_type("Resource")
+    assert isinstance(resource, GraphQLInterfaceType)
+    possible = {t.name for t in supergraph.schema.get_possible_types(resource)}
+    assert possible == {"ResourceObject", "VirtualMachine", "ScaleSet", "Disk"}
+    app.answer(
+        "GET",
+        "/resources",
+        [{"type": "Microsoft.Resources/generic", "id": "g"}, {"type": "Microsoft.Compute/disks", "id": "d"}],
+    )
+    response = await run(supergraph, "{ resourcesList { __typename id } }")
+    assert response.errors is None
+    assert response.data == {
+        "resourcesList": [{"__typename": "ResourceObject", "id": "g"}, {"__typename": "Disk", "id": "d"}]
+    }
+    # without that claim the base stays abstract (no ResourceObject)
+    plain = supergraph_of(azure_document(), url)
+    assert plain.schema.get_type("ResourceObject") is None
