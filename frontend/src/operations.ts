@@ -362,3 +362,16 @@ export const ComposePreviewQuery = graphql(`
     }
   }
 `);
+
+export const SubscriptionUsageQuery = graphql(`
+  query SubscriptionUsage($id: Int!) {
+    subscriptionUsage(id: $id) {
+      known
+      reason
+      used
+      limit
+      windowSeconds
+      resetsInSeconds
+    }
+  }
+`);

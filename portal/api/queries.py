@@ -15,13 +15,13 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from portal import models as m
-from portal.api import fleet, shapes as sh, types as t
+from portal.api import fleet, shapes as sh, types as t, usage
 from portal.api.context import Context, run
 from portal.authorization import Actor, Target, is_allowed
 from portal.db import find_by_name
 from portal.errors import Forbidden, Invalid, NotFound, Unauthenticated
 
-__all__ = ["Query"]
+__all__ = ["Query", "visible_subscriptions"]
 
 _MAX_PAGE = 500
 E = TypeVar("E", bound=enum.StrEnum)
@@ -89,8 +89,26 @@ def _application(session: Session, actor: Actor, application_id: int) -> m.Appli
     return row
 
 
+def visible_subscriptions(session: Session, actor: Actor) -> Any:
+    """Subscriptions the actor may see, by id: their own applications' and their teams' products' (all: platform
+    admin)."""
+    _signed_in(actor)
+    query = select(m.Subscription).order_by(col(m.Subscription.id))
+    if actor.platform_admin:
+        return query
+    own_apps = select(m.Application.id).where(col(m.Application.owner_id) == actor.user_id)
+    team_products = select(m.Product.id).where(col(m.Product.team_id).in_(_team_ids(session, actor)))
+    return query.where(
+        or_(col(m.Subscription.application_id).in_(own_apps), col(m.Subscription.product_id).in_(team_products))
+    )
+
+
 @strawberry.type
 class Query:
+    subscription_usage: usage.PlanUsage = strawberry.field(
+        resolver=usage.subscription_usage,
+        description="A subscription's use of its plan's rate limit in the current window, as the gateway counts it.",
+    )
     fleet_status: list[fleet.ClusterStatus] = strawberry.field(
         resolver=fleet.fleet_status,
         description="What the sync worker last saw in each cluster (or one), with each product's (or one's) verdict.",
@@ -343,17 +361,7 @@ class Query:
         application_id: int | None = None,
     ) -> list[t.Subscription]:
         def work(session: Session, actor: Actor) -> list[t.Subscription]:
-            _signed_in(actor)
-            query = select(m.Subscription).order_by(col(m.Subscription.id))
-            if not actor.platform_admin:
-                own_apps = select(m.Application.id).where(col(m.Application.owner_id) == actor.user_id)
-                team_products = select(m.Product.id).where(col(m.Product.team_id).in_(_team_ids(session, actor)))
-                query = query.where(
-                    or_(
-                        col(m.Subscription.application_id).in_(own_apps),
-                        col(m.Subscription.product_id).in_(team_products),
-                    )
-                )
+            query = visible_subscriptions(session, actor)
             if product is not None:
                 product_id = find_by_name(session, m.Product, "product", product).id
                 query = query.where(col(m.Subscription.product_id) == product_id)

@@ -1,6 +1,7 @@
 import { useState } from "react";
 import { Empty, ErrorMessage, Loading } from "../components/States";
 import { canDecideFor } from "../lib/roles";
+import { usageText } from "../lib/usage";
 import { useViewer } from "../lib/session";
 import { useMutation, useQuery } from "../lib/useQuery";
 import {
@@ -8,6 +9,7 @@ import {
   RejectSubscriptionMutation,
   RevokeSubscriptionMutation,
   SubscriptionsQuery,
+  SubscriptionUsageQuery,
 } from "../operations";
 
 const STATES = ["requested", "approved", "rejected", "revoked"];
@@ -30,9 +32,9 @@ export function SubscriptionsPage() {
       <h1>Subscriptions</h1>
       <p className="hint">Your applications' subscriptions, and requests for your teams' products.</p>
       <p className="hint" id="usage-note">
-        Each plan's limit counts the requests of all of one person's applications on that plan and product. Current
-        usage is not shown here: the gateway keeps its counters (in Redis, or in its own memory) where the portal
-        does not read them. When a limit is reached, the gateway answers 429 with the time to wait.
+        Each plan's limit counts the requests of all of one person's applications on that plan and product. The use
+        shown is the gateway's own counter, when the gateways count in Redis; when a limit is reached, the gateway
+        answers 429 with the time to wait.
       </p>
       <form className="filters" aria-label="Filter subscriptions" onSubmit={(e) => e.preventDefault()}>
         <label>
@@ -65,6 +67,7 @@ export function SubscriptionsPage() {
               <th scope="col">Application</th>
               <th scope="col">Plan</th>
               <th scope="col">State</th>
+              <th scope="col">Use of the limit</th>
               <th scope="col">Requested by</th>
               <th scope="col">
                 <span className="visually-hidden">Actions</span>
@@ -97,6 +100,7 @@ export function SubscriptionsPage() {
                     <span className={`badge badge-${s.state}`}>{s.state}</span>
                     {s.decidedBy ? <span className="hint"> by {s.decidedBy}</span> : null}
                   </td>
+                  <td data-label="Use of the limit">{s.state === "approved" ? <UsageCell id={s.id} /> : "—"}</td>
                   <td data-label="Requested by">{s.requestedBy}</td>
                   <td className="actions">
                     {decides && s.state === "requested" ? (
@@ -124,3 +128,13 @@ export function SubscriptionsPage() {
     </>
   );
 }
+
+/** The use of the plan's limit in the current window, as the gateway counts it (or why it is not known). */
+function UsageCell({ id }: { id: number }) {
+  const [usage] = useQuery(SubscriptionUsageQuery, { id });
+  if (usage.state === "loading") return <span className="hint">…</span>;
+  if (usage.state === "error") return <span className="hint">not known: {usage.error.message}</span>;
+  const u = usage.data.subscriptionUsage;
+  return <span>{usageText(u)}</span>;
+}
+
