@@ -90,14 +90,14 @@ def _remote(args: argparse.Namespace, query: str, variables: dict[str, Any], htt
         return client.execute(query, variables)
 
 
-def _apply_locally(documents: list[m.Document], *, dry_run: bool, force: bool) -> list[Change]:
+def _apply_locally(documents: list[m.Document], *, dry_run: bool, force: bool, max_bytes: int) -> list[Change]:
     from portal.db import session_scope
 
     actor = Actor.system("loom-apply")
     with _local_engine() as engine:
         with session_scope(engine) as session, audit_scope(via="apply"):
             fetches = schema_fetches(session, actor, documents)
-        documents = asyncio.run(fetch_schemas(documents, fetches))
+        documents = asyncio.run(fetch_schemas(documents, fetches, max_bytes=max_bytes))
         with session_scope(engine) as session, audit_scope(via="apply"):
             changes = apply(session, actor, documents, dry_run=dry_run, force=force)
             if dry_run:
@@ -111,7 +111,8 @@ def apply_command(args: argparse.Namespace, *, http: httpx.Client | None = None)
 
     dry_run = bool(args.dry_run)
     force = bool(getattr(args, "force", False))
-    documents = m.load_documents(args.files, max_bytes=Settings().auth.max_document_bytes)
+    max_bytes = Settings().auth.max_document_bytes
+    documents = m.load_documents(args.files, max_bytes=max_bytes)
     if args.server:
         variables = {"documents": [_inline(d) for d in documents], "dryRun": dry_run, "force": force}
         try:
@@ -120,7 +121,7 @@ def apply_command(args: argparse.Namespace, *, http: httpx.Client | None = None)
             raise type(exc)(_named_by_file(exc.message, documents)) from exc
         changes = [Change(c["kind"], c["name"], c["action"], tuple(c.get("details") or ())) for c in data["apply"]]
     else:
-        changes = _apply_locally(documents, dry_run=dry_run, force=force)
+        changes = _apply_locally(documents, dry_run=dry_run, force=force, max_bytes=max_bytes)
     for change in changes:
         print(change.line(dry_run=dry_run))
     return 0

@@ -26,6 +26,7 @@ from portal.authorization import Actor
 from portal.errors import Invalid
 from portal.resources.access import authorize_documents
 from portal.resources.world import World, missing
+from portal.settings import DEFAULT_MAX_DOCUMENT_BYTES
 from portal.ssrf import EgressPolicy, introspect
 
 __all__ = ["SchemaFetch", "fetch_schemas", "needs_fetch", "schema_fetches"]
@@ -87,9 +88,17 @@ def schema_fetches(session: Session, actor: Actor, documents: Sequence[m.Documen
 
 
 async def fetch_schemas(
-    documents: Sequence[m.Document], fetches: Sequence[SchemaFetch], *, http: httpx.AsyncClient | None = None
+    documents: Sequence[m.Document],
+    fetches: Sequence[SchemaFetch],
+    *,
+    http: httpx.AsyncClient | None = None,
+    max_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
 ) -> list[m.Document]:
-    """``documents`` with the schema of each fetch filled in (fetched through the SSRF guard)."""
+    """``documents`` with the schema of each fetch filled in (fetched through the SSRF guard).
+
+    ``max_bytes`` caps each fetched schema: callers pass ``LOOM_AUTH_MAX_DOCUMENT_BYTES``
+    (``settings.auth.max_document_bytes``), the limit a schema given in a file has too.
+    """
     if not fetches:
         return list(documents)
     texts: dict[tuple[str, str], str] = {}
@@ -98,7 +107,7 @@ async def fetch_schemas(
         for fetch in fetches:
             try:
                 texts[fetch.key] = await introspect(
-                    fetch.url, client=client, policy=fetch.policy, protocol=fetch.protocol
+                    fetch.url, client=client, policy=fetch.policy, protocol=fetch.protocol, max_bytes=max_bytes
                 )
             except Invalid as exc:
                 raise type(exc)(exc.message, path=fetch.where) from exc

@@ -284,3 +284,17 @@ async def test_userinfo_cannot_dress_up_a_loopback_url() -> None:
     async with httpx.AsyncClient() as client:
         with pytest.raises(RefusedTarget, match="credentials"):
             await introspect("http://inventory.example@127.0.0.1:9/graphql", client=client, policy=STRICT)
+
+
+def test_fetch_schemas_caps_each_schema_at_the_size_it_is_given(engine: Engine, server_url: str) -> None:
+    """``loom apply`` passes LOOM_AUTH_MAX_DOCUMENT_BYTES: a fetched schema over it is refused where it was asked."""
+    documents = parse_documents(introspected_service(server_url, "demo"))
+    with session_scope(engine) as session:
+        apply(session, Actor.system(), documents[:3])
+        fetches = schema_fetches(session, Actor.system(), documents)
+    with pytest.raises(Invalid) as info:
+        asyncio.run(fetch_schemas(documents, fetches, max_bytes=64))
+    assert "sent more than 64 bytes; the schema is too large" in str(info.value)
+    assert "Service/greeter): spec.schema.introspect" in str(info.value)
+    (filled,) = [d for d in asyncio.run(fetch_schemas(documents, fetches, max_bytes=1_000_000)) if d.kind == "Service"]
+    assert "hello: String" in (filled.schema_text or "")
