@@ -41,7 +41,7 @@ import copy
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,12 +75,14 @@ from stitcher.planning import (
     K_TYPENAME,
     KEY_VARIABLE,
     REPRESENTATIONS_VARIABLE,
+    EntityTarget,
     FetchBatch,
     FetchNode,
     ObjectShape,
     PlanningError,
     QueryPlan,
     Selection,
+    ShapeField,
     build_plan,
     condition_variables,
     internal_prefix,
@@ -810,6 +812,10 @@ class Executor:
         index: dict[Any, int] = {}
         default = node.default_type
         targets = node.targets
+        if default is not None and len(targets) == 1:
+            target = targets.get(default)
+            if target is not None and target.resolver is None and not target.cuts and len(target.representation) == 1:
+                return _single_key_representations(objects, default, target)
         for obj in objects:
             type_name: str | None = obj.get("__typename") or default
             target = targets.get(type_name) if type_name is not None else None
@@ -1029,6 +1035,38 @@ def _walk(objects: list[Any], path: tuple[tuple[str, frozenset[str] | None], ...
     return objects
 
 
+def _single_key_representations(
+    objects: list[Any], type_name: str, target: EntityTarget
+) -> tuple[list[Any], list[list[dict[str, Any]]], list[str]]:
+    """:meth:`Executor._representations` for the common Federation fetch: one entity type at a concrete position,
+    a key of one field, no @requires cut: no per-object list of values or key tuple."""
+    reps: list[Any] = []
+    groups: list[list[dict[str, Any]]] = []
+    index: dict[Any, int] = {}
+    ((name, read),) = target.representation
+    upstream = target.upstream_type
+    for obj in objects:
+        found = obj.get("__typename")
+        if found and found != type_name:
+            continue
+        value = obj.get(read)
+        if value is None:
+            continue  # no key: the parent returned a partial object; its fields stay null
+        dedupe_key: Any = value
+        try:
+            position = index.get(value)
+        except TypeError:  # nested key values (dicts) are not hashable
+            dedupe_key = orjson.dumps([type_name, [value]], option=orjson.OPT_SORT_KEYS)
+            position = index.get(dedupe_key)
+        if position is None:
+            index[dedupe_key] = len(reps)
+            groups.append([obj])
+            reps.append({"__typename": upstream, name: value})
+        else:
+            groups[position].append(obj)
+    return reps, groups, [type_name] * len(reps)
+
+
 def _cut(value: Any, tree: dict[str, Any]) -> Any:
     """A nested @requires value with only the fields its requirement names (and ``__typename``)."""
     if isinstance(value, list):
@@ -1062,10 +1100,13 @@ def _flatten_paths(value: Any, path: list[Any], out: list[tuple[Any, list[Any]]]
 
 def _merge_entities(entities: list[Any], groups: list[list[dict[str, Any]]]) -> None:
     """Merge the i-th entity of an answer into every object that representation i stands for."""
-    for position, result in enumerate(entities):
-        if isinstance(result, dict) and position < len(groups):
-            for obj in groups[position]:
-                _merge(obj, result)
+    for result, group in zip(entities, groups, strict=False):
+        if isinstance(result, dict):
+            for obj in group:
+                if obj.keys().isdisjoint(result):
+                    obj.update(result)  # the common case, as in _merge, without its call
+                else:
+                    _merge(obj, result)
 
 
 def _merge(target: dict[str, Any], source: dict[str, Any]) -> None:
@@ -1123,42 +1164,131 @@ def _rename_typenames(value: Any, reverse: Mapping[str, str]) -> None:
 
 
 def _shape_object(obj: dict[str, Any], shape: ObjectShape, link: Any, run: _Run) -> Any:
-    static = shape.static
-    if static is not None:
-        type_name: Any = static
-        fields = shape.fields
+    """The client's object for ``obj`` (a dict), or ``_INVALID`` (a null non-null field inside) or ``_HIDDEN``."""
+    compiled = shape.compiled
+    if compiled is None:
+        compiled = _compile_shape(shape)
+    return compiled(obj, link, run)
+
+
+_Shaper = Callable[[dict[str, Any], Any, "_Run"], Any]
+
+
+def _compile_shape(shape: ObjectShape) -> _Shaper:
+    """The shaping function of ``shape``, generated once per plan and kept on it: straight-line code per field (no
+    per-field tuple unpacking and kind dispatch), lists of objects looped in place, the object built by one dict
+    display in the shape's field order. Errors, nulls and hidden values go through the same helpers as before."""
+    compiled: _Shaper
+    if shape.static is not None:
+        compiled = _compile_fields(shape.static, shape.fields)
     else:
-        type_name = obj.get("__typename")
-        if type_name is None:
-            run.visited.add(tuple(_unlink(link)))
-            return _INVALID  # an abstract position whose concrete type is unknown (its typename fetch failed)
-        found = shape.by_type.get(type_name)
-        if found is None:  # a type the API schema hides (@inaccessible): the object is null, never half-shown
-            run.visited.add(tuple(_unlink(link)))
-            return _HIDDEN
-        fields = found
-    out: dict[str, Any] = {}
-    for key, kind, nonnull, arg, read in fields:
+        by_type = {name: _compile_fields(name, fields) for name, fields in shape.by_type.items()}
+
+        def compiled(obj: dict[str, Any], link: Any, run: _Run) -> Any:
+            type_name = obj.get("__typename")
+            if type_name is None:
+                run.visited.add(tuple(_unlink(link)))
+                return _INVALID  # an abstract position whose concrete type is unknown (its typename fetch failed)
+            found = by_type.get(type_name)
+            if found is None:  # a type the API schema hides (@inaccessible): the object is null, never half-shown
+                run.visited.add(tuple(_unlink(link)))
+                return _HIDDEN
+            return found(obj, link, run)
+
+    shape.compiled = compiled
+    return compiled
+
+
+def _compile_fields(type_name: str, fields: tuple[ShapeField, ...]) -> _Shaper:
+    namespace: dict[str, Any] = {
+        "_INVALID": _INVALID,
+        "_complete": _complete,
+        "_hidden_value": _hidden_value,
+        "_invalid": _invalid,
+        "_object_outcome": _object_outcome,
+        "_unlink": _unlink,
+    }
+    lines = ["def shape(obj, link, run):", "    get = obj.get"]
+    built: list[str] = []
+    for i, (key, kind, nonnull, arg, read) in enumerate(fields):
+        k, v = repr(key), f"v{i}"
+        if kind == K_TYPENAME:
+            built.append(f"{k}: {type_name!r}")
+            continue
+        built.append(f"{k}: {v}")
+        lines.append(f"    {v} = get({read!r})")
         if kind == K_LEAF:
-            value = obj.get(read)
-            if arg is not None and value is not None and value not in arg:
-                _hidden_value(value, nonnull, (link, key), run)
-                value = None
-            if value is None:
-                if nonnull:
-                    run.null_error((link, key))
-                    return _INVALID
-                if run.track:
-                    run.visited.add((*_unlink(link), key))
-            out[key] = value
-        elif kind == K_TYPENAME:
-            out[key] = type_name
+            if arg is not None:
+                namespace[f"a{i}"] = arg
+                lines += [
+                    f"    if {v} is not None and {v} not in a{i}:",
+                    f"        _hidden_value({v}, {nonnull}, (link, {k}), run)",
+                    f"        {v} = None",
+                ]
+            lines.append(f"    if {v} is None:")
+            if nonnull:
+                lines += [f"        run.null_error((link, {k}))", "        return _INVALID"]
+            else:
+                lines += ["        if run.track:", f"            run.visited.add((*_unlink(link), {k}))"]
+            continue
+        namespace[f"a{i}"] = arg
+        inner_kind, inner_nonnull, inner = arg
+        if inner_kind == "o":
+            namespace[f"f{i}"] = inner.compiled or _compile_shape(inner)
+            lines += [
+                f"    if {v}.__class__ is dict:",
+                f"        r = f{i}({v}, (link, {k}), run)",
+                "        if r.__class__ is not dict:",
+                f"            r = _object_outcome(r, {v}, {inner_nonnull}, (link, {k}), run)",
+                f"        {v} = r",
+                "    else:",
+                f"        {v} = _complete({v}, a{i}, (link, {k}), run)",
+            ]
+        elif inner_kind == "l" and inner[0] == "o":
+            item_nonnull, item_shape = inner[1], inner[2]
+            namespace[f"e{i}"] = inner
+            namespace[f"f{i}"] = item_shape.compiled or _compile_shape(item_shape)
+            lines += [
+                f"    if {v}.__class__ is list:",
+                f"        lk = (link, {k})",
+                "        items = []",
+                "        for n, item in enumerate(" + v + "):",
+                "            if item.__class__ is dict:",
+                f"                r = f{i}(item, (lk, n), run)",
+                "                if r.__class__ is not dict:",
+                f"                    r = _object_outcome(r, item, {item_nonnull}, (lk, n), run)",
+                "                    if r is _INVALID:",
+                f"                        items = _invalid({inner_nonnull}, lk, run)",
+                "                        break",
+                "            else:",
+                f"                r = _complete(item, e{i}, (lk, n), run)",
+                "                if r is _INVALID:",
+                f"                    items = _invalid({inner_nonnull}, lk, run)",
+                "                    break",
+                "            items.append(r)",
+                f"        {v} = items",
+                "    else:",
+                f"        {v} = _complete({v}, a{i}, (link, {k}), run)",
+            ]
         else:
-            value = _complete(obj.get(read), arg, (link, key), run)
-            if value is _INVALID:
-                return _INVALID
-            out[key] = value
-    return out
+            lines.append(f"    {v} = _complete({v}, a{i}, (link, {k}), run)")
+        lines += [f"    if {v} is _INVALID:", "        return _INVALID"]
+    lines.append("    return {" + ", ".join(built) + "}")
+    exec(compile("\n".join(lines), f"<shape {type_name}>", "exec"), namespace)  # noqa: S102 - our own code, no input
+    shaper: _Shaper = namespace["shape"]
+    return shaper
+
+
+def _object_outcome(result: Any, value: dict[str, Any], nonnull: bool, link: Any, run: _Run) -> Any:
+    """An object position whose shaping did not give an object: ``_HIDDEN`` or ``_INVALID`` (see :func:`_complete`)."""
+    if result is _HIDDEN:
+        if not nonnull:
+            return None
+        path = _unlink(link)
+        run.visited.add(tuple(path))
+        run.add_error({"message": f"Type {value.get('__typename')!r} is not in the API schema", "path": path})
+        return _INVALID
+    return _invalid(nonnull, link, run)
 
 
 def _complete(value: Any, type_shape: tuple[str, bool, Any], link: Any, run: _Run) -> Any:
@@ -1171,17 +1301,10 @@ def _complete(value: Any, type_shape: tuple[str, bool, Any], link: Any, run: _Ru
             run.visited.add(tuple(_unlink(link)))
         return None
     if kind == "o":
-        result = _shape_object(value, arg, link, run) if isinstance(value, dict) else _INVALID
-        if result is _HIDDEN:
-            if not nonnull:
-                return None
-            path = _unlink(link)
-            run.visited.add(tuple(path))
-            run.add_error({"message": f"Type {value.get('__typename')!r} is not in the API schema", "path": path})
-            return _INVALID
-        if result is _INVALID:
+        if not isinstance(value, dict):
             return _invalid(nonnull, link, run)
-        return result
+        result = _shape_object(value, arg, link, run)
+        return result if result.__class__ is dict else _object_outcome(result, value, nonnull, link, run)
     if kind == "l":
         if not isinstance(value, list):
             return _invalid(nonnull, link, run)

@@ -47,6 +47,7 @@ from stitcher.planning.model import (
     QueryPlan,
     Selection,
     SelectionField,
+    ShapeField,
 )
 from stitcher.planning.operation import condition_variables, internal_prefix
 
@@ -65,6 +66,7 @@ __all__ = [
     "QueryPlan",
     "Selection",
     "SelectionField",
+    "ShapeField",
     "build_plan",
     "condition_variables",
     "internal_prefix",

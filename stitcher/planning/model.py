@@ -49,6 +49,9 @@ class ObjectShape:
     static: str | None
     fields: tuple[ShapeField, ...] = ()
     by_type: dict[str, tuple[ShapeField, ...]] = field(default_factory=dict)
+    # The executor's shaping function for this shape, generated on its first use (``stitcher.execution``): the plan
+    # is built once and replayed, so each object is shaped by straight-line code with no per-field dispatch.
+    compiled: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)
