@@ -334,7 +334,7 @@ def compose_command(args: argparse.Namespace) -> int:
             print(f"- {conflict}", file=sys.stderr)
         return 1
     if args.supergraph:
-        from stitcher.carried import uncarried
+        from stitcher.supergraph.carried import uncarried
 
         problems = uncarried(supergraph)
         if problems:

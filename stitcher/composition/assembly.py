@@ -40,7 +40,7 @@ from stitcher.ir import (
     Supergraph,
     TypeJoin,
 )
-from stitcher.supergraph import ROOT_TYPE_NAMES, filter_document
+from stitcher.supergraph.sdl import ROOT_TYPE_NAMES, filter_document
 
 
 def graph_enum_names(names: Sequence[str]) -> dict[str, str]:

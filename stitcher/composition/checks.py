@@ -27,7 +27,7 @@ from stitcher.ir import (
     Subgraph,
     TypeJoin,
 )
-from stitcher.supergraph import ROOT_TYPE_NAMES
+from stitcher.supergraph.sdl import ROOT_TYPE_NAMES
 
 
 def _field_lines(composer: _Composer, type_name: str) -> dict[str, str]:

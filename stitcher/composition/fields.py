@@ -29,7 +29,7 @@ from stitcher.ir import (
     SourceKind,
     Subgraph,
 )
-from stitcher.supergraph import ROOT_TYPE_NAMES
+from stitcher.supergraph.sdl import ROOT_TYPE_NAMES
 
 
 def _strip(type_: GraphQLInputType | GraphQLOutputType) -> str:

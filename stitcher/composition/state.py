@@ -15,7 +15,7 @@ from stitcher.ir import (
     Subgraph,
     TypeJoin,
 )
-from stitcher.supergraph import ROOT_TYPE_NAMES
+from stitcher.supergraph.sdl import ROOT_TYPE_NAMES
 
 
 @dataclass

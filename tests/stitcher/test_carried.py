@@ -1,5 +1,6 @@
-"""What a printed supergraph carries for Loom's gateway (stitcher.carried): the sources come back from the SDL with
-their kind, merge configuration, transforms and REST binding; what cannot be carried is refused with the reason."""
+"""What a printed supergraph carries for Loom's gateway (stitcher.supergraph.carried): the sources come back from the
+SDL with their kind, merge configuration, transforms and REST binding; what cannot be carried is refused
+with the reason."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from pathlib import Path
 import pytest
 from graphql import GraphQLObjectType
 
-from stitcher.carried import uncarried
 from stitcher.composition import compose
 from stitcher.errors import SchemaError
 from stitcher.ir import EntityResolver, SourceKind
 from stitcher.sources import EntityConfig, SourceSpec, Transforms
 from stitcher.supergraph import load_supergraph, print_supergraph_sdl
+from stitcher.supergraph.carried import uncarried
 
 SHOP = """
 type Query { product(id: ID!): Product  top: [Product!]! }
