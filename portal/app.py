@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from redis.asyncio import Redis
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -206,6 +207,12 @@ def create_app(
             app.state.engine = app_engine
             app.state.http_client = client
             async with contextlib.AsyncExitStack() as stack:
+                # The gateway's counters, read by subscriptionUsage: one client (its own pool) for the app's life.
+                app.state.redis = None
+                if settings.redis.url:
+                    redis = Redis.from_url(settings.redis.url, socket_timeout=1.0, socket_connect_timeout=1.0)
+                    stack.push_async_callback(redis.aclose)
+                    app.state.redis = redis
                 for context in contexts:
                     await stack.enter_async_context(context(app))
                 yield

@@ -83,14 +83,12 @@ async def subscription_usage(info: Info[Context, None], id: int) -> PlanUsage:
         )
         return usage
     key = settings.gateway.options().rate_limit_key_prefix + counter_key(found.owner, found.plan, found.product)
-    client: Redis = Redis.from_url(settings.redis.url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    client: Redis = info.context.request.app.state.redis  # the app's one client, created in its lifespan
     try:
         count, ttl_ms = await client.get(key), await client.pttl(key)
     except RedisError as exc:
         usage.reason = f"the gateway's counters in Redis could not be read ({type(exc).__name__}); try again"
         return usage
-    finally:
-        await client.aclose()
     usage.known = True
     usage.used = int(count or 0)
     usage.resets_in_seconds = ttl_ms / 1000 if isinstance(ttl_ms, int) and ttl_ms > 0 else None

@@ -46,7 +46,10 @@ def _subscription(engine: Engine, product: str) -> int:
 
 async def _gql(settings: Settings, engine: Engine, person: Person, variables: dict[str, Any]) -> dict[str, Any]:
     app = create_app(settings, engine=engine)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as client:
+    async with (
+        app.router.lifespan_context(app),  # creates the app's Redis client
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as client,
+    ):
         response = await client.post(
             "/api/graphql",
             json={"query": QUERY, "variables": variables},
