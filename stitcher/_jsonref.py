@@ -16,10 +16,12 @@ from urllib.parse import unquote
 
 import yaml
 
+from stitcher.errors import StitcherError
+
 __all__ = ["RefError", "RefResolver", "load_text", "pointer_tokens"]
 
 
-class RefError(Exception):
+class RefError(StitcherError):
     """A ``$ref`` that cannot be followed: the message says which and why."""
 
 

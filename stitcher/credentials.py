@@ -33,6 +33,7 @@ from joserfc import jwt
 from joserfc.errors import BadSignatureError, DecodeError, ExpiredTokenError, InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
+from stitcher.errors import StitcherError
 from stitcher.snapshot import CredentialConfig, CredentialKind, OAuthConfig, PlanConfig, Snapshot
 
 __all__ = [
@@ -54,7 +55,7 @@ _KEY_RE = re.compile(r"^lk_([0-9a-z]{8})_([A-Za-z0-9_-]{43,})$")
 _JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
 
 
-class CredentialError(Exception):
+class CredentialError(StitcherError):
     """A request's credential was refused; ``status`` is the HTTP status to answer with."""
 
     status = 401

@@ -17,6 +17,8 @@ from typing import Protocol
 import redis.asyncio as redis_asyncio
 from redis.exceptions import RedisError
 
+from stitcher.errors import StitcherError
+
 __all__ = ["MemoryRateLimiter", "RateDecision", "RateLimiter", "RateLimiterUnavailable", "RedisRateLimiter"]
 
 
@@ -30,7 +32,7 @@ class RateDecision:
     retry_after: int | None = None
 
 
-class RateLimiterUnavailable(Exception):
+class RateLimiterUnavailable(StitcherError):
     """The shared counter could not be reached; the caller decides whether to fail open or closed."""
 
 
