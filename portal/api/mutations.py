@@ -143,7 +143,10 @@ class Mutation:
             return parsed, resources.schema_fetches(session, actor, parsed)
 
         parsed, fetches = await run_mutation(info, "resources.apply", "resource", prepare)
-        parsed = await resources.fetch_schemas(parsed, fetches)  # schemas from deployments, after authorization
+        # Schemas from deployments, after authorization: through the app's HTTP client (when its lifespan runs;
+        # fetch_schemas makes one for the call otherwise), capped like a schema given in a file.
+        http = getattr(info.context.request.app.state, "http_client", None)
+        parsed = await resources.fetch_schemas(parsed, fetches, http=http, max_bytes=max_bytes)
 
         def work(session: Session, actor: Actor) -> list[t.Change]:
             changes = [c.as_dict() for c in resources.apply(session, actor, parsed, dry_run=dry_run, force=force)]
