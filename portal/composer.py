@@ -256,6 +256,25 @@ def deployment_url(service: ServiceResource) -> str | None:
     return None
 
 
+def _check_schema(doc: Document, service: ServiceResource) -> None:
+    """The schema check ``loom apply`` makes (portal.resources.service), with the same error."""
+    from portal.publishing import validate_schema
+
+    source = service.spec.schema_
+    where = source.file or ("introspection" if source.introspect else "inline schema")
+    try:
+        validate_schema(
+            doc.name,
+            service.spec.protocol,
+            doc.schema_text or "",
+            where=where,
+            base_dir=doc.schema_path.parent if doc.schema_path is not None else None,
+            files=source.files if source.openapi is not None else None,
+        )
+    except Invalid as exc:
+        raise Invalid(exc.message, path=f"{doc.where()}: spec.schema") from exc
+
+
 def specs_from_documents(documents: Sequence[Document], product: str) -> list[SourceSpec]:
     """The SourceSpecs of ``product`` from loaded resources alone (its Services must be among them)."""
     from portal.manifests import Product, Service
@@ -272,6 +291,7 @@ def specs_from_documents(documents: Sequence[Document], product: str) -> list[So
         if service_doc is None or not isinstance(service_doc.resource, Service):
             raise doc.error(f"spec.sources[{index}].service", f"no Service {ref.service!r} in the files")
         service = service_doc.resource
+        _check_schema(service_doc, service)  # what apply checks, so compose and apply give the same verdict
         address = deployment_url(service)
         specs.append(
             source_spec(
