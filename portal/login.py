@@ -29,7 +29,7 @@ import math
 import re
 import secrets
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import httpx2
@@ -228,8 +228,9 @@ def _login_page(request: Request, *, error: str | None = None) -> str:
     next_value = html.escape(_safe_next(request.query_params.get("next")), quote=True)
     sso = ""
     if settings.oidc.issuer:
-        # the provider brings the person back to /login/oidc/callback, which lands on the home page
-        sso = '<p class="or">or</p><a class="button" href="/login/oidc">Sign in with single sign-on</a>'
+        # the provider brings the person back to /login/oidc/callback, which lands where they were going
+        target = html.escape(urlencode({"next": _safe_next(request.query_params.get("next"))}), quote=True)
+        sso = f'<p class="or">or</p><a class="button" href="/login/oidc?{target}">Sign in with single sign-on</a>'
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1"><title>Loom: log in</title>'
@@ -474,6 +475,9 @@ def _callback_url(request: Request) -> str:
     return str(request.url_for("oidc_callback"))
 
 
+_OIDC_NEXT = "loom_oidc_next"  # the session key that carries ?next= across the provider's round trip
+
+
 async def oidc_login(request: Request) -> Response:
     try:
         client = _oidc_client(request)
@@ -486,6 +490,7 @@ async def oidc_login(request: Request) -> Response:
         previous = request.session.pop(SESSION_KEY, None)
         if previous is not None:  # signing in again, perhaps as someone else: the old session ends here
             await run_in_threadpool(_end_session, request.app.state.engine, previous)
+        request.session[_OIDC_NEXT] = _safe_next(request.query_params.get("next"))  # where the callback lands
         response: Response = await client.authorize_redirect(
             request, _callback_url(request), nonce=secrets.token_urlsafe(16)
         )
@@ -518,8 +523,9 @@ async def oidc_callback(request: Request) -> Response:
         token = await run_in_threadpool(_oidc_login_user, engine, settings, dict(claims))
     except Unauthenticated as exc:
         return _error(request, exc, 401)
+    landing = _safe_next(request.session.pop(_OIDC_NEXT, None))
     _start_session(request, token)
-    return RedirectResponse("/", status_code=303)
+    return RedirectResponse(landing, status_code=303)
 
 
 def _oidc_login_user(engine: Engine, settings: Settings, claims: dict[str, Any]) -> str:

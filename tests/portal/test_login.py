@@ -129,6 +129,23 @@ async def test_oidc_login_creates_the_user_then_links_by_subject(
     assert [(e.target_name, e.summary["method"]) for e in logins] == [("ada-2", "oidc"), ("ada-2", "oidc")]
 
 
+async def test_oidc_login_lands_where_the_person_was_going_and_only_on_this_site(
+    engine: Engine, settings: Settings, provider: OIDCProvider
+) -> None:
+    """The sign-in page's single sign-on link carries ``next``; the provider's round trip keeps it in the session,
+    and the callback lands there, never on another host."""
+    app = create_app(oidc_settings(settings, provider), engine=engine)
+    async with portal_client(app) as client:
+        page = await client.get("/login", params={"next": "/products/library"})
+        assert 'href="/login/oidc?next=%2Fproducts%2Flibrary"' in page.text
+        response = await client.get("/login/oidc", params={"next": "/products/library"})
+        assert response.url.path == "/products/library" and response.history[-1].url.path == "/login/oidc/callback"
+        assert (await client.get("/api/me")).status_code == 200
+    async with portal_client(app) as client:
+        response = await client.get("/login/oidc", params={"next": "//evil.example/steal"})
+        assert response.url.path == "/" and urlsplit(str(response.url)).netloc == "testserver"
+
+
 async def test_oidc_callback_with_a_forged_state_is_refused(
     engine: Engine, settings: Settings, provider: OIDCProvider
 ) -> None:
