@@ -652,12 +652,24 @@ def _loc_to_path(loc: Sequence[int | str]) -> str:
     return out
 
 
+# What each pattern of these models means, said in words in an error.
+_PATTERN_WORDS = {
+    _SEMVER: "a semantic version such as 1.2.0 or 2.0.0-beta.1",
+    _NAME: "lower-case letters, digits and '-' (at most 63, starting and ending with a letter or digit)",
+    _GRAPHQL_NAME: "a GraphQL name such as Loan or memberId",
+}
+
+
 def _describe(error: Mapping[str, Any]) -> str:
     kind = error.get("type")
     if kind == "extra_forbidden":
         return "unknown field; remove it or check its spelling"
     if kind == "missing":
         return "field required"
+    if kind == "string_pattern_mismatch":  # pydantic would print the regular expression itself
+        words = _PATTERN_WORDS.get(str((error.get("ctx") or {}).get("pattern")))
+        if words is not None:
+            return f"must be {words} (got {error.get('input')!r})"
     message = str(error.get("msg", "invalid value"))
     message = message.removeprefix("Value error, ")
     if kind in {"literal_error", "enum"} or (kind and str(kind).endswith("_type")):

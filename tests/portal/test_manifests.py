@@ -110,7 +110,8 @@ def test_inline_schema_needs_no_file() -> None:
         ),
         (
             "apiVersion: loom.dev/v1alpha1\nkind: Team\nmetadata: {name: Bad_Name}\n",
-            "res.yaml: document 1 (Team/Bad_Name): metadata.name: String should match pattern",
+            "res.yaml: document 1 (Team/Bad_Name): metadata.name: must be lower-case letters, digits and '-' (at most "
+            "63, starting and ending with a letter or digit) (got 'Bad_Name')",
         ),
         ("- just\n- a list\n", "res.yaml: document 1: a resource must be a mapping"),
         (

@@ -221,7 +221,7 @@ def test_the_composer_shows_conflicts_and_the_schema_as_they_change(people: Any)
     version = page.get_by_label("Version", exact=True)
     version.fill("one")  # not a semantic version: the preview says so beside the field
     expect(version).to_have_attribute("aria-invalid", "true", timeout=TIMEOUT)
-    expect(page.locator("#compose-version-error")).to_contain_text("should match pattern")
+    expect(page.locator("#compose-version-error")).to_contain_text("must be a semantic version such as 1.2.0")
     version.fill("0.1.0")
     expect(version).to_have_attribute("aria-invalid", "false", timeout=TIMEOUT)
     page.get_by_label("Display name in the catalog").fill("People, live")
