@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -109,6 +110,13 @@ def two_workers(gateway: Gateway, *, without: int | None = None) -> set[int]:
     return eventually(probe, "two workers listen" + (f", not {without}" if without else ""))
 
 
+def metrics_directory(worker: int) -> Path:
+    """The multiprocess metrics directory the supervisor gave its workers."""
+    environ = Path(f"/proc/{worker}/environ").read_bytes().split(b"\0")
+    value = next(e for e in environ if e.startswith(b"PROMETHEUS_MULTIPROC_DIR="))
+    return Path(value.split(b"=", 1)[1].decode())
+
+
 def served_by(gateway: Gateway, client_port: int, workers: set[int]) -> int:
     """The worker holding the server side of the connection from ``client_port``."""
     inode = next(i for local, remote, _, i in tcp_sockets() if local == gateway.port and remote == client_port)
@@ -169,9 +177,12 @@ def test_two_workers_share_the_port_count_in_one_scrape_and_all_stop_on_sigterm(
         query_on_a_new_connection(gateway, replaced)
         assert graphql_requests_counted(gateway) == sent + 1
         tree |= descendants(gateway.process.pid)
+        metrics_dir = metrics_directory(next(iter(replaced)))
+        assert metrics_dir.is_dir()
 
         code, logs = gateway.stop()
     assert code == 0, logs
+    assert not metrics_dir.exists()  # the supervisor removed the workers' metrics files
     assert "exited with -9: starting another" in logs
     # Every process of the gateway is gone: the supervisor waited for its workers before it exited.
     eventually(lambda: not any(alive(pid) for pid in tree), "every gateway process exits")
@@ -181,9 +192,11 @@ def test_workers_stop_when_their_supervisor_is_killed(supergraph: Path) -> None:
     with Gateway("--supergraph", str(supergraph), env={"LOOM_GATEWAY_WORKERS": "2"}) as gateway:
         gateway.wait_ready()
         workers = two_workers(gateway)
+        metrics_dir = metrics_directory(next(iter(workers)))
         gateway.process.kill()
         gateway.process.wait(30)
         eventually(lambda: not any(alive(pid) for pid in workers), "the orphaned workers exit by themselves")
+    shutil.rmtree(metrics_dir)  # a killed supervisor cannot remove it (after SIGTERM it does: the test above)
 
 
 def test_a_worker_that_cannot_start_is_one_line_and_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
