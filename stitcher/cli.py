@@ -196,9 +196,22 @@ def _check_usage(args: argparse.Namespace, env: GatewaySettings) -> str | None:
     return token
 
 
+def _settings() -> GatewaySettings:
+    """``LOOM_GATEWAY_*``; a bad value is one line naming the variable (pydantic's first line names only the
+    class)."""
+    from pydantic import ValidationError
+
+    try:
+        return GatewaySettings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = "LOOM_GATEWAY_" + str(error["loc"][0]).upper() if error["loc"] else "LOOM_GATEWAY_*"
+        raise ValueError(f"{name}={error.get('input')!r} is refused: {error['msg']}") from exc
+
+
 def gateway_command(args: argparse.Namespace) -> int:
     """``loom gateway``: ``args`` has supergraph, portal, token, cluster, host, port and workers."""
-    env = GatewaySettings()
+    env = _settings()
     workers = getattr(args, "workers", None) or env.workers
     if getattr(args, "workers", None) is not None and args.workers < 1:
         raise ValueError(f"--workers must be at least 1 (got {args.workers})")
@@ -236,7 +249,7 @@ def _app_request_id() -> Callable[[], str | None]:
 def _serve_worker(args: argparse.Namespace, supervisor: Connection) -> None:
     """One worker of ``loom gateway --workers N`` (in its own process): build the app, listen on the shared port,
     tell the supervisor it serves, serve until SIGTERM or until the supervisor is gone."""
-    env = GatewaySettings()
+    env = _settings()
     try:
         app = _build_app(args, env)
         # Bound only: the server listens once the app has started (asyncio's create_server calls listen()), so no

@@ -199,7 +199,9 @@ def test_workers_stop_when_their_supervisor_is_killed(supergraph: Path) -> None:
     shutil.rmtree(metrics_dir)  # a killed supervisor cannot remove it (after SIGTERM it does: the test above)
 
 
-def test_a_worker_that_cannot_start_is_one_line_and_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_worker_that_cannot_start_is_one_line_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     bad = tmp_path / "bad.graphql"
     bad.write_text("type Query {")
     done = subprocess.run(
@@ -214,3 +216,9 @@ def test_a_worker_that_cannot_start_is_one_line_and_exit_1(tmp_path: Path, capsy
 
     assert main(["gateway", "--supergraph", str(bad), "--workers", "0"]) == 1
     assert capsys.readouterr().err.strip() == "loom: error: --workers must be at least 1 (got 0)"
+    monkeypatch.setenv("LOOM_GATEWAY_WORKERS", "0")
+    assert main(["gateway", "--supergraph", str(bad)]) == 1
+    assert (
+        capsys.readouterr().err.strip()
+        == "loom: error: LOOM_GATEWAY_WORKERS='0' is refused: Input should be greater than or equal to 1"
+    )
