@@ -1,38 +1,4 @@
-"""Execution: run a cached :class:`~stitcher.planning.QueryPlan` against the upstreams and shape the result.
-
-Hot path, per request, for a document seen before:
-
-1. one dict lookup in the bounded LRU plan cache keyed by (document, operation name): no parsing, no validation,
-   no limit checks (their outcome is cached with the entry, including refusals);
-2. variable coercion (only when the operation declares variables) and a second lookup by the values of the
-   variables that ``@skip``/``@include`` use;
-3. the fetch plan: for queries, root fetches in parallel (``asyncio.gather``), then level by level one request per
-   subgraph (``GatewayOptions.upstream.batch_levels``; otherwise each fetch right after its parent); mutation root
-   fields in order, each with its entity fetches before the next; duplicate representations removed;
-   upstream JSON is decoded with orjson and merged into one result tree (upstream selections use the client's
-   response keys as aliases, so merging is a dict update);
-4. one recursive pass over precomputed shape tuples builds the client's result: field order, ``__typename``,
-   dropping internal fields, null propagation (a null non-null field nulls its parent, per the GraphQL spec).
-
-No graphql-core validation and no per-field Python resolver runs for a known document; graphql-core executes only
-introspection fields (``__schema``/``__type``), against the API schema.
-
-Failures give partial results: a failed fetch leaves its fields null and adds errors with ``path`` and
-``extensions.code`` (``UPSTREAM_TIMEOUT``, ``UPSTREAM_ERROR``, ``UPSTREAM_HTTP_<status>`` with
-``extensions.status``, ``UPSTREAM_INVALID_RESPONSE``, ``UPSTREAM_TOO_LARGE``, ``UPSTREAM_REFUSED``: the egress
-policy); an upstream's own GraphQL errors are passed through with their ``extensions``, their paths rewritten to the
-client's result (the gateway's internal aliases undone; a field only the gateway fetched points at the object that
-needed it) and their ``locations`` mapped onto the client's field at that path (dropped when there is none). That
-work happens only for responses with errors.
-
-In-flight deduplication (``GatewayOptions.upstream.dedupe_inflight``, off by default): identical upstream *query*
-requests (same URL, same body, same forwarded headers) that are in flight at the same moment share one upstream call
-and its response. It saves upstream load under bursts of identical queries; it never applies to mutations. Enable it
-the same way on every gateway when comparing benchmarks.
-
-Garbage collection: the app should call ``gc.freeze()`` once after start-up (after the supergraph and plans are
-built), which takes the long-lived schema objects out of the collector's generations; that is the app's job.
-"""
+"""The executor: cached documents and plans, the fetch plan run against the upstreams, the response."""
 
 from __future__ import annotations
 
@@ -41,7 +7,7 @@ import copy
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,39 +16,49 @@ from graphql import (
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
     GraphQLObjectType,
     GraphQLSchema,
-    InlineFragmentNode,
     OperationDefinitionNode,
-    SelectionSetNode,
     execute_sync,
     parse,
     validate,
 )
 from graphql.execution.values import get_argument_values, get_variable_values
-from graphql.language import Visitor, get_location, visit
+from graphql.language import Visitor, visit
 
 from stitcher.errors import StitcherError
+from stitcher.execution._errors import (
+    _client_path,
+    _failure,
+    _graphql_error,
+    _limit_error,
+    _locate_errors,
+    _pass_through,
+    _upstream_failure,
+)
+from stitcher.execution._run import _JSON_HEADERS, _Run
+from stitcher.execution._shaping import _INVALID, _reached_errors, _shape_object
+from stitcher.execution._tree import (
+    _cut,
+    _flatten_paths,
+    _merge,
+    _merge_entities,
+    _project,
+    _rename_typenames,
+    _single_key_representations,
+    _walk,
+)
 from stitcher.ir import SourceKind, Subgraph, Supergraph
 from stitcher.limits import DocumentLimits, LimitExceeded, check_cost, check_document, sized_by_variables
 from stitcher.linking import link_parts, linked_value
 from stitcher.options import GatewayOptions
 from stitcher.planning import (
     INTERNAL_PREFIX,
-    K_LEAF,
-    K_TYPENAME,
-    KEY_VARIABLE,
-    REPRESENTATIONS_VARIABLE,
-    EntityTarget,
     FetchBatch,
     FetchNode,
-    ObjectShape,
     PlanningError,
     QueryPlan,
-    Selection,
-    ShapeField,
     build_plan,
     condition_variables,
     internal_prefix,
@@ -96,9 +72,7 @@ from stitcher.rest import (
     settle,
     shape_result,
 )
-from stitcher.transport import Transport, UpstreamError, UpstreamResponse
-
-__all__ = ["ExecutionResponse", "Executor"]
+from stitcher.transport import Transport, UpstreamResponse
 
 log = logging.getLogger("stitcher.execution")
 _DEFAULT_OPTIONS = GatewayOptions()
@@ -107,7 +81,6 @@ _MAX_TOKENS = 20_000
 _PREPARE_INLINE_CHARS = 2_000  # smaller new documents are prepared on the loop (a thread hop costs more)
 _MAX_PLANS_PER_DOCUMENT = 64
 _MAX_FETCH_ERRORS = 50
-_JSON_HEADERS = {"content-type": "application/json", "accept": "application/graphql-response+json, application/json"}
 # Marks a fetch as safe to repeat: the cluster's Envoy retries it on the next priority after a 5xx or a timeout
 # (a mutation is retried only when nothing reached the upstream, so it never runs twice). portal.sync.envoy matches it.
 SAFE_RETRY = ("x-loom-retry", "safe")
@@ -156,77 +129,6 @@ class _Document:
         self.has_variables = False
         self.prefix = INTERNAL_PREFIX
         self.plans: dict[tuple[bool, ...], QueryPlan | list[dict[str, Any]]] = {}
-
-
-_INVALID: Any = object()
-_HIDDEN: Any = object()  # an object of a type the API schema hides
-
-
-class _Run:
-    """Per-request state: the merged result tree and the errors."""
-
-    __slots__ = (
-        "coerced",
-        "data",
-        "error_paths",
-        "errors",
-        "executor",
-        "headers",
-        "key_variable",
-        "nulled",
-        "prefix",
-        "reps_variable",
-        "track",
-        "variable_values",
-        "variables",
-        "visited",
-    )
-
-    def __init__(self, executor: Executor, variables: Mapping[str, Any], coerced: Mapping[str, Any]) -> None:
-        self.executor = executor
-        self.variables = variables
-        self.coerced = coerced
-        self.data: dict[str, Any] = {}
-        self.errors: list[dict[str, Any]] = []
-        self.error_paths: set[tuple[Any, ...]] = set()
-        self.headers: dict[str, str] = _JSON_HEADERS
-        self.variable_values: Any = None  # graphql-core's coercion result, for REST argument values
-        # Shaping with errors: the positions a null propagated to, and the null positions shaping reached (so
-        # errors in subtrees it never reached can be dropped, as graphql-core never reports them).
-        self.nulled: list[Any] = []
-        self.visited: set[tuple[Any, ...]] = set()
-        self.track = False
-        self.prefix = INTERNAL_PREFIX  # the plan's, for telling the gateway's own fields from the client's
-        self.reps_variable = REPRESENTATIONS_VARIABLE
-        self.key_variable = KEY_VARIABLE
-
-    def add_error(self, error: dict[str, Any]) -> None:
-        self.errors.append(error)
-        path = error.get("path")
-        if path:
-            for end in range(1, len(path) + 1):
-                self.error_paths.add(tuple(path[:end]))
-
-    def null_error(self, link: Any) -> None:
-        path = _unlink(link)
-        self.visited.add(tuple(path))
-        if tuple(path) in self.error_paths:
-            return  # an upstream or fetch error already explains this null
-        self.add_error(
-            {
-                "message": "Cannot return null for non-nullable field " + ".".join(str(p) for p in path),
-                "path": path,
-            }
-        )
-
-
-def _unlink(link: Any) -> list[Any]:
-    out: list[Any] = []
-    while link is not None:
-        link, key = link
-        out.append(key)
-    out.reverse()
-    return out
 
 
 class Executor:
@@ -1010,9 +912,6 @@ class Executor:
             run.add_error(failure)
 
 
-# -- helpers on the hot path --
-
-
 async def _together(work: list[Coroutine[Any, Any, None]]) -> None:
     """Await ``work`` concurrently, like ``asyncio.gather`` with one task fewer and no gathering future: the first
     runs in the current task, the others as tasks started in order right after it reaches its first wait (the order
@@ -1029,372 +928,6 @@ async def _together(work: list[Coroutine[Any, Any, None]]) -> None:
         raise
 
 
-def _walk(objects: list[Any], path: tuple[tuple[str, frozenset[str] | None], ...], start: int) -> list[Any]:
-    """The objects at ``path``, starting from ``objects`` (those at its first ``start`` steps)."""
-    if start:
-        types = path[start - 1][1]
-        if types is not None:
-            objects = [o for o in objects if o.get("__typename") in types]
-    for key, step_types in path[start:]:
-        found: list[Any] = []
-        append = found.append
-        for obj in objects:
-            value = obj.get(key)
-            if value.__class__ is dict:
-                append(value)
-            elif value.__class__ is list:  # a list of objects, flattened here without a call per list
-                for item in value:
-                    if item.__class__ is dict:
-                        append(item)
-                    elif item is not None:
-                        _flatten(item, found)
-            elif value is not None:
-                _flatten(value, found)
-        if step_types is not None:
-            found = [o for o in found if o.get("__typename") in step_types]
-        objects = found
-        if not objects:
-            break
-    return objects
-
-
-def _single_key_representations(
-    objects: list[Any], type_name: str, target: EntityTarget
-) -> tuple[list[Any], list[list[dict[str, Any]]], list[str]]:
-    """:meth:`Executor._representations` for the common Federation fetch: one entity type at a concrete position,
-    a key of one field, no @requires cut: no per-object list of values or key tuple."""
-    reps: list[Any] = []
-    groups: list[list[dict[str, Any]]] = []
-    index: dict[Any, int] = {}
-    ((name, read),) = target.representation
-    upstream = target.upstream_type
-    for obj in objects:
-        found = obj.get("__typename")
-        if found and found != type_name:
-            continue
-        value = obj.get(read)
-        if value is None:
-            continue  # no key: the parent returned a partial object; its fields stay null
-        dedupe_key: Any = value
-        try:
-            position = index.get(value)
-        except TypeError:  # nested key values (dicts) are not hashable
-            dedupe_key = orjson.dumps([type_name, [value]], option=orjson.OPT_SORT_KEYS)
-            position = index.get(dedupe_key)
-        if position is None:
-            index[dedupe_key] = len(reps)
-            groups.append([obj])
-            reps.append({"__typename": upstream, name: value})
-        else:
-            groups[position].append(obj)
-    return reps, groups, [type_name] * len(reps)
-
-
-def _cut(value: Any, tree: dict[str, Any]) -> Any:
-    """A nested @requires value with only the fields its requirement names (and ``__typename``)."""
-    if isinstance(value, list):
-        return [_cut(item, tree) for item in value]
-    if not isinstance(value, dict):
-        return value
-    out = {"__typename": value["__typename"]} if "__typename" in value else {}
-    for name, (reads, sub) in tree.items():
-        for read in reads:
-            if read in value:
-                out[name] = _cut(value[read], sub) if sub else value[read]
-                break
-    return out
-
-
-def _flatten(value: Any, out: list[Any]) -> None:
-    if isinstance(value, dict):
-        out.append(value)
-    elif isinstance(value, list):
-        for item in value:
-            _flatten(item, out)
-
-
-def _flatten_paths(value: Any, path: list[Any], out: list[tuple[Any, list[Any]]]) -> None:
-    if isinstance(value, dict):
-        out.append((value, path))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _flatten_paths(item, [*path, index], out)
-
-
-def _merge_entities(entities: list[Any], groups: list[list[dict[str, Any]]]) -> None:
-    """Merge the i-th entity of an answer into every object that representation i stands for."""
-    for result, group in zip(entities, groups, strict=False):
-        if isinstance(result, dict):
-            for obj in group:
-                if obj.keys().isdisjoint(result):
-                    obj.update(result)  # the common case, as in _merge, without its call
-                else:
-                    _merge(obj, result)
-
-
-def _merge(target: dict[str, Any], source: dict[str, Any]) -> None:
-    if target.keys().isdisjoint(source):
-        target.update(source)  # the common case: a fetch brings only new fields
-        return
-    for key, value in source.items():
-        current = target.get(key)
-        if current is None:
-            if value is not None or key not in target:
-                target[key] = value
-        elif isinstance(current, dict) and isinstance(value, dict):
-            _merge(current, value)
-        elif isinstance(current, list) and isinstance(value, list) and len(current) == len(value):
-            for index, (a, b) in enumerate(zip(current, value, strict=True)):
-                if isinstance(a, dict) and isinstance(b, dict):
-                    _merge(a, b)
-                else:
-                    current[index] = b
-        elif value is not None:
-            target[key] = value
-
-
-def _project(value: Any, selection: Selection | None) -> Any:
-    """Re-key a shaped REST value by the plan's selection (response keys, internal aliases, fragments)."""
-    if selection is None or value is None:
-        return value
-    if isinstance(value, list):
-        return [_project(item, selection) for item in value]
-    if not isinstance(value, dict):
-        return value
-    type_name = value.get("__typename")
-    out: dict[str, Any] = {"__typename": type_name} if type_name is not None else {}
-    for item in selection.fields.values():
-        out[item.alias] = _project(value.get(item.name), item.selection)
-    if type_name is not None and selection.fragments:
-        fragment = selection.fragments.get(type_name)
-        if fragment is not None:
-            for item in fragment.fields.values():
-                out[item.alias] = _project(value.get(item.name), item.selection)
-    return out
-
-
-def _rename_typenames(value: Any, reverse: Mapping[str, str]) -> None:
-    if isinstance(value, dict):
-        name = value.get("__typename")
-        if name is not None and name in reverse:
-            value["__typename"] = reverse[name]
-        for child in value.values():
-            if isinstance(child, dict | list):
-                _rename_typenames(child, reverse)
-    elif isinstance(value, list):
-        for child in value:
-            _rename_typenames(child, reverse)
-
-
-def _shape_object(obj: dict[str, Any], shape: ObjectShape, link: Any, run: _Run) -> Any:
-    """The client's object for ``obj`` (a dict), or ``_INVALID`` (a null non-null field inside) or ``_HIDDEN``."""
-    compiled = shape.compiled
-    if compiled is None:
-        compiled = _compile_shape(shape)
-    return compiled(obj, link, run)
-
-
-_Shaper = Callable[[dict[str, Any], Any, "_Run"], Any]
-
-
-def _compile_shape(shape: ObjectShape) -> _Shaper:
-    """The shaping function of ``shape``, generated once per plan and kept on it: straight-line code per field (no
-    per-field tuple unpacking and kind dispatch), lists of objects looped in place, the object built by one dict
-    display in the shape's field order. Errors, nulls and hidden values go through the same helpers as before."""
-    compiled: _Shaper
-    if shape.static is not None:
-        compiled = _compile_fields(shape.static, shape.fields)
-    else:
-        by_type = {name: _compile_fields(name, fields) for name, fields in shape.by_type.items()}
-
-        def compiled(obj: dict[str, Any], link: Any, run: _Run) -> Any:
-            type_name = obj.get("__typename")
-            if type_name is None:
-                run.visited.add(tuple(_unlink(link)))
-                return _INVALID  # an abstract position whose concrete type is unknown (its typename fetch failed)
-            found = by_type.get(type_name)
-            if found is None:  # a type the API schema hides (@inaccessible): the object is null, never half-shown
-                run.visited.add(tuple(_unlink(link)))
-                return _HIDDEN
-            return found(obj, link, run)
-
-    shape.compiled = compiled
-    return compiled
-
-
-def _compile_fields(type_name: str, fields: tuple[ShapeField, ...]) -> _Shaper:
-    namespace: dict[str, Any] = {
-        "_INVALID": _INVALID,
-        "_complete": _complete,
-        "_hidden_value": _hidden_value,
-        "_invalid": _invalid,
-        "_object_outcome": _object_outcome,
-        "_unlink": _unlink,
-    }
-    lines = ["def shape(obj, link, run):", "    get = obj.get"]
-    built: list[str] = []
-    for i, (key, kind, nonnull, arg, read) in enumerate(fields):
-        k, v = repr(key), f"v{i}"
-        if kind == K_TYPENAME:
-            built.append(f"{k}: {type_name!r}")
-            continue
-        built.append(f"{k}: {v}")
-        lines.append(f"    {v} = get({read!r})")
-        if kind == K_LEAF:
-            if arg is not None:
-                namespace[f"a{i}"] = arg
-                lines += [
-                    f"    if {v} is not None and {v} not in a{i}:",
-                    f"        _hidden_value({v}, {nonnull}, (link, {k}), run)",
-                    f"        {v} = None",
-                ]
-            lines.append(f"    if {v} is None:")
-            if nonnull:
-                lines += [f"        run.null_error((link, {k}))", "        return _INVALID"]
-            else:
-                lines += ["        if run.track:", f"            run.visited.add((*_unlink(link), {k}))"]
-            continue
-        namespace[f"a{i}"] = arg
-        inner_kind, inner_nonnull, inner = arg
-        if inner_kind == "o":
-            namespace[f"f{i}"] = inner.compiled or _compile_shape(inner)
-            lines += [
-                f"    if {v}.__class__ is dict:",
-                f"        r = f{i}({v}, (link, {k}), run)",
-                "        if r.__class__ is not dict:",
-                f"            r = _object_outcome(r, {v}, {inner_nonnull}, (link, {k}), run)",
-                f"        {v} = r",
-                "    else:",
-                f"        {v} = _complete({v}, a{i}, (link, {k}), run)",
-            ]
-        elif inner_kind == "l" and inner[0] == "o":
-            item_nonnull, item_shape = inner[1], inner[2]
-            namespace[f"e{i}"] = inner
-            namespace[f"f{i}"] = item_shape.compiled or _compile_shape(item_shape)
-            lines += [
-                f"    if {v}.__class__ is list:",
-                f"        lk = (link, {k})",
-                "        items = []",
-                "        for n, item in enumerate(" + v + "):",
-                "            if item.__class__ is dict:",
-                f"                r = f{i}(item, (lk, n), run)",
-                "                if r.__class__ is not dict:",
-                f"                    r = _object_outcome(r, item, {item_nonnull}, (lk, n), run)",
-                "                    if r is _INVALID:",
-                f"                        items = _invalid({inner_nonnull}, lk, run)",
-                "                        break",
-                "            else:",
-                f"                r = _complete(item, e{i}, (lk, n), run)",
-                "                if r is _INVALID:",
-                f"                    items = _invalid({inner_nonnull}, lk, run)",
-                "                    break",
-                "            items.append(r)",
-                f"        {v} = items",
-                "    else:",
-                f"        {v} = _complete({v}, a{i}, (link, {k}), run)",
-            ]
-        else:
-            lines.append(f"    {v} = _complete({v}, a{i}, (link, {k}), run)")
-        lines += [f"    if {v} is _INVALID:", "        return _INVALID"]
-    lines.append("    return {" + ", ".join(built) + "}")
-    exec(compile("\n".join(lines), f"<shape {type_name}>", "exec"), namespace)  # noqa: S102 - our own code, no input
-    shaper: _Shaper = namespace["shape"]
-    return shaper
-
-
-def _object_outcome(result: Any, value: dict[str, Any], nonnull: bool, link: Any, run: _Run) -> Any:
-    """An object position whose shaping did not give an object: ``_HIDDEN`` or ``_INVALID`` (see :func:`_complete`)."""
-    if result is _HIDDEN:
-        if not nonnull:
-            return None
-        path = _unlink(link)
-        run.visited.add(tuple(path))
-        run.add_error({"message": f"Type {value.get('__typename')!r} is not in the API schema", "path": path})
-        return _INVALID
-    return _invalid(nonnull, link, run)
-
-
-def _complete(value: Any, type_shape: tuple[str, bool, Any], link: Any, run: _Run) -> Any:
-    kind, nonnull, arg = type_shape
-    if value is None:
-        if nonnull:
-            run.null_error(link)
-            return _INVALID
-        if run.track:
-            run.visited.add(tuple(_unlink(link)))
-        return None
-    if kind == "o":
-        if not isinstance(value, dict):
-            return _invalid(nonnull, link, run)
-        result = _shape_object(value, arg, link, run)
-        return result if result.__class__ is dict else _object_outcome(result, value, nonnull, link, run)
-    if kind == "l":
-        if not isinstance(value, list):
-            return _invalid(nonnull, link, run)
-        out = []
-        for index, item in enumerate(value):
-            completed = _complete(item, arg, (link, index), run)
-            if completed is _INVALID:
-                return _invalid(nonnull, link, run)
-            out.append(completed)
-        return out
-    if arg is not None and value not in arg:  # an enum value the API schema hides
-        _hidden_value(value, nonnull, link, run)
-        return _INVALID if nonnull else None
-    return value
-
-
-def _hidden_value(value: Any, nonnull: bool, link: Any, run: _Run) -> None:
-    """An @inaccessible enum value is never shown: null, and an error where null is not allowed."""
-    if nonnull:
-        path = _unlink(link)
-        run.visited.add(tuple(path))
-        run.add_error({"message": f"Enum value {value!r} is not in the API schema", "path": path})
-    return None
-
-
-def _invalid(nonnull: bool, link: Any, run: _Run) -> Any:
-    """A position that cannot be completed: a non-null one passes the null up, a nullable one becomes null."""
-    if nonnull:
-        return _INVALID
-    run.nulled.append(link)
-    return None
-
-
-def _reached_errors(run: _Run) -> list[dict[str, Any]]:
-    """The errors graphql-core would report: it completes fields in document order and stops completing an object
-    (or a list of non-null items) at its first null non-null field, so errors further inside a subtree that a null
-    replaced are never raised. Ours arrive with the upstream answers, before shaping; drop those that shaping did
-    not reach (no null at their path or above it was visited) inside a subtree that propagation nulled."""
-    nulled = [tuple(_unlink(link)) for link in run.nulled]
-    visited = run.visited
-    kept: list[dict[str, Any]] = []
-    for error in run.errors:
-        path = error.get("path")
-        if path:
-            at = tuple(path)
-            inside = any(len(at) > len(n) and at[: len(n)] == n for n in nulled)
-            if inside and not any(at[:end] in visited for end in range(len(at), 0, -1)):
-                continue
-        kept.append(error)
-    return kept
-
-
-# -- errors --
-
-
-def _graphql_error(error: GraphQLError, code: str) -> dict[str, Any]:
-    formatted: dict[str, Any] = dict(error.formatted)
-    extensions: dict[str, Any] = dict(formatted.get("extensions") or {})
-    extensions["code"] = code
-    formatted["extensions"] = extensions
-    return formatted
-
-
-def _limit_error(exc: LimitExceeded) -> dict[str, Any]:
-    return {"message": str(exc), "extensions": {"code": exc.code, "value": exc.value, "maximum": exc.maximum}}
-
-
 def _bad_input(messages: list[str], operation_type: str | None) -> ExecutionResponse:
     # graphql-core speaks Python ("not to be None"); clients send JSON.
     errors = [
@@ -1402,111 +935,6 @@ def _bad_input(messages: list[str], operation_type: str | None) -> ExecutionResp
         for message in messages
     ]
     return ExecutionResponse(None, errors, True, operation_type)
-
-
-def _upstream_failure(subgraph: str, exc: Exception) -> dict[str, Any]:
-    """The consumer's error for a fetch that failed in the transport: the service's name and what went wrong, never
-    the upstream's URL or address (internal topology); the log has those."""
-    if isinstance(exc, UpstreamError):
-        log.warning("subgraph %r: %s", subgraph, exc)
-        code = {"timeout": "UPSTREAM_TIMEOUT", "too_large": "UPSTREAM_TOO_LARGE", "refused": "UPSTREAM_REFUSED"}
-        return _failure(f"Subgraph {subgraph!r} {exc.reason}", code.get(exc.kind, "UPSTREAM_ERROR"), subgraph)
-    # A transport outside the contract: still a GraphQL error, never a gateway 500.
-    log.error("subgraph %r: the transport failed outside its contract", subgraph, exc_info=exc)
-    return _failure(f"Subgraph {subgraph!r} cannot be reached", "UPSTREAM_ERROR", subgraph)
-
-
-def _failure(message: str, code: str, subgraph: str) -> dict[str, Any]:
-    return {"message": message, "extensions": {"code": code, "subgraph": subgraph}}
-
-
-def _pass_through(
-    error: dict[str, Any], path: list[Any] | None, prefix: str, drop_path: bool = False
-) -> dict[str, Any]:
-    """An upstream error as the client gets it: its message and ``extensions``; its path in the client's terms
-    (below the gateway's aliases); its ``locations``, which point into the upstream document, are marked to be
-    mapped onto the client's document once the response is complete (:func:`_locate_errors`)."""
-    out: dict[str, Any] = {"message": str(error.get("message", "Upstream error"))}
-    if path is None and not drop_path and isinstance(error.get("path"), list):
-        path = error["path"]
-    if path is not None:
-        out["path"] = _client_path(path, prefix)
-    if error.get("locations"):
-        out["locations"] = None
-    extensions = error.get("extensions")
-    if isinstance(extensions, dict):
-        out["extensions"] = extensions
-    return out
-
-
-def _client_path(path: list[Any], prefix: str) -> list[Any]:
-    """``path`` with the gateway's aliases undone: a field aliased because its type differs in the subgraph
-    (``<prefix>__<n>_<key>``) is the client's ``key``; a field only the gateway fetched (a key, a @requires input)
-    is not the client's, so the path stops at the object that needed it."""
-    if not any(isinstance(step, str) and step.startswith(prefix) for step in path):
-        return path
-    typed = prefix + "__"
-    out: list[Any] = []
-    for step in path:
-        if isinstance(step, str) and step.startswith(prefix):
-            key = step[len(typed) :].partition("_")[2] if step.startswith(typed) else ""
-            if not key or key.startswith(prefix):
-                break
-            step = key
-        out.append(step)
-    return out
-
-
-def _locate_errors(errors: list[dict[str, Any]], entry: _Document) -> None:
-    """Upstream errors that had ``locations`` get the location of the client's field at their path (the first
-    field with that response key, fragments included), or none when the path names no field of the document."""
-    assert entry.operation is not None
-    for error in errors:
-        if "locations" in error and error["locations"] is None:
-            node = _field_at(entry.operation.selection_set, error.get("path") or (), entry.fragments)
-            if node is not None and node.loc is not None:
-                at = get_location(node.loc.source, node.loc.start)
-                error["locations"] = [{"line": at.line, "column": at.column}]
-            else:
-                del error["locations"]
-
-
-def _field_at(
-    selection_set: SelectionSetNode, path: Any, fragments: Mapping[str, FragmentDefinitionNode]
-) -> FieldNode | None:
-    found: FieldNode | None = None
-    sets = [selection_set]
-    for step in path:
-        if not isinstance(step, str):
-            continue
-        fields: list[FieldNode] = []
-        for one in sets:
-            _fields_keyed(one, step, fragments, fields, set())
-        if not fields:
-            return None
-        found = fields[0]
-        sets = [f.selection_set for f in fields if f.selection_set is not None]
-    return found
-
-
-def _fields_keyed(
-    selection_set: SelectionSetNode,
-    key: str,
-    fragments: Mapping[str, FragmentDefinitionNode],
-    out: list[FieldNode],
-    seen: set[str],
-) -> None:
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            if (selection.alias or selection.name).value == key:
-                out.append(selection)
-        elif isinstance(selection, InlineFragmentNode):
-            _fields_keyed(selection.selection_set, key, fragments, out, seen)
-        elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
-            seen.add(selection.name.value)
-            fragment = fragments.get(selection.name.value)
-            if fragment is not None:
-                _fields_keyed(fragment.selection_set, key, fragments, out, seen)
 
 
 def _uses_introspection(document: DocumentNode) -> bool:

@@ -1,0 +1,214 @@
+"""Shaping: the client's result built from the merged upstream tree by the plan's result shapes (field order,
+``__typename``, internal fields dropped, null propagation), through code generated once per shape."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from stitcher.execution._run import _Run, _unlink
+from stitcher.planning import (
+    K_LEAF,
+    K_TYPENAME,
+    ObjectShape,
+    ShapeField,
+)
+
+_INVALID: Any = object()
+
+
+_HIDDEN: Any = object()  # an object of a type the API schema hides
+
+
+def _shape_object(obj: dict[str, Any], shape: ObjectShape, link: Any, run: _Run) -> Any:
+    """The client's object for ``obj`` (a dict), or ``_INVALID`` (a null non-null field inside) or ``_HIDDEN``."""
+    compiled = shape.compiled
+    if compiled is None:
+        compiled = _compile_shape(shape)
+    return compiled(obj, link, run)
+
+
+_Shaper = Callable[[dict[str, Any], Any, "_Run"], Any]
+
+
+def _compile_shape(shape: ObjectShape) -> _Shaper:
+    """The shaping function of ``shape``, generated once per plan and kept on it: straight-line code per field (no
+    per-field tuple unpacking and kind dispatch), lists of objects looped in place, the object built by one dict
+    display in the shape's field order. Errors, nulls and hidden values go through the same helpers as before."""
+    compiled: _Shaper
+    if shape.static is not None:
+        compiled = _compile_fields(shape.static, shape.fields)
+    else:
+        by_type = {name: _compile_fields(name, fields) for name, fields in shape.by_type.items()}
+
+        def compiled(obj: dict[str, Any], link: Any, run: _Run) -> Any:
+            type_name = obj.get("__typename")
+            if type_name is None:
+                run.visited.add(tuple(_unlink(link)))
+                return _INVALID  # an abstract position whose concrete type is unknown (its typename fetch failed)
+            found = by_type.get(type_name)
+            if found is None:  # a type the API schema hides (@inaccessible): the object is null, never half-shown
+                run.visited.add(tuple(_unlink(link)))
+                return _HIDDEN
+            return found(obj, link, run)
+
+    shape.compiled = compiled
+    return compiled
+
+
+def _compile_fields(type_name: str, fields: tuple[ShapeField, ...]) -> _Shaper:
+    namespace: dict[str, Any] = {
+        "_INVALID": _INVALID,
+        "_complete": _complete,
+        "_hidden_value": _hidden_value,
+        "_invalid": _invalid,
+        "_object_outcome": _object_outcome,
+        "_unlink": _unlink,
+    }
+    lines = ["def shape(obj, link, run):", "    get = obj.get"]
+    built: list[str] = []
+    for i, (key, kind, nonnull, arg, read) in enumerate(fields):
+        k, v = repr(key), f"v{i}"
+        if kind == K_TYPENAME:
+            built.append(f"{k}: {type_name!r}")
+            continue
+        built.append(f"{k}: {v}")
+        lines.append(f"    {v} = get({read!r})")
+        if kind == K_LEAF:
+            if arg is not None:
+                namespace[f"a{i}"] = arg
+                lines += [
+                    f"    if {v} is not None and {v} not in a{i}:",
+                    f"        _hidden_value({v}, {nonnull}, (link, {k}), run)",
+                    f"        {v} = None",
+                ]
+            lines.append(f"    if {v} is None:")
+            if nonnull:
+                lines += [f"        run.null_error((link, {k}))", "        return _INVALID"]
+            else:
+                lines += ["        if run.track:", f"            run.visited.add((*_unlink(link), {k}))"]
+            continue
+        namespace[f"a{i}"] = arg
+        inner_kind, inner_nonnull, inner = arg
+        if inner_kind == "o":
+            namespace[f"f{i}"] = inner.compiled or _compile_shape(inner)
+            lines += [
+                f"    if {v}.__class__ is dict:",
+                f"        r = f{i}({v}, (link, {k}), run)",
+                "        if r.__class__ is not dict:",
+                f"            r = _object_outcome(r, {v}, {inner_nonnull}, (link, {k}), run)",
+                f"        {v} = r",
+                "    else:",
+                f"        {v} = _complete({v}, a{i}, (link, {k}), run)",
+            ]
+        elif inner_kind == "l" and inner[0] == "o":
+            item_nonnull, item_shape = inner[1], inner[2]
+            namespace[f"e{i}"] = inner
+            namespace[f"f{i}"] = item_shape.compiled or _compile_shape(item_shape)
+            lines += [
+                f"    if {v}.__class__ is list:",
+                f"        lk = (link, {k})",
+                "        items = []",
+                "        for n, item in enumerate(" + v + "):",
+                "            if item.__class__ is dict:",
+                f"                r = f{i}(item, (lk, n), run)",
+                "                if r.__class__ is not dict:",
+                f"                    r = _object_outcome(r, item, {item_nonnull}, (lk, n), run)",
+                "                    if r is _INVALID:",
+                f"                        items = _invalid({inner_nonnull}, lk, run)",
+                "                        break",
+                "            else:",
+                f"                r = _complete(item, e{i}, (lk, n), run)",
+                "                if r is _INVALID:",
+                f"                    items = _invalid({inner_nonnull}, lk, run)",
+                "                    break",
+                "            items.append(r)",
+                f"        {v} = items",
+                "    else:",
+                f"        {v} = _complete({v}, a{i}, (link, {k}), run)",
+            ]
+        else:
+            lines.append(f"    {v} = _complete({v}, a{i}, (link, {k}), run)")
+        lines += [f"    if {v} is _INVALID:", "        return _INVALID"]
+    lines.append("    return {" + ", ".join(built) + "}")
+    exec(compile("\n".join(lines), f"<shape {type_name}>", "exec"), namespace)  # noqa: S102 - our own code, no input
+    shaper: _Shaper = namespace["shape"]
+    return shaper
+
+
+def _object_outcome(result: Any, value: dict[str, Any], nonnull: bool, link: Any, run: _Run) -> Any:
+    """An object position whose shaping did not give an object: ``_HIDDEN`` or ``_INVALID`` (see :func:`_complete`)."""
+    if result is _HIDDEN:
+        if not nonnull:
+            return None
+        path = _unlink(link)
+        run.visited.add(tuple(path))
+        run.add_error({"message": f"Type {value.get('__typename')!r} is not in the API schema", "path": path})
+        return _INVALID
+    return _invalid(nonnull, link, run)
+
+
+def _complete(value: Any, type_shape: tuple[str, bool, Any], link: Any, run: _Run) -> Any:
+    kind, nonnull, arg = type_shape
+    if value is None:
+        if nonnull:
+            run.null_error(link)
+            return _INVALID
+        if run.track:
+            run.visited.add(tuple(_unlink(link)))
+        return None
+    if kind == "o":
+        if not isinstance(value, dict):
+            return _invalid(nonnull, link, run)
+        result = _shape_object(value, arg, link, run)
+        return result if result.__class__ is dict else _object_outcome(result, value, nonnull, link, run)
+    if kind == "l":
+        if not isinstance(value, list):
+            return _invalid(nonnull, link, run)
+        out = []
+        for index, item in enumerate(value):
+            completed = _complete(item, arg, (link, index), run)
+            if completed is _INVALID:
+                return _invalid(nonnull, link, run)
+            out.append(completed)
+        return out
+    if arg is not None and value not in arg:  # an enum value the API schema hides
+        _hidden_value(value, nonnull, link, run)
+        return _INVALID if nonnull else None
+    return value
+
+
+def _hidden_value(value: Any, nonnull: bool, link: Any, run: _Run) -> None:
+    """An @inaccessible enum value is never shown: null, and an error where null is not allowed."""
+    if nonnull:
+        path = _unlink(link)
+        run.visited.add(tuple(path))
+        run.add_error({"message": f"Enum value {value!r} is not in the API schema", "path": path})
+    return None
+
+
+def _invalid(nonnull: bool, link: Any, run: _Run) -> Any:
+    """A position that cannot be completed: a non-null one passes the null up, a nullable one becomes null."""
+    if nonnull:
+        return _INVALID
+    run.nulled.append(link)
+    return None
+
+
+def _reached_errors(run: _Run) -> list[dict[str, Any]]:
+    """The errors graphql-core would report: it completes fields in document order and stops completing an object
+    (or a list of non-null items) at its first null non-null field, so errors further inside a subtree that a null
+    replaced are never raised. Ours arrive with the upstream answers, before shaping; drop those that shaping did
+    not reach (no null at their path or above it was visited) inside a subtree that propagation nulled."""
+    nulled = [tuple(_unlink(link)) for link in run.nulled]
+    visited = run.visited
+    kept: list[dict[str, Any]] = []
+    for error in run.errors:
+        path = error.get("path")
+        if path:
+            at = tuple(path)
+            inside = any(len(at) > len(n) and at[: len(n)] == n for n in nulled)
+            if inside and not any(at[:end] in visited for end in range(len(at), 0, -1)):
+                continue
+        kept.append(error)
+    return kept
