@@ -20,6 +20,7 @@ header is believed.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -136,7 +137,12 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=grace_seconds,
     )
-    server = uvicorn_server(config, on_started=on_started, stop_when_readable=parent_sentinel)
+    def started() -> None:
+        settle_gc()
+        if on_started is not None:
+            on_started()
+
+    server = uvicorn_server(config, on_started=started, stop_when_readable=parent_sentinel)
     # Uvicorn re-raises SIGTERM after its graceful shutdown, under the handler that was there before it ran. A
     # no-op handler there makes the clean shutdown exit 0 instead of dying by the signal (SIGINT stays as it is).
     previous = signal.signal(signal.SIGTERM, _ignore_signal)
@@ -146,6 +152,22 @@ def serve(
         signal.signal(signal.SIGTERM, previous)
         sock.close()
     return 0 if server.started else 1
+
+
+# The cyclic collector's young-generation threshold once serving (CPython's default is 700). It counts container
+# objects allocated and not yet freed: a 275 KB answer holds tens of thousands of live dicts while it is merged, so
+# at 700 the collector walked the growing result again and again (bench merge-500: 26-27 -> 19-23 ms of CPU per
+# request at 50,000). Reference counting frees the rest, so memory does not grow with it.
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def settle_gc() -> None:
+    """Once serving: what start-up built (the supergraph, its schemas, cached plans) is frozen out of the collector's
+    sight, and young collections run at :data:`GC_YOUNG_THRESHOLD`."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
 def _ignore_signal(signum: int, frame: FrameType | None) -> None:

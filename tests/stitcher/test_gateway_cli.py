@@ -258,3 +258,20 @@ def test_the_gateway_closes_slow_headers_and_caps_connections(tmp_path: Path) ->
                     break
         gateway.stop()
     assert answer.startswith(b"HTTP/1.1 408"), answer
+
+
+def test_once_serving_the_gateway_freezes_what_start_up_built_and_collects_young_objects_less_often() -> None:
+    """``settle_gc`` (run by ``serve`` when uvicorn serves): the start-up objects leave the collector's sight and
+    the young threshold is raised (a large answer's live result trees were walked again on every 700 allocations)."""
+    import gc
+
+    from stitcher.cli import GC_YOUNG_THRESHOLD, settle_gc
+
+    before = gc.get_threshold()
+    try:
+        settle_gc()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, before[1], before[2]) and before[0] < GC_YOUNG_THRESHOLD
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
