@@ -137,6 +137,7 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=grace_seconds,
     )
+
     def started() -> None:
         settle_gc()
         if on_started is not None:

@@ -38,6 +38,7 @@ Modules: ``executor`` (documents, plans, fetches, the response), ``_tree`` (walk
 per-request state).
 """
 
-from stitcher.execution.executor import SAFE_RETRY, ExecutionResponse, Executor
+from stitcher.execution.executor import ExecutionResponse, Executor
+from stitcher.transport import SAFE_RETRY
 
 __all__ = ["SAFE_RETRY", "ExecutionResponse", "Executor"]

@@ -72,7 +72,7 @@ from stitcher.rest import (
     settle,
     shape_result,
 )
-from stitcher.transport import Transport, UpstreamResponse
+from stitcher.transport import SAFE_RETRY, Transport, UpstreamResponse
 
 log = logging.getLogger("stitcher.execution")
 _DEFAULT_OPTIONS = GatewayOptions()
@@ -81,9 +81,8 @@ _MAX_TOKENS = 20_000
 _PREPARE_INLINE_CHARS = 2_000  # smaller new documents are prepared on the loop (a thread hop costs more)
 _MAX_PLANS_PER_DOCUMENT = 64
 _MAX_FETCH_ERRORS = 50
-# Marks a fetch as safe to repeat: the cluster's Envoy retries it on the next priority after a 5xx or a timeout
-# (a mutation is retried only when nothing reached the upstream, so it never runs twice). portal.sync.envoy matches it.
-SAFE_RETRY = ("x-loom-retry", "safe")
+# SAFE_RETRY marks a fetch as safe to repeat (the transport's one retry on a new connection, and the cluster's Envoy
+# on the next priority after a 5xx or a timeout); a mutation is never marked. portal.sync.envoy matches it.
 _QUERY_HEADERS = {**_JSON_HEADERS, SAFE_RETRY[0]: SAFE_RETRY[1]}
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
