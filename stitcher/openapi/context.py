@@ -128,6 +128,9 @@ class Context:
         self.component_names: dict[Location, str] = {}  # named schema -> GraphQL type name reserved for it
         self.component_raw: dict[Location, str] = {}  # named schema -> its name as written
         self._loaded_docs: set[str] = set()
+        # (a $ref, the document it is in) -> (the target's document, location, value): documents do not change
+        # once loaded, and a big spec follows the same few hundred references tens of thousands of times
+        self._steps: dict[tuple[str, str], tuple[str, Location, Any]] = {}
         self._synthetic = 0
         self.binding = RestBinding(operations={})
         self._reserve_components("", root)
@@ -165,18 +168,23 @@ class Context:
             value = node.value
             nullable = nullable or value.get("nullable") is True or value.get("x-nullable") is True
             ref = value["$ref"]
-            new_doc, fragment, target = self.refs.resolve(ref, node.ref_doc)
-            at = Location(new_doc, "".join("/" + escape_token(t) for t in pointer_tokens(fragment)))
+            step = self._steps.get((ref, node.ref_doc)) if isinstance(ref, str) else None
+            if step is None:
+                new_doc, fragment, target = self.refs.resolve(ref, node.ref_doc)
+                at = Location(new_doc, "".join("/" + escape_token(t) for t in pointer_tokens(fragment)))
+                step = self._steps[(ref, node.ref_doc)] = (new_doc, at, target)
+            new_doc, at, target = step
             if at in seen:
                 raise RefError(f"$ref {ref!r} is part of a cycle of references with no schema in between")
             seen.add(at)
             if new_doc != node.ref_doc and new_doc not in self._loaded_docs:
                 self._loaded_docs.add(new_doc)
                 self._reserve_components(new_doc, self.refs.documents[new_doc])
-            raw_name = _ref_name(at)
-            if raw_name and isinstance(target, dict) and at not in self.component_names:
-                self.component_names[at] = self.types.claim(type_name(raw_name))
-                self.component_raw[at] = raw_name
+            if isinstance(target, dict) and at not in self.component_names:
+                raw_name = _ref_name(at)
+                if raw_name:
+                    self.component_names[at] = self.types.claim(type_name(raw_name))
+                    self.component_raw[at] = raw_name
             node = Node(target, at, new_doc, at.pointer.count("/"))
         return node, nullable
 
