@@ -33,10 +33,11 @@ __all__ = ["STATUS_QUERY", "render_command", "status_command", "status_document"
 
 log = logging.getLogger("portal.sync")
 
-_UPSTREAM_FIELDS = "upstream service serving failedOver endpoints"
+_UPSTREAM_FIELDS = "upstream service serving failedOver endpoints { cluster address priority healthy ejected }"
 STATUS_QUERY = f"""query($cluster: String, $product: String) {{
   fleetStatus(cluster: $cluster, product: $product) {{
-    cluster region zone residency target state message reachable versions observedGeneration appliedGeneration
+    cluster region zone residency target state message reachable versions {{ component version }}
+    observedGeneration appliedGeneration
     lastSuccessAt upstreams {{ {_UPSTREAM_FIELDS} }} gateways {{ gateway version snapshotEtag lastSeenAt }}
     products {{ product cluster verdict reason appliedGeneration updatedAt upstreams {{ {_UPSTREAM_FIELDS} }} }}
   }}
@@ -124,7 +125,7 @@ def status_document(status: ClusterStatus) -> dict[str, Any]:
         "state": status.state,
         "message": status.message,
         "reachable": status.reachable,
-        "versions": dict(status.versions),
+        "versions": [{"component": str(k), "version": str(v)} for k, v in sorted(status.versions.items())],
         "observedGeneration": status.observed_generation,
         "appliedGeneration": status.applied_generation,
         "lastSuccessAt": _iso(status.last_success_at),
@@ -160,7 +161,20 @@ def _upstream_document(status: UpstreamStatus) -> dict[str, Any]:
         "service": status.service,
         "serving": status.serving,
         "failedOver": status.failed_over,
-        "endpoints": [dict(e) for e in status.endpoints],
+        "endpoints": [_endpoint_document(e) for e in status.endpoints],
+    }
+
+
+def _endpoint_document(endpoint: Mapping[str, Any]) -> dict[str, Any]:
+    """The admin API's ``Endpoint`` (portal.api.shapes, not imported: it loads the whole admin schema); the test
+    that compares ``loom status`` through the server with the local one keeps the two spellings equal."""
+    priority, cluster, address = endpoint.get("priority"), endpoint.get("cluster"), endpoint.get("address")
+    return {
+        "cluster": cluster if isinstance(cluster, str) else "",
+        "address": address if isinstance(address, str) else "",
+        "priority": priority if isinstance(priority, int) and not isinstance(priority, bool) else 0,
+        "healthy": endpoint.get("healthy") is True,
+        "ejected": endpoint.get("ejected") is True,
     }
 
 
@@ -175,7 +189,7 @@ def _table(clusters: Sequence[Mapping[str, Any]], product: str | None) -> str:
     rows = [["CLUSTER", "REGION", "RESIDENCY", "STATE", "REACHABLE", "VERSIONS", "GENERATION", "LAST SYNC"]]
     for c in clusters:
         seen = sorted({g["version"] for g in c.get("gateways") or ()})
-        stated = sorted((c.get("versions") or {}).items()) + [("gateway", v) for v in seen]
+        stated = [(v["component"], v["version"]) for v in c.get("versions") or ()] + [("gateway", v) for v in seen]
         versions = " ".join(f"{k} {v}" for k, v in stated) or "-"
         reachable = {True: "yes", False: "no", None: "-"}[c.get("reachable")]
         generation = f"{c['appliedGeneration']}/{c['observedGeneration']}"
