@@ -20,6 +20,7 @@ import re
 import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -128,6 +129,32 @@ def _private_file(path: Path) -> None:
         ) from exc
 
 
+_WAL_SWITCH = threading.Lock()
+
+
+def _enter_wal(cursor: sqlite3.Cursor) -> None:
+    """Put the database file in WAL mode (it stays so) unless it already is.
+
+    The switch needs the file to itself, and SQLite answers "database is locked" at once, without its busy handler,
+    to a connection that asks while another is switching. So threads of this process take turns, and one that still
+    finds the file locked (another process switching) waits for the mode to turn up, up to the busy timeout.
+    """
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+        return
+    deadline = time.monotonic() + _SQLITE_BUSY_TIMEOUT_SECONDS
+    with _WAL_SWITCH:
+        while True:
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            time.sleep(0.01)  # another process holds the file; SQLite gives no event to wait on
+
+
 def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
     in_memory = url.database in (None, "", ":memory:")
     if not in_memory and url.database:
@@ -150,7 +177,7 @@ def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
             if not in_memory:
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _enter_wal(cursor)
                 cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; a crash loses at most the last commit
         finally:
             cursor.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 import sqlite3
 import stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -62,6 +64,31 @@ def test_sqlite_engine_from_settings_creates_the_directory_and_sets_pragmas(tmp_
         assert (tmp_path / "nested" / "data" / "loom.db").is_file()
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("round_", range(10))
+def test_first_writers_of_a_new_sqlite_file_do_not_lock_each_other_out(tmp_path: Path, round_: int) -> None:
+    """Switching a new file to WAL needs it alone, and SQLite refuses a second switcher at once, without its busy
+    timeout: three first connections that write at once all succeed (before the fix, half the rounds failed)."""
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    engines = [create_engine_for(url) for _ in range(3)]
+    start = threading.Barrier(len(engines))
+
+    def write(engine: Engine) -> str:
+        start.wait()
+        with engine.connect() as connection, connection.begin():
+            connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS marks (n INTEGER)")
+            connection.exec_driver_sql("INSERT INTO marks VALUES (1)")
+            return str(connection.exec_driver_sql("PRAGMA journal_mode").scalar())
+
+    try:
+        with ThreadPoolExecutor(max_workers=len(engines)) as pool:
+            assert list(pool.map(write, engines)) == ["wal"] * len(engines)
+        with engines[0].connect() as connection:
+            assert connection.exec_driver_sql("SELECT count(*) FROM marks").scalar() == len(engines)
+    finally:
+        for engine in engines:
+            engine.dispose()
 
 
 def test_settings_url_wins_over_the_sqlite_default(database_url: str, tmp_path: Path) -> None:
