@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stitcher.options import GatewayOptions, Limits, Timeouts, UpstreamOptions
@@ -48,6 +48,10 @@ class GatewaySettings(BaseSettings):
     max_cost: int = Field(default=_DEFAULT.limits.max_cost, ge=0)
     max_body_bytes: int = Field(default=_DEFAULT.limits.max_body_bytes, gt=0)
     dedupe_inflight: bool = _DEFAULT.upstream.dedupe_inflight
+    # The namespace of the plan rate-limit counters in Redis (LOOM_REDIS_URL): every gateway of one installation,
+    # and its portal (which reads them to show a subscription's use), must share it; two installations sharing one
+    # Redis must not, or they count each other's consumers.
+    rate_limit_key_prefix: str = _DEFAULT.rate_limit_key_prefix
 
     # --- connections (stitcher.serving; owned with the server construction in stitcher/cli.py) ---
     # keep_alive_seconds closes idle kept-alive connections; a request's headers must arrive within
@@ -55,6 +59,16 @@ class GatewaySettings(BaseSettings):
     keep_alive_seconds: int = 5
     header_timeout_seconds: float = Field(default=ConnectionLimits.header_timeout_seconds, gt=0)
     max_connections: int = Field(default=ConnectionLimits.max_connections, ge=1)
+
+    @field_validator("rate_limit_key_prefix")
+    @classmethod
+    def _check_key_prefix(cls, value: str) -> str:
+        if not value or any(c.isspace() or not c.isprintable() for c in value):
+            raise ValueError(
+                f"LOOM_GATEWAY_RATE_LIMIT_KEY_PREFIX={value!r} must be a non-empty name without spaces or control "
+                "characters, such as 'loom-eu:ratelimit:' (one per installation sharing a Redis)"
+            )
+        return value
 
     def connection_limits(self) -> ConnectionLimits:
         return ConnectionLimits(
@@ -79,6 +93,7 @@ class GatewaySettings(BaseSettings):
             introspection=self.introspection,
             graphiql=self.graphiql,
             access_log=self.access_log,
+            rate_limit_key_prefix=self.rate_limit_key_prefix,
         )
 
     def transport_factory(self) -> TransportFactory:

@@ -52,6 +52,19 @@ async def test_redis_counter_is_shared_by_two_limiters() -> None:
         await second.close()
 
 
+async def test_two_installations_on_one_redis_count_apart() -> None:
+    """Each installation's prefix (LOOM_GATEWAY_RATE_LIMIT_KEY_PREFIX) is its own namespace: the same consumer key
+    in two installations is two counters."""
+    run = uuid.uuid4().hex
+    eu, us = (RedisRateLimiter(REDIS_URL, key_prefix=f"loom-test:{run}:{name}:") for name in ("eu", "us"))
+    try:
+        assert [(await eu.hit("dana:trial:people", 1, 30)).allowed for _ in range(2)] == [True, False]
+        assert (await us.hit("dana:trial:people", 1, 30)).allowed
+    finally:
+        await eu.close()
+        await us.close()
+
+
 async def test_redis_window_expires() -> None:
     limiter = RedisRateLimiter(REDIS_URL, key_prefix=f"loom-test:{uuid.uuid4().hex}:")
     try:

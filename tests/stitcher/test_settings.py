@@ -33,6 +33,22 @@ def test_a_bad_limit_is_refused_with_its_variable_name(monkeypatch: pytest.Monke
         GatewaySettings()
 
 
+def test_the_rate_limit_namespace_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two installations sharing one Redis each set their own namespace (the portal reads the same setting)."""
+    assert GatewaySettings(_env_file=None).options().rate_limit_key_prefix == "loom:ratelimit:"
+    monkeypatch.setenv("LOOM_GATEWAY_RATE_LIMIT_KEY_PREFIX", "loom-eu:ratelimit:")
+    assert GatewaySettings().options().rate_limit_key_prefix == "loom-eu:ratelimit:"
+
+
+@pytest.mark.parametrize("prefix", ["", "loom eu:", "loom:\n"])
+def test_a_rate_limit_namespace_that_is_empty_or_spaced_is_refused(
+    monkeypatch: pytest.MonkeyPatch, prefix: str
+) -> None:
+    monkeypatch.setenv("LOOM_GATEWAY_RATE_LIMIT_KEY_PREFIX", prefix)
+    with pytest.raises(ValidationError, match=r"LOOM_GATEWAY_RATE_LIMIT_KEY_PREFIX=.* must be a non-empty name"):
+        GatewaySettings()
+
+
 def test_importing_the_settings_loads_neither_the_composer_nor_aiohttp() -> None:
     """`import portal` reads these settings on every `loom` command; the package's names load on first use."""
     probe = (

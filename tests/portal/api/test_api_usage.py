@@ -20,6 +20,7 @@ from portal.authorization import Actor
 from portal.models import Cluster, SubscriptionState, Team
 from portal.settings import RedisSettings, Settings
 from stitcher.ratelimit import RedisRateLimiter
+from stitcher.settings import GatewaySettings
 from tests.factories import make_plan, make_product, make_subscription
 from tests.portal.api.conftest import Person, codes, user_id
 
@@ -95,6 +96,39 @@ async def test_usage_is_what_the_gateway_counted_in_redis(
     after = (await _gql(with_redis, engine, people["team-admin"], {"id": subscription}))["data"]["subscriptionUsage"]
     assert after["known"] is True and after["used"] == 2
     assert 0 < after["resetsInSeconds"] <= 60
+
+
+async def test_an_installation_reads_only_the_counters_of_its_own_namespace(
+    engine: Engine, settings: Settings, people: dict[str, Person], product: str
+) -> None:
+    """Two installations share one Redis, each with its LOOM_GATEWAY_RATE_LIMIT_KEY_PREFIX: what the gateways of one
+    count is not the other's use."""
+    subscription = _subscription(engine, product)
+    run = uuid.uuid4().hex
+    eu, us = (
+        settings.model_copy(
+            update={
+                "redis": RedisSettings(url=REDIS),
+                "gateway": GatewaySettings(rate_limit_key_prefix=f"loom-{run}-{name}:"),
+            }
+        )
+        for name in ("eu", "us")
+    )
+    limiter = RedisRateLimiter(REDIS, key_prefix=eu.gateway.options().rate_limit_key_prefix)
+    try:
+        await limiter.hit(counter_key("carl", "gold", product), 3, 60)
+    finally:
+        await limiter.close()
+    used = []
+    for installation in (eu, us):
+        body = await _gql(installation, engine, people["consumer"], {"id": subscription})
+        used.append(body["data"]["subscriptionUsage"]["used"])
+    assert used == [1, 0]
+    client = Redis.from_url(REDIS)
+    try:
+        await client.delete(f"loom-{run}-eu:{counter_key('carl', 'gold', product)}")
+    finally:
+        await client.aclose()
 
 
 async def test_without_redis_usage_is_not_known_and_says_why(
