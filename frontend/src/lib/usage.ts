@@ -9,12 +9,18 @@ export interface Usage {
   resetsInSeconds?: number | null;
 }
 
-/** "2 of 3 per 60 s, the window ends in 41 s", or the limit and why the use is not known. */
+/** "2 of 3 per 60 s; the window ends in 41 s", or the limit and why the use is not known. */
 export function usageText(usage: Usage): string {
   const limit = `${usage.limit} per ${usage.windowSeconds} s`;
   if (!usage.known) return `limit ${limit}; use not known: ${usage.reason ?? "the portal cannot read the gateway's counter"}`;
   const used = usage.used ?? 0;
-  if (used === 0 || usage.resetsInSeconds == null) return `${used} of ${limit}`;
-  const left = Math.max(1, Math.ceil(usage.resetsInSeconds));
-  return `${used} of ${limit}${used >= usage.limit ? ", limit reached" : ""}; the window ends in ${left} s`;
+  // The gateway counts the requests it refuses too: past the limit, say how many it refused, not "3 of 2".
+  const refused = used - usage.limit;
+  let text = `${Math.min(used, usage.limit)} of ${limit}`;
+  if (refused > 0) text += `, limit reached (${refused} more refused with 429)`;
+  else if (refused === 0) text += ", limit reached";
+  if (used > 0 && usage.resetsInSeconds != null) {
+    text += `; the window ends in ${Math.max(1, Math.ceil(usage.resetsInSeconds))} s`;
+  }
+  return text;
 }

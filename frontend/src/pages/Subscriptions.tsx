@@ -17,6 +17,7 @@ const STATES = ["requested", "approved", "rejected", "revoked"];
 export function SubscriptionsPage() {
   const viewer = useViewer();
   const [state, setState] = useState("");
+  const [usageRound, setUsageRound] = useState(0); // bumped to read every use of a limit again
   const [result, reload] = useQuery(SubscriptionsQuery, { state: state || null });
   const approve = useMutation(ApproveSubscriptionMutation);
   const reject = useMutation(RejectSubscriptionMutation);
@@ -46,6 +47,9 @@ export function SubscriptionsPage() {
             ))}
           </select>
         </label>
+        <button type="button" aria-describedby="usage-note" onClick={() => setUsageRound((n) => n + 1)}>
+          Refresh the use
+        </button>
       </form>
       {error ? <ErrorMessage error={error} /> : null}
       {result.state === "loading" ? (
@@ -100,7 +104,7 @@ export function SubscriptionsPage() {
                     <span className={`badge badge-${s.state}`}>{s.state}</span>
                     {s.decidedBy ? <span className="hint"> by {s.decidedBy}</span> : null}
                   </td>
-                  <td data-label="Use of the limit">{s.state === "approved" ? <UsageCell id={s.id} /> : "—"}</td>
+                  <td data-label="Use of the limit">{s.state === "approved" ? <UsageCell key={usageRound} id={s.id} /> : "—"}</td>
                   <td data-label="Requested by">{s.requestedBy}</td>
                   <td className="actions">
                     {decides && s.state === "requested" ? (
