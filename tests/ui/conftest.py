@@ -6,8 +6,13 @@ The world is built once per test process (``make test`` runs several): a product
 (published, pinned to the EU, tagged library and members) served from ``members``, a draft ``people-next`` (tagged
 beta and members) whose second beta hides a field, a
 plan ``basic`` approved by the team, and four people who sign in with :data:`PASSWORD`: ``tara`` (team admin of
-``identity``), ``vic`` (viewer of ``identity``), ``cora``, ``carl`` and ``dana`` (consumers, no role; ``carl`` has a
-request waiting for approval, ``dana`` a key on plan ``trial``: two requests a minute).
+``identity``), ``vic`` (viewer of ``identity``), ``cora``, ``carl``, ``dana`` and ``erin`` (consumers, no role;
+``carl`` has a request waiting for approval, ``dana`` a key on plan ``trial``: two requests a minute, ``erin`` one on
+plan ``sample``: two requests an hour, for tests/ui/test_usage.py alone).
+
+The gateway counts the plans' limits in the real Redis (``LOOM_TEST_REDIS_URL``, default database 15 on 127.0.0.1)
+as in production, under a namespace of this world's own (``LOOM_GATEWAY_RATE_LIMIT_KEY_PREFIX``): the worlds of
+parallel test processes have the same consumers, plans and products, and must not count into each other.
 
 Every page is checked as it is used: no Content-Security-Policy violation, no uncaught error, and axe-core (from
 ``frontend/node_modules``, evaluated in the page, never fetched) finds no serious or critical violation.
@@ -17,12 +22,14 @@ Every page is checked as it is used: no Content-Security-Policy violation, no un
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from portal import manifests
@@ -47,6 +54,7 @@ DIST = Path(__file__).parents[2] / "frontend" / "dist" / "index.html"
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 PASSWORD = "a long passphrase"
 PRODUCT = "people"
+REDIS_URL = os.environ.get("LOOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def _documents(members_url: str) -> list[dict[str, Any]]:
@@ -102,6 +110,12 @@ def _documents(members_url: str) -> list[dict[str, Any]]:
             "metadata": {"name": "trial"},
             "spec": {"rateLimit": {"requests": 2, "per": "minute"}, "auth": ["apiKey"], "approval": "automatic"},
         },
+        {  # a window no test outlasts, for the usage journey (tests/ui/test_usage.py)
+            **meta,
+            "kind": "Plan",
+            "metadata": {"name": "sample"},
+            "spec": {"rateLimit": {"requests": 2, "per": "hour"}, "auth": ["apiKey"], "approval": "automatic"},
+        },
         {
             **meta,
             "kind": "Product",
@@ -116,7 +130,7 @@ def _documents(members_url: str) -> list[dict[str, Any]]:
                 "lifecycle": "published",
                 "sources": [{"service": "members"}],
                 "routing": {"clusters": ["eu-central"], "residency": "eu"},
-                "plans": ["basic", "trial"],
+                "plans": ["basic", "trial", "sample"],
                 "rest": [
                     {
                         "method": "GET",
@@ -152,6 +166,7 @@ class World:
     settings: Settings
     trial_key: str  # dana's, on plan trial (2 requests a minute)
     members_url: str  # the members service (GraphQL at /graphql), deployed in eu-central
+    sample_key: str = ""  # erin's, on plan sample (2 requests an hour): tests/ui/test_usage.py's alone
 
 
 @pytest.fixture(scope="session")
@@ -164,8 +179,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         data_dir=root / "data",
         database=DatabaseSettings(url=f"sqlite:///{root / 'loom.db'}"),
         sync=SyncSettings(enabled=False),  # nothing to program: the gitops cluster is only where `people` runs
-        gateway=GatewaySettings(poll_interval_seconds=0.2),
-        redis=RedisSettings(url=None),  # rate limits in memory: each test process's world counts its own
+        # the plans' limits counted in Redis, in this world's own namespace (parallel worlds share the Redis)
+        gateway=GatewaySettings(
+            poll_interval_seconds=0.2, rate_limit_key_prefix=f"loom-ui-{uuid.uuid4().hex}:ratelimit:"
+        ),
+        redis=RedisSettings(url=REDIS_URL),
     )
     engine = create_engine_for(settings)
     migrate(engine)
@@ -182,7 +200,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         with session_scope(engine) as session:
             create_user(session, system, name="tara", role="team-admin", team="identity", password=PASSWORD)
             create_user(session, system, name="vic", role="viewer", team="identity", password=PASSWORD)
-            for consumer in ("cora", "carl", "dana"):
+            for consumer in ("cora", "carl", "dana", "erin"):
                 make_user(session, consumer, password_hash=hash_password(PASSWORD))
         with session_scope(engine) as session:
             carl = Actor(user_id=_user_id(engine, "carl"), name="carl")
@@ -195,11 +213,29 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             assert trial.id is not None
             trial_key = create_api_key(session, dana, trial, name="trial").secret
             request_subscription(session, dana, trial.id, PRODUCT, "trial")
+        with session_scope(engine) as session:  # erin samples `people` (approved at once): the usage journey's
+            erin = Actor(user_id=_user_id(engine, "erin"), name="erin")
+            sample = create_application(session, erin, name="erin-sample")
+            assert sample.id is not None
+            sample_key = create_api_key(session, erin, sample, name="sample").secret
+            request_subscription(session, erin, sample.id, PRODUCT, "sample")
         with session_scope(engine) as session:
             _sync_statuses(session)
         with serving(build_app(settings, engine), "the portal") as url:
-            yield World(url=url, settings=settings, trial_key=trial_key, members_url=members_url)
+            yield World(url=url, settings=settings, trial_key=trial_key, members_url=members_url, sample_key=sample_key)
     engine.dispose()
+    _forget_counters(settings)
+
+
+def _forget_counters(settings: Settings) -> None:
+    """Delete what this world's gateway counted in Redis (the keys would expire with their windows anyway)."""
+    assert settings.redis.url is not None
+    client = redis.Redis.from_url(settings.redis.url)
+    try:
+        for key in client.scan_iter(match=settings.gateway.rate_limit_key_prefix + "*"):
+            client.delete(key)
+    finally:
+        client.close()
 
 
 REFUSAL = "VirtualService gloo-system/loom-people: domain 'people.example' is already served by VirtualService default"
@@ -339,17 +375,17 @@ class Session:
 
 @pytest.fixture
 def people(world: World, browser: Browser) -> Iterator[Any]:
-    """``people(name?)`` opens a fresh browser context (its own cookies) on the world."""
+    """``people()`` opens a fresh browser context (its own cookies) on the world, or on another portal (``on``)."""
     contexts: list[BrowserContext] = []
 
-    def open_session(width: int = 1280, height: int = 860) -> Session:
+    def open_session(width: int = 1280, height: int = 860, *, on: World | None = None) -> Session:
         context = browser.new_context(
             viewport={"width": width, "height": height},
             permissions=["clipboard-read", "clipboard-write"],
         )
         context.add_init_script(_WATCH)
         contexts.append(context)
-        return Session(world, context)
+        return Session(on or world, context)
 
     yield open_session
     for context in contexts:

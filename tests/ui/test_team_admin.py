@@ -264,15 +264,3 @@ def test_the_audit_log_filters_by_time_and_pages(people: Any) -> None:
     expect(page.get_by_role("button", name="Newer")).to_be_disabled()
     tara.check("the audit log by time")
     tara.screenshot("audit-by-time")
-
-
-def test_a_subscription_shows_its_limit_and_why_its_use_is_not_known_here(people: Any) -> None:
-    """The world's gateway counts in memory (no Redis), so the portal cannot read the use: it says so, and shows
-    the limit (tests/portal/api/test_api_usage.py reads real counters from Redis)."""
-    dana = people()
-    page = dana.sign_in("dana", "/subscriptions")
-    row = page.get_by_role("row").filter(has_text="dana-trial")
-    cell = row.get_by_role("cell").nth(4)
-    expect(cell).to_contain_text("limit 2 per 60 s; use not known", timeout=TIMEOUT)
-    expect(cell).to_contain_text("LOOM_REDIS_URL is not set")
-    dana.check("a subscription's use of its limit")
