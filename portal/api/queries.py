@@ -267,11 +267,11 @@ class Query:
     )
     async def compose_preview(self, info: Info[Context, None], document: JSON) -> sh.CompositionPreview:
         from portal import resources
-        from portal.composer import CompositionFailed, compose_specs, print_product
+        from portal.composer import CompositionFailed, compose_specs, print_product, stitching_from
         from portal.manifests import Product
         from portal.publishing import latest_version
-        from portal.resources.composition import spec_of
-        from portal.resources.product import source_dict
+        from portal.resources.composition import spec_of, stitching_problem
+        from portal.resources.product import check_stitching_names, source_dict
 
         max_bytes = info.context.settings.auth.max_document_bytes
 
@@ -281,6 +281,7 @@ class Query:
             product = doc.resource
             if not isinstance(product, Product):
                 raise doc.error("kind", f"a composition preview takes a Product, not a {doc.kind}")
+            check_stitching_names(doc)
             sources, unpublished = [], []
             for index, source in enumerate(product.spec.sources):
                 service = session.exec(select(m.Service).where(col(m.Service.name) == source.service)).first()
@@ -299,9 +300,14 @@ class Query:
                 sources.append(spec_of(source_dict(source), inputs))
             if not sources:
                 return sh.CompositionPreview(composes=False, sdl=None, conflicts=[], unpublished=unpublished)
+            # prefer and links as apply checks them: only once every source has a schema to check them against
+            stitching = stitching_from({} if unpublished else product.spec.stitching())
             try:
-                supergraph = compose_specs(doc.name, sources)
+                supergraph = compose_specs(doc.name, sources, stitching)
             except CompositionFailed as exc:
+                problem = stitching_problem(doc, exc)
+                if problem is not None:  # prefer or links name something wrong: beside its field, as apply says it
+                    raise problem from exc
                 return sh.CompositionPreview(
                     composes=False, sdl=None, conflicts=list(exc.conflicts), unpublished=unpublished
                 )

@@ -23,6 +23,10 @@ __all__ = [
     "GlooSettings",
     "HostPort",
     "Label",
+    "Link",
+    "LinkArgument",
+    "Pattern",
+    "Preference",
     "Rename",
     "RestRoute",
     "Routing",
@@ -31,6 +35,8 @@ __all__ = [
     "component_versions",
     "entities",
     "labels",
+    "links",
+    "preferences",
     "rest_routes",
 ]
 
@@ -141,12 +147,29 @@ def _renames(value: Any) -> list[Rename]:
     return [Rename(from_=str(k), to=str(v)) for k, v in _mapping(value).items()]
 
 
+@strawberry.type(
+    description="A rename by regular expression: a name that `pattern` matches whole becomes `replacement` (which "
+    "may use the pattern's groups, `\\1`). The first matching pattern wins; an explicit rename wins over a pattern."
+)
+class Pattern:
+    pattern: str
+    replacement: str
+
+
+def _patterns(value: Any) -> list[Pattern]:
+    return [Pattern(pattern=str(k), replacement=str(v)) for k, v in _mapping(value).items()]
+
+
 @strawberry.type(description="What a product does to one source's schema before composing it.")
 class Transforms:
     prefix: str | None = strawberry.field(description="Put before each of the source's type names.")
     rename_types: list[Rename]
     rename_fields: list[Rename] = strawberry.field(description="`Type.field` to a new field name.")
     hide: list[str] = strawberry.field(description="`Type` or `Type.field`, left out of the product.")
+    type_patterns: list[Pattern] = strawberry.field(description="Renames of the source's types by pattern.")
+    root_field_patterns: list[Pattern] = strawberry.field(
+        description="Renames of the source's Query, Mutation and Subscription fields by pattern."
+    )
 
     @classmethod
     def of(cls, value: Any) -> Transforms:
@@ -156,7 +179,63 @@ class Transforms:
             rename_types=_renames(transforms.get("renameTypes")),
             rename_fields=_renames(transforms.get("renameFields")),
             hide=_strings(transforms.get("hide")),
+            type_patterns=_patterns(transforms.get("typePatterns")),
+            root_field_patterns=_patterns(transforms.get("rootFieldPatterns")),
         )
+
+
+@strawberry.type(description="A type that several sources define, and the source whose definition the product keeps.")
+class Preference:
+    type: str = strawberry.field(description="The type, as the product names it.")
+    service: str
+
+
+def preferences(stitching: Any) -> list[Preference]:
+    """A product version's ``prefer`` (from its stored ``stitching``), by type name."""
+    prefer = _mapping(_mapping(stitching).get("prefer"))
+    return [Preference(type=str(k), service=str(v)) for k, v in sorted(prefer.items())]
+
+
+@strawberry.type(description="An argument of a link's operation and the field of the linked type that gives its value.")
+class LinkArgument:
+    argument: str
+    from_: str = strawberry.field(name="from", description="A field of the link's type, e.g. memberId.")
+
+
+@strawberry.type(
+    description="A field the product adds to a type, resolved by another source's operation with values of the "
+    "object it is on: `type.field` is `operation(argument: <from>)` of `service` (e.g. Loan.member is "
+    "member(id: memberId) of members)."
+)
+class Link:
+    type: str
+    field: str
+    service: str
+    operation: str = strawberry.field(description="A Query field of the service (an OpenAPI operationId too).")
+    arguments: list[LinkArgument]
+    description: str | None
+    returns: str | None = strawberry.field(description="The named type the field returns, when the link says so.")
+
+
+def links(stitching: Any) -> list[Link]:
+    """A product version's ``links`` (from its stored ``stitching``), in their order."""
+    items = _mapping(stitching).get("links")
+    out: list[Link] = []
+    for link in (_mapping(item) for item in (items if isinstance(items, list) else [])):
+        out.append(
+            Link(
+                type=_str(link.get("type")) or "",
+                field=_str(link.get("field")) or "",
+                service=_str(link.get("service")) or "",
+                operation=_str(link.get("operation")) or "",
+                arguments=[
+                    LinkArgument(argument=str(k), from_=str(v)) for k, v in _mapping(link.get("arguments")).items()
+                ],
+                description=_str(link.get("description")),
+                returns=_str(link.get("returns")),
+            )
+        )
+    return out
 
 
 @strawberry.type(description="Where a product version is served: its clusters, and the residency they must have.")

@@ -315,6 +315,10 @@ class ProductVersion:
     rest: list[sh.RestRoute]
     composed_sdl: str | None
     sources: list[ProductSource]
+    prefer: list[sh.Preference] = strawberry.field(
+        description="Which source's definition wins for a type that several define."
+    )
+    links: list[sh.Link] = strawberry.field(description="Fields the product adds to join services.")
     created_by: str
     created_at: datetime
 
@@ -382,6 +386,8 @@ def _product_version(session: Session, row: m.ProductVersion) -> ProductVersion:
         rest=sh.rest_routes(row.rest),
         composed_sdl=row.composed_sdl,
         sources=out,
+        prefer=sh.preferences(row.stitching),
+        links=sh.links(row.stitching),
         created_by=row.created_by,
         created_at=row.created_at,
     )
