@@ -75,7 +75,31 @@ export const ProductQuery = graphql(`
               to
             }
             hide
+            typePatterns {
+              pattern
+              replacement
+            }
+            rootFieldPatterns {
+              pattern
+              replacement
+            }
           }
+        }
+        prefer {
+          type
+          service
+        }
+        links {
+          type
+          field
+          service
+          operation
+          arguments {
+            argument
+            from
+          }
+          returns
+          description
         }
       }
     }
