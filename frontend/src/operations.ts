@@ -373,6 +373,11 @@ export const ComposerQuery = graphql(`
       name
       residency
     }
+    plans {
+      name
+      displayName
+      autoApprove
+    }
   }
 `);
 

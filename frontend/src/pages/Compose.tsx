@@ -107,6 +107,8 @@ export function ComposePage() {
     update({ sources: form.sources.map((s) => (s.service === service ? { ...s, ...change } : s)) });
   const toggleCluster = (name: string, on: boolean) =>
     update({ clusters: on ? [...form.clusters, name] : form.clusters.filter((c) => c !== name) });
+  const togglePlan = (name: string, on: boolean) =>
+    update({ plans: on ? [...form.plans, name] : form.plans.filter((p) => p !== name) });
   const runCheck = async () => {
     setSaved(null);
     save.clearError();
@@ -126,7 +128,7 @@ export function ComposePage() {
   // an error beside its field: the check's or save's, else the live preview's (a version that is no semver, ...)
   const located = error ?? (live.state === "error" ? live.error : null);
   const sourceAt = (service: string) => `spec.sources[${form.sources.findIndex((s) => s.service === service)}]`;
-  const fields = ["metadata.name", "metadata.team", "metadata.displayName", "metadata.tags", "spec.version", "spec.lifecycle", "spec.sources", "spec.routing", "spec.prefer", "spec.links"];
+  const fields = ["metadata.name", "metadata.team", "metadata.displayName", "metadata.tags", "spec.version", "spec.lifecycle", "spec.sources", "spec.routing", "spec.prefer", "spec.links", "spec.plans"];
   const sourceNames = form.sources.map((s) => s.service);
 
   if (teams.length === 0) {
@@ -317,6 +319,18 @@ export function ComposePage() {
               </label>
             ))}
           </div>
+        </fieldset>
+        <fieldset>
+          <legend>Plans that offer it</legend>
+          <div className="form-inline">
+            {data.data.plans.map((p) => (
+              <label key={p.name} className="checkbox">
+                <input type="checkbox" checked={form.plans.includes(p.name)} onChange={(e) => togglePlan(p.name, e.target.checked)} />
+                {p.displayName || p.name} ({p.autoApprove ? "approved at once" : "approved by the team"})
+              </label>
+            ))}
+          </div>
+          <FieldError error={located} field="spec.plans" id="compose-plans-error" />
         </fieldset>
         <div className="form-inline">
           <button type="button" disabled={check.busy} onClick={() => void runCheck()}>

@@ -163,8 +163,8 @@ export function PublishPage() {
     <>
       <h1>Publish a service</h1>
       <p className="hint">
-        A new service, or a new schema or new deployments of one of yours. Check the impact first: a change that
-        breaks a published product is refused, with what it breaks.
+        A new service, or a new schema, deployments, entities or traffic settings of one of yours. Check the impact
+        first: a change that breaks a published product is refused, with what it breaks.
       </p>
       <form className="form form-wide" aria-label="Publish a service" onSubmit={(e) => e.preventDefault()}>
         <label>
