@@ -30,6 +30,7 @@ __all__ = [
     "Rename",
     "RestRoute",
     "Routing",
+    "Traffic",
     "Transforms",
     "audit_details",
     "component_versions",
@@ -135,6 +136,105 @@ def entities(value: Any) -> list[Entity]:
             )
         )
     return out
+
+
+def _duration(value: Any) -> str | None:
+    """A duration as written (``250ms``, ``1s``); a bare number is milliseconds, said so."""
+    if isinstance(value, str):
+        return value
+    number = _int(value)
+    return f"{number}ms" if number is not None else None
+
+
+@strawberry.type(description="How the gateway checks a service's endpoints (spec.traffic.healthCheck).")
+class TrafficHealthCheck:
+    path: str | None
+    interval: str | None
+    timeout: str | None
+    unhealthy_threshold: int | None
+    healthy_threshold: int | None
+
+
+@strawberry.type(description="When an endpoint is taken out of the pool for a while (spec.traffic.outlierDetection).")
+class TrafficOutlierDetection:
+    consecutive_5xx: int | None = strawberry.field(name="consecutive5xx")
+    consecutive_gateway_failure: int | None
+    enforcing_percent: int | None
+    interval: str | None
+    base_ejection_time: str | None
+    max_ejection_time: str | None
+    max_ejection_percent: int | None
+
+
+@strawberry.type(description="Retries of a failed request (spec.traffic.retries).")
+class TrafficRetries:
+    attempts: int | None
+    per_try_timeout: str | None
+
+
+@strawberry.type(description="Limits on what is in flight to a service at once (spec.traffic.circuitBreakers).")
+class TrafficCircuitBreakers:
+    max_connections: int | None
+    max_pending_requests: int | None
+    max_requests: int | None
+    max_retries: int | None
+
+
+@strawberry.type(
+    description="A service's overrides of the platform's traffic defaults (spec.traffic); null: the default. "
+    "Durations are written like 250ms, 1s or 2m."
+)
+class Traffic:
+    connect_timeout: str | None
+    request_timeout: str | None
+    max_response_bytes: int | None
+    health_check: TrafficHealthCheck | None
+    outlier_detection: TrafficOutlierDetection | None
+    retries: TrafficRetries | None
+    circuit_breakers: TrafficCircuitBreakers | None
+
+    @classmethod
+    def of(cls, value: Any) -> Traffic:
+        traffic = _mapping(value)
+        health, outlier = traffic.get("healthCheck"), traffic.get("outlierDetection")
+        retries, breakers = traffic.get("retries"), traffic.get("circuitBreakers")
+        h, o, r, b = _mapping(health), _mapping(outlier), _mapping(retries), _mapping(breakers)
+        return cls(
+            connect_timeout=_duration(traffic.get("connectTimeout")),
+            request_timeout=_duration(traffic.get("requestTimeout")),
+            max_response_bytes=_int(traffic.get("maxResponseBytes")),
+            health_check=TrafficHealthCheck(
+                path=_str(h.get("path")),
+                interval=_duration(h.get("interval")),
+                timeout=_duration(h.get("timeout")),
+                unhealthy_threshold=_int(h.get("unhealthyThreshold")),
+                healthy_threshold=_int(h.get("healthyThreshold")),
+            )
+            if isinstance(health, Mapping)
+            else None,
+            outlier_detection=TrafficOutlierDetection(
+                consecutive_5xx=_int(o.get("consecutive5xx")),
+                consecutive_gateway_failure=_int(o.get("consecutiveGatewayFailure")),
+                enforcing_percent=_int(o.get("enforcingPercent")),
+                interval=_duration(o.get("interval")),
+                base_ejection_time=_duration(o.get("baseEjectionTime")),
+                max_ejection_time=_duration(o.get("maxEjectionTime")),
+                max_ejection_percent=_int(o.get("maxEjectionPercent")),
+            )
+            if isinstance(outlier, Mapping)
+            else None,
+            retries=TrafficRetries(attempts=_int(r.get("attempts")), per_try_timeout=_duration(r.get("perTryTimeout")))
+            if isinstance(retries, Mapping)
+            else None,
+            circuit_breakers=TrafficCircuitBreakers(
+                max_connections=_int(b.get("maxConnections")),
+                max_pending_requests=_int(b.get("maxPendingRequests")),
+                max_requests=_int(b.get("maxRequests")),
+                max_retries=_int(b.get("maxRetries")),
+            )
+            if isinstance(breakers, Mapping)
+            else None,
+        )
 
 
 @strawberry.type(description="A rename: `from` becomes `to`.")

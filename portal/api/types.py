@@ -251,6 +251,7 @@ class Service:
     team: str
     protocol: str
     entities: list[sh.Entity]
+    traffic: sh.Traffic
     description: str
     current_version: int | None
     versions: list[ServiceVersion]
@@ -273,6 +274,7 @@ class Service:
             team=name_of(session, m.Team, row.team_id) or "",
             protocol=row.protocol.value,
             entities=sh.entities(row.entities),
+            traffic=sh.Traffic.of(row.traffic),
             description=row.description,
             current_version=row.current_version,
             versions=[

@@ -15,7 +15,7 @@ SDL = "type Query { member(id: ID!): Member } type Member { id: ID! name: String
 SETTINGS = {
     "entities": {"Member": {"key": "id", "operation": "member", "argument": "id"}},
     "traffic": {
-        "connectTimeout": "250ms",
+        "connectTimeout": 250,  # a bare number: milliseconds
         "retries": {"attempts": 2, "perTryTimeout": "1s"},
         "healthCheck": {"path": "/ready", "interval": "10s", "unhealthyThreshold": 3},
         "outlierDetection": {"consecutive5xx": 5, "maxEjectionPercent": 50},
@@ -54,5 +54,21 @@ async def test_entities_and_traffic_are_saved_as_written(gql: Gql, people: dict[
     assert "errors" not in body, body
     [doc] = (await gql('{ resources(kind: "Service") }', as_=admin))["data"]["resources"]
     assert doc["spec"]["entities"] == SETTINGS["entities"] and doc["spec"]["traffic"] == SETTINGS["traffic"]
+    typed = await gql(
+        """{ service(name: "members") { traffic { connectTimeout requestTimeout maxResponseBytes
+             retries { attempts perTryTimeout } healthCheck { path interval timeout unhealthyThreshold }
+             outlierDetection { consecutive5xx maxEjectionPercent baseEjectionTime }
+             circuitBreakers { maxRetries } } } }""",
+        as_=people["viewer"],
+    )
+    assert typed["data"]["service"]["traffic"] == {
+        "connectTimeout": "250ms",
+        "requestTimeout": None,
+        "maxResponseBytes": None,
+        "retries": {"attempts": 2, "perTryTimeout": "1s"},
+        "healthCheck": {"path": "/ready", "interval": "10s", "timeout": None, "unhealthyThreshold": 3},
+        "outlierDetection": {"consecutive5xx": 5, "maxEjectionPercent": 50, "baseEjectionTime": None},
+        "circuitBreakers": None,
+    }
     refused = await gql(APPLY, {"d": [service("members", SDL, traffic={"connectTimeout": "1s"})]}, as_=people["viewer"])
     assert codes(refused) == ["FORBIDDEN"]
