@@ -2,7 +2,7 @@
 clash, renames one service's root fields by pattern, lets the members service's definition of a shared type win
 (``prefer``), links loans to members (``links``), sees a wrong link refused beside its field, publishes it, reads the
 link in words on the product page, and the product's gateway answers a query across the link with joined data. And
-the publish form edits a service's traffic settings, a wrong one refused beside its field."""
+the publish form edits a service's entities and traffic settings, a wrong one refused beside its field."""
 
 from __future__ import annotations
 
@@ -160,12 +160,25 @@ def test_a_team_admin_composes_a_product_with_a_pattern_prefer_and_a_link_and_qu
     }
 
 
-def test_a_team_edits_a_services_traffic_settings_and_sees_a_wrong_one_beside_its_field(
+def test_a_team_edits_a_services_entities_and_traffic_and_sees_a_wrong_one_beside_its_field(
     people: Any, lending: str
 ) -> None:
     tara = people()
     page = tara.sign_in("tara", "/publish")
     _combobox(page, "Service").select_option("lending")
+
+    # an entity without its key: apply says so beside the key
+    page.get_by_role("button", name="Add an entity").click()
+    entity = page.get_by_role("group", name="Entity 1")
+    entity.get_by_role("textbox", name="Type").fill("Loan")
+    entity.get_by_role("textbox", name="Operation").fill("loans")
+    page.get_by_role("button", name="Check the impact").click()
+    key = entity.get_by_label("Key field")
+    expect(key).to_have_attribute("aria-invalid", "true", timeout=TIMEOUT_MS)
+    expect(entity.locator("#entity-0-error")).to_have_text("field required")
+    tara.check("publishing: an entity without its key")
+    page.get_by_role("button", name="Remove entity 1").click()
+
     page.get_by_text("Traffic settings: timeouts, retries").click()
     interval = page.get_by_label("Health check interval")
     interval.fill("soon")

@@ -132,6 +132,7 @@ describe("entities and traffic in the service form", () => {
     expect(entitiesOf([emptyEntity(), { type: " Loan ", key: "id", operation: "loan", argument: " ", batched: "false" }])).toEqual({
       Loan: { key: "id", operation: "loan", batched: false },
     });
+    expect(entitiesOf([{ ...emptyEntity(), type: "Book", operation: "book" }])).toEqual({ Book: { operation: "book" } });
     const spec = serviceResourceOf({ ...emptyService("identity"), name: "x", text: "type Query { a: Int }" }).spec;
     expect("entities" in spec || "traffic" in spec).toBe(false);
   });

@@ -179,15 +179,16 @@ export function trafficOf(form: Record<string, string>): Record<string, unknown>
   return Object.keys(out).length ? out : null;
 }
 
-/** The entity rows as `spec.entities` (a row without a type is not sent: it names nothing yet). */
+/** The entity rows as `spec.entities` (a row without a type is not sent: it names nothing yet; an empty field is
+ * left out, for the server to say what is missing beside it). */
 export function entitiesOf(rows: EntityForm[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const row of rows) {
     const type = row.type.trim();
     if (!type) continue;
     out[type] = {
-      key: row.key.trim(),
-      operation: row.operation.trim(),
+      ...(row.key.trim() ? { key: row.key.trim() } : {}), // left empty: apply says it is required, beside it
+      ...(row.operation.trim() ? { operation: row.operation.trim() } : {}),
       ...(row.argument.trim() ? { argument: row.argument.trim() } : {}),
       ...(row.batched ? { batched: row.batched === "true" } : {}),
     };
