@@ -272,6 +272,7 @@ class Query:
         from portal.publishing import latest_version
         from portal.resources.composition import spec_of, stitching_problem
         from portal.resources.product import check_stitching_names, source_dict
+        from portal.resources.world import missing
 
         max_bytes = info.context.settings.auth.max_document_bytes
 
@@ -281,12 +282,12 @@ class Query:
             product = doc.resource
             if not isinstance(product, Product):
                 raise doc.error("kind", f"a composition preview takes a Product, not a {doc.kind}")
-            check_stitching_names(doc)
             sources, unpublished = [], []
             for index, source in enumerate(product.spec.sources):
                 service = session.exec(select(m.Service).where(col(m.Service.name) == source.service)).first()
                 if service is None:
-                    raise doc.error(f"spec.sources[{index}].service", f"no service named {source.service!r}")
+                    known = dict.fromkeys(session.exec(select(m.Service.name)).all())
+                    raise doc.error(f"spec.sources[{index}].service", missing("Service", source.service, known))
                 version = latest_version(session, service)
                 if version is None:
                     unpublished.append(source.service)
@@ -298,6 +299,7 @@ class Query:
                     "entities": dict(service.entities),
                 }
                 sources.append(spec_of(source_dict(source), inputs))
+            check_stitching_names(doc)  # after the sources, in the order apply checks them
             if not sources:
                 return sh.CompositionPreview(composes=False, sdl=None, conflicts=[], unpublished=unpublished)
             # prefer and links as apply checks them: only once every source has a schema to check them against

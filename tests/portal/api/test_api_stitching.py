@@ -80,6 +80,9 @@ async def test_wrong_stitching_is_refused_beside_its_field_as_apply_refuses_it(
         "spec.links[1].field": _lending(prefer={"Member": "members"}, links=[LINK, LINK]),
         "spec.sources[2].rootFieldPatterns": _lending() | {},
     }
+    ghost = _lending(prefer={"Member": "ghost"})  # the unknown source first, as apply checks it
+    ghost["spec"]["sources"].append({"service": "ghost"})
+    cases["spec.sources[3].service"] = ghost
     cases["spec.sources[2].rootFieldPatterns"]["spec"]["sources"][2] = {
         "service": "directory",
         "rootFieldPatterns": {"(.*": "x"},
