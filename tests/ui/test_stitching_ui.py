@@ -148,6 +148,21 @@ def test_a_team_admin_composes_a_product_with_a_pattern_prefer_and_a_link_and_qu
     tara.check("the product page: how it is stitched")
     tara.screenshot("product-stitching")
 
+    # on a phone: the stitching of the saved product fits, on its page and back in the composer
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in (f"/catalog/{PRODUCT}", "/compose"):
+        page.goto(world.url + path)
+        page.get_by_role("heading", level=1).first.wait_for()
+        expect(page.get_by_text(re.compile(r"^Loading "))).to_have_count(0, timeout=TIMEOUT_MS)
+        if path == "/compose":
+            _combobox(page, "Product").select_option(PRODUCT)
+            expect(page.get_by_role("group", name="Link 1").get_by_label("New field")).to_have_value("borrower")
+            expect(page.get_by_label("Shared type 1", exact=True)).to_have_value("Member")
+            expect(page.get_by_label("Becomes (root field pattern of directory 1)")).to_have_value("directory_\\1")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at 390px"
+        tara.check(f"{path} with links at 390px")
+
     # the gateway follows the link: each loan's borrower comes from the members service
     body = _answer(world, _key_for(world, "tara", PRODUCT))
     assert body == {
