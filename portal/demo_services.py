@@ -44,6 +44,7 @@ __all__ = [
     "LOANS",
     "MEMBERS",
     "catalog_app",
+    "graphql_app",
     "loans_app",
     "main",
     "members_app",
@@ -225,6 +226,12 @@ def _graphql_handler(schema: GraphQLSchema, root: Mapping[str, Any]) -> Handler:
         return _Response(200, payload)
 
     return handle
+
+
+def graphql_app(name: str, sdl: str, root: Mapping[str, Any]) -> ASGIApp:
+    """A plain GraphQL service over ``sdl`` whose root fields ``root`` resolves (``(info, **arguments) -> value``),
+    plus ``/healthz``: a small upstream for a test or a demo."""
+    return _asgi(name, _graphql_handler(build_schema(sdl), root))
 
 
 # What a Federation v2 subgraph adds to its own SDL (the parts graphql-core needs to execute it).

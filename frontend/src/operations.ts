@@ -75,7 +75,31 @@ export const ProductQuery = graphql(`
               to
             }
             hide
+            typePatterns {
+              pattern
+              replacement
+            }
+            rootFieldPatterns {
+              pattern
+              replacement
+            }
           }
+        }
+        prefer {
+          type
+          service
+        }
+        links {
+          type
+          field
+          service
+          operation
+          arguments {
+            argument
+            from
+          }
+          returns
+          description
         }
       }
     }
@@ -348,6 +372,11 @@ export const ComposerQuery = graphql(`
     clusters {
       name
       residency
+    }
+    plans {
+      name
+      displayName
+      autoApprove
     }
   }
 `);

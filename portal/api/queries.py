@@ -267,11 +267,12 @@ class Query:
     )
     async def compose_preview(self, info: Info[Context, None], document: JSON) -> sh.CompositionPreview:
         from portal import resources
-        from portal.composer import CompositionFailed, compose_specs, print_product
+        from portal.composer import CompositionFailed, compose_specs, print_product, stitching_from
         from portal.manifests import Product
         from portal.publishing import latest_version
-        from portal.resources.composition import spec_of
-        from portal.resources.product import source_dict
+        from portal.resources.composition import spec_of, stitching_problem
+        from portal.resources.product import check_stitching_names, source_dict
+        from portal.resources.world import missing
 
         max_bytes = info.context.settings.auth.max_document_bytes
 
@@ -285,7 +286,8 @@ class Query:
             for index, source in enumerate(product.spec.sources):
                 service = session.exec(select(m.Service).where(col(m.Service.name) == source.service)).first()
                 if service is None:
-                    raise doc.error(f"spec.sources[{index}].service", f"no service named {source.service!r}")
+                    known = dict.fromkeys(session.exec(select(m.Service.name)).all())
+                    raise doc.error(f"spec.sources[{index}].service", missing("Service", source.service, known))
                 version = latest_version(session, service)
                 if version is None:
                     unpublished.append(source.service)
@@ -297,11 +299,17 @@ class Query:
                     "entities": dict(service.entities),
                 }
                 sources.append(spec_of(source_dict(source), inputs))
+            check_stitching_names(doc)  # after the sources, in the order apply checks them
             if not sources:
                 return sh.CompositionPreview(composes=False, sdl=None, conflicts=[], unpublished=unpublished)
+            # prefer and links as apply checks them: only once every source has a schema to check them against
+            stitching = stitching_from({} if unpublished else product.spec.stitching())
             try:
-                supergraph = compose_specs(doc.name, sources)
+                supergraph = compose_specs(doc.name, sources, stitching)
             except CompositionFailed as exc:
+                problem = stitching_problem(doc, exc)
+                if problem is not None:  # prefer or links name something wrong: beside its field, as apply says it
+                    raise problem from exc
                 return sh.CompositionPreview(
                     composes=False, sdl=None, conflicts=list(exc.conflicts), unpublished=unpublished
                 )

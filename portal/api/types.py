@@ -251,6 +251,7 @@ class Service:
     team: str
     protocol: str
     entities: list[sh.Entity]
+    traffic: sh.Traffic
     description: str
     current_version: int | None
     versions: list[ServiceVersion]
@@ -273,6 +274,7 @@ class Service:
             team=name_of(session, m.Team, row.team_id) or "",
             protocol=row.protocol.value,
             entities=sh.entities(row.entities),
+            traffic=sh.Traffic.of(row.traffic),
             description=row.description,
             current_version=row.current_version,
             versions=[
@@ -315,6 +317,10 @@ class ProductVersion:
     rest: list[sh.RestRoute]
     composed_sdl: str | None
     sources: list[ProductSource]
+    prefer: list[sh.Preference] = strawberry.field(
+        description="Which source's definition wins for a type that several define."
+    )
+    links: list[sh.Link] = strawberry.field(description="Fields the product adds to join services.")
     created_by: str
     created_at: datetime
 
@@ -382,6 +388,8 @@ def _product_version(session: Session, row: m.ProductVersion) -> ProductVersion:
         rest=sh.rest_routes(row.rest),
         composed_sdl=row.composed_sdl,
         sources=out,
+        prefer=sh.preferences(row.stitching),
+        links=sh.links(row.stitching),
         created_by=row.created_by,
         created_at=row.created_at,
     )

@@ -33,7 +33,15 @@ from portal.resources.world import World, authorize_or_record
 from stitcher.changes import BreakingChange, ProductApi, breaking_changes
 from stitcher.ir import Supergraph
 
-__all__ = ["Forced", "ProductAfter", "check_compositions", "products_after", "recompose", "service_inputs"]
+__all__ = [
+    "Forced",
+    "ProductAfter",
+    "check_compositions",
+    "products_after",
+    "recompose",
+    "service_inputs",
+    "stitching_problem",
+]
 
 _LIVE = ("published", "deprecated")  # lifecycles that gateways serve
 
@@ -192,10 +200,19 @@ def _check_stitching(doc: m.Document, product: str, after: ProductAfter, service
             product, [spec_of(s, services[s["service"]]) for s in after.sources], stitching_from(after.stitching)
         )
     except CompositionFailed as exc:
-        for conflict in exc.conflicts:
-            match = _STITCHING_PROBLEM.match(conflict)
-            if match is not None:
-                raise doc.error(f"spec.{match.group(1)}", match.group(2)) from exc
+        problem = stitching_problem(doc, exc)
+        if problem is not None:
+            raise problem from exc
+
+
+def stitching_problem(doc: m.Document, failed: CompositionFailed) -> Invalid | None:
+    """The first conflict of ``failed`` that is about the product's ``prefer`` or ``links``, as an error naming its
+    field (``spec.links[0].operation``); None when every conflict is between the sources themselves."""
+    for conflict in failed.conflicts:
+        match = _STITCHING_PROBLEM.match(conflict)
+        if match is not None:
+            return doc.error(f"spec.{match.group(1)}", match.group(2))
+    return None
 
 
 def _unserved(

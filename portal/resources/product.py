@@ -97,6 +97,26 @@ def _version_key(version: str) -> tuple[int, int, int, int, str]:
     return (int(major), int(minor), int(patch), 0 if pre else 1, pre or "")
 
 
+def check_stitching_names(doc: m.Document) -> None:
+    """A Product's ``prefer`` and ``links`` name sources of the product, and no field is linked twice (what needs no
+    schema; the composition checks the rest): ``apply`` and the composer's preview refuse alike."""
+    resource = doc.resource
+    assert isinstance(resource, m.Product)
+    spec = resource.spec
+    sources = [ref.service for ref in spec.sources]
+    listed = ", ".join(sources)
+    for type_name, service in spec.prefer.items():
+        if service not in sources:
+            raise doc.error(f"spec.prefer.{type_name}", f"{service!r} is not a source of this product ({listed})")
+    linked: set[tuple[str, str]] = set()
+    for i, link in enumerate(spec.links):
+        if link.service not in sources:
+            raise doc.error(f"spec.links[{i}].service", f"{link.service!r} is not a source of this product ({listed})")
+        if (link.type, link.field) in linked:
+            raise doc.error(f"spec.links[{i}].field", f"{link.type}.{link.field} is linked twice")
+        linked.add((link.type, link.field))
+
+
 class ProductHandler:
     kind: ClassVar[str] = "Product"
     action: ClassVar[str] = "product.apply"
@@ -143,20 +163,7 @@ class ProductHandler:
         for i, source in enumerate(spec.sources):
             if not world.has("Service", source.service):
                 raise doc.error(f"spec.sources[{i}].service", missing("Service", source.service, world.services))
-        sources = [ref.service for ref in spec.sources]
-        listed = ", ".join(sources)
-        for type_name, service in spec.prefer.items():
-            if service not in sources:
-                raise doc.error(f"spec.prefer.{type_name}", f"{service!r} is not a source of this product ({listed})")
-        linked: set[tuple[str, str]] = set()
-        for i, link in enumerate(spec.links):
-            if link.service not in sources:
-                raise doc.error(
-                    f"spec.links[{i}].service", f"{link.service!r} is not a source of this product ({listed})"
-                )
-            if (link.type, link.field) in linked:
-                raise doc.error(f"spec.links[{i}].field", f"{link.type}.{link.field} is linked twice")
-            linked.add((link.type, link.field))
+        check_stitching_names(doc)
         for i, plan in enumerate(spec.plans):
             if not world.has("Plan", plan):
                 raise doc.error(f"spec.plans[{i}]", missing("Plan", plan, world.plans))

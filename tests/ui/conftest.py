@@ -390,3 +390,55 @@ def people(world: World, browser: Browser) -> Iterator[Any]:
     yield open_session
     for context in contexts:
         context.close()
+
+
+# --- the stitching journeys' own service (tests/ui/test_stitching_ui.py) ----------------------------------------
+
+LENDING_SDL = """type Query {
+  loans: [Loan!]!
+}
+
+"A loan of a book: this service knows the member only by id."
+type Loan {
+  id: ID!
+  memberId: ID!
+  isbn: String!
+}
+
+type Member {
+  id: ID!
+  tier: String
+}
+"""
+LENDING_LOANS = (
+    {"id": "l1", "memberId": "m1", "isbn": "9780441172719"},
+    {"id": "l2", "memberId": "m3", "isbn": "9781593279288"},
+)
+
+
+@pytest.fixture(scope="module")
+def lending(world: World) -> Iterator[str]:
+    """A plain GraphQL service ``lending`` of team ``identity`` on a real port, published in the world (deployed in
+    eu-central): its loans name members only by ``memberId`` (a link joins them to ``members``), and its ``Member``
+    clashes with members' (``tier: String``), which ``prefer`` resolves. Gives its URL."""
+    from portal.demo_services import graphql_app
+
+    root = {"loans": lambda _info: [dict(loan) for loan in LENDING_LOANS]}
+    with serving(graphql_app("lending", LENDING_SDL, root), "lending") as url:
+        document = {
+            "apiVersion": "loom.dev/v1alpha1",
+            "kind": "Service",
+            "metadata": {"name": "lending", "team": "identity"},
+            "spec": {
+                "protocol": "graphql",
+                "schema": {"sdl": LENDING_SDL},
+                "deployments": [{"cluster": "eu-central", "address": url}],
+            },
+        }
+        engine = create_engine_for(world.settings)
+        try:
+            with session_scope(engine) as session:
+                apply(session, Actor.system("ui-test"), manifests.parse_documents([document], source="ui"))
+        finally:
+            engine.dispose()
+        yield url

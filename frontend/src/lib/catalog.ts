@@ -1,4 +1,5 @@
 // The catalog's logic: what a card shows of a product, and the search and filters.
+import { patternTexts } from "./stitching";
 
 export interface Routing {
   clusters: string[];
@@ -105,12 +106,13 @@ export function paramsOf(filters: Filters): Record<string, string> {
 export function sourceText(source: {
   service: string;
   serviceVersion?: number | null;
-  transforms: { prefix?: string | null; renameTypes: Rename[]; renameFields: Rename[]; hide: string[] };
+  transforms: { prefix?: string | null; renameTypes: Rename[]; renameFields: Rename[]; hide: string[] } & Parameters<typeof patternTexts>[0];
 }): string {
   const t = source.transforms;
   const parts = [
     t.prefix ? `prefix ${t.prefix}` : "",
     ...[...t.renameTypes, ...t.renameFields].map((r) => `${r.from} → ${r.to}`),
+    ...patternTexts(t),
     t.hide.length ? `hides ${t.hide.join(", ")}` : "",
   ].filter(Boolean);
   const name = source.serviceVersion ? `${source.service} v${source.serviceVersion}` : source.service;

@@ -88,3 +88,52 @@ describe("a deployment's health check", () => {
     expect(formOfService(doc).deployments[0]?.healthPath).toBe("/healthz");
   });
 });
+
+describe("entities and traffic in the service form", () => {
+  it("reads them into rows and fields and writes them back as apply takes them", async () => {
+    const { formOfService, serviceResourceOf } = await import("./publishing");
+    const doc = {
+      apiVersion: "loom.dev/v1alpha1",
+      kind: "Service" as const,
+      metadata: { name: "loans", team: "identity" },
+      spec: {
+        protocol: "graphql",
+        schema: { sdl: "type Query { a: Int }" },
+        deployments: [],
+        entities: { Loan: { key: "id", operation: "loan", argument: "id" }, Member: { key: "id", operation: "members", batched: true } },
+        traffic: {
+          connectTimeout: "250ms",
+          requestTimeout: 5000,
+          retries: { attempts: 2, perTryTimeout: "1s" },
+          healthCheck: { path: "/ready", interval: "10s", unhealthyThreshold: 3 },
+          outlierDetection: { consecutive5xx: 5, maxEjectionPercent: 50 },
+          circuitBreakers: { maxRetries: 0 },
+        },
+      },
+    };
+    const form = formOfService(doc);
+    expect(form.entities).toEqual([
+      { type: "Loan", key: "id", operation: "loan", argument: "id", batched: "" },
+      { type: "Member", key: "id", operation: "members", argument: "", batched: "true" },
+    ]);
+    expect(form.traffic).toMatchObject({ connectTimeout: "250ms", requestTimeout: "5000", "retries.attempts": "2", "outlierDetection.consecutive5xx": "5", "circuitBreakers.maxRetries": "0" });
+    expect(form.kept).toEqual({});
+    expect(serviceResourceOf(form)).toEqual(doc);
+  });
+
+  it("leaves out what is unset, sends whole numbers as numbers and anything else as typed for the server to judge", async () => {
+    const { emptyEntity, emptyService, entitiesOf, serviceResourceOf, trafficOf } = await import("./publishing");
+    expect(trafficOf({ connectTimeout: " ", "healthCheck.path": "" })).toBeNull();
+    expect(trafficOf({ "retries.attempts": " 3 ", "healthCheck.interval": "soon", maxResponseBytes: "-1" })).toEqual({
+      retries: { attempts: 3 },
+      healthCheck: { interval: "soon" },
+      maxResponseBytes: -1,
+    });
+    expect(entitiesOf([emptyEntity(), { type: " Loan ", key: "id", operation: "loan", argument: " ", batched: "false" }])).toEqual({
+      Loan: { key: "id", operation: "loan", batched: false },
+    });
+    expect(entitiesOf([{ ...emptyEntity(), type: "Book", operation: "book" }])).toEqual({ Book: { operation: "book" } });
+    const spec = serviceResourceOf({ ...emptyService("identity"), name: "x", text: "type Query { a: Int }" }).spec;
+    expect("entities" in spec || "traffic" in spec).toBe(false);
+  });
+});

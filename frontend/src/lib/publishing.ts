@@ -64,8 +64,46 @@ export interface ServiceForm {
   introspectCluster: string;
   introspectPath: string;
   deployments: DeploymentForm[];
-  kept: Record<string, unknown>; // spec keys the form does not edit (entities, traffic): sent back as they are
+  entities: EntityForm[];
+  traffic: Record<string, string>; // TRAFFIC_FIELDS path -> the value as typed ("" when unset)
+  kept: Record<string, unknown>; // spec keys the form does not edit: sent back as they are
 }
+
+/** How the gateway fetches one entity type from a GraphQL or REST service (`spec.entities`). */
+export interface EntityForm {
+  type: string;
+  key: string;
+  operation: string;
+  argument: string;
+  batched: "" | "true" | "false"; // "": as the operation says (one list argument: batched)
+}
+
+export type TrafficKind = "duration" | "count" | "percent" | "path" | "bytes";
+
+/** What a service may override of the sync worker's traffic settings (`spec.traffic`), by path under it. */
+export const TRAFFIC_FIELDS: { group: string; path: string; label: string; kind: TrafficKind }[] = [
+  { group: "Timeouts and retries", path: "connectTimeout", label: "Connect timeout", kind: "duration" },
+  { group: "Timeouts and retries", path: "requestTimeout", label: "Request timeout", kind: "duration" },
+  { group: "Timeouts and retries", path: "retries.attempts", label: "Retry attempts (0 to 10)", kind: "count" },
+  { group: "Timeouts and retries", path: "retries.perTryTimeout", label: "Timeout per try", kind: "duration" },
+  { group: "Timeouts and retries", path: "maxResponseBytes", label: "Largest response (bytes)", kind: "bytes" },
+  { group: "Health checks", path: "healthCheck.path", label: "Health check path", kind: "path" },
+  { group: "Health checks", path: "healthCheck.interval", label: "Health check interval", kind: "duration" },
+  { group: "Health checks", path: "healthCheck.timeout", label: "Health check timeout", kind: "duration" },
+  { group: "Health checks", path: "healthCheck.unhealthyThreshold", label: "Failures before unhealthy", kind: "count" },
+  { group: "Health checks", path: "healthCheck.healthyThreshold", label: "Successes before healthy", kind: "count" },
+  { group: "Outlier detection", path: "outlierDetection.consecutive5xx", label: "Consecutive 5xx before ejection", kind: "count" },
+  { group: "Outlier detection", path: "outlierDetection.consecutiveGatewayFailure", label: "Consecutive gateway failures before ejection", kind: "count" },
+  { group: "Outlier detection", path: "outlierDetection.enforcingPercent", label: "Enforcing (%)", kind: "percent" },
+  { group: "Outlier detection", path: "outlierDetection.interval", label: "Outlier analysis interval", kind: "duration" },
+  { group: "Outlier detection", path: "outlierDetection.baseEjectionTime", label: "Base ejection time", kind: "duration" },
+  { group: "Outlier detection", path: "outlierDetection.maxEjectionTime", label: "Longest ejection time", kind: "duration" },
+  { group: "Outlier detection", path: "outlierDetection.maxEjectionPercent", label: "Most endpoints ejected (%)", kind: "percent" },
+  { group: "Circuit breakers", path: "circuitBreakers.maxConnections", label: "Most connections", kind: "count" },
+  { group: "Circuit breakers", path: "circuitBreakers.maxPendingRequests", label: "Most pending requests", kind: "count" },
+  { group: "Circuit breakers", path: "circuitBreakers.maxRequests", label: "Most requests at once", kind: "count" },
+  { group: "Circuit breakers", path: "circuitBreakers.maxRetries", label: "Most retries at once", kind: "count" },
+];
 
 function record(value: unknown): Record<string, unknown> {
   return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
@@ -91,8 +129,71 @@ export function emptyService(team: string): ServiceForm {
     introspectCluster: "",
     introspectPath: "",
     deployments: [],
+    entities: [],
+    traffic: {},
     kept: {},
   };
+}
+
+export function emptyEntity(): EntityForm {
+  return { type: "", key: "", operation: "", argument: "", batched: "" };
+}
+
+function entityFormsOf(value: unknown): EntityForm[] {
+  return Object.entries(record(value)).map(([type, spec]) => {
+    const e = record(spec);
+    return {
+      type,
+      key: str(e.key),
+      operation: str(e.operation),
+      argument: str(e.argument),
+      batched: e.batched === true ? "true" : e.batched === false ? "false" : "",
+    };
+  });
+}
+
+/** `spec.traffic` as the form's flat fields (path -> text). */
+export function trafficFormOf(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const { path } of TRAFFIC_FIELDS) {
+    const found = path.split(".").reduce<unknown>((at, part) => record(at)[part], value);
+    if (found !== undefined && found !== null) out[path] = str(found);
+  }
+  return out;
+}
+
+/** The form's traffic fields as `spec.traffic` (unset ones left out; nothing at all: null). A whole number is sent
+ * as a number (milliseconds for a duration); anything else as typed, for the server to accept ("250ms") or refuse
+ * beside its field. */
+export function trafficOf(form: Record<string, string>): Record<string, unknown> | null {
+  const out: Record<string, unknown> = {};
+  for (const { path } of TRAFFIC_FIELDS) {
+    const text = (form[path] ?? "").trim();
+    if (!text) continue;
+    const parts = path.split(".");
+    const last = parts.pop() ?? path;
+    let at = out;
+    for (const part of parts) at = (at[part] ??= {}) as Record<string, unknown>;
+    at[last] = /^-?\d+$/.test(text) ? Number(text) : text;
+  }
+  return Object.keys(out).length ? out : null;
+}
+
+/** The entity rows as `spec.entities` (a row without a type is not sent: it names nothing yet; an empty field is
+ * left out, for the server to say what is missing beside it). */
+export function entitiesOf(rows: EntityForm[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const row of rows) {
+    const type = row.type.trim();
+    if (!type) continue;
+    out[type] = {
+      ...(row.key.trim() ? { key: row.key.trim() } : {}), // left empty: apply says it is required, beside it
+      ...(row.operation.trim() ? { operation: row.operation.trim() } : {}),
+      ...(row.argument.trim() ? { argument: row.argument.trim() } : {}),
+      ...(row.batched ? { batched: row.batched === "true" } : {}),
+    };
+  }
+  return out;
 }
 
 function deploymentFormOf(value: unknown): DeploymentForm {
@@ -112,7 +213,7 @@ function deploymentFormOf(value: unknown): DeploymentForm {
 
 /** A Service resource (from `resources(kind: "Service")`) as the form edits it. */
 export function formOfService(doc: ServiceDocument): ServiceForm {
-  const { protocol, schema, deployments, ...kept } = doc.spec;
+  const { protocol, schema, deployments, entities, traffic, ...kept } = doc.spec;
   const s = record(schema);
   const introspect = record(s.introspect);
   const metadata = record(doc.metadata);
@@ -127,6 +228,8 @@ export function formOfService(doc: ServiceDocument): ServiceForm {
     introspectCluster: str(introspect.cluster),
     introspectPath: str(introspect.path),
     deployments: Array.isArray(deployments) ? deployments.map(deploymentFormOf) : [],
+    entities: entityFormsOf(entities),
+    traffic: trafficFormOf(traffic),
     kept,
   };
 }
@@ -159,11 +262,20 @@ export function serviceResourceOf(form: ServiceForm): ServiceDocument {
   }
   const metadata: ServiceDocument["metadata"] & { description?: string } = { name: form.name.trim(), team: form.team };
   if (form.description.trim()) metadata.description = form.description.trim();
+  const entities = entitiesOf(form.entities);
+  const traffic = trafficOf(form.traffic);
   return {
     apiVersion: "loom.dev/v1alpha1",
     kind: "Service",
     metadata,
-    spec: { ...form.kept, protocol: form.protocol, schema, deployments: form.deployments.map(deploymentOf) },
+    spec: {
+      ...form.kept,
+      protocol: form.protocol,
+      schema,
+      deployments: form.deployments.map(deploymentOf),
+      ...(Object.keys(entities).length ? { entities } : {}),
+      ...(traffic ? { traffic } : {}),
+    },
   };
 }
 

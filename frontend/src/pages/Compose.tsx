@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import { Link } from "react-router-dom";
 import { FieldError, invalidProps } from "../components/FieldError";
+import { LinkEditor, PatternEditor, PreferEditor } from "../components/StitchingFields";
 import { Empty, ErrorMessage, Loading } from "../components/States";
 import type { ApplyMutation as ApplyResult, ComposePreviewQuery as PreviewResult } from "../gql/graphql";
 import { ApiError, request } from "../lib/api";
@@ -46,7 +47,7 @@ function useLivePreview(resource: Record<string, unknown>, enabled: boolean) {
   return preview;
 }
 
-/** A team composes a product from services (with prefix and hide transforms), checks it (a dry run: conflicts are
+/** A team composes a product from services (with prefix, rename, pattern and hide transforms, `prefer` and links), checks it (a dry run: conflicts are
  * refused with the services, types and fields named), and saves it as a version; its schema is on the product page. */
 export function ComposePage() {
   const viewer = useViewer();
@@ -106,6 +107,8 @@ export function ComposePage() {
     update({ sources: form.sources.map((s) => (s.service === service ? { ...s, ...change } : s)) });
   const toggleCluster = (name: string, on: boolean) =>
     update({ clusters: on ? [...form.clusters, name] : form.clusters.filter((c) => c !== name) });
+  const togglePlan = (name: string, on: boolean) =>
+    update({ plans: on ? [...form.plans, name] : form.plans.filter((p) => p !== name) });
   const runCheck = async () => {
     setSaved(null);
     save.clearError();
@@ -125,7 +128,8 @@ export function ComposePage() {
   // an error beside its field: the check's or save's, else the live preview's (a version that is no semver, ...)
   const located = error ?? (live.state === "error" ? live.error : null);
   const sourceAt = (service: string) => `spec.sources[${form.sources.findIndex((s) => s.service === service)}]`;
-  const fields = ["metadata.name", "metadata.team", "metadata.displayName", "metadata.tags", "spec.version", "spec.lifecycle", "spec.sources", "spec.routing"];
+  const fields = ["metadata.name", "metadata.team", "metadata.displayName", "metadata.tags", "spec.version", "spec.lifecycle", "spec.sources", "spec.routing", "spec.prefer", "spec.links", "spec.plans"];
+  const sourceNames = form.sources.map((s) => s.service);
 
   if (teams.length === 0) {
     return (
@@ -270,12 +274,37 @@ export function ComposePage() {
                   <>
                     <FieldError error={located} field={`${sourceAt(service)}.renameTypes`} id={`rename-types-${service}-error`} />
                     <FieldError error={located} field={`${sourceAt(service)}.renameFields`} id={`rename-fields-${service}-error`} />
+                    <details className="patterns" open={source.typePatterns.length + source.rootFieldPatterns.length > 0}>
+                      <summary>Rename {service}'s names by pattern</summary>
+                      <p className="hint">
+                        A regular expression matching a whole name, and what it becomes (<code>\1</code> is the first
+                        group): <code>(.*)</code> → <code>{service}_\1</code>. The first matching pattern wins.
+                      </p>
+                      <PatternEditor
+                        what={`type pattern of ${service}`}
+                        rows={source.typePatterns}
+                        onChange={(typePatterns) => editSource(service, { typePatterns })}
+                        error={located}
+                        field={`${sourceAt(service)}.typePatterns`}
+                        id={`type-patterns-${service}`}
+                      />
+                      <PatternEditor
+                        what={`root field pattern of ${service}`}
+                        rows={source.rootFieldPatterns}
+                        onChange={(rootFieldPatterns) => editSource(service, { rootFieldPatterns })}
+                        error={located}
+                        field={`${sourceAt(service)}.rootFieldPatterns`}
+                        id={`root-field-patterns-${service}`}
+                      />
+                    </details>
                   </>
                 ) : null}
               </div>
             );
           })}
         </fieldset>
+        <PreferEditor rows={form.prefer} services={sourceNames} onChange={(prefer) => update({ prefer })} error={located} />
+        <LinkEditor links={form.links} services={sourceNames} onChange={(links) => update({ links })} error={located} />
         <fieldset>
           <legend>Clusters</legend>
           <div className="form-inline">
@@ -290,6 +319,18 @@ export function ComposePage() {
               </label>
             ))}
           </div>
+        </fieldset>
+        <fieldset>
+          <legend>Plans that offer it</legend>
+          <div className="form-inline">
+            {data.data.plans.map((p) => (
+              <label key={p.name} className="checkbox">
+                <input type="checkbox" checked={form.plans.includes(p.name)} onChange={(e) => togglePlan(p.name, e.target.checked)} />
+                {p.displayName || p.name} ({p.autoApprove ? "approved at once" : "approved by the team"})
+              </label>
+            ))}
+          </div>
+          <FieldError error={located} field="spec.plans" id="compose-plans-error" />
         </fieldset>
         <div className="form-inline">
           <button type="button" disabled={check.busy} onClick={() => void runCheck()}>
@@ -361,7 +402,8 @@ function LivePanel({ live, located }: { live: ReturnType<typeof useLivePreview>;
         ) : live.preview.conflicts.length ? (
           <>
             <p className="field-error">
-              <strong>{live.preview.conflicts.length} conflict(s)</strong>: hide, prefix or rename what clashes.
+              <strong>{live.preview.conflicts.length} conflict(s)</strong>: hide, prefix or rename what clashes, or let
+              one service's definition of a shared type win.
             </p>
             <ul aria-label="Conflicts">
               {live.preview.conflicts.map((conflict) => (

@@ -7,6 +7,7 @@ import { SubscribeForm } from "../components/SubscribeForm";
 import { Tabs } from "../components/Tabs";
 import { TryIt } from "../components/TryIt";
 import { shownVersion, sourceText } from "../lib/catalog";
+import { stitchingOf } from "../lib/stitching";
 import { TagList } from "../components/TagList";
 import { useQuery } from "../lib/useQuery";
 import { ProductQuery } from "../operations";
@@ -46,6 +47,7 @@ export function ProductPage() {
   const current = shownVersion(product);
   const routing = current?.routing ?? { clusters: [], residency: null };
   const productPlans = plans.filter((plan) => product.plans.includes(plan.name));
+  const stitching = stitchingOf(current ?? null);
 
   return (
     <>
@@ -78,6 +80,26 @@ export function ProductPage() {
               <dt>Sources</dt>
               <dd>{current?.sources.map((s) => s.service).join(", ") || "none"}</dd>
             </dl>
+            {stitching.links.length ? (
+              <>
+                <h3>Links between services</h3>
+                <ul aria-label="Links between services">
+                  {stitching.links.map((link) => (
+                    <li key={link.text}>
+                      <code>{link.text}</code>
+                      <br />
+                      {link.description ? `${link.description} ` : ""}
+                      <span className="hint">{link.sentence}</span>
+                    </li>
+                  ))}
+                </ul>
+              </>
+            ) : null}
+            <Facts title="Types several services define" items={stitching.prefer} />
+            <Facts
+              title="Names renamed by pattern"
+              items={stitching.renames.map((source) => `${source.service}: ${source.patterns.join("; ")}`)}
+            />
             <h3>Plans</h3>
             {productPlans.length === 0 ? (
               <p>No plan offers this product yet: it cannot be subscribed to.</p>
@@ -139,6 +161,21 @@ export function ProductPage() {
           <SubscribeForm product={product.name} plans={productPlans} />
         )}
       </section>
+    </>
+  );
+}
+
+/** A titled list of lines, or nothing when there are none. */
+function Facts({ title, items }: { title: string; items: string[] }) {
+  if (items.length === 0) return null;
+  return (
+    <>
+      <h3>{title}</h3>
+      <ul aria-label={title}>
+        {items.map((item) => (
+          <li key={item}>{item}</li>
+        ))}
+      </ul>
     </>
   );
 }

@@ -1,5 +1,6 @@
 import { useState, type ChangeEvent } from "react";
 import { FieldError, invalidProps } from "../components/FieldError";
+import { EntityEditor, TrafficEditor } from "../components/ServiceSettings";
 import { ErrorMessage, Loading } from "../components/States";
 import type { ApplyMutation as ApplyResult } from "../gql/graphql";
 import type { ApiError } from "../lib/api";
@@ -15,6 +16,7 @@ import {
   type ServiceForm,
 } from "../lib/publishing";
 import { isPlatformAdmin, teamsOf } from "../lib/roles";
+import { changeAt, removeAt } from "../lib/rows";
 import { guessMain, uploadOf } from "../lib/schemaFiles";
 import { useViewer } from "../lib/session";
 import { useMutation, useQuery } from "../lib/useQuery";
@@ -27,7 +29,7 @@ const SCHEMA = "spec.schema";
 // Choosing a folder: not in React's types, read by every current browser.
 const FOLDER = { webkitdirectory: "" } as Record<string, string>;
 
-/** A team publishes a service: a new one, or a new schema or new deployments of one of its own. The impact comes
+/** A team publishes a service: a new one, or a new schema, deployments, entities or traffic settings of one of its own. The impact comes
  * first (a dry run of `loom apply`, which names every product a change would break and why), then for real. An
  * error of the API is shown beside the field it is about (its location says which). */
 export function PublishPage() {
@@ -142,9 +144,9 @@ export function PublishPage() {
     }
   };
   const editDeployment = (index: number, change: Partial<DeploymentForm>) =>
-    update({ deployments: form.deployments.map((d, i) => (i === index ? { ...d, ...change } : d)) });
+    update({ deployments: changeAt(form.deployments, index, change) });
   const isNew = selected === NEW;
-  const fields = ["metadata.name", "metadata.team", "spec.protocol", SCHEMA, "spec.deployments"];
+  const fields = ["metadata.name", "metadata.team", "spec.protocol", SCHEMA, "spec.deployments", "spec.entities", "spec.traffic"];
   const egress = error?.refusedBy === "egress-guard";
   // a refusal that names no field, for breaking a product: the schema is what breaks it
   const breaks = error?.code === "CONFLICT" && !error.location;
@@ -161,8 +163,8 @@ export function PublishPage() {
     <>
       <h1>Publish a service</h1>
       <p className="hint">
-        A new service, or a new schema or new deployments of one of yours. Check the impact first: a change that
-        breaks a published product is refused, with what it breaks.
+        A new service, or a new schema, deployments, entities or traffic settings of one of yours. Check the impact
+        first: a change that breaks a published product is refused, with what it breaks.
       </p>
       <form className="form form-wide" aria-label="Publish a service" onSubmit={(e) => e.preventDefault()}>
         <label>
@@ -358,7 +360,7 @@ export function PublishPage() {
               clusters={clusters}
               error={error}
               onChange={(change) => editDeployment(index, change)}
-              onRemove={() => update({ deployments: form.deployments.filter((_, i) => i !== index) })}
+              onRemove={() => update({ deployments: removeAt(form.deployments, index) })}
             />
           ))}
           <FieldError error={error?.location?.field === "spec.deployments" ? error : null} field="spec.deployments" id="service-deployments-error" />
@@ -376,6 +378,10 @@ export function PublishPage() {
             Add a deployment
           </button>
         </fieldset>
+        {form.protocol !== "federation" ? (
+          <EntityEditor rows={form.entities} onChange={(entities) => update({ entities })} error={error} />
+        ) : null}
+        <TrafficEditor values={form.traffic} onChange={(traffic) => update({ traffic })} error={error} />
         <div className="form-inline">
           <button type="button" disabled={check.busy} onClick={() => void runCheck()}>
             {check.busy ? "Checking…" : "Check the impact"}
