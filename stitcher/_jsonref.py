@@ -104,12 +104,13 @@ class _PlainBuilder:
     """Builds one document's value; a class rather than a recursive closure, whose reference to itself would keep
     the whole document (and the loader) for the cyclic collector to find instead of freeing it when done."""
 
-    __slots__ = ("built", "constructors", "loader")
+    __slots__ = ("built", "constructors", "keys", "loader")
 
     def __init__(self, loader: yaml.SafeLoader | yaml.CSafeLoader) -> None:
         self.loader = loader
         self.constructors = loader.yaml_constructors
         self.built: dict[int, Any] = {}  # id(node) -> its value: an alias is the same node, and gets the same value
+        self.keys: dict[str, str] = {}  # one string object per distinct key, as json.loads makes them
 
     def value(self, node: yaml.Node) -> Any:
         cls = node.__class__
@@ -134,7 +135,10 @@ class _PlainBuilder:
             for key_node, value_node in node.value:
                 if key_node.__class__ is not yaml.ScalarNode:
                     raise _Unusual
-                result[self.value(key_node)] = self.value(value_node)
+                key_value = self.value(key_node)
+                if key_value.__class__ is str:
+                    key_value = self.keys.setdefault(key_value, key_value)
+                result[key_value] = self.value(value_node)
         elif cls is yaml.SequenceNode and tag == _SEQ:
             result = [self.value(item) for item in node.value]
         else:
