@@ -27,10 +27,13 @@ class TypeBuilder(Generic[T]):
 
     def type_of(self, node: Node, hint: str, where: str) -> tuple[T, bool]:
         """The GraphQL type of a schema (never NonNull: the caller wraps it) and whether it is nullable."""
-        try:
-            node, ref_nullable = self.context.follow(node)
-        except RefError as exc:
-            return self._json(where, str(exc)), True
+        value = node.value
+        ref_nullable = False
+        if value.__class__ is dict and "$ref" in value:  # most schemas are no reference: no call for them
+            try:
+                node, ref_nullable = self.context.follow(node)
+            except RefError as exc:
+                return self._json(where, str(exc)), True
         if not isinstance(node.value, dict):
             return self._json(where, "schema is not an object"), True
         if node.too_deep:

@@ -350,12 +350,18 @@ class Classifier:
 
     def flag(self, prop: Prop, flag: str) -> bool:
         """Whether the property or the schema it refers to sets ``flag`` (``readOnly``, ``deprecated``...)."""
+        own = prop.node.value
+        if not isinstance(own, dict):
+            return False
+        if own.get(flag) is True:
+            return True
+        if "$ref" not in own:
+            return False
         try:
             target, _ = self.context.follow(prop.node)
         except RefError:
             return False
-        own = isinstance(prop.node.value, dict) and prop.node.value.get(flag) is True
-        return own or (isinstance(target.value, dict) and target.value.get(flag) is True)
+        return isinstance(target.value, dict) and target.value.get(flag) is True
 
     def wrapped(self, node: Node) -> Node | None:
         """The one schema that an ``allOf``/``oneOf``/``anyOf`` wrapper (no own properties) stands for, if any."""
