@@ -27,11 +27,13 @@ requests and shape responses. Decisions worth knowing:
   Azure's ``x-ms-discriminator-value``, then a single-valued ``enum``/``const`` of the discriminator property, then
   schema names) or, without one, by the properties present (see :func:`stitcher.rest.shape_result`). A base schema
   with a ``discriminator`` that other schemas extend through ``allOf``, directly or through another subtype
-  (Swagger's and Azure's inheritance), becomes an interface that they implement. In input, both are ``@oneOf`` input
-  objects with one field per member (``{cat: {...}}``), each member's discriminator property defaulting to the value
-  that names it. Recursive schemas are recursive types. A property
-  is non-null when it is required and not nullable; list items are non-null unless nullable. ``integer`` with
-  ``format: int64`` is the ``BigInt`` scalar (GraphQL ``Int`` is 32-bit).
+  (Swagger's and Azure's inheritance), becomes an interface that they implement; when answers of the base's own kind
+  exist (its ``x-ms-discriminator-value``, a mapping entry naming it, or, without a mapping, its own name, which
+  Swagger 2 and OpenAPI 3's implicit mapping make a valid value) an object type ``<Base>Object`` implements it too.
+  In input, both are ``@oneOf`` input objects with one field per member (``{cat: {...}}``, the concrete base one
+  more), each member's discriminator property defaulting to the value that names it. Recursive schemas are
+  recursive types. A property is non-null when it is required and not nullable; list items are non-null unless
+  nullable. ``integer`` with ``format: int64`` is the ``BigInt`` scalar (GraphQL ``Int`` is 32-bit).
 * Property, parameter and enum names that are valid GraphQL names are kept as they are and win over sanitized ones
   (``type`` stays, ``@type`` becomes ``type2``); ``RestBinding.json_names`` lists only the renamed ones.
 * String enums become enum types; a value that is not a valid GraphQL name is sanitized (``in-progress`` ->

@@ -146,6 +146,27 @@ class Classifier:
             queue.extend(children.get(child.at, []))
         return found
 
+    def claims_itself(self, node: Node) -> bool:
+        """Whether answers of a base's own kind exist (then it needs a concrete type of its own): its own
+        ``x-ms-discriminator-value``, an explicit ``mapping`` entry that refers to it, or, without a mapping, its
+        own name, which Swagger 2 and OpenAPI 3's implicit mapping make a valid discriminator value too."""
+        azure = node.value.get("x-ms-discriminator-value")
+        if isinstance(azure, str | int | float | bool):
+            return True
+        raw = node.value.get("discriminator")
+        mapping = raw.get("mapping") if isinstance(raw, dict) else None
+        if not isinstance(mapping, dict) or not mapping:
+            return node.at in self.context.component_raw
+        for ref in mapping.values():
+            ref_text = str(ref) if "/" in str(ref) or "#" in str(ref) else self.context.component_ref(str(ref))
+            try:
+                target, _ = self.context.follow(Node({"$ref": ref_text}, node.at, node.ref_doc))
+            except RefError:
+                continue
+            if target.at == node.at:
+                return True
+        return False
+
     def ancestors(self, node: Node) -> list[Node]:
         """The schemas ``node`` includes through ``allOf``, transitively (refs followed, nearest first)."""
         found: list[Node] = []
