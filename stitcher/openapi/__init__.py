@@ -15,11 +15,13 @@ requests and shape responses. Decisions worth knowing:
   An operation whose success has no content (204, HEAD, no schema) returns ``Boolean``: ``true`` on success.
 * Parameters become arguments (sanitized camelCase names; :class:`~stitcher.ir.RestParameter` keeps the original),
   the request body the argument ``input``. ``Accept``, ``Content-Type`` and ``Authorization`` header parameters are
-  left to the gateway, as OpenAPI 3 says. Arrays are sent as their ``style``/``explode`` (``form``, ``simple``,
-  ``spaceDelimited``, ``pipeDelimited``) or Swagger ``collectionFormat`` (``csv``, ``ssv``, ``tsv``, ``pipes``,
-  ``multi``) say, each item percent-encoded on its own (:mod:`stitcher.rest`); ``deepObject`` is sent as form and
-  ``label``/``matrix`` as ``simple``, with a warning. An argument has a default only where the description
-  declares one that fits its type; a parameter the client leaves out without one is not sent.
+  left to the gateway, as OpenAPI 3 says. Arrays and objects are sent as their ``style``/``explode`` (``simple``,
+  ``label``, ``matrix`` in a path; ``form``, ``spaceDelimited``, ``pipeDelimited``, ``deepObject`` in a query) or
+  Swagger ``collectionFormat`` (``csv``, ``ssv``, ``tsv``, ``pipes``, ``multi``) say, as OpenAPI's style table
+  writes them, each item percent-encoded on its own (reserved characters kept with ``allowReserved``;
+  :mod:`stitcher.rest`); a style the parameter's location does not take is its default, with a warning. An
+  argument has a default only where the description declares one that fits its type; a parameter the client leaves
+  out without one is not sent.
 * Object schemas become object types (output) and input object types (input, named ``<Name>Input``), named after
   their component/definition or, when inline, after where they appear (``PlaceHoldInput``, ``BookFormat``).
   ``readOnly`` properties are left out of input types and ``writeOnly`` ones out of output types. ``allOf`` merges
