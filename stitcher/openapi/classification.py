@@ -64,6 +64,10 @@ class Prop(NamedTuple):
 def type_list(value: dict[str, Any]) -> tuple[list[str], bool]:
     """The JSON types a schema allows (without ``null``) and whether it is nullable (3.0, 3.1 and Swagger forms)."""
     raw = value.get("type")
+    if raw.__class__ is str and raw != "null" and "nullable" not in value and "x-nullable" not in value:
+        enum_values = value.get("enum")
+        if not (isinstance(enum_values, list) and None in enum_values):
+            return [raw], False  # the common case, `type: string`, without building lists to filter
     types = [t for t in raw if isinstance(t, str)] if isinstance(raw, list) else [raw] if isinstance(raw, str) else []
     is_nullable = value.get("nullable") is True or value.get("x-nullable") is True or "null" in types
     enum_values = value.get("enum")
@@ -73,8 +77,10 @@ def type_list(value: dict[str, Any]) -> tuple[list[str], bool]:
 
 
 def nullable(value: dict[str, Any]) -> bool:
-    members = value.get("oneOf") or value.get("anyOf") or []
-    return type_list(value)[1] or (isinstance(members, list) and any(is_null_schema(m) for m in members))
+    if type_list(value)[1]:
+        return True
+    members = value.get("oneOf") or value.get("anyOf")
+    return isinstance(members, list) and any(is_null_schema(m) for m in members)
 
 
 def is_null_schema(value: Any) -> bool:
