@@ -129,6 +129,7 @@ class Classifier:
         self.context = context
         self._kinds: dict[Location, Kind] = {}
         self._prop_lists: dict[Location, list[Prop]] = {}
+        self._member_lists: dict[Location, list[Node]] = {}
         self._children: dict[Location, list[Node]] | None = None
 
     # Polymorphism by inheritance (Swagger's style): a base schema with a ``discriminator`` that other named schemas
@@ -264,7 +265,16 @@ class Classifier:
         return values
 
     def members(self, node: Node, seen: frozenset[Location] = frozenset()) -> list[Node]:
-        """The oneOf/anyOf members of a schema, refs followed, nested unions flattened, null members dropped."""
+        """The oneOf/anyOf members of a schema, refs followed, nested unions flattened, null members dropped
+        (memoised for top-level calls: classification, unwrapping and both type directions ask for them)."""
+        if seen:
+            return self._members(node, seen)
+        found = self._member_lists.get(node.at)
+        if found is None:
+            found = self._member_lists[node.at] = self._members(node, seen)
+        return found
+
+    def _members(self, node: Node, seen: frozenset[Location]) -> list[Node]:
         out: list[Node] = []
         seen = seen | {node.at}
         for member in members_of(node):
