@@ -21,6 +21,7 @@ __all__ = [
     "is_json_media",
     "is_null_schema",
     "nullable",
+    "plain_scalar",
     "type_list",
 ]
 
@@ -417,6 +418,23 @@ class Classifier:
                 return None
             return members[0] if len(members) == 1 else None
         return None
+
+
+# What makes a schema more than its ``type``: with none of these, a scalar ``type`` alone decides what it is.
+_STRUCTURAL = frozenset(
+    {"$ref", "allOf", "oneOf", "anyOf", "enum", "const", "properties", "items", "nullable", "x-nullable"}
+)
+_PLAIN_TYPES = frozenset({"string", "integer", "number", "boolean", "file"})
+
+
+def plain_scalar(value: dict[str, Any]) -> Kind | None:
+    """The scalar a schema is when nothing but its one scalar ``type`` (and ``format``, docs, validation keywords)
+    says what it is, as :meth:`Classifier.kind` would find, without its walk; else None. Most properties of a real
+    spec are such schemas (``{type: string}``)."""
+    json_type = value.get("type")
+    if json_type.__class__ is not str or json_type not in _PLAIN_TYPES or not _STRUCTURAL.isdisjoint(value):
+        return None
+    return _kind_of_type(json_type, value)
 
 
 def _kind_of_type(json_type: str, value: dict[str, Any]) -> Kind:
