@@ -62,10 +62,89 @@ def load_text(text: str) -> Any:
             return json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+    loader = _Loader(text)
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a safe loader
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        try:
+            return _plain_value(loader, node)
+        except _Unusual:  # PyYAML's own constructor, node by node, for what the plain builder leaves to it
+            return loader.construct_document(node)
     except yaml.YAMLError as exc:
         raise ValueError(f"invalid YAML: {exc}".replace("\n", " ")) from exc
+    finally:
+        loader.dispose()
+
+
+# PyYAML's constructor builds every mapping and sequence through a generator (so that a node may contain itself),
+# which was half of reading a big spec. Specs are plain trees of mappings, sequences and scalars: those are built
+# directly from the nodes libyaml composed, with the loader's own scalar constructors, and anything else (a merge
+# key, an explicit tag, a mapping as a key, a node that contains itself) goes to PyYAML's constructor for the whole
+# document, so the values are always PyYAML's.
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_PLAIN_SCALARS = frozenset(f"tag:yaml.org,2002:{kind}" for kind in ("int", "float", "null", "bool"))
+_BUSY = object()
+
+
+class _Unusual(Exception):
+    """A node the plain builder leaves to PyYAML's constructor."""
+
+
+def _plain_value(loader: yaml.SafeLoader | yaml.CSafeLoader, root: yaml.Node) -> Any:
+    try:
+        return _PlainBuilder(loader).value(root)
+    except RecursionError as exc:  # nested deeper than Python recurses: PyYAML's constructor says what it says
+        raise _Unusual from exc
+
+
+class _PlainBuilder:
+    """Builds one document's value; a class rather than a recursive closure, whose reference to itself would keep
+    the whole document (and the loader) for the cyclic collector to find instead of freeing it when done."""
+
+    __slots__ = ("built", "constructors", "keys", "loader")
+
+    def __init__(self, loader: yaml.SafeLoader | yaml.CSafeLoader) -> None:
+        self.loader = loader
+        self.constructors = loader.yaml_constructors
+        self.built: dict[int, Any] = {}  # id(node) -> its value: an alias is the same node, and gets the same value
+        self.keys: dict[str, str] = {}  # one string object per distinct key, as json.loads makes them
+
+    def value(self, node: yaml.Node) -> Any:
+        cls = node.__class__
+        tag = node.tag
+        if cls is yaml.ScalarNode:
+            if tag == _STR:
+                return node.value
+            if tag in _PLAIN_SCALARS:
+                return self.constructors[tag](self.loader, node)
+            raise _Unusual
+        built = self.built
+        key = id(node)
+        found = built.get(key)
+        if found is not None:
+            if found is _BUSY:  # a node that contains itself
+                raise _Unusual
+            return found
+        built[key] = _BUSY
+        result: Any
+        if cls is yaml.MappingNode and tag == _MAP:
+            result = {}
+            for key_node, value_node in node.value:
+                if key_node.__class__ is not yaml.ScalarNode:
+                    raise _Unusual
+                key_value = self.value(key_node)
+                if key_value.__class__ is str:
+                    key_value = self.keys.setdefault(key_value, key_value)
+                result[key_value] = self.value(value_node)
+        elif cls is yaml.SequenceNode and tag == _SEQ:
+            result = [self.value(item) for item in node.value]
+        else:
+            raise _Unusual
+        built[key] = result
+        return result
 
 
 def _unescape(token: str) -> str:

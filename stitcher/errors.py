@@ -36,7 +36,8 @@ The tree::
     └── WorkerStartError             stitcher.workers: a worker failed before it served
 
 Private exceptions used as control flow inside one module (``_Unanswered``, an UpstreamError that is retried;
-``_NotHttp`` and ``stitcher.app``'s ``_HttpError``) never leave it.
+``_NotHttp`` and ``stitcher.app``'s ``_HttpError``; ``stitcher._jsonref``'s ``_Unusual``, a YAML node left to
+PyYAML's own constructor) never leave it.
 """
 
 from __future__ import annotations

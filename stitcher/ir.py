@@ -31,6 +31,7 @@ __all__ = [
     "EntityResolver",
     "FieldDirectives",
     "FieldJoin",
+    "ParameterStyle",
     "Renames",
     "RestBinding",
     "RestOperation",
@@ -40,6 +41,10 @@ __all__ = [
     "Supergraph",
     "TypeJoin",
 ]
+
+
+# The parameter styles that explode and a separator cannot say (see RestParameter.style).
+ParameterStyle = Literal["", "label", "matrix", "deepObject"]
 
 
 class SourceKind(enum.StrEnum):
@@ -108,6 +113,12 @@ class RestParameter:
     # What separates the items of an unexploded array (``,``; `` `` for spaceDelimited/ssv, ``|`` for
     # pipeDelimited/pipes, a tab for tsv); an item's own separator characters are percent-encoded.
     separator: str = ","
+    # The styles that explode and separator cannot say: ``label`` (``.a,b``) and ``matrix`` (``;id=a,b``) in a
+    # path, ``deepObject`` (``filter[size]=L``) in a query; "" is the location's default (form in a query or cookie,
+    # simple in a path or header), or what explode and separator say.
+    style: ParameterStyle = ""
+    # A query value's reserved characters (``:/?#[]@!$&'()*+,;=``) are sent as they are (``allowReserved``).
+    allow_reserved: bool = False
 
 
 @dataclass(frozen=True, slots=True)

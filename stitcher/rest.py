@@ -5,9 +5,11 @@ Pure functions, no I/O: the executor sends the :class:`RestRequest` with its tra
 * ``build_request(subgraph, root_type, field_name, arguments)`` -> :class:`RestRequest`. ``root_type`` is
   ``"Query"`` or ``"Mutation"``, ``field_name`` the subgraph's (upstream) field name, ``arguments`` the GraphQL
   argument values already coerced (enum values are their GraphQL names, as :mod:`stitcher.openapi` builds them).
-  Path and query values are percent-encoded here (``RestRequest.url`` is sent as it is); arrays follow
-  ``RestParameter.explode`` (repeated query parameters) or ``RestParameter.separator`` (``a,b``, ``a%20b``,
-  ``a|b``), and an item's own ``,`` or ``&`` stays encoded (``b%2Cc``); input objects are turned back into JSON
+  Path and query values are percent-encoded here (``RestRequest.url`` is sent as it is; a query's reserved
+  characters are kept with ``RestParameter.allow_reserved``); arrays and objects follow ``RestParameter.explode``
+  (repeated query parameters), ``RestParameter.separator`` (``a,b``, ``a%20b``, ``a|b``) and ``RestParameter.style``
+  (label ``.a,b``, matrix ``;id=a,b``, deepObject ``f[k]=v``) as OpenAPI's style table writes them, and an item's
+  own ``,`` or ``&`` stays encoded (``b%2Cc``); input objects are turned back into JSON
   with the original property names and enum values; the body is encoded per ``RestOperation.content_type`` (JSON,
   form, multipart or text).
 * ``check_status(status, body)`` raises :class:`RestStatusError` for a non-2xx response; map it to a GraphQL error
@@ -51,7 +53,7 @@ from graphql import (
 from graphql.pyutils import inspect
 
 from stitcher.errors import StitcherError
-from stitcher.ir import RestBinding, RestOperation, Subgraph
+from stitcher.ir import RestBinding, RestOperation, RestParameter, Subgraph
 
 __all__ = [
     "InvalidValue",
@@ -159,12 +161,28 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _joined(value: Any, explode: bool, separator: str = ",", encode: bool = False) -> str:
-    """Simple style: ``a,b,c`` for arrays, ``k,v,k2,v2`` (or ``k=v,k2=v2`` exploded) for objects. With ``encode``,
-    each item is percent-encoded (its own ``,`` or ``&`` too) and the separators are left as they are."""
+def _plain(text: str) -> str:
+    return text
+
+
+def _encoded(text: str) -> str:
+    return quote(text, safe="")
+
+
+def _reserved_kept(text: str) -> str:
+    """Percent-encoded except RFC 3986's reserved characters (``allowReserved``); ``%`` itself is encoded."""
+    return quote(text, safe=_RESERVED)
+
+
+_RESERVED = ":/?#[]@!$&'()*+,;="
+
+
+def _joined(value: Any, explode: bool, separator: str = ",", encode: Callable[[str], str] = _plain) -> str:
+    """Simple style: ``a,b,c`` for arrays, ``k,v,k2,v2`` (or ``k=v,k2=v2`` exploded) for objects. Each item goes
+    through ``encode`` (percent-encoding: its own ``,`` or ``&`` too), the separators are left as they are."""
 
     def text(item: Any) -> str:
-        return _encoded(_text(item)) if encode else _text(item)
+        return encode(_text(item))
 
     if isinstance(value, list):
         return separator.join(text(v) for v in value)
@@ -175,12 +193,59 @@ def _joined(value: Any, explode: bool, separator: str = ",", encode: bool = Fals
     return text(value)
 
 
-def _encoded(text: str) -> str:
-    return quote(text, safe="")
-
-
 # What stands between the items of an unexploded query array, as sent (a space is %20).
 _SENT_SEPARATORS = {" ": "%20", "\t": "%09"}
+
+
+def _path_value(param: RestParameter, value: Any) -> str:
+    """A path parameter's value in its style, as OpenAPI's style table (RFC 6570's ``{x}``, ``{.x}``, ``{;x}``)
+    writes it for ``color``: simple ``blue,black`` (``R=100,G=200`` exploded), label ``.blue,black`` (``.blue.black``,
+    ``.R=100.G=200`` exploded), matrix ``;color=blue,black`` (``;color=blue;color=black``, ``;R=100;G=200``
+    exploded); every item percent-encoded."""
+    exploded = param.explode and isinstance(value, list | dict)
+    if param.style == "label":
+        return "." + _joined(value, param.explode, "." if exploded else ",", _encoded)
+    if param.style == "matrix":
+        if not exploded:
+            return _matrix_pair(_encoded(param.name), _joined(value, False, ",", _encoded))
+        if isinstance(value, dict):
+            return "".join(_matrix_pair(_encoded(_text(k)), _encoded(_text(v))) for k, v in value.items())
+        return "".join(_matrix_pair(_encoded(param.name), _encoded(_text(v))) for v in value)
+    return _joined(value, param.explode, ",", _encoded)
+
+
+def _matrix_pair(name: str, text: str) -> str:
+    return f";{name}={text}" if text else f";{name}"
+
+
+def _query_pairs(param: RestParameter, value: Any) -> list[tuple[str, str]]:
+    """A query parameter's ``(name, value)`` pairs, percent-encoded (reserved characters kept with
+    ``allow_reserved``): form (exploded: ``color=blue&color=black``, ``R=100&G=200``; else ``color=blue,black``,
+    ``color=R,100,G,200``), spaceDelimited and pipeDelimited (``color=blue%20black``, ``color=blue|black``), and
+    deepObject (``color[R]=100&color[G]=200``, nested objects nested again, arrays repeated)."""
+    encode = _reserved_kept if param.allow_reserved else _encoded
+    if param.style == "deepObject" and isinstance(value, dict):
+        return _deep_pairs(param.name, value, encode)
+    name = encode(param.name)
+    if isinstance(value, list) and param.explode:
+        return [(name, encode(_text(v))) for v in value]
+    if isinstance(value, dict) and param.explode:
+        return [(encode(_text(k)), encode(_text(v))) for k, v in value.items() if v is not None]
+    separator = _SENT_SEPARATORS.get(param.separator, param.separator)
+    return [(name, _joined(value, False, separator, encode))]
+
+
+def _deep_pairs(prefix: str, value: dict[str, Any], encode: Callable[[str], str]) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    for key, item in value.items():
+        name = f"{prefix}[{key}]"
+        if isinstance(item, dict):
+            pairs.extend(_deep_pairs(name, item, encode))
+        elif isinstance(item, list):
+            pairs.extend((encode(name), encode(_text(v))) for v in item if v is not None)
+        elif item is not None:
+            pairs.append((encode(name), encode(_text(item))))
+    return pairs
 
 
 def build_request(subgraph: Subgraph, root_type: str, field_name: str, arguments: Mapping[str, Any]) -> RestRequest:
@@ -203,20 +268,13 @@ def build_request(subgraph: Subgraph, root_type: str, field_name: str, arguments
             continue
         value = _to_json(binding, args[param.argument].type, raw)
         if param.location == "path":
-            path = path.replace("{" + param.name + "}", _joined(value, param.explode, encode=True))
+            path = path.replace("{" + param.name + "}", _path_value(param, value))
         elif param.location == "query":
-            name = _encoded(param.name)
-            if isinstance(value, list) and param.explode:
-                query.extend((name, _encoded(_text(v))) for v in value)
-            elif isinstance(value, dict) and param.explode:
-                query.extend((_encoded(str(k)), _encoded(_text(v))) for k, v in value.items() if v is not None)
-            else:
-                separator = _SENT_SEPARATORS.get(param.separator, param.separator)
-                query.append((name, _joined(value, False, separator, encode=True)))
+            query.extend(_query_pairs(param, value))
         elif param.location == "header":
             headers[param.name] = _joined(value, param.explode)
         else:
-            cookies.append(f"{param.name}={_joined(value, False, encode=True)}")
+            cookies.append(f"{param.name}={_joined(value, False, ',', _encoded)}")
     if cookies:
         headers["Cookie"] = "; ".join(cookies)
     body: bytes | None = None

@@ -15,11 +15,13 @@ requests and shape responses. Decisions worth knowing:
   An operation whose success has no content (204, HEAD, no schema) returns ``Boolean``: ``true`` on success.
 * Parameters become arguments (sanitized camelCase names; :class:`~stitcher.ir.RestParameter` keeps the original),
   the request body the argument ``input``. ``Accept``, ``Content-Type`` and ``Authorization`` header parameters are
-  left to the gateway, as OpenAPI 3 says. Arrays are sent as their ``style``/``explode`` (``form``, ``simple``,
-  ``spaceDelimited``, ``pipeDelimited``) or Swagger ``collectionFormat`` (``csv``, ``ssv``, ``tsv``, ``pipes``,
-  ``multi``) say, each item percent-encoded on its own (:mod:`stitcher.rest`); ``deepObject`` is sent as form and
-  ``label``/``matrix`` as ``simple``, with a warning. An argument has a default only where the description
-  declares one that fits its type; a parameter the client leaves out without one is not sent.
+  left to the gateway, as OpenAPI 3 says. Arrays and objects are sent as their ``style``/``explode`` (``simple``,
+  ``label``, ``matrix`` in a path; ``form``, ``spaceDelimited``, ``pipeDelimited``, ``deepObject`` in a query) or
+  Swagger ``collectionFormat`` (``csv``, ``ssv``, ``tsv``, ``pipes``, ``multi``) say, as OpenAPI's style table
+  writes them, each item percent-encoded on its own (reserved characters kept with ``allowReserved``;
+  :mod:`stitcher.rest`); a style the parameter's location does not take is its default, with a warning. An
+  argument has a default only where the description declares one that fits its type; a parameter the client leaves
+  out without one is not sent.
 * Object schemas become object types (output) and input object types (input, named ``<Name>Input``), named after
   their component/definition or, when inline, after where they appear (``PlaceHoldInput``, ``BookFormat``).
   ``readOnly`` properties are left out of input types and ``writeOnly`` ones out of output types. ``allOf`` merges
@@ -27,11 +29,13 @@ requests and shape responses. Decisions worth knowing:
   Azure's ``x-ms-discriminator-value``, then a single-valued ``enum``/``const`` of the discriminator property, then
   schema names) or, without one, by the properties present (see :func:`stitcher.rest.shape_result`). A base schema
   with a ``discriminator`` that other schemas extend through ``allOf``, directly or through another subtype
-  (Swagger's and Azure's inheritance), becomes an interface that they implement. In input, both are ``@oneOf`` input
-  objects with one field per member (``{cat: {...}}``), each member's discriminator property defaulting to the value
-  that names it. Recursive schemas are recursive types. A property
-  is non-null when it is required and not nullable; list items are non-null unless nullable. ``integer`` with
-  ``format: int64`` is the ``BigInt`` scalar (GraphQL ``Int`` is 32-bit).
+  (Swagger's and Azure's inheritance), becomes an interface that they implement; when answers of the base's own kind
+  exist (its ``x-ms-discriminator-value``, a mapping entry naming it, or, without a mapping, its own name, which
+  Swagger 2 and OpenAPI 3's implicit mapping make a valid value) an object type ``<Base>Object`` implements it too.
+  In input, both are ``@oneOf`` input objects with one field per member (``{cat: {...}}``, the concrete base one
+  more), each member's discriminator property defaulting to the value that names it. Recursive schemas are
+  recursive types. A property is non-null when it is required and not nullable; list items are non-null unless
+  nullable. ``integer`` with ``format: int64`` is the ``BigInt`` scalar (GraphQL ``Int`` is 32-bit).
 * Property, parameter and enum names that are valid GraphQL names are kept as they are and win over sanitized ones
   (``type`` stays, ``@type`` becomes ``type2``); ``RestBinding.json_names`` lists only the renamed ones.
 * String enums become enum types; a value that is not a valid GraphQL name is sanitized (``in-progress`` ->

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Generic, TypeVar
 
 from stitcher._jsonref import RefError
-from stitcher.openapi.classification import Classifier, type_list
+from stitcher.openapi.classification import Classifier, plain_scalar, type_list
 from stitcher.openapi.context import Context, Location, Node
 from stitcher.openapi.leaves import Leaves
 
@@ -27,10 +27,13 @@ class TypeBuilder(Generic[T]):
 
     def type_of(self, node: Node, hint: str, where: str) -> tuple[T, bool]:
         """The GraphQL type of a schema (never NonNull: the caller wraps it) and whether it is nullable."""
-        try:
-            node, ref_nullable = self.context.follow(node)
-        except RefError as exc:
-            return self._json(where, str(exc)), True
+        value = node.value
+        ref_nullable = False
+        if value.__class__ is dict and "$ref" in value:  # most schemas are no reference: no call for them
+            try:
+                node, ref_nullable = self.context.follow(node)
+            except RefError as exc:
+                return self._json(where, str(exc)), True
         if not isinstance(node.value, dict):
             return self._json(where, "schema is not an object"), True
         if node.too_deep:
@@ -38,6 +41,11 @@ class TypeBuilder(Generic[T]):
         cached = self.cache.get(node.at)
         if cached is not None:
             return cached[0], cached[1] or ref_nullable
+        scalar = plain_scalar(node.value)
+        if scalar is not None:  # what build() would find, without its walk: the type alone says it
+            result: T = self.leaves.scalar(scalar)  # type: ignore[assignment]  # a scalar is both input and output
+            self.cache[node.at] = (result, ref_nullable)
+            return result, ref_nullable
         # Objects and unions stop recursion through the cache; arrays and wrappers that contain themselves don't.
         if node.at in self._passing:
             return self._json(where, "schema contains itself with no object in between"), True

@@ -21,6 +21,7 @@ __all__ = [
     "is_json_media",
     "is_null_schema",
     "nullable",
+    "plain_scalar",
     "type_list",
 ]
 
@@ -64,6 +65,10 @@ class Prop(NamedTuple):
 def type_list(value: dict[str, Any]) -> tuple[list[str], bool]:
     """The JSON types a schema allows (without ``null``) and whether it is nullable (3.0, 3.1 and Swagger forms)."""
     raw = value.get("type")
+    if raw.__class__ is str and raw != "null" and "nullable" not in value and "x-nullable" not in value:
+        enum_values = value.get("enum")
+        if not (isinstance(enum_values, list) and None in enum_values):
+            return [raw], False  # the common case, `type: string`, without building lists to filter
     types = [t for t in raw if isinstance(t, str)] if isinstance(raw, list) else [raw] if isinstance(raw, str) else []
     is_nullable = value.get("nullable") is True or value.get("x-nullable") is True or "null" in types
     enum_values = value.get("enum")
@@ -73,8 +78,10 @@ def type_list(value: dict[str, Any]) -> tuple[list[str], bool]:
 
 
 def nullable(value: dict[str, Any]) -> bool:
-    members = value.get("oneOf") or value.get("anyOf") or []
-    return type_list(value)[1] or (isinstance(members, list) and any(is_null_schema(m) for m in members))
+    if type_list(value)[1]:
+        return True
+    members = value.get("oneOf") or value.get("anyOf")
+    return isinstance(members, list) and any(is_null_schema(m) for m in members)
 
 
 def is_null_schema(value: Any) -> bool:
@@ -123,6 +130,7 @@ class Classifier:
         self.context = context
         self._kinds: dict[Location, Kind] = {}
         self._prop_lists: dict[Location, list[Prop]] = {}
+        self._member_lists: dict[Location, list[Node]] = {}
         self._children: dict[Location, list[Node]] | None = None
 
     # Polymorphism by inheritance (Swagger's style): a base schema with a ``discriminator`` that other named schemas
@@ -145,6 +153,27 @@ class Classifier:
             found.append(child)
             queue.extend(children.get(child.at, []))
         return found
+
+    def claims_itself(self, node: Node) -> bool:
+        """Whether answers of a base's own kind exist (then it needs a concrete type of its own): its own
+        ``x-ms-discriminator-value``, an explicit ``mapping`` entry that refers to it, or, without a mapping, its
+        own name, which Swagger 2 and OpenAPI 3's implicit mapping make a valid discriminator value too."""
+        azure = node.value.get("x-ms-discriminator-value")
+        if isinstance(azure, str | int | float | bool):
+            return True
+        raw = node.value.get("discriminator")
+        mapping = raw.get("mapping") if isinstance(raw, dict) else None
+        if not isinstance(mapping, dict) or not mapping:
+            return node.at in self.context.component_raw
+        for ref in mapping.values():
+            ref_text = str(ref) if "/" in str(ref) or "#" in str(ref) else self.context.component_ref(str(ref))
+            try:
+                target, _ = self.context.follow(Node({"$ref": ref_text}, node.at, node.ref_doc))
+            except RefError:
+                continue
+            if target.at == node.at:
+                return True
+        return False
 
     def ancestors(self, node: Node) -> list[Node]:
         """The schemas ``node`` includes through ``allOf``, transitively (refs followed, nearest first)."""
@@ -237,7 +266,16 @@ class Classifier:
         return values
 
     def members(self, node: Node, seen: frozenset[Location] = frozenset()) -> list[Node]:
-        """The oneOf/anyOf members of a schema, refs followed, nested unions flattened, null members dropped."""
+        """The oneOf/anyOf members of a schema, refs followed, nested unions flattened, null members dropped
+        (memoised for top-level calls: classification, unwrapping and both type directions ask for them)."""
+        if seen:
+            return self._members(node, seen)
+        found = self._member_lists.get(node.at)
+        if found is None:
+            found = self._member_lists[node.at] = self._members(node, seen)
+        return found
+
+    def _members(self, node: Node, seen: frozenset[Location]) -> list[Node]:
         out: list[Node] = []
         seen = seen | {node.at}
         for member in members_of(node):
@@ -350,12 +388,18 @@ class Classifier:
 
     def flag(self, prop: Prop, flag: str) -> bool:
         """Whether the property or the schema it refers to sets ``flag`` (``readOnly``, ``deprecated``...)."""
+        own = prop.node.value
+        if not isinstance(own, dict):
+            return False
+        if own.get(flag) is True:
+            return True
+        if "$ref" not in own:
+            return False
         try:
             target, _ = self.context.follow(prop.node)
         except RefError:
             return False
-        own = isinstance(prop.node.value, dict) and prop.node.value.get(flag) is True
-        return own or (isinstance(target.value, dict) and target.value.get(flag) is True)
+        return isinstance(target.value, dict) and target.value.get(flag) is True
 
     def wrapped(self, node: Node) -> Node | None:
         """The one schema that an ``allOf``/``oneOf``/``anyOf`` wrapper (no own properties) stands for, if any."""
@@ -374,6 +418,23 @@ class Classifier:
                 return None
             return members[0] if len(members) == 1 else None
         return None
+
+
+# What makes a schema more than its ``type``: with none of these, a scalar ``type`` alone decides what it is.
+_STRUCTURAL = frozenset(
+    {"$ref", "allOf", "oneOf", "anyOf", "enum", "const", "properties", "items", "nullable", "x-nullable"}
+)
+_PLAIN_TYPES = frozenset({"string", "integer", "number", "boolean", "file"})
+
+
+def plain_scalar(value: dict[str, Any]) -> Kind | None:
+    """The scalar a schema is when nothing but its one scalar ``type`` (and ``format``, docs, validation keywords)
+    says what it is, as :meth:`Classifier.kind` would find, without its walk; else None. Most properties of a real
+    spec are such schemas (``{type: string}``)."""
+    json_type = value.get("type")
+    if json_type.__class__ is not str or json_type not in _PLAIN_TYPES or not _STRUCTURAL.isdisjoint(value):
+        return None
+    return _kind_of_type(json_type, value)
 
 
 def _kind_of_type(json_type: str, value: dict[str, Any]) -> Kind:

@@ -43,8 +43,9 @@ class InputTypes(TypeBuilder[GraphQLNullableInputType]):
         result: GraphQLNullableInputType
         if kind is Kind.OBJECT and node.at in self.context.component_names:
             subtypes = self.classifier.subtypes(node)
-            if subtypes:
-                return self._one_of(node, subtypes, hint, where), is_nullable
+            if subtypes:  # the base is a member too when answers of its own kind exist
+                members = [node, *subtypes] if self.classifier.claims_itself(node) else subtypes
+                return self._one_of(node, members, hint, where), is_nullable
         if kind is Kind.OBJECT:
             return self._input_object(node, hint, where), is_nullable
         if kind is Kind.UNION:
@@ -64,18 +65,22 @@ class InputTypes(TypeBuilder[GraphQLNullableInputType]):
         self.cache[node.at] = (result, is_nullable)
         return result, is_nullable
 
-    def _input_object(self, node: Node, hint: str, where: str) -> GraphQLNullableInputType:
+    def _input_object(self, node: Node, hint: str, where: str, own: str | None = None) -> GraphQLNullableInputType:
+        """The input object of an object schema; ``own`` names the one that stands for a base schema in its
+        ``@oneOf`` (the schema's location then keeps the ``@oneOf``)."""
         classifier = self.classifier
         props = [p for p in classifier.props(node) if not classifier.flag(p, "readOnly")]
-        base = self.context.component_names.get(node.at) or pascal_name(hint)
+        base = own or self.context.component_names.get(node.at) or pascal_name(hint)
         name = self.context.types.claim(base if base.endswith("Input") else base + "Input")
         if not props:
             result: GraphQLNullableInputType = self._json(where, "object has no writable properties")
-            self.cache[node.at] = (result, True)
+            if own is None:
+                self.cache[node.at] = (result, True)
             return result
         fields: dict[str, GraphQLInputField] = {}
         input_type = GraphQLInputObjectType(name, lambda: fields, description=node.value.get("description"))
-        self.cache[node.at] = (input_type, type_list(node.value)[1])
+        if own is None:
+            self.cache[node.at] = (input_type, type_list(node.value)[1])
         self._fields[name] = fields
         self._building.add(node.at)
         for prop, gql in zip(props, assign([p.json_name for p in props], field_name), strict=True):
@@ -112,7 +117,11 @@ class InputTypes(TypeBuilder[GraphQLNullableInputType]):
         names = Names()
         for index, member in enumerate(members, start=1):
             raw = context.component_raw.get(member.at)
-            member_type, _ = self.type_of(member, raw or f"{hint} {index}", f"{where}|{index}")
+            member_type: GraphQLNullableInputType
+            if member.at == node.at:  # the base itself, as an input object of its own (ResourceObjectInput)
+                member_type = self._input_object(node, hint, f"{where}|{index}", own=f"{base}Object")
+            else:
+                member_type, _ = self.type_of(member, raw or f"{hint} {index}", f"{where}|{index}")
             member_name = get_named_type(member_type).name
             fields[names.claim(field_name(camel_name(raw or member_name)))] = GraphQLInputField(member_type)
             if prop_name is not None and member.at in tags and isinstance(member_type, GraphQLInputObjectType):

@@ -27,7 +27,7 @@ from graphql.pyutils import Undefined
 
 from stitcher._jsonref import RefError
 from stitcher.errors import SchemaError
-from stitcher.ir import Discriminator, RestOperation, RestParameter
+from stitcher.ir import Discriminator, ParameterStyle, RestOperation, RestParameter
 from stitcher.openapi.classification import is_json_media
 from stitcher.openapi.context import Context, Node
 from stitcher.openapi.inputs import InputTypes
@@ -40,6 +40,13 @@ METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
 _SWAGGER_SEPARATORS = {"csv": ",", "ssv": " ", "tsv": "\t", "pipes": "|"}
 _STYLE_SEPARATORS = {"spaceDelimited": " ", "pipeDelimited": "|"}
+_SPECIAL_STYLES: dict[str, ParameterStyle] = {"label": "label", "matrix": "matrix", "deepObject": "deepObject"}
+_LOCATION_STYLES = {  # the styles each location takes (OpenAPI 3's style values), its default first
+    "path": ("simple", "label", "matrix"),
+    "query": ("form", "spaceDelimited", "pipeDelimited", "deepObject"),
+    "header": ("simple",),
+    "cookie": ("form",),
+}
 
 
 class Operations:
@@ -151,8 +158,9 @@ class Operations:
             arg_type: GraphQLInputType = GraphQLNonNull(base_type) if required else base_type
             default = self._default(schema, arg_type)
             args[arg] = GraphQLArgument(arg_type, default_value=default, description=param.get("description"))
-            explode, separator = self._serialization(param, location, where)
-            rest_params.append(RestParameter(name, location, arg, required, explode, separator))
+            rest_params.append(
+                RestParameter(name, location, arg, required, *self._serialization(param, location, where))
+            )
         if form_params:
             properties = {p.value["name"]: self._param_schema(p).value for p in form_params}
             required_names = [p.value["name"] for p in form_params if p.value.get("required") is True]
@@ -183,24 +191,27 @@ class Operations:
             operation_id=operation_id,
         )
 
-    def _serialization(self, param: dict[str, Any], location: str, where: str) -> tuple[bool, str]:
-        """Whether an array parameter is exploded (one parameter per item) and what separates its items if not."""
+    def _serialization(
+        self, param: dict[str, Any], location: str, where: str
+    ) -> tuple[bool, str, ParameterStyle, bool]:
+        """How a parameter's value is written (:class:`~stitcher.ir.RestParameter`): whether arrays and objects are
+        exploded, what separates unexploded items, the style that those two cannot say, and ``allowReserved``. A
+        style that its location does not take is warned about and the location's default is used."""
         if self.context.swagger:
             fmt = param.get("collectionFormat", "csv")
-            return fmt == "multi", _SWAGGER_SEPARATORS.get(str(fmt), ",")
-        style = param.get("style", "form" if location in ("query", "cookie") else "simple")
-        if style == "deepObject":
+            return fmt == "multi", _SWAGGER_SEPARATORS.get(str(fmt), ","), "", False
+        default = "form" if location in ("query", "cookie") else "simple"
+        style = str(param.get("style", default))
+        if style not in _LOCATION_STYLES[location]:
+            taken = ", ".join(_LOCATION_STYLES[location])
             self.context.warn(
-                f"{where}: style 'deepObject' of {param['name']!r} is sent as form (one parameter per property)"
+                f"{where}: style {style!r} of {param['name']!r} is not one of a {location} parameter's ({taken}); "
+                f"it is sent as {default!r}"
             )
-        elif style in ("label", "matrix"):
-            self.context.warn(f"{where}: style {style!r} of {param['name']!r} is sent as 'simple'")
+            style = default
         explode = bool(param.get("explode", style == "form"))
-        separator = _STYLE_SEPARATORS.get(str(style), ",")
-        if separator != "," and location != "query":
-            self.context.warn(f"{where}: style {style!r} is for query parameters; {param['name']!r} is comma-separated")
-            separator = ","
-        return explode, separator
+        allow_reserved = location == "query" and param.get("allowReserved") is True
+        return explode, _STYLE_SEPARATORS.get(style, ","), _SPECIAL_STYLES.get(style, ""), allow_reserved
 
     def _param_schema(self, param: Node) -> Node:
         if self.context.swagger:

@@ -15,7 +15,6 @@ from graphql import (
     GraphQLUnionType,
 )
 
-from stitcher._jsonref import RefError
 from stitcher.ir import Discriminator
 from stitcher.openapi.building import TypeBuilder, why_json
 from stitcher.openapi.classification import Classifier, Kind, Prop, nullable, type_list
@@ -122,7 +121,7 @@ class OutputTypes(TypeBuilder[GraphQLNullableOutputType]):
         self.cache[node.at] = (interface, type_list(node.value)[1])
         self._fill_fields(name, props, fields)
         built: list[_Built] = []
-        if self._claims_itself(node):  # the base is concrete too: an object type stands for it
+        if self.classifier.claims_itself(node):  # the base is concrete too: an object type stands for it
             own: dict[str, GraphQLField] = {}
             base_object = GraphQLObjectType(
                 self.context.types.claim(f"{name}Object"),
@@ -139,26 +138,6 @@ class OutputTypes(TypeBuilder[GraphQLNullableOutputType]):
         # A subtype may still be under construction here: finish_interfaces() reads its interfaces later.
         self._pending_interfaces.append((interface, node, built))
         return interface
-
-    def _claims_itself(self, node: Node) -> bool:
-        """Whether a discriminator value names the base itself: its own ``x-ms-discriminator-value``, or an explicit
-        ``mapping`` entry that refers to it (then answers of the base's own kind exist and need a type)."""
-        azure = node.value.get("x-ms-discriminator-value")
-        if isinstance(azure, str | int | float | bool):
-            return True
-        raw = node.value.get("discriminator")
-        mapping = raw.get("mapping") if isinstance(raw, dict) else None
-        if not isinstance(mapping, dict):
-            return False
-        for ref in mapping.values():
-            ref_text = str(ref) if "/" in str(ref) or "#" in str(ref) else self.context.component_ref(str(ref))
-            try:
-                target, _ = self.context.follow(Node({"$ref": ref_text}, node.at, node.ref_doc))
-            except RefError:
-                continue
-            if target.at == node.at:
-                return True
-        return False
 
     def _implemented(self, node: Node, name: str) -> list[GraphQLInterfaceType]:
         """The interfaces of the bases ``node`` extends, directly or through other subtypes."""

@@ -803,12 +803,13 @@ def test_allof_inheritance_with_a_discriminator_becomes_an_interface(subtype_fir
     schema = schema_of(subgraph)
     pet = schema.get_type("Pet")
     assert isinstance(pet, GraphQLInterfaceType) and set(pet.fields) == {"name", "petType"}
-    assert {t.name for t in schema.get_possible_types(pet)} == {"Cat", "Dog"}
+    # Swagger 2: the base's own name is a valid discriminator value too, so the base is concrete as PetObject
+    assert {t.name for t in schema.get_possible_types(pet)} == {"PetObject", "Cat", "Dog"}
     assert field_type(subgraph, "Query", "listPets") == "[Pet!]" and field_type(subgraph, "Query", "getCat") == "Cat"
     assert field_type(subgraph, "Dog", "packSize") == "Int!"
     assert subgraph.rest is not None
     disc = subgraph.rest.discriminators["Pet"]
-    assert disc.property_name == "petType" and disc.mapping == {"Cat": "Cat", "Dog": "Dog"}
+    assert disc.property_name == "petType" and disc.mapping == {"Pet": "PetObject", "Cat": "Cat", "Dog": "Dog"}
     assert any("Fish redefines name of Pet" in w for w in subgraph.warnings)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from graphql import GraphQLInputObjectType, GraphQLInterfaceType, GraphQLObjectType
 
 from tests.stitcher.rest_gateway import get_json, openapi, run, supergraph_of, upstream
@@ -161,7 +162,8 @@ async def test_azure_discriminator_values_and_subtypes_of_subtypes(upstream: tup
     supergraph = supergraph_of(azure_document(), url)
     resource = supergraph.schema.get_type("Resource")
     assert isinstance(resource, GraphQLInterfaceType)
-    assert {t.name for t in supergraph.schema.get_possible_types(resource)} == {"VirtualMachine", "ScaleSet", "Disk"}
+    possible = {t.name for t in supergraph.schema.get_possible_types(resource)}
+    assert possible == {"ResourceObject", "VirtualMachine", "ScaleSet", "Disk"}  # Swagger 2: "Resource" is a value
     scale_set = supergraph.schema.get_type("ScaleSet")
     assert isinstance(scale_set, GraphQLObjectType) and set(scale_set.fields) == {"type", "id", "size", "capacity"}
     app.answer(
@@ -234,6 +236,107 @@ async def test_a_base_that_names_itself_is_a_concrete_type_too(upstream: tuple[S
     assert response.data == {
         "resourcesList": [{"__typename": "ResourceObject", "id": "g"}, {"__typename": "Disk", "id": "d"}]
     }
-    # without that claim the base stays abstract (no ResourceObject)
-    plain = supergraph_of(azure_document(), url)
-    assert plain.schema.get_type("ResourceObject") is None
+
+
+def implicit_pets_document(swagger: bool, mapping: dict[str, str] | None = None) -> dict[str, Any]:
+    """Inheritance without explicit discriminator values: Cat and Dog extend Pet through allOf, and Pet's
+    discriminator is a bare property name (Swagger 2) or has no mapping (OpenAPI 3)."""
+    prefix = "#/definitions/" if swagger else "#/components/schemas/"
+
+    def schema_ref(name: str) -> dict[str, str]:
+        return {"$ref": prefix + name}
+
+    discriminator: Any = "petType" if swagger else {"propertyName": "petType"}
+    if mapping is not None:
+        discriminator["mapping"] = {value: prefix + name for value, name in mapping.items()}
+    schemas = {
+        "Pet": {
+            "type": "object",
+            "discriminator": discriminator,
+            "required": ["petType", "name"],
+            "properties": {"petType": {"type": "string"}, "name": {"type": "string"}},
+        },
+        "Cat": {"allOf": [schema_ref("Pet"), {"properties": {"purrs": {"type": "boolean"}}}]},
+        "Dog": {"allOf": [schema_ref("Pet"), {"properties": {"barks": {"type": "boolean"}}}]},
+    }
+    if swagger:
+        ok = {"description": "ok", "schema": {"type": "array", "items": schema_ref("Pet")}}
+        body = [{"name": "pet", "in": "body", "required": True, "schema": schema_ref("Pet")}]
+        created = {"description": "made", "schema": schema_ref("Pet")}
+        return {
+            "swagger": "2.0",
+            "info": {"title": "pets", "version": "1"},
+            "paths": {
+                "/pets": {
+                    "get": {"operationId": "listPets", "responses": {"200": ok}},
+                    "post": {"operationId": "addPet", "parameters": body, "responses": {"201": created}},
+                }
+            },
+            "definitions": schemas,
+        }
+    return openapi(
+        {
+            "/pets": {
+                **get_json("listPets", {"type": "array", "items": schema_ref("Pet")}),
+                "post": {
+                    "operationId": "addPet",
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": schema_ref("Pet")}}},
+                    "responses": {
+                        "201": {"description": "made", "content": {"application/json": {"schema": schema_ref("Pet")}}}
+                    },
+                },
+            }
+        },
+        schemas,
+    )
+
+
+@pytest.mark.parametrize("swagger", [True, False], ids=["swagger-2", "openapi-3-without-mapping"])
+async def test_without_explicit_values_each_schema_is_named_by_its_own_name_the_base_too(
+    upstream: tuple[ScriptedRestApp, str], swagger: bool
+) -> None:
+    """Swagger 2 (and OpenAPI 3's implicit mapping): a subtype's discriminator value is its definition name, and
+    the base's own name is a valid value too: the base is a concrete type (PetObject) and a member of the input."""
+    app, url = upstream
+    supergraph = supergraph_of(implicit_pets_document(swagger), url)
+    pet = supergraph.schema.get_type("Pet")
+    assert isinstance(pet, GraphQLInterfaceType)
+    assert {t.name for t in supergraph.schema.get_possible_types(pet)} == {"PetObject", "Cat", "Dog"}
+    app.answer(
+        "GET",
+        "/pets",
+        [
+            {"petType": "Cat", "name": "Tom", "purrs": True},
+            {"petType": "Pet", "name": "Generic"},
+            {"petType": "Dog", "name": "Rex", "purrs": True},  # looks like a Cat: the value says Dog
+        ],
+    )
+    query = "{ listPets { __typename name ... on Cat { purrs } ... on Dog { barks } } }"
+    response = await run(supergraph, query)
+    assert response.errors is None
+    assert response.data == {
+        "listPets": [
+            {"__typename": "Cat", "name": "Tom", "purrs": True},
+            {"__typename": "PetObject", "name": "Generic"},
+            {"__typename": "Dog", "name": "Rex", "barks": None},
+        ]
+    }
+    pet_input = supergraph.schema.get_type("PetInput")
+    assert isinstance(pet_input, GraphQLInputObjectType) and pet_input.is_one_of
+    assert set(pet_input.fields) == {"pet", "cat", "dog"}
+    mutation = "mutation($pet: PetInput!) { addPet(input: $pet) { __typename name } }"
+    for chosen, value in (("pet", "Pet"), ("dog", "Dog")):
+        app.answer("POST", "/pets", {"petType": value, "name": "Nemo"}, status=201)
+        response = await run(supergraph, mutation, {"pet": {chosen: {"name": "Nemo"}}})
+        assert response.errors is None
+        typename = "PetObject" if value == "Pet" else value
+        assert response.data == {"addPet": {"__typename": typename, "name": "Nemo"}}
+        assert json.loads(app.received[-1].body) == {"petType": value, "name": "Nemo"}  # the value defaults
+
+
+def test_an_explicit_mapping_that_does_not_name_the_base_keeps_it_abstract() -> None:
+    """OpenAPI 3 with a mapping: only the values it lists (and the subtypes' names) count, so no PetObject."""
+    supergraph = supergraph_of(implicit_pets_document(False, {"cat": "Cat", "dog": "Dog"}), "http://pets.test")
+    assert supergraph.schema.get_type("PetObject") is None
+    pet_input = supergraph.schema.get_type("PetInput")
+    assert isinstance(pet_input, GraphQLInputObjectType) and set(pet_input.fields) == {"cat", "dog"}
