@@ -42,6 +42,7 @@ from stitcher.errors import SchemaError
 from stitcher.federation import format_graphql_error
 from stitcher.ir import EntityKey, FieldDirectives, FieldJoin, SourceKind, Subgraph, Supergraph, TypeJoin
 from stitcher.supergraph.carried import recomposed
+from stitcher.supergraph.printer import print_supergraph_sdl
 from stitcher.supergraph.sdl import (
     EXECUTABLE_LOCATIONS,
     Hooks,
@@ -79,11 +80,21 @@ def _named(nodes: Iterable[Any], name: str) -> list[ConstDirectiveNode]:
 def load_supergraph(sdl: str) -> Supergraph:
     """Read a Federation v2 supergraph SDL (ours, Apollo's or Hive's) into the IR; SchemaError says what is wrong.
 
-    Everything is read from the one parsed document (parsing is the costly part for big supergraphs)."""
-    try:
-        document = parse(sdl, no_location=True)
-    except GraphQLError as exc:
-        raise SchemaError(f"supergraph SDL is invalid: {format_graphql_error(exc)}") from exc
+    Everything is read from the one parsed document (parsing is the costly part for big supergraphs). A Loom
+    supergraph is the composition of the sources it carries: when printing that composition gives the SDL back
+    exactly, nothing else is built from the supergraph (its own schemas would only be compared and dropped: they
+    were more than half of a gateway's start-up on a 3,200-type supergraph)."""
+    from stitcher.composition._gc import _without_gc_pauses  # composition imports this package
+
+    with _without_gc_pauses():  # the parsed document and the schemas live on: collecting meanwhile finds nothing
+        try:
+            document = parse(sdl, no_location=True)
+        except GraphQLError as exc:
+            raise SchemaError(f"supergraph SDL is invalid: {format_graphql_error(exc)}") from exc
+        return _load(sdl, document)
+
+
+def _load(sdl: str, document: DocumentNode) -> Supergraph:
     by_name: dict[str, list[Any]] = {}
     schema_nodes: list[Any] = []
     directive_names: set[str] = set()
@@ -116,6 +127,9 @@ def load_supergraph(sdl: str) -> Supergraph:
             url = _argument_value(found[0], "url")
             subgraphs[name] = Subgraph(name=name, kind=SourceKind.FEDERATION, schema=None, url=url or None)
             graph_directives.append((name, url or None, list(value.directives or ())))
+    composed = recomposed(document, graph_directives)
+    if composed is not None and print_supergraph_sdl(composed) == sdl:
+        return composed  # exactly what Loom prints for these sources: the same schema, no need to build it again
 
     def is_machinery(type_name: str) -> bool:
         return type_name.startswith((f"{join}__", "link__"))
@@ -244,8 +258,8 @@ def load_supergraph(sdl: str) -> Supergraph:
         )
     except ValueError as exc:
         raise SchemaError(f"supergraph API schema is invalid: {exc}") from exc
-    composed = recomposed(document, graph_directives)
-    if composed is not None:  # Loom's own supergraph: the product its sources compose into, checked against it
+    if composed is not None:  # Loom's own supergraph, edited or printed by another version: the product its sources
+        # compose into, checked against it.
         # Types only: the SDL prints only the executable directives every subgraph defines (Apollo's rule), the
         # composition knows which subgraph defines each.
         if print_with_hooks(composed.schema, Hooks()) != print_with_hooks(api, Hooks()):

@@ -236,6 +236,17 @@ def test_a_supergraph_whose_schema_was_edited_is_refused() -> None:
         load_supergraph(edited)
 
 
+def test_a_supergraph_reformatted_by_hand_is_checked_and_served() -> None:
+    """Loading takes the composition of the carried sources at once when it prints as the SDL; a supergraph that
+    differs only in layout goes through the full check (its own schema built and compared) and is served."""
+    sdl = print_supergraph_sdl(compose(specs(), Stitching(links=(BOOK,))))
+    reformatted = sdl.replace("\n\n", "\n\n# a comment a person added\n\n", 3)
+    assert reformatted != sdl
+    loaded = load_supergraph(reformatted)
+    assert print_supergraph_sdl(loaded) == sdl
+    assert "book" in loaded.schema.get_type("Loan").fields  # type: ignore[union-attr]
+
+
 def test_a_supergraph_served_elsewhere_uses_the_urls_it_says() -> None:
     sdl = print_supergraph_sdl(compose(specs(), Stitching(links=(BOOK,))))
     moved = load_supergraph(sdl.replace("http://books.test", "http://books.internal:8080"))
