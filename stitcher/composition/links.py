@@ -13,6 +13,7 @@ of the members it returns are planned there, or beyond through the members' own 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import cast
 
@@ -153,11 +154,17 @@ def _link_subgraph(subgraphs: Sequence[Subgraph], link: Link, where: str, proble
         )
         return None
     reachable = _reachable(target.schema, get_named_type(definition.type))
-    if link.type_name in reachable:
+    # A self-link (``User.manager`` from ``user(id: managerId)``): the operation returns the linked type itself, so
+    # the link's subgraph has the target's whole type plus the new field. There the new field is resolved only as
+    # the object of the link's own fetch (as a field with @requires is), never in place inside a result: a
+    # manager's manager is one more call.
+    itself = link.type_name in reachable
+    if itself and any(
+        _object_type(target, link.type_name) is None or s not in _fields(target, link.type_name) for s in sources
+    ):
         problems.append(
-            f"{where}.type: {coordinate} returns {link.type_name} objects itself (through {definition.type}), and a "
-            f"link cannot add a field to a type its own operation returns; link another type, or declare "
-            f'{link.type_name} an entity of service "{target.name}" (spec.entities) to merge the two'
+            f"{where}.type: {coordinate} returns {link.type_name} objects itself (through {definition.type}), but "
+            f'service "{target.name}" does not define the fields the arguments come from on its {link.type_name}'
         )
         return None
     schema = _link_schema(target.schema, link, field_name, result, source_fields, reachable)
@@ -165,7 +172,9 @@ def _link_subgraph(subgraphs: Sequence[Subgraph], link: Link, where: str, proble
     key = " ".join(sources)
     fields = {k: v for k, v in target.fields.items() if k[0] in reachable}
     fields[("Query", field_name)] = FieldDirectives(inaccessible=True)
-    for source in sources:
+    if itself:
+        fields[(link.type_name, link.field)] = FieldDirectives(requires=key)
+    for source in () if itself else sources:
         fields[(link.type_name, source)] = FieldDirectives(external=True)
     return Subgraph(
         name=name,
@@ -295,6 +304,10 @@ def _link_schema(
         ),
     ]
     linked = ObjectTypeDefinitionNode(name=NameNode(value=link.type_name), fields=tuple(linked_fields), interfaces=())
+    if link.type_name in reachable:  # a self-link: the target's own type, with the new field
+        own = type_definition_node(schema.type_map[link.type_name])
+        assert isinstance(own, ObjectTypeDefinitionNode)
+        linked = dataclasses.replace(own, fields=(*(own.fields or ()), linked_fields[0]), directives=())
     definitions: list[TypeDefinitionNode] = [query_node, linked]
-    definitions.extend(type_definition_node(schema.type_map[name]) for name in sorted(reachable))
+    definitions.extend(type_definition_node(schema.type_map[n]) for n in sorted(reachable - {link.type_name}))
     return build_ast_schema(DocumentNode(definitions=tuple(definitions)), assume_valid_sdl=True)

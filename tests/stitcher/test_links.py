@@ -307,3 +307,70 @@ async def test_a_list_field_to_a_list_argument_is_one_to_many_without_batching(u
         }
     }
     assert len(sent) == 3 and "/books?isbns=111,222" in sent and "/books?isbns=222" in sent  # one call per loan
+
+
+USERS_SDL = """
+type Query { user(id: ID!): User  users(ids: [ID!]!): [User]! }
+type User { id: ID! name: String! managerId: ID }
+"""
+USERS = {
+    "1": {"id": "1", "name": "Ada", "managerId": None},
+    "2": {"id": "2", "name": "Bob", "managerId": "1"},
+    "3": {"id": "3", "name": "Cy", "managerId": "2"},
+    "4": {"id": "4", "name": "Di", "managerId": "2"},
+}
+MANAGER = Link("User", "manager", "users", "user", {"id": "managerId"}, returns="User")
+BOSS = Link("User", "boss", "users", "users", {"ids": "managerId"})  # batched: one call per level
+
+
+@contextlib.contextmanager
+def users_service() -> Iterator[tuple[GraphQLApp, SourceSpec]]:
+    root = {
+        "user": lambda _info, id: USERS.get(id),
+        "users": lambda _info, ids: [USERS.get(i) for i in ids],
+    }
+    app = GraphQLApp(build_schema(USERS_SDL), root, cache=False)
+    with serving(app, "users") as url:
+        yield app, SourceSpec("users", SourceKind.GRAPHQL, USERS_SDL, url=f"{url}/graphql")
+
+
+async def _served(supergraph: Supergraph, query: str) -> Any:
+    app = create_gateway_app(supergraph=supergraph, options=GatewayOptions(freeze_gc=False))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
+    ):
+        return (await client.post("/graphql", json={"query": query})).json()
+
+
+async def test_a_type_linked_to_itself_through_its_own_service() -> None:
+    """``User.manager`` is ``user(id: <the user's managerId>)`` of the users service, which returns User itself:
+    each level is one more call (a manager's manager too), batched for ``users(ids:)``, also from the printed and
+    loaded supergraph."""
+    with users_service() as (app, spec):
+        composed = compose([spec], Stitching(links=(MANAGER, BOSS)))
+        user = composed.schema.get_type("User")
+        assert isinstance(user, GraphQLObjectType) and str(user.fields["manager"].type) == "User"
+        for supergraph in (composed, load_supergraph(print_supergraph_sdl(composed))):
+            before = app.requests
+            chain = await _served(
+                supergraph, '{ user(id: "3") { name manager { name manager { name manager { id } } } } }'
+            )
+            assert chain == {
+                "data": {
+                    "user": {"name": "Cy", "manager": {"name": "Bob", "manager": {"name": "Ada", "manager": None}}}
+                }
+            }
+            assert app.requests - before == 3  # the user, then one call per manager (Ada has none: no call)
+            before = app.requests
+            batched = await _served(supergraph, '{ users(ids: ["3", "4", "1"]) { name boss { name boss { name } } } }')
+            assert batched == {
+                "data": {
+                    "users": [
+                        {"name": "Cy", "boss": {"name": "Bob", "boss": {"name": "Ada"}}},
+                        {"name": "Di", "boss": {"name": "Bob", "boss": {"name": "Ada"}}},
+                        {"name": "Ada", "boss": None},
+                    ]
+                }
+            }
+            assert app.requests - before == 3  # the users, their bosses in one call, the bosses' bosses in one
