@@ -242,8 +242,9 @@ def _composed_document(composer: _Composer, definitions: dict[str, list[_Def]]) 
     reused: dict[str, DefinitionNode] = {}
     printed: list[str] = []
     for name, block in composer.sdl.items():
-        # A link's copy of its target's type merges into what the target has (the linked type aside).
-        defs = [d for d in definitions.get(name, []) if d.sub.link_of is None or name in d.sub.resolvers]
+        # A link's copy of its target's type merges into what the target has (the linked type and the interface a
+        # link on an interface adds its field to aside).
+        defs = [d for d in definitions.get(name, []) if d.sub.link_of is None or name in _linked_types(d.sub)]
         if len(defs) != 1 or defs[0].type.extension_ast_nodes or name in composer.added_fields:
             printed.append(block)
             continue
@@ -256,6 +257,17 @@ def _composed_document(composer: _Composer, definitions: dict[str, list[_Def]]) 
     ordered = [reused[name] if name in reused else by_name[name] for name in composer.sdl]
     directives = [d for d in parsed if isinstance(d, DirectiveDefinitionNode)]
     return DocumentNode(definitions=(*ordered, *directives))
+
+
+def _linked_types(sub: Subgraph) -> set[str]:
+    """The types a link's subgraph adds a field to: the linked type and the interface it implements there."""
+    assert sub.schema is not None
+    out = set(sub.resolvers)
+    for name in sub.resolvers:
+        linked = sub.schema.get_type(name)
+        if isinstance(linked, GraphQLObjectType):
+            out.update(i.name for i in linked.interfaces)
+    return out
 
 
 def _api_schema(composer: _Composer, document: DocumentNode) -> GraphQLSchema:

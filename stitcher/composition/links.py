@@ -29,6 +29,8 @@ from graphql import (
     GraphQLOutputType,
     GraphQLSchema,
     GraphQLUnionType,
+    InterfaceTypeDefinitionNode,
+    NamedTypeNode,
     NameNode,
     ObjectTypeDefinitionNode,
     StringValueNode,
@@ -62,13 +64,50 @@ def link_subgraphs(subgraphs: Sequence[Subgraph], links: Sequence[Link]) -> tupl
     out: list[Subgraph] = []
     problems: list[str] = []
     for index, link in enumerate(links):
-        found = _link_subgraph(subgraphs, link, f"links[{index}]", problems)
-        if found is not None:
-            out.append(found)
-    return out, problems
+        where = f"links[{index}]"
+        implementations = _implementations(subgraphs, link.type_name)
+        if implementations is None:
+            found = _link_subgraph(subgraphs, link, where, problems)
+            out.extend([found] if found is not None else [])
+            continue
+        # A link on an interface: a field of the interface, and of each implementation (one link subgraph each, so
+        # it is planned per concrete type).
+        if not implementations:
+            problems.append(f"{where}.type: no object type implements the interface {link.type_name}")
+        taken = [s.name for s in subgraphs if link.field in _fields(s, link.type_name, interface=True)]
+        if taken:
+            problems.append(
+                f'{where}.field: {link.type_name}.{link.field} exists already (in service "{taken[0]}"); choose a '
+                "free name for the link"
+            )
+            continue
+        for implementation in implementations:
+            each = dataclasses.replace(link, type_name=implementation)
+            found = _link_subgraph(subgraphs, each, where, problems, interface=link.type_name)
+            out.extend([found] if found is not None else [])
+    return out, list(dict.fromkeys(problems))  # an interface's implementations may share a problem
 
 
-def _link_subgraph(subgraphs: Sequence[Subgraph], link: Link, where: str, problems: list[str]) -> Subgraph | None:
+def _implementations(subgraphs: Sequence[Subgraph], name: str) -> list[str] | None:
+    """The object types implementing interface ``name`` in any source (None when no source has that interface)."""
+    found: dict[str, None] | None = None
+    for sub in subgraphs:
+        interface = sub.schema.get_type(name) if sub.schema is not None else None
+        if not isinstance(interface, GraphQLInterfaceType) or name in sub.hidden_types:
+            continue
+        assert sub.schema is not None
+        found = found if found is not None else {}
+        for possible in sub.schema.get_possible_types(interface):
+            if _object_type(sub, possible.name) is not None:
+                found[possible.name] = None
+    return list(found) if found is not None else None
+
+
+def _link_subgraph(
+    subgraphs: Sequence[Subgraph], link: Link, where: str, problems: list[str], interface: str | None = None
+) -> Subgraph | None:
+    """The subgraph of one link (``interface``: the interface the link is on, ``link.type_name`` one of its
+    implementations)."""
     before = len(problems)
     by_name = {s.name: s for s in subgraphs}
     target = by_name.get(link.service)
@@ -159,6 +198,12 @@ def _link_subgraph(subgraphs: Sequence[Subgraph], link: Link, where: str, proble
     # the object of the link's own fetch (as a field with @requires is), never in place inside a result: a
     # manager's manager is one more call.
     itself = link.type_name in reachable
+    if interface is not None and (itself or interface in reachable):
+        problems.append(
+            f"{where}.type: {coordinate} returns {interface} objects itself (through {definition.type}); a link on "
+            f"an interface cannot return it: link each implementation instead"
+        )
+        return None
     if itself and any(
         _object_type(target, link.type_name) is None or s not in _fields(target, link.type_name) for s in sources
     ):
@@ -167,7 +212,7 @@ def _link_subgraph(subgraphs: Sequence[Subgraph], link: Link, where: str, proble
             f'service "{target.name}" does not define the fields the arguments come from on its {link.type_name}'
         )
         return None
-    schema = _link_schema(target.schema, link, field_name, result, source_fields, reachable)
+    schema = _link_schema(target.schema, link, field_name, result, source_fields, reachable, interface)
     name = link_subgraph_name(link)
     key = " ".join(sources)
     fields = {k: v for k, v in target.fields.items() if k[0] in reachable}
@@ -212,8 +257,11 @@ def _object_type(sub: Subgraph, name: str) -> GraphQLObjectType | None:
     return None
 
 
-def _fields(sub: Subgraph, type_name: str) -> dict[str, GraphQLField]:
+def _fields(sub: Subgraph, type_name: str, interface: bool = False) -> dict[str, GraphQLField]:
     found = _object_type(sub, type_name)
+    if interface and sub.schema is not None and type_name not in sub.hidden_types:
+        named = sub.schema.get_type(type_name)
+        found = named if isinstance(named, GraphQLInterfaceType) else None  # type: ignore[assignment]
     return dict(found.fields) if found is not None else {}
 
 
@@ -276,6 +324,7 @@ def _link_schema(
     result: GraphQLOutputType,
     source_fields: dict[str, GraphQLField],
     reachable: set[str],
+    interface: str | None = None,
 ) -> GraphQLSchema:
     query = schema.query_type
     assert query is not None
@@ -283,7 +332,7 @@ def _link_schema(
     assert isinstance(query_node, ObjectTypeDefinitionNode)
     operation_node = next(f for f in query_node.fields or () if f.name.value == field_name)
     query_node = ObjectTypeDefinitionNode(name=NameNode(value="Query"), fields=(operation_node,), interfaces=())
-    passed = ", ".join(f"{a}: {link.type_name}.{s}" for a, s in link.arguments.items())
+    passed = ", ".join(f"{a}: {interface or link.type_name}.{s}" for a, s in link.arguments.items())
     description = link.description or f"Linked by the product: {field_name}({passed}) of service {link.service}"
     linked_fields = [
         FieldDefinitionNode(
@@ -303,11 +352,16 @@ def _link_schema(
             for source in link.arguments.values()
         ),
     ]
-    linked = ObjectTypeDefinitionNode(name=NameNode(value=link.type_name), fields=tuple(linked_fields), interfaces=())
+    implements = (NamedTypeNode(name=NameNode(value=interface)),) if interface is not None else ()
+    linked = ObjectTypeDefinitionNode(
+        name=NameNode(value=link.type_name), fields=tuple(linked_fields), interfaces=implements
+    )
     if link.type_name in reachable:  # a self-link: the target's own type, with the new field
         own = type_definition_node(schema.type_map[link.type_name])
         assert isinstance(own, ObjectTypeDefinitionNode)
         linked = dataclasses.replace(own, fields=(*(own.fields or ()), linked_fields[0]), directives=())
     definitions: list[TypeDefinitionNode] = [query_node, linked]
+    if interface is not None:  # the interface gets the field too (each implementation's link subgraph says so)
+        definitions.append(InterfaceTypeDefinitionNode(name=NameNode(value=interface), fields=(linked_fields[0],)))
     definitions.extend(type_definition_node(schema.type_map[n]) for n in sorted(reachable - {link.type_name}))
     return build_ast_schema(DocumentNode(definitions=tuple(definitions)), assume_valid_sdl=True)

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, unquote
 
 import httpx
 import pytest
-from graphql import GraphQLObjectType, build_schema
+from graphql import GraphQLInterfaceType, GraphQLObjectType, build_schema
 
 from stitcher.app import create_gateway_app
 from stitcher.composition import compose
@@ -374,3 +374,75 @@ async def test_a_type_linked_to_itself_through_its_own_service() -> None:
                 }
             }
             assert app.requests - before == 3  # the users, their bosses in one call, the bosses' bosses in one
+
+
+LIBRARY_SDL = """
+type Query { items: [Item!]!  item(id: ID!): Item }
+interface Item { id: ID! ownerId: ID! }
+type Book implements Item { id: ID! ownerId: ID! title: String! }
+type Disc implements Item { id: ID! ownerId: ID! minutes: Int! }
+"""
+ITEMS: list[dict[str, Any]] = [
+    {"__typename": "Book", "id": "b1", "ownerId": "2", "title": "Dune"},
+    {"__typename": "Disc", "id": "d1", "ownerId": "3", "minutes": 90},
+    {"__typename": "Book", "id": "b2", "ownerId": "9", "title": "Emma"},
+]
+
+
+async def test_a_link_on_an_interface_is_a_field_of_every_implementation() -> None:
+    """``Item.owner`` from the users service: the interface and both implementations get the field; a query on the
+    interface is planned per concrete type (one call per distinct owner, or one batched call)."""
+    owner = Link("Item", "owner", "users", "user", {"id": "ownerId"}, returns="User")
+    holders = Link("Item", "holder", "users", "users", {"ids": "ownerId"})
+    library = GraphQLApp(
+        build_schema(LIBRARY_SDL),
+        {"items": lambda _info: ITEMS, "item": lambda _info, id: next((i for i in ITEMS if i["id"] == id), None)},
+        cache=False,
+    )
+    with users_service() as (users, spec), serving(library, "library") as url:
+        specs_ = [SourceSpec("library", SourceKind.GRAPHQL, LIBRARY_SDL, url=f"{url}/graphql"), spec]
+        composed = compose(specs_, Stitching(links=(owner, holders)))
+        for type_name in ("Item", "Book", "Disc"):
+            named = composed.schema.get_type(type_name)
+            assert isinstance(named, GraphQLObjectType | GraphQLInterfaceType)
+            assert str(named.fields["owner"].type) == "User" and str(named.fields["holder"].type) == "User"
+        query = "{ items { id owner { name } ... on Book { title holder { id } } } }"
+        for supergraph in (composed, load_supergraph(print_supergraph_sdl(composed))):
+            before = users.requests
+            answer = await _served(supergraph, query)
+            assert answer == {
+                "data": {
+                    "items": [
+                        {"id": "b1", "owner": {"name": "Bob"}, "title": "Dune", "holder": {"id": "2"}},
+                        {"id": "d1", "owner": {"name": "Cy"}},
+                        {"id": "b2", "owner": None, "title": "Emma", "holder": None},
+                    ]
+                }
+            }
+            # Per concrete type: the books' owners in one request, their holders in one batched call, the disc's owner.
+            calls = sorted(str(body["variables"]["_k0"]) for body in users.bodies[before:])
+            assert calls == ["2", "3", "['2', '9']"] and users.requests - before == 3
+            one = await _served(supergraph, '{ item(id: "d1") { ... on Disc { minutes } owner { id } } }')
+            assert one == {"data": {"item": {"minutes": 90, "owner": {"id": "3"}}}}
+
+
+def test_a_link_on_an_interface_that_does_not_fit_is_named() -> None:
+    with users_service() as (_, spec):
+        library = SourceSpec("library", SourceKind.GRAPHQL, LIBRARY_SDL, url="http://library.test")
+        taken = Link("Item", "ownerId", "users", "user", {"id": "ownerId"})
+        with pytest.raises(CompositionError) as info:
+            compose([library, spec], Stitching(links=(taken,)))
+        assert info.value.conflicts == [
+            'links[0].field: Item.ownerId exists already (in service "library"); choose a free name for the link'
+        ]
+        missing = Link("Item", "owner", "users", "user", {"id": "title"})
+        with pytest.raises(CompositionError) as info:
+            compose([library, spec], Stitching(links=(missing,)))
+        assert info.value.conflicts == ["links[0].arguments.id: Disc has no field title"]
+        itself = Link("Item", "next", "library", "item", {"id": "ownerId"})
+        with pytest.raises(CompositionError) as info:
+            compose([library, spec], Stitching(links=(itself,)))
+        assert info.value.conflicts == [
+            "links[0].type: Query.item of service 'library' returns Item objects itself (through Item); a link on an "
+            "interface cannot return it: link each implementation instead"
+        ]
