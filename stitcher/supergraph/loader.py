@@ -21,6 +21,7 @@ from graphql import (
     InputObjectTypeExtensionNode,
     InterfaceTypeDefinitionNode,
     InterfaceTypeExtensionNode,
+    ListValueNode,
     NamedTypeNode,
     ObjectTypeDefinitionNode,
     ObjectTypeExtensionNode,
@@ -36,12 +37,13 @@ from graphql import (
     build_ast_schema,
     parse,
     parse_type,
+    print_ast,
 )
 
 from stitcher.errors import SchemaError
 from stitcher.federation import format_graphql_error
 from stitcher.ir import EntityKey, FieldDirectives, FieldJoin, SourceKind, Subgraph, Supergraph, TypeJoin
-from stitcher.supergraph.carried import recomposed
+from stitcher.supergraph.carried import LOOM_SPEC, recomposed
 from stitcher.supergraph.printer import print_supergraph_sdl
 from stitcher.supergraph.sdl import (
     EXECUTABLE_LOCATIONS,
@@ -144,11 +146,17 @@ def _load(sdl: str, document: DocumentNode) -> Supergraph:
     fields: dict[tuple[str, str], tuple[FieldJoin, ...]] = {}
     inaccessible: set[str] = set()
     tags: dict[str, tuple[str, ...]] = {}
+    kept_directives = _composed_directives(schema_nodes, directive_names)
+    usages: dict[str, tuple[str, ...]] = {}
 
     def read_tags(coordinate: str, nodes: Iterable[Any]) -> None:
+        """@tag, and the applications of directives composed with @composeDirective, of one coordinate."""
         tagged = [t for d in _named(nodes, tag_name) if isinstance(t := _argument_value(d, "name"), str)]
         if tagged:
             tags[coordinate] = tuple(dict.fromkeys(tagged))
+        found = [print_ast(d) for node in nodes for d in node.directives or () if d.name.value in kept_directives]
+        if found:
+            usages[coordinate] = tuple(dict.fromkeys(found))
 
     interfaces_of: dict[str, list[str]] = {}
     bare: list[tuple[str, str]] = []
@@ -236,11 +244,13 @@ def _load(sdl: str, document: DocumentNode) -> Supergraph:
 
     warnings: list[str] = []
     # Executable directive definitions are the clients' to use (Apollo composes one into the supergraph when every
-    # subgraph defines it); the planner forwards them to the subgraphs.
+    # subgraph defines it); the planner forwards them to the subgraphs. Those composed with @composeDirective are
+    # kept whatever their locations.
     executable = tuple(
         d
         for d in document.definitions
-        if isinstance(d, DirectiveDefinitionNode) and all(loc.value in EXECUTABLE_LOCATIONS for loc in d.locations)
+        if isinstance(d, DirectiveDefinitionNode)
+        and (all(loc.value in EXECUTABLE_LOCATIONS for loc in d.locations) or d.name.value in kept_directives)
     )
 
     def kept(filtered: DocumentNode) -> DocumentNode:
@@ -278,7 +288,26 @@ def _load(sdl: str, document: DocumentNode) -> Supergraph:
         full_schema=full if inaccessible else None,
         inaccessible=frozenset(inaccessible),
         tags=tags,
+        composed_directives=kept_directives,
+        directive_usages=usages,
     )
+
+
+def _composed_directives(schema_nodes: list[Any], defined: set[str]) -> dict[str, str]:
+    """Directives a supergraph carries from a spec of its own (``@link(url:, import: ["@foo"])`` to anything but
+    Apollo's and Loom's specs), as composition writes those a subgraph listed in @composeDirective: name -> URL."""
+    out: dict[str, str] = {}
+    for link in _named(schema_nodes, "link"):
+        url = str(_argument_value(link, "url") or "")
+        if url.startswith(("https://specs.apollo.dev/", LOOM_SPEC)):
+            continue
+        for argument in link.arguments or ():
+            if argument.name.value == "import" and isinstance(argument.value, ListValueNode):
+                for item in argument.value.values:
+                    name = item.value.lstrip("@") if isinstance(item, StringValueNode) else ""
+                    if name in defined:
+                        out[name] = url
+    return out
 
 
 def _subgraph_schemas(

@@ -16,7 +16,7 @@ from stitcher.ir import SourceKind
 from stitcher.sources import SourceSpec
 from stitcher.supergraph import load_supergraph, print_product_sdl, print_supergraph_sdl
 from stitcher.transport import AiohttpTransport
-from tests.stitcher.federation.kit import LINK, Gateway, Subgraph, compose_subgraphs, gateway_fixture
+from tests.stitcher.federation.kit import LINK, Gateway, Subgraph, compose_subgraphs, gateway_fixture, supergraph_sdl
 
 SPEC = "https://specs.example.com/shop/v1.0"
 COMPOSE = "directive @composeDirective(name: String!) repeatable on SCHEMA\n"
@@ -133,3 +133,20 @@ async def test_a_composed_executable_directive_goes_to_the_subgraph_serving_the_
         assert response.data == {"product": {"name": "Fahrrad", "review": "great"}}
     assert '@locale(lang: "de")' in served.requests("shop")[-1]["query"]
     assert "@" not in served.requests("reviews")[-1]["query"]
+
+
+def test_a_supergraph_composed_elsewhere_keeps_its_composed_directives() -> None:
+    """Apollo's composition writes a composed directive's spec (``@link(url:, import:)``), its definition and its
+    applications into the supergraph: loading keeps them, and the product and supergraph SDLs print them again."""
+    body = (
+        f'extend schema @link(url: "{SPEC}", import: ["@cacheHint"])\n'
+        + CACHE_HINT
+        + "type Query @join__type(graph: SHOP) { product: Product @cacheHint(maxAge: 30) }\n"
+        + 'type Product @join__type(graph: SHOP, key: "id") @cacheHint(maxAge: 60) { id: ID! name: String! }\n'
+    )
+    loaded = load_supergraph(supergraph_sdl(body, {"shop": "http://127.0.0.1:9/shop"}))
+    assert loaded.composed_directives == {"cacheHint": SPEC}
+    product = print_product_sdl(loaded)
+    assert "directive @cacheHint(maxAge: Int!) on OBJECT | FIELD_DEFINITION" in product
+    assert "product: Product @cacheHint(maxAge: 30)" in product and "type Product @cacheHint(maxAge: 60) {" in product
+    assert f'@link(url: "{SPEC}", import: ["@cacheHint"])' in print_supergraph_sdl(loaded)
