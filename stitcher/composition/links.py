@@ -116,7 +116,9 @@ def _link_subgraph(
         return None
     owners = [s for s in subgraphs if _object_type(s, link.type_name) is not None]
     if not owners:
-        problems.append(f"{where}.type: no source defines an object type {link.type_name} (names are the product's)")
+        problems.append(
+            f"{where}.type: no source defines an object type or interface {link.type_name} (names are the product's)"
+        )
         return None
     taken = [s.name for s in owners if link.field in _fields(s, link.type_name)]
     if taken:

@@ -376,7 +376,11 @@ def _link(**changes: Any) -> list[dict[str, Any]]:
             "spec.links[0].service",
             "'catalog' is not a source of this product (members, loans)",
         ),
-        (_link(type="Book"), "spec.links[0].type", "no source defines an object type Book (names are the product's)"),
+        (
+            _link(type="Book"),
+            "spec.links[0].type",
+            "no source defines an object type or interface Book (names are the product's)",
+        ),
         (
             _link(field="title"),
             "spec.links[0].field",
