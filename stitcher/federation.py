@@ -52,6 +52,7 @@ from graphql import (
     is_object_type,
     is_union_type,
     parse,
+    print_ast,
 )
 from graphql.validation.validate import validate_sdl
 
@@ -330,6 +331,57 @@ def _link_names(definitions: Sequence[DefinitionNode]) -> dict[str, str]:
     return names
 
 
+def _composed_directives(
+    definitions: Sequence[DefinitionNode], names: dict[str, str], defined: set[str]
+) -> tuple[dict[str, str], list[str]]:
+    """``@composeDirective(name: "@foo")`` on the schema: each named directive -> the URL of the (non-federation)
+    ``@link`` that imports it, and the problems (a directive the subgraph does not define, or no spec imports), as
+    Apollo composition refuses them."""
+    linked: dict[str, str] = {}
+    composed: list[str] = []
+    for definition in definitions:
+        if not isinstance(definition, SchemaDefinitionNode | SchemaExtensionNode):
+            continue
+        for applied in definition.directives or ():
+            if names.get(applied.name.value) == "composeDirective":
+                composed.append(str(_argument(applied, "name") or ""))
+            if applied.name.value != "link" or "/federation/" in str(_argument(applied, "url") or ""):
+                continue
+            url = str(_argument(applied, "url") or "")
+            parts = url.rstrip("/").rsplit("/", 2)
+            prefix = _argument(applied, "as") or (parts[-2] if len(parts) == 3 else url)
+            for argument in applied.arguments or ():
+                if argument.name.value == "import" and isinstance(argument.value, ListValueNode):
+                    for item in argument.value.values:
+                        if isinstance(item, StringValueNode):
+                            linked[item.value.lstrip("@")] = url
+                        elif isinstance(item, ObjectValueNode):
+                            values = {f.name.value: f.value for f in item.fields}
+                            alias = values.get("as") or values.get("name")
+                            if isinstance(alias, StringValueNode):
+                                linked[alias.value.lstrip("@")] = url
+            linked.update({name: url for name in defined if name.startswith(f"{prefix}__")})
+    out: dict[str, str] = {}
+    problems: list[str] = []
+    for given in composed:
+        name = given.lstrip("@")
+        where = f'@composeDirective(name: "{given}")'
+        if not given.startswith("@") or not name:
+            problems.append(f'{where}: name a directive with its "@" ("@{name or "foo"}")')
+        elif name in names or name in ("link", "deprecated", "specifiedBy", "oneOf", "include", "skip"):
+            problems.append(f"{where}: @{name} is a built-in or federation directive; compose only your own")
+        elif name not in defined:
+            problems.append(f"{where}: the subgraph defines no directive @{name}")
+        elif name not in linked:
+            problems.append(
+                f"{where}: @{name} is not imported from a spec; link it first, e.g. extend schema "
+                f'@link(url: "https://specs.example.com/{name}/v1.0", import: ["@{name}"])'
+            )
+        else:
+            out[name] = linked[name]
+    return out, problems
+
+
 @functools.lru_cache(maxsize=64)
 def _prelude_for(names: frozenset[tuple[str, str]]) -> tuple[DefinitionNode, ...]:
     lines = [_PRELUDE_TYPES, f"directive @link{_LINK_DIRECTIVE}"]
@@ -357,18 +409,25 @@ def subgraph_from_federation(spec: SourceSpec) -> Subgraph:
         ) from sdl_errors[0]
     schema, schema_warnings = _build_schema(service, _strip_machinery(definitions, frozenset(names)))
     reader = _Reader(names)
+    composed, problems = _composed_directives(definitions, names, user_directives)
+    usages: dict[str, tuple[str, ...]] = {}
 
     keys: dict[str, list[EntityKey]] = {}
     fields: dict[tuple[str, str], FieldDirectives] = {}
     interface_objects: set[str] = set()
     inaccessible: set[str] = set()
     tags: dict[str, tuple[str, ...]] = {}
-    problems: list[str] = []
 
     def tag(coordinate: str, directives: Iterable[ConstDirectiveNode] | None) -> None:
         names = reader.tags(directives)
         if names:  # a type and its extensions may both be tagged
             tags[coordinate] = tuple(dict.fromkeys((*tags.get(coordinate, ()), *names)))
+        keep(coordinate, directives)
+
+    def keep(coordinate: str, directives: Iterable[ConstDirectiveNode] | None) -> None:
+        found = [print_ast(d) for d in directives or () if d.name.value in composed]
+        if found:
+            usages[coordinate] = tuple(dict.fromkeys((*usages.get(coordinate, ()), *found)))
 
     type_definitions = [
         d
@@ -429,6 +488,7 @@ def subgraph_from_federation(spec: SourceSpec) -> Subgraph:
             if field_name in _ROOT_FIELDS:
                 continue
             directives = reader.field_directives(field_node, type_external, type_shareable)
+            keep(f"{type_name}.{field_name}", field_node.directives)
             if directives.external and (type_name, field_name) in own_key_fields:
                 directives = dataclasses.replace(directives, external=False)
             for argument in field_node.arguments or ():
@@ -454,6 +514,8 @@ def subgraph_from_federation(spec: SourceSpec) -> Subgraph:
         inaccessible=frozenset(inaccessible),
         tags=tags,
         warnings=[*schema_warnings, *warnings],
+        composed_directives=composed,
+        directive_usages=usages,
     )
 
 

@@ -201,6 +201,11 @@ class Subgraph:
     # A link's subgraph (:mod:`stitcher.composition.links`): the source that serves it. Its types are copies of
     # that source's, but for the linked type (the type its resolver is for).
     link_of: str | None = None
+    # ``@composeDirective(name: "@foo")`` (Federation 2.1): directives this subgraph asks composition to keep, by
+    # name, with the URL of the ``@link`` that imports each; and their applications by schema coordinate (same forms
+    # as ``tags``, fields too), printed (``@foo(level: 2)``).
+    composed_directives: dict[str, str] = field(default_factory=dict)
+    directive_usages: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,3 +255,7 @@ class Supergraph:
     # product, REST bindings, merge configuration, transforms and links included.
     sources: tuple[SourceSpec, ...] = ()
     stitching: Stitching | None = None
+    # Directives kept by ``@composeDirective`` (name -> URL of the spec that defines it) and their applications by
+    # schema coordinate (as ``tags``), printed: both SDLs carry them; executable ones are forwarded as any other.
+    composed_directives: dict[str, str] = field(default_factory=dict)
+    directive_usages: dict[str, tuple[str, ...]] = field(default_factory=dict)

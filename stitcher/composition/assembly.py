@@ -23,7 +23,7 @@ from graphql import (
 )
 
 from stitcher.composition.checks import _check_inaccessible, _check_reachability, _field_lines
-from stitcher.composition.directives import _merge_directives
+from stitcher.composition.directives import _merge_directives, composed_usages
 from stitcher.composition.fields import _merge_composite
 from stitcher.composition.state import _Composer, _Def, _is_builtin
 from stitcher.composition.values import _merge_enum, _merge_input, _merge_scalar, _merge_union
@@ -197,6 +197,8 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph], prefer: Mapping[str, str] |
         full_schema=full,
         inaccessible=frozenset(composer.inaccessible),
         tags=_tags(subgraphs),
+        composed_directives=composer.composed_directives,
+        directive_usages=composed_usages(subgraphs, composer.composed_directives.keys()),
     )
 
 
@@ -240,8 +242,9 @@ def _composed_document(composer: _Composer, definitions: dict[str, list[_Def]]) 
     reused: dict[str, DefinitionNode] = {}
     printed: list[str] = []
     for name, block in composer.sdl.items():
-        # A link's copy of its target's type merges into what the target has (the linked type aside).
-        defs = [d for d in definitions.get(name, []) if d.sub.link_of is None or name in d.sub.resolvers]
+        # A link's copy of its target's type merges into what the target has (the linked type and the interface a
+        # link on an interface adds its field to aside).
+        defs = [d for d in definitions.get(name, []) if d.sub.link_of is None or name in _linked_types(d.sub)]
         if len(defs) != 1 or defs[0].type.extension_ast_nodes or name in composer.added_fields:
             printed.append(block)
             continue
@@ -254,6 +257,17 @@ def _composed_document(composer: _Composer, definitions: dict[str, list[_Def]]) 
     ordered = [reused[name] if name in reused else by_name[name] for name in composer.sdl]
     directives = [d for d in parsed if isinstance(d, DirectiveDefinitionNode)]
     return DocumentNode(definitions=(*ordered, *directives))
+
+
+def _linked_types(sub: Subgraph) -> set[str]:
+    """The types a link's subgraph adds a field to: the linked type and the interface it implements there."""
+    assert sub.schema is not None
+    out = set(sub.resolvers)
+    for name in sub.resolvers:
+        linked = sub.schema.get_type(name)
+        if isinstance(linked, GraphQLObjectType):
+            out.update(i.name for i in linked.interfaces)
+    return out
 
 
 def _api_schema(composer: _Composer, document: DocumentNode) -> GraphQLSchema:

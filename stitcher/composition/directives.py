@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence, Set as AbstractSet
 from typing import Any
 
 from graphql import (
@@ -9,6 +10,7 @@ from graphql import (
     GraphQLDirective,
     is_required_argument,
     is_specified_directive,
+    print_directive,
 )
 from graphql.language.print_string import print_string
 
@@ -45,6 +47,9 @@ def _merge_directives(composer: _Composer) -> None:
             if not is_specified_directive(directive):
                 by_name.setdefault(directive.name, []).append((sub, directive))
     for name, defs in by_name.items():
+        if any(name in sub.composed_directives for sub, _ in defs):
+            _compose_directive(composer, name, defs)
+            continue
         for sub, directive in defs:
             system = [loc.name for loc in directive.locations if loc not in _EXECUTABLE_LOCATIONS]
             if system:
@@ -57,6 +62,41 @@ def _merge_directives(composer: _Composer) -> None:
         executable = [(sub, d) for sub, d in defs if any(loc in _EXECUTABLE_LOCATIONS for loc in d.locations)]
         if executable:
             _merge_executable_directive(composer, name, executable)
+
+
+def _compose_directive(composer: _Composer, name: str, defs: list[tuple[Subgraph, GraphQLDirective]]) -> None:
+    """A directive some subgraph lists in ``@composeDirective``: its definition and applications are the product's,
+    as Apollo composes them. Every subgraph that defines it must define it alike and import it from the same spec
+    (else a conflict naming both)."""
+    first_sub, first = defs[0]
+    printed = print_directive(first)
+    composing = [sub for sub, _ in defs if name in sub.composed_directives]
+    for sub, directive in defs[1:]:
+        if print_directive(directive) != printed:
+            composer.conflicts.append(
+                f'@{name}: @composeDirective needs one definition, but service "{first_sub.name}" defines '
+                f'"{printed}" and service "{sub.name}" "{print_directive(directive)}" (define it alike in both)'
+            )
+    specs = {sub.name: sub.composed_directives[name] for sub in composing}
+    if len(set(specs.values())) > 1:
+        (one, url), (other, other_url) = list(specs.items())[:2]
+        composer.conflicts.append(
+            f'@{name}: composed from different specs: {url} in service "{one}" and {other_url} in service "{other}"'
+        )
+    composer.directives[f"@{name}"] = printed
+    composer.composed_directives[name] = specs[composing[0].name]
+
+
+def composed_usages(subgraphs: Sequence[Subgraph], names: AbstractSet[str]) -> dict[str, tuple[str, ...]]:
+    """The applications of the composed directives ``names``, per schema coordinate, merged over the subgraphs (in
+    first-seen order, each once)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for sub in subgraphs:
+        for coordinate, found in sub.directive_usages.items():
+            kept = [d for d in found if d[1:].split("(", 1)[0] in names]
+            if kept:
+                out[coordinate] = tuple(dict.fromkeys((*out.get(coordinate, ()), *kept)))
+    return out
 
 
 def _merge_executable_directive(composer: _Composer, name: str, defs: list[tuple[Subgraph, GraphQLDirective]]) -> None:

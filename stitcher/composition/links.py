@@ -13,6 +13,7 @@ of the members it returns are planned there, or beyond through the members' own 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import cast
 
@@ -28,6 +29,8 @@ from graphql import (
     GraphQLOutputType,
     GraphQLSchema,
     GraphQLUnionType,
+    InterfaceTypeDefinitionNode,
+    NamedTypeNode,
     NameNode,
     ObjectTypeDefinitionNode,
     StringValueNode,
@@ -61,13 +64,50 @@ def link_subgraphs(subgraphs: Sequence[Subgraph], links: Sequence[Link]) -> tupl
     out: list[Subgraph] = []
     problems: list[str] = []
     for index, link in enumerate(links):
-        found = _link_subgraph(subgraphs, link, f"links[{index}]", problems)
-        if found is not None:
-            out.append(found)
-    return out, problems
+        where = f"links[{index}]"
+        implementations = _implementations(subgraphs, link.type_name)
+        if implementations is None:
+            found = _link_subgraph(subgraphs, link, where, problems)
+            out.extend([found] if found is not None else [])
+            continue
+        # A link on an interface: a field of the interface, and of each implementation (one link subgraph each, so
+        # it is planned per concrete type).
+        if not implementations:
+            problems.append(f"{where}.type: no object type implements the interface {link.type_name}")
+        taken = [s.name for s in subgraphs if link.field in _fields(s, link.type_name, interface=True)]
+        if taken:
+            problems.append(
+                f'{where}.field: {link.type_name}.{link.field} exists already (in service "{taken[0]}"); choose a '
+                "free name for the link"
+            )
+            continue
+        for implementation in implementations:
+            each = dataclasses.replace(link, type_name=implementation)
+            found = _link_subgraph(subgraphs, each, where, problems, interface=link.type_name)
+            out.extend([found] if found is not None else [])
+    return out, list(dict.fromkeys(problems))  # an interface's implementations may share a problem
 
 
-def _link_subgraph(subgraphs: Sequence[Subgraph], link: Link, where: str, problems: list[str]) -> Subgraph | None:
+def _implementations(subgraphs: Sequence[Subgraph], name: str) -> list[str] | None:
+    """The object types implementing interface ``name`` in any source (None when no source has that interface)."""
+    found: dict[str, None] | None = None
+    for sub in subgraphs:
+        interface = sub.schema.get_type(name) if sub.schema is not None else None
+        if not isinstance(interface, GraphQLInterfaceType) or name in sub.hidden_types:
+            continue
+        assert sub.schema is not None
+        found = found if found is not None else {}
+        for possible in sub.schema.get_possible_types(interface):
+            if _object_type(sub, possible.name) is not None:
+                found[possible.name] = None
+    return list(found) if found is not None else None
+
+
+def _link_subgraph(
+    subgraphs: Sequence[Subgraph], link: Link, where: str, problems: list[str], interface: str | None = None
+) -> Subgraph | None:
+    """The subgraph of one link (``interface``: the interface the link is on, ``link.type_name`` one of its
+    implementations)."""
     before = len(problems)
     by_name = {s.name: s for s in subgraphs}
     target = by_name.get(link.service)
@@ -76,7 +116,9 @@ def _link_subgraph(subgraphs: Sequence[Subgraph], link: Link, where: str, proble
         return None
     owners = [s for s in subgraphs if _object_type(s, link.type_name) is not None]
     if not owners:
-        problems.append(f"{where}.type: no source defines an object type {link.type_name} (names are the product's)")
+        problems.append(
+            f"{where}.type: no source defines an object type or interface {link.type_name} (names are the product's)"
+        )
         return None
     taken = [s.name for s in owners if link.field in _fields(s, link.type_name)]
     if taken:
@@ -153,19 +195,33 @@ def _link_subgraph(subgraphs: Sequence[Subgraph], link: Link, where: str, proble
         )
         return None
     reachable = _reachable(target.schema, get_named_type(definition.type))
-    if link.type_name in reachable:
+    # A self-link (``User.manager`` from ``user(id: managerId)``): the operation returns the linked type itself, so
+    # the link's subgraph has the target's whole type plus the new field. There the new field is resolved only as
+    # the object of the link's own fetch (as a field with @requires is), never in place inside a result: a
+    # manager's manager is one more call.
+    itself = link.type_name in reachable
+    if interface is not None and (itself or interface in reachable):
         problems.append(
-            f"{where}.type: {coordinate} returns {link.type_name} objects itself (through {definition.type}), and a "
-            f"link cannot add a field to a type its own operation returns; link another type, or declare "
-            f'{link.type_name} an entity of service "{target.name}" (spec.entities) to merge the two'
+            f"{where}.type: {coordinate} returns {interface} objects itself (through {definition.type}); a link on "
+            f"an interface cannot return it: link each implementation instead"
         )
         return None
-    schema = _link_schema(target.schema, link, field_name, result, source_fields, reachable)
+    if itself and any(
+        _object_type(target, link.type_name) is None or s not in _fields(target, link.type_name) for s in sources
+    ):
+        problems.append(
+            f"{where}.type: {coordinate} returns {link.type_name} objects itself (through {definition.type}), but "
+            f'service "{target.name}" does not define the fields the arguments come from on its {link.type_name}'
+        )
+        return None
+    schema = _link_schema(target.schema, link, field_name, result, source_fields, reachable, interface)
     name = link_subgraph_name(link)
     key = " ".join(sources)
     fields = {k: v for k, v in target.fields.items() if k[0] in reachable}
     fields[("Query", field_name)] = FieldDirectives(inaccessible=True)
-    for source in sources:
+    if itself:
+        fields[(link.type_name, link.field)] = FieldDirectives(requires=key)
+    for source in () if itself else sources:
         fields[(link.type_name, source)] = FieldDirectives(external=True)
     return Subgraph(
         name=name,
@@ -203,8 +259,11 @@ def _object_type(sub: Subgraph, name: str) -> GraphQLObjectType | None:
     return None
 
 
-def _fields(sub: Subgraph, type_name: str) -> dict[str, GraphQLField]:
+def _fields(sub: Subgraph, type_name: str, interface: bool = False) -> dict[str, GraphQLField]:
     found = _object_type(sub, type_name)
+    if interface and sub.schema is not None and type_name not in sub.hidden_types:
+        named = sub.schema.get_type(type_name)
+        found = named if isinstance(named, GraphQLInterfaceType) else None  # type: ignore[assignment]
     return dict(found.fields) if found is not None else {}
 
 
@@ -267,6 +326,7 @@ def _link_schema(
     result: GraphQLOutputType,
     source_fields: dict[str, GraphQLField],
     reachable: set[str],
+    interface: str | None = None,
 ) -> GraphQLSchema:
     query = schema.query_type
     assert query is not None
@@ -274,7 +334,7 @@ def _link_schema(
     assert isinstance(query_node, ObjectTypeDefinitionNode)
     operation_node = next(f for f in query_node.fields or () if f.name.value == field_name)
     query_node = ObjectTypeDefinitionNode(name=NameNode(value="Query"), fields=(operation_node,), interfaces=())
-    passed = ", ".join(f"{a}: {link.type_name}.{s}" for a, s in link.arguments.items())
+    passed = ", ".join(f"{a}: {interface or link.type_name}.{s}" for a, s in link.arguments.items())
     description = link.description or f"Linked by the product: {field_name}({passed}) of service {link.service}"
     linked_fields = [
         FieldDefinitionNode(
@@ -294,7 +354,16 @@ def _link_schema(
             for source in link.arguments.values()
         ),
     ]
-    linked = ObjectTypeDefinitionNode(name=NameNode(value=link.type_name), fields=tuple(linked_fields), interfaces=())
+    implements = (NamedTypeNode(name=NameNode(value=interface)),) if interface is not None else ()
+    linked = ObjectTypeDefinitionNode(
+        name=NameNode(value=link.type_name), fields=tuple(linked_fields), interfaces=implements
+    )
+    if link.type_name in reachable:  # a self-link: the target's own type, with the new field
+        own = type_definition_node(schema.type_map[link.type_name])
+        assert isinstance(own, ObjectTypeDefinitionNode)
+        linked = dataclasses.replace(own, fields=(*(own.fields or ()), linked_fields[0]), directives=())
     definitions: list[TypeDefinitionNode] = [query_node, linked]
-    definitions.extend(type_definition_node(schema.type_map[name]) for name in sorted(reachable))
+    if interface is not None:  # the interface gets the field too (each implementation's link subgraph says so)
+        definitions.append(InterfaceTypeDefinitionNode(name=NameNode(value=interface), fields=(linked_fields[0],)))
+    definitions.extend(type_definition_node(schema.type_map[n]) for n in sorted(reachable - {link.type_name}))
     return build_ast_schema(DocumentNode(definitions=tuple(definitions)), assume_valid_sdl=True)

@@ -43,6 +43,8 @@ class _Composer:
     # Extra fields (name -> SDL line) that interface objects add to implementing object types.
     added_fields: dict[str, dict[str, str]] = field(default_factory=dict)
     directives: dict[str, str] = field(default_factory=dict)  # "@name" -> merged executable directive definition
+    # ``@composeDirective``: name -> the URL of the spec it comes from (:attr:`stitcher.ir.Supergraph`).
+    composed_directives: dict[str, str] = field(default_factory=dict)
     # Type -> the service whose definition wins (the product's ``prefer``).
     prefer: dict[str, str] = field(default_factory=dict)
 

@@ -342,6 +342,7 @@ def _renamed(subgraph: Subgraph, type_map: dict[str, str], field_map: dict[tuple
         interface_objects=frozenset(t(n) for n in subgraph.interface_objects),
         inaccessible=inaccessible,
         tags={_rename_coordinate(c, t, f): names for c, names in subgraph.tags.items()},
+        directive_usages={_rename_coordinate(c, t, f): d for c, d in subgraph.directive_usages.items()},
         renames=renames,
         rest=rest,
     )

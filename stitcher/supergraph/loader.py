@@ -21,6 +21,7 @@ from graphql import (
     InputObjectTypeExtensionNode,
     InterfaceTypeDefinitionNode,
     InterfaceTypeExtensionNode,
+    ListValueNode,
     NamedTypeNode,
     ObjectTypeDefinitionNode,
     ObjectTypeExtensionNode,
@@ -36,12 +37,14 @@ from graphql import (
     build_ast_schema,
     parse,
     parse_type,
+    print_ast,
 )
 
 from stitcher.errors import SchemaError
 from stitcher.federation import format_graphql_error
 from stitcher.ir import EntityKey, FieldDirectives, FieldJoin, SourceKind, Subgraph, Supergraph, TypeJoin
-from stitcher.supergraph.carried import recomposed
+from stitcher.supergraph.carried import LOOM_SPEC, recomposed
+from stitcher.supergraph.printer import print_supergraph_sdl
 from stitcher.supergraph.sdl import (
     EXECUTABLE_LOCATIONS,
     Hooks,
@@ -79,11 +82,21 @@ def _named(nodes: Iterable[Any], name: str) -> list[ConstDirectiveNode]:
 def load_supergraph(sdl: str) -> Supergraph:
     """Read a Federation v2 supergraph SDL (ours, Apollo's or Hive's) into the IR; SchemaError says what is wrong.
 
-    Everything is read from the one parsed document (parsing is the costly part for big supergraphs)."""
-    try:
-        document = parse(sdl, no_location=True)
-    except GraphQLError as exc:
-        raise SchemaError(f"supergraph SDL is invalid: {format_graphql_error(exc)}") from exc
+    Everything is read from the one parsed document (parsing is the costly part for big supergraphs). A Loom
+    supergraph is the composition of the sources it carries: when printing that composition gives the SDL back
+    exactly, nothing else is built from the supergraph (its own schemas would only be compared and dropped: they
+    were more than half of a gateway's start-up on a 3,200-type supergraph)."""
+    from stitcher.composition._gc import _without_gc_pauses  # composition imports this package
+
+    with _without_gc_pauses():  # the parsed document and the schemas live on: collecting meanwhile finds nothing
+        try:
+            document = parse(sdl, no_location=True)
+        except GraphQLError as exc:
+            raise SchemaError(f"supergraph SDL is invalid: {format_graphql_error(exc)}") from exc
+        return _load(sdl, document)
+
+
+def _load(sdl: str, document: DocumentNode) -> Supergraph:
     by_name: dict[str, list[Any]] = {}
     schema_nodes: list[Any] = []
     directive_names: set[str] = set()
@@ -116,6 +129,9 @@ def load_supergraph(sdl: str) -> Supergraph:
             url = _argument_value(found[0], "url")
             subgraphs[name] = Subgraph(name=name, kind=SourceKind.FEDERATION, schema=None, url=url or None)
             graph_directives.append((name, url or None, list(value.directives or ())))
+    composed = recomposed(document, graph_directives)
+    if composed is not None and print_supergraph_sdl(composed) == sdl:
+        return composed  # exactly what Loom prints for these sources: the same schema, no need to build it again
 
     def is_machinery(type_name: str) -> bool:
         return type_name.startswith((f"{join}__", "link__"))
@@ -130,11 +146,17 @@ def load_supergraph(sdl: str) -> Supergraph:
     fields: dict[tuple[str, str], tuple[FieldJoin, ...]] = {}
     inaccessible: set[str] = set()
     tags: dict[str, tuple[str, ...]] = {}
+    kept_directives = _composed_directives(schema_nodes, directive_names)
+    usages: dict[str, tuple[str, ...]] = {}
 
     def read_tags(coordinate: str, nodes: Iterable[Any]) -> None:
+        """@tag, and the applications of directives composed with @composeDirective, of one coordinate."""
         tagged = [t for d in _named(nodes, tag_name) if isinstance(t := _argument_value(d, "name"), str)]
         if tagged:
             tags[coordinate] = tuple(dict.fromkeys(tagged))
+        found = [print_ast(d) for node in nodes for d in node.directives or () if d.name.value in kept_directives]
+        if found:
+            usages[coordinate] = tuple(dict.fromkeys(found))
 
     interfaces_of: dict[str, list[str]] = {}
     bare: list[tuple[str, str]] = []
@@ -222,11 +244,13 @@ def load_supergraph(sdl: str) -> Supergraph:
 
     warnings: list[str] = []
     # Executable directive definitions are the clients' to use (Apollo composes one into the supergraph when every
-    # subgraph defines it); the planner forwards them to the subgraphs.
+    # subgraph defines it); the planner forwards them to the subgraphs. Those composed with @composeDirective are
+    # kept whatever their locations.
     executable = tuple(
         d
         for d in document.definitions
-        if isinstance(d, DirectiveDefinitionNode) and all(loc.value in EXECUTABLE_LOCATIONS for loc in d.locations)
+        if isinstance(d, DirectiveDefinitionNode)
+        and (all(loc.value in EXECUTABLE_LOCATIONS for loc in d.locations) or d.name.value in kept_directives)
     )
 
     def kept(filtered: DocumentNode) -> DocumentNode:
@@ -244,8 +268,8 @@ def load_supergraph(sdl: str) -> Supergraph:
         )
     except ValueError as exc:
         raise SchemaError(f"supergraph API schema is invalid: {exc}") from exc
-    composed = recomposed(document, graph_directives)
-    if composed is not None:  # Loom's own supergraph: the product its sources compose into, checked against it
+    if composed is not None:  # Loom's own supergraph, edited or printed by another version: the product its sources
+        # compose into, checked against it.
         # Types only: the SDL prints only the executable directives every subgraph defines (Apollo's rule), the
         # composition knows which subgraph defines each.
         if print_with_hooks(composed.schema, Hooks()) != print_with_hooks(api, Hooks()):
@@ -264,7 +288,26 @@ def load_supergraph(sdl: str) -> Supergraph:
         full_schema=full if inaccessible else None,
         inaccessible=frozenset(inaccessible),
         tags=tags,
+        composed_directives=kept_directives,
+        directive_usages=usages,
     )
+
+
+def _composed_directives(schema_nodes: list[Any], defined: set[str]) -> dict[str, str]:
+    """Directives a supergraph carries from a spec of its own (``@link(url:, import: ["@foo"])`` to anything but
+    Apollo's and Loom's specs), as composition writes those a subgraph listed in @composeDirective: name -> URL."""
+    out: dict[str, str] = {}
+    for link in _named(schema_nodes, "link"):
+        url = str(_argument_value(link, "url") or "")
+        if url.startswith(("https://specs.apollo.dev/", LOOM_SPEC)):
+            continue
+        for argument in link.arguments or ():
+            if argument.name.value == "import" and isinstance(argument.value, ListValueNode):
+                for item in argument.value.values:
+                    name = item.value.lstrip("@") if isinstance(item, StringValueNode) else ""
+                    if name in defined:
+                        out[name] = url
+    return out
 
 
 def _subgraph_schemas(

@@ -84,7 +84,8 @@ def print_supergraph_sdl(sg: Supergraph) -> str:
     def marks(coordinate: str) -> str:
         """@inaccessible and @tag of one schema coordinate."""
         out = mark if coordinate in inaccessible else ""
-        return out + "".join(_directive("tag", name=tag) for tag in sg.tags.get(coordinate, ()))
+        out += "".join(_directive("tag", name=tag) for tag in sg.tags.get(coordinate, ()))
+        return out + "".join(f" {usage}" for usage in sg.directive_usages.get(coordinate, ()))
 
     def type_directives(named: GraphQLNamedType) -> str:
         joins = sg.types.get(named.name, ())
@@ -152,6 +153,9 @@ def print_supergraph_sdl(sg: Supergraph) -> str:
     if sg.tags:
         links.append(f'\n  @link(url: "{_TAG_SPEC}")')
         extra.append(_TAG_DIRECTIVE)
+    for url in distinct(sg.composed_directives.values()):  # the specs of the @composeDirective ones, as Apollo
+        imported = ", ".join(f'"@{name}"' for name, spec in sorted(sg.composed_directives.items()) if spec == url)
+        links.append(f"\n  @link(url: {print_string(url)}, import: [{imported}])")
     links.append(schema_directive(sg))  # the sources, for Loom's gateway (stitcher.supergraph.carried)
     extra.extend(carried_definitions(sg))
     extra.append(_MACHINERY)
@@ -168,7 +172,7 @@ def print_supergraph_sdl(sg: Supergraph) -> str:
         if is_specified_directive(directive):
             continue
         defining = [s for s in graphql_subgraphs if s.schema is not None and s.schema.get_directive(directive.name)]
-        if not defining or len(defining) == len(graphql_subgraphs):
+        if not defining or len(defining) == len(graphql_subgraphs) or directive.name in sg.composed_directives:
             extra.append(print_directive(directive))
     hooks = Hooks(
         skip=lambda coordinate: False,

@@ -314,8 +314,23 @@ def distinct(items: Iterable[str]) -> list[str]:
 
 
 def print_product_sdl(sg: Supergraph) -> str:
-    """The product's API schema as SDL, in a stable order."""
-    return print_schema_sdl(sg.schema)
+    """The product's API schema as SDL, in a stable order, with the applications of the directives composed by
+    ``@composeDirective``."""
+    if not sg.directive_usages:
+        return print_schema_sdl(sg.schema)
+    usages = sg.directive_usages
+
+    def applied(coordinate: str) -> str:
+        return "".join(f" {usage}" for usage in usages.get(coordinate, ()))
+
+    hooks = Hooks(
+        type_directives=lambda named: applied(named.name),
+        field_directives=lambda type_name, field_name: applied(f"{type_name}.{field_name}"),
+        enum_value_directives=lambda enum_name, value: applied(f"{enum_name}.{value}"),
+        argument_directives=applied,
+        extra=_directive_definitions(sg.schema),
+    )
+    return print_with_hooks(sg.schema, hooks)
 
 
 # --- supergraph SDL ----------------------------------------------------------------------------------------------

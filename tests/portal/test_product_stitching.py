@@ -338,6 +338,32 @@ async def test_links_join_services_through_the_gateway(engine: Engine, upstreams
         assert get(session, ADMIN, "Product", "lending")[0]["spec"]["links"] == LINKS
 
 
+async def test_a_self_link_is_applied_and_served(engine: Engine, upstreams: Upstreams) -> None:
+    """A link from a type to its own service's operation returning that type (refused before): ``Loan.again`` is
+    ``lending_loan(id: <the loan's id>)`` of loans, one more call per level."""
+    again = {
+        "type": "Loan",
+        "field": "again",
+        "service": "loans",
+        "operation": "lending_loan",
+        "arguments": {"id": "id"},
+    }
+    spec = {"sources": [{"service": "members"}, LOANS_APART], "prefer": {"Member": "members"}, "links": [again]}
+    applied(engine, resources(upstreams, spec))
+    before = len(upstreams.loans.bodies)
+    async with gateway(engine) as client:
+        answer = await ask(client, "{ lending_loans { title again { id again { title } } } }")
+    assert answer == {
+        "data": {
+            "lending_loans": [
+                {"title": t, "again": {"id": i, "again": {"title": t}}}
+                for i, t in (("l1", "Dune"), ("l2", "Emma"), ("l3", "Ulysses"))
+            ]
+        }
+    }
+    assert len(upstreams.loans.bodies) - before == 3  # the loans, then one call per level (each with every id)
+
+
 def _link(**changes: Any) -> list[dict[str, Any]]:
     return [{**LINKS[0], **changes}]
 
@@ -350,7 +376,11 @@ def _link(**changes: Any) -> list[dict[str, Any]]:
             "spec.links[0].service",
             "'catalog' is not a source of this product (members, loans)",
         ),
-        (_link(type="Book"), "spec.links[0].type", "no source defines an object type Book (names are the product's)"),
+        (
+            _link(type="Book"),
+            "spec.links[0].type",
+            "no source defines an object type or interface Book (names are the product's)",
+        ),
         (
             _link(field="title"),
             "spec.links[0].field",

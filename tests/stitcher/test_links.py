@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, unquote
 
 import httpx
 import pytest
-from graphql import GraphQLObjectType, build_schema
+from graphql import GraphQLInterfaceType, GraphQLObjectType, build_schema
 
 from stitcher.app import create_gateway_app
 from stitcher.composition import compose
@@ -236,6 +236,17 @@ def test_a_supergraph_whose_schema_was_edited_is_refused() -> None:
         load_supergraph(edited)
 
 
+def test_a_supergraph_reformatted_by_hand_is_checked_and_served() -> None:
+    """Loading takes the composition of the carried sources at once when it prints as the SDL; a supergraph that
+    differs only in layout goes through the full check (its own schema built and compared) and is served."""
+    sdl = print_supergraph_sdl(compose(specs(), Stitching(links=(BOOK,))))
+    reformatted = sdl.replace("\n\n", "\n\n# a comment a person added\n\n", 3)
+    assert reformatted != sdl
+    loaded = load_supergraph(reformatted)
+    assert print_supergraph_sdl(loaded) == sdl
+    assert "book" in loaded.schema.get_type("Loan").fields  # type: ignore[union-attr]
+
+
 def test_a_supergraph_served_elsewhere_uses_the_urls_it_says() -> None:
     sdl = print_supergraph_sdl(compose(specs(), Stitching(links=(BOOK,))))
     moved = load_supergraph(sdl.replace("http://books.test", "http://books.internal:8080"))
@@ -296,3 +307,142 @@ async def test_a_list_field_to_a_list_argument_is_one_to_many_without_batching(u
         }
     }
     assert len(sent) == 3 and "/books?isbns=111,222" in sent and "/books?isbns=222" in sent  # one call per loan
+
+
+USERS_SDL = """
+type Query { user(id: ID!): User  users(ids: [ID!]!): [User]! }
+type User { id: ID! name: String! managerId: ID }
+"""
+USERS = {
+    "1": {"id": "1", "name": "Ada", "managerId": None},
+    "2": {"id": "2", "name": "Bob", "managerId": "1"},
+    "3": {"id": "3", "name": "Cy", "managerId": "2"},
+    "4": {"id": "4", "name": "Di", "managerId": "2"},
+}
+MANAGER = Link("User", "manager", "users", "user", {"id": "managerId"}, returns="User")
+BOSS = Link("User", "boss", "users", "users", {"ids": "managerId"})  # batched: one call per level
+
+
+@contextlib.contextmanager
+def users_service() -> Iterator[tuple[GraphQLApp, SourceSpec]]:
+    root = {
+        "user": lambda _info, id: USERS.get(id),
+        "users": lambda _info, ids: [USERS.get(i) for i in ids],
+    }
+    app = GraphQLApp(build_schema(USERS_SDL), root, cache=False)
+    with serving(app, "users") as url:
+        yield app, SourceSpec("users", SourceKind.GRAPHQL, USERS_SDL, url=f"{url}/graphql")
+
+
+async def _served(supergraph: Supergraph, query: str) -> Any:
+    app = create_gateway_app(supergraph=supergraph, options=GatewayOptions(freeze_gc=False))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
+    ):
+        return (await client.post("/graphql", json={"query": query})).json()
+
+
+async def test_a_type_linked_to_itself_through_its_own_service() -> None:
+    """``User.manager`` is ``user(id: <the user's managerId>)`` of the users service, which returns User itself:
+    each level is one more call (a manager's manager too), batched for ``users(ids:)``, also from the printed and
+    loaded supergraph."""
+    with users_service() as (app, spec):
+        composed = compose([spec], Stitching(links=(MANAGER, BOSS)))
+        user = composed.schema.get_type("User")
+        assert isinstance(user, GraphQLObjectType) and str(user.fields["manager"].type) == "User"
+        for supergraph in (composed, load_supergraph(print_supergraph_sdl(composed))):
+            before = app.requests
+            chain = await _served(
+                supergraph, '{ user(id: "3") { name manager { name manager { name manager { id } } } } }'
+            )
+            assert chain == {
+                "data": {
+                    "user": {"name": "Cy", "manager": {"name": "Bob", "manager": {"name": "Ada", "manager": None}}}
+                }
+            }
+            assert app.requests - before == 3  # the user, then one call per manager (Ada has none: no call)
+            before = app.requests
+            batched = await _served(supergraph, '{ users(ids: ["3", "4", "1"]) { name boss { name boss { name } } } }')
+            assert batched == {
+                "data": {
+                    "users": [
+                        {"name": "Cy", "boss": {"name": "Bob", "boss": {"name": "Ada"}}},
+                        {"name": "Di", "boss": {"name": "Bob", "boss": {"name": "Ada"}}},
+                        {"name": "Ada", "boss": None},
+                    ]
+                }
+            }
+            assert app.requests - before == 3  # the users, their bosses in one call, the bosses' bosses in one
+
+
+LIBRARY_SDL = """
+type Query { items: [Item!]!  item(id: ID!): Item }
+interface Item { id: ID! ownerId: ID! }
+type Book implements Item { id: ID! ownerId: ID! title: String! }
+type Disc implements Item { id: ID! ownerId: ID! minutes: Int! }
+"""
+ITEMS: list[dict[str, Any]] = [
+    {"__typename": "Book", "id": "b1", "ownerId": "2", "title": "Dune"},
+    {"__typename": "Disc", "id": "d1", "ownerId": "3", "minutes": 90},
+    {"__typename": "Book", "id": "b2", "ownerId": "9", "title": "Emma"},
+]
+
+
+async def test_a_link_on_an_interface_is_a_field_of_every_implementation() -> None:
+    """``Item.owner`` from the users service: the interface and both implementations get the field; a query on the
+    interface is planned per concrete type (one call per distinct owner, or one batched call)."""
+    owner = Link("Item", "owner", "users", "user", {"id": "ownerId"}, returns="User")
+    holders = Link("Item", "holder", "users", "users", {"ids": "ownerId"})
+    library = GraphQLApp(
+        build_schema(LIBRARY_SDL),
+        {"items": lambda _info: ITEMS, "item": lambda _info, id: next((i for i in ITEMS if i["id"] == id), None)},
+        cache=False,
+    )
+    with users_service() as (users, spec), serving(library, "library") as url:
+        specs_ = [SourceSpec("library", SourceKind.GRAPHQL, LIBRARY_SDL, url=f"{url}/graphql"), spec]
+        composed = compose(specs_, Stitching(links=(owner, holders)))
+        for type_name in ("Item", "Book", "Disc"):
+            named = composed.schema.get_type(type_name)
+            assert isinstance(named, GraphQLObjectType | GraphQLInterfaceType)
+            assert str(named.fields["owner"].type) == "User" and str(named.fields["holder"].type) == "User"
+        query = "{ items { id owner { name } ... on Book { title holder { id } } } }"
+        for supergraph in (composed, load_supergraph(print_supergraph_sdl(composed))):
+            before = users.requests
+            answer = await _served(supergraph, query)
+            assert answer == {
+                "data": {
+                    "items": [
+                        {"id": "b1", "owner": {"name": "Bob"}, "title": "Dune", "holder": {"id": "2"}},
+                        {"id": "d1", "owner": {"name": "Cy"}},
+                        {"id": "b2", "owner": None, "title": "Emma", "holder": None},
+                    ]
+                }
+            }
+            # Per concrete type: the books' owners in one request, their holders in one batched call, the disc's owner.
+            calls = sorted(str(body["variables"]["_k0"]) for body in users.bodies[before:])
+            assert calls == ["2", "3", "['2', '9']"] and users.requests - before == 3
+            one = await _served(supergraph, '{ item(id: "d1") { ... on Disc { minutes } owner { id } } }')
+            assert one == {"data": {"item": {"minutes": 90, "owner": {"id": "3"}}}}
+
+
+def test_a_link_on_an_interface_that_does_not_fit_is_named() -> None:
+    with users_service() as (_, spec):
+        library = SourceSpec("library", SourceKind.GRAPHQL, LIBRARY_SDL, url="http://library.test")
+        taken = Link("Item", "ownerId", "users", "user", {"id": "ownerId"})
+        with pytest.raises(CompositionError) as info:
+            compose([library, spec], Stitching(links=(taken,)))
+        assert info.value.conflicts == [
+            'links[0].field: Item.ownerId exists already (in service "library"); choose a free name for the link'
+        ]
+        missing = Link("Item", "owner", "users", "user", {"id": "title"})
+        with pytest.raises(CompositionError) as info:
+            compose([library, spec], Stitching(links=(missing,)))
+        assert info.value.conflicts == ["links[0].arguments.id: Disc has no field title"]
+        itself = Link("Item", "next", "library", "item", {"id": "ownerId"})
+        with pytest.raises(CompositionError) as info:
+            compose([library, spec], Stitching(links=(itself,)))
+        assert info.value.conflicts == [
+            "links[0].type: Query.item of service 'library' returns Item objects itself (through Item); a link on an "
+            "interface cannot return it: link each implementation instead"
+        ]

@@ -1,0 +1,152 @@
+"""``@composeDirective`` (Federation 2.1): a subgraph that ``@link``s its own spec and lists a directive in
+``@composeDirective`` gets the directive's definition and its applications kept in the product schema and the
+supergraph, as Apollo composition does. ``shop`` composes a type-system directive (``@cacheHint`` on objects and
+fields) and an executable one (``@locale`` on fields, which its resolver reads); ``reviews`` defines neither, so it
+never receives ``@locale``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stitcher.composition import compose
+from stitcher.errors import CompositionError, SchemaError
+from stitcher.ir import SourceKind
+from stitcher.sources import SourceSpec
+from stitcher.supergraph import load_supergraph, print_product_sdl, print_supergraph_sdl
+from stitcher.transport import AiohttpTransport
+from tests.stitcher.federation.kit import LINK, Gateway, Subgraph, compose_subgraphs, gateway_fixture, supergraph_sdl
+
+SPEC = "https://specs.example.com/shop/v1.0"
+COMPOSE = "directive @composeDirective(name: String!) repeatable on SCHEMA\n"
+SHOP_HEAD = (
+    f'extend schema @link(url: "{SPEC}", import: ["@cacheHint", "@locale"])\n'
+    '  @composeDirective(name: "@cacheHint") @composeDirective(name: "@locale")\n'
+    + COMPOSE
+    + "directive @locale(lang: String!) on FIELD\n"
+)
+CACHE_HINT = '"How long a cache may keep it."\ndirective @cacheHint(maxAge: Int!) on OBJECT | FIELD_DEFINITION\n'
+NAMES = {"de": "Fahrrad", "fr": "Vélo"}
+
+
+def _name(info: Any) -> str:
+    for directive in info.field_nodes[0].directives or ():
+        if directive.name.value == "locale":
+            lang = next(iter(directive.arguments or ())).value
+            return NAMES.get(getattr(lang, "value", ""), "Bicycle")
+    return "Bicycle"
+
+
+def _product(product_id: str) -> dict[str, Any]:
+    return {"id": product_id, "name": _name}
+
+
+SHOP = Subgraph(
+    "shop",
+    SHOP_HEAD
+    + CACHE_HINT
+    + "type Query { product: Product @cacheHint(maxAge: 30) }\n"
+    + 'type Product @key(fields: "id") @cacheHint(maxAge: 60) { id: ID! name: String! }',
+    entities=["Product"],
+    query={"product": lambda: _product("p1")},
+    resolve=lambda rep: _product(rep["id"]),
+)
+REVIEWS = Subgraph(
+    "reviews",
+    'type Product @key(fields: "id") { id: ID! review: String! }',
+    entities=["Product"],
+    resolve=lambda rep: {"id": rep["id"], "review": "great"},
+)
+served = gateway_fixture(SHOP, REVIEWS)
+
+
+def test_the_definition_and_its_applications_reach_the_product_and_the_supergraph() -> None:
+    sg = compose_subgraphs((SHOP, REVIEWS))
+    product = print_product_sdl(sg)
+    assert '"How long a cache may keep it."\ndirective @cacheHint(maxAge: Int!) on OBJECT | FIELD_DEFINITION' in product
+    assert "directive @locale(lang: String!) on FIELD" in product
+    assert "product: Product @cacheHint(maxAge: 30)" in product
+    assert "type Product @cacheHint(maxAge: 60) {" in product
+    assert not [w for w in sg.warnings if "cacheHint" in w or "locale" in w]  # kept, so nothing to warn about
+    supergraph = print_supergraph_sdl(sg)
+    assert f'@link(url: "{SPEC}", import: ["@cacheHint", "@locale"])' in supergraph
+    assert "directive @cacheHint(maxAge: Int!) on OBJECT | FIELD_DEFINITION" in supergraph
+    assert '@join__type(graph: SHOP, key: "id") @join__type(graph: REVIEWS, key: "id") @cacheHint(maxAge: 60)' in (
+        supergraph
+    )
+    loaded = load_supergraph(supergraph)
+    assert print_product_sdl(loaded) == product and print_supergraph_sdl(loaded) == supergraph
+
+
+def test_without_compose_directive_a_type_system_directive_is_still_a_warning() -> None:
+    sdl = CACHE_HINT + "type Query { product: Product @cacheHint(maxAge: 30) }\ntype Product { id: ID! }"
+    plain = Subgraph("shop", sdl)
+    sg = compose_subgraphs((plain,))
+    assert "@cacheHint" not in print_product_sdl(sg)
+    assert any(w.startswith('@cacheHint: a type-system directive of service "shop"') for w in sg.warnings)
+
+
+def test_different_definitions_are_a_conflict_naming_both_services() -> None:
+    other = Subgraph(
+        "catalog",
+        f'extend schema @link(url: "{SPEC}", import: ["@cacheHint"]) @composeDirective(name: "@cacheHint")\n'
+        + COMPOSE
+        + "directive @cacheHint(maxAge: Int!, scope: String) on OBJECT | FIELD_DEFINITION\n"
+        + 'type Product @key(fields: "id") @cacheHint(maxAge: 5) { id: ID! sku: String! }',
+    )
+    with pytest.raises(CompositionError) as caught:
+        compose_subgraphs((SHOP, other))
+    [conflict] = [c for c in caught.value.conflicts if c.startswith("@cacheHint")]
+    assert 'service "shop" defines "' in conflict and 'service "catalog" "directive @cacheHint(maxAge: Int!, ' in (
+        conflict
+    )
+
+
+@pytest.mark.parametrize(
+    ("head", "message"),
+    [
+        (
+            'extend schema @composeDirective(name: "@cacheHint")\n' + CACHE_HINT,
+            "@cacheHint is not imported from a spec",
+        ),
+        (
+            f'extend schema @link(url: "{SPEC}", import: ["@gone"]) @composeDirective(name: "@gone")\n',
+            "the subgraph defines no directive @gone",
+        ),
+        ('extend schema @composeDirective(name: "@key")\n', "@key is a built-in or federation directive"),
+        ('extend schema @composeDirective(name: "cacheHint")\n' + CACHE_HINT, 'name a directive with its "@"'),
+    ],
+)
+def test_what_cannot_be_composed_is_refused_naming_it(head: str, message: str) -> None:
+    sdl = LINK + head + COMPOSE + "type Query { ok: Boolean }"
+    with pytest.raises(SchemaError, match=message):
+        compose([SourceSpec("shop", SourceKind.FEDERATION, sdl, url="http://127.0.0.1:9/shop")])
+
+
+async def test_a_composed_executable_directive_goes_to_the_subgraph_serving_the_field(
+    served: Gateway, transport: AiohttpTransport
+) -> None:
+    query = '{ product { name @locale(lang: "de") review } }'
+    for response in await served.both(transport, query):
+        assert response.errors is None
+        assert response.data == {"product": {"name": "Fahrrad", "review": "great"}}
+    assert '@locale(lang: "de")' in served.requests("shop")[-1]["query"]
+    assert "@" not in served.requests("reviews")[-1]["query"]
+
+
+def test_a_supergraph_composed_elsewhere_keeps_its_composed_directives() -> None:
+    """Apollo's composition writes a composed directive's spec (``@link(url:, import:)``), its definition and its
+    applications into the supergraph: loading keeps them, and the product and supergraph SDLs print them again."""
+    body = (
+        f'extend schema @link(url: "{SPEC}", import: ["@cacheHint"])\n'
+        + CACHE_HINT
+        + "type Query @join__type(graph: SHOP) { product: Product @cacheHint(maxAge: 30) }\n"
+        + 'type Product @join__type(graph: SHOP, key: "id") @cacheHint(maxAge: 60) { id: ID! name: String! }\n'
+    )
+    loaded = load_supergraph(supergraph_sdl(body, {"shop": "http://127.0.0.1:9/shop"}))
+    assert loaded.composed_directives == {"cacheHint": SPEC}
+    product = print_product_sdl(loaded)
+    assert "directive @cacheHint(maxAge: Int!) on OBJECT | FIELD_DEFINITION" in product
+    assert "product: Product @cacheHint(maxAge: 30)" in product and "type Product @cacheHint(maxAge: 60) {" in product
+    assert f'@link(url: "{SPEC}", import: ["@cacheHint"])' in print_supergraph_sdl(loaded)
