@@ -9,8 +9,9 @@ minimum of 5 rounds, with the gateway's GC settings (frozen start-up objects, yo
 ``stitcher.cli``). It measures the executor (plan lookup, building upstream requests, decoding, merging, shaping,
 serializing the response), not ASGI, the HTTP client or the event loop: ``make bench-profile`` measures those.
 
-For an A/B against a commit: ``git archive REF stitcher | tar -x -C /tmp/base`` and run this with
-``PYTHONPATH=/tmp/base`` (alternating the two a few times: the minimum of a round moves with the machine's load).
+For an A/B against a commit: ``git archive REF stitcher bench | tar -x -C /tmp/base``, link ``bench/node_modules``
+into it and run this from ``/tmp/base`` (``python -m`` puts the current directory first, so ``PYTHONPATH`` would not
+win over the worktree), alternating the two a few times: the minimum of a round moves by ±5% with the machine's load.
 """
 
 from __future__ import annotations
