@@ -27,7 +27,10 @@ def _walk(objects: list[Any], path: tuple[tuple[str, frozenset[str] | None], ...
         found: list[Any] = []
         append = found.append
         for obj in objects:
-            value = obj.get(key)
+            try:
+                value = obj[key]  # a subscript costs less than a get() call; a missing field is rare (a failed fetch)
+            except KeyError:
+                continue
             if value.__class__ is dict:
                 append(value)
             elif value.__class__ is list:  # a list of objects, flattened here without a call per list
@@ -60,12 +63,16 @@ def _single_key_representations(
     add_group = groups.append
     add_rep = reps.append
     for obj in objects:
-        found = obj.get("__typename")
-        if found and found != type_name:
-            continue
-        value = obj.get(read)
-        if value is None:
+        if "__typename" in obj:  # rarely there at a concrete position; `in` and a subscript cost less than get()
+            found = obj["__typename"]
+            if found and found != type_name:
+                continue
+        try:
+            value = obj[read]
+        except KeyError:
             continue  # no key: the parent returned a partial object; its fields stay null
+        if value is None:
+            continue
         try:
             position = seen(value)
         except TypeError:  # nested key values (dicts) are not hashable
@@ -98,9 +105,10 @@ def _concrete_representations(
     upstream = target.upstream_type
     seen = index.get
     for obj in objects:
-        found = obj.get("__typename")
-        if found and found != type_name:
-            continue
+        if "__typename" in obj:
+            found = obj["__typename"]
+            if found and found != type_name:
+                continue
         try:
             values = read_all(obj)
         except KeyError:  # a field the parent did not return reads as null, as in the general path
