@@ -40,6 +40,7 @@ from stitcher.execution._errors import (
 from stitcher.execution._run import _JSON_HEADERS, _Run
 from stitcher.execution._shaping import _INVALID, _reached_errors, _shape_object
 from stitcher.execution._tree import (
+    _concrete_representations,
     _cut,
     _flatten_paths,
     _merge,
@@ -715,8 +716,10 @@ class Executor:
         targets = node.targets
         if default is not None and len(targets) == 1:
             target = targets.get(default)
-            if target is not None and target.resolver is None and not target.cuts and len(target.representation) == 1:
-                return _single_key_representations(objects, default, target)
+            if target is not None and target.resolver is None and not target.cuts and target.representation:
+                if len(target.representation) == 1:
+                    return _single_key_representations(objects, default, target)
+                return _concrete_representations(objects, default, target)
         for obj in objects:
             type_name: str | None = obj.get("__typename") or default
             target = targets.get(type_name) if type_name is not None else None
