@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from portal.errors import Invalid
 from portal.models import Service, ServiceVersion, utcnow
-from stitcher import pointer_tokens
+from stitcher import load_text, pointer_tokens
 from stitcher.ir import SourceKind
 from stitcher.sources import SourceSpec
 
@@ -150,20 +150,21 @@ def _degradations(subgraph: Any) -> list[str]:
 
 
 def _load(text: str, where: str, service: str) -> Any:
-    stripped = text.lstrip()
+    """Parse with the stitcher's reader (libyaml, built straight from its nodes: what the translation reads too)."""
     try:
-        if stripped.startswith("{"):
-            return json.loads(text)
-        return yaml.safe_load(text)
-    except json.JSONDecodeError as exc:
-        raise Invalid(
-            f"service {service!r}: {where}: line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}"
-        ) from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise Invalid(f"service {service!r}: {where}: {at}invalid YAML: {problem}") from exc
+        return load_text(text)
+    except ValueError as failure:
+        exc = failure.__cause__
+        if isinstance(exc, json.JSONDecodeError):
+            raise Invalid(
+                f"service {service!r}: {where}: line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}"
+            ) from exc
+        if isinstance(exc, yaml.YAMLError):
+            mark = getattr(exc, "problem_mark", None)
+            at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise Invalid(f"service {service!r}: {where}: {at}invalid YAML: {problem}") from exc
+        raise Invalid(f"service {service!r}: {where}: {failure}") from failure
 
 
 def _pointer(document: Any, pointer: str) -> bool:
