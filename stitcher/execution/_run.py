@@ -10,12 +10,16 @@ from stitcher.planning import (
     KEY_VARIABLE,
     REPRESENTATIONS_VARIABLE,
 )
+from stitcher.transport import SAFE_RETRY
 
 if TYPE_CHECKING:
     from stitcher.execution.executor import Executor
 
 
 _JSON_HEADERS = {"content-type": "application/json", "accept": "application/graphql-response+json, application/json"}
+# SAFE_RETRY marks a fetch as safe to repeat (the transport's one retry on a new connection, and the cluster's Envoy
+# on the next priority after a 5xx or a timeout); a mutation is never marked. portal.sync.envoy matches it.
+_QUERY_HEADERS = {**_JSON_HEADERS, SAFE_RETRY[0]: SAFE_RETRY[1]}
 
 
 class _Run:
@@ -31,6 +35,7 @@ class _Run:
         "key_variable",
         "nulled",
         "prefix",
+        "query_headers",
         "reps_variable",
         "track",
         "variable_values",
@@ -45,7 +50,9 @@ class _Run:
         self.data: dict[str, Any] = {}
         self.errors: list[dict[str, Any]] = []
         self.error_paths: set[tuple[Any, ...]] = set()
+        # A mutation's upstream headers, and a query's (the same with SAFE_RETRY), built once for every fetch
         self.headers: dict[str, str] = _JSON_HEADERS
+        self.query_headers: dict[str, str] = _QUERY_HEADERS
         self.variable_values: Any = None  # graphql-core's coercion result, for REST argument values
         # Shaping with errors: the positions a null propagated to, and the null positions shaping reached (so
         # errors in subtrees it never reached can be dropped, as graphql-core never reports them).

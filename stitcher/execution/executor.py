@@ -37,7 +37,7 @@ from stitcher.execution._errors import (
     _pass_through,
     _upstream_failure,
 )
-from stitcher.execution._run import _JSON_HEADERS, _Run
+from stitcher.execution._run import _JSON_HEADERS, _QUERY_HEADERS, _Run
 from stitcher.execution._shaping import _INVALID, _reached_errors, _shape_object
 from stitcher.execution._tree import (
     _concrete_representations,
@@ -82,9 +82,6 @@ _MAX_TOKENS = 20_000
 _PREPARE_INLINE_CHARS = 2_000  # smaller new documents are prepared on the loop (a thread hop costs more)
 _MAX_PLANS_PER_DOCUMENT = 64
 _MAX_FETCH_ERRORS = 50
-# SAFE_RETRY marks a fetch as safe to repeat (the transport's one retry on a new connection, and the cluster's Envoy
-# on the next priority after a 5xx or a timeout); a mutation is never marked. portal.sync.envoy matches it.
-_QUERY_HEADERS = {**_JSON_HEADERS, SAFE_RETRY[0]: SAFE_RETRY[1]}
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -333,6 +330,7 @@ class Executor:
                 if value is not None:
                     forwarded[name] = value
             run.headers = forwarded
+            run.query_headers = {**forwarded, SAFE_RETRY[0]: SAFE_RETRY[1]}
         if plan.introspection is not None:
             self._introspect(plan, entry, run)
         if plan.levels and self.options.upstream.batch_levels:
@@ -481,7 +479,8 @@ class Executor:
             return None, [], _failure(f"Subgraph {subgraph.name!r} has no URL", "UPSTREAM_ERROR", subgraph.name)
         body = orjson.dumps({"query": query, "variables": variables} if variables else {"query": query})
         try:
-            response = await self._send(subgraph.url, body, run.headers, node.operation == "query")
+            safe = node.operation == "query"
+            response = await self._send(subgraph.url, body, run.query_headers if safe else run.headers, safe)
         except Exception as exc:
             return None, [], _upstream_failure(subgraph.name, exc)
         try:
@@ -520,9 +519,8 @@ class Executor:
         return data, [e for e in errors if isinstance(e, dict)], None
 
     async def _send(self, url: str, body: bytes, headers: dict[str, str], query: bool) -> UpstreamResponse:
+        """POST ``body`` to ``url``; ``headers`` are the run's (with SAFE_RETRY for a query: ``run.query_headers``)."""
         timeout = self.options.timeouts.upstream_seconds
-        if query:
-            headers = _QUERY_HEADERS if headers is _JSON_HEADERS else {**headers, SAFE_RETRY[0]: SAFE_RETRY[1]}
         if not (query and self.options.upstream.dedupe_inflight):
             return await self.transport.request("POST", url, headers=headers, body=body, timeout=timeout)
         key = (url, body, tuple(sorted(headers.items())) if headers is not _QUERY_HEADERS else ())
