@@ -482,19 +482,29 @@ class _NotHttp(ValueError):
 @functools.lru_cache(maxsize=256)
 def _fields(items: tuple[tuple[str, str], ...]) -> tuple[str, str | None]:
     """The header block of ``items`` (checked, framing left out) and the guard's pinned Host if any. Cached: the
-    executor sends the same few header sets on every fetch."""
+    executor sends the same header set on every fetch of a request. A request's own ``x-request-id`` makes the set
+    new once per request, so each field's line is cached too (:func:`_field_line`) and only that one is checked."""
     host = None
     lines = []
-    for name, value in items:
-        lowered = name.lower()
-        if lowered in _FRAMING:
-            if lowered == "host":  # the guard pins the URL to an address and keeps the name here
-                host = value
+    for item in items:
+        line = _field_line(item)
+        if line is None:
+            if item[0].lower() == "host":  # the guard pins the URL to an address and keeps the name here
+                host = item[1]
             continue
-        if _TOKEN.fullmatch(name) is None or _UNSAFE_VALUE.search(value) is not None:
-            raise _NotHttp(name)
-        lines.append(f"{name}: {value}\r\n")
+        lines.append(line)
     return "".join(lines), host
+
+
+@functools.lru_cache(maxsize=1024)
+def _field_line(item: tuple[str, str]) -> str | None:
+    """One checked header line, or None for a framing field (the client's own); :class:`_NotHttp` if not HTTP."""
+    name, value = item
+    if name.lower() in _FRAMING:
+        return None
+    if _TOKEN.fullmatch(name) is None or _UNSAFE_VALUE.search(value) is not None:
+        raise _NotHttp(name)
+    return f"{name}: {value}\r\n"
 
 
 def _encoded(text: str) -> bytes:

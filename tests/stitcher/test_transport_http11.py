@@ -160,6 +160,22 @@ async def test_a_header_that_is_not_http_is_refused_before_connecting(
     assert (server.connections, caught.value.kind) == (0, "protocol")
 
 
+async def test_each_request_id_is_checked_and_sent_beside_fields_already_sent(own: Http11Transport) -> None:
+    """A request's own ``x-request-id`` makes its header set new while the other fields repeat (their lines cached):
+    each request carries its own id, and an id that is not HTTP is refused though the fields beside it were sent."""
+    common = {"content-type": "application/json", "x-loom-retry": "safe"}
+    async with ScriptedServer(b"HTTP/1.1 204 No Content\r\n\r\n", b"HTTP/1.1 204 No Content\r\n\r\n") as server:
+        for rid in ("r-1", "r-2"):
+            await own.request("GET", server.url, headers={**common, "x-request-id": rid}, timeout=5)
+        with pytest.raises(UpstreamError, match="'x-request-id' is not a valid HTTP field"):
+            await own.request("GET", server.url, headers={**common, "x-request-id": "r\r\nx-injected: yes"}, timeout=5)
+    fields = "content-type: application/json\r\nx-loom-retry: safe\r\n"
+    host = server.url[7:-1]
+    assert server.requests == [
+        f"GET / HTTP/1.1\r\n{fields}x-request-id: {rid}\r\nhost: {host}\r\n\r\n".encode() for rid in ("r-1", "r-2")
+    ]
+
+
 async def test_a_cancelled_request_closes_its_connection(own: Http11Transport) -> None:
     async with ScriptedServer(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial") as server:
         task = asyncio.create_task(own.request("GET", server.url, timeout=5))
