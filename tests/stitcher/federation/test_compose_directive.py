@@ -103,6 +103,45 @@ def test_different_definitions_are_a_conflict_naming_both_services() -> None:
     )
 
 
+def _catalog(version: str) -> Subgraph:
+    """A second subgraph composing ``@cacheHint`` from ``version`` of the shop spec, with a ``scope`` argument."""
+    return Subgraph(
+        "catalog",
+        f'extend schema @link(url: "{SPEC.removesuffix("v1.0")}{version}", import: ["@cacheHint"])\n'
+        '  @composeDirective(name: "@cacheHint")\n'
+        + COMPOSE
+        + "directive @cacheHint(maxAge: Int!, scope: String) on OBJECT | FIELD_DEFINITION\n"
+        + 'type Product @key(fields: "id") @cacheHint(maxAge: 5, scope: "public") { id: ID! sku: String! }',
+    )
+
+
+def test_definitions_of_one_major_version_merge_to_the_newest_minor() -> None:
+    """``shop`` imports ``@cacheHint`` from v1.0 and ``catalog`` from v1.1 with one more argument: as Apollo does,
+    the newest minor's definition is the product's (the applications of both are kept), and the supergraph links
+    v1.1; the same in either order."""
+    for subgraphs in ((SHOP, _catalog("v1.1")), (_catalog("v1.1"), SHOP)):
+        sg = compose_subgraphs(subgraphs)
+        product = print_product_sdl(sg)
+        assert "directive @cacheHint(maxAge: Int!, scope: String) on OBJECT | FIELD_DEFINITION" in product
+        assert "directive @cacheHint(maxAge: Int!) on" not in product
+        assert '@cacheHint(maxAge: 60) @cacheHint(maxAge: 5, scope: "public")' in product or (
+            '@cacheHint(maxAge: 5, scope: "public") @cacheHint(maxAge: 60)' in product
+        )
+        supergraph = print_supergraph_sdl(sg)
+        assert '@link(url: "https://specs.example.com/shop/v1.1", import: ["@cacheHint"' in supergraph
+        assert print_product_sdl(load_supergraph(supergraph)) == product
+
+
+def test_different_major_versions_are_a_conflict_naming_both_services() -> None:
+    with pytest.raises(CompositionError) as caught:
+        compose_subgraphs((SHOP, _catalog("v2.0")))
+    assert (
+        "@cacheHint: composed from different major versions of https://specs.example.com/shop: "
+        'https://specs.example.com/shop/v1.0 in service "shop" and https://specs.example.com/shop/v2.0 in service '
+        '"catalog" (use one major version)'
+    ) in caught.value.conflicts
+
+
 @pytest.mark.parametrize(
     ("head", "message"),
     [
