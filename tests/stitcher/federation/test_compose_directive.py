@@ -189,3 +189,31 @@ def test_a_supergraph_composed_elsewhere_keeps_its_composed_directives() -> None
     assert "directive @cacheHint(maxAge: Int!) on OBJECT | FIELD_DEFINITION" in product
     assert "product: Product @cacheHint(maxAge: 30)" in product and "type Product @cacheHint(maxAge: 60) {" in product
     assert f'@link(url: "{SPEC}", import: ["@cacheHint"])' in print_supergraph_sdl(loaded)
+
+
+def test_an_application_on_the_schema_itself_is_kept() -> None:
+    """``extend schema @owner(team: "shop")``: the product SDL prints it on its schema block, the supergraph on its
+    own, and a loaded supergraph keeps it (also one composed elsewhere: read from its schema's directives)."""
+    owned = Subgraph(
+        "shop",
+        f'extend schema @link(url: "{SPEC}", import: ["@owner"]) @composeDirective(name: "@owner")\n'
+        '  @owner(team: "shop")\n' + COMPOSE + "directive @owner(team: String!) on SCHEMA | OBJECT\n"
+        'type Query { product: Product }\ntype Product @key(fields: "id") @owner(team: "catalog") { id: ID! }',
+        entities=["Product"],
+    )
+    sg = compose_subgraphs((owned,))
+    product = print_product_sdl(sg)
+    assert 'schema @owner(team: "shop") {\n  query: Query\n}' in product
+    assert 'type Product @owner(team: "catalog") {' in product
+    supergraph = print_supergraph_sdl(sg)
+    assert f'\n  @link(url: "{SPEC}", import: ["@owner"])\n  @owner(team: "shop")\n' in supergraph
+    loaded = load_supergraph(supergraph)
+    assert print_product_sdl(loaded) == product and print_supergraph_sdl(loaded) == supergraph
+    body = (
+        f'extend schema @link(url: "{SPEC}", import: ["@owner"]) @owner(team: "shop")\n'
+        "directive @owner(team: String!) on SCHEMA | OBJECT\n"
+        "type Query @join__type(graph: SHOP) { product: Product }\n"
+        'type Product @join__type(graph: SHOP, key: "id") { id: ID! }\n'
+    )
+    elsewhere = load_supergraph(supergraph_sdl(body, {"shop": "http://127.0.0.1:9/shop"}))
+    assert 'schema @owner(team: "shop") {\n  query: Query\n}' in print_product_sdl(elsewhere)
