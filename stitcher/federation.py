@@ -57,7 +57,7 @@ from graphql import (
 from graphql.validation.validate import validate_sdl
 
 from stitcher.errors import SchemaError
-from stitcher.ir import EntityKey, FieldDirectives, SourceKind, Subgraph
+from stitcher.ir import SCHEMA_COORDINATE, EntityKey, FieldDirectives, SourceKind, Subgraph
 from stitcher.sources import SourceSpec
 
 __all__ = [
@@ -429,6 +429,9 @@ def subgraph_from_federation(spec: SourceSpec) -> Subgraph:
         if found:
             usages[coordinate] = tuple(dict.fromkeys((*usages.get(coordinate, ()), *found)))
 
+    for definition in definitions:
+        if isinstance(definition, SchemaDefinitionNode | SchemaExtensionNode):
+            keep(SCHEMA_COORDINATE, definition.directives)
     type_definitions = [
         d
         for d in definitions

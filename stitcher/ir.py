@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from stitcher.sources import SourceSpec, Stitching
 
 __all__ = [
+    "SCHEMA_COORDINATE",
     "Discriminator",
     "EntityKey",
     "EntityResolver",
@@ -51,6 +52,10 @@ class SourceKind(enum.StrEnum):
     FEDERATION = "federation"
     GRAPHQL = "graphql"
     OPENAPI = "openapi"
+
+
+# The schema coordinate of the schema itself (``schema @foo { ... }``): no type may be named so.
+SCHEMA_COORDINATE = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +208,7 @@ class Subgraph:
     link_of: str | None = None
     # ``@composeDirective(name: "@foo")`` (Federation 2.1): directives this subgraph asks composition to keep, by
     # name, with the URL of the ``@link`` that imports each; and their applications by schema coordinate (same forms
-    # as ``tags``, fields too), printed (``@foo(level: 2)``).
+    # as ``tags``, fields too; :data:`SCHEMA_COORDINATE` for the schema itself), printed (``@foo(level: 2)``).
     composed_directives: dict[str, str] = field(default_factory=dict)
     directive_usages: dict[str, tuple[str, ...]] = field(default_factory=dict)
 

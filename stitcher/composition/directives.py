@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence, Set as AbstractSet
 from typing import Any
 
@@ -20,6 +21,7 @@ from stitcher.ir import (
     Subgraph,
 )
 
+_VERSIONED = re.compile(r"^(.*)/v(\d+)\.(\d+)$")
 _EXECUTABLE_LOCATIONS = frozenset(
     {
         DirectiveLocation.QUERY,
@@ -64,27 +66,47 @@ def _merge_directives(composer: _Composer) -> None:
             _merge_executable_directive(composer, name, executable)
 
 
+def _spec_version(url: str) -> tuple[str, int, int]:
+    """A spec URL's identity and version (``https://specs.example.com/shop/v1.2`` -> ``(…/shop, 1, 2)``); a URL
+    without a version is its own identity, version 0.0."""
+    found = _VERSIONED.match(url.rstrip("/"))
+    return (found[1], int(found[2]), int(found[3])) if found else (url, 0, 0)
+
+
 def _compose_directive(composer: _Composer, name: str, defs: list[tuple[Subgraph, GraphQLDirective]]) -> None:
     """A directive some subgraph lists in ``@composeDirective``: its definition and applications are the product's,
-    as Apollo composes them. Every subgraph that defines it must define it alike and import it from the same spec
-    (else a conflict naming both)."""
-    first_sub, first = defs[0]
-    printed = print_directive(first)
-    composing = [sub for sub, _ in defs if name in sub.composed_directives]
-    for sub, directive in defs[1:]:
-        if print_directive(directive) != printed:
+    as Apollo composes them. The subgraphs composing it must import it from one spec and one major version of it;
+    the definition of the newest minor version wins. Definitions of the same version (or of a subgraph that defines
+    it without composing it) must be alike. Anything else is a conflict naming both services."""
+    composing = [(sub, d) for sub, d in defs if name in sub.composed_directives]
+    specs = {sub.name: sub.composed_directives[name] for sub, _ in composing}
+    versions = {service: _spec_version(url) for service, url in specs.items()}
+    (one, (identity, major, _)), *others = versions.items()
+    for other, (other_identity, other_major, _) in others:
+        if other_identity != identity:
             composer.conflicts.append(
-                f'@{name}: @composeDirective needs one definition, but service "{first_sub.name}" defines '
+                f'@{name}: composed from different specs: {specs[one]} in service "{one}" and {specs[other]} in '
+                f'service "{other}"'
+            )
+            return
+        if other_major != major:
+            composer.conflicts.append(
+                f'@{name}: composed from different major versions of {identity}: {specs[one]} in service "{one}" '
+                f'and {specs[other]} in service "{other}" (use one major version)'
+            )
+            return
+    newest_sub, newest = max(composing, key=lambda each: versions[each[0].name][2])
+    printed = print_directive(newest)
+    version = specs[newest_sub.name]
+    for sub, directive in defs:
+        alike = sub.composed_directives.get(name, version) != version or print_directive(directive) == printed
+        if not alike:
+            composer.conflicts.append(
+                f'@{name}: @composeDirective needs one definition, but service "{newest_sub.name}" defines '
                 f'"{printed}" and service "{sub.name}" "{print_directive(directive)}" (define it alike in both)'
             )
-    specs = {sub.name: sub.composed_directives[name] for sub in composing}
-    if len(set(specs.values())) > 1:
-        (one, url), (other, other_url) = list(specs.items())[:2]
-        composer.conflicts.append(
-            f'@{name}: composed from different specs: {url} in service "{one}" and {other_url} in service "{other}"'
-        )
     composer.directives[f"@{name}"] = printed
-    composer.composed_directives[name] = specs[composing[0].name]
+    composer.composed_directives[name] = version
 
 
 def composed_usages(subgraphs: Sequence[Subgraph], names: AbstractSet[str]) -> dict[str, tuple[str, ...]]:

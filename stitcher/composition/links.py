@@ -147,6 +147,16 @@ def _link_subgraph(
             )
             continue
         given = source_fields.get(source)
+        through = [
+            s.name for s in subgraphs if interface in s.interface_objects and source in _fields(s, interface or "")
+        ]
+        if given is None and through:
+            problems.append(
+                f"{where}.arguments.{argument}: {link.type_name} (implementing {interface}) gets {source} only "
+                f'through the @interfaceObject {interface} of service "{through[0]}"; a link\'s arguments must come '
+                f"from fields the services defining {link.type_name} have"
+            )
+            continue
         if given is None:
             problems.append(f"{where}.arguments.{argument}: {link.type_name} has no field {source}")
             continue
@@ -260,6 +270,11 @@ def _object_type(sub: Subgraph, name: str) -> GraphQLObjectType | None:
 
 
 def _fields(sub: Subgraph, type_name: str, interface: bool = False) -> dict[str, GraphQLField]:
+    """The fields of object type ``type_name`` of ``sub`` (``interface``: of interface ``type_name``); an interface
+    object's fields when ``sub`` knows ``type_name`` only as an @interfaceObject."""
+    if type_name in sub.interface_objects and sub.schema is not None:
+        named = sub.schema.get_type(type_name)
+        return dict(named.fields) if isinstance(named, GraphQLObjectType) else {}
     found = _object_type(sub, type_name)
     if interface and sub.schema is not None and type_name not in sub.hidden_types:
         named = sub.schema.get_type(type_name)

@@ -351,7 +351,7 @@ def _renamed(subgraph: Subgraph, type_map: dict[str, str], field_map: dict[tuple
 def _rename_coordinate(coordinate: str, t: Callable[[str], str], f: Callable[[str, str], str]) -> str:
     type_name, dot, rest = coordinate.partition(".")
     if not dot:
-        return t(type_name)
+        return t(type_name) if type_name else coordinate  # the schema's own (SCHEMA_COORDINATE) stays
     member, paren, arg = rest.partition("(")
     if paren:
         return f"{t(type_name)}.{f(type_name, member)}({arg}"

@@ -42,7 +42,16 @@ from graphql import (
 
 from stitcher.errors import SchemaError
 from stitcher.federation import format_graphql_error
-from stitcher.ir import EntityKey, FieldDirectives, FieldJoin, SourceKind, Subgraph, Supergraph, TypeJoin
+from stitcher.ir import (
+    SCHEMA_COORDINATE,
+    EntityKey,
+    FieldDirectives,
+    FieldJoin,
+    SourceKind,
+    Subgraph,
+    Supergraph,
+    TypeJoin,
+)
 from stitcher.supergraph.carried import LOOM_SPEC, recomposed
 from stitcher.supergraph.printer import print_supergraph_sdl
 from stitcher.supergraph.sdl import (
@@ -158,6 +167,7 @@ def _load(sdl: str, document: DocumentNode) -> Supergraph:
         if found:
             usages[coordinate] = tuple(dict.fromkeys(found))
 
+    read_tags(SCHEMA_COORDINATE, schema_nodes)  # only composed directives: @tag is not on SCHEMA
     interfaces_of: dict[str, list[str]] = {}
     bare: list[tuple[str, str]] = []
     field_nodes: dict[str, dict[str, list[Any]]] = {}

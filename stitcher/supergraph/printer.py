@@ -14,7 +14,7 @@ from graphql import (
 )
 from graphql.language.print_string import print_string
 
-from stitcher.ir import FieldJoin, SourceKind, Supergraph
+from stitcher.ir import SCHEMA_COORDINATE, FieldJoin, SourceKind, Supergraph
 from stitcher.supergraph.carried import carried_definitions, graph_directive, schema_directive
 from stitcher.supergraph.sdl import Hooks, distinct, print_with_hooks
 
@@ -156,6 +156,7 @@ def print_supergraph_sdl(sg: Supergraph) -> str:
     for url in distinct(sg.composed_directives.values()):  # the specs of the @composeDirective ones, as Apollo
         imported = ", ".join(f'"@{name}"' for name, spec in sorted(sg.composed_directives.items()) if spec == url)
         links.append(f"\n  @link(url: {print_string(url)}, import: [{imported}])")
+    links.extend(f"\n  {usage}" for usage in sg.directive_usages.get(SCHEMA_COORDINATE, ()))
     links.append(schema_directive(sg))  # the sources, for Loom's gateway (stitcher.supergraph.carried)
     extra.extend(carried_definitions(sg))
     extra.append(_MACHINERY)

@@ -51,7 +51,7 @@ from graphql.language.print_string import print_string
 from graphql.utilities.get_default_value_ast import get_default_value_ast
 
 from stitcher.federation import format_graphql_error
-from stitcher.ir import Supergraph
+from stitcher.ir import SCHEMA_COORDINATE, Supergraph
 
 ROOT_TYPE_NAMES = ("Query", "Mutation", "Subscription")
 _DEFAULT_DEPRECATION = "No longer supported"
@@ -328,6 +328,7 @@ def print_product_sdl(sg: Supergraph) -> str:
         field_directives=lambda type_name, field_name: applied(f"{type_name}.{field_name}"),
         enum_value_directives=lambda enum_name, value: applied(f"{enum_name}.{value}"),
         argument_directives=applied,
+        schema_directives=applied(SCHEMA_COORDINATE),
         extra=_directive_definitions(sg.schema),
     )
     return print_with_hooks(sg.schema, hooks)

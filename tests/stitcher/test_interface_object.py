@@ -7,17 +7,19 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from graphql import OperationDefinitionNode, execute_sync, parse
+from graphql import OperationDefinitionNode, build_schema, execute_sync, parse
 
 from stitcher.composition import compose
+from stitcher.errors import CompositionError
 from stitcher.execution import Executor
 from stitcher.ir import SourceKind, Supergraph
 from stitcher.options import GatewayOptions, UpstreamOptions
 from stitcher.planning import PlanningError, build_plan
-from stitcher.sources import SourceSpec
+from stitcher.sources import Link, SourceSpec, Stitching
 from stitcher.supergraph import load_supergraph, print_supergraph_sdl
 from stitcher.transport import AiohttpTransport
 from tests.stitcher.upstreams import media
+from tests.stitcher.upstreams.app import GraphQLApp
 from tests.stitcher.upstreams.serving import UpstreamServers
 
 QUERIES = [
@@ -36,9 +38,18 @@ QUERIES = [
 ]
 
 
+OWNERS_SDL = "type Query { owner(id: ID!): Owner }  type Owner { id: ID! name: String! }"
+
+
 @pytest.fixture(scope="module")
 def servers() -> Iterator[UpstreamServers]:
-    apps = {"media": media.media_app(), "ratings": media.ratings_app(), "monolith": media.monolith_app()}
+    owners = GraphQLApp(build_schema(OWNERS_SDL), {"owner": lambda _info, id: {"id": id, "name": f"owner of {id}"}})
+    apps = {
+        "media": media.media_app(),
+        "ratings": media.ratings_app(),
+        "monolith": media.monolith_app(),
+        "owners": owners,
+    }
     with UpstreamServers(apps) as running:
         yield running
 
@@ -188,3 +199,44 @@ async def test_a_failed_typename_fetch_nulls_the_objects_with_errors_at_their_pa
     # As graphql-core: completing the list stops at its first lost item, so item 1 is never reached or reported.
     assert [e["path"] for e in response.errors] == [["topRated", 0]]
     assert {e["extensions"]["subgraph"] for e in response.errors} == {"media"}
+
+
+def _with_owners(servers: UpstreamServers, link: Link) -> Supergraph:
+    return compose(
+        [
+            SourceSpec(name=name, protocol=SourceKind.FEDERATION, schema=sdl, url=servers.urls[name])
+            for name, sdl in (("media", media.MEDIA_SDL), ("ratings", media.RATINGS_SDL))
+        ]
+        + [SourceSpec("owners", SourceKind.GRAPHQL, OWNERS_SDL, url=servers.urls["owners"])],
+        Stitching(links=(link,)),
+    )
+
+
+async def test_a_link_on_an_interface_reaches_media_returned_by_the_interface_object(
+    servers: UpstreamServers, transport: Any
+) -> None:
+    """``Media.owner`` (a link on the interface) for media that only the interface object's subgraph returns
+    (``topRated``): their concrete type comes from ``media`` first, then the link is planned per concrete type."""
+    composed = _with_owners(servers, Link("Media", "owner", "owners", "owner", {"id": "id"}, returns="Owner"))
+    query = "{ topRated(first: 3) { __typename id reviewCount owner { name } } }"
+    for supergraph in (composed, load_supergraph(print_supergraph_sdl(composed))):
+        response = await Executor(supergraph, transport).execute(query)
+        assert response.errors is None
+        expected = monolith(servers, "{ topRated(first: 3) { __typename id reviewCount } }")
+        assert response.data == {
+            "topRated": [{**m, "owner": {"name": f"owner of {m['id']}"}} for m in expected["topRated"]]
+        }
+
+
+def test_a_link_on_an_interface_from_a_field_of_the_interface_object_is_refused_naming_the_implementations(
+    servers: UpstreamServers,
+) -> None:
+    """``reviewCount`` is a field of Book and Movie only through the @interfaceObject of ``ratings``: a link's
+    arguments must come from the implementation's own services, so the link is refused naming each implementation."""
+    with pytest.raises(CompositionError) as raised:
+        _with_owners(servers, Link("Media", "owner", "owners", "owner", {"id": "reviewCount"}))
+    for implementation in ("Book", "Movie"):
+        assert (
+            f"links[0].arguments.id: {implementation} (implementing Media) gets reviewCount only through the "
+            f'@interfaceObject Media of service "ratings"'
+        ) in str(raised.value)

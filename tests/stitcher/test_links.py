@@ -23,6 +23,7 @@ from stitcher.sources import Link, SourceSpec, Stitching, Transforms
 from stitcher.supergraph import load_supergraph, print_supergraph_sdl
 from tests._serving import serving
 from tests.stitcher.upstreams.app import GraphQLApp, JsonRestApp
+from tests.stitcher.upstreams.federation import entity_resolvers, executable_schema
 
 LOANS_SDL = """
 type Query { loans: [Loan!]!  loansOfBook(isbn: String!): [Loan!]!  loanCount(isbn: String!, minPages: Int!): Int! }
@@ -313,7 +314,7 @@ USERS_SDL = """
 type Query { user(id: ID!): User  users(ids: [ID!]!): [User]! }
 type User { id: ID! name: String! managerId: ID }
 """
-USERS = {
+USERS: dict[str, dict[str, Any]] = {
     "1": {"id": "1", "name": "Ada", "managerId": None},
     "2": {"id": "2", "name": "Bob", "managerId": "1"},
     "3": {"id": "3", "name": "Cy", "managerId": "2"},
@@ -343,37 +344,76 @@ async def _served(supergraph: Supergraph, query: str) -> Any:
         return (await client.post("/graphql", json={"query": query})).json()
 
 
+async def _check_self_links(composed: Supergraph, app: GraphQLApp, desk: str = "") -> None:
+    """``User.manager`` and ``User.boss`` served from ``composed`` and from its printed and loaded supergraph: each
+    level is one more call to ``app``, batched for ``users(ids:)``; ``desk`` is selected on each manager when given."""
+    user = composed.schema.get_type("User")
+    assert isinstance(user, GraphQLObjectType) and str(user.fields["manager"].type) == "User"
+    for supergraph in (composed, load_supergraph(print_supergraph_sdl(composed))):
+        before = app.requests
+        chain = await _served(
+            supergraph, f'{{ user(id: "3") {{ name manager {{ name {desk} manager {{ name manager {{ id }} }} }} }} }}'
+        )
+        bob: dict[str, Any] = {"name": "Bob", "desk": "D2"} if desk else {"name": "Bob"}
+        assert chain == {
+            "data": {"user": {"name": "Cy", "manager": {**bob, "manager": {"name": "Ada", "manager": None}}}}
+        }
+        assert app.requests - before == 3  # the user, then one call per manager (Ada has none: no call)
+        before = app.requests
+        batched = await _served(
+            supergraph, f'{{ users(ids: ["3", "4", "1"]) {{ name boss {{ name {desk} boss {{ name }} }} }} }}'
+        )
+        assert batched == {
+            "data": {
+                "users": [
+                    {"name": "Cy", "boss": {**bob, "boss": {"name": "Ada"}}},
+                    {"name": "Di", "boss": {**bob, "boss": {"name": "Ada"}}},
+                    {"name": "Ada", "boss": None},
+                ]
+            }
+        }
+        assert app.requests - before == 3  # the users, their bosses in one call, the bosses' bosses in one
+
+
 async def test_a_type_linked_to_itself_through_its_own_service() -> None:
-    """``User.manager`` is ``user(id: <the user's managerId>)`` of the users service, which returns User itself:
-    each level is one more call (a manager's manager too), batched for ``users(ids:)``, also from the printed and
-    loaded supergraph."""
+    """``User.manager`` is ``user(id: <the user's managerId>)`` of the users service, which returns User itself."""
     with users_service() as (app, spec):
-        composed = compose([spec], Stitching(links=(MANAGER, BOSS)))
-        user = composed.schema.get_type("User")
-        assert isinstance(user, GraphQLObjectType) and str(user.fields["manager"].type) == "User"
-        for supergraph in (composed, load_supergraph(print_supergraph_sdl(composed))):
-            before = app.requests
-            chain = await _served(
-                supergraph, '{ user(id: "3") { name manager { name manager { name manager { id } } } } }'
-            )
-            assert chain == {
-                "data": {
-                    "user": {"name": "Cy", "manager": {"name": "Bob", "manager": {"name": "Ada", "manager": None}}}
-                }
-            }
-            assert app.requests - before == 3  # the user, then one call per manager (Ada has none: no call)
-            before = app.requests
-            batched = await _served(supergraph, '{ users(ids: ["3", "4", "1"]) { name boss { name boss { name } } } }')
-            assert batched == {
-                "data": {
-                    "users": [
-                        {"name": "Cy", "boss": {"name": "Bob", "boss": {"name": "Ada"}}},
-                        {"name": "Di", "boss": {"name": "Bob", "boss": {"name": "Ada"}}},
-                        {"name": "Ada", "boss": None},
-                    ]
-                }
-            }
-            assert app.requests - before == 3  # the users, their bosses in one call, the bosses' bosses in one
+        await _check_self_links(compose([spec], Stitching(links=(MANAGER, BOSS))), app)
+
+
+FEDERATED_USERS_SDL = (
+    'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])\n'
+    + USERS_SDL.replace("type User {", 'type User @key(fields: "id") {')
+)
+DESKS_SDL = (
+    'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])\n'
+    'type User @key(fields: "id") { id: ID! desk: String! }\n'
+)
+
+
+def _typed(user: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if user is None else {"__typename": "User", **user}
+
+
+async def test_a_self_link_onto_a_federation_subgraph_is_served() -> None:
+    """The same self-links onto a Federation subgraph, whose ``User`` entity another subgraph extends with ``desk``:
+    the linked managers get their desks through ``_entities`` as any other User does."""
+    users_root = {
+        "user": lambda _info, id: _typed(USERS.get(id)),
+        "users": lambda _info, ids: [_typed(USERS.get(i)) for i in ids],
+        **entity_resolvers(lambda rep: _typed(USERS.get(rep["id"])), FEDERATED_USERS_SDL),
+    }
+    desks_root = entity_resolvers(
+        lambda rep: {"__typename": "User", "id": rep["id"], "desk": f"D{rep['id']}"}, DESKS_SDL
+    )
+    users = GraphQLApp(executable_schema(FEDERATED_USERS_SDL, ["User"]), users_root, cache=False)
+    desks = GraphQLApp(executable_schema(DESKS_SDL, ["User"]), desks_root, cache=False)
+    with serving(users, "users") as users_url, serving(desks, "desks") as desks_url:
+        specs_ = [
+            SourceSpec("users", SourceKind.FEDERATION, FEDERATED_USERS_SDL, url=f"{users_url}/graphql"),
+            SourceSpec("desks", SourceKind.FEDERATION, DESKS_SDL, url=f"{desks_url}/graphql"),
+        ]
+        await _check_self_links(compose(specs_, Stitching(links=(MANAGER, BOSS))), users, desk="desk")
 
 
 LIBRARY_SDL = """

@@ -103,6 +103,45 @@ def test_different_definitions_are_a_conflict_naming_both_services() -> None:
     )
 
 
+def _catalog(version: str) -> Subgraph:
+    """A second subgraph composing ``@cacheHint`` from ``version`` of the shop spec, with a ``scope`` argument."""
+    return Subgraph(
+        "catalog",
+        f'extend schema @link(url: "{SPEC.removesuffix("v1.0")}{version}", import: ["@cacheHint"])\n'
+        '  @composeDirective(name: "@cacheHint")\n'
+        + COMPOSE
+        + "directive @cacheHint(maxAge: Int!, scope: String) on OBJECT | FIELD_DEFINITION\n"
+        + 'type Product @key(fields: "id") @cacheHint(maxAge: 5, scope: "public") { id: ID! sku: String! }',
+    )
+
+
+def test_definitions_of_one_major_version_merge_to_the_newest_minor() -> None:
+    """``shop`` imports ``@cacheHint`` from v1.0 and ``catalog`` from v1.1 with one more argument: as Apollo does,
+    the newest minor's definition is the product's (the applications of both are kept), and the supergraph links
+    v1.1; the same in either order."""
+    for subgraphs in ((SHOP, _catalog("v1.1")), (_catalog("v1.1"), SHOP)):
+        sg = compose_subgraphs(subgraphs)
+        product = print_product_sdl(sg)
+        assert "directive @cacheHint(maxAge: Int!, scope: String) on OBJECT | FIELD_DEFINITION" in product
+        assert "directive @cacheHint(maxAge: Int!) on" not in product
+        assert '@cacheHint(maxAge: 60) @cacheHint(maxAge: 5, scope: "public")' in product or (
+            '@cacheHint(maxAge: 5, scope: "public") @cacheHint(maxAge: 60)' in product
+        )
+        supergraph = print_supergraph_sdl(sg)
+        assert '@link(url: "https://specs.example.com/shop/v1.1", import: ["@cacheHint"' in supergraph
+        assert print_product_sdl(load_supergraph(supergraph)) == product
+
+
+def test_different_major_versions_are_a_conflict_naming_both_services() -> None:
+    with pytest.raises(CompositionError) as caught:
+        compose_subgraphs((SHOP, _catalog("v2.0")))
+    assert (
+        "@cacheHint: composed from different major versions of https://specs.example.com/shop: "
+        'https://specs.example.com/shop/v1.0 in service "shop" and https://specs.example.com/shop/v2.0 in service '
+        '"catalog" (use one major version)'
+    ) in caught.value.conflicts
+
+
 @pytest.mark.parametrize(
     ("head", "message"),
     [
@@ -150,3 +189,31 @@ def test_a_supergraph_composed_elsewhere_keeps_its_composed_directives() -> None
     assert "directive @cacheHint(maxAge: Int!) on OBJECT | FIELD_DEFINITION" in product
     assert "product: Product @cacheHint(maxAge: 30)" in product and "type Product @cacheHint(maxAge: 60) {" in product
     assert f'@link(url: "{SPEC}", import: ["@cacheHint"])' in print_supergraph_sdl(loaded)
+
+
+def test_an_application_on_the_schema_itself_is_kept() -> None:
+    """``extend schema @owner(team: "shop")``: the product SDL prints it on its schema block, the supergraph on its
+    own, and a loaded supergraph keeps it (also one composed elsewhere: read from its schema's directives)."""
+    owned = Subgraph(
+        "shop",
+        f'extend schema @link(url: "{SPEC}", import: ["@owner"]) @composeDirective(name: "@owner")\n'
+        '  @owner(team: "shop")\n' + COMPOSE + "directive @owner(team: String!) on SCHEMA | OBJECT\n"
+        'type Query { product: Product }\ntype Product @key(fields: "id") @owner(team: "catalog") { id: ID! }',
+        entities=["Product"],
+    )
+    sg = compose_subgraphs((owned,))
+    product = print_product_sdl(sg)
+    assert 'schema @owner(team: "shop") {\n  query: Query\n}' in product
+    assert 'type Product @owner(team: "catalog") {' in product
+    supergraph = print_supergraph_sdl(sg)
+    assert f'\n  @link(url: "{SPEC}", import: ["@owner"])\n  @owner(team: "shop")\n' in supergraph
+    loaded = load_supergraph(supergraph)
+    assert print_product_sdl(loaded) == product and print_supergraph_sdl(loaded) == supergraph
+    body = (
+        f'extend schema @link(url: "{SPEC}", import: ["@owner"]) @owner(team: "shop")\n'
+        "directive @owner(team: String!) on SCHEMA | OBJECT\n"
+        "type Query @join__type(graph: SHOP) { product: Product }\n"
+        'type Product @join__type(graph: SHOP, key: "id") { id: ID! }\n'
+    )
+    elsewhere = load_supergraph(supergraph_sdl(body, {"shop": "http://127.0.0.1:9/shop"}))
+    assert 'schema @owner(team: "shop") {\n  query: Query\n}' in print_product_sdl(elsewhere)

@@ -150,7 +150,7 @@ def _product(product: dict[str, Any] | None) -> dict[str, Any] | None:
     return None if product is None else {"__typename": "Product", **product}
 
 
-def _entities(resolve: Callable[[dict[str, Any]], Any], sdl: str) -> dict[str, Any]:
+def entity_resolvers(resolve: Callable[[dict[str, Any]], Any], sdl: str) -> dict[str, Any]:
     return {
         "_entities": lambda _info, representations: [resolve(rep) for rep in representations],
         "_service": lambda _info: {"sdl": sdl},
@@ -165,7 +165,7 @@ def accounts_app() -> GraphQLApp:
         "me": lambda _info: _user(data.USERS["1"]),
         "user": lambda _info, id: _user(data.USERS.get(id)),
         "users": lambda _info: [_user(u) for u in data.USERS.values()],
-        **_entities(resolve, ACCOUNTS_SDL),
+        **entity_resolvers(resolve, ACCOUNTS_SDL),
     }
     return GraphQLApp(executable_schema(ACCOUNTS_SDL, ["User"]), root)
 
@@ -187,7 +187,7 @@ def products_app() -> GraphQLApp:
             {"__typename": r["__typename"], "id": r["id"]} if r["__typename"] == "User" else r
             for r in data.search(text)
         ],
-        **_entities(resolve, PRODUCTS_SDL),
+        **entity_resolvers(resolve, PRODUCTS_SDL),
     }
     return GraphQLApp(executable_schema(PRODUCTS_SDL, ["Product", "User"]), root)
 
@@ -229,7 +229,7 @@ def reviews_app() -> GraphQLApp:
         review = next((r for r in data.REVIEWS if r["id"] == rep["id"]), None)
         return None if review is None else _review(review)
 
-    root = {"reviews": lambda _info: [_review(r) for r in data.REVIEWS], **_entities(resolve, REVIEWS_SDL)}
+    root = {"reviews": lambda _info: [_review(r) for r in data.REVIEWS], **entity_resolvers(resolve, REVIEWS_SDL)}
     return GraphQLApp(executable_schema(REVIEWS_SDL, ["Review", "User", "Product"]), root)
 
 
@@ -245,7 +245,7 @@ def inventory_app() -> GraphQLApp:
             "shippingEstimate": lambda _info: data.shipping_estimate(rep.get("price"), rep.get("weight")),
         }
 
-    return GraphQLApp(executable_schema(INVENTORY_SDL, ["Product"]), _entities(resolve, INVENTORY_SDL))
+    return GraphQLApp(executable_schema(INVENTORY_SDL, ["Product"]), entity_resolvers(resolve, INVENTORY_SDL))
 
 
 def shipping_app() -> GraphQLApp:
@@ -253,7 +253,7 @@ def shipping_app() -> GraphQLApp:
         days = data.DELIVERY_DAYS.get((rep["sku"], rep["vendor"]))
         return {"__typename": "Product", "sku": rep["sku"], "vendor": rep["vendor"], "deliveryDays": days}
 
-    return GraphQLApp(executable_schema(SHIPPING_SDL, ["Product"]), _entities(resolve, SHIPPING_SDL))
+    return GraphQLApp(executable_schema(SHIPPING_SDL, ["Product"]), entity_resolvers(resolve, SHIPPING_SDL))
 
 
 SUBGRAPHS: dict[str, tuple[str, Callable[[], GraphQLApp]]] = {
