@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import statistics
 import tempfile
@@ -128,7 +129,7 @@ async def _propagation(world: Fleet, http: httpx.AsyncClient) -> float:
     await world.apply(LIBRARY, ProductSpec("library-two", ("members",), ("a", "b", "e")))
     for cluster in "abe":
         url = world.product_url(cluster, "library-two")
-        await eventually(lambda url=url: _whoami(http, url), lambda r: r is not None, f"library-two in {cluster}")
+        await eventually(functools.partial(_whoami, http, url), lambda r: r is not None, f"library-two in {cluster}")
     return time.monotonic() - start
 
 
@@ -145,7 +146,7 @@ async def _main(args: argparse.Namespace) -> dict[str, object]:
                 await world.apply(LIBRARY)
                 for cluster in "ab":
                     url = world.product_url(cluster, "library")
-                    await eventually(lambda url=url: _whoami(http, url), lambda r: r is not None, f"{cluster} ready")
+                    await eventually(functools.partial(_whoami, http, url), lambda r: r is not None, f"{cluster} ready")
                 stream_client = await Http11Transport.create()  # cheap per request: it shares the GIL with the fleet
                 try:
                     cases.append(await _case(world, http, stream_client, fault, args.rate, spans))

@@ -33,7 +33,7 @@ def test_the_version_is_read_from_a_loom_gateways_user_agent_only(user_agent: st
 
 def _rows(engine: Engine) -> list[tuple[str, str, str, datetime]]:
     with Session(engine) as session:
-        rows = session.exec(select(GatewayCheckin).order_by(GatewayCheckin.gateway)).all()  # type: ignore[arg-type]
+        rows = session.exec(select(GatewayCheckin).order_by(GatewayCheckin.gateway)).all()
         return [(r.gateway, r.version, r.snapshot_etag, r.last_seen_at) for r in rows]
 
 

@@ -72,7 +72,7 @@ def alive(pid: int) -> bool:
 
 
 def socket_inodes(pid: int) -> set[int]:
-    inodes = set()
+    inodes: set[int] = set()
     try:
         fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:

@@ -88,7 +88,7 @@ def test_oneof_is_enforced_on_literals_and_variables() -> None:
     ]
     operation = parse("query($by: ProductFilter!) { product(by: $by) { id } }").definitions[0]
     assert isinstance(operation, OperationDefinitionNode)
-    definitions = operation.variable_definitions
+    definitions = operation.variable_definitions or ()
     refused = get_variable_values(sg.schema, definitions, {"by": {"handle": "a", "id": "1"}})
     assert isinstance(refused, list) and "exactly one" in str(refused[0].message).replace("Exactly", "exactly")
     taken = get_variable_values(sg.schema, definitions, {"by": {"handle": "a"}})

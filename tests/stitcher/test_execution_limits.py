@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stitcher.composition import compose
@@ -30,10 +30,10 @@ class NoUpstream:
 
 def executor(**options: Any) -> Executor:
     supergraph = compose([SourceSpec("users", SourceKind.GRAPHQL, SDL, url="http://users.test/graphql")])
-    return Executor(supergraph, NoUpstream(), GatewayOptions(**options))  # type: ignore[arg-type]
+    return Executor(supergraph, NoUpstream(), GatewayOptions(**options))
 
 
-def codes(errors: list[Mapping[str, Any]] | None) -> list[str]:
+def codes(errors: Sequence[Mapping[str, Any]] | None) -> list[str]:
     return [e["extensions"]["code"] for e in errors or []]
 
 
@@ -73,7 +73,7 @@ async def test_a_big_new_document_is_prepared_off_the_event_loop() -> None:
     """Issue 6 (Medium 4): parsing and validating big new documents stalled every other request. While one is held
     in preparation, the loop keeps running other work; a small new document is still prepared inline."""
     supergraph = compose([SourceSpec("users", SourceKind.GRAPHQL, SDL, url="http://users.test/graphql")])
-    run = GatedExecutor(supergraph, NoUpstream())  # type: ignore[arg-type]
+    run = GatedExecutor(supergraph, NoUpstream())
     big = "{ users(first: 1) { " + " ".join(f"nope{i}" for i in range(300)) + " } }"  # invalid: no fetch
     pending = asyncio.ensure_future(run.execute(big))
     await asyncio.to_thread(run.entered.wait, 30)

@@ -4,6 +4,7 @@ readable line per problem that says where and what to do."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from graphql import GraphQLObjectType, build_schema, graphql_sync, introspection_from_schema, validate_schema
@@ -79,7 +80,8 @@ def test_a_field_defined_twice_names_both_places() -> None:
 
 def test_a_field_defined_twice_in_an_introspection_result_names_both_places() -> None:
     data = introspection_from_schema(build_schema("type Query { user: User } type User { id: ID! login: String }"))
-    user = next(t for t in data["__schema"]["types"] if t["name"] == "User")
+    types: list[Any] = list(data["__schema"]["types"])
+    user = next(t for t in types if t["name"] == "User")
     user["fields"].append(dict(user["fields"][0]))  # graphql-core would keep the last "id" silently
     with pytest.raises(SchemaError) as info:
         subgraph_from_graphql(plain(json.dumps(data)))

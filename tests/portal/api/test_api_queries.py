@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -76,7 +78,7 @@ async def test_every_entity_is_readable(gql: Gql, people: dict[str, Person], eng
     assert data["services"][0]["deployments"] == [{"cluster": "eu", "address": "http://127.0.0.1:7000"}]
     [product] = data["products"]
     assert product["plans"] == ["gold"] and product["versions"][0]["lifecycle"] == "published"
-    no_transforms = {"prefix": None, "hide": [], "renameTypes": []}
+    no_transforms: dict[str, Any] = {"prefix": None, "hide": [], "renameTypes": []}
     assert product["versions"][0]["sources"] == [
         {"service": "inventory", "serviceVersion": None, "transforms": no_transforms}
     ]

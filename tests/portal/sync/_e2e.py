@@ -133,7 +133,8 @@ async def fleet(directory: Path, traffic: TrafficPolicy | None = None) -> AsyncI
     async with AsyncExitStack() as stack:
         threads = stack.enter_context(ExitStack())
         replicas = {f"members-{c}": RunningReplica(f"members-{c}") for c in "abe"}
-        stack.callback(lambda: [r.stop() for r in replicas.values()])
+        for replica in replicas.values():
+            stack.callback(replica.stop)
         sources = {c: StaticSnapshotSource() for c in "abe"}
         options = GatewaySettings(poll_interval_seconds=0.02, access_log=False, graphiql=False).options()
         gateways = {

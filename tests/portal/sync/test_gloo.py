@@ -349,7 +349,7 @@ def test_null_only_where_the_field_is_nullable(upstream: dict[str, Any]) -> None
 
 
 def test_int_or_string_takes_either_and_nothing_else(route_table: dict[str, Any]) -> None:
-    check = {"path": "/healthz", "method": "GET"}
+    check: dict[str, Any] = {"path": "/healthz", "method": "GET"}
     upstream = copy.deepcopy(objects(LIBRARY)["Upstream/loom-svc-members"])
     upstream["spec"]["healthChecks"][0]["httpHealthCheck"] = check
     validate(upstream)

@@ -23,8 +23,9 @@ from portal.sync.reading import from_session
 from portal.sync.status import DatabaseStatus, fleet_status
 from portal.sync.targets.local_envoy import LocalEnvoyTarget
 from portal.sync.worker import Backoff, Reconciler
+from tests._ports import free_port
 from tests.portal._apply import LIBRARY, run
-from tests.portal.sync.test_local_envoy import free_port, loopback
+from tests.portal.sync.test_local_envoy import loopback
 
 pytestmark = pytest.mark.slow
 

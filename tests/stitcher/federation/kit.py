@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from graphql import build_schema
+from graphql import GraphQLInterfaceType, GraphQLUnionType, build_schema
 
 from stitcher.composition import compose
 from stitcher.execution import ExecutionResponse, Executor
@@ -77,8 +77,8 @@ class Subgraph:
         schema = build_schema(sdl + extra + f"{keyword} {{ {fields} }}\n")
         for type_name, named in schema.type_map.items():
             resolve_type = self.types.get(type_name)
-            if resolve_type is not None:
-                named.resolve_type = lambda value, _info, _type, pick=resolve_type: pick(value)  # type: ignore[union-attr]
+            if resolve_type is not None and isinstance(named, GraphQLInterfaceType | GraphQLUnionType):
+                named.resolve_type = lambda value, _info, _type, pick=resolve_type: pick(value)
         root: dict[str, Any] = {
             name: (lambda _info, _resolver=resolver, **arguments: _resolver(**arguments))
             for name, resolver in self.query.items()

@@ -27,7 +27,7 @@ REVIEWS = {"DE": "sehr gut", "FR": "très bien"}
 RATES = {"EUR": 0.9, "CHF": 0.8}
 
 
-def _directive(info: GraphQLResolveInfo, nodes: Iterable[Any], name: str, argument: str) -> Any:
+def _directive(info: GraphQLResolveInfo[Any], nodes: Iterable[Any], name: str, argument: str) -> Any:
     """The value of ``@name(argument:)`` among ``nodes``' directives (variables resolved), or None."""
     for directive in nodes:
         if directive.name.value == name:
@@ -37,7 +37,7 @@ def _directive(info: GraphQLResolveInfo, nodes: Iterable[Any], name: str, argume
     return None
 
 
-def _country(info: GraphQLResolveInfo) -> Any:
+def _country(info: GraphQLResolveInfo[Any]) -> Any:
     return _directive(info, info.operation.directives or (), "inContext", "country")
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from stitcher.transport import AiohttpTransport
 from tests.stitcher.federation.kit import Gateway, Subgraph, gateway_fixture
 
-ITEMS = {
+ITEMS: dict[str, dict[str, Any]] = {
     "i1": {"name": "lathe", "cost": 40, "parts": ["p1", "p2", "p3"]},
     "i2": {"name": "vise", "cost": 8, "parts": ["p3"]},
 }
