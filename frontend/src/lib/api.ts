@@ -132,6 +132,12 @@ function retryAfterText(retryAfter: string): string {
   return /^\d+$/.test(retryAfter.trim()) ? `in ${durationText(Number(retryAfter))}` : `after ${retryAfter}`;
 }
 
+/** Whether to say when to try again: the gateway's message says it in seconds ("retry after 3598 s"), which needs
+ * saying again in minutes and hours only from a minute on. */
+function tellsTheWait(message: string, retryAfter: string): boolean {
+  return !/retry after/i.test(message) || Number(retryAfter) >= 60;
+}
+
 /** What a gateway answer means for the person trying the API, or null when it is a plain success. */
 export function explainGatewayAnswer(status: number, body: unknown, retryAfter: string | null): string | null {
   const errors = body && typeof body === "object" ? (body as { errors?: { message?: unknown }[] }).errors : undefined;
@@ -142,7 +148,7 @@ export function explainGatewayAnswer(status: number, body: unknown, retryAfter: 
     case 429:
       return (
         `429 Too Many Requests: ${message || "the plan's rate limit is reached"}. ` +
-        `${retryAfter && !/retry after/i.test(message) ? `Try again ${retryAfterText(retryAfter)}. ` : ""}` +
+        `${retryAfter && tellsTheWait(message, retryAfter) ? `Try again ${retryAfterText(retryAfter)}. ` : ""}` +
         "The limit counts every request of all your applications on this plan and product; a bigger plan raises it."
       );
     case 401:
