@@ -143,10 +143,12 @@ def test_a_consumer_gets_a_key_subscribes_and_queries_after_the_team_approves(pe
 
     page.get_by_role("link", name="Catalog").click()
     page.get_by_role("link", name=PRODUCT, exact=True).click()
+    expect(page.get_by_role("listitem").filter(has_text="60 requests per minute")).to_have_count(1)  # the plans
     page.get_by_role("tab", name="Try it").click()
     expect(page.get_by_text("None of your applications has an API key and an approved subscription")).to_be_visible()
     page.get_by_role("tab", name="Subscribe").click()
     page.get_by_label("Application").select_option(label="cora-mobile")
+    expect(page.get_by_label("Plan").locator("option", has_text="(60 per minute")).to_have_count(1)
     page.get_by_label("Plan").select_option("basic")
     page.get_by_role("button", name="Request subscription").click()
     expect(page.get_by_role("status")).to_contain_text("Requested (requested)")
@@ -156,7 +158,7 @@ def test_a_consumer_gets_a_key_subscribes_and_queries_after_the_team_approves(pe
     admin = tara.sign_in("tara", "/subscriptions")
     row = admin.get_by_role("row").filter(has_text="cora-mobile")
     expect(row).to_contain_text("requested", timeout=TIMEOUT)
-    expect(row).to_contain_text("basic (60 per 60 s)")  # the plan's limits
+    expect(row).to_contain_text("basic (60 per minute)")  # the plan's limits
     tara.check("subscriptions, as the team admin")
     tara.screenshot("subscriptions")
     row.get_by_role("button", name="Approve").click()

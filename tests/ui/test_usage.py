@@ -25,6 +25,10 @@ from tests.ui.test_journeys import _choose_key
 pytestmark = pytest.mark.slow
 
 
+# The time left of an hour's window, as a person reads it ("59 min 58 s", "1 h" at its very start), never "3598 s".
+_WITHIN_THE_HOUR = r"(1 h|[1-5]?\d min [1-5]?\d s|[1-5]?\d min|[1-5]?\d s)"
+
+
 def _use(page: Page, application: str) -> Locator:
     """The "Use of the limit" cell of ``application``'s subscription."""
     return page.get_by_role("row").filter(has_text=application).locator('td[data-label="Use of the limit"]')
@@ -58,7 +62,7 @@ def test_a_consumers_use_of_her_plan_is_counted_in_redis_and_shown_to_her_and_he
     erin = people()
     subscriptions = erin.sign_in("erin", "/subscriptions")
     use = _use(subscriptions, "erin-sample")
-    expect(use).to_have_text("0 of 2 per 3600 s")  # nothing counted yet in this world's namespace
+    expect(use).to_have_text("0 of 2 per hour")  # nothing counted yet in this world's namespace
 
     trying = people()
     graphiql = trying.sign_in("erin", f"/catalog/{PRODUCT}?tab=try")
@@ -70,19 +74,23 @@ def test_a_consumers_use_of_her_plan_is_counted_in_redis_and_shown_to_her_and_he
     assert _counted(world) == 2
 
     subscriptions.get_by_role("button", name="Refresh the use").click()
-    expect(use).to_have_text(re.compile(r"^2 of 2 per 3600 s, limit reached; the window ends in \d+ s$"))
+    expect(use).to_have_text(re.compile(rf"^2 of 2 per hour, limit reached; the window ends in {_WITHIN_THE_HOUR}$"))
     erin.check("a subscription's use of its limit, read from Redis")
 
     assert _run_query(graphiql) == 429  # the third request of the hour
     explained = graphiql.get_by_role("status").filter(has_text="429")
     expect(explained).to_contain_text("429 Too Many Requests: plan 'sample' allows 2 requests per 3600 s")
+    # The gateway says the wait in seconds; the UI says it again as a person reads it (from Retry-After).
+    expect(explained).to_contain_text(re.compile(rf"\. Try again in {_WITHIN_THE_HOUR}\. "))
     expect(explained).to_contain_text("all your applications on this plan and product")
     expect(graphiql.locator(".graphiql-response")).to_contain_text("RATE_LIMITED")
     trying.check("GraphiQL past the plan's limit")
     assert _counted(world) == 3  # the gateway counts what it refuses too
 
     subscriptions.get_by_role("button", name="Refresh the use").click()
-    past = re.compile(r"^2 of 2 per 3600 s, limit reached \(1 more refused with 429\); the window ends in \d+ s$")
+    past = re.compile(
+        rf"^2 of 2 per hour, limit reached \(1 more refused with 429\); the window ends in {_WITHIN_THE_HOUR}$"
+    )
     expect(use).to_have_text(past)
 
     tara = people()  # the product's team admin sees the consumer's use beside the action she may take
@@ -112,6 +120,6 @@ def test_without_redis_a_subscription_shows_its_limit_and_why_its_use_is_not_kno
     dana = people(on=memory_world)
     page = dana.sign_in("dana", "/subscriptions")
     use = _use(page, "dana-trial")
-    expect(use).to_contain_text("limit 2 per 60 s; use not known", timeout=TIMEOUT_MS)
+    expect(use).to_contain_text("limit 2 per minute; use not known", timeout=TIMEOUT_MS)
     expect(use).to_contain_text("LOOM_REDIS_URL is not set")
     dana.check("a subscription's use of its limit, without Redis")

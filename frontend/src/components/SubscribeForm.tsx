@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { Link } from "react-router-dom";
+import { windowText } from "../lib/durations";
 import { useMutation, useQuery } from "../lib/useQuery";
 import { ApplicationsQuery, RequestSubscriptionMutation } from "../operations";
 import { Empty, ErrorMessage, Loading } from "./States";
@@ -86,7 +87,7 @@ export function SubscribeForm({ product, plans }: { product: string; plans: Plan
           <select required value={plan} onChange={(e) => setPlan(e.target.value)}>
             {plans.map((p) => (
               <option key={p.name} value={p.name}>
-                {p.displayName || p.name} ({p.rateLimitRequests} per {p.rateLimitPerSeconds} s
+                {p.displayName || p.name} ({p.rateLimitRequests} per {windowText(p.rateLimitPerSeconds)}
                 {p.autoApprove ? ", approved at once" : ""})
               </option>
             ))}

@@ -44,6 +44,15 @@ describe("a gateway answer", () => {
         "The limit counts every request of all your applications on this plan and product; a bigger plan raises it.",
     );
     expect(explainGatewayAnswer(429, null, "7")).toContain("the plan's rate limit is reached. Try again in 7 s.");
+    const hourly = { errors: [{ message: "plan 'sample' allows 2 requests per 3600 s; retry after 3598 s" }] };
+    expect(explainGatewayAnswer(429, hourly, "3598")).toBe(
+      "429 Too Many Requests: plan 'sample' allows 2 requests per 3600 s; retry after 3598 s. Try again in 59 min 58 s. " +
+        "The limit counts every request of all your applications on this plan and product; a bigger plan raises it.",
+    );
+    expect(explainGatewayAnswer(429, null, "3599")).toContain("the plan's rate limit is reached. Try again in 59 min 59 s.");
+    expect(explainGatewayAnswer(429, null, "Fri, 04 Dec 2026 15:00:00 GMT")).toContain(
+      "Try again after Fri, 04 Dec 2026 15:00:00 GMT.",
+    );
     expect(explainGatewayAnswer(403, { errors: [{ message: "no subscription" }] }, null)).toContain("Subscribe tab");
     expect(explainGatewayAnswer(401, null, null)).toContain("does not know this key");
     expect(explainGatewayAnswer(200, { data: {} }, null)).toBeNull();

@@ -1,6 +1,7 @@
 // The UI's one way to the portal: POST /api/graphql with the session cookie. The browser adds
 // Sec-Fetch-Site: same-origin, which is what the portal's cross-site guard lets through (no token to manage).
 import type { TypedDocumentString } from "../gql/graphql";
+import { durationText } from "./durations";
 
 export const API_PATH = "/api/graphql";
 
@@ -126,6 +127,17 @@ export function keyMatchesPrefix(key: string, prefix: string): boolean {
   return prefix !== "" && (key.startsWith(`lk_${prefix}_`) || key.startsWith(prefix));
 }
 
+/** When to try again by a Retry-After header: its seconds as "in 1 min 30 s", an HTTP date as "after <date>". */
+function retryAfterText(retryAfter: string): string {
+  return /^\d+$/.test(retryAfter.trim()) ? `in ${durationText(Number(retryAfter))}` : `after ${retryAfter}`;
+}
+
+/** Whether to say when to try again: the gateway's message says it in seconds ("retry after 3598 s"), which needs
+ * saying again in minutes and hours only from a minute on. */
+function tellsTheWait(message: string, retryAfter: string): boolean {
+  return !/retry after/i.test(message) || Number(retryAfter) >= 60;
+}
+
 /** What a gateway answer means for the person trying the API, or null when it is a plain success. */
 export function explainGatewayAnswer(status: number, body: unknown, retryAfter: string | null): string | null {
   const errors = body && typeof body === "object" ? (body as { errors?: { message?: unknown }[] }).errors : undefined;
@@ -136,7 +148,7 @@ export function explainGatewayAnswer(status: number, body: unknown, retryAfter: 
     case 429:
       return (
         `429 Too Many Requests: ${message || "the plan's rate limit is reached"}. ` +
-        `${retryAfter && !/retry after/i.test(message) ? `Try again in ${retryAfter} s. ` : ""}` +
+        `${retryAfter && tellsTheWait(message, retryAfter) ? `Try again ${retryAfterText(retryAfter)}. ` : ""}` +
         "The limit counts every request of all your applications on this plan and product; a bigger plan raises it."
       );
     case 401:

@@ -7,6 +7,7 @@ import { SubscribeForm } from "../components/SubscribeForm";
 import { Tabs } from "../components/Tabs";
 import { TryIt } from "../components/TryIt";
 import { shownVersion, sourceText } from "../lib/catalog";
+import { windowText } from "../lib/durations";
 import { stitchingOf } from "../lib/stitching";
 import { TagList } from "../components/TagList";
 import { useQuery } from "../lib/useQuery";
@@ -108,7 +109,7 @@ export function ProductPage() {
                 {productPlans.map((plan) => (
                   <li key={plan.name}>
                     <strong>{plan.displayName || plan.name}</strong>: {plan.rateLimitRequests} requests per{" "}
-                    {plan.rateLimitPerSeconds} s, {plan.authKinds.join(" or ")},{" "}
+                    {windowText(plan.rateLimitPerSeconds)}, {plan.authKinds.join(" or ")},{" "}
                     {plan.autoApprove ? "approved at once" : "approved by the team"}
                   </li>
                 ))}

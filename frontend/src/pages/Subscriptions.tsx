@@ -1,5 +1,6 @@
 import { useState } from "react";
 import { Empty, ErrorMessage, Loading } from "../components/States";
+import { windowText } from "../lib/durations";
 import { canDecideFor } from "../lib/roles";
 import { usageText } from "../lib/usage";
 import { useViewer } from "../lib/session";
@@ -85,7 +86,7 @@ export function SubscriptionsPage() {
                 return plan ? (
                   <span className="hint">
                     {" "}
-                    ({plan.rateLimitRequests} per {plan.rateLimitPerSeconds} s)
+                    ({plan.rateLimitRequests} per {windowText(plan.rateLimitPerSeconds)})
                   </span>
                 ) : null;
               };
