@@ -248,6 +248,7 @@ def _composed_document(composer: _Composer, definitions: dict[str, list[_Def]]) 
         # link on an interface adds its field to aside).
         defs = [d for d in definitions.get(name, []) if d.sub.link_of is None or name in _linked_types(d.sub)]
         if len(defs) != 1 or defs[0].type.extension_ast_nodes or name in composer.added_fields:
+            assert block, f"{name}: merged without its printed fields but not one definition"
             printed.append(block)
             continue
         named = defs[0].type
