@@ -373,9 +373,14 @@ def _compound_argument(
 # --- AST nodes from types (sources built without SDL: OpenAPI, introspection) ----------------------------------
 
 
-def type_definition_node(named: GraphQLNamedType) -> TypeDefinitionNode:
+def type_definition_node(
+    named: GraphQLNamedType, references: dict[str, NamedTypeNode] | None = None
+) -> TypeDefinitionNode:
     """The SDL definition of a type, as an AST node, with its descriptions, defaults, deprecations, @specifiedBy
-    and @oneOf (what graphql-core's printer would print, without printing and parsing it again)."""
+    and @oneOf (what graphql-core's printer would print, without printing and parsing it again). `references`, when
+    given, holds one (never mutated) node per referenced type name, shared by the definitions made with it: a large
+    schema refers to the same few hundred types tens of thousands of times."""
+    refs: dict[str, NamedTypeNode] = {} if references is None else references
     name = NameNode(value=named.name)
     description = _description_node(named.description)
     if isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
@@ -383,17 +388,17 @@ def type_definition_node(named: GraphQLNamedType) -> TypeDefinitionNode:
             FieldDefinitionNode(
                 description=_description_node(f.description),
                 name=NameNode(value=field_name),
-                arguments=tuple(_input_value_node(arg_name, a) for arg_name, a in f.args.items()),
-                type=_type_node(f.type),
+                arguments=tuple(_input_value_node(arg_name, a, refs) for arg_name, a in f.args.items()),
+                type=_type_node(f.type, refs),
                 directives=_deprecated_nodes(f.deprecation_reason),
             )
             for field_name, f in named.fields.items()
         )
-        interfaces = tuple(NamedTypeNode(name=NameNode(value=i.name)) for i in named.interfaces)
+        interfaces = tuple(_named_type_node(i.name, refs) for i in named.interfaces)
         node_class = ObjectTypeDefinitionNode if isinstance(named, GraphQLObjectType) else InterfaceTypeDefinitionNode
         return node_class(description=description, name=name, interfaces=interfaces, directives=(), fields=fields)
     if isinstance(named, GraphQLUnionType):
-        types = tuple(NamedTypeNode(name=NameNode(value=t.name)) for t in named.types)
+        types = tuple(_named_type_node(t.name, refs) for t in named.types)
         return UnionTypeDefinitionNode(description=description, name=name, directives=(), types=types)
     if isinstance(named, GraphQLEnumType):
         values = tuple(
@@ -407,7 +412,7 @@ def type_definition_node(named: GraphQLNamedType) -> TypeDefinitionNode:
         return EnumTypeDefinitionNode(description=description, name=name, directives=(), values=values)
     if isinstance(named, GraphQLInputObjectType):
         one_of = (ConstDirectiveNode(name=NameNode(value="oneOf"), arguments=()),) if named.is_one_of else ()
-        inputs = tuple(_input_value_node(field_name, f) for field_name, f in named.fields.items())
+        inputs = tuple(_input_value_node(field_name, f, refs) for field_name, f in named.fields.items())
         return InputObjectTypeDefinitionNode(description=description, name=name, directives=one_of, fields=inputs)
     assert isinstance(named, GraphQLScalarType)
     directives: tuple[ConstDirectiveNode, ...] = ()
@@ -428,22 +433,31 @@ def _deprecated_nodes(reason: str | None) -> tuple[ConstDirectiveNode, ...]:
     return (ConstDirectiveNode(name=NameNode(value="deprecated"), arguments=(argument,)),)
 
 
-def _input_value_node(name: str, value: GraphQLArgument | GraphQLInputField) -> InputValueDefinitionNode:
+def _input_value_node(
+    name: str, value: GraphQLArgument | GraphQLInputField, refs: dict[str, NamedTypeNode]
+) -> InputValueDefinitionNode:
     return InputValueDefinitionNode(
         description=_description_node(value.description),
         name=NameNode(value=name),
-        type=_type_node(value.type),
+        type=_type_node(value.type, refs),
         default_value=get_default_value_ast(value),
         directives=_deprecated_nodes(value.deprecation_reason),
     )
 
 
-def _type_node(type_: GraphQLType) -> TypeNode:
+def _type_node(type_: GraphQLType, refs: dict[str, NamedTypeNode]) -> TypeNode:
     if isinstance(type_, GraphQLNonNull):
-        inner = _type_node(type_.of_type)
+        inner = _type_node(type_.of_type, refs)
         assert isinstance(inner, NamedTypeNode | ListTypeNode)
         return NonNullTypeNode(type=inner)
     if isinstance(type_, GraphQLList):
-        return ListTypeNode(type=_type_node(type_.of_type))
+        return ListTypeNode(type=_type_node(type_.of_type, refs))
     assert isinstance(type_, GraphQLNamedType)
-    return NamedTypeNode(name=NameNode(value=type_.name))
+    return _named_type_node(type_.name, refs)
+
+
+def _named_type_node(name: str, refs: dict[str, NamedTypeNode]) -> NamedTypeNode:
+    node = refs.get(name)
+    if node is None:
+        node = refs[name] = NamedTypeNode(name=NameNode(value=name))
+    return node

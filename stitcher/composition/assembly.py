@@ -16,6 +16,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     GraphQLUnionType,
+    NamedTypeNode,
     TypeDefinitionNode,
     build_ast_schema,
     get_named_type,
@@ -240,17 +241,19 @@ def _composed_document(composer: _Composer, definitions: dict[str, list[_Def]]) 
     own AST node (the merge would print it as it is, and parsing the print again was a third of composing a large
     schema); the merged ones are parsed from their printed SDL in one go."""
     reused: dict[str, DefinitionNode] = {}
+    references: dict[str, NamedTypeNode] = {}
     printed: list[str] = []
     for name, block in composer.sdl.items():
         # A link's copy of its target's type merges into what the target has (the linked type and the interface a
         # link on an interface adds its field to aside).
         defs = [d for d in definitions.get(name, []) if d.sub.link_of is None or name in _linked_types(d.sub)]
         if len(defs) != 1 or defs[0].type.extension_ast_nodes or name in composer.added_fields:
+            assert block, f"{name}: merged without its printed fields but not one definition"
             printed.append(block)
             continue
         named = defs[0].type
         # An OpenAPI source or an introspection result has no AST: one is made from the type, as it is.
-        reused[name] = named.ast_node or type_definition_node(named)
+        reused[name] = named.ast_node or type_definition_node(named, references)
     printed.extend(composer.directives.values())
     parsed = parse("\n\n".join(printed) + "\n", no_location=True).definitions if printed else ()
     by_name = {d.name.value: d for d in parsed if isinstance(d, TypeDefinitionNode)}

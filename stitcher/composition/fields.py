@@ -84,6 +84,15 @@ def _merge_composite(composer: _Composer, name: str, kind: str, defs: list[_Def]
             interfaces.update((i.name, None) for i in d.type.interfaces)
     lines: list[str] = []
     subgraph_names = {s.name for s in composer.subgraphs}
+    # A type that one service alone defines, in one definition, is its own AST node in the composed document (see
+    # assembly's _composed_document): its printed field lines would never be read, so they are not made. Interface
+    # objects add printed lines to such types, so with any of them the lines are always made.
+    unprinted = (
+        len(defs) == 1
+        and defs[0].sub.link_of is None
+        and not defs[0].type.extension_ast_nodes
+        and not any(s.interface_objects for s in composer.subgraphs)
+    )
     for field_name, all_defs in names.items():
         coordinate = f"{name}.{field_name}"
         field_defs = _unhidden(composer, name, field_name, all_defs)
@@ -101,8 +110,11 @@ def _merge_composite(composer: _Composer, name: str, kind: str, defs: list[_Def]
                 )
         if mismatch:
             continue
-        merged_type = _merge_type([f.type for _, f in field_defs], output=True)
-        args = _merge_arguments(composer, coordinate, field_defs)
+        # (An argument's deprecation may warn while merging the arguments: such a field is merged as always.)
+        printed = not unprinted or any(a.deprecation_reason is not None for a in first.args.values())
+        if printed:
+            merged_type = _merge_type([f.type for _, f in field_defs], output=True)
+            args = _merge_arguments(composer, coordinate, field_defs)
         joins: list[FieldJoin] = []
         types_differ = len({str(f.type) for _, f in field_defs}) > 1
         overridden: dict[str, str] = {}
@@ -150,14 +162,19 @@ def _merge_composite(composer: _Composer, name: str, kind: str, defs: list[_Def]
                     + " and ".join(f'"{j.graph}"' for j in joins)
                     + " but no service resolves it; define it without @external in the service that owns it"
                 )
-        description = _first([f.description for _, f in field_defs])
-        deprecation = _first([f.deprecation_reason for _, f in field_defs])
-        lines.append(f"{_description(description, '  ')}  {field_name}{args}: {merged_type}{_deprecated(deprecation)}")
+        if printed:
+            description = _first([f.description for _, f in field_defs])
+            deprecation = _first([f.deprecation_reason for _, f in field_defs])
+            line = f"{_description(description, '  ')}  {field_name}{args}: {merged_type}{_deprecated(deprecation)}"
+            lines.append(line)
     description = _first([d.type.description for d in defs])
     implements = f" implements {' & '.join(interfaces)}" if interfaces else ""
     keyword = "type" if kind == "object" else "interface"
     if kind == "object":
         composer.implements[name] = list(interfaces)
+    if unprinted:
+        composer.sdl[name] = ""  # _composed_document takes the type's own AST node
+        return
     composer.sdl[name] = f"{_description(description, '')}{keyword} {name}{implements} {{\n" + "\n".join(lines) + "\n}"
 
 
