@@ -13,21 +13,22 @@ Errors are :class:`~portal.errors.Invalid` and name the service, the file, and t
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import posixpath
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from graphql import GraphQLError, GraphQLSyntaxError, build_ast_schema, parse
+from graphql import GraphQLError, GraphQLSyntaxError, parse
 from sqlmodel import Session, col, select
 
 from portal.errors import Invalid
 from portal.models import Service, ServiceVersion, utcnow
 from stitcher import load_text, pointer_tokens
+from stitcher.composition import build_subgraph
+from stitcher.errors import StitcherError
 from stitcher.ir import SourceKind
 from stitcher.sources import SourceSpec
 
@@ -73,55 +74,26 @@ def _graphql_position(exc: GraphQLError) -> str:
     return ""
 
 
-def _stitcher_reader(protocol: SourceKind) -> Callable[[SourceSpec], Any] | None:
-    """The stitcher's reader for a protocol, if that module exists yet (the composer and the gateway use it)."""
-    candidates = [("stitcher.composition", "build_subgraph")] + {
-        SourceKind.FEDERATION: [("stitcher.federation", "subgraph_from_federation")],
-        SourceKind.GRAPHQL: [("stitcher.graphql_source", "subgraph_from_graphql")],
-        SourceKind.OPENAPI: [("stitcher.openapi", "subgraph_from_openapi")],
-    }[protocol]
-    for module_name, attr in candidates:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        reader = getattr(module, attr, None)
-        if callable(reader):
-            return reader  # type: ignore[no-any-return]
-    return None
-
-
 def _validate_sdl(service: str, protocol: SourceKind, text: str, where: str) -> None:
     try:
-        document = parse(text)
+        parse(text)  # for the position of a syntax error in the file's own terms
     except GraphQLSyntaxError as exc:
         raise Invalid(
             f"service {service!r}: {where}: {_graphql_position(exc)}SDL does not parse: {exc.message}"
         ) from exc
-    reader = _stitcher_reader(protocol)
-    if reader is not None:
-        _run_reader(reader, service, protocol, text, where, None)
-        return
-    if protocol is SourceKind.GRAPHQL:
-        try:
-            build_ast_schema(document)
-        except (GraphQLError, TypeError) as exc:
-            position = _graphql_position(exc) if isinstance(exc, GraphQLError) else ""
-            raise Invalid(f"service {service!r}: {where}: {position}schema does not build: {exc}") from exc
+    _translate(service, protocol, text, where, None)
 
 
-def _run_reader(
-    reader: Callable[[SourceSpec], Any],
+def _translate(
     service: str,
     protocol: SourceKind,
     text: str,
     where: str,
     base_path: Path | None,
 ) -> None:
-    from stitcher.errors import StitcherError
-
+    """Translate as the composition will, so what it would refuse or lose is refused here, naming the file."""
     try:
-        subgraph = reader(SourceSpec(name=service, protocol=protocol, schema=text, base_path=base_path))
+        subgraph = build_subgraph(SourceSpec(name=service, protocol=protocol, schema=text, base_path=base_path))
     except StitcherError as exc:
         message = str(exc).removeprefix(f'service "{service}": ')
         raise Invalid(f"service {service!r}: {where}: {message}") from exc
@@ -319,10 +291,8 @@ def validate_schema(
         raise Invalid(f"service {service!r}: {where}: the schema is empty")
     if kind is SourceKind.OPENAPI:
         needed = _validate_openapi(service, text, where, base_dir=base_dir, files=files)
-        reader = _stitcher_reader(kind)
-        if reader is not None:
-            with _materialized(needed) as directory:
-                _run_reader(reader, service, kind, text, where, directory)
+        with _materialized(needed) as directory:
+            _translate(service, kind, text, where, directory)
         return ValidatedSchema(text=text, files=needed)
     _validate_sdl(service, kind, text, where)
     return ValidatedSchema(text=text)
