@@ -25,7 +25,7 @@ from portal.sync.targets.local_envoy import LocalEnvoyTarget
 from portal.sync.worker import Backoff, Reconciler
 from tests._ports import free_port
 from tests.portal._apply import LIBRARY, run
-from tests.portal.sync.test_local_envoy import loopback
+from tests.portal.sync.test_local_envoy import eventually, loopback
 
 pytestmark = pytest.mark.slow
 
@@ -196,6 +196,12 @@ async def test_a_dead_envoy_is_restarted_on_the_next_pass_not_a_resync_later(
     dead = east.pid
     assert dead is not None
     os.kill(dead, signal.SIGKILL)
+
+    async def running_pid() -> int | None:
+        return east.pid
+
+    # SIGKILL is delivered asynchronously: until the process has exited, it is a wedged Envoy, not a dead one
+    await eventually(running_pid, lambda pid: pid is None, "the killed Envoy to have exited")
     outcomes = await reconciler.pass_once()  # nothing due yet: it only observes, and sees it gone
     assert outcomes["us-east"] is None and _status(engine)["us-east"][0] != "synced"
     outcomes = await reconciler.pass_once()  # the clock did not move: due because it stopped answering
