@@ -94,7 +94,7 @@ return {count, ttl}
 class RedisRateLimiter:
     """Counters in Redis, shared by every replica that uses the same URL and ``key_prefix``."""
 
-    def __init__(self, url: str, *, key_prefix: str = "loom:ratelimit:") -> None:
+    def __init__(self, url: str, *, key_prefix: str) -> None:  # the prefix: GatewayOptions.rate_limit_key_prefix
         self._client: redis_asyncio.Redis = redis_asyncio.Redis.from_url(url, socket_timeout=1.0)
         self._script = self._client.register_script(_HIT_SCRIPT)
         self._prefix = key_prefix

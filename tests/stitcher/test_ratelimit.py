@@ -77,7 +77,7 @@ async def test_redis_window_expires() -> None:
 
 
 async def test_unreachable_redis_is_reported() -> None:
-    limiter = RedisRateLimiter("redis://127.0.0.1:1/0")
+    limiter = RedisRateLimiter("redis://127.0.0.1:1/0", key_prefix=f"loom-test:{uuid.uuid4().hex}:")
     try:
         with pytest.raises(RateLimiterUnavailable, match="Redis failed"):
             await limiter.hit("k", 1, 1)
