@@ -494,13 +494,13 @@ def verify_token(session: Session, token: str, *, now: datetime | None = None) -
 def _cli_session() -> Iterator[Session]:
     """One transaction on the configured database. The embedded SQLite is migrated first, as `loom serve` does;
     PostgreSQL must be migrated with `loom migrate`."""
-    from portal.db import create_engine_for, prepare_schema, session_scope
+    from portal.db import create_engine_for, prepare_schema, session_scope, writer
 
     settings = Settings()
     engine = create_engine_for(settings)
     try:
         prepare_schema(engine)
-        with audit_scope(via="cli"), session_scope(engine) as session:
+        with audit_scope(via="cli"), session_scope(writer(engine)) as session:
             yield session
     finally:
         engine.dispose()

@@ -27,7 +27,7 @@ from starlette.requests import HTTPConnection
 from portal import login_sessions
 from portal.accounts import verify_token
 from portal.authorization import Actor
-from portal.db import is_locked, session_scope, writer
+from portal.db import is_locked, optimistic, session_scope, writer
 from portal.errors import Forbidden, Unauthenticated
 from portal.models import Cluster, GatewayGrant, Membership, Role, Team, User
 from stitcher.snapshot_source import SNAPSHOT_PATH
@@ -119,7 +119,7 @@ def _authenticate(
     engine: Engine, headers: Mapping[str, str], session_data: Mapping[str, Any]
 ) -> tuple[Actor, int | None]:
     try:
-        with session_scope(engine) as session:
+        with session_scope(optimistic(engine)) as session:
             return _resolve(session, headers, session_data)
     except OperationalError as exc:
         # Reading is all a request needs, but once a minute it records that a token or session was used, and on

@@ -42,6 +42,7 @@ from portal.settings import Settings
 
 __all__ = [
     "MIGRATIONS_DIR",
+    "UNIT_OF_WORK",
     "DatabaseUnavailable",
     "alembic_config",
     "bump_generation",
@@ -57,6 +58,7 @@ __all__ = [
     "migrate_command",
     "name_of",
     "normalize_url",
+    "optimistic",
     "prepare_schema",
     "redacted_url",
     "session_scope",
@@ -65,6 +67,9 @@ __all__ = [
 
 # The repository's migrations folder; `pip install -e .` (what `make install` does) keeps it beside the package.
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+# Marks the sessions of session_scope in ``Session.info`` (what a check of their transactions tells from others).
+UNIT_OF_WORK = "loom_unit_of_work"
 
 _SQLITE_BUSY_TIMEOUT_SECONDS = 30
 _MIGRATION_LOCK = 0x4C4F4F4D  # "LOOM": the PostgreSQL advisory lock that serialises concurrent migrations
@@ -233,6 +238,14 @@ def writer(engine: Engine) -> Engine:
     return engine.execution_options(loom_begin_immediate=True)
 
 
+def optimistic(engine: Engine) -> Engine:
+    """``engine`` for a transaction that nearly always only reads but now and then writes after reading, and whose
+    caller runs it again under :func:`writer` when SQLite says :func:`is_locked`: it does not take the write lock
+    that most of its runs do not need. Only a mark (the engine behaves as ``engine``), so the intent is explicit
+    where a test's check of read-then-write transactions meets it."""
+    return engine.execution_options(loom_optimistic=True)
+
+
 @contextlib.contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """One transaction: commits when the block ends, rolls back if it raises.
@@ -240,7 +253,7 @@ def session_scope(engine: Engine) -> Iterator[Session]:
     Objects stay readable after the commit (``expire_on_commit=False``), so services may return them.
     Integrity errors (on flush or commit) come out as :class:`Conflict`.
     """
-    with Session(engine, expire_on_commit=False) as session, integrity_errors():
+    with Session(engine, expire_on_commit=False, info={UNIT_OF_WORK: True}) as session, integrity_errors():
         try:
             yield session
             session.commit()

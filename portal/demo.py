@@ -76,7 +76,7 @@ from portal.accounts import create_token, ensure_bootstrap_admin, revoke_token
 from portal.applications import IssuedCredential, create_api_key, create_application, revoke_credential
 from portal.audit import audit_scope
 from portal.authorization import Actor
-from portal.db import create_engine_for, migrate, redacted_url, session_scope
+from portal.db import create_engine_for, migrate, redacted_url, session_scope, writer
 from portal.demo_services import DEMO_SERVICES, LIBRARY_EXAMPLE
 from portal.errors import Invalid, LoomError
 from portal.models import (
@@ -515,13 +515,13 @@ def prepare_database(
     """Migrate, create the bootstrap admin, apply the localized example, issue the demo's API key and a token for
     the gateway robot of every planned cluster."""
     migrate(engine)
-    with session_scope(engine) as session:
+    with session_scope(writer(engine)) as session:
         new_admin = ensure_bootstrap_admin(session, settings, out) is not None
     max_bytes = settings.auth.max_document_bytes
     documents = demo_documents(replicas, max_bytes=max_bytes, clusters=clusters)
     products = [doc.name for doc in documents if doc.kind == "Product"]
     actor = Actor.system("loom-up")
-    with session_scope(engine) as session, audit_scope(via="cli"):
+    with session_scope(writer(engine)) as session, audit_scope(via="cli"):
         documents = _missing_or_moved(session, actor, documents, replicas, clusters, max_bytes=max_bytes)
         changes = apply(session, actor, documents)
         session.commit()

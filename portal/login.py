@@ -53,7 +53,7 @@ from portal.accounts import MAX_PASSWORD_BYTES, authenticate_password, is_reserv
 from portal.audit import audit_scope, record, record_denied
 from portal.authentication import SESSION_KEY, request_actor
 from portal.authorization import Actor
-from portal.db import session_scope
+from portal.db import session_scope, writer
 from portal.errors import ErrorCode, Invalid, LoomError, Unauthenticated
 from portal.lockout import Lockout, LoginLimiter, LoginLimits
 from portal.models import User, utcnow
@@ -249,7 +249,7 @@ async def login_page(request: Request) -> Response:
 
 def _password_login(engine: Engine, settings: Settings, username: str, password: str, ended: object) -> str:
     """Check the password and start a session (ending the one the browser came with): the new session's id."""
-    with session_scope(engine) as session:
+    with session_scope(writer(engine)) as session:
         user = authenticate_password(session, username, password)
         record(session, _user_actor(user), "user.login", "user", user.name, {"method": "password"})
         return _new_session(session, settings, user, ended)
@@ -375,7 +375,7 @@ def _start_session(request: Request, token: str) -> None:
 
 
 def _end_session(engine: Engine, token: object) -> None:
-    with session_scope(engine) as session:
+    with session_scope(writer(engine)) as session:
         login_sessions.end(session, token)
 
 
@@ -529,7 +529,7 @@ async def oidc_callback(request: Request) -> Response:
 
 
 def _oidc_login_user(engine: Engine, settings: Settings, claims: dict[str, Any]) -> str:
-    with session_scope(engine) as session:
+    with session_scope(writer(engine)) as session:
         user = oidc_user(session, claims)
         record(session, _user_actor(user), "user.login", "user", user.name, {"method": "oidc"})
         return _new_session(session, settings, user, None)

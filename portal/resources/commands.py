@@ -91,14 +91,14 @@ def _remote(args: argparse.Namespace, query: str, variables: dict[str, Any], htt
 
 
 def _apply_locally(documents: list[m.Document], *, dry_run: bool, force: bool, max_bytes: int) -> list[Change]:
-    from portal.db import session_scope
+    from portal.db import session_scope, writer
 
     actor = Actor.system("loom-apply")
     with _local_engine() as engine:
         with session_scope(engine) as session, audit_scope(via="apply"):
             fetches = schema_fetches(session, actor, documents)
         documents = asyncio.run(fetch_schemas(documents, fetches, max_bytes=max_bytes))
-        with session_scope(engine) as session, audit_scope(via="apply"):
+        with session_scope(writer(engine)) as session, audit_scope(via="apply"):
             changes = apply(session, actor, documents, dry_run=dry_run, force=force)
             if dry_run:
                 session.rollback()
@@ -148,9 +148,9 @@ def delete_command(args: argparse.Namespace, *, http: httpx.Client | None = None
     if args.server:
         _remote(args, _DELETE_MUTATION, {"kind": kind, "name": args.name}, http)
     else:
-        from portal.db import session_scope
+        from portal.db import session_scope, writer
 
-        with _local_engine() as engine, session_scope(engine) as session, audit_scope(via="cli"):
+        with _local_engine() as engine, session_scope(writer(engine)) as session, audit_scope(via="cli"):
             delete(session, Actor.system("loom-delete"), kind, args.name)
     print(f"{kind.lower()}/{args.name} deleted")
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from portal.app import create_app
 from portal.settings import Settings
+from tests._sqlite_writes import read_then_write_guard
 
 
 @pytest.fixture
@@ -18,3 +19,12 @@ async def client(engine: Engine, settings: Settings) -> AsyncIterator[httpx.Asyn
     transport = httpx.ASGITransport(app=create_app(settings, engine=engine))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
+
+
+@pytest.fixture(autouse=True)
+def _no_read_then_write() -> Iterator[None]:
+    """Every portal test runs under the guard of ``tests._sqlite_writes``."""
+    with read_then_write_guard() as found:
+        yield
+    listed = "\n".join(str(f) for f in found)
+    assert not found, f"deferred SQLite transactions wrote after reading (begin them with portal.db.writer):\n{listed}"
