@@ -44,6 +44,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from stitcher._durations import duration_text, window_text
 from stitcher.credentials import AccessPolicy, CredentialError, JwksCache, Principal, UnknownCredential
 from stitcher.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
 from stitcher.ir import Supergraph
@@ -576,7 +577,7 @@ class Gateway:
                 raise _HttpError(
                     429,
                     f"plan {principal.plan.name if principal.plan else ''!r} allows {limit.requests} requests per "
-                    f"{limit.window_seconds:g} s; retry after {decision.retry_after} s",
+                    f"{window_text(limit.window_seconds)}; retry in {duration_text(decision.retry_after or 1)}",
                     "RATE_LIMITED",
                     {"retry-after": str(decision.retry_after)},
                 )

@@ -309,7 +309,9 @@ async def test_rate_limit_in_memory(upstreams: Upstreams) -> None:
         statuses = [(await client.post("/products/shop/graphql", json=query, headers=headers)) for _ in range(3)]
         assert [r.status_code for r in statuses] == [200, 200, 429]
         assert statuses[-1].headers["retry-after"] == "60"
-        assert statuses[-1].json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        [error] = statuses[-1].json()["errors"]
+        assert error["extensions"]["code"] == "RATE_LIMITED"
+        assert error["message"] == "plan 'gold' allows 2 requests per minute; retry in 1 min"
         now[0] += 61
         assert (await client.post("/products/shop/graphql", json=query, headers=headers)).status_code == 200
 

@@ -385,7 +385,9 @@ def test_hitting_the_plans_limit_in_graphiql_is_explained(people: Any, world: Wo
         expect(run).to_be_visible(timeout=TIMEOUT)  # GraphiQL has taken the answer in
     assert statuses == [200, 200, 429]
     explained = page.get_by_role("status").filter(has_text="429")
-    expect(explained).to_contain_text("429 Too Many Requests: plan 'trial' allows 2 requests per 60 s", timeout=TIMEOUT)
+    expect(explained).to_contain_text(
+        "429 Too Many Requests: plan 'trial' allows 2 requests per minute; retry in ", timeout=TIMEOUT
+    )
     expect(explained).to_contain_text("all your applications on this plan and product")
     expect(result).to_contain_text("RATE_LIMITED")
     dana.check("GraphiQL after the plan's limit")

@@ -49,6 +49,11 @@ describe("a gateway answer", () => {
       "429 Too Many Requests: plan 'sample' allows 2 requests per 3600 s; retry after 3598 s. Try again in 59 min 58 s. " +
         "The limit counts every request of all your applications on this plan and product; a bigger plan raises it.",
     );
+    const worded = { errors: [{ message: "plan 'sample' allows 2 requests per hour; retry in 59 min 58 s" }] };
+    expect(explainGatewayAnswer(429, worded, "3598")).toBe(
+      "429 Too Many Requests: plan 'sample' allows 2 requests per hour; retry in 59 min 58 s. " +
+        "The limit counts every request of all your applications on this plan and product; a bigger plan raises it.",
+    );
     expect(explainGatewayAnswer(429, null, "3599")).toContain("the plan's rate limit is reached. Try again in 59 min 59 s.");
     expect(explainGatewayAnswer(429, null, "Fri, 04 Dec 2026 15:00:00 GMT")).toContain(
       "Try again after Fri, 04 Dec 2026 15:00:00 GMT.",

@@ -132,9 +132,10 @@ function retryAfterText(retryAfter: string): string {
   return /^\d+$/.test(retryAfter.trim()) ? `in ${durationText(Number(retryAfter))}` : `after ${retryAfter}`;
 }
 
-/** Whether to say when to try again: the gateway's message says it in seconds ("retry after 3598 s"), which needs
- * saying again in minutes and hours only from a minute on. */
+/** Whether to say when to try again: not when the gateway's message says it already ("retry in 59 min 58 s"); an
+ * older gateway said it in seconds ("retry after 3598 s"), which needs saying again from a minute on. */
 function tellsTheWait(message: string, retryAfter: string): boolean {
+  if (/retry in /i.test(message)) return false;
   return !/retry after/i.test(message) || Number(retryAfter) >= 60;
 }
 
