@@ -24,7 +24,7 @@ from graphql import (
 )
 
 from stitcher.composition.checks import _check_inaccessible, _check_reachability, _field_lines
-from stitcher.composition.directives import _merge_directives, composed_usages
+from stitcher.composition.directives import _merge_directives
 from stitcher.composition.fields import _merge_composite
 from stitcher.composition.state import _Composer, _Def, _is_builtin
 from stitcher.composition.values import _merge_enum, _merge_input, _merge_scalar, _merge_union
@@ -199,7 +199,7 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph], prefer: Mapping[str, str] |
         inaccessible=frozenset(composer.inaccessible),
         tags=_tags(subgraphs),
         composed_directives=composer.composed_directives,
-        directive_usages=composed_usages(subgraphs, composer.composed_directives.keys()),
+        directive_usages=composer.directive_usages,
     )
 
 
