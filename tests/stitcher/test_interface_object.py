@@ -231,7 +231,7 @@ async def test_a_link_on_an_interface_reaches_media_returned_by_the_interface_ob
         }
 
 
-def _owned_by_review_count(query: str, data: Any, media_path: str) -> Any:
+def _owned_by_review_count(data: Any, media_path: str) -> Any:
     """The monolith's answer to ``query`` with each medium's ``owner`` added: the owner whose id is its review
     count (what the link passes)."""
     for medium in data[media_path] if isinstance(data[media_path], list) else [data[media_path]]:
@@ -260,11 +260,11 @@ async def test_a_link_on_an_interface_from_a_field_of_the_interface_object_is_se
     ]
     for supergraph in (composed, load_supergraph(print_supergraph_sdl(composed))):
         for query, reference, root in cases:
-            before = {name: servers.apps[name].requests for name in ("ratings", "owners")}
+            before = servers.apps["ratings"].requests
             sent_before = len(servers.apps["owners"].bodies)
             response = await Executor(supergraph, transport).execute(query)
-            assert response.errors is None
-            assert response.data == _owned_by_review_count(query, monolith(servers, reference), root)
+            assert response.errors is None and response.data is not None
+            assert response.data == _owned_by_review_count(monolith(servers, reference), root)
             # One request per implementation (each has its link subgraph), one call per medium or per request.
             sent = servers.apps["owners"].bodies[sent_before:]
             types = {medium["__typename"] for medium in monolith(servers, "{ media { __typename } }")["media"]}
@@ -273,7 +273,7 @@ async def test_a_link_on_an_interface_from_a_field_of_the_interface_object_is_se
                 len(sent) if operation == "owners" else len(response.data[root])
             )
             if root == "media":  # the counts: one request to the interface object's subgraph for all media
-                assert servers.apps["ratings"].requests == before["ratings"] + 1
+                assert servers.apps["ratings"].requests == before + 1
                 assert servers.apps["ratings"].bodies[-1]["variables"]["_loomReps"] == [
                     {"__typename": "Media", "id": m["id"]} for m in media.MEDIA
                 ]
@@ -291,4 +291,4 @@ async def test_a_link_on_an_implementation_from_a_field_of_the_interface_object_
         response = await Executor(supergraph, transport).execute(query)
         assert response.errors is None
         reference = monolith(servers, '{ book(id: "b2") { title reviewCount } }')
-        assert response.data == _owned_by_review_count(query, reference, "book")
+        assert response.data == _owned_by_review_count(reference, "book")
