@@ -232,8 +232,8 @@ async def test_a_link_on_an_interface_reaches_media_returned_by_the_interface_ob
 
 
 def _owned_by_review_count(data: Any, media_path: str) -> Any:
-    """The monolith's answer to ``query`` with each medium's ``owner`` added: the owner whose id is its review
-    count (what the link passes)."""
+    """``data`` (the monolith's answer, with review counts) with each medium's ``owner`` in place of its count: the
+    owner whose id is that count (what the link passes)."""
     for medium in data[media_path] if isinstance(data[media_path], list) else [data[media_path]]:
         medium["owner"] = {"name": f"owner of {medium.pop('reviewCount')}"}
     return data
