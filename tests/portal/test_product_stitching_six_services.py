@@ -13,7 +13,7 @@ import pytest
 import yaml
 from sqlalchemy.engine import Engine
 
-from tests.portal.test_product_stitching import applied, ask, gateway, refused
+from tests.portal.test_product_stitching import applied, ask, gateway, graphql_service, refused, team_resources
 from tests.stitcher.upstreams import gallery
 from tests.stitcher.upstreams.serving import UpstreamServers
 
@@ -53,31 +53,8 @@ def upstreams() -> Iterator[dict[str, str]]:
 
 
 def resources(urls: dict[str, str], product_spec: dict[str, Any]) -> list[dict[str, Any]]:
-    head = {"apiVersion": "loom.dev/v1alpha1"}
-    cluster = {
-        "region": "local",
-        "residency": "eu",
-        "gloo": {"target": "gitops"},
-        "introspection": {"allowLoopback": True},
-    }
-
-    def service(name: str) -> dict[str, Any]:
-        spec: dict[str, Any] = {
-            "protocol": "graphql",
-            "schema": {"sdl": gallery.SDL[name]},
-            "deployments": [{"cluster": "here", "address": urls[name]}],
-        }
-        if name in ENTITIES:
-            spec["entities"] = ENTITIES[name]
-        return {**head, "kind": "Service", "metadata": {"name": name, "team": "gallery"}, "spec": spec}
-
-    product = {"version": "1.0.0", "lifecycle": "published", **product_spec}
-    return [
-        {**head, "kind": "Cluster", "metadata": {"name": "here"}, "spec": cluster},
-        {**head, "kind": "Team", "metadata": {"name": "gallery"}, "spec": {"placements": [{"cluster": "here"}]}},
-        *(service(name) for name in gallery.SDL),
-        {**head, "kind": "Product", "metadata": {"name": "gallery", "team": "gallery"}, "spec": product},
-    ]
+    services = {name: graphql_service(sdl, urls[name], ENTITIES.get(name)) for name, sdl in gallery.SDL.items()}
+    return team_resources("gallery", services, "gallery", product_spec)
 
 
 def test_without_the_product_lines_every_kind_of_conflict_is_named(engine: Engine, upstreams: dict[str, str]) -> None:
