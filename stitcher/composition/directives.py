@@ -16,9 +16,7 @@ from graphql.language.print_string import print_string
 
 from stitcher.composition.fields import _description, _first, _merge_input_value, _optional_deprecation
 from stitcher.composition.state import _Composer
-from stitcher.ir import (
-    Subgraph,
-)
+from stitcher.ir import SourceKind, Subgraph
 
 _VERSIONED = re.compile(r"^(.*)/v(\d+)\.(\d+)$")
 _EXECUTABLE_LOCATIONS = frozenset(
@@ -127,6 +125,14 @@ def _warn_not_composing(composer: _Composer, name: str, defining: list[Subgraph]
     leaves its applications out, and so does the product; the report names them."""
     for sub in defining:
         if name in sub.composed_directives:
+            continue
+        if sub.kind is not SourceKind.FEDERATION:  # it cannot compose: its SDL says where it applies it
+            uses = _directive_uses(sub, name)
+            if uses:
+                composer.warnings.append(
+                    f'@{name}: service "{sub.name}" applies it {uses} time{"s" if uses != 1 else ""}, but only a '
+                    "Federation subgraph can compose a directive (@composeDirective): those applications are left out"
+                )
             continue
         where = [
             c or "the schema"

@@ -313,3 +313,24 @@ def test_a_type_system_directive_applied_only_to_a_directive_argument_is_counted
     assert any(
         w.startswith('@meta: a type-system directive of service "shop"') and "applied 1 time)" in w for w in sg.warnings
     )
+
+
+def test_applications_of_a_plain_graphql_service_that_cannot_compose_are_a_warning() -> None:
+    """A plain GraphQL service defines and applies the directive a Federation subgraph composes: it cannot compose
+    it itself, so its applications are left out, and the report says so."""
+    shop = _metered(
+        "shop", 'type Query { product: Product }\ntype Product @key(fields: "id") @meta(note: "shop") { id: ID! }'
+    )
+    plain = SourceSpec(
+        "legacy",
+        SourceKind.GRAPHQL,
+        META + 'type Query { legacy: Int @meta(note: "old") }',
+        url="http://127.0.0.1:9/legacy",
+    )
+    sg = compose([SourceSpec("shop", SourceKind.FEDERATION, LINK + shop.sdl, url="http://127.0.0.1:9/shop"), plain])
+    product = print_product_sdl(sg)
+    assert 'type Product @meta(note: "shop") {' in product and '"old"' not in product
+    assert (
+        '@meta: service "legacy" applies it 1 time, but only a Federation subgraph can compose a directive '
+        "(@composeDirective): those applications are left out"
+    ) in sg.warnings
