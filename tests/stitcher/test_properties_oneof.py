@@ -2,8 +2,8 @@
 
 Each example generates a schema: input objects (the first always ``@oneOf``, others ``@oneOf`` or plain, members of
 leaf types, lists and earlier inputs) used as arguments of root fields that echo their coerced arguments as JSON.
-The root fields are split over two plain GraphQL services served over real HTTP (both define every input), composed
-into a product, and queried with values drawn for the arguments: ``@oneOf`` values with one member set, and invalid
+The root fields are split over two services served over real HTTP (both define every input; plain GraphQL services,
+or Federation subgraphs), composed into a product, and queried with values drawn for the arguments: ``@oneOf`` values with one member set, and invalid
 ones (two members, a null member, none), as literals or in variables (a member's variable nullable or not). Loom's
 answer must be graphql-core's executing the same document against the whole schema directly: the same data, and
 errors of the same kind with the same messages (a validation error, a variable's coercion error, or none).
@@ -29,9 +29,11 @@ from stitcher.options import GatewayOptions, Limits
 from stitcher.sources import SourceSpec
 from stitcher.transport import AiohttpTransport
 from tests.stitcher.upstreams.app import GraphQLApp
+from tests.stitcher.upstreams.federation import executable_schema
 from tests.stitcher.upstreams.serving import UpstreamServers
 
 EXPLORE = os.environ.get("LOOM_HYPOTHESIS_EXPLORE") == "1"
+_FEDERATION_LINK = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])\n'
 SERVICES = ("left", "right")
 LEAVES: dict[str, st.SearchStrategy[Any]] = {
     "Int": st.integers(-5, 5),
@@ -204,44 +206,52 @@ def _outcome(data: Any, errors: Sequence[Mapping[str, Any]] | None, request_erro
     return data, request_error, messages
 
 
-@settings(
-    max_examples=80,
-    deadline=None,
-    derandomize=not EXPLORE,  # the same examples on every CI run; LOOM_HYPOTHESIS_EXPLORE=1 draws new ones
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
-@given(case=_cases())
+@pytest.mark.parametrize(("protocol", "examples"), [(SourceKind.GRAPHQL, 80), (SourceKind.FEDERATION, 30)])
 def test_execution_through_loom_equals_execution_against_the_upstream_for_one_of_inputs(
     upstreams: UpstreamServers,
     loop: tuple[asyncio.AbstractEventLoop, AiohttpTransport],
-    case: tuple[_Schema, str, dict[str, Any] | None],
+    protocol: SourceKind,
+    examples: int,
 ) -> None:
-    schema, query, variables = case
     event_loop, transport = loop
-    root = {name: _echo for name in schema.fields}
-    whole = build_schema(schema.sdl())
-    sources = []
-    for service in SERVICES:
-        app: GraphQLApp = upstreams.apps[service]
-        sdl = schema.sdl(service) if service in schema.served_by.values() else None
-        if sdl is None:
-            continue
-        app.schema, app.root_value = build_schema(sdl), root
-        sources.append(SourceSpec(service, SourceKind.GRAPHQL, sdl, url=upstreams.urls[service]))
-    executor = Executor(compose(sources), transport, GatewayOptions(limits=Limits(max_cost=0, max_aliases=0)))
-    document = parse(query)
-    invalid = validate(whole, document)
-    if invalid:
-        expected = _outcome(None, [e.formatted for e in invalid], True)
-    else:
-        result = execute_sync(whole, document, root, variable_values=variables)
-        refused = result.data is None
-        expected = _outcome(result.data, [e.formatted for e in result.errors or ()], refused)
-    event("refused by validation" if invalid else "a variable refused" if expected[1] else "executed")
-    response = event_loop.run_until_complete(executor.execute(query, variables))
-    assert _outcome(response.data, response.errors, response.request_error) == expected, (
-        schema.sdl(),
-        query,
-        variables,
+    head = _FEDERATION_LINK if protocol is SourceKind.FEDERATION else ""
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=not EXPLORE,  # the same examples on every CI run; LOOM_HYPOTHESIS_EXPLORE=1 draws new ones
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
     )
+    @given(case=_cases())
+    def check(case: tuple[_Schema, str, dict[str, Any] | None]) -> None:
+        schema, query, variables = case
+        root = {name: _echo for name in schema.fields}
+        whole = build_schema(schema.sdl())
+        sources = []
+        for service in SERVICES:
+            if service not in schema.served_by.values():
+                continue
+            sdl = head + schema.sdl(service)
+            app: GraphQLApp = upstreams.apps[service]
+            app.schema = executable_schema(sdl, []) if head else build_schema(sdl)
+            app.root_value = root
+            sources.append(SourceSpec(service, protocol, sdl, url=upstreams.urls[service]))
+        executor = Executor(compose(sources), transport, GatewayOptions(limits=Limits(max_cost=0, max_aliases=0)))
+        document = parse(query)
+        invalid = validate(whole, document)
+        if invalid:
+            expected = _outcome(None, [e.formatted for e in invalid], True)
+        else:
+            result = execute_sync(whole, document, root, variable_values=variables)
+            refused = result.data is None
+            expected = _outcome(result.data, [e.formatted for e in result.errors or ()], refused)
+        event("refused by validation" if invalid else "a variable refused" if expected[1] else "executed")
+        response = event_loop.run_until_complete(executor.execute(query, variables))
+        assert _outcome(response.data, response.errors, response.request_error) == expected, (
+            schema.sdl(),
+            query,
+            variables,
+        )
+
+    check()
