@@ -2,11 +2,12 @@
 
 Each example generates a schema: input objects (the first always ``@oneOf``, others ``@oneOf`` or plain, members of
 leaf types, lists and earlier inputs) used as arguments of root fields that echo their coerced arguments as JSON.
-The root fields are split over two services served over real HTTP (both define every input; plain GraphQL services,
-or Federation subgraphs), composed into a product, and queried with values drawn for the arguments: ``@oneOf`` values with one member set, and invalid
-ones (two members, a null member, none), as literals or in variables (a member's variable nullable or not). Loom's
-answer must be graphql-core's executing the same document against the whole schema directly: the same data, and
-errors of the same kind with the same messages (a validation error, a variable's coercion error, or none).
+The root fields are split over two services served over real HTTP (plain GraphQL services or Federation subgraphs,
+both defining every input), composed into a product, and queried with values drawn for the arguments: ``@oneOf``
+values with one member set, and invalid ones (two members, a null member, none), as literals or in variables (a
+member's variable nullable or not). Loom's answer must be graphql-core's executing the same document against the
+whole schema directly: the same data, and errors of the same kind with the same messages (a validation error, a
+variable's coercion error, or none).
 """
 
 from __future__ import annotations
