@@ -424,14 +424,21 @@ def subgraph_from_federation(spec: SourceSpec) -> Subgraph:
             tags[coordinate] = tuple(dict.fromkeys((*tags.get(coordinate, ()), *names)))
         keep(coordinate, directives)
 
+    # The applications of the subgraph's own directives, composed or not: composition keeps the composed ones and
+    # names the others it leaves out.
+    own = user_directives - names.keys() - {"link"}
+
     def keep(coordinate: str, directives: Iterable[ConstDirectiveNode] | None) -> None:
-        found = [print_ast(d) for d in directives or () if d.name.value in composed]
+        found = [print_ast(d) for d in directives or () if d.name.value in own]
         if found:
             usages[coordinate] = tuple(dict.fromkeys((*usages.get(coordinate, ()), *found)))
 
     for definition in definitions:
         if isinstance(definition, SchemaDefinitionNode | SchemaExtensionNode):
             keep(SCHEMA_COORDINATE, definition.directives)
+        elif isinstance(definition, DirectiveDefinitionNode):  # ``directive @x(a: Int @foo) on FIELD``
+            for argument in definition.arguments or ():
+                keep(f"@{definition.name.value}({argument.name.value}:)", argument.directives)
     type_definitions = [
         d
         for d in definitions

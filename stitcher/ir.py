@@ -207,8 +207,9 @@ class Subgraph:
     # that source's, but for the linked type (the type its resolver is for).
     link_of: str | None = None
     # ``@composeDirective(name: "@foo")`` (Federation 2.1): directives this subgraph asks composition to keep, by
-    # name, with the URL of the ``@link`` that imports each; and their applications by schema coordinate (same forms
-    # as ``tags``, fields too; :data:`SCHEMA_COORDINATE` for the schema itself), printed (``@foo(level: 2)``).
+    # name, with the URL of the ``@link`` that imports each; and the applications of the subgraph's own directives
+    # (composed or not: composition names those it leaves out) by schema coordinate (same forms as ``tags``, fields
+    # and ``@directive(arg:)`` too; :data:`SCHEMA_COORDINATE` for the schema itself), printed (``@foo(level: 2)``).
     composed_directives: dict[str, str] = field(default_factory=dict)
     directive_usages: dict[str, tuple[str, ...]] = field(default_factory=dict)
 

@@ -24,7 +24,7 @@ from graphql import (
 )
 
 from stitcher.composition.checks import _check_inaccessible, _check_reachability, _field_lines
-from stitcher.composition.directives import _merge_directives, composed_usages
+from stitcher.composition.directives import _merge_directives
 from stitcher.composition.fields import _merge_composite
 from stitcher.composition.state import _Composer, _Def, _is_builtin
 from stitcher.composition.values import _merge_enum, _merge_input, _merge_scalar, _merge_union
@@ -199,7 +199,7 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph], prefer: Mapping[str, str] |
         inaccessible=frozenset(composer.inaccessible),
         tags=_tags(subgraphs),
         composed_directives=composer.composed_directives,
-        directive_usages=composed_usages(subgraphs, composer.composed_directives.keys()),
+        directive_usages=composer.directive_usages,
     )
 
 
@@ -370,17 +370,20 @@ def _propagate_interface_objects(composer: _Composer, definitions: dict[str, lis
             continue
         interface_lines = _field_lines(composer, interface)
         for type_name in implementations.get(interface, []):
-            # Only fields the type's own subgraphs do not resolve: those are what the interface object adds.
-            own_fields = {f for (t, f) in composer.fields if t == type_name}
+            # Only fields the type's own subgraphs do not resolve: those are what the interface object adds. (A
+            # link's subgraph may receive one, @external, as its key: the field is the type's already.)
+            own_fields = {f: joins for (t, f), joins in composer.fields.items() if t == type_name}
             for d in object_defs:
                 assert isinstance(d.type, GraphQLObjectType)
                 for field_name in d.type.fields:
-                    if field_name in own_fields or field_name not in interface_lines:
+                    own = own_fields.get(field_name)
+                    if field_name not in interface_lines or (own is not None and not all(j.external for j in own)):
                         continue
                     joins = composer.fields.get((type_name, field_name), ())
                     if all(j.graph != d.sub.name for j in joins):
                         composer.fields[(type_name, field_name)] = (*joins, FieldJoin(d.sub.name))
-                    composer.added_fields.setdefault(type_name, {})[field_name] = interface_lines[field_name]
+                    if own is None:
+                        composer.added_fields.setdefault(type_name, {})[field_name] = interface_lines[field_name]
     for type_name, extra in composer.added_fields.items():
         block = composer.sdl[type_name]
         composer.sdl[type_name] = block[: block.rindex("}")] + "\n".join(extra.values()) + "\n}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence, Set as AbstractSet
 from typing import Any
 
 from graphql import (
@@ -17,9 +16,7 @@ from graphql.language.print_string import print_string
 
 from stitcher.composition.fields import _description, _first, _merge_input_value, _optional_deprecation
 from stitcher.composition.state import _Composer
-from stitcher.ir import (
-    Subgraph,
-)
+from stitcher.ir import SourceKind, Subgraph
 
 _VERSIONED = re.compile(r"^(.*)/v(\d+)\.(\d+)$")
 _EXECUTABLE_LOCATIONS = frozenset(
@@ -48,9 +45,13 @@ def _merge_directives(composer: _Composer) -> None:
         for directive in sub.schema.directives:
             if not is_specified_directive(directive):
                 by_name.setdefault(directive.name, []).append((sub, directive))
+    repeatable: dict[str, bool] = {}
     for name, defs in by_name.items():
         if any(name in sub.composed_directives for sub, _ in defs):
-            _compose_directive(composer, name, defs)
+            kept = _compose_directive(composer, name, defs)
+            if kept is not None:
+                repeatable[name] = kept.is_repeatable
+            _warn_not_composing(composer, name, [sub for sub, _ in defs])
             continue
         for sub, directive in defs:
             system = [loc.name for loc in directive.locations if loc not in _EXECUTABLE_LOCATIONS]
@@ -64,6 +65,7 @@ def _merge_directives(composer: _Composer) -> None:
         executable = [(sub, d) for sub, d in defs if any(loc in _EXECUTABLE_LOCATIONS for loc in d.locations)]
         if executable:
             _merge_executable_directive(composer, name, executable)
+    composer.directive_usages = _kept_usages(composer, repeatable)
 
 
 def _spec_version(url: str) -> tuple[str, int, int]:
@@ -73,11 +75,14 @@ def _spec_version(url: str) -> tuple[str, int, int]:
     return (found[1], int(found[2]), int(found[3])) if found else (url, 0, 0)
 
 
-def _compose_directive(composer: _Composer, name: str, defs: list[tuple[Subgraph, GraphQLDirective]]) -> None:
+def _compose_directive(
+    composer: _Composer, name: str, defs: list[tuple[Subgraph, GraphQLDirective]]
+) -> GraphQLDirective | None:
     """A directive some subgraph lists in ``@composeDirective``: its definition and applications are the product's,
     as Apollo composes them. The subgraphs composing it must import it from one spec and one major version of it;
     the definition of the newest minor version wins. Definitions of the same version (or of a subgraph that defines
-    it without composing it) must be alike. Anything else is a conflict naming both services."""
+    it without composing it) must be alike. Anything else is a conflict naming both services. The definition the
+    product takes, None on a conflict."""
     composing = [(sub, d) for sub, d in defs if name in sub.composed_directives]
     specs = {sub.name: sub.composed_directives[name] for sub, _ in composing}
     versions = {service: _spec_version(url) for service, url in specs.items()}
@@ -88,13 +93,13 @@ def _compose_directive(composer: _Composer, name: str, defs: list[tuple[Subgraph
                 f'@{name}: composed from different specs: {specs[one]} in service "{one}" and {specs[other]} in '
                 f'service "{other}"'
             )
-            return
+            return None
         if other_major != major:
             composer.conflicts.append(
                 f'@{name}: composed from different major versions of {identity}: {specs[one]} in service "{one}" '
                 f'and {specs[other]} in service "{other}" (use one major version)'
             )
-            return
+            return None
     newest_sub, newest = max(composing, key=lambda each: versions[each[0].name][2])
     printed = print_directive(newest)
     version = specs[newest_sub.name]
@@ -107,18 +112,80 @@ def _compose_directive(composer: _Composer, name: str, defs: list[tuple[Subgraph
             )
     composer.directives[f"@{name}"] = printed
     composer.composed_directives[name] = version
+    return newest
 
 
-def composed_usages(subgraphs: Sequence[Subgraph], names: AbstractSet[str]) -> dict[str, tuple[str, ...]]:
-    """The applications of the composed directives ``names``, per schema coordinate, merged over the subgraphs (in
-    first-seen order, each once)."""
-    out: dict[str, tuple[str, ...]] = {}
-    for sub in subgraphs:
+def _applied_name(application: str) -> str:
+    """``@foo(level: 2)`` -> ``foo``."""
+    return application[1:].split("(", 1)[0]
+
+
+def _warn_not_composing(composer: _Composer, name: str, defining: list[Subgraph]) -> None:
+    """A subgraph that defines a directive another one composes, without composing it itself: Apollo composition
+    leaves its applications out, and so does the product; the report names them."""
+    for sub in defining:
+        if name in sub.composed_directives:
+            continue
+        if sub.kind is not SourceKind.FEDERATION:  # it cannot compose: its SDL says where it applies it
+            uses = _directive_uses(sub, name)
+            if uses:
+                composer.warnings.append(
+                    f'@{name}: service "{sub.name}" applies it {uses} time{"s" if uses != 1 else ""}, but only a '
+                    "Federation subgraph can compose a directive (@composeDirective): those applications are left out"
+                )
+            continue
+        where = [
+            c or "the schema"
+            for c, found in sub.directive_usages.items()
+            if any(_applied_name(d) == name for d in found)
+        ]
+        if where:
+            composer.warnings.append(
+                f'@{name}: service "{sub.name}" defines it without @composeDirective, so its applications (on '
+                f'{", ".join(where)}) are left out (add @composeDirective(name: "@{name}") to its schema to keep them)'
+            )
+
+
+def _kept_usages(composer: _Composer, repeatable: dict[str, bool]) -> dict[str, tuple[str, ...]]:
+    """The applications of the composed directives, per schema coordinate, merged over the subgraphs that compose
+    them (in first-seen order, each once). What the product cannot carry is a warning naming its coordinate: an
+    application on the argument of a directive definition the product leaves out, and a second, different
+    application of a non-repeatable directive (the one most services apply is kept, the first on a tie)."""
+    by_coordinate: dict[str, dict[str, list[str]]] = {}  # coordinate -> application -> the services applying it
+    for sub in composer.subgraphs:
         for coordinate, found in sub.directive_usages.items():
-            kept = [d for d in found if d[1:].split("(", 1)[0] in names]
-            if kept:
-                out[coordinate] = tuple(dict.fromkeys((*out.get(coordinate, ()), *kept)))
+            owner = coordinate[1:].split("(", 1)[0] if coordinate.startswith("@") else None
+            for application in found:
+                name = _applied_name(application)
+                if name not in sub.composed_directives or name not in composer.composed_directives:
+                    continue
+                if owner is not None and f"@{owner}" not in composer.directives:
+                    composer.warnings.append(
+                        f'@{name} on {coordinate} in service "{sub.name}": left out with the directive @{owner} it '
+                        "is applied to"
+                    )
+                    continue
+                by_coordinate.setdefault(coordinate, {}).setdefault(application, []).append(sub.name)
+    out: dict[str, tuple[str, ...]] = {}
+    for coordinate, applications in by_coordinate.items():
+        kept = list(applications)
+        for name in dict.fromkeys(_applied_name(a) for a in applications):
+            same = [a for a in applications if _applied_name(a) == name]
+            if len(same) < 2 or repeatable.get(name, True):
+                continue
+            winner = max(same, key=lambda a: len(applications[a]))  # the first of the most applied
+            kept = [a for a in kept if a == winner or _applied_name(a) != name]
+            left = ", ".join(f"{a} ({_services(applications[a])})" for a in same if a != winner)
+            composer.warnings.append(
+                f"@{name} on {coordinate or 'the schema'}: a non-repeatable directive applied differently by the "
+                f"services: {winner} ({_services(applications[winner])}) is kept, {left} is left out"
+            )
+        out[coordinate] = tuple(kept)
     return out
+
+
+def _services(names: list[str]) -> str:
+    return f'service "{names[0]}"' if len(names) == 1 else "services " + ", ".join(f'"{n}"' for n in names)
 
 
 def _merge_executable_directive(composer: _Composer, name: str, defs: list[tuple[Subgraph, GraphQLDirective]]) -> None:
@@ -178,4 +245,6 @@ def _directive_uses(sub: Subgraph, name: str) -> int:
         for member in (*(getattr(node, "fields", None) or ()), *(getattr(node, "values", None) or ())):
             count += applied(member)
             count += sum(applied(a) for a in getattr(member, "arguments", None) or ())
+    for directive in sub.schema.directives:  # ``directive @x(a: Int @name) on FIELD``
+        count += sum(applied(a) for a in getattr(directive.ast_node, "arguments", None) or ())
     return count

@@ -156,7 +156,11 @@ def _merge_composite(composer: _Composer, name: str, kind: str, defs: list[_Def]
         composer.fields[(name, field_name)] = tuple(joins)
         if kind == "object":  # interface fields are implemented by object types, not resolved themselves
             _check_sharing(composer, name, field_name, field_defs, joins)
-            if joins and all(j.external for j in joins):
+            if (
+                joins
+                and all(j.external for j in joins)
+                and not _added_by_interface_object(composer, interfaces, field_name)
+            ):
                 composer.conflicts.append(
                     f"{coordinate}: @external in service "
                     + " and ".join(f'"{j.graph}"' for j in joins)
@@ -176,6 +180,17 @@ def _merge_composite(composer: _Composer, name: str, kind: str, defs: list[_Def]
         composer.sdl[name] = ""  # _composed_document takes the type's own AST node
         return
     composer.sdl[name] = f"{_description(description, '')}{keyword} {name}{implements} {{\n" + "\n".join(lines) + "\n}"
+
+
+def _added_by_interface_object(composer: _Composer, interfaces: dict[str, None], field_name: str) -> bool:
+    """Whether an @interfaceObject of one of ``interfaces`` adds ``field_name`` (and so resolves it): a link's
+    subgraph receives such a field, @external, as its key."""
+    for sub in composer.subgraphs:
+        for interface in interfaces:
+            named = sub.schema.get_type(interface) if interface in sub.interface_objects and sub.schema else None
+            if isinstance(named, GraphQLObjectType) and field_name in named.fields:
+                return True
+    return False
 
 
 def _preferred(field_defs: list[tuple[Subgraph, GraphQLField]], service: str) -> list[tuple[Subgraph, GraphQLField]]:

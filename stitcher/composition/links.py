@@ -138,6 +138,8 @@ def _link_subgraph(
     field_name, definition = operation
     coordinate = f"Query.{field_name} of service {target.name!r}"
     source_fields = _source_fields(owners, link.type_name)
+    for added, added_field in _interface_object_fields(subgraphs, owners, link.type_name).items():
+        source_fields.setdefault(added, added_field)
     for argument, source in link.arguments.items():
         arg = definition.args.get(argument)
         if arg is None:
@@ -147,16 +149,6 @@ def _link_subgraph(
             )
             continue
         given = source_fields.get(source)
-        through = [
-            s.name for s in subgraphs if interface in s.interface_objects and source in _fields(s, interface or "")
-        ]
-        if given is None and through:
-            problems.append(
-                f"{where}.arguments.{argument}: {link.type_name} (implementing {interface}) gets {source} only "
-                f'through the @interfaceObject {interface} of service "{through[0]}"; a link\'s arguments must come '
-                f"from fields the services defining {link.type_name} have"
-            )
-            continue
         if given is None:
             problems.append(f"{where}.arguments.{argument}: {link.type_name} has no field {source}")
             continue
@@ -289,6 +281,21 @@ def _source_fields(owners: Sequence[Subgraph], type_name: str) -> dict[str, Grap
         for name, definition in _fields(sub, type_name).items():
             if f"{type_name}.{name}" not in sub.hidden_fields:
                 out.setdefault(name, definition)
+    return out
+
+
+def _interface_object_fields(
+    subgraphs: Sequence[Subgraph], owners: Sequence[Subgraph], type_name: str
+) -> dict[str, GraphQLField]:
+    """The fields an @interfaceObject adds to object type ``type_name`` (through an interface it implements in the
+    services defining it): a link may pass them too, the planner fetches them through the interface's key first,
+    as it fetches a key the source lacks."""
+    interfaces = {i.name for sub in owners if (found := _object_type(sub, type_name)) for i in found.interfaces}
+    out: dict[str, GraphQLField] = {}
+    for interface in sorted(interfaces):
+        through = [s for s in subgraphs if interface in s.interface_objects]
+        for name, definition in _source_fields(through, interface).items():
+            out.setdefault(name, definition)
     return out
 
 

@@ -45,6 +45,7 @@ class _Composer:
     directives: dict[str, str] = field(default_factory=dict)  # "@name" -> merged executable directive definition
     # ``@composeDirective``: name -> the URL of the spec it comes from (:attr:`stitcher.ir.Supergraph`).
     composed_directives: dict[str, str] = field(default_factory=dict)
+    directive_usages: dict[str, tuple[str, ...]] = field(default_factory=dict)  # their applications, by coordinate
     # Type -> the service whose definition wins (the product's ``prefer``).
     prefer: dict[str, str] = field(default_factory=dict)
 

@@ -168,6 +168,10 @@ def _load(sdl: str, document: DocumentNode) -> Supergraph:
             usages[coordinate] = tuple(dict.fromkeys(found))
 
     read_tags(SCHEMA_COORDINATE, schema_nodes)  # only composed directives: @tag is not on SCHEMA
+    for definition in document.definitions:  # ``directive @x(a: Int @foo) on FIELD``
+        if isinstance(definition, DirectiveDefinitionNode):
+            for argument in definition.arguments or ():
+                read_tags(f"@{definition.name.value}({argument.name.value}:)", [argument])
     interfaces_of: dict[str, list[str]] = {}
     bare: list[tuple[str, str]] = []
     field_nodes: dict[str, dict[str, list[Any]]] = {}

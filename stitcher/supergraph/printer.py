@@ -10,13 +10,12 @@ from graphql import (
     GraphQLObjectType,
     GraphQLUnionType,
     is_specified_directive,
-    print_directive,
 )
 from graphql.language.print_string import print_string
 
 from stitcher.ir import SCHEMA_COORDINATE, FieldJoin, SourceKind, Supergraph
 from stitcher.supergraph.carried import carried_definitions, graph_directive, schema_directive
-from stitcher.supergraph.sdl import Hooks, distinct, print_with_hooks
+from stitcher.supergraph.sdl import Hooks, distinct, print_directive_definition, print_with_hooks
 
 _LINK_SPEC = "https://specs.apollo.dev/link/v1.0"
 _JOIN_SPEC = "https://specs.apollo.dev/join/v0.3"
@@ -174,7 +173,7 @@ def print_supergraph_sdl(sg: Supergraph) -> str:
             continue
         defining = [s for s in graphql_subgraphs if s.schema is not None and s.schema.get_directive(directive.name)]
         if not defining or len(defining) == len(graphql_subgraphs) or directive.name in sg.composed_directives:
-            extra.append(print_directive(directive))
+            extra.append(print_directive_definition(directive, marks))
     hooks = Hooks(
         skip=lambda coordinate: False,
         type_directives=type_directives,

@@ -18,6 +18,7 @@ from graphql import (
     EnumTypeDefinitionNode,
     EnumTypeExtensionNode,
     GraphQLArgument,
+    GraphQLDirective,
     GraphQLEnumType,
     GraphQLError,
     GraphQLField,
@@ -176,20 +177,23 @@ def print_schema_sdl(schema: GraphQLSchema, *, skip: Iterable[str] = ()) -> str:
 _MACHINERY_DIRECTIVE = re.compile(r"^(join__|link$|inaccessible$|tag$|loom__)")
 
 
-def _directive_definitions(schema: GraphQLSchema) -> list[str]:
+def _directive_definitions(schema: GraphQLSchema, applied: Callable[[str], str] = lambda c: "") -> list[str]:
     """The custom directive definitions of ``schema`` (``@inContext``...), by name; the specified ones and the
-    supergraph's machinery are left out."""
-    out = []
-    for directive in sorted(schema.directives, key=lambda d: d.name):
-        if is_specified_directive(directive) or _MACHINERY_DIRECTIVE.match(directive.name):
-            continue
-        args = _print_args(f"@{directive.name}", directive.args, Hooks())
-        repeatable = " repeatable" if directive.is_repeatable else ""
-        locations = " | ".join(location.name for location in directive.locations)
-        out.append(
-            f"{_description(directive.description, '')}directive @{directive.name}{args}{repeatable} on {locations}"
-        )
-    return out
+    supergraph's machinery are left out. ``applied`` gives the directives applied to an argument
+    (``@inContext(country:)``)."""
+    return [
+        print_directive_definition(directive, applied)
+        for directive in sorted(schema.directives, key=lambda d: d.name)
+        if not (is_specified_directive(directive) or _MACHINERY_DIRECTIVE.match(directive.name))
+    ]
+
+
+def print_directive_definition(directive: GraphQLDirective, applied: Callable[[str], str] = lambda c: "") -> str:
+    """``directive @name(args) repeatable on LOCATIONS``, with the directives ``applied`` gives each argument."""
+    args = _print_args(f"@{directive.name}", directive.args, Hooks(argument_directives=applied))
+    repeatable = " repeatable" if directive.is_repeatable else ""
+    locations = " | ".join(location.name for location in directive.locations)
+    return f"{_description(directive.description, '')}directive @{directive.name}{args}{repeatable} on {locations}"
 
 
 def print_with_hooks(schema: GraphQLSchema, hooks: Hooks) -> str:
@@ -329,7 +333,7 @@ def print_product_sdl(sg: Supergraph) -> str:
         enum_value_directives=lambda enum_name, value: applied(f"{enum_name}.{value}"),
         argument_directives=applied,
         schema_directives=applied(SCHEMA_COORDINATE),
-        extra=_directive_definitions(sg.schema),
+        extra=_directive_definitions(sg.schema, applied),
     )
     return print_with_hooks(sg.schema, hooks)
 

@@ -112,6 +112,24 @@ LOANS_APART = {
 
 def resources(up: Upstreams, product_spec: dict[str, Any]) -> list[dict[str, Any]]:
     """A cluster, a team, the two services (inline SDL, reached on loopback) and the product."""
+    services = {
+        "members": graphql_service(MEMBERS_SDL, f"{up.members_url}/graphql", MEMBER_ENTITY),
+        "loans": graphql_service(LOANS_SDL, f"{up.loans_url}/graphql"),
+    }
+    return team_resources("library", services, "lending", product_spec)
+
+
+def graphql_service(sdl: str, url: str, entities: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The spec of a GraphQL Service with inline SDL, deployed at ``url`` on the cluster ``here``."""
+    spec = {"protocol": "graphql", "schema": {"sdl": sdl}, "deployments": [{"cluster": "here", "address": url}]}
+    return {**spec, "entities": entities} if entities else spec
+
+
+def team_resources(
+    team: str, services: dict[str, dict[str, Any]], product: str, product_spec: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """A cluster ``here`` (loopback introspection allowed), ``team`` placed on it, its ``services`` (name -> spec)
+    and its published ``product``."""
     head = {"apiVersion": "loom.dev/v1alpha1"}
     cluster = {
         "region": "local",
@@ -119,22 +137,14 @@ def resources(up: Upstreams, product_spec: dict[str, Any]) -> list[dict[str, Any
         "gloo": {"target": "gitops"},
         "introspection": {"allowLoopback": True},
     }
-
-    def service(name: str, sdl: str, url: str) -> dict[str, Any]:
-        spec = {"protocol": "graphql", "schema": {"sdl": sdl}, "deployments": [{"cluster": "here", "address": url}]}
-        if name == "members":
-            spec["entities"] = MEMBER_ENTITY
-        return {**head, "kind": "Service", "metadata": _meta(name, team="library"), "spec": spec}
-
     return [
         {**head, "kind": "Cluster", "metadata": _meta("here"), "spec": cluster},
-        {**head, "kind": "Team", "metadata": _meta("library"), "spec": {"placements": [{"cluster": "here"}]}},
-        service("members", MEMBERS_SDL, f"{up.members_url}/graphql"),
-        service("loans", LOANS_SDL, f"{up.loans_url}/graphql"),
+        {**head, "kind": "Team", "metadata": _meta(team), "spec": {"placements": [{"cluster": "here"}]}},
+        *({**head, "kind": "Service", "metadata": _meta(name, team=team), "spec": s} for name, s in services.items()),
         {
             **head,
             "kind": "Product",
-            "metadata": _meta("lending", team="library"),
+            "metadata": _meta(product, team=team),
             "spec": {"version": "1.0.0", "lifecycle": "published", **product_spec},
         },
     ]

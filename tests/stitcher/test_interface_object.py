@@ -10,7 +10,6 @@ import pytest
 from graphql import OperationDefinitionNode, build_schema, execute_sync, parse
 
 from stitcher.composition import compose
-from stitcher.errors import CompositionError
 from stitcher.execution import Executor
 from stitcher.ir import SourceKind, Supergraph
 from stitcher.options import GatewayOptions, UpstreamOptions
@@ -38,12 +37,16 @@ QUERIES = [
 ]
 
 
-OWNERS_SDL = "type Query { owner(id: ID!): Owner }  type Owner { id: ID! name: String! }"
+OWNERS_SDL = "type Query { owner(id: ID!): Owner owners(ids: [ID!]!): [Owner] }  type Owner { id: ID! name: String! }"
 
 
 @pytest.fixture(scope="module")
 def servers() -> Iterator[UpstreamServers]:
-    owners = GraphQLApp(build_schema(OWNERS_SDL), {"owner": lambda _info, id: {"id": id, "name": f"owner of {id}"}})
+    root = {
+        "owner": lambda _info, id: {"id": id, "name": f"owner of {id}"},
+        "owners": lambda _info, ids: [{"id": i, "name": f"owner of {i}"} for i in ids],
+    }
+    owners = GraphQLApp(build_schema(OWNERS_SDL), root, cache=False)
     apps = {
         "media": media.media_app(),
         "ratings": media.ratings_app(),
@@ -228,15 +231,64 @@ async def test_a_link_on_an_interface_reaches_media_returned_by_the_interface_ob
         }
 
 
-def test_a_link_on_an_interface_from_a_field_of_the_interface_object_is_refused_naming_the_implementations(
-    servers: UpstreamServers,
+def _owned_by_review_count(data: Any, media_path: str) -> Any:
+    """``data`` (the monolith's answer, with review counts) with each medium's ``owner`` in place of its count: the
+    owner whose id is that count (what the link passes)."""
+    for medium in data[media_path] if isinstance(data[media_path], list) else [data[media_path]]:
+        medium["owner"] = {"name": f"owner of {medium.pop('reviewCount')}"}
+    return data
+
+
+@pytest.mark.parametrize(
+    ("operation", "argument"), [("owner", "id"), ("owners", "ids")], ids=["one call each", "batched"]
+)
+async def test_a_link_on_an_interface_from_a_field_of_the_interface_object_is_served(
+    servers: UpstreamServers, transport: Any, operation: str, argument: str
 ) -> None:
-    """``reviewCount`` is a field of Book and Movie only through the @interfaceObject of ``ratings``: a link's
-    arguments must come from the implementation's own services, so the link is refused naming each implementation."""
-    with pytest.raises(CompositionError) as raised:
-        _with_owners(servers, Link("Media", "owner", "owners", "owner", {"id": "reviewCount"}))
-    for implementation in ("Book", "Movie"):
-        assert (
-            f"links[0].arguments.id: {implementation} (implementing Media) gets reviewCount only through the "
-            f'@interfaceObject Media of service "ratings"'
-        ) in str(raised.value)
+    """``Media.owner`` from ``owner(id: reviewCount)``: ``reviewCount`` is a field of Book and Movie only through
+    the @interfaceObject of ``ratings``, so each medium's count is fetched there first (one ``_entities`` request
+    with ``__typename: Media``), then the link's operation is called with it (once per medium, or once for all
+    when it takes a list); also for media the interface object's subgraph returns itself."""
+    composed = _with_owners(servers, Link("Media", "owner", "owners", operation, {argument: "reviewCount"}))
+    cases = [
+        ("{ media { id title owner { name } } }", "{ media { id title reviewCount } }", "media"),
+        (
+            "{ topRated(first: 3) { __typename id owner { name } } }",
+            "{ topRated(first: 3) { __typename id reviewCount } }",
+            "topRated",
+        ),
+    ]
+    for supergraph in (composed, load_supergraph(print_supergraph_sdl(composed))):
+        for query, reference, root in cases:
+            before = servers.apps["ratings"].requests
+            sent_before = len(servers.apps["owners"].bodies)
+            response = await Executor(supergraph, transport).execute(query)
+            assert response.errors is None and response.data is not None
+            assert response.data == _owned_by_review_count(monolith(servers, reference), root)
+            # One request per implementation (each has its link subgraph), one call per medium or per request.
+            sent = servers.apps["owners"].bodies[sent_before:]
+            types = {medium["__typename"] for medium in monolith(servers, "{ media { __typename } }")["media"]}
+            calls = sum(body["query"].count(f"{operation}(") for body in sent)
+            assert len(sent) == len(types) and calls == (
+                len(sent) if operation == "owners" else len(response.data[root])
+            )
+            if root == "media":  # the counts: one request to the interface object's subgraph for all media
+                assert servers.apps["ratings"].requests == before + 1
+                assert servers.apps["ratings"].bodies[-1]["variables"]["_loomReps"] == [
+                    {"__typename": "Media", "id": m["id"]} for m in media.MEDIA
+                ]
+
+
+async def test_a_link_on_an_implementation_from_a_field_of_the_interface_object_is_served(
+    servers: UpstreamServers, transport: Any
+) -> None:
+    """The same on one implementation (``Book.owner``): Book's own services lack ``reviewCount``, its interface's
+    @interfaceObject adds it."""
+    composed = _with_owners(servers, Link("Book", "owner", "owners", "owner", {"id": "reviewCount"}))
+    assert composed.schema.get_type("Movie").fields.get("owner") is None  # type: ignore[union-attr]
+    query = '{ book(id: "b2") { title owner { name } } }'
+    for supergraph in (composed, load_supergraph(print_supergraph_sdl(composed))):
+        response = await Executor(supergraph, transport).execute(query)
+        assert response.errors is None
+        reference = monolith(servers, '{ book(id: "b2") { title reviewCount } }')
+        assert response.data == _owned_by_review_count(reference, "book")

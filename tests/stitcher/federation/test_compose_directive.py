@@ -117,16 +117,24 @@ def _catalog(version: str) -> Subgraph:
 
 def test_definitions_of_one_major_version_merge_to_the_newest_minor() -> None:
     """``shop`` imports ``@cacheHint`` from v1.0 and ``catalog`` from v1.1 with one more argument: as Apollo does,
-    the newest minor's definition is the product's (the applications of both are kept), and the supergraph links
-    v1.1; the same in either order."""
+    the newest minor's definition is the product's, and the supergraph links v1.1; the same in either order. Both
+    apply the non-repeatable ``@cacheHint`` to ``Product`` differently: the first service's is kept, with a warning
+    naming the other."""
     for subgraphs in ((SHOP, _catalog("v1.1")), (_catalog("v1.1"), SHOP)):
         sg = compose_subgraphs(subgraphs)
         product = print_product_sdl(sg)
         assert "directive @cacheHint(maxAge: Int!, scope: String) on OBJECT | FIELD_DEFINITION" in product
         assert "directive @cacheHint(maxAge: Int!) on" not in product
-        assert '@cacheHint(maxAge: 60) @cacheHint(maxAge: 5, scope: "public")' in product or (
-            '@cacheHint(maxAge: 5, scope: "public") @cacheHint(maxAge: 60)' in product
+        shop, catalog = (
+            '@cacheHint(maxAge: 60) (service "shop")',
+            '@cacheHint(maxAge: 5, scope: "public") (service "catalog")',
         )
+        kept, left = (shop, catalog) if subgraphs[0] is SHOP else (catalog, shop)
+        assert f"type Product {kept.split(' (')[0]} {{" in product
+        assert (
+            "@cacheHint on Product: a non-repeatable directive applied differently by the services: "
+            f"{kept} is kept, {left} is left out"
+        ) in sg.warnings
         supergraph = print_supergraph_sdl(sg)
         assert '@link(url: "https://specs.example.com/shop/v1.1", import: ["@cacheHint"' in supergraph
         assert print_product_sdl(load_supergraph(supergraph)) == product
@@ -217,3 +225,112 @@ def test_an_application_on_the_schema_itself_is_kept() -> None:
     )
     elsewhere = load_supergraph(supergraph_sdl(body, {"shop": "http://127.0.0.1:9/shop"}))
     assert 'schema @owner(team: "shop") {\n  query: Query\n}' in print_product_sdl(elsewhere)
+
+
+META = "directive @meta(note: String!) on ARGUMENT_DEFINITION | OBJECT | FIELD_DEFINITION\n"
+
+
+def _metered(name: str, sdl: str, *, composes: bool = True) -> Subgraph:
+    """A subgraph that defines ``@meta`` (importing it from its spec, composing it when ``composes``)."""
+    compose_it = '@composeDirective(name: "@meta")' if composes else ""
+    head = f'extend schema @link(url: "https://specs.example.com/meta/v1.0", import: ["@meta"]) {compose_it}\n'
+    return Subgraph(name, head + COMPOSE + META + sdl, entities=["Product"])
+
+
+def test_applications_on_the_arguments_of_a_directive_definition_are_kept() -> None:
+    """``directive @locale(lang: String! @meta(...)) on FIELD``: the argument of a directive the product keeps (one
+    composed, and an executable one merged from a service) keeps the composed directive applied to it, in the
+    product SDL and the supergraph, and a loaded supergraph prints it again."""
+    shop = _metered(
+        "shop",
+        '"Where the query runs."\ndirective @inContext(country: String @meta(note: "ISO 3166")) on QUERY\n'
+        'type Query { product: Product }\ntype Product @key(fields: "id") { id: ID! }',
+    )
+    sg = compose_subgraphs((shop,))
+    product = print_product_sdl(sg)
+    assert 'directive @inContext(country: String @meta(note: "ISO 3166")) on QUERY' in product
+    assert not [w for w in sg.warnings if "meta" in w]
+    supergraph = print_supergraph_sdl(sg)
+    assert 'directive @inContext(country: String @meta(note: "ISO 3166")) on QUERY' in supergraph
+    loaded = load_supergraph(supergraph)
+    assert print_product_sdl(loaded) == product and print_supergraph_sdl(loaded) == supergraph
+    composed_arg = Subgraph(
+        "shop",
+        SHOP_HEAD.replace("lang: String!", "lang: String! @cacheHint(maxAge: 1)")
+        + CACHE_HINT.replace("OBJECT |", "OBJECT | ARGUMENT_DEFINITION |")
+        + 'type Query { product: Product }\ntype Product @key(fields: "id") { id: ID! }',
+        entities=["Product"],
+    )
+    sg = compose_subgraphs((composed_arg,))
+    product = print_product_sdl(sg)
+    assert "directive @locale(lang: String! @cacheHint(maxAge: 1)) on FIELD" in product
+    supergraph = print_supergraph_sdl(sg)
+    assert "directive @locale(lang: String! @cacheHint(maxAge: 1)) on FIELD" in supergraph
+    assert print_product_sdl(load_supergraph(supergraph)) == product
+
+
+def test_applications_composition_cannot_keep_are_warnings_naming_their_coordinates() -> None:
+    """Nothing is left out silently: an application on the argument of a directive the product leaves out, the
+    applications of a service that defines the directive without composing it (Apollo leaves them out too), and a
+    second, different application of a non-repeatable directive on one element (the product keeps one)."""
+    shop = _metered(
+        "shop",
+        'directive @audit(level: Int @meta(note: "1-3")) on OBJECT\n'
+        'type Query { product: Product @meta(note: "entry") }\n'
+        'type Product @key(fields: "id") @meta(note: "shop") { id: ID! }',
+    )
+    other = _metered(
+        "other",
+        'type Product @key(fields: "id") @meta(note: "other") { id: ID! price: Int @meta(note: "cents") }',
+        composes=False,
+    )
+    sg = compose_subgraphs((shop, other))
+    product = print_product_sdl(sg)
+    assert 'type Product @meta(note: "shop") {' in product and "@audit" not in product
+    assert '"other"' not in product and "cents" not in product
+    assert (
+        '@meta on @audit(level:) in service "shop": left out with the directive @audit it is applied to'
+    ) in sg.warnings
+    assert (
+        '@meta: service "other" defines it without @composeDirective, so its applications (on Product, '
+        'Product.price) are left out (add @composeDirective(name: "@meta") to its schema to keep them)'
+    ) in sg.warnings
+    both = _metered("other", 'type Product @key(fields: "id") @meta(note: "other") { id: ID! }')
+    sg = compose_subgraphs((shop, both))
+    product = print_product_sdl(sg)
+    assert 'type Product @meta(note: "shop") {' in product
+    assert (
+        '@meta on Product: a non-repeatable directive applied differently by the services: @meta(note: "shop") '
+        '(service "shop") is kept, @meta(note: "other") (service "other") is left out'
+    ) in sg.warnings
+    assert print_product_sdl(load_supergraph(print_supergraph_sdl(sg))) == product
+
+
+def test_a_type_system_directive_applied_only_to_a_directive_argument_is_counted_as_applied() -> None:
+    sdl = META + 'directive @inContext(country: String @meta(note: "ISO")) on QUERY\ntype Query { ok: Boolean }'
+    sg = compose_subgraphs((Subgraph("shop", sdl),))
+    assert "directive @inContext(country: String) on QUERY" in print_product_sdl(sg)
+    assert any(
+        w.startswith('@meta: a type-system directive of service "shop"') and "applied 1 time)" in w for w in sg.warnings
+    )
+
+
+def test_applications_of_a_plain_graphql_service_that_cannot_compose_are_a_warning() -> None:
+    """A plain GraphQL service defines and applies the directive a Federation subgraph composes: it cannot compose
+    it itself, so its applications are left out, and the report says so."""
+    shop = _metered(
+        "shop", 'type Query { product: Product }\ntype Product @key(fields: "id") @meta(note: "shop") { id: ID! }'
+    )
+    plain = SourceSpec(
+        "legacy",
+        SourceKind.GRAPHQL,
+        META + 'type Query { legacy: Int @meta(note: "old") }',
+        url="http://127.0.0.1:9/legacy",
+    )
+    sg = compose([SourceSpec("shop", SourceKind.FEDERATION, LINK + shop.sdl, url="http://127.0.0.1:9/shop"), plain])
+    product = print_product_sdl(sg)
+    assert 'type Product @meta(note: "shop") {' in product and '"old"' not in product
+    assert (
+        '@meta: service "legacy" applies it 1 time, but only a Federation subgraph can compose a directive '
+        "(@composeDirective): those applications are left out"
+    ) in sg.warnings
