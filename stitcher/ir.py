@@ -212,6 +212,9 @@ class Subgraph:
     # and ``@directive(arg:)`` too; :data:`SCHEMA_COORDINATE` for the schema itself), printed (``@foo(level: 2)``).
     composed_directives: dict[str, str] = field(default_factory=dict)
     directive_usages: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # How often the source's SDL applies each of its own directives, counted as it was read, before transforms (a
+    # transformed schema is built again and carries no applications); None: not counted, read from the schema.
+    directive_uses: dict[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

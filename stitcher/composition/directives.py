@@ -8,6 +8,7 @@ from typing import Any
 from graphql import (
     DirectiveLocation,
     GraphQLDirective,
+    GraphQLSchema,
     is_required_argument,
     is_specified_directive,
     print_directive,
@@ -228,23 +229,33 @@ def _merge_executable_directive(composer: _Composer, name: str, defs: list[tuple
 
 def _directive_uses(sub: Subgraph, name: str) -> int:
     """How often a subgraph applies directive ``name`` in its SDL (an introspection result carries none)."""
+    if sub.directive_uses is not None:
+        return sub.directive_uses.get(name, 0)
     assert sub.schema is not None
-    count = 0
+    return count_directive_uses(sub.schema).get(name, 0)
 
-    def applied(node: Any) -> int:
-        return sum(1 for d in getattr(node, "directives", None) or () if d.name.value == name)
 
-    nodes: list[Any] = [sub.schema.ast_node, *sub.schema.extension_ast_nodes]
-    for named in sub.schema.type_map.values():
+def count_directive_uses(schema: GraphQLSchema) -> dict[str, int]:
+    """How often the schema's SDL applies each directive (an introspection result carries none)."""
+    counts: dict[str, int] = {}
+
+    def applied(node: Any) -> None:
+        for d in getattr(node, "directives", None) or ():
+            counts[d.name.value] = counts.get(d.name.value, 0) + 1
+
+    nodes: list[Any] = [schema.ast_node, *schema.extension_ast_nodes]
+    for named in schema.type_map.values():
         nodes.append(named.ast_node)
         nodes.extend(named.extension_ast_nodes)
     for node in nodes:
         if node is None:
             continue
-        count += applied(node)
+        applied(node)
         for member in (*(getattr(node, "fields", None) or ()), *(getattr(node, "values", None) or ())):
-            count += applied(member)
-            count += sum(applied(a) for a in getattr(member, "arguments", None) or ())
-    for directive in sub.schema.directives:  # ``directive @x(a: Int @name) on FIELD``
-        count += sum(applied(a) for a in getattr(directive.ast_node, "arguments", None) or ())
-    return count
+            applied(member)
+            for argument in getattr(member, "arguments", None) or ():
+                applied(argument)
+    for directive in schema.directives:  # ``directive @x(a: Int @name) on FIELD``
+        for argument in getattr(directive.ast_node, "arguments", None) or ():
+            applied(argument)
+    return counts

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from stitcher.composition.directives import count_directive_uses
 from stitcher.composition.transforms import apply_transforms
 from stitcher.errors import SchemaError
 from stitcher.federation import (
@@ -14,7 +15,7 @@ from stitcher.ir import (
     SourceKind,
     Subgraph,
 )
-from stitcher.sources import SourceSpec
+from stitcher.sources import SourceSpec, Transforms
 
 
 def build_subgraph(spec: SourceSpec) -> Subgraph:
@@ -33,6 +34,8 @@ def build_subgraph(spec: SourceSpec) -> Subgraph:
         raise SchemaError(f"unknown protocol {spec.protocol!r}", service=spec.name)
     if subgraph.url is None:
         subgraph.url = spec.url
+    if subgraph.schema is not None and spec.protocol is not SourceKind.OPENAPI and spec.transforms != Transforms():
+        subgraph.directive_uses = count_directive_uses(subgraph.schema)  # transforms build a schema without them
     return apply_transforms(subgraph, spec.transforms)
 
 

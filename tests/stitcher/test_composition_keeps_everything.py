@@ -32,7 +32,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from stitcher.composition import compose
 from stitcher.errors import CompositionError
 from stitcher.ir import SourceKind
-from stitcher.sources import SourceSpec
+from stitcher.sources import SourceSpec, Transforms
 
 STOREFRONT = """
 "Contextualizes the operation: prices and availability for a country and a language."
@@ -77,6 +77,20 @@ def test_executable_directives_oneof_deprecations_and_specified_by_are_kept() ->
         '@cacheControl: a type-system directive of service "storefront" (on FIELD_DEFINITION | OBJECT; applied 2 '
         "times) is left out of the product schema, which carries only @deprecated, @specifiedBy and @oneOf"
     ]
+
+
+@pytest.mark.parametrize(
+    "transforms",
+    [Transforms(prefix="Shop"), Transforms(type_patterns={"(.*)": "Store\\1"}), Transforms(hide=("Product.handle",))],
+)
+def test_a_transformed_source_still_counts_its_directive_uses(transforms: Transforms) -> None:
+    """A transform builds the source's schema again, without its applications: they are counted as it was read."""
+    spec = SourceSpec(
+        "storefront", SourceKind.GRAPHQL, STOREFRONT, url="http://storefront.test/graphql", transforms=transforms
+    )
+    [warning] = compose([spec]).warnings
+    assert warning.startswith('@cacheControl: a type-system directive of service "storefront"')
+    assert "applied 2 times" in warning
 
 
 def test_oneof_is_enforced_on_literals_and_variables() -> None:
