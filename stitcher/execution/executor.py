@@ -47,7 +47,6 @@ from stitcher.execution._tree import (
     _merge_entities,
     _project,
     _rename_typenames,
-    _single_key_representations,
     _walk,
 )
 from stitcher.ir import SourceKind, Subgraph, Supergraph
@@ -715,8 +714,6 @@ class Executor:
         if default is not None and len(targets) == 1:
             target = targets.get(default)
             if target is not None and target.resolver is None and not target.cuts and target.representation:
-                if len(target.representation) == 1:
-                    return _single_key_representations(objects, default, target)
                 return _concrete_representations(objects, default, target)
         for obj in objects:
             type_name: str | None = obj.get("__typename") or default

@@ -113,6 +113,9 @@ class EntityTarget:
     # Nested @requires values are cut to the fields the requirement names (index in ``representation`` -> field
     # tree): the merged object also holds the gateway's own aliases (keys of entity hops), which must not leak.
     cuts: tuple[tuple[int, CutTree], ...] = ()
+    # The executor's representation builder for this target at a concrete position, generated on first use
+    # (``stitcher.execution``), like :attr:`ObjectShape.compiled`.
+    compiled: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(eq=False, slots=True)
