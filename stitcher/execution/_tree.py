@@ -146,8 +146,15 @@ def _flatten_paths(value: Any, path: list[Any], out: list[tuple[Any, list[Any]]]
             _flatten_paths(item, [*path, index], out)
 
 
-def _merge_entities(entities: list[Any], groups: list[list[dict[str, Any]]]) -> None:
-    """Merge the i-th entity of an answer into every object that representation i stands for."""
+def _merge_entities(entities: list[Any], groups: list[list[dict[str, Any]]], fresh: bool) -> None:
+    """Merge the i-th entity of an answer into every object that representation i stands for. ``fresh``: the fetch
+    brings only keys its objects cannot have yet (:func:`~stitcher.execution._fresh.mark_fresh_fetches`)."""
+    if fresh:
+        for result, group in zip(entities, groups):  # noqa: B905 - as long as each other (strict= costs a kwargs dict)
+            if isinstance(result, dict):
+                for obj in group:
+                    obj.update(result)
+        return
     for result, group in zip(entities, groups, strict=False):
         if isinstance(result, dict):
             for obj in group:

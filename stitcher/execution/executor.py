@@ -37,6 +37,7 @@ from stitcher.execution._errors import (
     _pass_through,
     _upstream_failure,
 )
+from stitcher.execution._fresh import mark_fresh_fetches
 from stitcher.execution._run import _JSON_HEADERS, _QUERY_HEADERS, _Run
 from stitcher.execution._shaping import _INVALID, _reached_errors, _shape_object
 from stitcher.execution._tree import (
@@ -260,6 +261,7 @@ class Executor:
                     dict(zip(entry.conditions, conditions, strict=True)),
                     entry.prefix,
                 )
+                mark_fresh_fetches(plan)
             except PlanningError as exc:
                 plan = [{"message": str(exc), "extensions": {"code": "QUERY_PLANNING_FAILED"}}]
             except RecursionError:  # a planner bug must still answer as GraphQL, never as HTTP 500
@@ -432,7 +434,7 @@ class Executor:
             if failure is not None or not isinstance(entities, list):
                 self._fail_objects(node, run, groups, types, failure)
                 continue
-            _merge_entities(entities, groups)
+            _merge_entities(entities, groups, node.fresh)
             objects_of[id(node)] = objects
 
     async def _run_node(self, node: FetchNode, run: _Run, base: list[Any] | None, depth: int) -> None:
@@ -762,7 +764,7 @@ class Executor:
         if failure is not None or not isinstance(entities, list):
             self._fail_objects(node, run, groups, types, failure)
             return False
-        _merge_entities(entities, groups)
+        _merge_entities(entities, groups, node.fresh)
         return True
 
     async def _resolver_fetch(self, node: FetchNode, subgraph: Subgraph, run: _Run, objects: list[Any]) -> bool:

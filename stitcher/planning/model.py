@@ -141,6 +141,9 @@ class FetchNode:
     depends_on: list[FetchNode] = field(default_factory=list)
     # The operation's executable directives this subgraph defines, printed after the operation's variables.
     operation_directives: str = ""
+    # No other fetch of the plan brings a key this one brings to its objects, so its answers are merged by a plain
+    # dict update (set by ``stitcher.execution`` when the plan is built; False until then).
+    fresh: bool = False
 
 
 @dataclass(eq=False, slots=True)
