@@ -37,6 +37,7 @@ from stitcher.execution._errors import (
     _pass_through,
     _upstream_failure,
 )
+from stitcher.execution._fresh import mark_fresh_fetches
 from stitcher.execution._run import _JSON_HEADERS, _QUERY_HEADERS, _Run
 from stitcher.execution._shaping import _INVALID, _reached_errors, _shape_object
 from stitcher.execution._tree import (
@@ -47,7 +48,6 @@ from stitcher.execution._tree import (
     _merge_entities,
     _project,
     _rename_typenames,
-    _single_key_representations,
     _walk,
 )
 from stitcher.ir import SourceKind, Subgraph, Supergraph
@@ -261,6 +261,7 @@ class Executor:
                     dict(zip(entry.conditions, conditions, strict=True)),
                     entry.prefix,
                 )
+                mark_fresh_fetches(plan)
             except PlanningError as exc:
                 plan = [{"message": str(exc), "extensions": {"code": "QUERY_PLANNING_FAILED"}}]
             except RecursionError:  # a planner bug must still answer as GraphQL, never as HTTP 500
@@ -433,7 +434,7 @@ class Executor:
             if failure is not None or not isinstance(entities, list):
                 self._fail_objects(node, run, groups, types, failure)
                 continue
-            _merge_entities(entities, groups)
+            _merge_entities(entities, groups, node.fresh)
             objects_of[id(node)] = objects
 
     async def _run_node(self, node: FetchNode, run: _Run, base: list[Any] | None, depth: int) -> None:
@@ -715,8 +716,6 @@ class Executor:
         if default is not None and len(targets) == 1:
             target = targets.get(default)
             if target is not None and target.resolver is None and not target.cuts and target.representation:
-                if len(target.representation) == 1:
-                    return _single_key_representations(objects, default, target)
                 return _concrete_representations(objects, default, target)
         for obj in objects:
             type_name: str | None = obj.get("__typename") or default
@@ -765,7 +764,7 @@ class Executor:
         if failure is not None or not isinstance(entities, list):
             self._fail_objects(node, run, groups, types, failure)
             return False
-        _merge_entities(entities, groups)
+        _merge_entities(entities, groups, node.fresh)
         return True
 
     async def _resolver_fetch(self, node: FetchNode, subgraph: Subgraph, run: _Run, objects: list[Any]) -> bool:

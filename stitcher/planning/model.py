@@ -113,6 +113,9 @@ class EntityTarget:
     # Nested @requires values are cut to the fields the requirement names (index in ``representation`` -> field
     # tree): the merged object also holds the gateway's own aliases (keys of entity hops), which must not leak.
     cuts: tuple[tuple[int, CutTree], ...] = ()
+    # The executor's representation builder for this target at a concrete position, generated on first use
+    # (``stitcher.execution``), like :attr:`ObjectShape.compiled`.
+    compiled: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(eq=False, slots=True)
@@ -138,6 +141,9 @@ class FetchNode:
     depends_on: list[FetchNode] = field(default_factory=list)
     # The operation's executable directives this subgraph defines, printed after the operation's variables.
     operation_directives: str = ""
+    # No other fetch of the plan brings a key this one brings to its objects, so its answers are merged by a plain
+    # dict update (set by ``stitcher.execution`` when the plan is built; False until then).
+    fresh: bool = False
 
 
 @dataclass(eq=False, slots=True)

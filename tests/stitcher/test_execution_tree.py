@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from stitcher.execution._tree import _concrete_representations, _single_key_representations
+from stitcher.execution._tree import _concrete_representations
 from stitcher.planning import EntityTarget, Selection
 
 
@@ -68,13 +68,25 @@ def test_a_representation_of_several_fields_matches_the_general_path() -> None:
 
 def test_a_single_key_matches_the_general_path() -> None:
     given = objects()
-    got = _single_key_representations(given, "Product", target("upc"))
+    got = _concrete_representations(given, "Product", target("upc"))
     assert got == general(given, "Product", target("upc"))
     assert [rep["r_upc"] for rep in got[0]] == ["1", "2", "3", "4"]
     nested = [{"price": {"b": 1, "a": 2}}, {"price": {"a": 2, "b": 1}}, {"price": {"a": 3}}]
-    reps, groups, _types = _single_key_representations(nested, "Product", target("price"))
+    reps, groups, _types = _concrete_representations(nested, "Product", target("price"))
     assert reps == [
         {"__typename": "UpstreamProduct", "r_price": {"b": 1, "a": 2}},
         {"__typename": "UpstreamProduct", "r_price": {"a": 3}},
     ]
     assert [len(group) for group in groups] == [2, 1]
+
+
+def test_the_builder_is_generated_once_per_target_and_quotes_its_names() -> None:
+    odd = EntityTarget("Product", "Up'Product", (("r'upc", 'u"pc'),), Selection())
+    given = [{'u"pc': "1"}, {'u"pc': "1"}, {'u"pc': "2"}]
+    reps, groups, _types = _concrete_representations(given, "Product", odd)
+    assert reps == [{"__typename": "Up'Product", "r'upc": "1"}, {"__typename": "Up'Product", "r'upc": "2"}]
+    assert [len(group) for group in groups] == [2, 1]
+    builder = odd.compiled
+    assert builder is not None
+    assert _concrete_representations(given, "Product", odd) == (reps, groups, ["Product", "Product"])
+    assert odd.compiled is builder
