@@ -26,7 +26,7 @@ from graphql import (
 from stitcher.composition.checks import _check_inaccessible, _check_reachability, _field_lines
 from stitcher.composition.directives import _merge_directives, composed_usages
 from stitcher.composition.fields import _merge_composite
-from stitcher.composition.state import _Composer, _Def, _is_builtin
+from stitcher.composition.state import _Composer, _Def, _is_builtin, _own_node
 from stitcher.composition.values import _merge_enum, _merge_input, _merge_scalar, _merge_union
 from stitcher.errors import CompositionError
 from stitcher.federation import (
@@ -131,17 +131,18 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph], prefer: Mapping[str, str] |
         if kind is None:
             continue
         composer.types[name] = _type_joins(name, defs)
+        own_node = _own_node(defs)  # before a prefer leaves one of several definitions
         defs = _preferred_first(composer, name, kind, defs)
         if kind in ("object", "interface"):
             _merge_composite(composer, name, kind, defs)
         elif kind == "union":
-            _merge_union(composer, name, defs)
+            _merge_union(composer, name, defs, own_node=own_node)
         elif kind == "enum":
-            _merge_enum(composer, name, defs)
+            _merge_enum(composer, name, defs, own_node=own_node)
         elif kind == "input":
-            _merge_input(composer, name, defs)
+            _merge_input(composer, name, defs, own_node=own_node)
         else:
-            _merge_scalar(composer, name, defs)
+            _merge_scalar(composer, name, defs, own_node=own_node)
         if (
             kind in ("object", "interface")
             and any(isinstance(d.type, GraphQLObjectType) and name in d.sub.interface_objects for d in defs)

@@ -22,7 +22,7 @@ from graphql import (
 from graphql.language.print_string import print_string
 from graphql.utilities.get_default_value_ast import get_default_value_ast
 
-from stitcher.composition.state import _Composer, _Def
+from stitcher.composition.state import _Composer, _Def, _own_node
 from stitcher.ir import (
     FieldDirectives,
     FieldJoin,
@@ -87,12 +87,7 @@ def _merge_composite(composer: _Composer, name: str, kind: str, defs: list[_Def]
     # A type that one service alone defines, in one definition, is its own AST node in the composed document (see
     # assembly's _composed_document): its printed field lines would never be read, so they are not made. Interface
     # objects add printed lines to such types, so with any of them the lines are always made.
-    unprinted = (
-        len(defs) == 1
-        and defs[0].sub.link_of is None
-        and not defs[0].type.extension_ast_nodes
-        and not any(s.interface_objects for s in composer.subgraphs)
-    )
+    unprinted = _own_node(defs) and not any(s.interface_objects for s in composer.subgraphs)
     for field_name, all_defs in names.items():
         coordinate = f"{name}.{field_name}"
         field_defs = _unhidden(composer, name, field_name, all_defs)

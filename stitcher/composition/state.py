@@ -55,5 +55,12 @@ class _Composer:
         return f" (or let one service's definition win: prefer: {{{type_name}: {service}}} in the Product)"
 
 
+def _own_node(defs: list[_Def]) -> bool:
+    """Whether the composed document takes the type's own AST node (assembly's ``_composed_document``): one service
+    alone defines it, in one definition, and not as a link's copy. Its merge then makes no SDL lines, which would
+    never be read, unless the merge itself may change what is printed (a conflict, a warning, a left-out value)."""
+    return len(defs) == 1 and defs[0].sub.link_of is None and not defs[0].type.extension_ast_nodes
+
+
 def _is_builtin(named: GraphQLNamedType) -> bool:
     return is_introspection_type(named) or is_specified_scalar_type(named)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,
+    GraphQLNamedType,
     GraphQLScalarType,
     GraphQLUnionType,
     is_non_null_type,
@@ -17,20 +18,30 @@ from stitcher.composition.fields import _deprecated, _description, _first, _merg
 from stitcher.composition.state import _Composer, _Def
 
 
-def _merge_union(composer: _Composer, name: str, defs: list[_Def]) -> None:
+# ``own_node``: the composed document takes the type's own AST node (state's ``_own_node``), so where the merge can
+# neither conflict, warn nor leave a value out, it makes no SDL lines (``composer.sdl[name]`` is empty).
+
+
+def _merge_union(composer: _Composer, name: str, defs: list[_Def], *, own_node: bool) -> None:
     members: dict[str, None] = {}
     for d in defs:
         assert isinstance(d.type, GraphQLUnionType)
         members.update((t.name, None) for t in d.type.types)
+    if own_node and members:
+        composer.sdl[name] = ""
+        return
     description = _first([d.type.description for d in defs])
     composer.sdl[name] = f"{_description(description, '')}union {name} = {' | '.join(members)}"
 
 
-def _merge_enum(composer: _Composer, name: str, defs: list[_Def]) -> None:
+def _merge_enum(composer: _Composer, name: str, defs: list[_Def], *, own_node: bool) -> None:
     value_sets = []
     for d in defs:
         assert isinstance(d.type, GraphQLEnumType)
         value_sets.append(list(d.type.values))
+    if own_node and value_sets[0]:
+        composer.sdl[name] = ""
+        return
     as_input, as_output = name in composer.input_types, name in composer.output_types
     if as_input and as_output:
         first = defs[0]
@@ -75,13 +86,16 @@ def _merge_enum(composer: _Composer, name: str, defs: list[_Def]) -> None:
     composer.sdl[name] = f"{_description(description, '')}enum {name} {{\n" + "\n".join(lines) + "\n}"
 
 
-def _merge_input(composer: _Composer, name: str, defs: list[_Def]) -> None:
+def _merge_input(composer: _Composer, name: str, defs: list[_Def], *, own_node: bool) -> None:
     field_names: dict[str, None] = {}
     for d in defs:
         assert isinstance(d.type, GraphQLInputObjectType)
         field_names.update((f, None) for f in d.type.fields)
     # @oneOf anywhere makes the product's input @oneOf: a value with exactly one member set suits every service.
     one_of = [d.sub.name for d in defs if isinstance(d.type, GraphQLInputObjectType) and d.type.is_one_of]
+    if own_node and _merges_as_it_is(defs[0].type, one_of=bool(one_of)):
+        composer.sdl[name] = ""
+        return
     lines: list[str] = []
     for field_name in field_names:
         present = [
@@ -126,7 +140,20 @@ def _merge_input(composer: _Composer, name: str, defs: list[_Def]) -> None:
     composer.sdl[name] = f"{_description(description, '')}input {name}{directive} {{\n" + "\n".join(lines) + "\n}"
 
 
-def _merge_scalar(composer: _Composer, name: str, defs: list[_Def]) -> None:
+def _merges_as_it_is(named: GraphQLNamedType, *, one_of: bool) -> bool:
+    """Whether one definition of an input type merges into itself: it has fields, none deprecated (a required one
+    would lose its deprecation, with a warning), and, when @oneOf, none required or with a default (a conflict)."""
+    assert isinstance(named, GraphQLInputObjectType)
+    fields = named.fields.values()
+    if not fields or any(f.deprecation_reason is not None for f in fields):
+        return False
+    return not one_of or not any(is_non_null_type(f.type) or get_default_value_ast(f) is not None for f in fields)
+
+
+def _merge_scalar(composer: _Composer, name: str, defs: list[_Def], *, own_node: bool) -> None:
+    if own_node:
+        composer.sdl[name] = ""
+        return
     urls = [d.type.specified_by_url for d in defs if isinstance(d.type, GraphQLScalarType)]
     url = _first(urls)
     specified = f" @specifiedBy(url: {print_string(url)})" if url else ""
