@@ -17,7 +17,6 @@ from graphql.utilities.get_default_value_ast import get_default_value_ast
 from stitcher.composition.fields import _deprecated, _description, _first, _merge_input_value, _optional_deprecation
 from stitcher.composition.state import _Composer, _Def
 
-
 # ``own_node``: the composed document takes the type's own AST node (state's ``_own_node``), so where the merge can
 # neither conflict, warn nor leave a value out, it makes no SDL lines (``composer.sdl[name]`` is empty).
 

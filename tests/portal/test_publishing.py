@@ -12,12 +12,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from portal.authorization import Actor
+from portal.composer import print_product
 from portal.db import session_scope
 from portal.errors import Conflict, Forbidden, Invalid
 from portal.manifests import Document, load_documents, parse_documents
 from portal.models import AuditEvent, AuditOutcome, Service, ServiceVersion
 from portal.publishing import schema_hash, validate_schema
-from portal.composer import print_product
 from portal.resources import get
 from portal.resources.composition import ProductAfter, compose_after
 from stitcher.ir import EntityKey
