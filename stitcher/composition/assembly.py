@@ -16,7 +16,6 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     GraphQLUnionType,
-    NamedTypeNode,
     TypeDefinitionNode,
     build_ast_schema,
     get_named_type,
@@ -33,7 +32,7 @@ from stitcher.federation import (
     field_set_fields,
     format_graphql_error,
 )
-from stitcher.graphql_source import type_definition_node, validate_like_graphql_js
+from stitcher.graphql_source import SharedNodes, type_definition_node, validate_like_graphql_js
 from stitcher.ir import (
     FieldDirectives,
     FieldJoin,
@@ -242,7 +241,7 @@ def _composed_document(composer: _Composer, definitions: dict[str, list[_Def]]) 
     own AST node (the merge would print it as it is, and parsing the print again was a third of composing a large
     schema); the merged ones are parsed from their printed SDL in one go."""
     reused: dict[str, DefinitionNode] = {}
-    references: dict[str, NamedTypeNode] = {}
+    shared = SharedNodes()
     printed: list[str] = []
     for name, block in composer.sdl.items():
         # A link's copy of its target's type merges into what the target has (the linked type and the interface a
@@ -254,7 +253,7 @@ def _composed_document(composer: _Composer, definitions: dict[str, list[_Def]]) 
             continue
         named = defs[0].type
         # An OpenAPI source or an introspection result has no AST: one is made from the type, as it is.
-        reused[name] = named.ast_node or type_definition_node(named, references)
+        reused[name] = named.ast_node or type_definition_node(named, shared)
     printed.extend(composer.directives.values())
     parsed = parse("\n\n".join(printed) + "\n", no_location=True).definitions if printed else ()
     by_name = {d.name.value: d for d in parsed if isinstance(d, TypeDefinitionNode)}
