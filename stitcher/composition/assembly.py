@@ -180,8 +180,11 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph], prefer: Mapping[str, str] |
     if composer.conflicts:
         raise CompositionError(list(dict.fromkeys(composer.conflicts)))
     try:
-        document = _composed_document(composer, definitions)
-        api = filter_document(document, composer.inaccessible)  # it leaves out every directive definition
+        document, made = _composed_document(composer, definitions)
+        # The definitions made from OpenAPI or introspected types apply no directive the API schema leaves out:
+        # with nothing @inaccessible, filtering them is walking them for nothing.
+        plain = (lambda d: id(d) in made) if not composer.inaccessible else (lambda d: False)
+        api = filter_document(document, composer.inaccessible, plain=plain)  # it leaves out directive definitions
         kept = tuple(d for d in document.definitions if isinstance(d, DirectiveDefinitionNode))
         schema = _api_schema(composer, DocumentNode(definitions=(*api.definitions, *kept)))
         full = build_ast_schema(document, assume_valid_sdl=True) if composer.inaccessible else None
@@ -236,12 +239,14 @@ def _preferred_first(composer: _Composer, name: str, kind: str, defs: list[_Def]
     return chosen
 
 
-def _composed_document(composer: _Composer, definitions: dict[str, list[_Def]]) -> DocumentNode:
+def _composed_document(composer: _Composer, definitions: dict[str, list[_Def]]) -> tuple[DocumentNode, set[int]]:
     """The merged definitions as one document. A type that one service alone defines, in one definition, is its
     own AST node (the merge would print it as it is, and parsing the print again was a third of composing a large
-    schema); the merged ones are parsed from their printed SDL in one go."""
+    schema); the merged ones are parsed from their printed SDL in one go. Also returns the ids of the definitions
+    made from types (:func:`type_definition_node`)."""
     reused: dict[str, DefinitionNode] = {}
     shared = SharedNodes()
+    made: set[int] = set()
     printed: list[str] = []
     for name, block in composer.sdl.items():
         # A link's copy of its target's type merges into what the target has (the linked type and the interface a
@@ -253,13 +258,17 @@ def _composed_document(composer: _Composer, definitions: dict[str, list[_Def]]) 
             continue
         named = defs[0].type
         # An OpenAPI source or an introspection result has no AST: one is made from the type, as it is.
-        reused[name] = named.ast_node or type_definition_node(named, shared)
+        if named.ast_node is not None:
+            reused[name] = named.ast_node
+        else:
+            reused[name] = type_definition_node(named, shared)
+            made.add(id(reused[name]))
     printed.extend(composer.directives.values())
     parsed = parse("\n\n".join(printed) + "\n", no_location=True).definitions if printed else ()
     by_name = {d.name.value: d for d in parsed if isinstance(d, TypeDefinitionNode)}
     ordered = [reused[name] if name in reused else by_name[name] for name in composer.sdl]
     directives = [d for d in parsed if isinstance(d, DirectiveDefinitionNode)]
-    return DocumentNode(definitions=(*ordered, *directives))
+    return DocumentNode(definitions=(*ordered, *directives)), made
 
 
 def _linked_types(sub: Subgraph) -> set[str]:
