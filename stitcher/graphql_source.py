@@ -23,6 +23,7 @@ from graphql import (
     GraphQLArgument,
     GraphQLEnumType,
     GraphQLError,
+    GraphQLField,
     GraphQLInputField,
     GraphQLInputObjectType,
     GraphQLInterfaceType,
@@ -384,11 +385,50 @@ class SharedNodes:
 
     names: dict[str, NameNode] = dataclasses.field(default_factory=dict)
     types: dict[str, TypeNode] = dataclasses.field(default_factory=dict)
+    # Whole fields without arguments and input values without a default, by name, printed type, description and
+    # deprecation (``id: ID!`` is the same node in every type that has it).
+    fields: dict[tuple[str, str, str | None, str | None], FieldDefinitionNode] = dataclasses.field(default_factory=dict)
+    inputs: dict[tuple[str, str, str | None, str | None], InputValueDefinitionNode] = dataclasses.field(
+        default_factory=dict
+    )
 
     def name(self, value: str) -> NameNode:
         node = self.names.get(value)
         if node is None:
             node = self.names[value] = NameNode(value=value)
+        return node
+
+    def field(self, name: str, gql_field: GraphQLField) -> FieldDefinitionNode:
+        type_node, printed = _type_node(gql_field.type, self.types)
+        key = (name, printed, gql_field.description, gql_field.deprecation_reason)
+        node = None if gql_field.args else self.fields.get(key)
+        if node is None:
+            node = FieldDefinitionNode(
+                description=_description_node(gql_field.description),
+                name=self.name(name),
+                arguments=tuple(self.input_value(arg_name, a) for arg_name, a in gql_field.args.items()),
+                type=type_node,
+                directives=_deprecated_nodes(gql_field.deprecation_reason),
+            )
+            if not gql_field.args:
+                self.fields[key] = node
+        return node
+
+    def input_value(self, name: str, value: GraphQLArgument | GraphQLInputField) -> InputValueDefinitionNode:
+        type_node, printed = _type_node(value.type, self.types)
+        key = (name, printed, value.description, value.deprecation_reason)
+        default = get_default_value_ast(value)  # ``default_value`` or graphql-core 3.3's ``default``
+        node = self.inputs.get(key) if default is None else None
+        if node is None:
+            node = InputValueDefinitionNode(
+                description=_description_node(value.description),
+                name=self.name(name),
+                type=type_node,
+                default_value=default,
+                directives=_deprecated_nodes(value.deprecation_reason),
+            )
+            if default is None:
+                self.inputs[key] = node
         return node
 
 
@@ -400,16 +440,7 @@ def type_definition_node(named: GraphQLNamedType, shared: SharedNodes | None = N
     name = NameNode(value=named.name)
     description = _description_node(named.description)
     if isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
-        fields = tuple(
-            FieldDefinitionNode(
-                description=_description_node(f.description),
-                name=nodes.name(field_name),
-                arguments=tuple(_input_value_node(arg_name, a, nodes) for arg_name, a in f.args.items()),
-                type=_type_node(f.type, nodes.types)[0],
-                directives=_deprecated_nodes(f.deprecation_reason),
-            )
-            for field_name, f in named.fields.items()
-        )
+        fields = tuple(nodes.field(field_name, f) for field_name, f in named.fields.items())
         interfaces = tuple(_named_type_node(i.name, nodes.types) for i in named.interfaces)
         node_class = ObjectTypeDefinitionNode if isinstance(named, GraphQLObjectType) else InterfaceTypeDefinitionNode
         return node_class(description=description, name=name, interfaces=interfaces, directives=(), fields=fields)
@@ -428,7 +459,7 @@ def type_definition_node(named: GraphQLNamedType, shared: SharedNodes | None = N
         return EnumTypeDefinitionNode(description=description, name=name, directives=(), values=values)
     if isinstance(named, GraphQLInputObjectType):
         one_of = (ConstDirectiveNode(name=NameNode(value="oneOf"), arguments=()),) if named.is_one_of else ()
-        inputs = tuple(_input_value_node(field_name, f, nodes) for field_name, f in named.fields.items())
+        inputs = tuple(nodes.input_value(field_name, f) for field_name, f in named.fields.items())
         return InputObjectTypeDefinitionNode(description=description, name=name, directives=one_of, fields=inputs)
     assert isinstance(named, GraphQLScalarType)
     directives: tuple[ConstDirectiveNode, ...] = ()
@@ -447,18 +478,6 @@ def _deprecated_nodes(reason: str | None) -> tuple[ConstDirectiveNode, ...]:
         return ()
     argument = ConstArgumentNode(name=NameNode(value="reason"), value=StringValueNode(value=reason))
     return (ConstDirectiveNode(name=NameNode(value="deprecated"), arguments=(argument,)),)
-
-
-def _input_value_node(
-    name: str, value: GraphQLArgument | GraphQLInputField, nodes: SharedNodes
-) -> InputValueDefinitionNode:
-    return InputValueDefinitionNode(
-        description=_description_node(value.description),
-        name=nodes.name(name),
-        type=_type_node(value.type, nodes.types)[0],
-        default_value=get_default_value_ast(value),
-        directives=_deprecated_nodes(value.deprecation_reason),
-    )
 
 
 def _type_node(type_: GraphQLType, types: dict[str, TypeNode]) -> tuple[TypeNode, str]:
