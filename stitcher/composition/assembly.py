@@ -116,7 +116,6 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph], prefer: Mapping[str, str] |
                     )
                 except ValueError as exc:
                     composer.conflicts.append(f'service "{sub.name}": @key on {type_name}: {exc}')
-        _record_usage(composer, sub.schema)
         for name, named in sub.schema.type_map.items():
             if not _is_builtin(named) and (sub.name, name) not in left_out:
                 definitions.setdefault(name, []).append(_Def(sub, named))
@@ -349,18 +348,6 @@ def _type_joins(name: str, defs: list[_Def]) -> tuple[TypeJoin, ...]:
         else:
             joins.append(TypeJoin(d.sub.name, is_interface_object=is_object))
     return tuple(joins)
-
-
-def _record_usage(composer: _Composer, schema: GraphQLSchema) -> None:
-    for directive in schema.directives:
-        composer.input_types.update(get_named_type(a.type).name for a in directive.args.values())
-    for named in schema.type_map.values():
-        if isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
-            for gql_field in named.fields.values():
-                composer.output_types.add(get_named_type(gql_field.type).name)
-                composer.input_types.update(get_named_type(a.type).name for a in gql_field.args.values())
-        elif isinstance(named, GraphQLInputObjectType):
-            composer.input_types.update(get_named_type(f.type).name for f in named.fields.values())
 
 
 def _propagate_interface_objects(composer: _Composer, definitions: dict[str, list[_Def]]) -> None:

@@ -37,8 +37,8 @@ class _Composer:
     inaccessible: set[str] = field(default_factory=set)
     # (subgraph, type, field) triples that are part of a key in that subgraph: shareable by definition.
     key_fields: set[tuple[str, str, str]] = field(default_factory=set)
-    input_types: set[str] = field(default_factory=set)
-    output_types: set[str] = field(default_factory=set)
+    # (types some subgraph takes as input, types some subgraph returns), once an enum's merge needs them.
+    usage: tuple[set[str], set[str]] | None = None
     implements: dict[str, list[str]] = field(default_factory=dict)  # object type -> its merged interfaces
     # Extra fields (name -> SDL line) that interface objects add to implementing object types.
     added_fields: dict[str, dict[str, str]] = field(default_factory=dict)

@@ -5,9 +5,12 @@ from __future__ import annotations
 from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,
+    GraphQLInterfaceType,
     GraphQLNamedType,
+    GraphQLObjectType,
     GraphQLScalarType,
     GraphQLUnionType,
+    get_named_type,
     is_non_null_type,
     is_required_input_field,
 )
@@ -41,7 +44,8 @@ def _merge_enum(composer: _Composer, name: str, defs: list[_Def], *, own_node: b
     if own_node and value_sets[0]:
         composer.sdl[name] = ""
         return
-    as_input, as_output = name in composer.input_types, name in composer.output_types
+    input_types, output_types = _usage(composer)
+    as_input, as_output = name in input_types, name in output_types
     if as_input and as_output:
         first = defs[0]
         for d, values in zip(defs[1:], value_sets[1:], strict=True):
@@ -83,6 +87,27 @@ def _merge_enum(composer: _Composer, name: str, defs: list[_Def], *, own_node: b
         lines.append(f"{_description(_first(descriptions), '  ')}  {value}{_deprecated(_first(deprecations))}")
     description = _first([d.type.description for d in defs])
     composer.sdl[name] = f"{_description(description, '')}enum {name} {{\n" + "\n".join(lines) + "\n}"
+
+
+def _usage(composer: _Composer) -> tuple[set[str], set[str]]:
+    """The types some subgraph takes as input (arguments, input fields) and returns (fields); found once, when an
+    enum's merge first needs them."""
+    if composer.usage is None:
+        input_types: set[str] = set()
+        output_types: set[str] = set()
+        for sub in composer.subgraphs:
+            assert sub.schema is not None
+            for directive in sub.schema.directives:
+                input_types.update(get_named_type(a.type).name for a in directive.args.values())
+            for named in sub.schema.type_map.values():
+                if isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
+                    for gql_field in named.fields.values():
+                        output_types.add(get_named_type(gql_field.type).name)
+                        input_types.update(get_named_type(a.type).name for a in gql_field.args.values())
+                elif isinstance(named, GraphQLInputObjectType):
+                    input_types.update(get_named_type(f.type).name for f in named.fields.values())
+        composer.usage = (input_types, output_types)
+    return composer.usage
 
 
 def _merge_input(composer: _Composer, name: str, defs: list[_Def], *, own_node: bool) -> None:
