@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from portal.errors import Conflict, Invalid, NotFound
-from stitcher.ir import SourceKind, Supergraph
+from stitcher.ir import SourceKind, Subgraph, Supergraph
 from stitcher.sources import EntityConfig, Link, SourceSpec, Stitching, Transforms
 
 if TYPE_CHECKING:
@@ -146,16 +146,22 @@ def stitching_from(data: Mapping[str, Any] | None) -> Stitching:
     )
 
 
-def compose_specs(product: str, specs: Sequence[SourceSpec], stitching: Stitching | None = None) -> Supergraph:
+def compose_specs(
+    product: str,
+    specs: Sequence[SourceSpec],
+    stitching: Stitching | None = None,
+    translated: Mapping[str, Subgraph] | None = None,
+) -> Supergraph:
     """Compose ``specs`` (and what the product says of them as a whole, ``stitching``) into the product's
-    supergraph; raise :class:`CompositionFailed` naming the product."""
+    supergraph; raise :class:`CompositionFailed` naming the product. ``translated``: service name -> its OpenAPI
+    document as a schema check translated it (:class:`portal.publishing.ValidatedSchema`), not translated again."""
     module = _composition_module()
     if module is None or not callable(getattr(module, "compose", None)):
         raise Invalid("the stitcher's composer (stitcher.composition) is not available in this installation")
     from stitcher.errors import CompositionError, StitcherError
 
     try:
-        supergraph: Supergraph = module.compose(list(specs), stitching)
+        supergraph: Supergraph = module.compose(list(specs), stitching, translated=translated)
     except CompositionError as exc:
         raise CompositionFailed(
             f"product {product!r} does not compose: " + "; ".join(exc.conflicts), exc.conflicts

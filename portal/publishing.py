@@ -29,7 +29,7 @@ from portal.models import Service, ServiceVersion, utcnow
 from stitcher import load_text, pointer_tokens
 from stitcher.composition import build_subgraph
 from stitcher.errors import StitcherError
-from stitcher.ir import SourceKind
+from stitcher.ir import SourceKind, Subgraph
 from stitcher.sources import SourceSpec
 
 __all__ = [
@@ -46,10 +46,13 @@ MAX_REF_FILES = 50
 
 @dataclass(frozen=True, slots=True)
 class ValidatedSchema:
-    """A schema that parsed and built: its text, the relative ``$ref`` files it needs, and its hash."""
+    """A schema that parsed and built: its text, the relative ``$ref`` files it needs, and its hash. ``translated``
+    is an OpenAPI document's translation made by the check (without entities, url or transforms): a composition
+    of this very text takes it instead of translating the document again (``stitcher.composition.compose``)."""
 
     text: str
     files: Mapping[str, str] = field(default_factory=dict)
+    translated: Subgraph | None = field(default=None, compare=False, repr=False)
 
     @property
     def hash(self) -> str:
@@ -90,7 +93,7 @@ def _translate(
     text: str,
     where: str,
     base_path: Path | None,
-) -> None:
+) -> Subgraph:
     """Translate as the composition will, so what it would refuse or lose is refused here, naming the file."""
     try:
         subgraph = build_subgraph(SourceSpec(name=service, protocol=protocol, schema=text, base_path=base_path))
@@ -103,6 +106,7 @@ def _translate(
             f"service {service!r}: {where}: the translation would lose part of the API: {'; '.join(lost)}; fix the "
             "document (what the gateway cannot serve is refused, not dropped)"
         )
+    return subgraph
 
 
 def _degradations(subgraph: Any) -> list[str]:
@@ -292,8 +296,8 @@ def validate_schema(
     if kind is SourceKind.OPENAPI:
         needed = _validate_openapi(service, text, where, base_dir=base_dir, files=files)
         with _materialized(needed) as directory:
-            _translate(service, kind, text, where, directory)
-        return ValidatedSchema(text=text, files=needed)
+            translated = _translate(service, kind, text, where, directory)
+        return ValidatedSchema(text=text, files=needed, translated=translated)
     _validate_sdl(service, kind, text, where)
     return ValidatedSchema(text=text)
 

@@ -8,6 +8,7 @@ key field (see :func:`entity_resolver`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from typing import Any, cast
@@ -22,6 +23,7 @@ from graphql import (
     GraphQLArgument,
     GraphQLEnumType,
     GraphQLError,
+    GraphQLField,
     GraphQLInputField,
     GraphQLInputObjectType,
     GraphQLInterfaceType,
@@ -66,6 +68,7 @@ from stitcher.ir import EntityKey, EntityResolver, SourceKind, Subgraph
 from stitcher.sources import EntityConfig, SourceSpec
 
 __all__ = [
+    "SharedNodes",
     "problem_lines",
     "read_schema",
     "schema_from_text",
@@ -373,38 +376,82 @@ def _compound_argument(
 # --- AST nodes from types (sources built without SDL: OpenAPI, introspection) ----------------------------------
 
 
-def type_definition_node(
-    named: GraphQLNamedType, references: dict[str, NamedTypeNode] | None = None
-) -> TypeDefinitionNode:
+@dataclasses.dataclass
+class SharedNodes:
+    """The (never mutated) nodes that the definitions made with it share: one ``NameNode`` per name of a field,
+    argument, input field or enum value, and one type reference node per printed type (``Int``, ``[Book!]!``). A
+    large schema names the same few fields and refers to the same types tens of thousands of times, and each node
+    made is one more object for the allocator and the cyclic collector."""
+
+    names: dict[str, NameNode] = dataclasses.field(default_factory=dict)
+    types: dict[str, TypeNode] = dataclasses.field(default_factory=dict)
+    # Whole fields without arguments and input values without a default, by name, printed type, description and
+    # deprecation (``id: ID!`` is the same node in every type that has it).
+    fields: dict[tuple[str, str, str | None, str | None], FieldDefinitionNode] = dataclasses.field(default_factory=dict)
+    inputs: dict[tuple[str, str, str | None, str | None], InputValueDefinitionNode] = dataclasses.field(
+        default_factory=dict
+    )
+
+    def name(self, value: str) -> NameNode:
+        node = self.names.get(value)
+        if node is None:
+            node = self.names[value] = NameNode(value=value)
+        return node
+
+    def field(self, name: str, gql_field: GraphQLField) -> FieldDefinitionNode:
+        type_node, printed = _type_node(gql_field.type, self.types)
+        key = (name, printed, gql_field.description, gql_field.deprecation_reason)
+        node = None if gql_field.args else self.fields.get(key)
+        if node is None:
+            node = FieldDefinitionNode(
+                description=_description_node(gql_field.description),
+                name=self.name(name),
+                arguments=tuple(self.input_value(arg_name, a) for arg_name, a in gql_field.args.items()),
+                type=type_node,
+                directives=_deprecated_nodes(gql_field.deprecation_reason),
+            )
+            if not gql_field.args:
+                self.fields[key] = node
+        return node
+
+    def input_value(self, name: str, value: GraphQLArgument | GraphQLInputField) -> InputValueDefinitionNode:
+        type_node, printed = _type_node(value.type, self.types)
+        key = (name, printed, value.description, value.deprecation_reason)
+        default = get_default_value_ast(value)  # ``default_value`` or graphql-core 3.3's ``default``
+        node = self.inputs.get(key) if default is None else None
+        if node is None:
+            node = InputValueDefinitionNode(
+                description=_description_node(value.description),
+                name=self.name(name),
+                type=type_node,
+                default_value=default,
+                directives=_deprecated_nodes(value.deprecation_reason),
+            )
+            if default is None:
+                self.inputs[key] = node
+        return node
+
+
+def type_definition_node(named: GraphQLNamedType, shared: SharedNodes | None = None) -> TypeDefinitionNode:
     """The SDL definition of a type, as an AST node, with its descriptions, defaults, deprecations, @specifiedBy
-    and @oneOf (what graphql-core's printer would print, without printing and parsing it again). `references`, when
-    given, holds one (never mutated) node per referenced type name, shared by the definitions made with it: a large
-    schema refers to the same few hundred types tens of thousands of times."""
-    refs: dict[str, NamedTypeNode] = {} if references is None else references
+    and @oneOf (what graphql-core's printer would print, without printing and parsing it again). ``shared``, when
+    given, holds the nodes shared by the definitions made with it (:class:`SharedNodes`)."""
+    nodes = SharedNodes() if shared is None else shared
     name = NameNode(value=named.name)
     description = _description_node(named.description)
     if isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
-        fields = tuple(
-            FieldDefinitionNode(
-                description=_description_node(f.description),
-                name=NameNode(value=field_name),
-                arguments=tuple(_input_value_node(arg_name, a, refs) for arg_name, a in f.args.items()),
-                type=_type_node(f.type, refs),
-                directives=_deprecated_nodes(f.deprecation_reason),
-            )
-            for field_name, f in named.fields.items()
-        )
-        interfaces = tuple(_named_type_node(i.name, refs) for i in named.interfaces)
+        fields = tuple(nodes.field(field_name, f) for field_name, f in named.fields.items())
+        interfaces = tuple(_named_type_node(i.name, nodes.types) for i in named.interfaces)
         node_class = ObjectTypeDefinitionNode if isinstance(named, GraphQLObjectType) else InterfaceTypeDefinitionNode
         return node_class(description=description, name=name, interfaces=interfaces, directives=(), fields=fields)
     if isinstance(named, GraphQLUnionType):
-        types = tuple(_named_type_node(t.name, refs) for t in named.types)
+        types = tuple(_named_type_node(t.name, nodes.types) for t in named.types)
         return UnionTypeDefinitionNode(description=description, name=name, directives=(), types=types)
     if isinstance(named, GraphQLEnumType):
         values = tuple(
             EnumValueDefinitionNode(
                 description=_description_node(v.description),
-                name=NameNode(value=value_name),
+                name=nodes.name(value_name),
                 directives=_deprecated_nodes(v.deprecation_reason),
             )
             for value_name, v in named.values.items()
@@ -412,7 +459,7 @@ def type_definition_node(
         return EnumTypeDefinitionNode(description=description, name=name, directives=(), values=values)
     if isinstance(named, GraphQLInputObjectType):
         one_of = (ConstDirectiveNode(name=NameNode(value="oneOf"), arguments=()),) if named.is_one_of else ()
-        inputs = tuple(_input_value_node(field_name, f, refs) for field_name, f in named.fields.items())
+        inputs = tuple(nodes.input_value(field_name, f) for field_name, f in named.fields.items())
         return InputObjectTypeDefinitionNode(description=description, name=name, directives=one_of, fields=inputs)
     assert isinstance(named, GraphQLScalarType)
     directives: tuple[ConstDirectiveNode, ...] = ()
@@ -433,31 +480,27 @@ def _deprecated_nodes(reason: str | None) -> tuple[ConstDirectiveNode, ...]:
     return (ConstDirectiveNode(name=NameNode(value="deprecated"), arguments=(argument,)),)
 
 
-def _input_value_node(
-    name: str, value: GraphQLArgument | GraphQLInputField, refs: dict[str, NamedTypeNode]
-) -> InputValueDefinitionNode:
-    return InputValueDefinitionNode(
-        description=_description_node(value.description),
-        name=NameNode(value=name),
-        type=_type_node(value.type, refs),
-        default_value=get_default_value_ast(value),
-        directives=_deprecated_nodes(value.deprecation_reason),
-    )
-
-
-def _type_node(type_: GraphQLType, refs: dict[str, NamedTypeNode]) -> TypeNode:
-    if isinstance(type_, GraphQLNonNull):
-        inner = _type_node(type_.of_type, refs)
-        assert isinstance(inner, NamedTypeNode | ListTypeNode)
-        return NonNullTypeNode(type=inner)
-    if isinstance(type_, GraphQLList):
-        return ListTypeNode(type=_type_node(type_.of_type, refs))
+def _type_node(type_: GraphQLType, types: dict[str, TypeNode]) -> tuple[TypeNode, str]:
+    """The node of a type reference and its printed form, which names it in ``types``."""
+    if isinstance(type_, GraphQLNonNull | GraphQLList):
+        inner, printed = _type_node(type_.of_type, types)
+        key = f"{printed}!" if isinstance(type_, GraphQLNonNull) else f"[{printed}]"
+        node = types.get(key)
+        if node is None:
+            if isinstance(type_, GraphQLNonNull):
+                assert isinstance(inner, NamedTypeNode | ListTypeNode)
+                node = NonNullTypeNode(type=inner)
+            else:
+                node = ListTypeNode(type=inner)
+            types[key] = node
+        return node, key
     assert isinstance(type_, GraphQLNamedType)
-    return _named_type_node(type_.name, refs)
+    return _named_type_node(type_.name, types), type_.name
 
 
-def _named_type_node(name: str, refs: dict[str, NamedTypeNode]) -> NamedTypeNode:
-    node = refs.get(name)
+def _named_type_node(name: str, types: dict[str, TypeNode]) -> NamedTypeNode:
+    node = types.get(name)
     if node is None:
-        node = refs[name] = NamedTypeNode(name=NameNode(value=name))
+        node = types[name] = NamedTypeNode(name=NameNode(value=name))
+    assert isinstance(node, NamedTypeNode)
     return node

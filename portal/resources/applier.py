@@ -96,7 +96,8 @@ def _apply(
             details["breaking"] = forced_change.breaking
         record(session, actor, "service.publish.force", "product", forced_change.product, details)
     if any(p.change.action != "unchanged" for p in pending):
-        recompose(session)
+        checked = {p.doc.name: p.schema for p in pending if isinstance(p.doc.resource, m.Service) and p.schema}
+        recompose(session, checked)
         bump_generation(session)
     session.flush()
     return [p.change for p in pending]

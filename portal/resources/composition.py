@@ -25,18 +25,19 @@ from portal.composer import (
 )
 from portal.errors import Conflict, Invalid, NotFound
 from portal.models import Product, ProductSource, Service, ServiceVersion, utcnow
-from portal.publishing import latest_version
+from portal.publishing import ValidatedSchema, latest_version
 from portal.resources.handler import Pending
 from portal.resources.product import current_version, source_dict, sources_of
 from portal.resources.service import entities_of
 from portal.resources.world import World, authorize_or_record
 from stitcher.changes import BreakingChange, ProductApi, breaking_changes
-from stitcher.ir import Supergraph
+from stitcher.ir import Subgraph, Supergraph
 
 __all__ = [
     "Forced",
     "ProductAfter",
     "check_compositions",
+    "compose_after",
     "products_after",
     "recompose",
     "service_inputs",
@@ -66,6 +67,7 @@ def service_inputs(session: Session, world: World, pending: Sequence[Pending]) -
                 "schema": item.schema.text,
                 "files": dict(item.schema.files),
                 "entities": entities_of(resource),
+                "translated": item.schema.translated,  # the schema check's translation: not made again
             }
     return out
 
@@ -106,6 +108,14 @@ def products_after(session: Session, world: World, pending: Sequence[Pending]) -
                 resource.spec.stitching(),
             )
     return out
+
+
+def compose_after(product: str, after: ProductAfter, services: Mapping[str, Mapping[str, Any]]) -> Supergraph:
+    """``product`` composed as it will be after this apply, from :func:`service_inputs`; an OpenAPI document that
+    this apply's schema check translated is not translated again."""
+    specs = [spec_of(s, services[s["service"]]) for s in after.sources]
+    translated = {name: inputs["translated"] for name, inputs in services.items() if inputs.get("translated")}
+    return compose_specs(product, specs, stitching_from(after.stitching), translated)
 
 
 def spec_of(source: Mapping[str, Any], service: Mapping[str, Any]) -> Any:
@@ -169,8 +179,7 @@ def check_compositions(
         publishing = sorted(touched_services.intersection(names))
         culprit = f"publishing {', '.join(publishing)}" if publishing else "this change"
         try:
-            specs = [spec_of(s, services[s["service"]]) for s in after.sources]
-            supergraph = compose_specs(product, specs, stitching_from(after.stitching))
+            supergraph = compose_after(product, after, services)
         except CompositionFailed as exc:
             conflicts = "; ".join(exc.conflicts)
             message = f"{culprit} would break the composition of {after.lifecycle} product {product!r}: {conflicts}"
@@ -196,9 +205,7 @@ def _check_stitching(doc: m.Document, product: str, after: ProductAfter, service
     if any(s["service"] not in services for s in after.sources):
         return  # a source without a schema yet: nothing to check against
     try:
-        compose_specs(
-            product, [spec_of(s, services[s["service"]]) for s in after.sources], stitching_from(after.stitching)
-        )
+        compose_after(product, after, services)
     except CompositionFailed as exc:
         problem = stitching_problem(doc, exc)
         if problem is not None:
@@ -270,8 +277,11 @@ def _breaking_changes(
     return breaking_changes(ProductApi.of(served, version.rest), ProductApi.of(supergraph, rest))
 
 
-def recompose(session: Session) -> None:
-    """Store the composed SDLs of every product's current version, pinned to the schemas they were built from."""
+def recompose(session: Session, checked: Mapping[str, ValidatedSchema] | None = None) -> None:
+    """Store the composed SDLs of every product's current version, pinned to the schemas they were built from.
+    ``checked``: service name -> the schema this apply checked; where that is the service's newest version, its
+    OpenAPI translation is taken instead of translating the document again."""
+    checked = checked or {}
     if not composition_available():
         return
     session.flush()
@@ -287,6 +297,7 @@ def recompose(session: Session) -> None:
         ).all()
         specs = []
         pins: list[tuple[ProductSource, ServiceVersion]] = []
+        translated: dict[str, Subgraph] = {}
         for source in sources:
             service = services[source.service_id]
             latest = latest_version(session, service)
@@ -294,11 +305,14 @@ def recompose(session: Session) -> None:
                 break
             pins.append((source, latest))
             specs.append(stored_source_spec(service, latest, source))
+            schema = checked.get(service.name)
+            if schema is not None and schema.translated is not None and schema.hash == latest.schema_hash:
+                translated[service.name] = schema.translated
         else:
             composed: str | None = None
             super_sdl: str | None = None
             try:
-                supergraph = compose_specs(product.name, specs, stitching_from(version.stitching))
+                supergraph = compose_specs(product.name, specs, stitching_from(version.stitching), translated)
                 composed, super_sdl = print_product(supergraph), _maybe_supergraph(supergraph)
             except (CompositionFailed, Invalid):
                 pass  # a draft may not compose yet; published ones were checked before

@@ -29,7 +29,7 @@ supergraph), ``fields`` (object and interface types), ``values`` (unions, enums,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from stitcher.composition._gc import _without_gc_pauses
 from stitcher.composition.assembly import compose_subgraphs, graph_enum_names
@@ -37,16 +37,22 @@ from stitcher.composition.links import link_subgraphs
 from stitcher.composition.subgraphs import build_subgraph
 from stitcher.composition.transforms import apply_transforms
 from stitcher.errors import CompositionError
-from stitcher.ir import Supergraph
+from stitcher.ir import Subgraph, Supergraph
 from stitcher.sources import SourceSpec, Stitching
 
 __all__ = ["apply_transforms", "build_subgraph", "compose", "compose_subgraphs", "graph_enum_names"]
 
 
-def compose(specs: Sequence[SourceSpec], stitching: Stitching | None = None) -> Supergraph:
+def compose(
+    specs: Sequence[SourceSpec],
+    stitching: Stitching | None = None,
+    *,
+    translated: Mapping[str, Subgraph] | None = None,
+) -> Supergraph:
     """Compose a product from its sources and what the product says of them as a whole (``stitching``: which
     service's definition of a shared type wins, links between services); raises SchemaError for a bad source,
-    CompositionError for conflicts."""
+    CompositionError for conflicts. ``translated``: service name -> its OpenAPI document as a check before the
+    composition translated it (see :func:`build_subgraph`), so it is not translated twice."""
     names = [s.name for s in specs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -55,7 +61,7 @@ def compose(specs: Sequence[SourceSpec], stitching: Stitching | None = None) -> 
         raise CompositionError(["a product needs at least one source"])
     with _without_gc_pauses():
         stitching = stitching or Stitching()
-        subgraphs = [build_subgraph(spec) for spec in specs]
+        subgraphs = [build_subgraph(spec, (translated or {}).get(spec.name)) for spec in specs]
         linked, problems = link_subgraphs(subgraphs, stitching.links)
         if problems:
             raise CompositionError(problems)

@@ -16,7 +16,6 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     GraphQLUnionType,
-    NamedTypeNode,
     TypeDefinitionNode,
     build_ast_schema,
     get_named_type,
@@ -26,14 +25,14 @@ from graphql import (
 from stitcher.composition.checks import _check_inaccessible, _check_reachability, _field_lines
 from stitcher.composition.directives import _merge_directives
 from stitcher.composition.fields import _merge_composite
-from stitcher.composition.state import _Composer, _Def, _is_builtin
+from stitcher.composition.state import _Composer, _Def, _is_builtin, _own_node
 from stitcher.composition.values import _merge_enum, _merge_input, _merge_scalar, _merge_union
 from stitcher.errors import CompositionError
 from stitcher.federation import (
     field_set_fields,
     format_graphql_error,
 )
-from stitcher.graphql_source import type_definition_node, validate_like_graphql_js
+from stitcher.graphql_source import SharedNodes, type_definition_node, validate_like_graphql_js
 from stitcher.ir import (
     FieldDirectives,
     FieldJoin,
@@ -117,7 +116,6 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph], prefer: Mapping[str, str] |
                     )
                 except ValueError as exc:
                     composer.conflicts.append(f'service "{sub.name}": @key on {type_name}: {exc}')
-        _record_usage(composer, sub.schema)
         for name, named in sub.schema.type_map.items():
             if not _is_builtin(named) and (sub.name, name) not in left_out:
                 definitions.setdefault(name, []).append(_Def(sub, named))
@@ -131,17 +129,18 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph], prefer: Mapping[str, str] |
         if kind is None:
             continue
         composer.types[name] = _type_joins(name, defs)
+        own_node = _own_node(defs)  # before a prefer leaves one of several definitions
         defs = _preferred_first(composer, name, kind, defs)
         if kind in ("object", "interface"):
             _merge_composite(composer, name, kind, defs)
         elif kind == "union":
-            _merge_union(composer, name, defs)
+            _merge_union(composer, name, defs, own_node=own_node)
         elif kind == "enum":
-            _merge_enum(composer, name, defs)
+            _merge_enum(composer, name, defs, own_node=own_node)
         elif kind == "input":
-            _merge_input(composer, name, defs)
+            _merge_input(composer, name, defs, own_node=own_node)
         else:
-            _merge_scalar(composer, name, defs)
+            _merge_scalar(composer, name, defs, own_node=own_node)
         if (
             kind in ("object", "interface")
             and any(isinstance(d.type, GraphQLObjectType) and name in d.sub.interface_objects for d in defs)
@@ -180,8 +179,11 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph], prefer: Mapping[str, str] |
     if composer.conflicts:
         raise CompositionError(list(dict.fromkeys(composer.conflicts)))
     try:
-        document = _composed_document(composer, definitions)
-        api = filter_document(document, composer.inaccessible)  # it leaves out every directive definition
+        document, made = _composed_document(composer, definitions)
+        # The definitions made from OpenAPI or introspected types apply no directive the API schema leaves out:
+        # with nothing @inaccessible, filtering them is walking them for nothing.
+        plain = (lambda d: id(d) in made) if not composer.inaccessible else (lambda d: False)
+        api = filter_document(document, composer.inaccessible, plain=plain)  # it leaves out directive definitions
         kept = tuple(d for d in document.definitions if isinstance(d, DirectiveDefinitionNode))
         schema = _api_schema(composer, DocumentNode(definitions=(*api.definitions, *kept)))
         full = build_ast_schema(document, assume_valid_sdl=True) if composer.inaccessible else None
@@ -236,12 +238,14 @@ def _preferred_first(composer: _Composer, name: str, kind: str, defs: list[_Def]
     return chosen
 
 
-def _composed_document(composer: _Composer, definitions: dict[str, list[_Def]]) -> DocumentNode:
+def _composed_document(composer: _Composer, definitions: dict[str, list[_Def]]) -> tuple[DocumentNode, set[int]]:
     """The merged definitions as one document. A type that one service alone defines, in one definition, is its
     own AST node (the merge would print it as it is, and parsing the print again was a third of composing a large
-    schema); the merged ones are parsed from their printed SDL in one go."""
+    schema); the merged ones are parsed from their printed SDL in one go. Also returns the ids of the definitions
+    made from types (:func:`type_definition_node`)."""
     reused: dict[str, DefinitionNode] = {}
-    references: dict[str, NamedTypeNode] = {}
+    shared = SharedNodes()
+    made: set[int] = set()
     printed: list[str] = []
     for name, block in composer.sdl.items():
         # A link's copy of its target's type merges into what the target has (the linked type and the interface a
@@ -253,13 +257,17 @@ def _composed_document(composer: _Composer, definitions: dict[str, list[_Def]]) 
             continue
         named = defs[0].type
         # An OpenAPI source or an introspection result has no AST: one is made from the type, as it is.
-        reused[name] = named.ast_node or type_definition_node(named, references)
+        if named.ast_node is not None:
+            reused[name] = named.ast_node
+        else:
+            reused[name] = type_definition_node(named, shared)
+            made.add(id(reused[name]))
     printed.extend(composer.directives.values())
     parsed = parse("\n\n".join(printed) + "\n", no_location=True).definitions if printed else ()
     by_name = {d.name.value: d for d in parsed if isinstance(d, TypeDefinitionNode)}
     ordered = [reused[name] if name in reused else by_name[name] for name in composer.sdl]
     directives = [d for d in parsed if isinstance(d, DirectiveDefinitionNode)]
-    return DocumentNode(definitions=(*ordered, *directives))
+    return DocumentNode(definitions=(*ordered, *directives)), made
 
 
 def _linked_types(sub: Subgraph) -> set[str]:
@@ -340,18 +348,6 @@ def _type_joins(name: str, defs: list[_Def]) -> tuple[TypeJoin, ...]:
         else:
             joins.append(TypeJoin(d.sub.name, is_interface_object=is_object))
     return tuple(joins)
-
-
-def _record_usage(composer: _Composer, schema: GraphQLSchema) -> None:
-    for directive in schema.directives:
-        composer.input_types.update(get_named_type(a.type).name for a in directive.args.values())
-    for named in schema.type_map.values():
-        if isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
-            for gql_field in named.fields.values():
-                composer.output_types.add(get_named_type(gql_field.type).name)
-                composer.input_types.update(get_named_type(a.type).name for a in gql_field.args.values())
-        elif isinstance(named, GraphQLInputObjectType):
-            composer.input_types.update(get_named_type(f.type).name for f in named.fields.values())
 
 
 def _propagate_interface_objects(composer: _Composer, definitions: dict[str, list[_Def]]) -> None:

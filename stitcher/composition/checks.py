@@ -43,6 +43,8 @@ def _field_lines(composer: _Composer, type_name: str) -> dict[str, str]:
 
 def _check_inaccessible(composer: _Composer, definitions: dict[str, list[_Def]]) -> None:
     hidden = composer.inaccessible
+    if not hidden:
+        return  # nothing is @inaccessible, so nothing refers to what is
     if "Query" in hidden:
         composer.conflicts.append("Query: the Query type cannot be @inaccessible")
     for (type_name, field_name), _joins in composer.fields.items():

@@ -22,7 +22,7 @@ from graphql import (
 from graphql.language.print_string import print_string
 from graphql.utilities.get_default_value_ast import get_default_value_ast
 
-from stitcher.composition.state import _Composer, _Def
+from stitcher.composition.state import _Composer, _Def, _own_node
 from stitcher.ir import (
     FieldDirectives,
     FieldJoin,
@@ -64,12 +64,16 @@ def _first(values: list[str | None]) -> str | None:
     return next((v for v in values if v), None)
 
 
+# A field without Federation directives (frozen: one value serves every lookup that finds none).
+_NO_DIRECTIVES = FieldDirectives()
+
+
 def _is_shareable(composer: _Composer, sub: Subgraph, type_name: str, field_name: str) -> bool:
     if sub.federation_v1:
         return True
     if sub.kind is not SourceKind.FEDERATION:
         return type_name not in ROOT_TYPE_NAMES
-    directives = sub.fields.get((type_name, field_name), FieldDirectives())
+    directives = sub.fields.get((type_name, field_name), _NO_DIRECTIVES)
     return directives.shareable or (sub.name, type_name, field_name) in composer.key_fields
 
 
@@ -87,12 +91,7 @@ def _merge_composite(composer: _Composer, name: str, kind: str, defs: list[_Def]
     # A type that one service alone defines, in one definition, is its own AST node in the composed document (see
     # assembly's _composed_document): its printed field lines would never be read, so they are not made. Interface
     # objects add printed lines to such types, so with any of them the lines are always made.
-    unprinted = (
-        len(defs) == 1
-        and defs[0].sub.link_of is None
-        and not defs[0].type.extension_ast_nodes
-        and not any(s.interface_objects for s in composer.subgraphs)
-    )
+    unprinted = _own_node(defs) and not any(s.interface_objects for s in composer.subgraphs)
     for field_name, all_defs in names.items():
         coordinate = f"{name}.{field_name}"
         field_defs = _unhidden(composer, name, field_name, all_defs)
@@ -116,10 +115,10 @@ def _merge_composite(composer: _Composer, name: str, kind: str, defs: list[_Def]
             merged_type = _merge_type([f.type for _, f in field_defs], output=True)
             args = _merge_arguments(composer, coordinate, field_defs)
         joins: list[FieldJoin] = []
-        types_differ = len({str(f.type) for _, f in field_defs}) > 1
+        types_differ = len(field_defs) > 1 and len({str(f.type) for _, f in field_defs}) > 1
         overridden: dict[str, str] = {}
-        for sub, _ in field_defs:
-            directives = sub.fields.get((name, field_name), FieldDirectives())
+        found = [sub.fields.get((name, field_name), _NO_DIRECTIVES) for sub, _ in field_defs]
+        for (sub, _), directives in zip(field_defs, found, strict=True):
             source = directives.override_from
             if source is not None:
                 if source == sub.name:
@@ -135,8 +134,7 @@ def _merge_composite(composer: _Composer, name: str, kind: str, defs: list[_Def]
                             f'{coordinate}: service "{sub.name}" overrides service "{source}", which does not '
                             "define the field; the @override has no effect"
                         )
-        for sub, gql_field in field_defs:
-            directives = sub.fields.get((name, field_name), FieldDirectives())
+        for (sub, gql_field), directives in zip(field_defs, found, strict=True):
             external = directives.external
             if sub.name in overridden and not external:
                 if (sub.name, name, field_name) not in composer.key_fields:
@@ -155,7 +153,8 @@ def _merge_composite(composer: _Composer, name: str, kind: str, defs: list[_Def]
             )
         composer.fields[(name, field_name)] = tuple(joins)
         if kind == "object":  # interface fields are implemented by object types, not resolved themselves
-            _check_sharing(composer, name, field_name, field_defs, joins)
+            if len(joins) > 1:  # one service's field is never shared
+                _check_sharing(composer, name, field_name, field_defs, joins)
             if (
                 joins
                 and all(j.external for j in joins)

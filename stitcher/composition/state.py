@@ -37,8 +37,8 @@ class _Composer:
     inaccessible: set[str] = field(default_factory=set)
     # (subgraph, type, field) triples that are part of a key in that subgraph: shareable by definition.
     key_fields: set[tuple[str, str, str]] = field(default_factory=set)
-    input_types: set[str] = field(default_factory=set)
-    output_types: set[str] = field(default_factory=set)
+    # (types some subgraph takes as input, types some subgraph returns), once an enum's merge needs them.
+    usage: tuple[set[str], set[str]] | None = None
     implements: dict[str, list[str]] = field(default_factory=dict)  # object type -> its merged interfaces
     # Extra fields (name -> SDL line) that interface objects add to implementing object types.
     added_fields: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -54,6 +54,13 @@ class _Composer:
         if type_name.startswith("@") or type_name in ROOT_TYPE_NAMES or type_name in self.prefer:
             return ""
         return f" (or let one service's definition win: prefer: {{{type_name}: {service}}} in the Product)"
+
+
+def _own_node(defs: list[_Def]) -> bool:
+    """Whether the composed document takes the type's own AST node (assembly's ``_composed_document``): one service
+    alone defines it, in one definition, and not as a link's copy. Its merge then makes no SDL lines, which would
+    never be read, unless the merge itself may change what is printed (a conflict, a warning, a left-out value)."""
+    return len(defs) == 1 and defs[0].sub.link_of is None and not defs[0].type.extension_ast_nodes
 
 
 def _is_builtin(named: GraphQLNamedType) -> bool:

@@ -18,8 +18,14 @@ from stitcher.ir import (
 from stitcher.sources import SourceSpec, Transforms
 
 
-def build_subgraph(spec: SourceSpec) -> Subgraph:
-    """One source as a subgraph in product names (transforms applied; ``renames`` maps back to upstream names)."""
+def build_subgraph(spec: SourceSpec, translated: Subgraph | None = None) -> Subgraph:
+    """One source as a subgraph in product names (transforms applied; ``renames`` maps back to upstream names).
+
+    ``translated``: for an OpenAPI source, its document translated before without entities, url or transforms
+    (``build_subgraph`` of the spec without them, as a publishing check makes it): taken instead of translating
+    the document again, and left as it was."""
+    if translated is not None and spec.protocol is not SourceKind.OPENAPI:
+        raise ValueError(f"service {spec.name}: only an OpenAPI source is taken translated")
     if spec.protocol is SourceKind.FEDERATION:
         subgraph = subgraph_from_federation(spec)
         if not _FEDERATION_2_LINK.search(spec.schema):
@@ -29,7 +35,7 @@ def build_subgraph(spec: SourceSpec) -> Subgraph:
     elif spec.protocol is SourceKind.OPENAPI:
         from stitcher.openapi import subgraph_from_openapi  # written separately; imported only when needed
 
-        subgraph = subgraph_from_openapi(spec)
+        subgraph = subgraph_from_openapi(spec, translated)
     else:  # pragma: no cover - SourceKind is closed
         raise SchemaError(f"unknown protocol {spec.protocol!r}", service=spec.name)
     if subgraph.url is None:

@@ -59,6 +59,7 @@ schema is, as a :class:`Kind`), :mod:`~stitcher.openapi.leaves` (scalars, enums)
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, cast
 
 from graphql import GraphQLBoolean, GraphQLField, GraphQLObjectType, GraphQLSchema, validate_schema
@@ -92,12 +93,17 @@ __all__ = [
 ]
 
 
-def subgraph_from_openapi(spec: SourceSpec) -> Subgraph:
+def subgraph_from_openapi(spec: SourceSpec, translated: Subgraph | None = None) -> Subgraph:
     """Translate ``spec.schema`` (OpenAPI 2.0/3.0/3.1, JSON or YAML) into a REST-bound subgraph.
+
+    ``translated`` is a translation of the same document made before without entities (a publishing check's): it
+    is not translated again, and a copy of it gets ``spec.entities`` and ``spec.url`` (it is left as it was).
 
     Raises :class:`~stitcher.errors.SchemaError` when the text is not an OpenAPI document or when ``spec.entities``
     does not fit the operations; everything else degrades to ``JSON`` plus a warning.
     """
+    if translated is not None:
+        return _with_entities(spec, translated)
     try:
         document = load_text(spec.schema)
     except ValueError as exc:
@@ -130,4 +136,15 @@ def subgraph_from_openapi(spec: SourceSpec) -> Subgraph:
         warnings=context.warnings,
     )
     bind_entities(subgraph, context.binding, operations.query_fields, spec.name, spec.entities)
+    return subgraph
+
+
+def _with_entities(spec: SourceSpec, translated: Subgraph) -> Subgraph:
+    assert translated.kind is SourceKind.OPENAPI and translated.rest is not None and translated.schema is not None
+    assert not translated.keys and not translated.resolvers, "a translation handed over is one without entities"
+    subgraph = dataclasses.replace(
+        translated, name=spec.name, url=spec.url, keys={}, resolvers={}, warnings=list(translated.warnings)
+    )
+    query_fields = translated.schema.query_type.fields if translated.schema.query_type is not None else {}
+    bind_entities(subgraph, translated.rest, query_fields, spec.name, spec.entities)
     return subgraph

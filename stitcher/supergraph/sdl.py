@@ -227,11 +227,15 @@ EXECUTABLE_LOCATIONS = frozenset(
 
 
 def filter_document(
-    document: DocumentNode, skip: AbstractSet[str], drop: Callable[[DefinitionNode], bool] = lambda d: False
+    document: DocumentNode,
+    skip: AbstractSet[str],
+    drop: Callable[[DefinitionNode], bool] = lambda d: False,
+    plain: Callable[[DefinitionNode], bool] = lambda d: False,
 ) -> DocumentNode:
     """``document`` without the definitions ``drop`` selects, without the elements whose schema coordinates are in
     ``skip`` ("Type", "Type.field", "Type.field(arg:)", "Enum.VALUE", "Input.field"), and without applied
-    directives other than @deprecated/@specifiedBy/@oneOf. Works on the AST: no printing and parsing again."""
+    directives other than @deprecated/@specifiedBy/@oneOf. Works on the AST: no printing and parsing again. The
+    definitions ``plain`` selects are known to hold none of those: they are kept as they are, unwalked."""
 
     # A node that loses nothing is kept as it is (most of a big document): rebuilding every node cost a tenth of
     # composing a 3 MB OpenAPI spec.
@@ -263,6 +267,9 @@ def filter_document(
     out: list[DefinitionNode] = []
     for definition in document.definitions:
         if drop(definition) or isinstance(definition, DirectiveDefinitionNode):
+            continue
+        if plain(definition):
+            out.append(definition)
             continue
         if isinstance(definition, SchemaDefinitionNode | SchemaExtensionNode):
             out.append(dataclasses.replace(definition, directives=()))

@@ -12,12 +12,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from portal.authorization import Actor
+from portal.composer import print_product
 from portal.db import session_scope
 from portal.errors import Conflict, Forbidden, Invalid
 from portal.manifests import Document, load_documents, parse_documents
 from portal.models import AuditEvent, AuditOutcome, Service, ServiceVersion
 from portal.publishing import schema_hash, validate_schema
 from portal.resources import get
+from portal.resources.composition import ProductAfter, compose_after
+from stitcher.ir import EntityKey
 from tests.portal._apply import ADMIN, LIBRARY, counts, library_copy, library_with_a_clash, run
 
 PETS_30 = """\
@@ -385,3 +388,31 @@ def test_a_percent_encoded_ref_pointer_is_read_as_composition_reads_it() -> None
     broken = text.replace("Transaction%20Id", "Transaction%20Ids")
     with pytest.raises(Invalid, match=r"\$ref '#/definitions/Transaction%20Ids'"):
         validate_schema("payments", "openapi", broken)
+
+
+def test_the_composition_check_takes_the_translation_the_schema_check_made() -> None:
+    """``loom apply`` checks an OpenAPI schema by translating it (without entities or transforms); its composition
+    check takes that translation, with the service's entities bound on a copy, instead of translating the document a
+    second time, and composes the same product."""
+    files = {"schemas/pet.yaml": PET_FILE, "schemas/owner.yaml": OWNER_FILE}
+    checked = validate_schema("pets", "openapi", PETS_30, where="pets.yaml", files=files)
+    assert checked.translated is not None and checked.translated.schema is not None
+    inputs = {
+        "protocol": "openapi",
+        "schema": checked.text,
+        "files": dict(checked.files),
+        "entities": {"Pet": {"key": "id", "operation": "getPet"}},
+    }
+    after = ProductAfter("pets-team", "published", [{"service": "pets", "prefix": "Zoo"}], [], {})
+    composed = compose_after("zoo", after, {"pets": {**inputs, "translated": checked.translated}})
+    again = compose_after("zoo", after, {"pets": inputs})
+    assert composed.subgraphs["pets"].schema is not checked.translated.schema  # renamed by the prefix: a new schema
+    assert composed.subgraphs["pets"].rest is not None and composed.subgraphs["pets"].keys == {
+        "ZooPet": (EntityKey("id"),)
+    }
+    assert checked.translated.keys == {}  # the check's own translation is left as it was
+    assert print_product(composed) == print_product(again)
+    assert print_product(composed, supergraph_sdl=True) == print_product(again, supergraph_sdl=True)
+    plain = ProductAfter("pets-team", "published", [{"service": "pets"}], [], {})
+    taken = compose_after("zoo", plain, {"pets": {**inputs, "translated": checked.translated}})
+    assert taken.subgraphs["pets"].schema is checked.translated.schema

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,9 @@ from graphql.utilities.get_default_value_ast import get_default_value_ast
 
 from stitcher.composition import apply_transforms, build_subgraph, compose, graph_enum_names
 from stitcher.errors import CompositionError, SchemaError
-from stitcher.ir import FieldJoin, SourceKind, Supergraph, TypeJoin
+from stitcher.ir import EntityKey, FieldJoin, SourceKind, Supergraph, TypeJoin
 from stitcher.sources import EntityConfig, SourceSpec, Transforms
+from stitcher.supergraph import print_product_sdl, print_supergraph_sdl
 
 SCHEMAS = Path(__file__).parent / "schemas"
 SHOP = ("accounts", "products", "reviews", "inventory")
@@ -366,6 +368,38 @@ def test_library_example_with_the_openapi_catalog() -> None:
     assert sg.types["Book"] == (TypeJoin("catalog", key="isbn"),)
     assert sg.subgraphs["catalog"].kind is SourceKind.OPENAPI
     assert sg.subgraphs["catalog"].rest is not None
+
+
+def test_an_openapi_source_translated_by_a_check_is_not_translated_again() -> None:
+    """A publishing check translates the document without entities, url or transforms; the composition takes that
+    translation (its very schema) and gives a copy the entities, url and transforms, with the same product as
+    translating again."""
+    text = (SCHEMAS / "catalog.openapi.yaml").read_text()
+    checked = build_subgraph(SourceSpec("catalog", SourceKind.OPENAPI, text))
+    catalog = SourceSpec(
+        "catalog",
+        SourceKind.OPENAPI,
+        text,
+        url="http://catalog.test",
+        entities={"Book": EntityConfig(key="isbn", operation="getBook")},
+    )
+    loans = plain("loans", (SCHEMAS / "loans.graphql").read_text())
+    handed = compose([fed("members"), loans, catalog], translated={"catalog": checked})
+    again = compose([fed("members"), loans, catalog])
+    assert handed.subgraphs["catalog"].schema is checked.schema
+    assert again.subgraphs["catalog"].schema is not checked.schema
+    assert handed.subgraphs["catalog"].keys == again.subgraphs["catalog"].keys == {"Book": (EntityKey("isbn"),)}
+    assert handed.subgraphs["catalog"].url == "http://catalog.test"
+    assert (checked.url, checked.keys, checked.resolvers) == (None, {}, {})  # the check's translation is left as it was
+    assert print_product_sdl(handed) == print_product_sdl(again)
+    assert print_supergraph_sdl(handed) == print_supergraph_sdl(again)
+    assert (handed.types, handed.fields, handed.warnings) == (again.types, again.fields, again.warnings)
+    # through a transform too, which the check's translation never had
+    prefixed = dataclasses.replace(catalog, transforms=Transforms(prefix="Cat"))
+    renamed = compose([prefixed], translated={"catalog": checked})
+    assert print_product_sdl(renamed) == print_product_sdl(compose([prefixed]))
+    with pytest.raises(ValueError, match="only an OpenAPI source"):
+        compose([loans], translated={"loans": checked})
 
 
 def test_external_everywhere_is_a_conflict() -> None:
