@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from stitcher.execution._run import _Run
 from stitcher.execution._shaping import _INVALID, _shape_object
 from stitcher.planning import K_COMPOSITE, K_LEAF, ObjectShape
@@ -57,3 +59,42 @@ def test_a_null_deep_down_propagates_to_the_nearest_nullable_list_at_every_depth
         assert got == expected, null_at
         (error,) = state.errors
         assert error["path"] == [*["children", 0] * (DEPTH - null_at), "n"]
+
+
+def node_at(root: dict[str, Any], level: int) -> dict[str, Any]:
+    for _ in range(level):
+        root = root["children"][0]
+    return root
+
+
+def test_keys_in_another_order_are_put_in_the_clients_order_at_every_depth() -> None:
+    """Key order is part of the response (dict equality ignores it, so these compare bytes)."""
+    for level in range(DEPTH):
+        merged = shaped(DEPTH)
+        node = node_at(merged, level)
+        children = node["children"]
+        node.clear()
+        node.update({"children": children, "n": DEPTH - level})  # as a later fetch would have merged them
+        got = _shape_object(merged, nested_shape(DEPTH), None, run())
+        assert orjson.dumps(got) == orjson.dumps(shaped(DEPTH)), level
+
+
+def test_internal_and_missing_keys_and_values_of_the_wrong_kind_are_never_passed_through() -> None:
+    merged = shaped(3)
+    merged["children"][0]["__typename"] = "Node"  # an internal key: dropped
+    del merged["children"][0]["children"][0]["children"]  # a partial object: its nullable list is null
+    got = _shape_object(merged, nested_shape(3), None, run())
+    assert orjson.dumps(got) == b'{"n":3,"children":[{"n":2,"children":[{"n":1,"children":null}]}]}'
+    wrong = shaped(3)
+    wrong["children"][0]["children"] = "not a list"  # a value of the wrong kind: null
+    got = _shape_object(wrong, nested_shape(3), None, run())
+    assert orjson.dumps(got) == b'{"n":3,"children":[{"n":2,"children":null}]}'
+
+
+def test_an_object_field_whose_object_drops_a_key_is_rebuilt_above_it_too() -> None:
+    inner = ObjectShape("Inner", (("a", K_LEAF, True, None, "a"),))
+    outer = ObjectShape(
+        "Outer", (("n", K_LEAF, True, None, "n"), ("child", K_COMPOSITE, False, ("o", False, inner), "child"))
+    )
+    merged = {"n": 1, "child": {"a": 2, "__typename": "Inner"}}
+    assert orjson.dumps(_shape_object(merged, outer, None, run())) == b'{"n":1,"child":{"a":2}}'
