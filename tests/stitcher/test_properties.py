@@ -6,7 +6,6 @@ that product's own schema, restricted to what the monolith also serves)."""
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,11 +20,12 @@ from graphql import (
     parse,
     validate,
 )
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import assume, given, strategies as st
 
 from stitcher.execution import Executor
 from stitcher.options import GatewayOptions, Limits
 from stitcher.transport import AiohttpTransport
+from tests._hypothesis import across_upstreams
 from tests.stitcher.upstreams.shops import ShopUpstreams
 
 ARGUMENTS: dict[str, st.SearchStrategy[str]] = {
@@ -35,7 +35,6 @@ ARGUMENTS: dict[str, st.SearchStrategy[str]] = {
     "search": st.sampled_from(["a", "o", "ch", "zz"]).map(lambda text: f'(text: "{text}")'),
 }
 MAX_DEPTH = 3
-EXPLORE = os.environ.get("LOOM_HYPOTHESIS_EXPLORE") == "1"
 
 
 class _Document:
@@ -187,13 +186,7 @@ def test_stitched_equals_monolith(
     executor = executors[kind]
     monolith = shop.apps["monolith"]
 
-    @settings(
-        max_examples=examples,
-        deadline=None,
-        derandomize=not EXPLORE,  # the same examples on every CI run; LOOM_HYPOTHESIS_EXPLORE=1 draws new ones
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
+    @across_upstreams(examples)
     @given(case=operation(executor.supergraph.schema, monolith.schema))
     def check(case: tuple[str, dict[str, bool] | None]) -> None:
         query, variables = case

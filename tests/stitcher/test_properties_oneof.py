@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from graphql import build_schema, execute_sync, parse, validate
-from hypothesis import HealthCheck, event, given, settings, strategies as st
+from hypothesis import event, given, strategies as st
 
 from stitcher.composition import compose
 from stitcher.execution import Executor
@@ -29,11 +28,11 @@ from stitcher.ir import SourceKind
 from stitcher.options import GatewayOptions, Limits
 from stitcher.sources import SourceSpec
 from stitcher.transport import AiohttpTransport
+from tests._hypothesis import across_upstreams
 from tests.stitcher.upstreams.app import GraphQLApp
 from tests.stitcher.upstreams.federation import executable_schema
 from tests.stitcher.upstreams.serving import UpstreamServers
 
-EXPLORE = os.environ.get("LOOM_HYPOTHESIS_EXPLORE") == "1"
 _FEDERATION_LINK = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])\n'
 SERVICES = ("left", "right")
 LEAVES: dict[str, st.SearchStrategy[Any]] = {
@@ -217,13 +216,7 @@ def test_execution_through_loom_equals_execution_against_the_upstream_for_one_of
     event_loop, transport = loop
     head = _FEDERATION_LINK if protocol is SourceKind.FEDERATION else ""
 
-    @settings(
-        max_examples=examples,
-        deadline=None,
-        derandomize=not EXPLORE,  # the same examples on every CI run; LOOM_HYPOTHESIS_EXPLORE=1 draws new ones
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
+    @across_upstreams(examples)
     @given(case=_cases())
     def check(case: tuple[_Schema, str, dict[str, Any] | None]) -> None:
         schema, query, variables = case
