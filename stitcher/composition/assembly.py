@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 from graphql import (
     DefinitionNode,
@@ -13,6 +14,7 @@ from graphql import (
     GraphQLError,
     GraphQLInputObjectType,
     GraphQLInterfaceType,
+    GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
     GraphQLUnionType,
@@ -95,9 +97,13 @@ def _left_out_types(composer: _Composer, subgraphs: Sequence[Subgraph]) -> set[t
     return left_out
 
 
-def compose_subgraphs(subgraphs: Sequence[Subgraph], prefer: Mapping[str, str] | None = None) -> Supergraph:
+def compose_subgraphs(
+    subgraphs: Sequence[Subgraph], prefer: Mapping[str, str] | None = None, *, reuse_types: bool = True
+) -> Supergraph:
     """Merge subgraphs (already in product names) into a supergraph; ``prefer`` names, per shared type, the service
-    whose definition wins (:class:`stitcher.sources.Stitching`)."""
+    whose definition wins (:class:`stitcher.sources.Stitching`). ``reuse_types=False`` always builds the API schema
+    from the composed document, never from a lone subgraph's own types (:func:`_unchanged_api_schema`); the two
+    give the same schema, which the tests check."""
     composer = _Composer(list(subgraphs), prefer=dict(prefer or {}))
     definitions: dict[str, list[_Def]] = {}
     left_out = _left_out_types(composer, subgraphs)
@@ -178,6 +184,8 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph], prefer: Mapping[str, str] |
     _check_reachability(composer, definitions, skip=in_conflict)
     if composer.conflicts:
         raise CompositionError(list(dict.fromkeys(composer.conflicts)))
+    if reuse_types and (schema := _unchanged_api_schema(composer, definitions)) is not None:
+        return _supergraph(composer, subgraphs, schema, None)
     try:
         document, made = _composed_document(composer, definitions)
         # The definitions made from OpenAPI or introspected types apply no directive the API schema leaves out:
@@ -190,6 +198,12 @@ def compose_subgraphs(subgraphs: Sequence[Subgraph], prefer: Mapping[str, str] |
     except (GraphQLError, ValueError, TypeError) as exc:
         message = format_graphql_error(exc) if isinstance(exc, GraphQLError) else str(exc)
         raise CompositionError([f"the composed schema is invalid: {message}"]) from exc
+    return _supergraph(composer, subgraphs, schema, full)
+
+
+def _supergraph(
+    composer: _Composer, subgraphs: Sequence[Subgraph], schema: GraphQLSchema, full: GraphQLSchema | None
+) -> Supergraph:
     return Supergraph(
         schema=schema,
         subgraphs={s.name: s for s in subgraphs},
@@ -268,6 +282,46 @@ def _composed_document(composer: _Composer, definitions: dict[str, list[_Def]]) 
     ordered = [reused[name] if name in reused else by_name[name] for name in composer.sdl]
     directives = [d for d in parsed if isinstance(d, DirectiveDefinitionNode)]
     return DocumentNode(definitions=(*ordered, *directives)), made
+
+
+def _unchanged_api_schema(composer: _Composer, definitions: dict[str, list[_Def]]) -> GraphQLSchema | None:
+    """The API schema over a lone subgraph's own type objects, when composing would give back exactly those types:
+    one service, nothing merged, added, filtered or printed, and types made without AST (an OpenAPI translation,
+    an introspection result), which :func:`_composed_document` would turn into AST for ``build_ast_schema`` to turn
+    back into the same types. For the largest OpenAPI specs that round trip and its validation were a third of
+    composing, and its second copy of every type doubled the objects the cyclic collector walks after. The schema
+    is new (in the composed order, with the specified directives alone, as ``build_ast_schema`` makes it); its
+    types are shared with the subgraph's schema, which nothing changes once built. None: take the usual path."""
+    if len(composer.subgraphs) != 1 or composer.inaccessible or composer.directives or composer.added_fields:
+        return None
+    sub = composer.subgraphs[0]
+    own = sub.schema
+    # Validated without errors (graphql-core caches the result), with the roots the composed document would name.
+    if own is None or own._validation_errors != [] or sub.link_of is not None:
+        return None
+    roots = {"Query": own.query_type, "Mutation": own.mutation_type, "Subscription": own.subscription_type}
+    types: list[GraphQLNamedType] = []
+    for name in composer.sdl:
+        defs = definitions.get(name, ())
+        if len(defs) != 1 or defs[0].sub is not sub:
+            return None
+        named = defs[0].type
+        if named.ast_node is not None or named.extension_ast_nodes or (name in roots and roots[name] is not named):
+            return None
+        types.append(named)
+    if any(root is not None and root.name not in composer.sdl for root in roots.values()):
+        return None
+    by_name = {t.name: t for t in types}
+    schema = GraphQLSchema(
+        query=cast(GraphQLObjectType | None, by_name.get("Query")),
+        mutation=cast(GraphQLObjectType | None, by_name.get("Mutation")),
+        subscription=cast(GraphQLObjectType | None, by_name.get("Subscription")),
+        types=types,
+    )
+    if set(schema.type_map) != set(own.type_map):  # a type the composition left out is still referenced
+        return None
+    schema._validation_errors = []  # the same types and roots as the subgraph's schema, which was validated
+    return schema
 
 
 def _linked_types(sub: Subgraph) -> set[str]:
