@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from portal._loop import not_on_the_event_loop
 from portal.errors import Conflict, Invalid, NotFound
 from stitcher.ir import SourceKind, Subgraph, Supergraph
 from stitcher.sources import EntityConfig, Link, SourceSpec, Stitching, Transforms
@@ -155,6 +156,7 @@ def compose_specs(
     """Compose ``specs`` (and what the product says of them as a whole, ``stitching``) into the product's
     supergraph; raise :class:`CompositionFailed` naming the product. ``translated``: service name -> its OpenAPI
     document as a schema check translated it (:class:`portal.publishing.ValidatedSchema`), not translated again."""
+    not_on_the_event_loop(f"composing product {product!r}")
     module = _composition_module()
     if module is None or not callable(getattr(module, "compose", None)):
         raise Invalid("the stitcher's composer (stitcher.composition) is not available in this installation")

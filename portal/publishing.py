@@ -24,6 +24,7 @@ import yaml
 from graphql import GraphQLError, GraphQLSyntaxError, parse
 from sqlmodel import Session, col, select
 
+from portal._loop import not_on_the_event_loop
 from portal.errors import Invalid
 from portal.models import Service, ServiceVersion, utcnow
 from stitcher import load_text, pointer_tokens
@@ -95,6 +96,7 @@ def _translate(
     base_path: Path | None,
 ) -> Subgraph:
     """Translate as the composition will, so what it would refuse or lose is refused here, naming the file."""
+    not_on_the_event_loop(f"translating service {service!r}")
     try:
         subgraph = build_subgraph(SourceSpec(name=service, protocol=protocol, schema=text, base_path=base_path))
     except StitcherError as exc:

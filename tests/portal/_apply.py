@@ -6,7 +6,10 @@ apply exactly what is shipped."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -18,17 +21,31 @@ from portal.manifests import Document
 from portal.models import metadata
 from portal.resources import apply
 
-__all__ = ["ADMIN", "LIBRARY", "counts", "library_copy", "library_with_a_clash", "run"]
+__all__ = ["ADMIN", "LIBRARY", "counts", "library_copy", "library_with_a_clash", "off_the_loop", "run"]
 
 ADMIN = Actor.system("test-admin")
+T = TypeVar("T")
+
+
+def off_the_loop(work: Callable[[], T]) -> T:
+    """``work()`` in a thread of its own, waited for: an async test or fixture that applies resources calls it on
+    the event loop's thread, where the portal refuses to compose (:mod:`portal._loop`), as the admin API and the CLI
+    never do."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-apply") as pool:
+        return pool.submit(work).result()
 
 
 def run(
     engine: Engine, documents: list[Document], actor: Actor = ADMIN, *, dry_run: bool = False, force: bool = False
 ) -> list[str]:
-    """Apply in one transaction; the change lines (``service/loans unchanged``)."""
-    with session_scope(engine) as session:
-        return [c.line() for c in apply(session, actor, documents, dry_run=dry_run, force=force)]
+    """Apply in one transaction (off the event loop when a test runs one); the change lines (``service/loans
+    unchanged``)."""
+
+    def work() -> list[str]:
+        with session_scope(engine) as session:
+            return [c.line() for c in apply(session, actor, documents, dry_run=dry_run, force=force)]
+
+    return off_the_loop(work)
 
 
 def counts(engine: Engine) -> dict[str, int]:

@@ -25,7 +25,7 @@ from stitcher.app import create_gateway_app
 from stitcher.options import GatewayOptions, Timeouts
 from stitcher.snapshot_source import StaticSnapshotSource
 from tests._serving import serving
-from tests.portal._apply import ADMIN, counts
+from tests.portal._apply import ADMIN, counts, off_the_loop
 from tests.stitcher.upstreams.app import GraphQLApp
 
 MEMBERS_SDL = """
@@ -150,16 +150,23 @@ def team_resources(
     ]
 
 
+def _apply(engine: Engine, documents: list[dict[str, Any]]) -> None:
+    def work() -> None:
+        with session_scope(engine) as session:
+            apply(session, ADMIN, parse_documents(documents))
+
+    off_the_loop(work)
+
+
 def applied(engine: Engine, documents: list[dict[str, Any]]) -> None:
-    with session_scope(engine) as session:
-        apply(session, ADMIN, parse_documents(documents))
+    _apply(engine, documents)
 
 
 def refused(engine: Engine, documents: list[dict[str, Any]]) -> str:
     """The error of an apply that must change nothing."""
     before = counts(engine)
-    with pytest.raises(LoomError) as info, session_scope(engine) as session:
-        apply(session, ADMIN, parse_documents(documents))
+    with pytest.raises(LoomError) as info:
+        _apply(engine, documents)
     assert counts(engine) == before
     return str(info.value)
 
