@@ -63,3 +63,38 @@ async def test_upstream_fetches_are_counted_per_subgraph(inventory: str, transpo
     assert samples[(fetches, (("outcome", "http_error"), ("subgraph", "inventory")))] == 1
     assert samples[(fetches, (("outcome", "connection"), ("subgraph", "127.0.0.1:1")))] == 1
     assert samples[("loom_gateway_upstream_duration_seconds_count", (("subgraph", "inventory"),))] == 2
+
+
+def _without_created(metrics: GatewayMetrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {key: value for key, value in _samples(metrics).items() if not key[0].endswith("_created")}
+
+
+def test_one_process_tallies_expose_what_prometheus_client_s_metrics_expose() -> None:
+    """In one process the hot path's metrics are plain numbers behind a collector; under --workers they are
+    prometheus_client's own. The same observations must give the same samples (prometheus_client's ``_created``
+    timestamps aside): counts per label set, every bucket with its bound included, +Inf, sums, a cancelled fetch
+    timed but not counted."""
+    tallies, children = GatewayMetrics(multiprocess=False), GatewayMetrics(multiprocess=True)
+    for metrics in (tallies, children):
+        for seconds in (0.0005, 0.001, 0.0011, 0.0025, 0.3, 1.0, 10.0, 11.0):
+            metrics.observe_request("shop", "graphql", 200, seconds)
+        metrics.observe_request("shop", "rest", 404, 0.02)
+        metrics.observe_request("other", "graphql", 200, 0.004)
+        metrics.observe_fetch("books", "ok", 0.002)
+        metrics.observe_fetch("books", "ok", 0.07)
+        metrics.observe_fetch("books", "timeout", 5.0)
+        metrics.observe_fetch("authors", None, 0.5)
+        metrics.error("shop", "auth")
+    samples = _without_created(tallies)
+    assert samples == _without_created(children)
+    graphql = (("kind", "graphql"), ("product", "shop"))
+
+    def bucket(le: str) -> float:
+        return samples[("loom_gateway_request_duration_seconds_bucket", (graphql[0], ("le", le), graphql[1]))]
+
+    assert (bucket("0.001"), bucket("0.0025"), bucket("10.0"), bucket("+Inf")) == (2, 4, 7, 8)
+    assert samples[("loom_gateway_request_duration_seconds_sum", graphql)] == pytest.approx(22.3051)
+    assert samples[("loom_gateway_upstream_duration_seconds_count", (("subgraph", "authors"),))] == 1
+    assert not any(
+        key[0] == "loom_gateway_upstream_fetches_total" and ("subgraph", "authors") in key[1] for key in samples
+    )
