@@ -45,6 +45,7 @@ from portal.subscriptions import request as request_subscription
 from stitcher.settings import GatewaySettings
 from tests._serving import serving
 from tests.factories import make_user
+from tests.portal._apply import off_the_loop
 
 CHROMIUM = Path("/usr/bin/chromium")
 TIMEOUT_MS = 30_000  # what a condition or an action may take on a loaded machine (2 cores, several test processes)
@@ -436,9 +437,13 @@ def lending(world: World) -> Iterator[str]:
             },
         }
         engine = create_engine_for(world.settings)
-        try:
+
+        def work() -> None:
             with session_scope(engine) as session:
                 apply(session, Actor.system("ui-test"), manifests.parse_documents([document], source="ui"))
+
+        try:
+            off_the_loop(work)  # Playwright's sync API keeps an event loop running in this thread
         finally:
             engine.dispose()
         yield url
