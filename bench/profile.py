@@ -112,7 +112,7 @@ def main() -> int:
     port = bench.free_port()
     url = f"http://127.0.0.1:{port}/graphql"
     loom = [str(bench.ROOT / ".venv" / "bin" / "loom"), "gateway", "--supergraph", str(supergraph), "--port", str(port)]
-    env = {**os.environ, "LOOM_GATEWAY_ACCESS_LOG": "false", "LOOM_GATEWAY_MAX_COST": "100000"}
+    env = {**os.environ, **bench.own_code(), "LOOM_GATEWAY_ACCESS_LOG": "false", "LOOM_GATEWAY_MAX_COST": "100000"}
     raw = work / f"profile-{args.shape}.txt"
     subgraphs = ["taskset", "-c", "1", "node", str(bench.BENCH / "subgraphs.mjs"), str(base)]
     with bench.process(subgraphs, log=work / "subgraphs.log") as sub:
