@@ -51,6 +51,14 @@ README = BENCH / "README.md"
 README_START = "<!-- make bench: results start (written by bench/run.py) -->"
 README_END = "<!-- make bench: results end -->"
 
+
+def own_code() -> dict[str, str]:
+    """The environment that makes ``.venv/bin/loom`` run this checkout's ``stitcher`` and ``portal``: the venv's
+    editable install maps them to the checkout that ran ``make install``, so from a git worktree that shares its venv
+    the gateway would run the other checkout's code. A PYTHONPATH already set wins (an A/B run of another tree)."""
+    return {"PYTHONPATH": os.environ.get("PYTHONPATH") or str(ROOT)}
+
+
 TOP_QUERY = (
     "query Top($first: Int) { topProducts(first: $first) { upc name price inStock shippingEstimate "
     "reviews { id body author { id username name } } } }"
@@ -364,6 +372,7 @@ def measure(
     # limit (5000 by default; merge-500 estimates 7936) is raised: no peer limits cost by default.
     env = {
         **os.environ,
+        **own_code(),
         "LOOM_GATEWAY_ACCESS_LOG": "false",
         "LOOM_GATEWAY_MAX_COST": "100000",
         "NODE_ENV": "production",

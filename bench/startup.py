@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from bench.compose_scale import graphql_sdl
-from bench.run import BENCH, ROOT, free_port, post, process, tree_memory_mb
+from bench.run import BENCH, ROOT, free_port, own_code, post, process, tree_memory_mb
 from stitcher.composition import compose
 from stitcher.ir import SourceKind
 from stitcher.sources import SourceSpec
@@ -48,7 +48,7 @@ def start_and_measure(file: Path, workers: int, seconds: int) -> dict[str, float
     url = f"http://127.0.0.1:{port}/graphql"
     cmd = [str(ROOT / ".venv" / "bin" / "loom"), "gateway", "--supergraph", str(file), "--port", str(port)]
     cmd += ["--workers", str(workers)]
-    env = {**os.environ, "LOOM_GATEWAY_ACCESS_LOG": "false", "LOOM_GATEWAY_LOG_LEVEL": "WARNING"}
+    env = {**os.environ, **own_code(), "LOOM_GATEWAY_ACCESS_LOG": "false", "LOOM_GATEWAY_LOG_LEVEL": "WARNING"}
     started = time.monotonic()
     with process(cmd, log=BENCH / "results" / "startup.log", env=env) as proc:
         while True:

@@ -1,6 +1,7 @@
 """Uvicorn's HTTP/1.1 protocols with a request-header deadline and a connection cap (see :mod:`stitcher.serving`).
 
-Both of uvicorn's parsers are covered: httptools (what ``http="auto"`` picks when it is installed) and h11.
+Both of uvicorn's parsers are covered: httptools (what ``http="auto"`` picks when it is installed) and h11. With
+httptools, a response whose body comes in one message also goes out in one write (see :class:`_OneWrite`).
 """
 
 from __future__ import annotations
@@ -55,6 +56,62 @@ class _Deadline:
             transport.close()
 
 
+# A larger body goes out after its headers, as uvicorn writes it. On loopback, joining saved ~1.5 µs of CPU per
+# response up to 32 KiB and cost ~5 µs at 64 KiB (the copy, and a write past the socket's send size).
+_JOIN_LIMIT = 32 * 1024
+
+
+class _OneWrite:
+    """The transport uvicorn's HTTP protocol and its response cycles write to on one connection: the first write of
+    a response (its status line and headers) is held and joined to the next one (the body, or its first chunk), so
+    that a response whose body comes in one message costs one ``write``, one syscall, instead of uvicorn's two.
+
+    Nothing waits on it: what is held goes out at the end of the event loop's iteration (a streamed response whose
+    first chunk is not ready yet, a ``100 Continue``), when the response completes (a HEAD, whose body writes
+    nothing) or before the transport closes, whichever comes first. Everything else passes straight through."""
+
+    __slots__ = ("armed", "flush_soon", "held", "loop", "transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self.transport = transport
+        self.loop = loop
+        self.armed = True  # the next write starts a response: hold it
+        self.held: bytes | None = None
+        self.flush_soon = self.flush  # bound once: it is scheduled once per response
+
+    def write(self, data: bytes) -> None:
+        held = self.held
+        if held is not None:
+            self.held = None
+            if len(data) <= _JOIN_LIMIT:
+                self.transport.write(held + data)
+                return
+            self.transport.write(held)
+        elif self.armed:
+            self.armed = False
+            self.held = data
+            self.loop.call_soon(self.flush_soon)
+            return
+        self.transport.write(data)
+
+    def flush(self) -> None:
+        held = self.held
+        if held is not None:
+            self.held = None
+            if not self.transport.is_closing():  # gone meanwhile (the peer left): nothing reads it
+                self.transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def is_closing(self) -> bool:
+        return self.transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:  # anything else is the transport's own (get_extra_info...)
+        return getattr(self.transport, name)
+
+
 def _refuse(transport: asyncio.Transport, limits: ConnectionLimits) -> None:
     _log.warning("refusing a connection: %d are open (the configured maximum)", limits.max_connections)
     transport.write(_FULL)
@@ -91,6 +148,9 @@ def _httptools_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
                 return
             super().connection_made(transport)
             self.deadline.arm(transport)
+            # The cycles get it from here (the flow control keeps the real transport: it pauses and resumes reading).
+            self.writer = _OneWrite(transport, self.loop)
+            self.transport = self.writer  # type: ignore[assignment] # what uvicorn uses of a transport
 
         def connection_lost(self, exc: Exception | None) -> None:
             self.deadline.disarm()
@@ -108,6 +168,18 @@ def _httptools_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
         def on_headers_complete(self) -> None:
             self.deadline.disarm()
             super().on_headers_complete()
+
+        def on_response_complete(self) -> None:  # only ever on a connection that was not refused
+            writer = self.writer
+            if writer.held is not None:
+                writer.flush()  # a HEAD's headers: its body wrote nothing
+            writer.armed = True  # uvicorn starts the next cycle (a pipelined one) only once this one completes
+            super().on_response_complete()
+
+        def handle_websocket_upgrade(self) -> None:
+            self.writer.flush()
+            self.transport = self.writer.transport  # the WebSocket protocol gets the real one
+            super().handle_websocket_upgrade()
 
     return HardenedHttpToolsProtocol
 
