@@ -1,52 +1,44 @@
-"""The gateway's ASGI app: GraphQL over HTTP, GraphiQL, the REST surface, credentials, rate limits, metrics.
-
-``create_gateway_app`` serves either one fixed supergraph at ``/graphql`` (``loom gateway --supergraph FILE``, no
-credentials) or the products of a config snapshot at ``/products/<name>/graphql``, ``/products/<name>/rest/...``
-and ``/products/<name>/openapi.json`` (``loom gateway --portal URL``). Every part with I/O is injected with a real
-default: the snapshot source, the upstream transport (created in the lifespan, closed on shutdown), the rate
-limiter (Redis when a URL is given), the HTTP client for the portal's JWKS, the clock.
-
-GraphQL over HTTP (the GraphQL-over-HTTP spec): POST with a JSON body, GET for queries (a mutation over GET is
-405). The answer is ``application/graphql-response+json`` when the client accepts it, else ``application/json``
-(also when there is no Accept header); 406 when it accepts neither. Under ``graphql-response+json`` a request
-refused before execution (parse, validation, variables, limits) is 400; under ``application/json`` it is 200 with
-``errors``. A malformed body is 400 under both; a POST that is not JSON is 415; a body over the limit is 413.
-
-Snapshots are swapped in atomically: a request reads ``Gateway.served`` once and uses that one object throughout.
-A product whose config did not change keeps its compiled executor (and its warm plan cache). A product that fails
-to compile keeps serving its previous version; the snapshot is then not kept on disk as the last good one.
-"""
+"""The gateway: snapshots in, products compiled and swapped in atomically, credentials and limits checked, GraphQL,
+REST and pass-through answered (the module docstring of :mod:`stitcher.app` says how)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import gc
-import inspect
 import logging
-import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextvars import ContextVar
-from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, ParamSpec, Protocol
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import orjson
-from graphql import GraphQLError, OperationDefinitionNode, parse
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stitcher._durations import duration_text, window_text
+from stitcher.app._http import (
+    _JSON,
+    GRAPHQL_RESPONSE_JSON,
+    _error_response,
+    _HttpError,
+    _operation_type,
+    negotiate_media_type,
+)
+from stitcher.app.context import request_id
+from stitcher.app.runtime import (
+    SINGLE,
+    Compiler,
+    ExecutorFactory,
+    ProductRuntime,
+    Served,
+    TransportFactory,
+    default_compiler,
+    default_executor_factory,
+    default_transport_factory,
+)
 from stitcher.credentials import AccessPolicy, CredentialError, JwksCache, Principal, UnknownCredential
-from stitcher.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
+from stitcher.graphiql import graphiql_html
 from stitcher.ir import Supergraph
 from stitcher.limits import LimitExceeded, check_body_size
 from stitcher.metrics import CONTENT_TYPE_LATEST, GatewayMetrics, MeteredTransport
@@ -58,263 +50,12 @@ from stitcher.snapshot import OAuthConfig, ProductConfig, Snapshot
 from stitcher.snapshot_source import SnapshotError, SnapshotSource
 from stitcher.transport import (
     GuardedTransport,
-    Http11Transport,
-    Transport,
     Upstream,
     UpstreamError,
 )
 
-__all__ = [
-    "GRAPHQL_RESPONSE_JSON",
-    "ExecutionResult",
-    "ExecutorFactory",
-    "ExecutorLike",
-    "Gateway",
-    "GatewayOptions",
-    "ProductRuntime",
-    "create_gateway_app",
-    "negotiate_media_type",
-    "request_id",
-]
-
-GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
-_JSON = "application/json"
 _UNKNOWN_REFRESH_SECONDS = 0.25  # fetch the snapshot for an unknown credential at most this often
-SINGLE = ""  # the product name under which a fixed supergraph is served at /graphql
-
 log = logging.getLogger("stitcher.gateway")
-access_log = logging.getLogger("stitcher.gateway.access")
-_request_id: ContextVar[str | None] = ContextVar("loom_request_id", default=None)
-_P = ParamSpec("_P")
-
-
-def request_id() -> str | None:
-    """The id of the request being served (from ``x-request-id``, or generated); for log records."""
-    return _request_id.get()
-
-
-class ExecutionResult(Protocol):
-    """What the executor answers (``stitcher.execution.ExecutionResponse``)."""
-
-    @property
-    def data(self) -> Any: ...
-    @property
-    def errors(self) -> Any: ...
-    @property
-    def request_error(self) -> bool: ...
-    def to_json(self) -> bytes: ...
-
-
-class ExecutorLike(Protocol):
-    async def execute(
-        self,
-        document: str,
-        variables: Mapping[str, Any] | None = None,
-        operation_name: str | None = None,
-        *,
-        headers: Mapping[str, str] | None = None,
-    ) -> ExecutionResult: ...
-
-
-ExecutorFactory = Callable[[Supergraph, Transport, GatewayOptions], ExecutorLike]
-Compiler = Callable[[ProductConfig], Supergraph]
-TransportFactory = Callable[[], Awaitable[Transport]]
-
-
-def default_executor_factory(supergraph: Supergraph, transport: Transport, options: GatewayOptions) -> ExecutorLike:
-    from stitcher.execution import Executor
-
-    executor: ExecutorLike = Executor(supergraph, transport, options)
-    return executor
-
-
-def default_compiler(config: ProductConfig) -> Supergraph:
-    from stitcher.composition import compose
-
-    return compose(config.source_specs(), config.stitching())
-
-
-async def default_transport_factory() -> Transport:
-    return await Http11Transport.create()
-
-
-@dataclass(slots=True)
-class ProductRuntime:
-    """One product ready to serve: its supergraph, executor and REST surface."""
-
-    name: str
-    fingerprint: str
-    supergraph: Supergraph
-    executor: ExecutorLike
-    rest: RestSurface
-    auth_required: bool
-    upstreams: Mapping[str, Upstream] = field(default_factory=dict)  # source URL -> egress policy, response cap
-
-
-@dataclass(frozen=True, slots=True)
-class Served:
-    """What is being served, swapped as one reference."""
-
-    products: Mapping[str, ProductRuntime]
-    policy: AccessPolicy | None
-    fingerprint: str | None
-    elsewhere: Mapping[str, str] = field(default_factory=dict)  # product -> why this gateway must not process it
-
-
-class _HttpError(Exception):
-    """An answer decided before execution: status, GraphQL-style error message and code, extra headers."""
-
-    def __init__(self, status: int, message: str, code: str, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
-        self.headers = dict(headers or {})
-
-
-def _error_response(error: _HttpError, media_type: str = _JSON) -> Response:
-    body = orjson.dumps({"errors": [{"message": error.message, "extensions": {"code": error.code}}]})
-    return Response(body, error.status, headers=error.headers, media_type=media_type)
-
-
-async def _routing_error(request: Request, exc: Exception) -> Response:
-    """Starlette's own 404 and 405 (no route, or a route without this method) in the gateway's JSON error shape:
-    its plain-text "Method Not Allowed" looked like a different server to a GraphQL or REST client."""
-    assert isinstance(exc, HTTPException)
-    headers = dict(exc.headers or {})
-    if exc.status_code == 405:
-        allowed = headers.get("allow") or headers.get("Allow") or ""
-        message, code = f"{request.method} is not allowed on {request.url.path}; use {allowed}", "METHOD_NOT_ALLOWED"
-    elif exc.status_code == 404:
-        served_at = "/graphql" if request.app.state.gateway.single else "/products/<name>/graphql"
-        message, code = f"nothing is served at {request.url.path}; GraphQL is at {served_at}", "NOT_FOUND"
-    else:
-        message, code = str(exc.detail), "BAD_REQUEST"
-    return _error_response(_HttpError(exc.status_code, message, code, headers))
-
-
-@lru_cache(maxsize=256)
-def negotiate_media_type(accept: str | None) -> str | None:
-    """The response media type for an Accept header (None: 406); the portal's admin API answers by it too."""
-    if not accept:
-        return _JSON
-    best: tuple[float, int, str] | None = None
-    for part in accept.split(","):
-        media, _, params = part.partition(";")
-        media = media.strip().lower()
-        q = 1.0
-        for param in params.split(";"):
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        if q <= 0:
-            continue
-        if media == GRAPHQL_RESPONSE_JSON:
-            candidate = (q, 1, GRAPHQL_RESPONSE_JSON)
-        elif media in (_JSON, "application/*", "*/*"):
-            candidate = (q, 0, _JSON)
-        else:
-            continue
-        if best is None or candidate[:2] > best[:2]:
-            best = candidate
-    return best[2] if best else None
-
-
-@lru_cache(maxsize=1024)
-def _operation_type(document: str, operation_name: str | None) -> str | None:
-    """The type of the operation a GET would run (None when unknown: the executor reports why)."""
-    try:
-        parsed = parse(document)
-    except GraphQLError:
-        return None
-    operations = [d for d in parsed.definitions if isinstance(d, OperationDefinitionNode)]
-    if operation_name is not None:
-        operations = [o for o in operations if o.name is not None and o.name.value == operation_name]
-    return operations[0].operation.value if len(operations) == 1 else None
-
-
-class _RequestContext:
-    """Pure ASGI middleware: request id in and out, one structured access-log line, request metrics."""
-
-    def __init__(self, app: ASGIApp, gateway: Gateway, graphql_route: Route) -> None:
-        self.app = app
-        self.gateway = gateway
-        self.graphql_route = graphql_route
-
-    def _graphql_post(self, scope: Scope) -> str | None:
-        """The product a POST to a GraphQL endpoint is for (``SINGLE`` at ``/graphql``), else None: the router
-        matches it as it would (``/products/{product}/graphql``, a product name without ``/``)."""
-        if scope["method"] != "POST":
-            return None
-        path: str = scope["path"]
-        root: str = scope.get("root_path", "")
-        if root and path.startswith(root):  # mounted (the portal's embedded gateway): match below the mount
-            path = path[len(root) :]
-        if self.gateway.single:
-            return SINGLE if path == "/graphql" else None
-        if path.startswith("/products/") and path.endswith("/graphql"):
-            product = path[10:-8]
-            if product and "/" not in product:
-                return product
-        return None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        rid = ""
-        for key, value in scope["headers"]:
-            if key == b"x-request-id":
-                rid = value.decode("latin-1")
-                break
-        if not rid or len(rid) > 128 or not rid.isprintable():
-            rid = os.urandom(8).hex()
-        token = _request_id.set(rid)
-        info: dict[str, Any] = {"product": None, "kind": "other"}
-        scope["loom"] = info
-        status = 500
-        started = time.perf_counter()
-        rid_header = (b"x-request-id", rid.encode("latin-1"))
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", ()), rid_header]
-            await send(message)
-
-        try:
-            product = self._graphql_post(scope)
-            if product is None:
-                await self.app(scope, receive, send_with_id)
-            else:  # the hot path, straight to its endpoint: no router match, no per-request exception wrapper
-                # What the router would have set: the portal's metrics label requests by the route's template.
-                scope["route"] = self.graphql_route
-                scope["endpoint"] = self.gateway.graphql
-                scope["path_params"] = {"product": product} if product else {}
-                response = await self.gateway.graphql(Request(scope, receive))
-                await response(scope, receive, send_with_id)
-        finally:
-            elapsed = time.perf_counter() - started
-            product = info["product"]
-            if product is not None:
-                self.gateway.metrics.observe_request(product, info["kind"], status, elapsed)
-            if self.gateway.options.access_log and access_log.isEnabledFor(logging.INFO):
-                access_log.info(
-                    "request",
-                    extra={
-                        "request_id": rid,
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 3),
-                        "product": product,
-                    },
-                )
-            _request_id.reset(token)
 
 
 class Gateway:
@@ -627,7 +368,7 @@ class Gateway:
             return _error_response(exc, media_type or _JSON)
         try:
             result = await runtime.executor.execute(
-                document, variables, operation_name, headers={"x-request-id": _request_id.get() or ""}
+                document, variables, operation_name, headers={"x-request-id": request_id() or ""}
             )
         except Exception:
             self.metrics.error(runtime.name or "graphql", "internal")
@@ -745,7 +486,7 @@ class Gateway:
             return _error_response(exc)
         try:
             result = await runtime.executor.execute(
-                route.document, variables, route.operation_name, headers={"x-request-id": _request_id.get() or ""}
+                route.document, variables, route.operation_name, headers={"x-request-id": request_id() or ""}
             )
         except Exception:
             self.metrics.error(runtime.name, "internal")
@@ -763,7 +504,7 @@ class Gateway:
         if request.url.query:
             url = f"{url}?{request.url.query}"
         headers = forwarded_headers(request.headers.items())
-        headers["x-request-id"] = _request_id.get() or ""
+        headers["x-request-id"] = request_id() or ""
         body = await self._read_body(request) if request.method not in ("GET", "HEAD") else None
         try:
             answer = await self.transport.request(
@@ -823,60 +564,3 @@ _NOT_RETURNED = frozenset(
     }
 )
 _PASSED_THROUGH = {"content-security-policy": "sandbox", "x-content-type-options": "nosniff"}
-
-
-def _taking_the_arguments_of(
-    init: Callable[_P, Gateway],
-) -> Callable[[Callable[[Gateway], Starlette]], Callable[_P, Starlette]]:
-    """Give an app builder ``init``'s parameters: the gateway's arguments and defaults are declared once, on
-    :class:`Gateway`, and type checkers and ``help()`` still see them on the builder."""
-
-    def decorate(build: Callable[[Gateway], Starlette]) -> Callable[_P, Starlette]:
-        @functools.wraps(build)
-        def create(*args: _P.args, **kwargs: _P.kwargs) -> Starlette:
-            return build(init(*args, **kwargs))
-
-        signature = inspect.signature(init)
-        create.__signature__ = signature.replace(return_annotation=Starlette)  # type: ignore[attr-defined]
-        return create
-
-    return decorate
-
-
-@_taking_the_arguments_of(Gateway)
-def create_gateway_app(gateway: Gateway) -> Starlette:
-    """The gateway app, with :class:`Gateway`'s arguments: pass ``supergraph`` (served at ``/graphql``) or
-    ``source`` (products of its snapshots)."""
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await gateway.start()
-        try:
-            yield
-        finally:
-            await gateway.stop()
-
-    graphql_methods = ["GET", "POST"]
-    routes = [
-        Route("/healthz", gateway.healthz, methods=["GET"]),
-        Route("/readyz", gateway.readyz, methods=["GET"]),
-        Route("/metrics", gateway.metrics_endpoint, methods=["GET"]),
-        Mount(ASSETS_PATH, app=StaticFiles(directory=ASSETS_DIR), name="graphiql"),
-    ]
-    graphql = Route(
-        "/graphql" if gateway.single else "/products/{product}/graphql", gateway.graphql, methods=graphql_methods
-    )
-    routes.append(graphql)
-    if not gateway.single:
-        routes += [
-            Route("/products/{product}/openapi.json", gateway.openapi, methods=["GET"]),
-            Route(
-                "/products/{product}/rest/{path:path}",
-                gateway.rest,
-                methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            ),
-        ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _routing_error})
-    app.state.gateway = gateway
-    app.add_middleware(_RequestContext, gateway=gateway, graphql_route=graphql)
-    return app
