@@ -7,7 +7,16 @@ import asyncio
 import json
 from typing import Any
 
-from graphql import GraphQLEnumType, GraphQLScalarType, build_schema, execute_sync, parse, print_schema
+from graphql import (
+    GraphQLEnumType,
+    GraphQLScalarType,
+    build_schema,
+    execute_sync,
+    graphql_sync,
+    is_introspection_type,
+    parse,
+    print_schema,
+)
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from stitcher.composition import compose
@@ -192,6 +201,8 @@ def _oracle(sdl: str, value: Any) -> tuple[Any, dict[tuple[Any, ...], str]]:
     """graphql-core's own execution of the subgraph's schema, resolving from the upstream JSON as it is."""
     schema = build_schema(sdl)
     for named in schema.type_map.values():
+        if is_introspection_type(named):  # graphql-core's own, shared by every schema in the process
+            continue
         if isinstance(named, GraphQLScalarType) and named.name in ("BigInt", "JSON"):
             coerce = (BIG_INT if named.name == "BigInt" else JSON_SCALAR).serialize
             for attribute in ("serialize", "coerce_output_value"):  # graphql-core 3.2, 3.3
@@ -209,6 +220,21 @@ def _oracle(sdl: str, value: Any) -> tuple[Any, dict[tuple[Any, ...], str]]:
 def _fields(schema: Any) -> list[str]:
     thing = schema.query_type.fields["thing"].type
     return list(getattr(thing, "of_type", thing).fields)
+
+
+def test_the_oracle_leaves_the_introspection_types_every_schema_shares_alone() -> None:
+    """The oracle serializes enums by name by clearing their values, and ``__TypeKind`` and ``__DirectiveLocation``
+    are enums in every schema's type map: graphql-core's single instances, shared by the whole process. Clearing
+    theirs broke every later introspection in the same worker ("Enum '__TypeKind' cannot represent value")."""
+    sdl = "enum Status { ON OFF }\ntype Thing { status: Status }\ntype Query { thing: Thing }"
+    assert _oracle(sdl, {"status": "ON"}) == ({"thing": {"status": "ON"}}, {})
+    other = build_schema("type Query { a: Int }")
+    result = graphql_sync(other, "{ __schema { queryType { kind } directives { name locations } } }")
+    assert result.errors is None and result.data is not None
+    assert result.data["__schema"]["queryType"] == {"kind": "OBJECT"}
+    assert {"name": "skip", "locations": ["FIELD", "FRAGMENT_SPREAD", "INLINE_FRAGMENT"]} in result.data["__schema"][
+        "directives"
+    ]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
