@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import cast
 
 from graphql import (
     DefinitionNode,
@@ -299,7 +298,11 @@ def _unchanged_api_schema(composer: _Composer, definitions: dict[str, list[_Def]
     # Validated without errors (graphql-core caches the result), with the roots the composed document would name.
     if own is None or own._validation_errors != [] or sub.link_of is not None:
         return None
+    # build_ast_schema takes the types named Query, Mutation and Subscription as the roots: the subgraph's roots
+    # must be exactly those (a root named otherwise, or a type with a root's name that is not one: the usual path).
     roots = {"Query": own.query_type, "Mutation": own.mutation_type, "Subscription": own.subscription_type}
+    if any(root is not None and (root.name != role or role not in composer.sdl) for role, root in roots.items()):
+        return None
     types: list[GraphQLNamedType] = []
     for name in composer.sdl:
         defs = definitions.get(name, ())
@@ -309,14 +312,8 @@ def _unchanged_api_schema(composer: _Composer, definitions: dict[str, list[_Def]
         if named.ast_node is not None or named.extension_ast_nodes or (name in roots and roots[name] is not named):
             return None
         types.append(named)
-    if any(root is not None and root.name not in composer.sdl for root in roots.values()):
-        return None
-    by_name = {t.name: t for t in types}
     schema = GraphQLSchema(
-        query=cast(GraphQLObjectType | None, by_name.get("Query")),
-        mutation=cast(GraphQLObjectType | None, by_name.get("Mutation")),
-        subscription=cast(GraphQLObjectType | None, by_name.get("Subscription")),
-        types=types,
+        query=own.query_type, mutation=own.mutation_type, subscription=own.subscription_type, types=types
     )
     if set(schema.type_map) != set(own.type_map):  # a type the composition left out is still referenced
         return None
