@@ -42,8 +42,11 @@ class GatewayMetrics:
     whose values live in the shared directory. ``multiprocess``: None reads prometheus_client's own switch."""
 
     def __init__(self, *, multiprocess: bool | None = None) -> None:
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")  # prometheus_client's own switch (see above)
         if multiprocess is None:
-            multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+            multiprocess = bool(directory)
+        # Where render() reads every worker's values: only when this process writes its own there too.
+        self._shared_directory = directory if multiprocess else None
         self.registry = CollectorRegistry(auto_describe=True)
         self._sink: _Tallies | _Children = (
             _Children(self.registry) if multiprocess else _Tallies.registered(self.registry)
@@ -71,13 +74,12 @@ class GatewayMetrics:
         self.errors.labels(product, reason).inc()
 
     def render(self) -> bytes:
-        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")  # prometheus_client's own switch (see above)
-        if not directory:
+        if not self._shared_directory:
             return generate_latest(self.registry)
         from prometheus_client import multiprocess
 
         merged = CollectorRegistry()
-        multiprocess.MultiProcessCollector(merged, path=directory)  # type: ignore[no-untyped-call]
+        multiprocess.MultiProcessCollector(merged, path=self._shared_directory)  # type: ignore[no-untyped-call]
         return generate_latest(merged)
 
 
@@ -141,21 +143,22 @@ class _Tallies:
     def observe_request(self, product: str, kind: str, status: int, seconds: float) -> None:
         key = (product, kind, status)
         self.requests[key] = self.requests.get(key, 0) + 1
-        histogram = self.latency.get((product, kind))
-        if histogram is None:
-            histogram = self.latency[(product, kind)] = [0.0] * (len(_BUCKETS) + 2)
-        histogram[bisect_left(_BUCKETS, seconds)] += 1
-        histogram[-1] += seconds
+        _observe(self.latency, (product, kind), seconds)
 
     def observe_fetch(self, subgraph: str, outcome: str | None, seconds: float) -> None:
         if outcome is not None:
             key = (subgraph, outcome)
             self.fetches[key] = self.fetches.get(key, 0) + 1
-        histogram = self.fetch_latency.get(subgraph)
-        if histogram is None:
-            histogram = self.fetch_latency[subgraph] = [0.0] * (len(_BUCKETS) + 2)
-        histogram[bisect_left(_BUCKETS, seconds)] += 1
-        histogram[-1] += seconds
+        _observe(self.fetch_latency, subgraph, seconds)
+
+
+def _observe(series: dict[Any, list[float]], key: Any, seconds: float) -> None:
+    """One observation in a histogram series: its bucket (the first bound it does not exceed, else +Inf), its sum."""
+    histogram = series.get(key)
+    if histogram is None:
+        histogram = series[key] = [0.0] * (len(_BUCKETS) + 2)
+    histogram[bisect_left(_BUCKETS, seconds)] += 1
+    histogram[-1] += seconds
 
 
 _LE = [repr(b) for b in _BUCKETS] + ["+Inf"]  # as prometheus_client writes these bounds ("0.001", "1.0")
