@@ -19,13 +19,13 @@ from sqlalchemy.engine import Engine
 from portal.db import session_scope
 from portal.errors import LoomError
 from portal.manifests import parse_documents
-from portal.resources import apply, get
+from portal.resources import get
 from portal.snapshot import build_snapshot
 from stitcher.app import create_gateway_app
 from stitcher.options import GatewayOptions, Timeouts
 from stitcher.snapshot_source import StaticSnapshotSource
 from tests._serving import serving
-from tests.portal._apply import ADMIN, counts, off_the_loop
+from tests.portal._apply import ADMIN, counts, run
 from tests.stitcher.upstreams.app import GraphQLApp
 
 MEMBERS_SDL = """
@@ -150,23 +150,15 @@ def team_resources(
     ]
 
 
-def _apply(engine: Engine, documents: list[dict[str, Any]]) -> None:
-    def work() -> None:
-        with session_scope(engine) as session:
-            apply(session, ADMIN, parse_documents(documents))
-
-    off_the_loop(work)
-
-
 def applied(engine: Engine, documents: list[dict[str, Any]]) -> None:
-    _apply(engine, documents)
+    run(engine, parse_documents(documents))
 
 
 def refused(engine: Engine, documents: list[dict[str, Any]]) -> str:
     """The error of an apply that must change nothing."""
     before = counts(engine)
     with pytest.raises(LoomError) as info:
-        _apply(engine, documents)
+        run(engine, parse_documents(documents))
     assert counts(engine) == before
     return str(info.value)
 
