@@ -21,13 +21,13 @@ from portal.manifests import Document
 from portal.models import metadata
 from portal.resources import apply
 
-__all__ = ["ADMIN", "LIBRARY", "counts", "library_copy", "library_with_a_clash", "off_the_loop", "run"]
+__all__ = ["ADMIN", "LIBRARY", "counts", "library_copy", "library_with_a_clash", "run"]
 
 ADMIN = Actor.system("test-admin")
 T = TypeVar("T")
 
 
-def off_the_loop(work: Callable[[], T]) -> T:
+def _off_the_loop(work: Callable[[], T]) -> T:
     """``work()`` in a thread of its own, waited for: an async test or fixture that applies resources calls it on
     the event loop's thread, where the portal refuses to compose (:mod:`portal._loop`), as the admin API and the CLI
     never do."""
@@ -45,7 +45,7 @@ def run(
         with session_scope(engine) as session:
             return [c.line() for c in apply(session, actor, documents, dry_run=dry_run, force=force)]
 
-    return off_the_loop(work)
+    return _off_the_loop(work)
 
 
 def counts(engine: Engine) -> dict[str, int]:

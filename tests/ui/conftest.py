@@ -45,7 +45,7 @@ from portal.subscriptions import request as request_subscription
 from stitcher.settings import GatewaySettings
 from tests._serving import serving
 from tests.factories import make_user
-from tests.portal._apply import off_the_loop
+from tests.portal._apply import run
 
 CHROMIUM = Path("/usr/bin/chromium")
 TIMEOUT_MS = 30_000  # what a condition or an action may take on a loaded machine (2 cores, several test processes)
@@ -437,13 +437,8 @@ def lending(world: World) -> Iterator[str]:
             },
         }
         engine = create_engine_for(world.settings)
-
-        def work() -> None:
-            with session_scope(engine) as session:
-                apply(session, Actor.system("ui-test"), manifests.parse_documents([document], source="ui"))
-
-        try:
-            off_the_loop(work)  # Playwright's sync API keeps an event loop running in this thread
+        try:  # off the event loop that Playwright's sync API keeps running in this thread
+            run(engine, manifests.parse_documents([document], source="ui"), Actor.system("ui-test"))
         finally:
             engine.dispose()
         yield url
