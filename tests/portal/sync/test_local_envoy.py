@@ -678,11 +678,18 @@ async def test_a_hanging_replica_is_timed_out_and_its_queries_are_answered_by_th
 ) -> None:
     members = world.members
     # A per-try timeout of a second, not the default 100 ms: on a busy machine the healthy replica in b must never
-    # look hung too (what is tested is that the hang is cut and retried elsewhere, not how fast).
+    # look hung too (what is tested is that the hang is cut and retried elsewhere, not how fast). An ejection of ten
+    # minutes, not the default half second: the one timed-out request ejects a's replica once, and a busy machine
+    # could let a 500 ms ejection end before the status is read (CI saw exactly that).
+    traffic = members.traffic
     quick = dataclasses.replace(
         members,
         traffic=dataclasses.replace(
-            members.traffic, retries=dataclasses.replace(members.traffic.retries, per_try_timeout_ms=1000)
+            traffic,
+            retries=dataclasses.replace(traffic.retries, per_try_timeout_ms=1000),
+            outlier_detection=dataclasses.replace(
+                traffic.outlier_detection, base_ejection_ms=600_000, max_ejection_ms=600_000
+            ),
         ),
     )
     a, b = world.target("a"), world.target("b")
