@@ -35,6 +35,7 @@ from portal import api, login, oauth, snapshot
 from portal._body_limit import BodyLimit
 from portal._password_gate import PasswordGate
 from portal._security_headers import SecurityHeaders
+from portal.changes import ConfigChanges
 from portal.db import DatabaseUnavailable, check_database, create_engine_for, current_revision, head_revision, migrate
 from portal.errors import ErrorCode, LoomError
 from portal.models import utcnow
@@ -178,6 +179,7 @@ def create_app(
     metrics_registries: Sequence[CollectorRegistry] = (),
     readiness: Sequence[Callable[[], str | None]] = (),
     own_header_prefixes: Sequence[str] = (),
+    changes: ConfigChanges | None = None,
 ) -> Starlette:
     """The portal app. Resources passed in are used as they are and left open; those created here are closed.
 
@@ -189,9 +191,12 @@ def create_app(
     shadowed by the portal's). ``readiness`` checks run on ``/readyz`` after the database's: each returns None when
     ready, or why not (e.g. the embedded gateway has no snapshot yet). Paths under ``own_header_prefixes`` (a
     mounted app's, e.g. the embedded gateway's ``/products``) do not get the portal's security headers.
+    ``changes`` (``app.state.changes``; one is made when not given) hears of configuration changes; the lifespan
+    starts and closes it (pass the one an embedded gateway's source waits on).
     """
     settings = settings or Settings()
     metrics = PortalMetrics(also=metrics_registries)
+    config_changes = changes or ConfigChanges()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -207,6 +212,8 @@ def create_app(
             app.state.engine = app_engine
             app.state.http_client = client
             async with contextlib.AsyncExitStack() as stack:
+                await config_changes.start(app_engine)
+                stack.push_async_callback(config_changes.aclose)
                 # The gateway's counters, read by subscriptionUsage: one client (its own pool) for the app's life.
                 app.state.redis = None
                 if settings.redis.url:
@@ -254,6 +261,7 @@ def create_app(
     app.state.token_limiter = oauth.token_limiter(settings)
     app.state.clock = clock or utcnow
     app.state.metrics = metrics
+    app.state.changes = config_changes
     app.state.readiness = tuple(readiness)
     if engine is not None:  # usable before startup too (tests that call helpers without a running lifespan)
         app.state.engine = engine

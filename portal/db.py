@@ -36,6 +36,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, select
 
 from portal._keyfile import ensure_private_dir
+from portal.changes import announce
 from portal.errors import Conflict, Invalid, LoomError, NotFound
 from portal.models import ConfigGeneration, metadata, utcnow
 from portal.settings import Settings
@@ -351,6 +352,7 @@ def bump_generation(session: Session) -> int:
     Call it with every change that gateways or clusters must see (publish, lifecycle, deployments, credentials,
     subscriptions, plans). The row is locked until commit on PostgreSQL, so generations never repeat.
     """
+    announce(session)  # once this commits, gateways' snapshot watches (and the sync worker) wake
     table = ConfigGeneration.__table__  # type: ignore[attr-defined]
     result = session.execute(
         sa.update(table)

@@ -92,7 +92,7 @@ from portal.models import (
 )
 from portal.resources import Change, apply, get
 from portal.robots import create_gateway_robot
-from portal.server import build_app, server_settings
+from portal.server import build_app, end_watches, server_settings
 from portal.settings import Settings
 from portal.subscriptions import approve, request as request_subscription
 from portal.sync.desired import ClusterSpec
@@ -691,11 +691,20 @@ class _Envoys:
 
 
 class _Server(uvicorn.Server):
-    """A uvicorn server that leaves signals alone: the demo handles them once for everything it runs."""
+    """A uvicorn server that leaves signals alone (the demo handles them once for everything it runs), and ends the
+    gateways' held snapshot watches as its shutdown begins."""
+
+    def __init__(self, config: uvicorn.Config, on_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_shutdown = on_shutdown
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._on_shutdown()
+        await super().shutdown(sockets)
 
 
 def _local_url(settings: Settings) -> str:
@@ -999,7 +1008,7 @@ async def _serve(
             timeout_graceful_shutdown=2,
             server_header=False,
         )
-        portal = _Server(config)
+        portal = _Server(config, end_watches(app))
         portal_task = asyncio.create_task(portal.serve(sockets=[portal_socket]), name="loom-up portal")
         while not portal.started:
             if portal_task.done():

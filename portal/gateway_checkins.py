@@ -3,7 +3,8 @@
 
 The fleet status shows them beside the sync worker's view of the cluster's Envoy or Gloo, so an operator sees which
 gateways serve each cluster, what they run, whether they hold the config the portal serves now and whether they
-stopped asking. A poll that changes nothing is written at most every ``REFRESH`` (gateways poll every 2 s).
+stopped asking. A poll that changes nothing is written at most every ``REFRESH`` (a gateway's watch is answered
+at least every 10 s, and at once when the snapshot changes).
 """
 
 from __future__ import annotations

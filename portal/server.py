@@ -13,11 +13,12 @@ Connections are hardened (:mod:`stitcher.serving`): request headers must arrive 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import sys
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TextIO
 
-import uvicorn
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -25,6 +26,7 @@ from starlette.routing import Route
 from portal import oauth, web
 from portal.accounts import ensure_bootstrap_admin
 from portal.app import create_app
+from portal.changes import ConfigChanges
 from portal.db import create_engine_for, prepare_schema, redacted_url, session_scope
 from portal.errors import Invalid
 from portal.settings import Mode, Settings
@@ -34,7 +36,7 @@ from portal.sync.worker import TargetFactory
 from stitcher.app import create_gateway_app
 from stitcher.cli import listen
 from stitcher.graphiql import ASSETS_PATH
-from stitcher.serving import uvicorn_config
+from stitcher.serving import uvicorn_config, uvicorn_server
 
 __all__ = ["build_app", "exposure_warning", "prepare", "serve_command", "server_config", "server_settings"]
 
@@ -103,7 +105,14 @@ def build_app(settings: Settings, engine: Engine, *, sync_targets: TargetFactory
     (``/products/<name>/...``) from a snapshot read straight from ``engine``; with ``LOOM_SYNC_ENABLED`` (the
     default) the sync worker too, in the same event loop (``sync_targets``: how it reaches clusters; default
     :func:`portal.sync.runner.target_factory`)."""
-    source = LocalSnapshotSource(engine, oauth.issuer(settings), cluster=settings.gateway.cluster)
+    changes = ConfigChanges()  # the app starts it; the embedded gateway's source watches it
+    source = LocalSnapshotSource(
+        engine,
+        oauth.issuer(settings),
+        changes=changes,
+        recheck=settings.gateway.poll_interval_seconds,
+        cluster=settings.gateway.cluster,
+    )
     gateway = create_gateway_app(
         source=source,
         redis_url=settings.redis.url,
@@ -124,17 +133,32 @@ def build_app(settings: Settings, engine: Engine, *, sync_targets: TargetFactory
         ],
         contexts=[
             lambda _app: gateway.router.lifespan_context(gateway),  # Starlette runs no mounted lifespan
-            *(
-                [lambda _app: runner.in_process(settings, engine, targets=sync_targets)]
-                if settings.sync.enabled
-                else []
-            ),
+            *([lambda _app: _sync_worker(settings, engine, changes, sync_targets)] if settings.sync.enabled else []),
         ],
         metrics_registries=[gateway.state.gateway.metrics.registry],
+        changes=changes,
         own_header_prefixes=_GATEWAY_PREFIXES,  # the gateway's pages and pass-through follow their own rules
         # not ready until the gateway serves the published products: a load balancer would send them 404s
         readiness=[lambda: None if gateway.state.gateway.served is not None else _GATEWAY_STARTING],
     )
+
+
+@contextlib.asynccontextmanager
+async def _sync_worker(
+    settings: Settings, engine: Engine, changes: ConfigChanges, targets: TargetFactory | None
+) -> AsyncIterator[None]:
+    """The in-process sync worker, woken by every configuration change (a publish reaches the clusters at once,
+    not at the next pass)."""
+    async with runner.in_process(settings, engine, targets=targets) as wake:
+        changes.on_change(wake.set)
+        yield
+
+
+def end_watches(app: Starlette) -> Callable[[], None]:
+    """What the server calls as its graceful shutdown begins: held snapshot watches answer now (else each would hold
+    the shutdown for as long as its gateway asked to wait)."""
+    changes: ConfigChanges = app.state.changes
+    return changes.stop_waiting
 
 
 def server_config(settings: Settings, app: Any, **config: Any) -> Any:
@@ -161,7 +185,8 @@ def serve_command(args: argparse.Namespace) -> int:
         try:
             app = build_app(settings, engine)
             print(f"loom: portal on {settings.public_url} (database {redacted_url(settings.database_url)})", flush=True)
-            uvicorn.Server(server_config(settings, app, log_level="info")).run(sockets=[sock])
+            server = uvicorn_server(server_config(settings, app, log_level="info"), on_shutdown=end_watches(app))
+            server.run(sockets=[sock])
         finally:
             engine.dispose()
     finally:

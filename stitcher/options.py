@@ -28,7 +28,11 @@ class Limits:
 @dataclass(frozen=True, slots=True)
 class Timeouts:
     upstream_seconds: float = 10.0  # one upstream exchange, connect to last byte
-    poll_interval_seconds: float = 2.0  # between snapshot polls
+    poll_interval_seconds: float = 2.0  # between snapshot polls when the source cannot watch, and after a failure
+    # How long one snapshot request may wait at the portal for a change (a watch): a change, a revoked key above
+    # all, reaches the gateway as it commits. At most the portal's 60 s; under its 15 s check-in refresh, so a quiet
+    # gateway still shows as seen. 0: plain polling every poll_interval_seconds.
+    watch_seconds: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)

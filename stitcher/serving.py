@@ -72,9 +72,14 @@ def uvicorn_config(
 
 
 def uvicorn_server(
-    config: Any, *, on_started: Callable[[], None] | None = None, stop_when_readable: int | None = None
+    config: Any,
+    *,
+    on_started: Callable[[], None] | None = None,
+    on_shutdown: Callable[[], None] | None = None,
+    stop_when_readable: int | None = None,
 ) -> Any:
-    """A ``uvicorn.Server`` for ``config`` that calls ``on_started`` once it serves, and shuts down gracefully (as on
+    """A ``uvicorn.Server`` for ``config`` that calls ``on_started`` once it serves, ``on_shutdown`` as its graceful
+    shutdown begins (before it waits for open requests: e.g. to end held watches), and shuts down gracefully (as on
     SIGTERM) when the file descriptor ``stop_when_readable`` becomes readable: a ``--workers`` worker passes its
     supervisor's process sentinel, so it does not outlive a supervisor that was killed."""
     import uvicorn
@@ -88,6 +93,11 @@ def uvicorn_server(
                 asyncio.get_running_loop().add_reader(stop_when_readable, self._stop)
             if on_started is not None:
                 on_started()
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            if on_shutdown is not None:
+                on_shutdown()
+            await super().shutdown(sockets)
 
         def _stop(self) -> None:
             assert stop_when_readable is not None

@@ -41,6 +41,7 @@ class GatewaySettings(BaseSettings):
     graphiql: bool = _DEFAULT.graphiql
     access_log: bool = _DEFAULT.access_log
     poll_interval_seconds: float = Field(default=_DEFAULT.timeouts.poll_interval_seconds, gt=0)
+    watch_seconds: float = Field(default=_DEFAULT.timeouts.watch_seconds, ge=0, le=60)
     upstream_timeout_seconds: float = Field(default=_DEFAULT.timeouts.upstream_seconds, gt=0)
     max_response_bytes: int = Field(default=_DEFAULT.limits.max_response_bytes, gt=0)
     max_depth: int = Field(default=_DEFAULT.limits.max_depth, ge=0)
@@ -87,7 +88,9 @@ class GatewaySettings(BaseSettings):
                 max_response_bytes=self.max_response_bytes,
             ),
             timeouts=Timeouts(
-                upstream_seconds=self.upstream_timeout_seconds, poll_interval_seconds=self.poll_interval_seconds
+                upstream_seconds=self.upstream_timeout_seconds,
+                poll_interval_seconds=self.poll_interval_seconds,
+                watch_seconds=self.watch_seconds,
             ),
             upstream=UpstreamOptions(dedupe_inflight=self.dedupe_inflight),
             introspection=self.introspection,

@@ -2,12 +2,15 @@
 the last good snapshot on disk so a restart while the portal is down still serves.
 
 The portal serves ``GET /api/gateway/snapshot`` with a bearer token; it answers ``304 Not Modified`` to an
-``If-None-Match`` that matches its ETag. The app calls :meth:`PortalSnapshotSource.fetch` every poll interval and
+``If-None-Match`` that matches its ETag, and with ``?wait=SECONDS`` holds such a request until the snapshot changes
+(a watch). The app calls :meth:`PortalSnapshotSource.fetch` in a loop, watching (``Timeouts.watch_seconds``), and
 :meth:`PortalSnapshotSource.store` once a snapshot compiled, so only a snapshot that served is kept on disk.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib.metadata
 import json
 import os
@@ -52,8 +55,9 @@ class SnapshotError(StitcherError):
 
 
 class SnapshotSource(Protocol):
-    async def fetch(self) -> Snapshot | None:
-        """The current snapshot, or None when it has not changed since the last fetch."""
+    async def fetch(self, wait: float = 0.0) -> Snapshot | None:
+        """The current snapshot, or None when it has not changed since the last fetch. With ``wait``, an unchanged
+        snapshot may be waited on for up to that many seconds (a source that cannot watch answers at once)."""
         ...
 
     def load_cached(self) -> Snapshot | None:
@@ -72,16 +76,23 @@ class StaticSnapshotSource:
 
     def __init__(self, snapshot: Snapshot | None = None) -> None:
         self._snapshot = snapshot
-        self._fresh = snapshot is not None
+        self._fresh = asyncio.Event()
+        if snapshot is not None:
+            self._fresh.set()
         self.stored: Snapshot | None = None
 
     def set(self, snapshot: Snapshot) -> None:
-        self._snapshot, self._fresh = snapshot, True
+        self._snapshot = snapshot
+        self._fresh.set()
 
-    async def fetch(self) -> Snapshot | None:
-        if not self._fresh:
+    async def fetch(self, wait: float = 0.0) -> Snapshot | None:
+        if not self._fresh.is_set() and wait > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._fresh.wait()
+        if not self._fresh.is_set():
             return None
-        self._fresh = False
+        self._fresh.clear()
         return self._snapshot
 
     def load_cached(self) -> Snapshot | None:
@@ -117,14 +128,18 @@ class PortalSnapshotSource:
         self._timeout = timeout
         self._etag: str | None = None
 
-    async def fetch(self) -> Snapshot | None:
+    async def fetch(self, wait: float = 0.0) -> Snapshot | None:
         headers = {"authorization": f"Bearer {self._token}", "accept": "application/json", "user-agent": USER_AGENT}
+        url, timeout = self.url, httpx.Timeout(self._timeout)
         if self._etag:
             headers["if-none-match"] = self._etag
+            if wait > 0:  # a watch: the portal holds the request until the snapshot changes or the wait is over
+                url += ("&" if "?" in url else "?") + urlencode({"wait": f"{wait:g}"})
+                timeout = httpx.Timeout(self._timeout, read=wait + self._timeout)
         if self._http is None:
             self._http = httpx.AsyncClient(timeout=self._timeout)
         try:
-            response = await self._http.get(self.url, headers=headers)
+            response = await self._http.get(url, headers=headers, timeout=timeout)
         except httpx.HTTPError as exc:
             raise SnapshotError(f"cannot reach the portal at {self.url}: {exc!r}") from exc
         if response.status_code == 304:

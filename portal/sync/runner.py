@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from portal.changes import ConfigChanges
 from portal.db import session_scope
 from portal.settings import Settings
 from portal.sync.desired import ClusterSpec, DesiredState
@@ -145,10 +146,17 @@ async def pass_once(settings: Settings, engine: Engine) -> dict[str, Outcome | N
 
 
 async def run_forever(settings: Settings, engine: Engine) -> None:
-    """:func:`run` until SIGINT or SIGTERM (``loom sync``)."""
-    stop = asyncio.Event()
+    """:func:`run` until SIGINT or SIGTERM (``loom sync``), woken by every configuration change the database
+    announces (PostgreSQL's ``NOTIFY``: a change made through any portal replica is synced as it commits)."""
+    stop, wake = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await run(settings, engine, stop)
+    changes = ConfigChanges()
+    changes.on_change(wake.set)
+    await changes.start(engine)
+    try:
+        await run(settings, engine, stop, wake)
+    finally:
+        await changes.aclose()

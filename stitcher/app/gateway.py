@@ -174,18 +174,22 @@ class Gateway:
             log.debug("snapshot refresh for an unknown credential failed: %s", exc)
             return False
 
-    async def poll_once(self) -> bool:
-        """Fetch the snapshot once and apply it if it changed; True when something new was applied."""
+    async def poll_once(self, wait: float = 0.0) -> bool:
+        """Fetch the snapshot once (waiting up to ``wait`` seconds for a change, where the source can) and apply it
+        if it changed; True when something new was applied."""
         assert self._source is not None
-        snapshot = await self._source.fetch()
+        snapshot = await self._source.fetch(wait)
         if snapshot is None:
             return False
         return await self.apply(snapshot)
 
     async def _poll_forever(self) -> None:
+        timeouts = self.options.timeouts
         while True:
+            started = time.monotonic()
+            changed = False
             try:
-                await self.poll_once()
+                changed = await self.poll_once(timeouts.watch_seconds)
                 if self._last_poll_error is not None:
                     log.info("the portal answers again")
                 self._last_poll_error = None
@@ -197,7 +201,15 @@ class Gateway:
             except Exception:
                 self.metrics.snapshot_failures.inc()
                 log.exception("snapshot poll failed unexpectedly")
-            await asyncio.sleep(self.options.timeouts.poll_interval_seconds)
+            if changed:
+                continue  # watch again at once: another change may follow
+            # A failure, or a source that answered "unchanged" without watching (a portal that ignores ?wait=, a
+            # portal shutting down): poll at the interval, never in a tight loop.
+            rest = timeouts.poll_interval_seconds - (time.monotonic() - started)
+            if self._last_poll_error is not None:
+                rest = timeouts.poll_interval_seconds
+            if rest > 0:
+                await asyncio.sleep(rest)
 
     async def apply(self, snapshot: Snapshot, *, store: bool = True) -> bool:
         """Compile ``snapshot`` and swap it in; True when every product compiled (it is then kept on disk)."""

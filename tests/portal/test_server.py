@@ -20,18 +20,21 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 from starlette.applications import Starlette
 
-from portal.accounts import create_user
+from portal.accounts import create_token, create_user
 from portal.app import create_app
-from portal.applications import create_api_key
+from portal.applications import IssuedCredential, create_api_key, revoke_credential
 from portal.authorization import Actor
-from portal.db import head_revision, session_scope
-from portal.models import Lifecycle, SubscriptionState
-from portal.server import build_app, exposure_warning, server_config, server_settings
+from portal.db import current_generation, head_revision, session_scope
+from portal.models import Lifecycle, Role, SubscriptionState
+from portal.server import build_app, end_watches, exposure_warning, server_config, server_settings
 from portal.settings import GatewaySettings, Mode, ServerSettings, Settings
+from portal.sync.status import fleet_status
+from stitcher.serving import uvicorn_server
+from tests._conditions import BOUND, until
 from tests.factories import (
     make_application,
     make_cluster,
@@ -41,6 +44,7 @@ from tests.factories import (
     make_service,
     make_subscription,
     make_team,
+    make_user,
 )
 
 
@@ -134,18 +138,23 @@ def test_serve_refuses_an_unmigrated_server_database(postgres_schema_url: str, t
     assert "is at revision empty, not " + head_revision() + ": run `loom migrate` first" in result.stderr
 
 
+def _hello(session: Session) -> IssuedCredential:
+    """A published product ``hello`` (no upstream needed for ``{ __typename }``) and a key subscribed to it."""
+    team = make_team(session)
+    service = make_service(session, "greeter", team=team, schema_text="type Query { hello: String }")
+    make_deployment(session, service, make_cluster(session), address="http://127.0.0.1:9")
+    product = make_product(session, "hello", team=team, lifecycle=Lifecycle.PUBLISHED, sources=[service])
+    plan = make_plan(session, products=[product])
+    application = make_application(session)
+    key = create_api_key(session, Actor.system("test"), application)
+    make_subscription(session, application, product, plan, state=SubscriptionState.APPROVED)
+    return key
+
+
 async def test_the_embedded_gateway_serves_published_products(settings: Settings, engine: Engine) -> None:
     """`loom serve`'s app: the portal's routes, and the gateway behind them with the database's snapshot."""
-    system = Actor.system("test")
     with session_scope(engine) as session:
-        team = make_team(session)
-        service = make_service(session, "greeter", team=team, schema_text="type Query { hello: String }")
-        make_deployment(session, service, make_cluster(session), address="http://127.0.0.1:9")
-        product = make_product(session, "hello", team=team, lifecycle=Lifecycle.PUBLISHED, sources=[service])
-        plan = make_plan(session, products=[product])
-        application = make_application(session)
-        key = create_api_key(session, system, application).secret
-        make_subscription(session, application, product, plan, state=SubscriptionState.APPROVED)
+        key = _hello(session).secret
 
     app = build_app(settings.model_copy(update={"gateway": GatewaySettings(poll_interval_seconds=0.05)}), engine)
     query = {"query": "{ __typename }"}
@@ -209,26 +218,24 @@ async def test_a_login_lands_on_a_page_that_says_where_to_go(settings: Settings,
 
 @contextmanager
 def served(settings: Settings, app: Starlette, **config: Any) -> Iterator[str]:
-    """``app`` served in a thread exactly as ``loom serve`` configures uvicorn (:func:`server_config`)."""
+    """``app`` served in a thread exactly as ``loom serve`` serves it (:func:`server_config`, and held snapshot
+    watches ended as the shutdown begins); the block's end stops it, and it must stop within BOUND seconds."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     started = threading.Event()
-
-    class Server(uvicorn.Server):
-        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-            await super().startup(sockets)
-            started.set()
-
-    server = Server(server_config(settings, app, log_config=None, **config))
+    server = uvicorn_server(
+        server_config(settings, app, log_config=None, **config), on_started=started.set, on_shutdown=end_watches(app)
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
-        assert started.wait(30), "the portal did not start"
+        assert started.wait(BOUND), "the portal did not start"
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
-        thread.join(30)
+        thread.join(BOUND)
         sock.close()
+    assert not thread.is_alive(), "the portal did not stop"
 
 
 def _with_server(settings: Settings, **changes: Any) -> Settings:
@@ -308,3 +315,76 @@ def test_development_mode_beyond_loopback_is_warned_about() -> None:
     quiet = io.StringIO()
     server_settings(argparse.Namespace(host=None, port=None), Settings(), warn=quiet)
     assert quiet.getvalue() == ""
+
+
+async def test_loom_serve_refuses_a_revoked_key_at_once_and_ends_held_watches_on_shutdown(
+    settings: Settings, engine: Engine
+) -> None:
+    """The embedded gateway watches the database's changes: with polls an hour apart, a revoked key is refused as
+    soon as the revocation commits. A gateway's watch held open (60 s) does not hold the server's shutdown: it is
+    answered 304 as the shutdown begins."""
+    system = Actor.system("test")
+    with session_scope(engine) as session:
+        issued = _hello(session)
+        admin = make_user(session, "root", role=Role.PLATFORM_ADMIN)
+        token = create_token(session, system, admin).token
+    configured = settings.model_copy(update={"gateway": GatewaySettings(poll_interval_seconds=3600)})
+    app = build_app(configured, engine)
+    query = {"query": "{ __typename }"}
+    key = {"x-api-key": issued.secret}
+    changes = app.state.changes
+    async with httpx.AsyncClient(timeout=BOUND * 3) as client:  # open past the server's stop: the watch's answer
+        with served(configured, app) as url:
+            client.base_url = httpx.URL(url)
+            await _answers(client, query, key, 200)  # the embedded gateway's first snapshot, then its watch
+            with session_scope(engine) as session:
+                assert issued.row.id is not None
+                revoke_credential(session, system, issued.row.id)
+            refused = await _answers(client, query, key, 401)
+            assert "revoked" in refused.text
+
+            auth = {"authorization": f"Bearer {token}"}
+            etag = (await client.get("/api/gateway/snapshot", headers=auth)).headers["etag"]
+            watch = asyncio.ensure_future(
+                client.get("/api/gateway/snapshot", params={"wait": "60"}, headers={**auth, "if-none-match": etag})
+            )
+            await until(lambda: changes.waiting == 2)  # the embedded gateway's watch and this one, both held
+        # the block's end stopped the server, within BOUND: the held watch did not hold the shutdown
+        held = await asyncio.wait_for(watch, BOUND)
+    assert (held.status_code, held.headers["etag"]) == (304, etag)
+
+
+async def _answers(client: httpx.AsyncClient, query: Any, key: dict[str, str], status: int) -> httpx.Response:
+    """Ask the embedded gateway until it answers ``status`` (it serves, or has learned of a change), within BOUND."""
+    async with asyncio.timeout(BOUND):
+        while True:
+            answer = await client.post("/products/hello/graphql", json=query, headers=key)
+            if answer.status_code == status:
+                return answer
+            await asyncio.sleep(0.01)  # another thread's server: its answers are the only thing to wait on
+
+
+async def test_loom_serve_syncs_a_change_as_it_commits(settings: Settings, engine: Engine) -> None:
+    """The in-process sync worker is woken by every configuration change: with passes an hour apart, a change
+    reaches the clusters (here a GitOps one, the factories' default) as it commits."""
+    system = Actor.system("test")
+    with session_scope(engine) as session:
+        cluster = make_cluster(session, "eu-west").name
+        application = make_application(session)
+    configured = settings.model_copy(
+        update={"sync": settings.sync.model_copy(update={"interval_seconds": 3600, "resync_seconds": 3600})}
+    )
+    app = build_app(configured, engine)
+
+    def synced() -> tuple[bool, int, int]:
+        with session_scope(engine) as session:
+            [status] = fleet_status(session, cluster=cluster)
+            return status.last_success_at is not None, status.applied_generation, current_generation(session)
+
+    async with app.router.lifespan_context(app):
+        await until(lambda: synced()[0])  # the first pass, at start
+        with session_scope(engine) as session:
+            create_api_key(session, system, application)  # a change gateways and clusters must see
+        generation = synced()[2]
+        assert generation > synced()[1]
+        await until(lambda: synced() == (True, generation, generation))

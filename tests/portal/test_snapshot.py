@@ -5,6 +5,7 @@ Driven through the real ASGI app and database; tokens are real personal access t
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,8 +19,9 @@ from sqlmodel import Session, select
 
 from portal.accounts import create_token
 from portal.app import create_app
-from portal.applications import IssuedCredential, create_api_key
+from portal.applications import IssuedCredential, create_api_key, revoke_credential
 from portal.authorization import Actor
+from portal.changes import ConfigChanges
 from portal.db import session_scope
 from portal.errors import Invalid
 from portal.models import (
@@ -33,11 +35,14 @@ from portal.models import (
     SubscriptionState,
     utcnow,
 )
-from portal.settings import Settings
+from portal.settings import GatewaySettings, Settings
 from portal.snapshot import build_snapshot, bundle_openapi
 from portal.sync.status import fleet_status
+from stitcher.app import create_gateway_app
+from stitcher.options import GatewayOptions, Timeouts
 from stitcher.snapshot import EgressConfig, Snapshot
 from stitcher.snapshot_source import SNAPSHOT_PATH, VERSION, PortalSnapshotSource
+from tests._conditions import BOUND, until
 from tests.factories import (
     make_application,
     make_cluster,
@@ -401,3 +406,124 @@ async def test_a_key_without_a_subscription_is_told_to_subscribe_not_called_unkn
     with pytest.raises(NotSubscribed, match=r"no approved subscription to product 'shop'.*request one"):
         await policy.authenticate({"x-api-key": key.secret}, "shop")
     assert (await policy.authenticate({"x-api-key": world.key.secret}, "shop")).application == "carl/mobile"
+
+
+# --- watching: a gateway learns of a change as it commits -------------------------------------------------------
+
+
+def _revoke(engine: Engine, key: IssuedCredential) -> None:
+    assert key.row.id is not None
+    with session_scope(engine) as session:
+        revoke_credential(session, SYSTEM, key.row.id)
+
+
+def _no_recheck(settings: Settings) -> Settings:
+    """Settings whose watches never rebuild on their own (an hour): only a heard change can answer them."""
+    return settings.model_copy(update={"gateway": GatewaySettings(poll_interval_seconds=3600)})
+
+
+@dataclass
+class Watched:
+    changes: ConfigChanges
+    client: httpx.AsyncClient
+    held: dict[str, str]  # a platform admin's token and If-None-Match: the snapshot as it is now
+    etag: str
+    world: World
+
+
+@asynccontextmanager
+async def watched_portal(settings: Settings, engine: Engine) -> AsyncIterator[Watched]:
+    """The portal app over ``_world``, whose watches only a heard change can answer (rebuilds an hour apart)."""
+    with session_scope(engine) as session:
+        world = _world(session)
+        token = _token(session, Role.PLATFORM_ADMIN)
+    auth = {"authorization": f"Bearer {token}"}
+    app = create_app(_no_recheck(settings), engine=engine)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as client,
+    ):
+        etag = (await client.get(SNAPSHOT_PATH, headers=auth)).headers["etag"]
+        yield Watched(app.state.changes, client, {**auth, "if-none-match": etag}, etag, world)
+
+
+async def test_a_watch_is_answered_as_a_revocation_commits(settings: Settings, engine: Engine) -> None:
+    async with watched_portal(settings, engine) as portal:
+        watch = asyncio.ensure_future(portal.client.get(SNAPSHOT_PATH, params={"wait": "60"}, headers=portal.held))
+        await until(lambda: portal.changes.waiting == 1)  # held, unchanged
+        _revoke(engine, portal.world.key)
+        answer = await asyncio.wait_for(watch, BOUND)  # the wait is 60 s: only a heard change answers sooner
+    assert answer.status_code == 200 and answer.headers["etag"] != portal.etag
+    assert [c.revoked for c in Snapshot.model_validate_json(answer.text).credentials] == [True]
+
+
+async def test_a_watch_answers_304_when_its_time_is_up_or_the_server_stops(settings: Settings, engine: Engine) -> None:
+    async with watched_portal(settings, engine) as portal:
+        client, held = portal.client, portal.held
+        assert (await client.get(SNAPSHOT_PATH, params={"wait": "0.01"}, headers=held)).status_code == 304
+        watch = asyncio.ensure_future(client.get(SNAPSHOT_PATH, params={"wait": "60"}, headers=held))
+        await until(lambda: portal.changes.waiting == 1)
+        portal.changes.stop_waiting()  # what `loom serve` calls as its graceful shutdown begins
+        stopped = await watch
+        assert (stopped.status_code, stopped.headers["etag"]) == (304, portal.etag)
+        for wrong in ("61", "-1", "soon", "nan"):
+            refused = await client.get(SNAPSHOT_PATH, params={"wait": wrong}, headers=held)
+            assert refused.status_code == 400 and "wait must be a number of seconds from 0 to 60" in refused.text
+
+
+async def test_a_gateway_refuses_a_revoked_key_without_waiting_for_a_poll(settings: Settings, engine: Engine) -> None:
+    """The gateway's own snapshot client watching the real portal app: polls an hour apart, yet a revoked key is
+    refused as soon as the revocation commits (it used to pass until the next poll, up to 2 s)."""
+    with session_scope(engine) as session:
+        team = make_team(session)
+        greeter = make_service(session, "greeter", team=team, schema_text="type Query { hello: String }")
+        make_deployment(session, greeter, make_cluster(session), address="http://127.0.0.1:9")
+        product = make_product(session, "shop", team=team, lifecycle=Lifecycle.PUBLISHED, sources=[greeter])
+        application = make_application(session, owner=make_user(session, "carl"))
+        issued = create_api_key(session, SYSTEM, application)
+        plan = make_plan(session, products=[product])
+        make_subscription(session, application, product, plan, state=SubscriptionState.APPROVED)
+        token = _token(session, Role.PLATFORM_ADMIN)
+    portal_app = create_app(_no_recheck(settings), engine=engine)
+    options = GatewayOptions(timeouts=Timeouts(poll_interval_seconds=3600, watch_seconds=60))
+    query = {"query": "{ __typename }"}
+    key = {"x-api-key": issued.secret}
+    async with (
+        portal_app.router.lifespan_context(portal_app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=portal_app), base_url="http://portal.test") as to_portal,
+    ):
+        gateway_app = create_gateway_app(source=PortalSnapshotSource("http://portal.test", token, http=to_portal),
+                                         options=options)  # fmt: skip
+        async with (
+            gateway_app.router.lifespan_context(gateway_app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway_app), base_url="http://gw.test") as client,
+        ):
+            await until(lambda: gateway_app.state.gateway.ready and portal_app.state.changes.waiting == 1)
+            served = await client.post("/products/shop/graphql", json=query, headers=key)
+            assert served.json() == {"data": {"__typename": "Query"}}, served.text
+            gateway = gateway_app.state.gateway
+            before = gateway.served.fingerprint
+            _revoke(engine, issued)
+            await until(lambda: gateway.served.fingerprint != before)  # the watch brought the new snapshot
+            refused = await client.post("/products/shop/graphql", json=query, headers=key)
+    assert refused.status_code == 401 and "revoked" in refused.text, refused.text
+
+
+async def test_the_embedded_gateways_source_waits_for_a_change(engine: Engine) -> None:
+    from portal.snapshot import LocalSnapshotSource
+
+    with session_scope(engine) as session:
+        world = _world(session)
+    changes = ConfigChanges()
+    await changes.start(engine)
+    try:
+        source = LocalSnapshotSource(engine, "http://portal.test", changes=changes, recheck=3600)
+        assert await source.fetch() is not None
+        assert await source.fetch(wait=0.01) is None  # unchanged when the time is up
+        watch = asyncio.ensure_future(source.fetch(wait=60))
+        await until(lambda: changes.waiting == 1)
+        _revoke(engine, world.key)
+        snapshot = await asyncio.wait_for(watch, BOUND)  # the wait is 60 s: only a heard change answers sooner
+    finally:
+        await changes.aclose()
+    assert snapshot is not None and [c.revoked for c in snapshot.credentials] == [True]

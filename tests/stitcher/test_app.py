@@ -727,9 +727,9 @@ class CountingSource(StaticSnapshotSource):
         super().__init__(snapshot)
         self.fetches = 0
 
-    async def fetch(self) -> Snapshot | None:
+    async def fetch(self, wait: float = 0.0) -> Snapshot | None:
         self.fetches += 1
-        return await super().fetch()
+        return await super().fetch(wait)
 
 
 async def test_a_key_created_a_moment_ago_works_at_once(upstreams: Upstreams) -> None:
@@ -738,7 +738,10 @@ async def test_a_key_created_a_moment_ago_works_at_once(upstreams: Upstreams) ->
     snapshot, keys = make_snapshot(upstreams)
     without_gold = [c for c in snapshot.credentials if c.id != "k1"]
     source = CountingSource(snapshot.model_copy(update={"credentials": without_gold}))
-    app = create_gateway_app(source=source, options=_options(timeouts=Timeouts(poll_interval_seconds=3600)))
+    # Neither a poll (an hour away) nor a watch (off) brings the new key: only the unknown key's own fetch can.
+    app = create_gateway_app(
+        source=source, options=_options(timeouts=Timeouts(poll_interval_seconds=3600, watch_seconds=0))
+    )
     query = {"query": "{ book(id: 1) { title } }"}
     async with serving(app) as client:
         await wait_ready(client)

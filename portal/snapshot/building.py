@@ -1,49 +1,14 @@
-"""The gateway's configuration snapshot: built from the portal's desired state, served at ``/api/gateway/snapshot``.
-
-The shape is the stitcher's :class:`stitcher.snapshot.Snapshot`. The ETag is its content fingerprint, so any
-change that matters to a gateway (a publish, a lifecycle, a deployment address, a credential, a subscription, a
-plan limit) gives a new ETag, and nothing else does. ``If-None-Match`` with the current ETag gets a 304.
-
-What is served:
-
-* Products whose current version is ``published`` or ``deprecated`` (drafts and retired versions are not).
-* Each source with the schema its product version pinned (else the service's newest), relative ``$ref`` files
-  bundled into the document (the gateway has no files), and the address of its first deployment with one (else
-  the Kubernetes service's cluster DNS name).
-* Every plan; every application with a credential, with its credentials; every subscription to a served product.
-  Applications are named ``owner/name`` (names are unique per owner only). Expired or revoked credentials are
-  sent as revoked, so the gateway can say why it refuses them; requested subscriptions are sent as ``pending``.
-
-Only a caller allowed ``gateway.snapshot`` may read it (it carries credential hashes and who may call what): a
-platform admin, or a gateway robot account (``loom gateways create``) for the clusters it was granted.
-
-``?cluster=NAME`` gives one cluster's view (``loom gateway --cluster NAME``): the products the routing model
-(:mod:`portal.sync.model`) lets that cluster's gateway process, each source addressed through the cluster's own
-Envoy, and the other served products in ``elsewhere`` with the reason (the gateway answers them 421).
-"""
+"""What a gateway serves, built from the portal's desired state (see :mod:`portal.snapshot`)."""
 
 from __future__ import annotations
 
-import copy
-import json
-import posixpath
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, cast
 
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
 from portal import oauth
-from portal.authentication import require_actor
-from portal.authorization import Target, authorize
-from portal.db import session_scope
-from portal.errors import Forbidden, Invalid, LoomError, NotFound
-from portal.gateway_checkins import EMBEDDED, gateway_version, record_checkin
+from portal.errors import Invalid, NotFound
 from portal.models import (
     Application,
     Cluster,
@@ -62,9 +27,9 @@ from portal.models import (
     utcnow,
 )
 from portal.publishing import latest_version
+from portal.snapshot.bundling import bundle_openapi
 from portal.sync.model import route
 from portal.sync.reading import from_session, served_products
-from stitcher import load_text
 from stitcher.ir import SourceKind
 from stitcher.snapshot import (
     ApplicationConfig,
@@ -84,9 +49,8 @@ from stitcher.snapshot import (
     SubscriptionState as SnapshotSubscriptionState,
     TransformsConfig,
 )
-from stitcher.snapshot_source import SNAPSHOT_PATH, VERSION as GATEWAY_VERSION, SnapshotError
 
-__all__ = ["SNAPSHOT_PATH", "LocalSnapshotSource", "build_snapshot", "bundle_openapi", "routes", "snapshot_endpoint"]
+__all__ = ["build_snapshot"]
 
 _AUTH_KINDS: Mapping[str, SnapshotCredentialKind] = {"apiKey": "api_key", "oauth2": "oauth2_client"}
 _STATES: Mapping[SubscriptionState, SnapshotSubscriptionState] = {
@@ -95,10 +59,6 @@ _STATES: Mapping[SubscriptionState, SnapshotSubscriptionState] = {
     SubscriptionState.REJECTED: "rejected",
     SubscriptionState.REVOKED: "revoked",
 }
-_BUNDLE_KEY = "x-loom-bundled"
-
-
-# --- building -----------------------------------------------------------------------------------------------------
 
 
 def build_snapshot(
@@ -330,182 +290,3 @@ def _credential_config(credential: Credential, application: str, now: datetime) 
         client_id=None if api_key else credential.client_id,
         revoked=credential.revoked_at is not None or expired,
     )
-
-
-# --- bundling relative $ref files -------------------------------------------------------------------------------
-
-
-def _load(text: str, name: str, service: str) -> Any:
-    """The stitcher's own JSON/YAML reading (no timestamps, YAML 1.2 booleans), so both see the same document."""
-    try:
-        return load_text(text)
-    except ValueError as exc:
-        raise Invalid(f"service {service!r}: schema file {name!r} is neither JSON nor YAML: {exc}") from exc
-
-
-def bundle_openapi(text: str, files: Mapping[str, str], *, service: str) -> str:
-    """One JSON document from an OpenAPI document and its relative ``$ref`` files.
-
-    Each referenced part of another file is copied once under ``x-loom-bundled`` at the root and the reference is
-    rewritten to point there, so recursive and shared schemas keep working. Remote references are left alone (the
-    gateway refuses them itself); a file that is not among ``files`` is an error that names it.
-    """
-    root = _load(text, "the main document", service)
-    if not isinstance(root, dict):
-        raise Invalid(f"service {service!r}: the OpenAPI document is not an object")
-    documents: dict[str, Any] = {}
-    bundled: dict[str, Any] = {}
-    names: dict[tuple[str, str], str] = {}
-
-    def document(path: str) -> Any:
-        if path not in documents:
-            if path not in files:
-                raise Invalid(f"service {service!r}: $ref to {path!r}, which is not among the schema's files")
-            documents[path] = _load(files[path], path, service)
-        return documents[path]
-
-    def resolve(doc: Any, pointer: str, where: str) -> Any:
-        node = doc
-        for token in [t for t in pointer.lstrip("/").split("/") if t] if pointer else []:
-            token = token.replace("~1", "/").replace("~0", "~")
-            if isinstance(node, dict) and token in node:
-                node = node[token]
-            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-                node = node[int(token)]
-            else:
-                raise Invalid(f"service {service!r}: $ref {where!r} points at nothing")
-        return node
-
-    def rewrite(node: Any, current: str | None) -> Any:
-        """Copy ``node`` (from file ``current``; None: the main document) with file refs pointing into the bundle."""
-        if isinstance(node, list):
-            return [rewrite(item, current) for item in node]
-        if not isinstance(node, dict):
-            return node
-        out = {key: rewrite(value, current) for key, value in node.items() if key != "$ref"}
-        ref = node.get("$ref")
-        if isinstance(ref, str):
-            out["$ref"] = target(ref, current)
-        elif "$ref" in node:
-            out["$ref"] = node["$ref"]
-        return out
-
-    def target(ref: str, current: str | None) -> str:
-        if "://" in ref:
-            return ref
-        file_part, _, pointer = ref.partition("#")
-        if not file_part:
-            if current is None:
-                return ref
-            path = current
-        else:
-            base = posixpath.dirname(current) if current else ""
-            path = posixpath.normpath(posixpath.join(base, file_part))
-        key = (path, pointer)
-        if key not in names:
-            name = f"{len(names) + 1}-{posixpath.basename(path)}{pointer}".replace("/", "_").replace("~", "_")
-            names[key] = name
-            bundled[name] = None  # reserve first: a recursive ref finds the name and stops
-            bundled[name] = rewrite(copy.deepcopy(resolve(document(path), pointer, ref)), path)
-        return f"#/{_BUNDLE_KEY}/{names[key]}"
-
-    result = rewrite(root, None)
-    if bundled:
-        result[_BUNDLE_KEY] = bundled
-    return json.dumps(result, sort_keys=False)
-
-
-# --- the endpoint -------------------------------------------------------------------------------------------------
-
-
-def _etag(snapshot: Snapshot) -> str:
-    return f'"{snapshot.fingerprint()}"'
-
-
-def _matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    candidates = {part.strip().removeprefix("W/") for part in if_none_match.split(",")}
-    return "*" in candidates or etag in candidates
-
-
-def _build(engine: Engine, issuer: str, clock: Callable[[], datetime], cluster: str | None = None) -> Snapshot:
-    with session_scope(engine) as session:
-        return build_snapshot(session, issuer=issuer, now=clock(), cluster=cluster)
-
-
-async def snapshot_endpoint(request: Request) -> Response:
-    """``GET /api/gateway/snapshot[?cluster=NAME]``: the snapshot as JSON with its ETag, or 304 when
-    ``If-None-Match`` matches. A platform admin may read any; a gateway robot only its own clusters' (it must name
-    one)."""
-    actor = await require_actor(request, robots=True)
-    cluster = request.query_params.get("cluster") or None
-    if actor.kind == "robot" and cluster is None:
-        raise Forbidden(f"{actor.describe()} reads its own cluster's snapshot only: ask for ?cluster=NAME")
-    authorize(actor, "gateway.snapshot", Target("cluster", cluster) if cluster else Target("gateway", "snapshot"))
-    state = request.app.state
-    clock = cast(Callable[[], datetime], getattr(state, "clock", utcnow))
-    snapshot = await run_in_threadpool(_build, state.engine, oauth.issuer(state.settings), clock, cluster)
-    etag = _etag(snapshot)
-    if cluster is not None:  # a cluster's gateway checks in: it holds this snapshot from now on
-        version = gateway_version(request.headers.get("user-agent"))
-        await run_in_threadpool(
-            record_checkin,
-            state.engine,
-            cluster=cluster,
-            gateway=actor.name,
-            version=version,
-            snapshot_etag=etag,
-            now=clock(),
-        )
-    headers = {"etag": etag, "cache-control": "no-cache"}
-    if _matches(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers=headers)
-    return Response(snapshot.model_dump_json(), media_type="application/json", headers=headers)
-
-
-class LocalSnapshotSource:
-    """The snapshot read straight from the portal's database: the gateway that ``loom serve`` embeds uses it
-    (a :class:`stitcher.snapshot_source.SnapshotSource`). ``fetch`` returns None while the content is unchanged."""
-
-    def __init__(
-        self, engine: Engine, issuer: str, *, clock: Callable[[], datetime] = utcnow, cluster: str | None = None
-    ) -> None:
-        self._engine = engine
-        self._issuer = issuer
-        self._clock = clock
-        self._cluster = cluster  # LOOM_GATEWAY_CLUSTER: serve that cluster's view, as ``loom gateway --cluster``
-        self._fingerprint: str | None = None
-
-    async def fetch(self) -> Snapshot | None:
-        try:
-            snapshot = await run_in_threadpool(_build, self._engine, self._issuer, self._clock, self._cluster)
-        except LoomError as exc:
-            raise SnapshotError(f"cannot build the snapshot from the portal's database: {exc}") from exc
-        fingerprint = snapshot.fingerprint()
-        if self._cluster is not None:
-            await run_in_threadpool(
-                record_checkin,
-                self._engine,
-                cluster=self._cluster,
-                gateway=EMBEDDED,
-                version=GATEWAY_VERSION,
-                snapshot_etag=_etag(snapshot),
-                now=self._clock(),
-            )
-        if fingerprint == self._fingerprint:
-            return None
-        self._fingerprint = fingerprint
-        return snapshot
-
-    def load_cached(self) -> Snapshot | None:
-        return None  # the database is right here: there is nothing older worth serving
-
-    def store(self, snapshot: Snapshot) -> None:
-        return None
-
-    async def aclose(self) -> None:
-        return None
-
-
-routes: list[BaseRoute] = [Route(SNAPSHOT_PATH, snapshot_endpoint, methods=["GET"], name="gateway_snapshot")]

@@ -1,0 +1,194 @@
+"""``/api/gateway/snapshot`` and the embedded gateway's source: the snapshot served, watched for changes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from portal import oauth
+from portal.authentication import require_actor
+from portal.authorization import Target, authorize
+from portal.changes import ConfigChanges
+from portal.db import session_scope
+from portal.errors import Forbidden, Invalid, LoomError
+from portal.gateway_checkins import EMBEDDED, gateway_version, record_checkin
+from portal.models import utcnow
+from portal.snapshot.building import build_snapshot
+from stitcher.snapshot import Snapshot
+from stitcher.snapshot_source import SNAPSHOT_PATH, VERSION as GATEWAY_VERSION, SnapshotError
+
+__all__ = ["MAX_WAIT_SECONDS", "SNAPSHOT_PATH", "LocalSnapshotSource", "routes", "snapshot_endpoint", "watch"]
+
+MAX_WAIT_SECONDS = 60.0  # ?wait=: longest a request is held (a gateway asks for less: see stitcher.options)
+
+
+def _etag(snapshot: Snapshot) -> str:
+    return f'"{snapshot.fingerprint()}"'
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    candidates = {part.strip().removeprefix("W/") for part in if_none_match.split(",")}
+    return "*" in candidates or etag in candidates
+
+
+def _build(engine: Engine, issuer: str, clock: Callable[[], datetime], cluster: str | None = None) -> Snapshot:
+    with session_scope(engine) as session:
+        return build_snapshot(session, issuer=issuer, now=clock(), cluster=cluster)
+
+
+async def watch(
+    build: Callable[[], Awaitable[Snapshot]],
+    unchanged: Callable[[Snapshot], bool],
+    changes: ConfigChanges,
+    *,
+    wait: float,
+    recheck: float,
+) -> Snapshot:
+    """The snapshot ``build`` gives; while it is ``unchanged`` (the caller holds it already), wait up to ``wait``
+    seconds for a change and build again: at once when :class:`ConfigChanges` hears of a commit, and at least every
+    ``recheck`` seconds for what it cannot hear (an expiry, another process writing to SQLite)."""
+    seen = changes.count  # before building: a change committed while building is not missed
+    snapshot = await build()
+    if wait <= 0:
+        return snapshot
+    deadline = time.monotonic() + wait
+    while unchanged(snapshot):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        if not await changes.wait(seen, min(remaining, recheck)) and changes.closing:
+            break
+        seen = changes.count
+        snapshot = await build()
+    return snapshot
+
+
+def _wait_seconds(raw: str | None) -> float:
+    if raw is None:
+        return 0.0
+    try:
+        wait = float(raw)
+    except ValueError:
+        wait = -1.0
+    if not 0 <= wait <= MAX_WAIT_SECONDS:  # also NaN
+        raise Invalid(f"wait must be a number of seconds from 0 to {MAX_WAIT_SECONDS:g}, not {raw!r}")
+    return wait
+
+
+async def snapshot_endpoint(request: Request) -> Response:
+    """``GET /api/gateway/snapshot[?cluster=NAME][&wait=SECONDS]``: the snapshot as JSON with its ETag, or 304 when
+    ``If-None-Match`` matches. With ``wait``, a matching request is held until the snapshot changes (then 200) or
+    the time is up (then 304): a gateway learns of a change, a revoked key above all, as it commits. A platform admin
+    may read any; a gateway robot only its own clusters' (it must name one)."""
+    actor = await require_actor(request, robots=True)
+    cluster = request.query_params.get("cluster") or None
+    wait = _wait_seconds(request.query_params.get("wait"))
+    if actor.kind == "robot" and cluster is None:
+        raise Forbidden(f"{actor.describe()} reads its own cluster's snapshot only: ask for ?cluster=NAME")
+    authorize(actor, "gateway.snapshot", Target("cluster", cluster) if cluster else Target("gateway", "snapshot"))
+    state = request.app.state
+    clock = cast(Callable[[], datetime], getattr(state, "clock", utcnow))
+    if_none_match = request.headers.get("if-none-match")
+
+    async def build() -> Snapshot:
+        return await run_in_threadpool(_build, state.engine, oauth.issuer(state.settings), clock, cluster)
+
+    snapshot = await watch(
+        build,
+        lambda s: _matches(if_none_match, _etag(s)),
+        state.changes,
+        wait=wait,
+        recheck=state.settings.gateway.poll_interval_seconds,
+    )
+    etag = _etag(snapshot)
+    if cluster is not None:  # a cluster's gateway checks in: it holds this snapshot from now on
+        version = gateway_version(request.headers.get("user-agent"))
+        await run_in_threadpool(
+            record_checkin,
+            state.engine,
+            cluster=cluster,
+            gateway=actor.name,
+            version=version,
+            snapshot_etag=etag,
+            now=clock(),
+        )
+    headers = {"etag": etag, "cache-control": "no-cache"}
+    if _matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(snapshot.model_dump_json(), media_type="application/json", headers=headers)
+
+
+class LocalSnapshotSource:
+    """The snapshot read straight from the portal's database: the gateway that ``loom serve`` embeds uses it
+    (a :class:`stitcher.snapshot_source.SnapshotSource`). ``fetch`` returns None while the content is unchanged;
+    with ``wait`` it first waits on ``changes`` (the app's) for a change, as the portal's endpoint does."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        issuer: str,
+        *,
+        changes: ConfigChanges | None = None,
+        recheck: float = 2.0,
+        clock: Callable[[], datetime] = utcnow,
+        cluster: str | None = None,
+    ) -> None:
+        self._engine = engine
+        self._issuer = issuer
+        self._changes = changes
+        self._recheck = recheck
+        self._clock = clock
+        self._cluster = cluster  # LOOM_GATEWAY_CLUSTER: serve that cluster's view, as ``loom gateway --cluster``
+        self._fingerprint: str | None = None
+
+    async def fetch(self, wait: float = 0.0) -> Snapshot | None:
+        async def build() -> Snapshot:
+            try:
+                return await run_in_threadpool(_build, self._engine, self._issuer, self._clock, self._cluster)
+            except LoomError as exc:
+                raise SnapshotError(f"cannot build the snapshot from the portal's database: {exc}") from exc
+
+        if self._changes is None:
+            snapshot = await build()
+        else:
+            held = self._fingerprint
+            snapshot = await watch(
+                build, lambda s: s.fingerprint() == held, self._changes, wait=wait, recheck=self._recheck
+            )
+        fingerprint = snapshot.fingerprint()
+        if self._cluster is not None:
+            await run_in_threadpool(
+                record_checkin,
+                self._engine,
+                cluster=self._cluster,
+                gateway=EMBEDDED,
+                version=GATEWAY_VERSION,
+                snapshot_etag=_etag(snapshot),
+                now=self._clock(),
+            )
+        if fingerprint == self._fingerprint:
+            return None
+        self._fingerprint = fingerprint
+        return snapshot
+
+    def load_cached(self) -> Snapshot | None:
+        return None  # the database is right here: there is nothing older worth serving
+
+    def store(self, snapshot: Snapshot) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+routes: list[BaseRoute] = [Route(SNAPSHOT_PATH, snapshot_endpoint, methods=["GET"], name="gateway_snapshot")]
