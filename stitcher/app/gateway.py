@@ -201,7 +201,7 @@ class Gateway:
             except Exception:
                 self.metrics.snapshot_failures.inc()
                 log.exception("snapshot poll failed unexpectedly")
-            if changed:
+            if changed and timeouts.watch_seconds > 0:
                 continue  # watch again at once: another change may follow
             # A failure, or a source that answered "unchanged" without watching (a portal that ignores ?wait=, a
             # portal shutting down): poll at the interval, never in a tight loop.
