@@ -10,7 +10,8 @@ Every change that gateways or clusters must see calls :func:`portal.db.bump_gene
   a database in different schemas).
 
 What neither reaches (a ``loom`` command writing to the embedded SQLite file from another process, or time: a
-credential that expires) is found by the waiters' own periodic rebuild (:func:`portal.snapshot.watch`).
+credential that expires, which gateways also refuse by their own clock) is found by the waiters' own periodic
+rebuild (:func:`portal.snapshot.watch`).
 A notification says only that *something* changed: a waiter rebuilds and compares, so a spurious one costs a build.
 """
 

@@ -26,6 +26,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -163,10 +164,17 @@ class JwksCache:
         self.fetches += 1
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 class AccessPolicy:
     """Who may call which product, built once per snapshot: lookups by key prefix, client id and subscription."""
 
-    def __init__(self, snapshot: Snapshot, jwks: JwksCache | None = None) -> None:
+    def __init__(
+        self, snapshot: Snapshot, jwks: JwksCache | None = None, *, now: Callable[[], datetime] = _utcnow
+    ) -> None:
+        self._now = now  # the wall clock credentials expire by
         self._by_prefix: dict[str, list[CredentialConfig]] = {}
         self._by_client_id: dict[str, CredentialConfig] = {}
         for credential in snapshot.credentials:
@@ -217,6 +225,11 @@ class AccessPolicy:
             )
         if credential.revoked:
             raise Unauthenticated(f"credential {credential.id} has been revoked; create a new one in the portal")
+        if credential.expires_at is not None and credential.expires_at <= self._now():
+            raise Unauthenticated(
+                f"credential {credential.id} expired at {credential.expires_at.isoformat(timespec='seconds')}; "
+                "create a new one in the portal"
+            )
         plan_name = self._subscriptions.get((credential.application, product))
         if plan_name is None:
             state = self._not_approved.get((credential.application, product))

@@ -26,7 +26,7 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from stitcher.egress import EgressPolicy
 from stitcher.ir import SourceKind
@@ -213,6 +213,9 @@ class CredentialConfig(_Model):
     key_hash: str | None = None
     client_id: str | None = None
     revoked: bool = False
+    # The gateway refuses it from this instant on by itself, to the second: a portal marks it revoked only at its
+    # next rebuild after the expiry (nothing commits when a credential expires).
+    expires_at: AwareDatetime | None = None
 
 
 class SubscriptionConfig(_Model):

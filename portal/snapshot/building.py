@@ -289,4 +289,5 @@ def _credential_config(credential: Credential, application: str, now: datetime) 
         key_hash=credential.secret_hash if api_key else None,  # SHA-256 of the key; OAuth2 secrets stay home
         client_id=None if api_key else credential.client_id,
         revoked=credential.revoked_at is not None or expired,
+        expires_at=credential.expires_at,
     )

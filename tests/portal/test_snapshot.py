@@ -213,6 +213,23 @@ async def test_expired_and_revoked_credentials_are_sent_as_revoked(settings: Set
     assert [c.revoked for c in Snapshot.model_validate_json(response.text).credentials] == [True]
 
 
+async def test_a_credential_that_will_expire_carries_its_expiry_to_the_gateway(engine: Engine) -> None:
+    """Nothing commits when a credential expires: the gateway refuses it at ``expires_at`` by its own clock."""
+    from stitcher.credentials import AccessPolicy, Unauthenticated
+
+    expiry = utcnow().replace(microsecond=0) + timedelta(days=1)
+    with session_scope(engine) as session:
+        world = _world(session)
+        session.merge(world.key.row).expires_at = expiry
+    with session_scope(engine) as session:
+        snapshot = build_snapshot(session, issuer="http://portal.test")
+    [credential] = snapshot.credentials
+    assert (credential.revoked, credential.expires_at) == (False, expiry)
+    policy = AccessPolicy(Snapshot.model_validate_json(snapshot.model_dump_json()), now=lambda: expiry)
+    with pytest.raises(Unauthenticated, match="expired at"):
+        await policy.authenticate({"x-api-key": world.key.secret}, "shop")
+
+
 @pytest.mark.parametrize("role", [Role.TEAM_ADMIN, Role.VIEWER])
 async def test_only_platform_admins_read_it(settings: Settings, engine: Engine, role: Role) -> None:
     with session_scope(engine) as session:

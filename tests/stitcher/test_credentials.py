@@ -10,12 +10,14 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -234,3 +236,22 @@ async def test_a_tokens_scope_is_enforced_by_the_gateway() -> None:
             await policy.authenticate(bearer(scope=""), "shop")
         with pytest.raises(Unauthenticated, match="scope claim is not a space-separated string"):
             await policy.authenticate(bearer(scope=["product:shop"]), "shop")
+
+
+async def test_a_credential_is_refused_from_the_instant_it_expires() -> None:
+    """The portal marks an expired credential revoked only at its next rebuild (nothing commits when a credential
+    expires): the gateway holds each credential's expiry and refuses it to the second by its own clock."""
+    snapshot, key, _ = _snapshot()
+    expiry = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    credentials = [c.model_copy(update={"expires_at": expiry}) if c.id == "c1" else c for c in snapshot.credentials]
+    clock = [expiry - timedelta(seconds=1)]
+    policy = AccessPolicy(snapshot.model_copy(update={"credentials": credentials}), now=lambda: clock[0])
+    assert (await policy.authenticate({"x-api-key": key}, "shop")).credential_id == "c1"
+    clock[0] = expiry
+    with pytest.raises(Unauthenticated, match=r"credential c1 expired at 2026-12-04T12:00:00\+00:00; create a new"):
+        await policy.authenticate({"x-api-key": key}, "shop")
+
+
+def test_an_expiry_without_a_time_zone_is_refused() -> None:
+    with pytest.raises(ValidationError, match="timezone"):
+        CredentialConfig(id="c", application="a", kind="api_key", expires_at=datetime(2026, 12, 4, 12, 0))
