@@ -73,6 +73,12 @@ class PortalMetrics:
             ["method", "route"],
             registry=self.registry,
         )
+        self.snapshot_builds = Counter(
+            "loom_portal_snapshot_builds_total",
+            "Gateway snapshots built, by cluster view ('' for the whole fleet's); one serves every watch it answers",
+            ["cluster"],
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         return b"".join(generate_latest(registry) for registry in (self.registry, *self.also))
@@ -214,6 +220,7 @@ def create_app(
             async with contextlib.AsyncExitStack() as stack:
                 await config_changes.start(app_engine)
                 stack.push_async_callback(config_changes.aclose)
+                app.state.snapshot_builds = snapshot.SnapshotBuilds(metrics.snapshot_builds)
                 # The gateway's counters, read by subscriptionUsage: one client (its own pool) for the app's life.
                 app.state.redis = None
                 if settings.redis.url:

@@ -20,6 +20,8 @@ platform admin, or a gateway robot account (``loom gateways create``) for the cl
 ``?wait=SECONDS`` (up to :data:`MAX_WAIT_SECONDS`) makes it a watch: a request whose ``If-None-Match`` matches is
 held until the snapshot changes, answered 200 as soon as a change commits (:mod:`portal.changes`), or 304 when the
 time is up. Gateways watch this way, so a revoked key or credential is refused within moments, not at a next poll.
+The watches of one cluster woken by one change share one build (:class:`SnapshotBuilds`; the metric
+``loom_portal_snapshot_builds_total`` counts builds by cluster view).
 
 ``?cluster=NAME`` gives one cluster's view (``loom gateway --cluster NAME``): the products the routing model
 (:mod:`portal.sync.model`) lets that cluster's gateway process, each source addressed through the cluster's own
@@ -32,6 +34,7 @@ from portal.snapshot.serving import (
     MAX_WAIT_SECONDS,
     SNAPSHOT_PATH,
     LocalSnapshotSource,
+    SnapshotBuilds,
     routes,
     snapshot_endpoint,
     watch,
@@ -41,6 +44,7 @@ __all__ = [
     "MAX_WAIT_SECONDS",
     "SNAPSHOT_PATH",
     "LocalSnapshotSource",
+    "SnapshotBuilds",
     "build_snapshot",
     "bundle_openapi",
     "routes",

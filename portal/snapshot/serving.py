@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
@@ -25,7 +26,15 @@ from portal.snapshot.building import build_snapshot
 from stitcher.snapshot import Snapshot
 from stitcher.snapshot_source import SNAPSHOT_PATH, VERSION as GATEWAY_VERSION, SnapshotError
 
-__all__ = ["MAX_WAIT_SECONDS", "SNAPSHOT_PATH", "LocalSnapshotSource", "routes", "snapshot_endpoint", "watch"]
+__all__ = [
+    "MAX_WAIT_SECONDS",
+    "SNAPSHOT_PATH",
+    "LocalSnapshotSource",
+    "SnapshotBuilds",
+    "routes",
+    "snapshot_endpoint",
+    "watch",
+]
 
 MAX_WAIT_SECONDS = 60.0  # ?wait=: longest a request is held (a gateway asks for less: see stitcher.options)
 
@@ -85,6 +94,34 @@ def _wait_seconds(raw: str | None) -> float:
     return wait
 
 
+class SnapshotBuilds:
+    """One build at a time per (cluster view, change): every watch of a cluster woken by the same change, and any
+    request arriving meanwhile, shares it, so a fleet of N gateways per cluster costs one build per change, not N.
+    App-scoped (the lifespan makes it); ``counter`` (a Prometheus counter labelled by cluster) counts real builds."""
+
+    def __init__(self, counter: Any | None = None) -> None:
+        self._inflight: dict[tuple[str | None, int], asyncio.Future[Snapshot]] = {}
+        self._counter = counter
+
+    async def run(self, cluster: str | None, change: int, build: Callable[[], Awaitable[Snapshot]]) -> Snapshot:
+        key = (cluster, change)
+        future = self._inflight.get(key)
+        if future is None:
+            future = asyncio.ensure_future(build())
+            self._inflight[key] = future
+            future.add_done_callback(lambda done: self._done(key, done))
+            if self._counter is not None:
+                self._counter.labels(cluster=cluster or "").inc()
+        # A waiter that goes away (its gateway hung up) must not cancel the build the others wait on.
+        return await asyncio.shield(future)
+
+    def _done(self, key: tuple[str | None, int], future: asyncio.Future[Snapshot]) -> None:
+        if self._inflight.get(key) is future:
+            del self._inflight[key]
+        if not future.cancelled():
+            future.exception()  # retrieved: every waiter may have gone, and its error is theirs, not the loop's
+
+
 async def snapshot_endpoint(request: Request) -> Response:
     """``GET /api/gateway/snapshot[?cluster=NAME][&wait=SECONDS]``: the snapshot as JSON with its ETag, or 304 when
     ``If-None-Match`` matches. With ``wait``, a matching request is held until the snapshot changes (then 200) or
@@ -100,13 +137,20 @@ async def snapshot_endpoint(request: Request) -> Response:
     clock = cast(Callable[[], datetime], getattr(state, "clock", utcnow))
     if_none_match = request.headers.get("if-none-match")
 
+    builds: SnapshotBuilds = state.snapshot_builds
+    changes: ConfigChanges = state.changes
+
     async def build() -> Snapshot:
-        return await run_in_threadpool(_build, state.engine, oauth.issuer(state.settings), clock, cluster)
+        return await builds.run(
+            cluster,
+            changes.count,
+            lambda: run_in_threadpool(_build, state.engine, oauth.issuer(state.settings), clock, cluster),
+        )
 
     snapshot = await watch(
         build,
         lambda s: _matches(if_none_match, _etag(s)),
-        state.changes,
+        changes,
         wait=wait,
         recheck=state.settings.gateway.poll_interval_seconds,
     )

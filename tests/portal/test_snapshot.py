@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -446,6 +447,11 @@ class Watched:
     held: dict[str, str]  # a platform admin's token and If-None-Match: the snapshot as it is now
     etag: str
     world: World
+    registry: CollectorRegistry
+
+    def builds(self, cluster: str) -> float:
+        """Snapshots of ``cluster``'s view the portal built (its metric)."""
+        return self.registry.get_sample_value("loom_portal_snapshot_builds_total", {"cluster": cluster}) or 0.0
 
 
 @asynccontextmanager
@@ -461,7 +467,9 @@ async def watched_portal(settings: Settings, engine: Engine) -> AsyncIterator[Wa
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as client,
     ):
         etag = (await client.get(SNAPSHOT_PATH, headers=auth)).headers["etag"]
-        yield Watched(app.state.changes, client, {**auth, "if-none-match": etag}, etag, world)
+        yield Watched(
+            app.state.changes, client, {**auth, "if-none-match": etag}, etag, world, app.state.metrics.registry
+        )
 
 
 async def test_a_watch_is_answered_as_a_revocation_commits(settings: Settings, engine: Engine) -> None:
@@ -472,6 +480,27 @@ async def test_a_watch_is_answered_as_a_revocation_commits(settings: Settings, e
         answer = await asyncio.wait_for(watch, BOUND)  # the wait is 60 s: only a heard change answers sooner
     assert answer.status_code == 200 and answer.headers["etag"] != portal.etag
     assert [c.revoked for c in Snapshot.model_validate_json(answer.text).credentials] == [True]
+
+
+async def test_the_watches_of_one_cluster_share_one_build_per_change(settings: Settings, engine: Engine) -> None:
+    """Five gateways of a cluster woken by one change cost one snapshot build, not five (a fleet of many replicas
+    per cluster would otherwise rebuild once per replica at every change)."""
+    async with watched_portal(settings, engine) as portal:
+        auth = {"authorization": portal.held["authorization"]}
+        params = {"cluster": "eu-west"}
+        etag = (await portal.client.get(SNAPSHOT_PATH, params=params, headers=auth)).headers["etag"]
+        held = {**auth, "if-none-match": etag}
+        watches = [
+            asyncio.ensure_future(portal.client.get(SNAPSHOT_PATH, params={**params, "wait": "60"}, headers=held))
+            for _ in range(5)
+        ]
+        await until(lambda: portal.changes.waiting == 5)
+        builds = portal.builds("eu-west")
+        _revoke(engine, portal.world.key)
+        answers = await asyncio.wait_for(asyncio.gather(*watches), BOUND)
+        assert {(a.status_code, a.headers["etag"]) for a in answers} == {(200, answers[0].headers["etag"])}
+        assert answers[0].headers["etag"] != etag
+        assert portal.builds("eu-west") == builds + 1
 
 
 async def test_a_watch_answers_304_when_its_time_is_up_or_the_server_stops(settings: Settings, engine: Engine) -> None:
