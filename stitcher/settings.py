@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stitcher.options import GatewayOptions, Limits, Timeouts, UpstreamOptions
 from stitcher.serving import ConnectionLimits
+from stitcher.snapshot_source import MAX_WATCH_SECONDS
 
 if TYPE_CHECKING:
     from stitcher.app import TransportFactory
@@ -41,7 +42,7 @@ class GatewaySettings(BaseSettings):
     graphiql: bool = _DEFAULT.graphiql
     access_log: bool = _DEFAULT.access_log
     poll_interval_seconds: float = Field(default=_DEFAULT.timeouts.poll_interval_seconds, gt=0)
-    watch_seconds: float = Field(default=_DEFAULT.timeouts.watch_seconds, ge=0, le=60)
+    watch_seconds: float = Field(default=_DEFAULT.timeouts.watch_seconds, ge=0, le=MAX_WATCH_SECONDS)
     upstream_timeout_seconds: float = Field(default=_DEFAULT.timeouts.upstream_seconds, gt=0)
     max_response_bytes: int = Field(default=_DEFAULT.limits.max_response_bytes, gt=0)
     max_depth: int = Field(default=_DEFAULT.limits.max_depth, ge=0)

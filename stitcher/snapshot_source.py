@@ -37,6 +37,7 @@ VERSION = _version()
 USER_AGENT = f"loom-gateway/{VERSION}"  # the portal shows it in the fleet status (a gateway checks in by polling)
 
 __all__ = [
+    "MAX_WATCH_SECONDS",
     "SNAPSHOT_PATH",
     "USER_AGENT",
     "VERSION",
@@ -47,6 +48,7 @@ __all__ = [
 ]
 
 SNAPSHOT_PATH = "/api/gateway/snapshot"
+MAX_WATCH_SECONDS = 60.0  # the longest ``?wait=`` a portal holds a snapshot request for (it refuses more)
 _CACHE_FILE = "snapshot.json"
 
 

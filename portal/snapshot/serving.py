@@ -24,7 +24,7 @@ from portal.gateway_checkins import EMBEDDED, gateway_version, record_checkin
 from portal.models import utcnow
 from portal.snapshot.building import build_snapshot
 from stitcher.snapshot import Snapshot
-from stitcher.snapshot_source import SNAPSHOT_PATH, VERSION as GATEWAY_VERSION, SnapshotError
+from stitcher.snapshot_source import MAX_WATCH_SECONDS, SNAPSHOT_PATH, VERSION as GATEWAY_VERSION, SnapshotError
 
 __all__ = [
     "MAX_WAIT_SECONDS",
@@ -36,7 +36,7 @@ __all__ = [
     "watch",
 ]
 
-MAX_WAIT_SECONDS = 60.0  # ?wait=: longest a request is held (a gateway asks for less: see stitcher.options)
+MAX_WAIT_SECONDS = MAX_WATCH_SECONDS  # ?wait=: the longest a request is held (a gateway asks for less by default)
 
 
 def _etag(snapshot: Snapshot) -> str:
