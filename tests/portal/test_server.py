@@ -28,7 +28,7 @@ from portal.accounts import create_token, create_user
 from portal.app import create_app
 from portal.applications import IssuedCredential, create_api_key, revoke_credential
 from portal.authorization import Actor
-from portal.db import current_generation, head_revision, session_scope
+from portal.db import current_generation, head_revision, session_scope, writer
 from portal.models import Lifecycle, Role, SubscriptionState
 from portal.server import build_app, end_watches, exposure_warning, server_config, server_settings
 from portal.settings import GatewaySettings, Mode, ServerSettings, Settings
@@ -337,7 +337,7 @@ async def test_loom_serve_refuses_a_revoked_key_at_once_and_ends_held_watches_on
         with served(configured, app) as url:
             client.base_url = httpx.URL(url)
             await _answers(client, query, key, 200)  # the embedded gateway's first snapshot, then its watch
-            with session_scope(engine) as session:
+            with session_scope(writer(engine)) as session:
                 assert issued.row.id is not None
                 revoke_credential(session, system, issued.row.id)
             refused = await _answers(client, query, key, 401)
@@ -383,7 +383,7 @@ async def test_loom_serve_syncs_a_change_as_it_commits(settings: Settings, engin
 
     async with app.router.lifespan_context(app):
         await until(lambda: synced()[0])  # the first pass, at start
-        with session_scope(engine) as session:
+        with session_scope(writer(engine)) as session:
             create_api_key(session, system, application)  # a change gateways and clusters must see
         generation = synced()[2]
         assert generation > synced()[1]
