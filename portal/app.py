@@ -220,7 +220,6 @@ def create_app(
             async with contextlib.AsyncExitStack() as stack:
                 await config_changes.start(app_engine)
                 stack.push_async_callback(config_changes.aclose)
-                app.state.snapshot_builds = snapshot.SnapshotBuilds(metrics.snapshot_builds)
                 # The gateway's counters, read by subscriptionUsage: one client (its own pool) for the app's life.
                 app.state.redis = None
                 if settings.redis.url:
@@ -266,6 +265,7 @@ def create_app(
     )
     app.state.login_limiter = login.login_limiter(settings)
     app.state.token_limiter = oauth.token_limiter(settings)
+    app.state.snapshot_builds = snapshot.SnapshotBuilds(metrics.snapshot_builds)  # the watches' shared builds
     app.state.clock = clock or utcnow
     app.state.metrics = metrics
     app.state.changes = config_changes

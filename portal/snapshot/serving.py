@@ -97,7 +97,8 @@ def _wait_seconds(raw: str | None) -> float:
 class SnapshotBuilds:
     """One build at a time per (cluster view, change): every watch of a cluster woken by the same change, and any
     request arriving meanwhile, shares it, so a fleet of N gateways per cluster costs one build per change, not N.
-    App-scoped (the lifespan makes it); ``counter`` (a Prometheus counter labelled by cluster) counts real builds."""
+    App-scoped (``create_app`` makes it, beside the limiters: it holds nothing until a build runs); ``counter`` (a
+    Prometheus counter labelled by cluster) counts real builds."""
 
     def __init__(self, counter: Any | None = None) -> None:
         self._inflight: dict[tuple[str | None, int], asyncio.Future[Snapshot]] = {}
