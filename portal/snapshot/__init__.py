@@ -33,6 +33,7 @@ from portal.snapshot.bundling import bundle_openapi
 from portal.snapshot.serving import (
     MAX_WAIT_SECONDS,
     SNAPSHOT_PATH,
+    Built,
     LocalSnapshotSource,
     SnapshotBuilds,
     routes,
@@ -43,6 +44,7 @@ from portal.snapshot.serving import (
 __all__ = [
     "MAX_WAIT_SECONDS",
     "SNAPSHOT_PATH",
+    "Built",
     "LocalSnapshotSource",
     "SnapshotBuilds",
     "build_snapshot",

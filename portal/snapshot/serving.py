@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -29,6 +30,7 @@ from stitcher.snapshot_source import MAX_WATCH_SECONDS, SNAPSHOT_PATH, VERSION a
 __all__ = [
     "MAX_WAIT_SECONDS",
     "SNAPSHOT_PATH",
+    "Built",
     "LocalSnapshotSource",
     "SnapshotBuilds",
     "routes",
@@ -39,8 +41,13 @@ __all__ = [
 MAX_WAIT_SECONDS = MAX_WATCH_SECONDS  # ?wait=: the longest a request is held (a gateway asks for less by default)
 
 
-def _etag(snapshot: Snapshot) -> str:
-    return f'"{snapshot.fingerprint()}"'
+@dataclass(frozen=True, slots=True)
+class Built:
+    """A snapshot and its ETag, computed once with it in the build's worker thread (the fingerprint serializes and
+    hashes the whole snapshot: every watch a build answers compares it, none recomputes it)."""
+
+    snapshot: Snapshot
+    etag: str
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
@@ -50,36 +57,37 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
-def _build(engine: Engine, issuer: str, clock: Callable[[], datetime], cluster: str | None = None) -> Snapshot:
+def _build(engine: Engine, issuer: str, clock: Callable[[], datetime], cluster: str | None = None) -> Built:
     with session_scope(engine) as session:
-        return build_snapshot(session, issuer=issuer, now=clock(), cluster=cluster)
+        snapshot = build_snapshot(session, issuer=issuer, now=clock(), cluster=cluster)
+    return Built(snapshot, f'"{snapshot.fingerprint()}"')
 
 
 async def watch(
-    build: Callable[[], Awaitable[Snapshot]],
-    unchanged: Callable[[Snapshot], bool],
+    build: Callable[[], Awaitable[Built]],
+    unchanged: Callable[[Built], bool],
     changes: ConfigChanges,
     *,
     wait: float,
     recheck: float,
-) -> Snapshot:
+) -> Built:
     """The snapshot ``build`` gives; while it is ``unchanged`` (the caller holds it already), wait up to ``wait``
     seconds for a change and build again: at once when :class:`ConfigChanges` hears of a commit, and at least every
     ``recheck`` seconds for what it cannot hear (an expiry, another process writing to SQLite)."""
     seen = changes.count  # before building: a change committed while building is not missed
-    snapshot = await build()
+    built = await build()
     if wait <= 0:
-        return snapshot
+        return built
     deadline = time.monotonic() + wait
-    while unchanged(snapshot):
+    while unchanged(built):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
         if not await changes.wait(seen, min(remaining, recheck)) and changes.closing:
             break
         seen = changes.count
-        snapshot = await build()
-    return snapshot
+        built = await build()
+    return built
 
 
 def _wait_seconds(raw: str | None) -> float:
@@ -101,10 +109,10 @@ class SnapshotBuilds:
     Prometheus counter labelled by cluster) counts real builds."""
 
     def __init__(self, counter: Any | None = None) -> None:
-        self._inflight: dict[tuple[str | None, int], asyncio.Future[Snapshot]] = {}
+        self._inflight: dict[tuple[str | None, int], asyncio.Future[Built]] = {}
         self._counter = counter
 
-    async def run(self, cluster: str | None, change: int, build: Callable[[], Awaitable[Snapshot]]) -> Snapshot:
+    async def run(self, cluster: str | None, change: int, build: Callable[[], Awaitable[Built]]) -> Built:
         key = (cluster, change)
         future = self._inflight.get(key)
         if future is None:
@@ -116,7 +124,7 @@ class SnapshotBuilds:
         # A waiter that goes away (its gateway hung up) must not cancel the build the others wait on.
         return await asyncio.shield(future)
 
-    def _done(self, key: tuple[str | None, int], future: asyncio.Future[Snapshot]) -> None:
+    def _done(self, key: tuple[str | None, int], future: asyncio.Future[Built]) -> None:
         if self._inflight.get(key) is future:
             del self._inflight[key]
         if not future.cancelled():
@@ -141,21 +149,21 @@ async def snapshot_endpoint(request: Request) -> Response:
     builds: SnapshotBuilds = state.snapshot_builds
     changes: ConfigChanges = state.changes
 
-    async def build() -> Snapshot:
+    async def build() -> Built:
         return await builds.run(
             cluster,
             changes.count,
             lambda: run_in_threadpool(_build, state.engine, oauth.issuer(state.settings), clock, cluster),
         )
 
-    snapshot = await watch(
+    built = await watch(
         build,
-        lambda s: _matches(if_none_match, _etag(s)),
+        lambda b: _matches(if_none_match, b.etag),
         changes,
         wait=wait,
         recheck=state.settings.gateway.poll_interval_seconds,
     )
-    etag = _etag(snapshot)
+    etag = built.etag
     if cluster is not None:  # a cluster's gateway checks in: it holds this snapshot from now on
         version = gateway_version(request.headers.get("user-agent"))
         await run_in_threadpool(
@@ -170,7 +178,7 @@ async def snapshot_endpoint(request: Request) -> Response:
     headers = {"etag": etag, "cache-control": "no-cache"}
     if _matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
-    return Response(snapshot.model_dump_json(), media_type="application/json", headers=headers)
+    return Response(built.snapshot.model_dump_json(), media_type="application/json", headers=headers)
 
 
 class LocalSnapshotSource:
@@ -194,23 +202,20 @@ class LocalSnapshotSource:
         self._recheck = recheck
         self._clock = clock
         self._cluster = cluster  # LOOM_GATEWAY_CLUSTER: serve that cluster's view, as ``loom gateway --cluster``
-        self._fingerprint: str | None = None
+        self._etag: str | None = None  # of the snapshot last returned
 
     async def fetch(self, wait: float = 0.0) -> Snapshot | None:
-        async def build() -> Snapshot:
+        async def build() -> Built:
             try:
                 return await run_in_threadpool(_build, self._engine, self._issuer, self._clock, self._cluster)
             except LoomError as exc:
                 raise SnapshotError(f"cannot build the snapshot from the portal's database: {exc}") from exc
 
+        held = self._etag
         if self._changes is None:
-            snapshot = await build()
+            built = await build()
         else:
-            held = self._fingerprint
-            snapshot = await watch(
-                build, lambda s: s.fingerprint() == held, self._changes, wait=wait, recheck=self._recheck
-            )
-        fingerprint = snapshot.fingerprint()
+            built = await watch(build, lambda b: b.etag == held, self._changes, wait=wait, recheck=self._recheck)
         if self._cluster is not None:
             await run_in_threadpool(
                 record_checkin,
@@ -218,13 +223,13 @@ class LocalSnapshotSource:
                 cluster=self._cluster,
                 gateway=EMBEDDED,
                 version=GATEWAY_VERSION,
-                snapshot_etag=_etag(snapshot),
+                snapshot_etag=built.etag,
                 now=self._clock(),
             )
-        if fingerprint == self._fingerprint:
+        if built.etag == held:
             return None
-        self._fingerprint = fingerprint
-        return snapshot
+        self._etag = built.etag
+        return built.snapshot
 
     def load_cached(self) -> Snapshot | None:
         return None  # the database is right here: there is nothing older worth serving
