@@ -59,7 +59,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -99,6 +99,7 @@ from portal.sync.desired import ClusterSpec
 from portal.sync.runner import envoy_dir, target_factory
 from portal.sync.targets import Target
 from portal.sync.targets.local_envoy import LocalEnvoyTarget
+from stitcher.serving import uvicorn_server
 
 __all__ = [
     "CHECK_QUERY",
@@ -690,23 +691,6 @@ class _Envoys:
 # --- serving ------------------------------------------------------------------------------------------------------
 
 
-class _Server(uvicorn.Server):
-    """A uvicorn server that leaves signals alone (the demo handles them once for everything it runs), and ends the
-    gateways' held snapshot watches as its shutdown begins."""
-
-    def __init__(self, config: uvicorn.Config, on_shutdown: Callable[[], None]) -> None:
-        super().__init__(config)
-        self._on_shutdown = on_shutdown
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        self._on_shutdown()
-        await super().shutdown(sockets)
-
-
 def _local_url(settings: Settings) -> str:
     """Where this process reaches its own portal (the public URL may be a proxy in front of it)."""
     host = settings.server.host
@@ -980,7 +964,7 @@ async def _serve(
     loop = asyncio.get_running_loop()
     body = asyncio.current_task()
     serving = False  # past start-up and the banner: waiting for a signal
-    portal: _Server | None = None
+    portal: uvicorn.Server | None = None
     portal_task: asyncio.Task[None] | None = None
 
     def on_signal() -> None:
@@ -1008,7 +992,8 @@ async def _serve(
             timeout_graceful_shutdown=2,
             server_header=False,
         )
-        portal = _Server(config, end_watches(app))
+        # Signals are the demo's to handle, once for everything it runs; held snapshot watches end as it stops.
+        portal = uvicorn_server(config, on_shutdown=end_watches(app), handle_signals=False)
         portal_task = asyncio.create_task(portal.serve(sockets=[portal_socket]), name="loom-up portal")
         while not portal.started:
             if portal_task.done():

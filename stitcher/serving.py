@@ -19,8 +19,9 @@ the portal's login lockout counts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -77,14 +78,24 @@ def uvicorn_server(
     on_started: Callable[[], None] | None = None,
     on_shutdown: Callable[[], None] | None = None,
     stop_when_readable: int | None = None,
+    handle_signals: bool = True,
 ) -> Any:
     """A ``uvicorn.Server`` for ``config`` that calls ``on_started`` once it serves, ``on_shutdown`` as its graceful
     shutdown begins (before it waits for open requests: e.g. to end held watches), and shuts down gracefully (as on
     SIGTERM) when the file descriptor ``stop_when_readable`` becomes readable: a ``--workers`` worker passes its
-    supervisor's process sentinel, so it does not outlive a supervisor that was killed."""
+    supervisor's process sentinel, so it does not outlive a supervisor that was killed. ``handle_signals=False``
+    leaves SIGINT and SIGTERM to the caller (``loom up`` handles them once for everything it runs)."""
     import uvicorn
 
     class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if handle_signals:
+                with super().capture_signals():
+                    yield
+            else:
+                yield
+
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
             if not self.started:
