@@ -167,7 +167,7 @@ class ConfigChanges:
         assert self._engine is not None
         conninfo = self._engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         failure: str | None = None
-        first = True
+        first = True  # no change is counted on the first connect: what came before it, the first builds saw
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as connection:
@@ -180,7 +180,6 @@ class ConfigChanges:
                         failure = None
                     if not first:
                         self._advance()  # whatever committed while nobody listened
-                    first = False
                     self._listening.set()
                     async for notice in connection.notifies():
                         self.heard += 1
