@@ -17,6 +17,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
+from starlette.applications import Starlette
 
 from portal.accounts import create_token
 from portal.app import create_app
@@ -61,12 +62,18 @@ SYSTEM = Actor.system("test")
 
 
 @asynccontextmanager
-async def portal(settings: Settings, engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, engine=engine)
+async def running(app: Starlette, base_url: str = "http://portal.test") -> AsyncIterator[httpx.AsyncClient]:
+    """``app`` started (its lifespan) and a client on it, in-process."""
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as client,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url) as client,
     ):
+        yield client
+
+
+@asynccontextmanager
+async def portal(settings: Settings, engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(create_app(settings, engine=engine)) as client:
         yield client
 
 
@@ -462,10 +469,7 @@ async def watched_portal(settings: Settings, engine: Engine) -> AsyncIterator[Wa
         token = _token(session, Role.PLATFORM_ADMIN)
     auth = {"authorization": f"Bearer {token}"}
     app = create_app(_no_recheck(settings), engine=engine)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as client,
-    ):
+    async with running(app) as client:
         etag = (await client.get(SNAPSHOT_PATH, headers=auth)).headers["etag"]
         yield Watched(
             app.state.changes, client, {**auth, "if-none-match": etag}, etag, world, app.state.metrics.registry
@@ -534,16 +538,10 @@ async def test_a_gateway_refuses_a_revoked_key_without_waiting_for_a_poll(settin
     options = GatewayOptions(timeouts=Timeouts(poll_interval_seconds=3600, watch_seconds=60))
     query = {"query": "{ __typename }"}
     key = {"x-api-key": issued.secret}
-    async with (
-        portal_app.router.lifespan_context(portal_app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=portal_app), base_url="http://portal.test") as to_portal,
-    ):
+    async with running(portal_app) as to_portal:
         gateway_app = create_gateway_app(source=PortalSnapshotSource("http://portal.test", token, http=to_portal),
                                          options=options)  # fmt: skip
-        async with (
-            gateway_app.router.lifespan_context(gateway_app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway_app), base_url="http://gw.test") as client,
-        ):
+        async with running(gateway_app, "http://gw.test") as client:
             await until(lambda: gateway_app.state.gateway.ready and portal_app.state.changes.waiting == 1)
             served = await client.post("/products/shop/graphql", json=query, headers=key)
             assert served.json() == {"data": {"__typename": "Query"}}, served.text
