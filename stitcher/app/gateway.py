@@ -509,7 +509,7 @@ class Gateway:
         if result.errors:
             self.metrics.error(runtime.name, "execution")
             return Response(result.to_json(), 502 if result.data is None else 200, media_type=_JSON)
-        return Response(orjson.dumps(result.data), 200, media_type=_JSON)
+        return Response(result.data_json(), 200, media_type=_JSON)
 
     async def _pass_through(self, request: Request, runtime: ProductRuntime, url: str, service: str) -> Response:
         request.scope["loom"]["kind"] = "openapi"

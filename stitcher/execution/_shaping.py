@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from stitcher.execution._run import _Run, _unlink
+from stitcher.execution._structs import result_struct
 from stitcher.planning import (
     K_LEAF,
     K_TYPENAME,
@@ -14,10 +15,21 @@ from stitcher.planning import (
     ShapeField,
 )
 
-_INVALID: Any = object()
+
+class _Outcome:
+    """What shaping gives where no object can stand: a shaped object is a struct, never one of these."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
 
 
-_HIDDEN: Any = object()  # an object of a type the API schema hides
+_INVALID: Any = _Outcome("_INVALID")  # a null non-null field inside: the null passes up
+_HIDDEN: Any = _Outcome("_HIDDEN")  # an object of a type the API schema hides
 
 
 def _shape_object(obj: dict[str, Any], shape: ObjectShape, link: Any, run: _Run) -> Any:
@@ -64,6 +76,7 @@ _INLINE_DEPTH = 3
 def _compile_fields(type_name: str, fields: tuple[ShapeField, ...]) -> _Shaper:
     namespace: dict[str, Any] = {
         "_INVALID": _INVALID,
+        "_Outcome": _Outcome,
         "_complete": _complete,
         "_hidden_value": _hidden_value,
         "_invalid": _invalid,
@@ -96,9 +109,9 @@ def _object_code(
     for i, (key, kind, nonnull, arg, read) in enumerate(fields):
         k, v, a = repr(key), f"v{prefix}{i}", f"a{prefix}{i}"
         if kind == K_TYPENAME:
-            built.append(f"{k}: {type_name!r}")
+            built.append(repr(type_name))
             continue
-        built.append(f"{k}: {v}")
+        built.append(v)
         reads.append((v, repr(read)))
         if kind == K_LEAF:
             lines += _leaf_lines(v, k, nonnull, arg, a, link, fail, namespace)
@@ -110,7 +123,7 @@ def _object_code(
             lines += [
                 f"if {v}.__class__ is dict:",
                 *_indent(_child_code(inner, v, here, child, depth, namespace, r)),
-                f"    if {r}.__class__ is not dict:",
+                f"    if {r}.__class__ is _Outcome:",
                 f"        {r} = _object_outcome({r}, {v}, {inner_nonnull}, {here}, run)",
                 f"    {v} = {r}",
                 "else:",
@@ -127,7 +140,7 @@ def _object_code(
                 f"    for {n}, {item} in enumerate({v}):",
                 f"        if {item}.__class__ is dict:",
                 *_indent(_child_code(item_shape, item, f"({lk}, {n})", child, depth, namespace, r), 3),
-                f"            if {r}.__class__ is not dict:",
+                f"            if {r}.__class__ is _Outcome:",
                 f"                {r} = _object_outcome({r}, {item}, {item_nonnull}, ({lk}, {n}), run)",
                 f"                if {r} is _INVALID:",
                 f"                    {items} = _invalid({inner_nonnull}, {lk}, run)",
@@ -151,7 +164,9 @@ def _object_code(
     if reads:
         head += ["try:", *(f"    {v} = {obj}[{read}]" for v, read in reads), "except KeyError:"]
         head += [f"    get = {obj}.get", *(f"    {v} = get({read})" for v, read in reads)]
-    return head + lines, "{" + ", ".join(built) + "}"
+    struct = f"S{prefix}"
+    namespace[struct] = result_struct(f"{type_name}Result", [key for key, *_rest in fields])
+    return head + lines, f"{struct}({', '.join(built)})"
 
 
 def _child_code(
@@ -220,7 +235,7 @@ def _complete(value: Any, type_shape: tuple[str, bool, Any], link: Any, run: _Ru
         if not isinstance(value, dict):
             return _invalid(nonnull, link, run)
         result = _shape_object(value, arg, link, run)
-        return result if result.__class__ is dict else _object_outcome(result, value, nonnull, link, run)
+        return _object_outcome(result, value, nonnull, link, run) if result.__class__ is _Outcome else result
     if kind == "l":
         if not isinstance(value, list):
             return _invalid(nonnull, link, run)

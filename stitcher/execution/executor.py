@@ -8,9 +8,9 @@ import logging
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Coroutine, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+import msgspec
 import orjson
 from graphql import (
     DocumentNode,
@@ -40,6 +40,7 @@ from stitcher.execution._errors import (
 from stitcher.execution._fresh import mark_fresh_fetches
 from stitcher.execution._run import _JSON_HEADERS, _QUERY_HEADERS, _Run
 from stitcher.execution._shaping import _INVALID, _reached_errors, _shape_object
+from stitcher.execution._structs import encode as _encode
 from stitcher.execution._tree import (
     _concrete_representations,
     _cut,
@@ -86,19 +87,63 @@ _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-@dataclass
 class ExecutionResponse:
-    data: dict[str, Any] | None
-    errors: list[dict[str, Any]] | None
-    request_error: bool = False
-    operation_type: str | None = None
+    """An operation's outcome: ``data`` (None where a request error or a null root stopped it), ``errors``, whether
+    the request itself was refused (``request_error``: nothing ran) and the operation's type.
+
+    A result built by the executor holds its tree as shaping built it (structs, see
+    :mod:`stitcher.execution._shaping`): :meth:`to_json` encodes that tree as it is, and ``data`` gives it as plain
+    dicts and lists, made on first use, for callers that read it."""
+
+    __slots__ = ("_data", "errors", "operation_type", "request_error")
+
+    def __init__(
+        self,
+        data: Any,
+        errors: list[dict[str, Any]] | None,
+        request_error: bool = False,
+        operation_type: str | None = None,
+    ) -> None:
+        self._data = data
+        self.errors = errors
+        self.request_error = request_error
+        self.operation_type = operation_type
+
+    @property
+    def data(self) -> dict[str, Any] | None:
+        data = self._data
+        if data is not None and data.__class__ is not dict:
+            data = self._data = msgspec.to_builtins(data)
+        return cast("dict[str, Any] | None", data)
 
     def to_json(self) -> bytes:
         if self.request_error:
-            return orjson.dumps({"errors": self.errors})
+            return _encode({"errors": self.errors})
         if self.errors:
-            return orjson.dumps({"errors": self.errors, "data": self.data})
-        return orjson.dumps({"data": self.data})
+            return _encode({"errors": self.errors, "data": self._data})
+        return _encode({"data": self._data})
+
+    def data_json(self) -> bytes:
+        """``data`` alone as JSON (a REST route's answer)."""
+        return _encode(self._data)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ExecutionResponse):
+            return NotImplemented
+        return (self.data, self.errors, self.request_error, self.operation_type) == (
+            other.data,
+            other.errors,
+            other.request_error,
+            other.operation_type,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+    def __repr__(self) -> str:
+        return (
+            f"ExecutionResponse(data={self.data!r}, errors={self.errors!r}, request_error={self.request_error!r}, "
+            f"operation_type={self.operation_type!r})"
+        )
 
 
 class _Document:
@@ -478,7 +523,7 @@ class Executor:
         """POST one GraphQL request; returns (data, upstream errors, failure error without path)."""
         if subgraph.url is None:
             return None, [], _failure(f"Subgraph {subgraph.name!r} has no URL", "UPSTREAM_ERROR", subgraph.name)
-        body = orjson.dumps({"query": query, "variables": variables} if variables else {"query": query})
+        body = _encode({"query": query, "variables": variables} if variables else {"query": query})
         try:
             safe = node.operation == "query"
             response = await self._send(subgraph.url, body, run.query_headers if safe else run.headers, safe)

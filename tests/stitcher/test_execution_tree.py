@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import orjson
 
-from stitcher.execution._tree import _concrete_representations
+from stitcher.execution._tree import _concrete_representations as _built
 from stitcher.planning import EntityTarget, Selection
 
 
@@ -36,6 +37,18 @@ def general(objects: list[Any], type_name: str, target: EntityTarget) -> tuple[l
         )
         groups.append([obj])
     return reps, groups, [type_name] * len(reps)
+
+
+def _concrete_representations(
+    objects: list[Any], type_name: str, target: EntityTarget
+) -> tuple[list[Any], list[list[Any]], list[str]]:
+    """The fast path's outcome with its representations as plain dicts; they are structs, and must encode as the JSON
+    the dicts give (same keys, same order)."""
+    reps, groups, types = _built(objects, type_name, target)
+    plain = msgspec.to_builtins(reps)
+    assert msgspec.json.encode(reps) == orjson.dumps(plain)
+    assert [list(rep) for rep in plain] == [["__typename", *(name for name, _r in target.representation)]] * len(reps)
+    return plain, groups, types
 
 
 def objects() -> list[dict[str, Any]]:
