@@ -52,7 +52,7 @@ from stitcher.execution._tree import (
     _walk,
 )
 from stitcher.ir import SourceKind, Subgraph, Supergraph
-from stitcher.limits import DocumentLimits, LimitExceeded, check_cost, check_document, sized_by_variables
+from stitcher.limits import CostEstimate, DocumentLimits, LimitExceeded, check_document
 from stitcher.linking import link_parts, linked_value
 from stitcher.options import GatewayOptions
 from stitcher.planning import (
@@ -151,6 +151,7 @@ class _Document:
 
     __slots__ = (
         "conditions",
+        "cost",
         "errors",
         "fragments",
         "has_variables",
@@ -158,11 +159,10 @@ class _Document:
         "operation_type",
         "plans",
         "prefix",
-        "sized_by_variables",
     )
 
     def __init__(self) -> None:
-        self.sized_by_variables = False  # its cost depends on each request's variables (a page size as $n)
+        self.cost: CostEstimate | None = None  # where its cost depends on each request's variables (a page size as $n)
         self.errors: list[dict[str, Any]] | None = None
         self.operation: OperationDefinitionNode | None = None
         self.operation_type: str | None = None
@@ -254,7 +254,7 @@ class Executor:
         if operation is not None:
             entry.operation_type = operation.operation.value
             try:
-                check_document(ast, operation, self.schema, self._limits)
+                entry.cost = check_document(ast, operation, self.schema, self._limits)
             except LimitExceeded as exc:
                 entry.errors = [_limit_error(exc)]
                 return entry
@@ -289,7 +289,6 @@ class Executor:
         entry.fragments = {d.name.value: d for d in ast.definitions if isinstance(d, FragmentDefinitionNode)}
         entry.conditions = condition_variables(operation, entry.fragments)
         entry.has_variables = bool(operation.variable_definitions)
-        entry.sized_by_variables = entry.has_variables and sized_by_variables(operation, entry.fragments)
         entry.prefix = internal_prefix(document)
         return entry
 
@@ -349,9 +348,9 @@ class Executor:
                 return _bad_input([e.message for e in result], entry.operation_type)
             variable_values = result
             coerced = getattr(result, "coerced", variable_values)  # graphql-core 3.3: VariableValues; 3.2: a dict
-            if entry.sized_by_variables:  # a page size passed as $n costs what the same literal costs
+            if entry.cost is not None:  # a page size passed as $n costs what the same literal costs
                 try:
-                    check_cost(operation, self.schema, self._limits, entry.fragments, coerced)
+                    entry.cost.check(self._limits, coerced)
                 except LimitExceeded as exc:
                     error = {
                         "message": str(exc),

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import pytest
-from graphql import OperationDefinitionNode, build_schema, parse
+from typing import Any
 
-from stitcher.limits import (
-    DocumentLimits,
-    LimitExceeded,
-    check_body_size,
-    check_cost,
-    check_document,
-    sized_by_variables,
+import pytest
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLList,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    build_schema,
+    get_named_type,
+    parse,
 )
+
+from stitcher.limits import CostEstimate, DocumentLimits, LimitExceeded, check_body_size, check_document
 
 SCHEMA = build_schema(
     """
@@ -73,12 +78,66 @@ def test_a_page_size_passed_as_a_variable_costs_what_the_literal_costs() -> None
     document = "query($n: Int, $m: Int = 10) { users(first: $n) { friends(first: $m) { id } } }"
     ast = parse(document)
     operation = next(d for d in ast.definitions if isinstance(d, OperationDefinitionNode))
+    estimate = check_document(ast, operation, SCHEMA, DocumentLimits(max_cost=55))  # at parse time: $n is 5, 5 x 11
+    assert estimate is not None and estimate.by_variables
     limits = DocumentLimits(max_cost=21)
-    assert sized_by_variables(operation, {})
-    check_cost(operation, SCHEMA, limits, {}, {"n": 1})  # 1 x (1 + 10) = 11
+    estimate.check(limits, {"n": 1})  # 1 x (1 + 10) = 11
     with pytest.raises(LimitExceeded, match="estimated cost is 22; the maximum is 21"):
-        check_cost(operation, SCHEMA, limits, {}, {"n": 2})  # the same as users(first: 2) { friends(first: 10) }
+        estimate.check(limits, {"n": 2})  # the same as users(first: 2) { friends(first: 10) }
     with pytest.raises(LimitExceeded, match="estimated cost is 10010"):
-        check_cost(operation, SCHEMA, limits, {}, {"n": 10, "m": 1000})
-    literal = next(d for d in parse("{ users(first: 2) { id } }").definitions if isinstance(d, OperationDefinitionNode))
-    assert not sized_by_variables(literal, {})
+        estimate.check(limits, {"n": 10, "m": 1000})
+    literal = parse("{ users(first: 2) { id } }")
+    assert check_document(literal, next(iter(literal.definitions)), SCHEMA, limits) is None  # type: ignore[arg-type]
+
+
+def reference_cost(
+    selections: Any, parent: Any, fragments: dict[str, Any], sizes: dict[str, int], seen: frozenset[str]
+) -> int:
+    """The cost model as the module docstring states it, walked with the request's sizes (the oracle)."""
+    total = 0
+    for selection in selections.selections:
+        if isinstance(selection, FieldNode):
+            definition = parent.fields.get(selection.name.value) if hasattr(parent, "fields") else None
+            if selection.selection_set is None:
+                continue
+            if definition is None:
+                total += 1
+                continue
+            named = get_named_type(definition.type)
+            size = 1
+            if isinstance(getattr(definition.type, "of_type", None), GraphQLList):  # [User!]! in this schema
+                size = 5
+                for argument in selection.arguments or ():
+                    value: Any = argument.value
+                    if argument.name.value == "first":
+                        size = int(value.value) if isinstance(value, IntValueNode) else sizes.get(value.name.value, 5)
+            total += (1 + reference_cost(selection.selection_set, named, fragments, sizes, seen)) * size
+        elif isinstance(selection, InlineFragmentNode):
+            total += reference_cost(selection.selection_set, parent, fragments, sizes, seen)
+        elif selection.name.value not in seen:
+            fragment = fragments[selection.name.value]
+            inner = reference_cost(fragment.selection_set, parent, fragments, sizes, seen | {selection.name.value})
+            total += inner
+    return total
+
+
+def test_the_cost_estimate_is_the_model_for_every_page_size() -> None:
+    """Walked once into terms, the estimate gives what walking the document with each request's sizes gives."""
+    document = """
+        query($a: Int, $b: Int, $c: Int = 3) {
+          users(first: $a) { ...F friends(first: 2) { friends(first: $b) { id best { id } } } best { ...F } }
+          me { ... on User { friends(first: $c) { friends(first: $a) { id } } } nope { id } }
+          again: users { friends { id } }
+        }
+        fragment F on User { friends(first: $b) { best { friends(first: 4) { id } } } }
+    """
+    ast = parse(document)
+    operation = next(d for d in ast.definitions if isinstance(d, OperationDefinitionNode))
+    fragments = {d.name.value: d for d in ast.definitions if isinstance(d, FragmentDefinitionNode)}
+    estimate = CostEstimate(operation, SCHEMA, fragments, 5)
+    assert estimate.by_variables
+    for a, b, c in [(0, 0, None), (1, 2, 3), (7, 0, 11), (100, 3, None), (2, 100, 0)]:
+        variables = {"a": a, "b": b} if c is None else {"a": a, "b": b, "c": c}
+        sizes = {"c": 3, **variables}
+        expected = reference_cost(operation.selection_set, SCHEMA.query_type, fragments, sizes, frozenset())
+        assert estimate.cost(variables) == expected, variables
