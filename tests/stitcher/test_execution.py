@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import orjson
 import pytest
 from graphql import execute_sync, parse
 
@@ -74,6 +75,22 @@ async def test_joins_four_subgraphs_like_the_monolith(shop: ShopUpstreams, fed: 
     response = await Executor(fed, transport).execute(query)
     assert response.errors is None
     assert response.data == monolith(shop, query)
+
+
+async def test_the_answer_is_encoded_from_the_shaped_tree_and_read_as_plain_json(
+    shop: ShopUpstreams, fed: Supergraph, transport: Any
+) -> None:
+    """The executor's tree is structs (cheaper than dicts): the JSON it encodes is the monolith's, key order and
+    all, before anything reads ``data``; ``data`` is plain dicts and lists, made once."""
+    query = "{ topProducts { reviews { author { name __typename } body } name __typename upc } }"
+    response = await Executor(fed, transport).execute(query)
+    expected = {"data": monolith(shop, query)}
+    assert response.to_json() == orjson.dumps(expected)
+    assert response.data_json() == orjson.dumps(expected["data"])
+    data = response.data
+    assert data == expected["data"] and type(data) is dict and type(data["topProducts"][0]) is dict
+    assert response.data is data
+    assert response == ExecutionResponse(expected["data"], None, False, "query")
 
 
 async def test_entity_fetches_are_batched_one_request_per_subgraph_per_level(
