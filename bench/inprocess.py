@@ -291,7 +291,8 @@ def _count(sdl: str, answers: dict[_Key, UpstreamResponse], shape: bench.Shape, 
     total = int(collected.group(1))
     if not total:
         raise SystemExit(f"inprocess: callgrind counted nothing (was callgrind_control found?):\n{done.stderr[-2000:]}")
-    return total // args.requests
+    requests: int = args.requests
+    return total // requests
 
 
 if __name__ == "__main__":
