@@ -165,7 +165,7 @@ def _object_code(
         head += ["try:", *(f"    {v} = {obj}[{read}]" for v, read in reads), "except KeyError:"]
         head += [f"    get = {obj}.get", *(f"    {v} = get({read})" for v, read in reads)]
     struct = f"S{prefix}"
-    namespace[struct] = result_struct(f"{type_name}Result", [key for key, *_rest in fields])
+    namespace[struct] = result_struct(f"{type_name}Result", tuple(key for key, *_rest in fields))
     return head + lines, f"{struct}({', '.join(built)})"
 
 

@@ -8,6 +8,7 @@ to encode and free. The attributes are positional names (``f0``...), as a key ma
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import msgspec
@@ -17,8 +18,11 @@ import msgspec
 encode = msgspec.json.Encoder().encode
 
 
-def result_struct(name: str, keys: list[str]) -> type[msgspec.Struct]:
-    """A struct class whose instances encode as JSON objects with ``keys``, in that order."""
+@functools.lru_cache(maxsize=4096)
+def result_struct(name: str, keys: tuple[str, ...]) -> type[msgspec.Struct]:
+    """A struct class whose instances encode as JSON objects with ``keys``, in that order. One class per name and
+    keys, shared by every plan that has that shape: a gateway caches many documents' plans, and a class costs ~1 KB
+    and ~30 µs to make."""
     fields = [(f"f{i}", Any) for i in range(len(keys))]
     return msgspec.defstruct(name, fields, rename={f"f{i}": key for i, key in enumerate(keys)}, gc=False)
 

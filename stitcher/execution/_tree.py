@@ -73,7 +73,7 @@ def _compile_representations(target: EntityTarget) -> _Representations:
     reads = [repr(read) for _name, read in target.representation]
     values = [f"a{i}" for i in range(len(reads))]
     key = values[0] if len(values) == 1 else "(" + ", ".join(values) + ")"
-    names = ["__typename", *(name for name, _read in target.representation)]
+    names = ("__typename", *(name for name, _read in target.representation))
     arguments = ", ".join([repr(target.upstream_type), *values])
     lines = [
         "def representations(objects, type_name):",
