@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from redis.asyncio import Redis
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
@@ -69,10 +69,19 @@ class PortalMetrics:
         )
         self.latency = Histogram(
             "loom_portal_http_request_duration_seconds",
-            "Time to answer an HTTP request",
+            "Time to answer an HTTP request, without the time a gateway's snapshot watch was held waiting",
             ["method", "route"],
             registry=self.registry,
         )
+        self.held = Counter(
+            "loom_portal_snapshot_watch_held_seconds",
+            "Seconds gateways' snapshot watches were held waiting for a change (left out of request durations)",
+            registry=self.registry,
+        )
+        self.watches = Gauge(
+            "loom_portal_snapshot_watches", "Gateways' snapshot watches held now, waiting for a change",
+            registry=self.registry,
+        )  # fmt: skip
         self.snapshot_builds = Counter(
             "loom_portal_snapshot_builds_total",
             "Gateway snapshots built, by cluster view ('' for the whole fleet's); one serves every watch it answers",
@@ -109,8 +118,11 @@ class _MetricsMiddleware:
         finally:
             route = scope.get("route")
             template = str(getattr(route, "path", None) or "unmatched")
+            held = scope.get(snapshot.HELD_SECONDS, 0.0)  # a watch waiting for a change is not a slow answer
             self.metrics.requests.labels(scope["method"], template, str(status)).inc()
-            self.metrics.latency.labels(scope["method"], template).observe(time.perf_counter() - started)
+            self.metrics.latency.labels(scope["method"], template).observe(max(time.perf_counter() - started - held, 0))
+            if held:
+                self.metrics.held.inc(held)
 
 
 def error_response(exc: LoomError) -> JSONResponse:
@@ -203,6 +215,7 @@ def create_app(
     settings = settings or Settings()
     metrics = PortalMetrics(also=metrics_registries)
     config_changes = changes or ConfigChanges()
+    metrics.watches.set_function(lambda: config_changes.waiting)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

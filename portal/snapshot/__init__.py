@@ -31,6 +31,7 @@ Envoy, and the other served products in ``elsewhere`` with the reason (the gatew
 from portal.snapshot.building import build_snapshot
 from portal.snapshot.bundling import bundle_openapi
 from portal.snapshot.serving import (
+    HELD_SECONDS,
     MAX_WAIT_SECONDS,
     SNAPSHOT_PATH,
     Built,
@@ -42,6 +43,7 @@ from portal.snapshot.serving import (
 )
 
 __all__ = [
+    "HELD_SECONDS",
     "MAX_WAIT_SECONDS",
     "SNAPSHOT_PATH",
     "Built",

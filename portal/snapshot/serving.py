@@ -28,6 +28,7 @@ from stitcher.snapshot import Snapshot
 from stitcher.snapshot_source import MAX_WATCH_SECONDS, SNAPSHOT_PATH, VERSION as GATEWAY_VERSION, SnapshotError
 
 __all__ = [
+    "HELD_SECONDS",
     "MAX_WAIT_SECONDS",
     "SNAPSHOT_PATH",
     "Built",
@@ -38,6 +39,8 @@ __all__ = [
     "watch",
 ]
 
+# The scope key where the endpoint adds up the seconds a watch was held waiting for a change (not serving).
+HELD_SECONDS = "loom.held_seconds"
 MAX_WAIT_SECONDS = MAX_WATCH_SECONDS  # ?wait=: the longest a request is held (a gateway asks for less by default)
 
 
@@ -70,10 +73,12 @@ async def watch(
     *,
     wait: float,
     recheck: float,
+    on_hold: Callable[[float], None] | None = None,
 ) -> Built:
     """The snapshot ``build`` gives; while it is ``unchanged`` (the caller holds it already), wait up to ``wait``
     seconds for a change and build again: at once when :class:`ConfigChanges` hears of a commit, and at least every
-    ``recheck`` seconds for what it cannot hear (an expiry, another process writing to SQLite)."""
+    ``recheck`` seconds for what it cannot hear (an expiry, another process writing to SQLite). ``on_hold`` is told
+    each stretch of seconds spent waiting."""
     seen = changes.count  # before building: a change committed while building is not missed
     built = await build()
     if wait <= 0:
@@ -83,7 +88,11 @@ async def watch(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
-        if not await changes.wait(seen, min(remaining, recheck)) and changes.closing:
+        held = time.monotonic()
+        heard = await changes.wait(seen, min(remaining, recheck))
+        if on_hold is not None:
+            on_hold(time.monotonic() - held)
+        if not heard and changes.closing:
             break
         seen = changes.count
         built = await build()
@@ -156,12 +165,16 @@ async def snapshot_endpoint(request: Request) -> Response:
             lambda: run_in_threadpool(_build, state.engine, oauth.issuer(state.settings), clock, cluster),
         )
 
+    def on_hold(seconds: float) -> None:  # the portal's request timings leave a held watch's waiting out
+        request.scope[HELD_SECONDS] = request.scope.get(HELD_SECONDS, 0.0) + seconds
+
     built = await watch(
         build,
         lambda b: _matches(if_none_match, b.etag),
         changes,
         wait=wait,
         recheck=state.settings.gateway.poll_interval_seconds,
+        on_hold=on_hold,
     )
     etag = built.etag
     if cluster is not None:  # a cluster's gateway checks in: it holds this snapshot from now on
