@@ -12,9 +12,10 @@ whichever worker wakes first accept a burst of connections, and the others idle)
 * **SIGTERM or SIGINT** to the supervisor: it passes SIGTERM to every worker, each finishes its in-flight requests
   within the grace period (as a single ``loom gateway`` does), the supervisor waits for all of them and exits 0.
   A worker whose supervisor is gone (killed with SIGKILL) shuts down by itself.
-* **One /metrics view**: the workers run prometheus_client's multiprocess mode in a directory the supervisor makes
-  (``PROMETHEUS_MULTIPROC_DIR``, set for the workers only) and removes at exit; whichever worker is scraped sums
-  every worker's samples (:class:`stitcher.metrics.GatewayMetrics`).
+* **One /metrics view**: the workers share a directory the supervisor makes (``PROMETHEUS_MULTIPROC_DIR``, set for
+  the workers only) and removes at exit: each writes its request and fetch numbers there at most every 50 ms, and
+  prometheus_client's multiprocess files hold the rare metrics; whichever worker is scraped sums every worker's
+  (:class:`stitcher.metrics.GatewayMetrics`).
 """
 
 from __future__ import annotations

@@ -152,6 +152,7 @@ class Gateway:
             await self._rate_limiter.close()
         if self._owns_jwks_http and self._jwks_http is not None:
             await self._jwks_http.aclose()
+        self.metrics.flush()  # a worker's last numbers, for the other workers' scrapes
 
     async def _refresh_for_unknown(self) -> bool:
         """Fetch the snapshot now (single-flight, at most once per ``_UNKNOWN_REFRESH_SECONDS``); True when a newer
