@@ -39,24 +39,25 @@ from stitcher.transport import Transport, UpstreamError, UpstreamResponse
 
 __all__ = ["BUCKETS", "CONTENT_TYPE_LATEST", "FLUSH_SECONDS", "GatewayMetrics", "MeteredTransport"]
 
+log = logging.getLogger("stitcher.gateway")
+
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _FETCH_LABELS = ("subgraph", "outcome")
 _REQUEST_LABELS = ("product", "kind", "status")
 
 
 class GatewayMetrics:
-    """The gateway's metrics. Per request, the hot path observes one request and 4-5 upstream fetches: in one
-    process those are plain numbers (:class:`_Tallies`); under ``--workers`` they are prometheus_client's children,
-    whose values live in the shared directory. ``multiprocess``: None reads prometheus_client's own switch."""
+    """The gateway's metrics. Per request, the hot path observes one request and 4-5 upstream fetches: those are
+    plain numbers (:class:`_Tallies`); under ``--workers`` each worker also writes its own to the shared
+    ``directory`` (:class:`_SharedTallies`), which render() sums. ``directory``: None reads prometheus_client's own
+    switch, ``PROMETHEUS_MULTIPROC_DIR``; ``worker`` names this process's file (its pid by default)."""
 
     def __init__(self, *, directory: str | None = None, worker: str | None = None) -> None:
         # Where render() reads every worker's values, and this one writes its own (see above).
-        self._shared_directory = directory if directory is not None else os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        shared = directory if directory is not None else os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         self.registry = CollectorRegistry(auto_describe=True)
         self._sink = (
-            _SharedTallies(self._shared_directory, worker or str(os.getpid()))
-            if self._shared_directory
-            else _Tallies.registered(self.registry)
+            _SharedTallies(shared, worker or str(os.getpid())) if shared else _Tallies.registered(self.registry)
         )
         self.errors = Counter("loom_gateway_errors", "Errors by reason", ["product", "reason"], registry=self.registry)
         self.products = Gauge(
@@ -150,7 +151,6 @@ def _add_histograms(mine: dict[Any, list[float]], theirs: Mapping[Any, list[floa
         mine[key] = list(counts) if have is None else [a + b for a, b in zip(have, counts, strict=True)]
 
 
-log = logging.getLogger("stitcher.gateway")
 FLUSH_SECONDS = 0.05  # a worker writes its numbers at most this often, and this long after a change at most
 _FILE_PREFIX = "loom-tallies-"
 
